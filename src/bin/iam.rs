@@ -1,0 +1,4 @@
+//! `iam`: the admin CLI, AWS IAM CLI operation names.
+fn main() -> std::process::ExitCode {
+    pam_iam::cli::main()
+}

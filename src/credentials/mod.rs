@@ -1,0 +1,1 @@
+//! credentials (to be written).

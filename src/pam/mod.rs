@@ -1,0 +1,1 @@
+//! pam (to be written).

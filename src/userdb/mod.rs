@@ -1,0 +1,1 @@
+//! userdb (to be written).
