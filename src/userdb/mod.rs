@@ -24,6 +24,7 @@ pub mod error;
 pub mod fsops;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod plan;
 pub mod record;
 pub mod source;
