@@ -218,8 +218,8 @@ mod tests {
     #[test]
     fn dates_roundtrip() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(iso8601(1_795_000_000), "2026-11-18T08:26:40+00:00");
-        assert_eq!(parse_time("2026-11-18T08:26:40Z", 0), Some(1_795_000_000));
+        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40+00:00");
+        assert_eq!(parse_time("2026-11-18T11:06:40Z", 0), Some(1_795_000_000));
         assert_eq!(parse_time("2026-11-18", 0), Some(1_794_960_000));
         assert_eq!(parse_time("2h", 10_000), Some(2_800));
         assert_eq!(parse_time("1700000000", 0), Some(1_700_000_000));
