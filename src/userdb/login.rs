@@ -7,7 +7,10 @@
 //! `account` phase decides each real login with the full context, so this check can
 //! only be more permissive than the real decision.
 
-use crate::policy::{Context, Decision, Effect};
+use crate::policy::{
+    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
+};
+use crate::store::{ApplicablePolicy, PolicyOrigin, Store};
 
 /// Condition keys left out at key time: the client address, MFA, and the clock (the
 /// export is not rewritten as time passes).
@@ -49,10 +52,74 @@ pub fn certain_denial(d: &Decision) -> Option<String> {
     })
 }
 
+/// The PAM service keys are exported for.
+pub const SERVICE: &str = "sshd";
+
+fn parse(a: &ApplicablePolicy) -> Result<(Source, Policy), String> {
+    let (kind, stype) = match &a.origin {
+        PolicyOrigin::Inline => (PolicyKind::UserInline, SourceType::User),
+        PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
+            (PolicyKind::Managed, SourceType::UserManaged)
+        }
+        PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
+        PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
+    };
+    let p = Policy::parse(&a.document, kind)
+        .map_err(|e| format!("stored policy {} is malformed: {e}", a.source))?;
+    Ok((Source::new(a.source.clone(), stype), p))
+}
+
+/// Key-time `host:Login` check of `user` on this host (its host name and tags), for
+/// [`super::store_source::StoreSource`]: `Ok(None)` possibly allowed, `Ok(Some(why))`
+/// certainly denied (a malformed stored policy too: the PAM module fails closed on it).
+///
+/// # Errors
+/// The store could not be read (the caller then leaves the export untouched).
+pub fn check(store: &dyn Store, user: &str) -> Result<Option<String>, String> {
+    let host = nix::unistd::gethostname()
+        .map_err(|e| format!("gethostname: {e}"))?
+        .to_string_lossy()
+        .into_owned();
+    let account = store.account_id().map_err(|e| e.to_string())?;
+    let u = store.get_user(user).map_err(|e| e.to_string())?;
+    let pols = store.user_policies(user).map_err(|e| e.to_string())?;
+    let identity: Result<Vec<_>, String> = pols.identity.iter().map(parse).collect();
+    let boundary = pols.boundary.as_ref().map(parse).transpose();
+    let (identity, boundary) = match (identity, boundary) {
+        (Ok(i), Ok(b)) => (i, b),
+        (Err(why), _) | (_, Err(why)) => return Ok(Some(why)),
+    };
+    let set = PolicySet {
+        identity,
+        boundary,
+        session: None,
+    };
+    let mut ctx = Context::new()
+        .with("aws:username", u.name.clone())
+        .with("aws:userid", u.user_id.clone())
+        .with("aws:PrincipalArn", u.arn.clone())
+        .with("aws:PrincipalType", "User")
+        .with("host:Name", host.clone())
+        .with("host:Service", SERVICE);
+    for t in &u.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+    }
+    for t in store.list_host_tags(&host).map_err(|e| e.to_string())? {
+        ctx.insert(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    strip_unknown(&mut ctx);
+    let req = Request {
+        action: "host:Login".into(),
+        resource: format!("arn:aws:iam::{account}:host/{host}"),
+        principal_arn: u.arn,
+        context: ctx,
+    };
+    Ok(certain_denial(&policy::evaluate(&set, &req)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{self, Policy, PolicyKind, PolicySet, Request, Source};
 
     const HOST: &str = "arn:aws:iam::123456789012:host/web1";
 
