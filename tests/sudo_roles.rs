@@ -461,7 +461,10 @@ fn session_policies_and_admin_revocation_limit_sessions() {
     let w = World::new();
     // A session policy that does not allow host:Sudo: the session cannot sudo.
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
-    let limited = format!("{}; {SUDO}", w.assume("admin", &format!("--policy {}", shell_quote(policy))));
+    let limited = format!(
+        "{}; {SUDO}",
+        w.assume("admin", &format!("--policy {}", shell_quote(policy)))
+    );
     let out = w.run(&World::term(ALICE, &limited));
     assert!(out.stdout.contains("ASSUME=0"), "{out}");
     assert!(!sudo_ok(&out), "{out}");
@@ -472,15 +475,26 @@ fn session_policies_and_admin_revocation_limit_sessions() {
     let revoke = |cutoff: i64| {
         let doc = pam_iam::cli::sessions::revoke_older_sessions_policy(cutoff);
         store
-            .put_inline_policy(PrincipalKind::Role, "admin", pam_iam::cli::sessions::REVOKE_POLICY_NAME, &doc)
+            .put_inline_policy(
+                PrincipalKind::Role,
+                "admin",
+                pam_iam::cli::sessions::REVOKE_POLICY_NAME,
+                &doc,
+            )
             .unwrap();
     };
     revoke(now() + 60);
-    let out = w.run(&World::term(ALICE, &format!("{}; {SUDO}", w.assume("admin", ""))));
+    let out = w.run(&World::term(
+        ALICE,
+        &format!("{}; {SUDO}", w.assume("admin", "")),
+    ));
     assert!(out.stdout.contains("ASSUME=0"), "{out}");
     assert!(!sudo_ok(&out), "{out}");
     assert!(out.stdout.contains("explicitly denied"), "{out}");
     revoke(now() - 60);
-    let out = w.run(&World::term(ALICE, &format!("{}; {SUDO}", w.assume("admin", ""))));
+    let out = w.run(&World::term(
+        ALICE,
+        &format!("{}; {SUDO}", w.assume("admin", "")),
+    ));
     assert!(sudo_ok(&out), "{out}");
 }
