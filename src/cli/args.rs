@@ -102,6 +102,14 @@ pub enum Encoding {
 #[derive(Debug, Subcommand)]
 #[command(rename_all = "kebab-case")]
 pub enum Command {
+    // ---- userdb (Linux accounts) -------------------------------------------------------------
+    /// Compare the userdb directory (/etc/userdb) and the SSH key export with the store,
+    /// print the drift, and repair it.
+    SyncUserdb {
+        /// Only report the drift (non-zero exit when something would change).
+        #[arg(long)]
+        check: bool,
+    },
     // ---- users -----------------------------------------------------------------------------
     /// Create an IAM user; the name must be a valid Linux user name (it is the login name).
     CreateUser {
@@ -117,6 +125,10 @@ pub enum Command {
         /// Tags: `Key=k,Value=v ...` or JSON `[{"Key":"k","Value":"v"}]`.
         #[arg(long, num_args = 1..)]
         tags: Vec<String>,
+        /// Linux uid for this user (fleets that must agree); default: the next free id
+        /// of the range (see docs/userdb.md).
+        #[arg(long)]
+        uid: Option<u32>,
     },
     /// Show a user.
     GetUser {

@@ -8,6 +8,7 @@ mod input;
 pub mod output;
 mod policies;
 mod qr;
+mod userdb;
 mod users;
 
 use crate::store::{self, OpenMode, OpenOptions, Store, StoreError};
@@ -177,6 +178,11 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         return print(&v, cli.output, op);
     }
     let path = cli.db.clone().unwrap_or_else(|| store::DEFAULT_PATH.into());
+    let store_path = path.clone();
+    // userdb: every change refreshes /etc/userdb and the SSH key export (not the sync
+    // command itself, whose --check must change nothing).
+    let refresh_userdb =
+        !reads_only(&cli.command) && !matches!(cli.command, Command::SyncUserdb { .. });
     let insecure_ok = std::env::var(store::ENV_INSECURE).is_ok_and(|v| v == "1");
     // Readers that are not root open read-only, so they never create or migrate a store.
     let mode = if reads_only(&cli.command) && !nix::unistd::geteuid().is_root() {
@@ -194,7 +200,11 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         now: now(),
         output: cli.output,
     };
-    if let Some(v) = dispatch(&ctx, cli.command)? {
+    let out = dispatch(&ctx, cli.command)?;
+    if refresh_userdb {
+        userdb::after_change(&ctx, &store_path);
+    }
+    if let Some(v) = out {
         print(&v, cli.output, op)?;
     }
     Ok(())
@@ -217,7 +227,11 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Out {
             path,
             permissions_boundary,
             tags,
-        } => users::create_user(ctx, &user_name, &path, permissions_boundary, &tags),
+            uid,
+        } => userdb::with_explicit_uid(ctx, &user_name, uid, |ctx| {
+            users::create_user(ctx, &user_name, &path, permissions_boundary, &tags)
+        }),
+        SyncUserdb { check } => userdb::sync_userdb(ctx, check),
         GetUser { user_name } => users::get_user(ctx, &user_name),
         ListUsers { path_prefix } => users::list_users(ctx, &path_prefix),
         UpdateUser {
