@@ -181,6 +181,9 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
     }
     let path = cli.db.clone().unwrap_or_else(|| store::DEFAULT_PATH.into());
     let store_path = path.clone();
+    if matches!(cli.command, Command::SyncUserdb { .. }) {
+        userdb::store_must_exist(&store_path)?;
+    }
     // userdb: every change refreshes /etc/userdb and the SSH key export (not the sync
     // command itself, whose --check must change nothing).
     let refresh_userdb =

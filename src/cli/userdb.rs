@@ -96,3 +96,18 @@ pub(crate) fn with_explicit_uid(
     }
     Ok(out)
 }
+
+/// `sync-userdb` never creates a store: a missing store (a typo in `--db`, a lost
+/// disk) must not read as "no users" and remove every record.
+pub(crate) fn store_must_exist(path: &Path) -> Result<(), CliError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(CliError::new(
+            "StoreUnavailable",
+            format!(
+                "cannot use the store {}: {e}; the userdb directory and key export were left unchanged",
+                path.display()
+            ),
+        )),
+    }
+}
