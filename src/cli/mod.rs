@@ -9,6 +9,7 @@ mod input;
 pub mod output;
 mod policies;
 mod qr;
+pub mod sessions;
 mod userdb;
 mod users;
 
@@ -134,6 +135,7 @@ fn reads_only(c: &Command) -> bool {
             | GetCredentialReport
             | ListAuditEvents { .. }
             | SimulatePrincipalPolicy { .. }
+            | Sessions(sessions::SessionCommand::ListRoleSessions { .. })
     )
 }
 
@@ -230,6 +232,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Out {
     use Command::*;
     use store::PrincipalKind as K;
     match cmd {
+        Sessions(c) => Ok(Some(sessions::run(ctx.store.as_ref(), &c, ctx.now)?)),
         CreateUser {
             user_name,
             path,
