@@ -41,10 +41,13 @@ pub enum Output {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Assignment {
     /// Enabled for a user.
+    #[value(name = "Assigned")]
     Assigned,
     /// Not enabled for anyone.
+    #[value(name = "Unassigned")]
     Unassigned,
     /// Both.
+    #[value(name = "Any")]
     Any,
 }
 
@@ -63,8 +66,10 @@ pub enum Bootstrap {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyStatusArg {
     /// Usable.
+    #[value(name = "Active")]
     Active,
     /// Refused.
+    #[value(name = "Inactive")]
     Inactive,
 }
 
@@ -72,11 +77,13 @@ pub enum KeyStatusArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scope {
     /// All policies.
+    #[value(name = "All")]
     All,
     /// AWS managed (none in pam-iam).
     #[value(name = "AWS")]
     Aws,
     /// Customer managed.
+    #[value(name = "Local")]
     Local,
 }
 
@@ -95,6 +102,10 @@ pub enum Encoding {
 #[derive(Debug, Subcommand)]
 #[command(rename_all = "kebab-case")]
 pub enum Command {
+    // ---- role sessions (src/cli/sessions.rs, sts) -------------------------------------------
+    /// Role sessions issued by iam-sts: list, revoke one, revoke a role's active sessions.
+    #[command(flatten)]
+    Sessions(super::sessions::SessionCommand),
     // ---- userdb (Linux accounts) -------------------------------------------------------------
     /// Compare the userdb directory (/etc/userdb) and the SSH key export with the store,
     /// print the drift, and repair it.
