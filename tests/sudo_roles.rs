@@ -108,6 +108,27 @@ impl World {
                 ),
             ),
         ];
+        let recent_mfa_sudo = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"host:Sudo","Resource":"arn:aws:iam::{account}:host/*","Condition":{{"NumericLessThan":{{"aws:MultiFactorAuthAge":"300"}}}}}}]}}"#
+        );
+        store
+            .create_role(
+                &NewRole {
+                    name: "recent-mfa".into(),
+                    path: "/".into(),
+                    assume_role_policy_document: trust(
+                        &format!(r#""arn:aws:iam::{account}:user/alice""#),
+                        "",
+                    ),
+                    max_session_duration: 3600,
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap();
+        store
+            .put_inline_policy(PrincipalKind::Role, "recent-mfa", "sudo", &recent_mfa_sudo)
+            .unwrap();
         for (name, doc) in roles {
             store
                 .create_role(
@@ -497,4 +518,38 @@ fn session_policies_and_admin_revocation_limit_sessions() {
         &format!("{}; {SUDO}", w.assume("admin", "")),
     ));
     assert!(sudo_ok(&out), "{out}");
+}
+
+#[test]
+fn sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa() {
+    if !should_run("sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa") {
+        return;
+    }
+    let w = World::new();
+    common::wait_for_fresh_step(8);
+    let code = common::oathtool(&w.seed_b32, 0);
+    let cmd = format!(
+        "{}; {SUDO}; echo {code} | sudo -S id -u; echo ASKED=$?; {}",
+        w.assume("recent-mfa", ""),
+        SUDO.replace("SUDO=", "AFTER=")
+    );
+    let out = w.run(&World::term(ALICE, &cmd));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    // No code to give (stdin is /dev/null): denied.
+    assert!(out.stdout.contains("SUDO=1"), "{out}");
+    // sudo's own prompt shows ours; the code from stdin answers it.
+    assert!(out.stdout.contains("Verification code:"), "{out}");
+    assert!(out.stdout.contains("ASKED=0"), "{out}");
+    // The proof is kept in the session: the next sudo needs no code.
+    assert!(out.stdout.contains("AFTER=0"), "{out}");
+    // Both sides logged to syslog (authpriv): pam_iam under sudo, iam-sts on its own.
+    let log = w.sb.syslog();
+    assert!(
+        log.contains("iam-sts") && log.contains("sts:AssumeRole"),
+        "{log}"
+    );
+    assert!(
+        log.contains("sudo auth") && log.contains("allowed"),
+        "{log}"
+    );
 }
