@@ -102,6 +102,10 @@ pub enum Encoding {
 #[derive(Debug, Subcommand)]
 #[command(rename_all = "kebab-case")]
 pub enum Command {
+    // ---- role sessions (src/cli/sessions.rs, sts) -------------------------------------------
+    /// Role sessions issued by iam-sts: list, revoke one, revoke a role's active sessions.
+    #[command(flatten)]
+    Sessions(super::sessions::SessionCommand),
     // ---- userdb (Linux accounts) -------------------------------------------------------------
     /// Compare the userdb directory (/etc/userdb) and the SSH key export with the store,
     /// print the drift, and repair it.

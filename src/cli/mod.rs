@@ -8,6 +8,7 @@ mod input;
 pub mod output;
 mod policies;
 mod qr;
+pub mod sessions;
 mod userdb;
 mod users;
 
@@ -133,6 +134,7 @@ fn reads_only(c: &Command) -> bool {
             | GetCredentialReport
             | ListAuditEvents { .. }
             | SimulatePrincipalPolicy { .. }
+            | Sessions(sessions::SessionCommand::ListRoleSessions { .. })
     )
 }
 
@@ -225,6 +227,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Out {
     use Command::*;
     use store::PrincipalKind as K;
     match cmd {
+        Sessions(c) => Ok(Some(sessions::run(ctx.store.as_ref(), &c, ctx.now)?)),
         CreateUser {
             user_name,
             path,
