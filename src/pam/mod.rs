@@ -12,7 +12,6 @@ pub mod audit;
 pub mod auth;
 pub mod authfacts;
 pub mod backend;
-pub mod crypto;
 mod ffi;
 pub mod handler;
 pub mod options;
@@ -66,11 +65,11 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let store = match store_backend::open(&opts.db) {
+    let (store, crypto) = match store_backend::open(&opts.db) {
         Ok(s) => s,
         Err(e) => return unavailable(h, hook, &opts, &e),
     };
-    run(h, hook, &opts, store.as_ref(), &crypto::RealCrypto, now)
+    run(h, hook, &opts, &store, &crypto, now)
 }
 
 /// The phases, with the store and the clock given (tests call this directly).
