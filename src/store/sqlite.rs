@@ -2,6 +2,9 @@
 //! `busy_timeout`, `foreign_keys` and `synchronous=NORMAL`; every method is one
 //! transaction, `BEGIN IMMEDIATE` when it writes.
 
+/// Role-session additions of the sts part (kept in their own file).
+pub mod sts_ext;
+
 use super::safe_open;
 use super::schema::MIGRATIONS;
 use super::*;
@@ -2323,5 +2326,19 @@ impl Store for SqliteStore {
             tx.execute("INSERT INTO id_allocations (space, name, id) VALUES (?1, ?2, ?3)", params![space, name, id])?;
             Ok(id)
         })
+    }
+
+    fn linux_id(&self, entity_id: &str) -> Result<Option<u32>> {
+        self.read(|tx| super::linux_ids::lookup(tx, entity_id))
+    }
+
+    fn assign_linux_id(
+        &self,
+        entity_id: &str,
+        explicit: Option<u32>,
+        range: (u32, u32),
+        in_use: &dyn Fn(u32) -> bool,
+    ) -> Result<u32> {
+        self.write(|tx| super::linux_ids::assign(tx, entity_id, explicit, range, in_use))
     }
 }
