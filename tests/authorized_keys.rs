@@ -58,6 +58,7 @@ fn setup(sb: &Sandbox) -> (String, String) {
                 gid: 70012,
                 members: vec!["iamtest-kate".into()],
             }],
+            ..Default::default()
         },
         keys: vec![
             UserKeys {

@@ -3,6 +3,7 @@
 
 mod account;
 pub mod args;
+mod audit;
 mod creds;
 mod input;
 pub mod output;
@@ -206,7 +207,11 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         now: now(),
         output: cli.output,
     };
+    let changes = !reads_only(&cli.command) && !matches!(cli.command, Command::SyncUserdb { .. });
     let out = dispatch(&ctx, cli.command)?;
+    if changes {
+        audit::record(&ctx, op);
+    }
     if refresh_userdb {
         userdb::after_change(&ctx, &store_path);
     }

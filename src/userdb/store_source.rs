@@ -37,7 +37,8 @@ impl Source for StoreSource<'_> {
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
-            let (account, _warnings) = Account::from_tags(&u.name, uid, uid, &tags);
+            let (account, warnings) = Account::from_tags(&u.name, uid, uid, &tags);
+            snap.warnings.extend(warnings);
             snap.users.push(account);
         }
         for g in self.store.list_groups("/").map_err(store_err)? {
