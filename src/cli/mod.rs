@@ -141,6 +141,7 @@ fn reads_only(c: &Command) -> bool {
 
 /// Entry point of the `iam` binary.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -631,5 +632,15 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
+    }
+}
+
+/// `iam list-users | head` must end quietly, as other Unix tools do, not panic on a
+/// closed pipe: Rust starts programs with SIGPIPE ignored, so put the default back.
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread
+    // exists, has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
