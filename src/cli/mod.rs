@@ -619,16 +619,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Out {
     }
 }
 
-/// `iam list-users | head` must end quietly, as other Unix tools do, not panic on a
-/// closed pipe: Rust starts programs with SIGPIPE ignored, so put the default back.
-fn restore_sigpipe() {
-    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread
-    // exists, has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
