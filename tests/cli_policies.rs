@@ -861,7 +861,8 @@ fn audit_trail_filters() {
     }
     let all = iam.ok(&["list-audit-events"]);
     let ev = all["Events"].as_array().unwrap();
-    assert_eq!(ev.len(), 3);
+    // Three PAM-style events plus the CLI's own record of create-user.
+    assert_eq!(ev.len(), 4);
     assert_eq!(ev[0]["UserName"], "alice");
     assert_eq!(ev[0]["RemoteHost"], "10.0.0.5");
     let n = |args: &[&str]| {
@@ -872,10 +873,11 @@ fn audit_trail_filters() {
     assert_eq!(n(&["--user-name", "alice"]), 2);
     assert_eq!(n(&["--decision", "deny"]), 2);
     assert_eq!(n(&["--service", "sshd"]), 2);
-    assert_eq!(n(&["--since", "90m"]), 2);
-    assert_eq!(n(&["--since", "30m"]), 1);
+    assert_eq!(n(&["--since", "90m"]), 3);
+    assert_eq!(n(&["--since", "30m"]), 2);
     assert_eq!(n(&["--until", "90m"]), 1);
-    assert_eq!(n(&["--since", "2000-01-01T00:00:00Z"]), 3);
+    assert_eq!(n(&["--since", "2000-01-01T00:00:00Z"]), 4);
+    assert_eq!(n(&["--service", "iam"]), 1);
     assert_eq!(
         n(&[
             "--user-name",
@@ -892,6 +894,34 @@ fn audit_trail_filters() {
         &["list-audit-events", "--since", "last tuesday"],
         "ValidationError",
     );
+}
+
+#[test]
+fn cli_changes_are_audited() {
+    let iam = Iam::new();
+    iam.user("alice");
+    iam.ok(&["create-group", "--group-name", "ops"]);
+    iam.ok(&[
+        "add-user-to-group",
+        "--group-name",
+        "ops",
+        "--user-name",
+        "alice",
+    ]);
+    iam.ok(&["get-user", "--user-name", "alice"]);
+    iam.err(
+        &["create-user", "--user-name", "alice"],
+        "EntityAlreadyExists",
+    );
+    let ev = iam.ok(&["list-audit-events", "--service", "iam"]);
+    let ev = ev["Events"].as_array().unwrap();
+    let actions: Vec<&str> = ev.iter().map(|e| e["Action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["iam:CreateUser", "iam:CreateGroup", "iam:AddUserToGroup"]
+    );
+    assert_eq!(ev[2]["Reason"], "--group-name ops --user-name alice");
+    assert_eq!(ev[0]["Decision"], "allow");
 }
 
 #[test]
