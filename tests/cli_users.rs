@@ -897,3 +897,37 @@ fn schema_v1_store_migrates_on_open() {
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
 }
+
+#[test]
+fn tag_and_group_quotas() {
+    let iam = Iam::new();
+    iam.user("alice");
+    let tags: Vec<String> = (0..51).map(|i| format!("Key=k{i},Value=v")).collect();
+    let mut args = vec!["tag-user", "--user-name", "alice", "--tags"];
+    args.extend(tags.iter().map(String::as_str));
+    iam.err(&args, "LimitExceeded");
+    args.pop();
+    iam.ok(&args);
+    for i in 0..10 {
+        let g = format!("g{i}");
+        iam.ok(&["create-group", "--group-name", &g]);
+        iam.ok(&[
+            "add-user-to-group",
+            "--group-name",
+            &g,
+            "--user-name",
+            "alice",
+        ]);
+    }
+    iam.ok(&["create-group", "--group-name", "g10"]);
+    iam.err(
+        &[
+            "add-user-to-group",
+            "--group-name",
+            "g10",
+            "--user-name",
+            "alice",
+        ],
+        "LimitExceeded",
+    );
+}
