@@ -95,7 +95,7 @@ fn sandbox() -> (Sandbox, String) {
     }
     sb.write(
         "nsswitch.conf",
-        "passwd: files systemd\ngroup: files systemd\nshadow: files\nhosts: files\n",
+        "passwd: files systemd\ngroup: files systemd\nshadow: files systemd\ngshadow: files systemd\nhosts: files\n",
         0o644,
     );
     std::fs::copy(
@@ -222,4 +222,70 @@ fn userdb_user_logs_in_with_key_and_code_through_authorized_keys_command() {
         sshd.log()
     );
     assert!(l.out.stderr.contains("Permission denied"), "{l}");
+}
+
+/// A PAM file shipped in pam.d/, pointed at this build's module and the sandbox store.
+fn shipped(name: &str) -> String {
+    let text =
+        std::fs::read_to_string(format!("{}/pam.d/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.replace("pam_iam.so", "{module} db={db}")
+}
+
+#[test]
+fn shipped_pam_stacks_accept_userdb_users() {
+    if !should_run("shipped_pam_stacks_accept_userdb_users") {
+        return;
+    }
+    // Password + code with pam.d/sshd (@include pam-iam: pam_unix's account check runs
+    // too, on an account that exists only as a userdb record).
+    let (mut sb, seed) = sandbox();
+    sb.service("pam-iam", &shipped("pam-iam"))
+        .service("sshd", &shipped("sshd"));
+    let sshd = sb.start_sshd("AuthenticationMethods keyboard-interactive\n");
+    wait_for_fresh_step(10);
+    let code = oathtool(&seed, 0);
+    let l = sshd.login(
+        "iamkate",
+        &[("Password", PASSWORD), ("Verification", &code)],
+        &[],
+    );
+    assert!(
+        l.ok(),
+        "{l}\n--- sshd.log\n{}\n--- syslog\n{}",
+        sshd.log(),
+        sb.syslog()
+    );
+    drop(sshd);
+
+    // Key + code with pam.d/sshd-key-and-code.
+    let (mut sb, seed) = sandbox();
+    sb.service("sshd", &shipped("sshd-key-and-code"));
+    let sshd = sb.start_sshd(&format!(
+        "PubkeyAuthentication yes\n\
+         AuthorizedKeysCommand /usr/local/sbin/iam-authorized-keys --keys-dir {} %u\n\
+         AuthorizedKeysCommandUser nobody\n\
+         AuthenticationMethods publickey,keyboard-interactive\n",
+        sb.path("keys").display()
+    ));
+    let key = sb.path("kate_key").display().to_string();
+    wait_for_fresh_step(10);
+    let code = oathtool(&seed, 0);
+    let l = sshd.login(
+        "iamkate",
+        &[("Verification", &code)],
+        &[
+            "-i",
+            &key,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "PreferredAuthentications=publickey,keyboard-interactive",
+        ],
+    );
+    assert!(
+        l.ok(),
+        "{l}\n--- sshd.log\n{}\n--- syslog\n{}",
+        sshd.log(),
+        sb.syslog()
+    );
 }
