@@ -11,8 +11,12 @@ use crate::userdb::{self, Config, DIR_ENV, Mode, Report, keys::KEYS_DIR_ENV};
 /// key export: always for the host's store (the default path), and for any other store
 /// only when both directories are given explicitly (so a test or development store
 /// never rewrites the machine's accounts).
+/// `PAM_IAM_USERDB=off` turns the refresh off entirely (sandboxes, image builds).
 pub(crate) fn manages_host(store_path: &Path) -> bool {
     let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if std::env::var_os("PAM_IAM_USERDB").is_some_and(|v| v == "off") {
+        return false;
+    }
     store_path == Path::new(store::DEFAULT_PATH) || (set(DIR_ENV) && set(KEYS_DIR_ENV))
 }
 
