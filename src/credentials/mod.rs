@@ -1,1 +1,59 @@
-//! credentials (to be written).
+//! Credential logic: password hashing and policy, TOTP, recovery codes, lockout rules and
+//! AWS-style identifiers. Pure apart from the OS random generator; the clock is passed in.
+
+pub mod ids;
+pub mod lockout;
+pub mod password;
+pub mod password_policy;
+pub mod recovery;
+pub mod totp;
+
+pub use lockout::{LockState, LockoutSettings};
+pub use password::{HashParams, hash_password, verify_dummy, verify_password};
+pub use password_policy::{PasswordPolicy, PasswordState, PolicyViolation};
+
+/// Errors of the credential primitives; all of them mean "do not grant".
+#[derive(Debug, thiserror::Error)]
+pub enum CredError {
+    /// The operating system random generator failed; nothing secret can be made.
+    #[error("the operating system random generator failed: {0}")]
+    Random(String),
+    /// argon2 refused the parameters or the stored hash is malformed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    /// The TOTP seed is unusable (too short).
+    #[error("the MFA seed is invalid: {0}")]
+    Seed(String),
+}
+
+/// Fill `buf` from the OS random generator (getrandom(2)), the only randomness source.
+///
+/// # Errors
+/// [`CredError::Random`] when the kernel refuses.
+pub fn random_fill(buf: &mut [u8]) -> Result<(), CredError> {
+    getrandom::fill(buf).map_err(|e| CredError::Random(e.to_string()))
+}
+
+/// SHA-256 as lowercase hex: for high-entropy secrets (access keys, recovery codes,
+/// session tokens), where a slow hash buys nothing and lookups by hash are needed.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data);
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Compare two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}

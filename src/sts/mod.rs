@@ -1,7 +1,34 @@
-//! Role sessions and the `iam-sts` helper.
+//! Role sessions: the setuid `iam-sts` helper and the sudo decision of the PAM module.
+//!
+//! `scope` (who and which terminal) and `harden` (process hygiene) are the edges;
+//! `assume`, `sessions` and `sudo` are the logic, written against `backend::StsBackend`;
+//! `store_backend` adapts the real store and authz to it; `cli` parses and prints.
 
-/// Entry point of the `iam-sts` binary.
-pub fn main() -> std::process::ExitCode {
-    eprintln!("iam-sts: not yet implemented");
-    std::process::ExitCode::FAILURE
+pub mod assume;
+pub mod backend;
+pub mod cli;
+pub mod error;
+#[cfg(test)]
+mod fake;
+pub mod harden;
+pub mod model;
+pub mod scope;
+pub mod sessions;
+pub mod store_backend;
+pub mod sudo;
+
+use std::process::ExitCode;
+
+/// Entry point of the setuid `iam-sts` binary: hygiene first, then the command, with any
+/// panic turned into a one-line message and a failure exit.
+pub fn main() -> ExitCode {
+    let real_uid = nix::unistd::getuid().as_raw();
+    let inherited = harden::sanitize_process(real_uid);
+    std::panic::set_hook(Box::new(|_| {
+        eprintln!("iam-sts: internal error (this is a bug; please report it)");
+    }));
+    match std::panic::catch_unwind(move || cli::run(real_uid, inherited)) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(70),
+    }
 }

@@ -1,0 +1,152 @@
+//! `account`: may this IAM user log in to this host now? Policy first, then password age.
+
+use super::audit::{self, LoginItems};
+use super::auth::{debug, error_code};
+use super::authfacts::{self, Binding};
+use super::backend::{AccessRequest, Backend, BackendError};
+use super::handler::{PamCode, PamHandler};
+use super::options::Options;
+
+/// The action a service's `account` phase evaluates unless `action=` says otherwise.
+pub fn default_action(service: Option<&str>) -> &'static str {
+    match service {
+        Some("sudo") | Some("sudo-i") => "host:Sudo",
+        _ => "host:Login",
+    }
+}
+
+/// Decide the account phase for PAM_USER on `host`.
+pub fn acct_mgmt<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &dyn Backend,
+    host: &str,
+    now: i64,
+) -> PamCode {
+    let items = match LoginItems::read(h) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let fail = |h: &mut H, e: &BackendError| -> PamCode {
+        audit::report(
+            h,
+            Some(backend),
+            &items.record(now, "account", "error", &e.to_string()),
+        );
+        error_code(e)
+    };
+    let user = match backend.login_user(&items.user) {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            debug(
+                h,
+                opts,
+                &format!("account: user {:?} not in the store", items.user),
+            );
+            return PamCode::UserUnknown;
+        }
+        Err(e) => return fail(h, &e),
+    };
+
+    // The facts `auth` sealed for this very login (absent after publickey, or forged).
+    let sealed = h.getenv(authfacts::ENV_NAME);
+    let _ = h.putenv(authfacts::ENV_NAME, None);
+    let facts = match sealed {
+        None => None,
+        Some(v) => {
+            let key = match backend.auth_mac_key() {
+                Ok(k) => k,
+                Err(e) => return fail(h, &e),
+            };
+            let binding = Binding {
+                user: &items.user,
+                service: items.service.as_deref().unwrap_or(""),
+                rhost: items.rhost.as_deref().unwrap_or(""),
+            };
+            let f = authfacts::open(&key, &binding, &v, now, opts.auth_max_age);
+            if f.is_none() {
+                h.syslog(
+                    super::handler::Priority::Notice,
+                    &format!(
+                        "account: ignoring an invalid {} for user {:?}",
+                        authfacts::ENV_NAME,
+                        items.user
+                    ),
+                );
+            }
+            f
+        }
+    };
+
+    let req = AccessRequest {
+        user: user.name.clone(),
+        action: opts
+            .action
+            .clone()
+            .unwrap_or_else(|| default_action(items.service.as_deref()).to_string()),
+        host: host.to_string(),
+        service: items.service.clone(),
+        tty: items.tty.clone(),
+        rhost: items.rhost.clone(),
+        mfa_auth_time: facts.filter(|f| f.mfa).map(|f| f.auth_time),
+        now,
+    };
+    let decision = match backend.authorize(&req) {
+        Ok(d) => d,
+        Err(e) => return fail(h, &e),
+    };
+    if !decision.allowed {
+        let reason = format!("{} on host {}: {}", req.action, host, decision.reason);
+        audit::report(
+            h,
+            Some(backend),
+            &items.record(now, "account", "deny", &reason),
+        );
+        return PamCode::PermDenied;
+    }
+
+    // Password age: only for users who have a password.
+    if user.password_hash.is_some() {
+        let rules = match backend.expiry_rules() {
+            Ok(r) => r,
+            Err(e) => return fail(h, &e),
+        };
+        let expired = match (rules.max_password_age_days, user.password_last_changed) {
+            (Some(days), Some(changed)) if days > 0 => now >= changed + i64::from(days) * 86_400,
+            _ => false,
+        };
+        if expired && rules.hard_expiry && !user.password_reset_required {
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, "account", "deny", "password expired (HardExpiry)"),
+            );
+            h.error("Your password has expired; ask an administrator to reset it.");
+            return PamCode::AcctExpired;
+        }
+        if expired || user.password_reset_required {
+            let why = if user.password_reset_required {
+                "password reset required"
+            } else {
+                "password expired"
+            };
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, "account", "change_required", why),
+            );
+            h.error("You are required to change your password immediately.");
+            return PamCode::NewAuthtokReqd;
+        }
+    }
+
+    let reason = format!("{} on host {}: {}", req.action, host, decision.reason);
+    if !audit::report(
+        h,
+        Some(backend),
+        &items.record(now, "account", "allow", &reason),
+    ) {
+        return PamCode::SystemErr;
+    }
+    PamCode::Success
+}

@@ -1,0 +1,97 @@
+//! One way to report a decision: the store's audit table and one syslog line.
+
+use super::backend::{AuditRecord, Backend};
+use super::handler::{PamHandler, Priority};
+
+/// What PAM says about who is logging in from where; read once per hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginItems {
+    /// PAM_USER
+    pub user: String,
+    /// PAM_SERVICE
+    pub service: Option<String>,
+    /// PAM_RHOST
+    pub rhost: Option<String>,
+    /// PAM_TTY
+    pub tty: Option<String>,
+}
+
+impl LoginItems {
+    /// Read the items; the user is asked for by libpam when unset.
+    pub fn read<H: PamHandler>(h: &mut H) -> Result<LoginItems, super::handler::PamCode> {
+        Ok(LoginItems {
+            user: h.user()?,
+            service: h.service(),
+            rhost: h.rhost(),
+            tty: h.tty(),
+        })
+    }
+
+    /// An audit record for this login.
+    pub fn record(&self, now: i64, event: &str, decision: &str, reason: &str) -> AuditRecord {
+        AuditRecord {
+            time: now,
+            event: event.to_string(),
+            user: self.user.clone(),
+            service: self.service.clone(),
+            rhost: self.rhost.clone(),
+            tty: self.tty.clone(),
+            decision: decision.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The syslog line of an audit record. Values are quoted and escaped: PAM_USER and
+/// PAM_RHOST come from the network.
+pub fn line(rec: &AuditRecord) -> String {
+    let opt = |o: &Option<String>| format!("{:?}", o.as_deref().unwrap_or(""));
+    format!(
+        "{} {} user={:?} service={} rhost={} tty={} reason={:?}",
+        rec.event,
+        rec.decision,
+        rec.user,
+        opt(&rec.service),
+        opt(&rec.rhost),
+        opt(&rec.tty),
+        rec.reason
+    )
+}
+
+/// Log to syslog and append to the store. Returns false when the store write failed
+/// (callers turn an unaudited allow into a denial).
+pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &AuditRecord) -> bool {
+    let prio = match rec.decision.as_str() {
+        "allow" => Priority::Info,
+        "error" => Priority::Err,
+        _ => Priority::Notice,
+    };
+    h.syslog(prio, &line(rec));
+    match backend.map(|b| b.audit(rec)) {
+        Some(Err(e)) => {
+            h.syslog(Priority::Err, &format!("cannot write the audit trail: {e}"));
+            false
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_escapes_network_values() {
+        let items = LoginItems {
+            user: "ev\"il\nuser".into(),
+            service: Some("sshd".into()),
+            rhost: None,
+            tty: Some("ssh".into()),
+        };
+        let l = line(&items.record(1, "auth", "deny", "wrong password"));
+        assert_eq!(
+            l,
+            r#"auth deny user="ev\"il\nuser" service="sshd" rhost="" tty="ssh" reason="wrong password""#
+        );
+    }
+}

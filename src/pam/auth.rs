@@ -1,0 +1,379 @@
+//! `auth`: password, then verification code, with lockout, replay protection and
+//! uniform behaviour for accounts that cannot log in.
+//!
+//! Read top to bottom: who is it → ask → verify → count → hand facts to `account`.
+
+use zeroize::Zeroizing;
+
+use super::audit::{self, LoginItems};
+use super::authfacts::{self, AuthFacts, Binding};
+use super::backend::{Backend, BackendError, Crypto, LoginUser};
+use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
+use super::options::{Mode, Options};
+
+/// The password prompt (the contract fixes it).
+pub const PASSWORD_PROMPT: &str = "Password: ";
+/// The second-factor prompt (the contract fixes it).
+pub const CODE_PROMPT: &str = "Verification code: ";
+/// Digits of a TOTP code; in `mode=combined` the answer ends with them.
+const TOTP_DIGITS: usize = 6;
+
+/// The state of the account as far as logging in goes. Everything but `Usable` must
+/// look the same to the person at the prompt.
+enum Standing<'a> {
+    Unknown,
+    NoPassword(&'a LoginUser),
+    Locked(&'a LoginUser, i64),
+    Usable(&'a LoginUser),
+}
+
+/// What the user answered.
+struct Answers {
+    password: Option<Secret>,
+    code: Option<Secret>,
+}
+
+/// How the second factor went.
+enum Factor {
+    NotRequired,
+    Totp,
+    Recovery,
+    Wrong,
+    Replayed,
+    Missing,
+}
+
+/// Authenticate PAM_USER. Store errors have already been turned into `Err` by the caller
+/// when the store could not be opened.
+pub fn authenticate<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &dyn Backend,
+    crypto: &dyn Crypto,
+    now: i64,
+) -> PamCode {
+    let items = match LoginItems::read(h) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let user = match backend.login_user(&items.user) {
+        Ok(u) => u,
+        Err(e) => return store_error(h, backend, &items, now, &e),
+    };
+    let standing = match &user {
+        None => Standing::Unknown,
+        Some(u) if u.password_hash.is_none() && opts.mode != Mode::CodeOnly => {
+            Standing::NoPassword(u)
+        }
+        Some(u) => match u.locked_until {
+            Some(t) if t > now => Standing::Locked(u, t),
+            _ => Standing::Usable(u),
+        },
+    };
+
+    // Code-only mode (publickey already verified by sshd): non-IAM users fall through.
+    if opts.mode == Mode::CodeOnly && matches!(standing, Standing::Unknown) {
+        debug(h, opts, &format!("user {:?} not in the store", items.user));
+        return PamCode::UserUnknown;
+    }
+
+    let has_mfa = match &standing {
+        Standing::Unknown => false,
+        Standing::NoPassword(u) | Standing::Locked(u, _) | Standing::Usable(u) => u.mfa.is_some(),
+    };
+    let answers = match ask(h, opts, has_mfa) {
+        Ok(a) => a,
+        Err(code) => {
+            h.syslog(
+                Priority::Notice,
+                &format!("conversation failed for user {:?}", items.user),
+            );
+            return code;
+        }
+    };
+
+    // Verify the password (or spend the same time on the dummy hash).
+    let password_ok = match (&standing, &answers.password) {
+        (_, None) => true, // code-only mode: publickey was the first factor
+        (Standing::Usable(u), Some(pw)) | (Standing::Locked(u, _), Some(pw)) => {
+            match &u.password_hash {
+                Some(phc) => crypto.verify_password(phc, pw),
+                None => {
+                    crypto.verify_dummy(pw);
+                    false
+                }
+            }
+        }
+        (_, Some(pw)) => {
+            crypto.verify_dummy(pw);
+            false
+        }
+    };
+
+    let u = match standing {
+        Standing::Unknown => {
+            debug(h, opts, &format!("user {:?} not in the store", items.user));
+            return PamCode::UserUnknown;
+        }
+        Standing::NoPassword(u) => {
+            return deny(
+                h,
+                opts,
+                backend,
+                &items,
+                now,
+                u,
+                "no login profile (password)",
+            );
+        }
+        Standing::Locked(u, until) => {
+            return deny(
+                h,
+                opts,
+                backend,
+                &items,
+                now,
+                u,
+                &format!("account locked until {until}"),
+            );
+        }
+        Standing::Usable(u) => u,
+    };
+    if !password_ok {
+        return deny(h, opts, backend, &items, now, u, "wrong password");
+    }
+
+    let factor = match second_factor(opts, backend, crypto, u, answers.code.as_ref(), now) {
+        Ok(f) => f,
+        Err(e) => return store_error(h, backend, &items, now, &e),
+    };
+    let reason = match factor {
+        Factor::NotRequired => "password",
+        Factor::Totp if answers.password.is_none() => "publickey + verification code",
+        Factor::Totp => "password + verification code",
+        Factor::Recovery => "password + recovery code",
+        Factor::Wrong => return deny(h, opts, backend, &items, now, u, "wrong verification code"),
+        Factor::Replayed => {
+            return deny(
+                h,
+                opts,
+                backend,
+                &items,
+                now,
+                u,
+                "verification code already used (replay)",
+            );
+        }
+        Factor::Missing => {
+            return deny(
+                h,
+                opts,
+                backend,
+                &items,
+                now,
+                u,
+                "no MFA device (mode=code)",
+            );
+        }
+    };
+    let mfa = matches!(factor, Factor::Totp | Factor::Recovery);
+
+    if let Err(e) = backend.clear_failures(&u.name) {
+        return store_error(h, backend, &items, now, &e);
+    }
+    if let Err(e) = hand_over(
+        h,
+        backend,
+        &items,
+        AuthFacts {
+            auth_time: now,
+            mfa,
+        },
+    ) {
+        return store_error(h, backend, &items, now, &e);
+    }
+    if !audit::report(
+        h,
+        Some(backend),
+        &items.record(now, "auth", "allow", reason),
+    ) {
+        return PamCode::SystemErr;
+    }
+    PamCode::Success
+}
+
+/// Prompt as the mode and the account require. Unknown, password-less and locked
+/// accounts get exactly the prompts a working account of the same kind would get.
+fn ask<H: PamHandler>(h: &mut H, opts: &Options, has_mfa: bool) -> Result<Answers, PamCode> {
+    match opts.mode {
+        Mode::CodeOnly => {
+            let code = h.prompt(Echo::Off, CODE_PROMPT)?;
+            Ok(Answers {
+                password: None,
+                code: Some(code),
+            })
+        }
+        Mode::PasswordThenCode => {
+            let password = get_password(h, opts)?;
+            let code = if has_mfa {
+                Some(h.prompt(Echo::Off, CODE_PROMPT)?)
+            } else {
+                None
+            };
+            Ok(Answers {
+                password: Some(password),
+                code,
+            })
+        }
+        Mode::Combined => {
+            let answer = get_password(h, opts)?;
+            if !has_mfa {
+                return Ok(Answers {
+                    password: Some(answer),
+                    code: None,
+                });
+            }
+            let split = answer.len().saturating_sub(TOTP_DIGITS);
+            if !answer.is_char_boundary(split) {
+                return Ok(Answers {
+                    password: Some(answer),
+                    code: Some(Zeroizing::new(String::new())),
+                });
+            }
+            let password = Zeroizing::new(answer[..split].to_string());
+            let code = Zeroizing::new(answer[split..].to_string());
+            // Later modules (pam_unix try_first_pass) see the password alone.
+            let _ = h.set_authtok(&password);
+            Ok(Answers {
+                password: Some(password),
+                code: Some(code),
+            })
+        }
+    }
+}
+
+/// `use_first_pass` / `try_first_pass`, else prompt and leave the answer as PAM_AUTHTOK
+/// for modules stacked after this one.
+fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
+    if opts.use_first_pass || opts.try_first_pass {
+        if let Some(tok) = h.authtok() {
+            return Ok(tok);
+        }
+        if opts.use_first_pass {
+            return Err(PamCode::AuthErr);
+        }
+    }
+    let pw = h.prompt(Echo::Off, PASSWORD_PROMPT)?;
+    let _ = h.set_authtok(&pw);
+    Ok(pw)
+}
+
+/// Verify the code: TOTP within the window whose step is above the device's watermark
+/// (advanced atomically), else a one-time recovery code.
+fn second_factor(
+    opts: &Options,
+    backend: &dyn Backend,
+    crypto: &dyn Crypto,
+    u: &LoginUser,
+    code: Option<&Secret>,
+    now: i64,
+) -> Result<Factor, BackendError> {
+    let Some(device) = &u.mfa else {
+        return Ok(if opts.mode == Mode::CodeOnly {
+            Factor::Missing
+        } else {
+            Factor::NotRequired
+        });
+    };
+    let code = match code {
+        Some(c) => c.trim(),
+        None => return Ok(Factor::Wrong),
+    };
+    if code.is_empty() {
+        return Ok(Factor::Wrong);
+    }
+    if code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(
+            match crypto.check_totp(&device.seed, code, now, opts.window) {
+                Some(step) if backend.advance_totp_watermark(&device.serial, step)? => Factor::Totp,
+                Some(_) => Factor::Replayed,
+                None => Factor::Wrong,
+            },
+        );
+    }
+    if backend.consume_recovery_code(&u.name, code)? {
+        return Ok(Factor::Recovery);
+    }
+    Ok(Factor::Wrong)
+}
+
+/// Seal this login's facts into the PAM environment for `account`.
+fn hand_over<H: PamHandler>(
+    h: &mut H,
+    backend: &dyn Backend,
+    items: &LoginItems,
+    facts: AuthFacts,
+) -> Result<(), BackendError> {
+    let key = backend.auth_mac_key()?;
+    let binding = Binding {
+        user: &items.user,
+        service: items.service.as_deref().unwrap_or(""),
+        rhost: items.rhost.as_deref().unwrap_or(""),
+    };
+    let sealed = authfacts::seal(&key, &binding, facts)
+        .ok_or_else(|| BackendError::Internal("empty authentication key".into()))?;
+    h.putenv(authfacts::ENV_NAME, Some(&sealed))
+        .map_err(|c| BackendError::Internal(format!("pam_putenv: {}", c.name())))
+}
+
+/// A failed login of an IAM user: count it, delay, audit, and say no.
+fn deny<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &dyn Backend,
+    items: &LoginItems,
+    now: i64,
+    u: &LoginUser,
+    reason: &str,
+) -> PamCode {
+    if let Err(e) = backend.record_failure(&u.name, now) {
+        h.syslog(
+            Priority::Err,
+            &format!("cannot count the failed login: {e}"),
+        );
+    }
+    if opts.fail_delay_usec > 0 {
+        h.fail_delay(opts.fail_delay_usec);
+    }
+    audit::report(h, Some(backend), &items.record(now, "auth", "deny", reason));
+    PamCode::AuthErr
+}
+
+/// Fail closed with one clear line.
+pub(crate) fn store_error<H: PamHandler>(
+    h: &mut H,
+    backend: &dyn Backend,
+    items: &LoginItems,
+    now: i64,
+    e: &BackendError,
+) -> PamCode {
+    let code = error_code(e);
+    let rec = items.record(now, "auth", "error", &format!("{e}"));
+    audit::report(h, Some(backend), &rec);
+    code
+}
+
+/// The documented PAM code of each store failure (see pam_iam(8)).
+pub fn error_code(e: &BackendError) -> PamCode {
+    match e {
+        BackendError::Unavailable(_) => PamCode::AuthinfoUnavail,
+        BackendError::BadPolicy(_) | BackendError::Internal(_) => PamCode::SystemErr,
+        BackendError::Refused(_) => PamCode::AuthErr,
+    }
+}
+
+pub(crate) fn debug<H: PamHandler>(h: &mut H, opts: &Options, msg: &str) {
+    if opts.debug {
+        h.syslog(Priority::Debug, msg);
+    }
+}

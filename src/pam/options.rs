@@ -1,0 +1,187 @@
+//! Module arguments from the PAM service file (`auth required pam_iam.so db=... debug`).
+
+/// Where the store lives unless `db=` says otherwise.
+pub const DEFAULT_DB: &str = "/var/lib/pam-iam/iam.db";
+
+/// How `auth` asks for the credentials; each matches an SSH setup people use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `Password: ` then, for users with an MFA device, `Verification code: `.
+    PasswordThenCode,
+    /// One answer: the password immediately followed by the 6-digit code
+    /// (for clients that answer only one prompt).
+    Combined,
+    /// Only `Verification code: ` (after publickey in
+    /// `AuthenticationMethods publickey,keyboard-interactive`).
+    CodeOnly,
+}
+
+/// Parsed module arguments. Unknown arguments are a configuration error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `db=PATH`
+    pub db: String,
+    /// `host=NAME`: the host name in `arn:aws:iam::ACCT:host/NAME` (default: hostname).
+    pub host: Option<String>,
+    /// `debug`: log every step.
+    pub debug: bool,
+    /// `use_first_pass`: take the password from an earlier module, never prompt.
+    pub use_first_pass: bool,
+    /// `try_first_pass`: take the password from an earlier module, prompt if there is none.
+    pub try_first_pass: bool,
+    /// `use_authtok` (password): take the new password from an earlier module.
+    pub use_authtok: bool,
+    /// `mode=password|combined|code`
+    pub mode: Mode,
+    /// `window=N`: accept TOTP codes N steps before and after now (default 1).
+    pub window: u8,
+    /// `fail_delay=USEC`: minimum delay reported after a failure (default 2 s).
+    pub fail_delay_usec: u32,
+    /// `action=host:Login`: the action `account` evaluates (default `host:Sudo` in the
+    /// `sudo` service, `host:Login` elsewhere).
+    pub action: Option<String>,
+    /// `auth_max_age=SECONDS`: how long the authentication facts handed from `auth` to
+    /// `account` stay valid (default 600).
+    pub auth_max_age: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            db: DEFAULT_DB.to_string(),
+            host: None,
+            debug: false,
+            use_first_pass: false,
+            try_first_pass: false,
+            use_authtok: false,
+            mode: Mode::PasswordThenCode,
+            window: 1,
+            fail_delay_usec: 2_000_000,
+            action: None,
+            auth_max_age: 600,
+        }
+    }
+}
+
+/// Why the module arguments are unusable; logged and mapped to PAM_SERVICE_ERR.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionsError {
+    /// An argument this module does not know.
+    #[error("unknown module argument {0:?} (see pam_iam(8))")]
+    Unknown(String),
+    /// A known argument with a value that does not parse.
+    #[error("bad value in module argument {0:?} (see pam_iam(8))")]
+    BadValue(String),
+}
+
+impl Options {
+    /// Parse the arguments libpam hands to every hook.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Options, OptionsError> {
+        let mut o = Options::default();
+        for arg in args {
+            let arg = arg.as_ref();
+            let bad = || OptionsError::BadValue(arg.to_string());
+            match arg.split_once('=') {
+                None => match arg {
+                    "debug" => o.debug = true,
+                    "use_first_pass" => o.use_first_pass = true,
+                    "try_first_pass" => o.try_first_pass = true,
+                    "use_authtok" => o.use_authtok = true,
+                    _ => return Err(OptionsError::Unknown(arg.to_string())),
+                },
+                Some((k, v)) => match k {
+                    "db" if v.starts_with('/') => o.db = v.to_string(),
+                    "host" if !v.is_empty() && !v.contains('/') => o.host = Some(v.to_string()),
+                    "mode" => {
+                        o.mode = match v {
+                            "password" => Mode::PasswordThenCode,
+                            "combined" => Mode::Combined,
+                            "code" => Mode::CodeOnly,
+                            _ => return Err(bad()),
+                        }
+                    }
+                    "window" => o.window = v.parse().ok().filter(|w| *w <= 10).ok_or_else(bad)?,
+                    "fail_delay" => o.fail_delay_usec = v.parse().map_err(|_| bad())?,
+                    "action" if v.contains(':') => o.action = Some(v.to_string()),
+                    "auth_max_age" => {
+                        o.auth_max_age = v.parse().ok().filter(|a| *a > 0).ok_or_else(bad)?
+                    }
+                    "db" | "host" | "action" => return Err(bad()),
+                    _ => return Err(OptionsError::Unknown(arg.to_string())),
+                },
+            }
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        struct Case {
+            args: &'static [&'static str],
+            want: Result<Options, OptionsError>,
+        }
+        let cases = [
+            Case {
+                args: &[],
+                want: Ok(Options::default()),
+            },
+            Case {
+                args: &[
+                    "db=/tmp/x.db",
+                    "host=web-1",
+                    "debug",
+                    "try_first_pass",
+                    "window=2",
+                ],
+                want: Ok(Options {
+                    db: "/tmp/x.db".into(),
+                    host: Some("web-1".into()),
+                    debug: true,
+                    try_first_pass: true,
+                    window: 2,
+                    ..Options::default()
+                }),
+            },
+            Case {
+                args: &["mode=combined"],
+                want: Ok(Options {
+                    mode: Mode::Combined,
+                    ..Options::default()
+                }),
+            },
+            Case {
+                args: &["mode=code", "fail_delay=0", "action=host:Sudo"],
+                want: Ok(Options {
+                    mode: Mode::CodeOnly,
+                    fail_delay_usec: 0,
+                    action: Some("host:Sudo".into()),
+                    ..Options::default()
+                }),
+            },
+            Case {
+                args: &["db=relative.db"],
+                want: Err(OptionsError::BadValue("db=relative.db".into())),
+            },
+            Case {
+                args: &["mode=sms"],
+                want: Err(OptionsError::BadValue("mode=sms".into())),
+            },
+            Case {
+                args: &["window=99"],
+                want: Err(OptionsError::BadValue("window=99".into())),
+            },
+            Case {
+                args: &["nullok"],
+                want: Err(OptionsError::Unknown("nullok".into())),
+            },
+        ];
+        for c in cases {
+            assert_eq!(Options::parse(c.args), c.want, "{:?}", c.args);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `password`: change an IAM user's password under the account password policy,
+//! including the forced change at login (PAM_CHANGE_EXPIRED_AUTHTOK) over SSH.
+
+use super::audit::{self, LoginItems};
+use super::backend::{Backend, BackendError, Crypto};
+use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
+use super::options::Options;
+
+/// Prompts, as passwd(1) users know them.
+pub const CURRENT_PROMPT: &str = "Current password: ";
+/// New password prompt.
+pub const NEW_PROMPT: &str = "New password: ";
+/// Confirmation prompt.
+pub const RETYPE_PROMPT: &str = "Retype new password: ";
+
+/// Which of libpam's two chauthtok passes this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// PAM_PRELIM_CHECK: can this module change the password at all?
+    Prelim,
+    /// PAM_UPDATE_AUTHTOK: do it.
+    Update,
+}
+
+/// Change PAM_USER's password. `expired` is PAM_CHANGE_EXPIRED_AUTHTOK.
+pub fn chauthtok<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &dyn Backend,
+    crypto: &dyn Crypto,
+    pass: Pass,
+    expired: bool,
+    now: i64,
+) -> PamCode {
+    let items = match LoginItems::read(h) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let report_err = |h: &mut H, e: &BackendError| {
+        audit::report(
+            h,
+            Some(backend),
+            &items.record(now, "password", "error", &e.to_string()),
+        );
+        super::auth::error_code(e)
+    };
+    let user = match backend.login_user(&items.user) {
+        Ok(Some(u)) => u,
+        Ok(None) => return PamCode::UserUnknown,
+        Err(e) => return report_err(h, &e),
+    };
+    if pass == Pass::Prelim {
+        return PamCode::Success;
+    }
+
+    // The current password: asked of users, not of root running passwd for someone,
+    // and always for the forced change at login (as pam_unix does).
+    if expired || !h.caller_is_root() {
+        let Some(phc) = user.password_hash.clone() else {
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, "password", "deny", "no login profile (password)"),
+            );
+            return PamCode::AuthtokErr;
+        };
+        let old = match old_password(h, opts) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
+        if !crypto.verify_password(&phc, &old) {
+            let _ = backend.record_failure(&user.name, now);
+            if opts.fail_delay_usec > 0 {
+                h.fail_delay(opts.fail_delay_usec);
+            }
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, "password", "deny", "wrong current password"),
+            );
+            return PamCode::AuthtokRecoveryErr;
+        }
+        let _ = h.set_old_authtok(&old);
+    }
+
+    let new = match new_password(h, opts) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    match backend.change_password(&user.name, &new, now) {
+        Ok(()) => {}
+        Err(BackendError::Refused(msg)) => {
+            h.error(&msg);
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, "password", "deny", &msg),
+            );
+            return PamCode::AuthtokErr;
+        }
+        Err(e) => return report_err(h, &e),
+    }
+    let _ = h.set_authtok(&new);
+    h.info("Password changed.");
+    if !audit::report(
+        h,
+        Some(backend),
+        &items.record(now, "password", "allow", "password changed"),
+    ) {
+        h.syslog(Priority::Err, "password changed but not audited");
+    }
+    PamCode::Success
+}
+
+fn old_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
+    if opts.use_first_pass || opts.try_first_pass {
+        if let Some(t) = h.old_authtok() {
+            return Ok(t);
+        }
+        if opts.use_first_pass {
+            return Err(PamCode::AuthtokRecoveryErr);
+        }
+    }
+    h.prompt(Echo::Off, CURRENT_PROMPT)
+}
+
+fn new_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
+    if opts.use_authtok {
+        return h.authtok().ok_or(PamCode::AuthtokErr);
+    }
+    let new = h.prompt(Echo::Off, NEW_PROMPT)?;
+    let again = h.prompt(Echo::Off, RETYPE_PROMPT)?;
+    if *new != *again {
+        h.error("Sorry, passwords do not match.");
+        return Err(PamCode::AuthtokErr);
+    }
+    if new.is_empty() {
+        h.error("No password has been supplied.");
+        return Err(PamCode::AuthtokErr);
+    }
+    Ok(new)
+}

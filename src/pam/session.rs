@@ -1,0 +1,51 @@
+//! `session`: record logins and logouts of IAM users in the audit trail.
+
+use super::audit::{self, LoginItems};
+use super::auth::error_code;
+use super::backend::Backend;
+use super::handler::{PamCode, PamHandler};
+
+/// Which end of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// pam_open_session
+    Open,
+    /// pam_close_session
+    Close,
+}
+
+/// Record the session event; non-IAM users are left to other modules.
+pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, now: i64) -> PamCode {
+    let items = match LoginItems::read(h) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let event = match phase {
+        Phase::Open => "session_open",
+        Phase::Close => "session_close",
+    };
+    match backend.login_user(&items.user) {
+        Ok(Some(_)) => {}
+        Ok(None) => return PamCode::Ignore,
+        Err(e) => {
+            audit::report(
+                h,
+                Some(backend),
+                &items.record(now, event, "error", &e.to_string()),
+            );
+            return match error_code(&e) {
+                PamCode::Success => PamCode::Success,
+                _ => PamCode::SessionErr,
+            };
+        }
+    }
+    if audit::report(
+        h,
+        Some(backend),
+        &items.record(now, event, "allow", "session"),
+    ) {
+        PamCode::Success
+    } else {
+        PamCode::SessionErr
+    }
+}

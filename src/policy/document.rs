@@ -1,0 +1,330 @@
+//! A policy document: parsed, validated and compiled in one step by [`Policy::parse`].
+
+use super::condition::Condition;
+use super::pattern::Glob;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Which kind of policy a document is; it picks the size limit and whether a
+/// `Principal` is required (trust) or forbidden (everything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// A customer managed policy (`create-policy`), 6,144 characters.
+    Managed,
+    /// A user inline policy (`put-user-policy`), 2,048 characters.
+    UserInline,
+    /// A group inline policy (`put-group-policy`), 5,120 characters.
+    GroupInline,
+    /// A role inline policy (`put-role-policy`), 10,240 characters.
+    RoleInline,
+    /// A role trust policy (`create-role --assume-role-policy-document`), 2,048 characters.
+    Trust,
+    /// A permissions boundary (a managed policy), 6,144 characters.
+    Boundary,
+    /// A session policy passed to `assume-role --policy`, 2,048 characters.
+    Session,
+}
+
+impl PolicyKind {
+    /// AWS's size quota for the kind, in non-whitespace characters.
+    pub fn size_limit(self) -> usize {
+        match self {
+            PolicyKind::Managed | PolicyKind::Boundary => 6144,
+            PolicyKind::UserInline | PolicyKind::Trust | PolicyKind::Session => 2048,
+            PolicyKind::GroupInline => 5120,
+            PolicyKind::RoleInline => 10240,
+        }
+    }
+
+    fn size_error(self) -> String {
+        let n = self.size_limit();
+        match self {
+            PolicyKind::Managed | PolicyKind::Boundary => {
+                format!("Cannot exceed quota for PolicySize: {n}")
+            }
+            PolicyKind::Trust => format!("Cannot exceed quota for ACLSizePerRole: {n}"),
+            PolicyKind::Session => {
+                format!(
+                    "Packed policy consumes more than {n} characters of the session policy quota"
+                )
+            }
+            PolicyKind::UserInline => format!("Maximum policy size of {n} bytes exceeded for user"),
+            PolicyKind::GroupInline => {
+                format!("Maximum policy size of {n} bytes exceeded for group")
+            }
+            PolicyKind::RoleInline => format!("Maximum policy size of {n} bytes exceeded for role"),
+        }
+    }
+
+    /// Trust policies name who may assume the role; no other kind may.
+    pub fn is_trust(self) -> bool {
+        self == PolicyKind::Trust
+    }
+}
+
+/// The policy language version; policy variables exist only in 2012-10-17.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `2012-10-17`, the current language.
+    V2012_10_17,
+    /// `2008-10-17` (also the meaning of a missing Version): `${...}` is literal text.
+    V2008_10_17,
+}
+
+/// The AWS error code a refusal carries, so the CLI can print it as AWS does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The document is not a valid policy.
+    MalformedPolicyDocument,
+    /// The document is over the size quota of its kind.
+    LimitExceeded,
+}
+
+impl ErrorCode {
+    /// The code as AWS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedPolicyDocument => "MalformedPolicyDocument",
+            ErrorCode::LimitExceeded => "LimitExceeded",
+        }
+    }
+}
+
+/// Why a document was refused: the AWS code and message, and where (statement index
+/// from 0, its Sid, the field), so the administrator can find the line to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationError {
+    /// `MalformedPolicyDocument` or `LimitExceeded`.
+    pub code: ErrorCode,
+    /// AWS's wording, then what exactly is wrong.
+    pub message: String,
+    /// Index of the statement in `Statement` (0-based), when the error is inside one.
+    pub statement: Option<usize>,
+    /// The statement's Sid, when it has one.
+    pub sid: Option<String>,
+    /// The element at fault (`Action`, `Condition.IpAddress.aws:SourceIp`, ...).
+    pub field: Option<String>,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        let mut parts = Vec::new();
+        if let Some(i) = self.statement {
+            parts.push(format!("Statement[{i}]"));
+        }
+        if let Some(s) = &self.sid {
+            parts.push(format!("Sid {s:?}"));
+        }
+        if let Some(fl) = &self.field {
+            parts.push(format!("field {fl}"));
+        }
+        if !parts.is_empty() {
+            write!(f, " (at {})", parts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl ValidationError {
+    pub(crate) fn malformed(message: impl Into<String>) -> Self {
+        ValidationError {
+            code: ErrorCode::MalformedPolicyDocument,
+            message: message.into(),
+            statement: None,
+            sid: None,
+            field: None,
+        }
+    }
+
+    pub(crate) fn at(mut self, statement: Option<usize>, sid: Option<&str>, field: &str) -> Self {
+        self.statement = statement;
+        self.sid = sid.map(str::to_owned);
+        self.field = Some(field.to_owned());
+        self
+    }
+}
+
+/// Allow or Deny: what a statement says (reported with each matched statement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementEffect {
+    /// `"Effect": "Allow"`.
+    Allow,
+    /// `"Effect": "Deny"`.
+    Deny,
+}
+
+/// An action pattern, folded to lower case, with its literal service prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ActionPat {
+    pub(crate) glob: Glob,
+    /// Lower-cased service prefix when the pattern names one without wildcards.
+    pub(crate) service: Option<Box<str>>,
+}
+
+/// `Action` or `NotAction` (validation requires one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ActionSpec {
+    Action(Vec<ActionPat>),
+    NotAction(Vec<ActionPat>),
+}
+
+/// `Resource`, `NotResource`, or neither (trust policies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResourceSpec {
+    Resource(Vec<Glob>),
+    NotResource(Vec<Glob>),
+    Absent,
+}
+
+/// One principal entry in a trust policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrincipalId {
+    /// `"*"` or `{"AWS": "*"}`: anyone.
+    Any,
+    /// `123456789012` or `arn:aws:iam::123456789012:root`: any principal of the account.
+    Account(Box<str>),
+    /// A user, role or session ARN, a service name, a federated provider...
+    Exact(Box<str>),
+}
+
+/// `Principal` or `NotPrincipal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PrincipalSpec {
+    pub(crate) negated: bool,
+    pub(crate) ids: Vec<PrincipalId>,
+}
+
+/// A compiled statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Statement {
+    pub(crate) sid: Option<Box<str>>,
+    pub(crate) effect: StatementEffect,
+    pub(crate) actions: ActionSpec,
+    pub(crate) resources: ResourceSpec,
+    pub(crate) principal: Option<PrincipalSpec>,
+    pub(crate) conditions: Vec<Condition>,
+}
+
+/// Statement indexes by action service prefix, so a request for `host:Login` only looks
+/// at statements that can match a `host:` action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ServiceIndex {
+    /// Statements that can match any service (`*`, `NotAction`, wildcard services).
+    pub(crate) any: Vec<u32>,
+    /// Sorted by service, each with its statements in document order.
+    pub(crate) by_service: Vec<(Box<str>, Vec<u32>)>,
+}
+
+pub(crate) fn cmp_ci(a: &str, b: &str) -> Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+impl ServiceIndex {
+    pub(crate) fn build(statements: &[Statement]) -> Self {
+        let mut idx = ServiceIndex::default();
+        for (i, st) in statements.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let services: Option<Vec<&str>> = match &st.actions {
+                ActionSpec::Action(pats) => pats.iter().map(|p| p.service.as_deref()).collect(),
+                _ => None,
+            };
+            match services {
+                Some(mut svcs) => {
+                    svcs.sort_unstable();
+                    svcs.dedup();
+                    for s in svcs {
+                        match idx.by_service.binary_search_by(|(k, _)| cmp_ci(k, s)) {
+                            Ok(pos) => idx.by_service[pos].1.push(i),
+                            Err(pos) => idx.by_service.insert(pos, (s.into(), vec![i])),
+                        }
+                    }
+                }
+                None => idx.any.push(i),
+            }
+        }
+        idx
+    }
+
+    /// Statements for a service (given as written in the request), in document order
+    /// within each of the two lists.
+    pub(crate) fn candidates(&self, service: &str) -> (&[u32], &[u32]) {
+        let specific = match self
+            .by_service
+            .binary_search_by(|(k, _)| cmp_ci(k, service))
+        {
+            Ok(pos) => self.by_service[pos].1.as_slice(),
+            Err(_) => &[],
+        };
+        (&self.any, specific)
+    }
+}
+
+/// A validated, compiled policy document, ready to evaluate many times.
+///
+/// Exists so that parsing and pattern compilation happen once (at write time or when a
+/// principal's policies are loaded), and evaluation only matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub(crate) version: Version,
+    pub(crate) id: Option<String>,
+    pub(crate) kind: PolicyKind,
+    pub(crate) statements: Vec<Statement>,
+    pub(crate) index: ServiceIndex,
+}
+
+impl Policy {
+    /// Parses, validates and compiles a document of the given kind.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] with AWS's code and wording, naming the statement (index
+    /// and Sid) and the field at fault: bad JSON, duplicate keys, unknown elements,
+    /// missing Effect/Action/Resource, bad Effect, unknown condition operators, bad
+    /// CIDRs, dates, numbers or wildcards, wrong Version, or a document over the size
+    /// quota of its kind (whitespace not counted).
+    pub fn parse(json: &str, kind: PolicyKind) -> Result<Policy, ValidationError> {
+        let limit = kind.size_limit();
+        let size = json
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(limit + 1)
+            .count();
+        if size > limit {
+            return Err(ValidationError {
+                code: ErrorCode::LimitExceeded,
+                message: kind.size_error(),
+                statement: None,
+                sid: None,
+                field: None,
+            });
+        }
+        super::validate::compile(json, kind)
+    }
+
+    /// The language version the document declared.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The kind the document was validated as.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The optional top-level `Id`.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// Number of statements.
+    pub fn statement_count(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// The Sid of each statement, in order (for listings and logs).
+    pub fn sids(&self) -> Vec<Option<&str>> {
+        self.statements.iter().map(|s| s.sid.as_deref()).collect()
+    }
+}

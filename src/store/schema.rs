@@ -1,0 +1,229 @@
+//! Versioned schema. `PRAGMA user_version` holds the number of migrations applied; each
+//! migration runs once, in order, inside the opening `BEGIN IMMEDIATE` transaction.
+//! Never edit a released migration: add a new one (tests/fixtures keeps an old store).
+
+/// Migration 1: the core identity model.
+pub(crate) const V1: &str = r#"
+CREATE TABLE account (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  account_id TEXT NOT NULL CHECK (length(account_id) = 12)
+);
+CREATE TABLE users (
+  pk INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  user_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL DEFAULT '/',
+  created INTEGER NOT NULL,
+  boundary_pk INTEGER REFERENCES policies(pk) ON DELETE RESTRICT
+);
+CREATE TABLE user_tags (
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+  key TEXT NOT NULL COLLATE NOCASE,
+  value TEXT NOT NULL,
+  PRIMARY KEY (user_pk, key)
+);
+CREATE TABLE login_profiles (
+  user_pk INTEGER PRIMARY KEY REFERENCES users(pk) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  reset_required INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL,
+  changed INTEGER NOT NULL
+);
+CREATE TABLE password_history (
+  id INTEGER PRIMARY KEY,
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  retired INTEGER NOT NULL
+);
+CREATE TABLE password_policy (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  json TEXT NOT NULL
+);
+CREATE TABLE lockout_settings (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  max_failed_attempts INTEGER NOT NULL,
+  lockout_duration INTEGER NOT NULL
+);
+CREATE TABLE login_failures (
+  user_pk INTEGER PRIMARY KEY REFERENCES users(pk) ON DELETE CASCADE,
+  failed_attempts INTEGER NOT NULL DEFAULT 0,
+  last_failure INTEGER,
+  locked_until INTEGER
+);
+CREATE TABLE mfa_devices (
+  pk INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  serial TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL DEFAULT '/',
+  seed BLOB NOT NULL,
+  user_pk INTEGER UNIQUE REFERENCES users(pk) ON DELETE RESTRICT,
+  enabled INTEGER,
+  watermark INTEGER NOT NULL DEFAULT -1,
+  created INTEGER NOT NULL
+);
+CREATE TABLE recovery_codes (
+  id INTEGER PRIMARY KEY,
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  used INTEGER,
+  UNIQUE (user_pk, code_hash)
+);
+CREATE TABLE access_keys (
+  pk INTEGER PRIMARY KEY,
+  key_id TEXT NOT NULL UNIQUE,
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE RESTRICT,
+  secret_hash TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  created INTEGER NOT NULL,
+  last_used INTEGER,
+  last_used_service TEXT
+);
+CREATE TABLE ssh_keys (
+  pk INTEGER PRIMARY KEY,
+  key_id TEXT NOT NULL UNIQUE,
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE RESTRICT,
+  body TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  uploaded INTEGER NOT NULL,
+  UNIQUE (user_pk, fingerprint)
+);
+CREATE TABLE groups (
+  pk INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  group_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL DEFAULT '/',
+  created INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+  group_pk INTEGER NOT NULL REFERENCES groups(pk) ON DELETE RESTRICT,
+  user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE RESTRICT,
+  PRIMARY KEY (group_pk, user_pk)
+);
+CREATE TABLE policies (
+  pk INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  policy_id TEXT NOT NULL UNIQUE,
+  arn TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL DEFAULT '/',
+  description TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  default_version INTEGER NOT NULL,
+  next_version INTEGER NOT NULL
+);
+CREATE TABLE policy_versions (
+  policy_pk INTEGER NOT NULL REFERENCES policies(pk) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY (policy_pk, version)
+);
+CREATE TABLE roles (
+  pk INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL DEFAULT '/',
+  trust TEXT NOT NULL,
+  description TEXT,
+  max_session INTEGER NOT NULL DEFAULT 3600,
+  boundary_pk INTEGER REFERENCES policies(pk) ON DELETE RESTRICT,
+  created INTEGER NOT NULL
+);
+CREATE TABLE role_tags (
+  role_pk INTEGER NOT NULL REFERENCES roles(pk) ON DELETE CASCADE,
+  key TEXT NOT NULL COLLATE NOCASE,
+  value TEXT NOT NULL,
+  PRIMARY KEY (role_pk, key)
+);
+CREATE TABLE user_attached (
+  owner_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE RESTRICT,
+  policy_pk INTEGER NOT NULL REFERENCES policies(pk) ON DELETE RESTRICT,
+  PRIMARY KEY (owner_pk, policy_pk)
+);
+CREATE TABLE group_attached (
+  owner_pk INTEGER NOT NULL REFERENCES groups(pk) ON DELETE RESTRICT,
+  policy_pk INTEGER NOT NULL REFERENCES policies(pk) ON DELETE RESTRICT,
+  PRIMARY KEY (owner_pk, policy_pk)
+);
+CREATE TABLE role_attached (
+  owner_pk INTEGER NOT NULL REFERENCES roles(pk) ON DELETE RESTRICT,
+  policy_pk INTEGER NOT NULL REFERENCES policies(pk) ON DELETE RESTRICT,
+  PRIMARY KEY (owner_pk, policy_pk)
+);
+CREATE TABLE user_inline (
+  owner_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE RESTRICT,
+  name TEXT NOT NULL COLLATE NOCASE,
+  document TEXT NOT NULL,
+  PRIMARY KEY (owner_pk, name)
+);
+CREATE TABLE group_inline (
+  owner_pk INTEGER NOT NULL REFERENCES groups(pk) ON DELETE RESTRICT,
+  name TEXT NOT NULL COLLATE NOCASE,
+  document TEXT NOT NULL,
+  PRIMARY KEY (owner_pk, name)
+);
+CREATE TABLE role_inline (
+  owner_pk INTEGER NOT NULL REFERENCES roles(pk) ON DELETE RESTRICT,
+  name TEXT NOT NULL COLLATE NOCASE,
+  document TEXT NOT NULL,
+  PRIMARY KEY (owner_pk, name)
+);
+CREATE TABLE host_tags (
+  host TEXT NOT NULL COLLATE NOCASE,
+  key TEXT NOT NULL COLLATE NOCASE,
+  value TEXT NOT NULL,
+  PRIMARY KEY (host, key)
+);
+CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  service TEXT NOT NULL,
+  rhost TEXT,
+  tty TEXT,
+  action TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX audit_time ON audit_events(time);
+CREATE INDEX audit_user ON audit_events(user, time);
+"#;
+
+/// Migration 2: role sessions, Linux id allocation, credential report, settings, and
+/// `PasswordLastUsed` on users.
+pub(crate) const V2: &str = r#"
+ALTER TABLE users ADD COLUMN password_last_used INTEGER;
+CREATE TABLE role_sessions (
+  session_id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  role_name TEXT NOT NULL,
+  session_name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  issued INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  scope TEXT NOT NULL,
+  revoked INTEGER,
+  mfa_time INTEGER
+);
+CREATE INDEX role_sessions_user ON role_sessions(user_name, expires);
+CREATE TABLE id_allocations (
+  space TEXT NOT NULL CHECK (space IN ('uid', 'gid')),
+  name TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  PRIMARY KEY (space, name),
+  UNIQUE (space, id)
+);
+CREATE TABLE credential_report (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generated INTEGER NOT NULL,
+  content TEXT NOT NULL
+);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+"#;
+
+/// All migrations in order; `user_version` = how many are applied.
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];

@@ -1,0 +1,448 @@
+//! Domain types the store hands out: no SQLite types, AWS field meanings.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// A key/value tag (AWS `Tag`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// Tag key (case-insensitive unique per entity).
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// Which kind of entity carries tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagTarget {
+    /// An IAM user.
+    User,
+    /// A role.
+    Role,
+}
+
+/// Principals that hold policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// IAM user.
+    User,
+    /// IAM group.
+    Group,
+    /// IAM role.
+    Role,
+}
+
+impl PrincipalKind {
+    /// Lower-case word used in messages and ARNs.
+    pub fn word(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Group => "group",
+            PrincipalKind::Role => "role",
+        }
+    }
+}
+
+/// Active/Inactive, for access keys and SSH keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Usable.
+    Active,
+    /// Kept but refused.
+    Inactive,
+}
+
+impl Status {
+    /// AWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "Active",
+            Status::Inactive => "Inactive",
+        }
+    }
+
+    /// Parse AWS spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "Active" => Some(Status::Active),
+            "Inactive" => Some(Status::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// Input of `create_user`.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// Linux-valid user name.
+    pub name: String,
+    /// IAM path (`/` by default).
+    pub path: String,
+    /// Managed policy ARN used as permissions boundary.
+    pub permissions_boundary: Option<String>,
+    /// Initial tags.
+    pub tags: Vec<Tag>,
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Name (= Linux login name).
+    pub name: String,
+    /// `AIDA…`
+    pub user_id: String,
+    /// `arn:aws:iam::ACCT:user/PATHNAME`
+    pub arn: String,
+    /// IAM path.
+    pub path: String,
+    /// Unix time of creation.
+    pub create_date: i64,
+    /// Boundary policy ARN.
+    pub permissions_boundary: Option<String>,
+    /// Last successful password login.
+    pub password_last_used: Option<i64>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A user's password.
+#[derive(Debug, Clone)]
+pub struct LoginProfile {
+    /// Owner.
+    pub user_name: String,
+    /// Unix time of creation.
+    pub create_date: i64,
+    /// The user must choose a new password at next login.
+    pub password_reset_required: bool,
+    /// Unix time of the last change (for MaxPasswordAge).
+    pub password_last_changed: i64,
+    /// argon2id PHC string.
+    pub password_hash: Zeroizing<String>,
+}
+
+/// What PAM needs to authenticate one user, read at once.
+#[derive(Debug, Clone)]
+pub struct AuthInfo {
+    /// The user.
+    pub user: User,
+    /// Password, if any.
+    pub login_profile: Option<LoginProfile>,
+    /// Failure counter and lock.
+    pub lock: crate::credentials::LockState,
+    /// Enabled MFA device, if any.
+    pub mfa: Option<MfaSecret>,
+}
+
+/// A virtual MFA device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaDevice {
+    /// `arn:aws:iam::ACCT:mfa/PATHNAME`
+    pub serial_number: String,
+    /// Device name.
+    pub name: String,
+    /// IAM path.
+    pub path: String,
+    /// User it is enabled for.
+    pub user_name: Option<String>,
+    /// When it was enabled.
+    pub enable_date: Option<i64>,
+    /// When it was created.
+    pub create_date: i64,
+}
+
+/// Seed and replay watermark of a device.
+#[derive(Debug, Clone)]
+pub struct MfaSecret {
+    /// Serial number (ARN).
+    pub serial_number: String,
+    /// Raw TOTP seed.
+    pub seed: Zeroizing<Vec<u8>>,
+    /// Last accepted time step (-1: none yet).
+    pub watermark: i64,
+    /// User it is enabled for.
+    pub user_name: Option<String>,
+}
+
+/// An access key (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…`
+    pub access_key_id: String,
+    /// Owner.
+    pub user_name: String,
+    /// Active/Inactive.
+    pub status: Status,
+    /// Unix time of creation.
+    pub create_date: i64,
+    /// Unix time of last use.
+    pub last_used_date: Option<i64>,
+    /// Service of last use.
+    pub last_used_service: Option<String>,
+}
+
+/// An SSH public key of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKey {
+    /// `APKA…`
+    pub ssh_public_key_id: String,
+    /// Owner.
+    pub user_name: String,
+    /// The OpenSSH public key line.
+    pub body: String,
+    /// `SHA256:…` fingerprint.
+    pub fingerprint: String,
+    /// Active/Inactive.
+    pub status: Status,
+    /// Unix time of upload.
+    pub upload_date: i64,
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// `AGPA…`
+    pub group_id: String,
+    /// ARN.
+    pub arn: String,
+    /// IAM path.
+    pub path: String,
+    /// Unix time of creation.
+    pub create_date: i64,
+}
+
+/// Input of `create_policy`.
+#[derive(Debug, Clone, Default)]
+pub struct NewPolicy {
+    /// Name.
+    pub name: String,
+    /// IAM path.
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Validated JSON document (v1).
+    pub document: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A customer managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    /// Name.
+    pub name: String,
+    /// `ANPA…`
+    pub policy_id: String,
+    /// ARN.
+    pub arn: String,
+    /// IAM path.
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `vN` of the default version.
+    pub default_version_id: String,
+    /// Number of users, groups and roles it is attached to.
+    pub attachment_count: i64,
+    /// Number of users and roles using it as boundary.
+    pub permissions_boundary_usage_count: i64,
+    /// Creation time.
+    pub create_date: i64,
+    /// Last time the default version changed.
+    pub update_date: i64,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// `vN`
+    pub version_id: String,
+    /// JSON document.
+    pub document: String,
+    /// Whether this is the default version.
+    pub is_default_version: bool,
+    /// Creation time.
+    pub create_date: i64,
+}
+
+/// A policy attached to a principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedPolicy {
+    /// Name.
+    pub policy_name: String,
+    /// ARN.
+    pub policy_arn: String,
+}
+
+/// Who a policy is attached to (names and ids).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyEntities {
+    /// (name, id)
+    pub groups: Vec<(String, String)>,
+    /// (name, id)
+    pub users: Vec<(String, String)>,
+    /// (name, id)
+    pub roles: Vec<(String, String)>,
+}
+
+/// Where a policy that applies to a principal comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOrigin {
+    /// Inline policy of the user or role itself.
+    Inline,
+    /// Managed policy attached to the user or role itself.
+    Attached,
+    /// Inline policy of a group (its name).
+    GroupInline(String),
+    /// Managed policy attached to a group (its name).
+    GroupAttached(String),
+    /// The permissions boundary.
+    Boundary,
+}
+
+/// A policy document that applies, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicablePolicy {
+    /// The managed policy ARN, or the inline policy's name.
+    pub source: String,
+    /// Policy name.
+    pub name: String,
+    /// Origin.
+    pub origin: PolicyOrigin,
+    /// JSON document (default version for managed policies).
+    pub document: String,
+}
+
+/// Everything that decides what a principal may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrincipalPolicies {
+    /// Identity policies.
+    pub identity: Vec<ApplicablePolicy>,
+    /// Permissions boundary.
+    pub boundary: Option<ApplicablePolicy>,
+}
+
+/// Input of `create_role`.
+#[derive(Debug, Clone, Default)]
+pub struct NewRole {
+    /// Name.
+    pub name: String,
+    /// IAM path.
+    pub path: String,
+    /// Trust policy (validated).
+    pub assume_role_policy_document: String,
+    /// Description.
+    pub description: Option<String>,
+    /// 3600..=43200 seconds.
+    pub max_session_duration: i64,
+    /// Boundary policy ARN.
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Name.
+    pub name: String,
+    /// `AROA…`
+    pub role_id: String,
+    /// ARN.
+    pub arn: String,
+    /// IAM path.
+    pub path: String,
+    /// Trust policy document.
+    pub assume_role_policy_document: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Seconds.
+    pub max_session_duration: i64,
+    /// Boundary ARN.
+    pub permissions_boundary: Option<String>,
+    /// Creation time.
+    pub create_date: i64,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A role session issued by iam-sts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSession {
+    /// Session id (`ASIA…` access key id of the session).
+    pub session_id: String,
+    /// User who assumed the role.
+    pub user_name: String,
+    /// Role name.
+    pub role_name: String,
+    /// `--role-session-name`.
+    pub session_name: String,
+    /// SHA-256 of the session token.
+    pub token_hash: String,
+    /// Issue time.
+    pub issued: i64,
+    /// Expiry time.
+    pub expires: i64,
+    /// What the session is bound to (tty or login session id).
+    pub scope: String,
+    /// Revocation time.
+    pub revoked: Option<i64>,
+    /// Time of the MFA authentication behind it.
+    pub mfa_time: Option<i64>,
+}
+
+/// One audit trail entry (written by PAM, iam-sts and the CLI).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuditEvent {
+    /// Unix time.
+    pub time: i64,
+    /// User name as given.
+    pub user: String,
+    /// PAM service (`sshd`, `sudo`) or `iam`/`iam-sts`.
+    pub service: String,
+    /// Remote host, if any.
+    pub rhost: Option<String>,
+    /// Terminal, if any.
+    pub tty: Option<String>,
+    /// `host:Login`, `authenticate`, `iam:CreateUser`, …
+    pub action: String,
+    /// `allow`/`deny` (or `allowed`, `explicitDeny`, `implicitDeny`).
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Filter for `list_audit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact user name.
+    pub user: Option<String>,
+    /// Earliest time (inclusive).
+    pub since: Option<i64>,
+    /// Latest time (inclusive).
+    pub until: Option<i64>,
+    /// Exact decision.
+    pub decision: Option<String>,
+    /// Exact service.
+    pub service: Option<String>,
+    /// Most recent N only.
+    pub limit: Option<u32>,
+}
+
+/// Counts for `get-account-summary` (AWS SummaryMap keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// (AWS key, value)
+    pub entries: Vec<(&'static str, i64)>,
+}
+
+/// uid or gid space for `allocate_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSpace {
+    /// Linux uids.
+    Uid,
+    /// Linux gids.
+    Gid,
+}

@@ -1,0 +1,451 @@
+//! `assume-role`: who may become which role, for how long, with which proof.
+//!
+//! Read top to bottom: check the input → find caller and role → MFA proof → identity
+//! policy and trust policy (asking for a code when the policies want MFA) → mint the
+//! credentials → store the session hashed → audit.
+
+use zeroize::Zeroizing;
+
+use super::backend::{
+    Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
+};
+use super::error::StsError;
+use super::harden::SignalGuard;
+use super::model::{self, AssumeRoleOutput, MAX_SESSION_POLICY_CHARS, ValidationError};
+use super::scope::TerminalScope;
+
+/// The prompt the contract fixes for TOTP codes.
+pub const CODE_PROMPT: &str = "Verification code: ";
+
+/// Asks the person at the terminal; `None` when there is no terminal to ask.
+pub type Prompt<'a> = dyn FnMut(&str) -> Option<Zeroizing<String>> + 'a;
+
+/// `assume-role`'s arguments.
+#[derive(Debug, Default, Clone)]
+pub struct AssumeRoleArgs {
+    /// `--role-arn`.
+    pub role_arn: String,
+    /// `--role-session-name`.
+    pub session_name: String,
+    /// `--duration-seconds`.
+    pub duration: Option<i64>,
+    /// `--serial-number`.
+    pub serial: Option<String>,
+    /// `--token-code`.
+    pub code: Option<Zeroizing<String>>,
+    /// `--policy` (JSON).
+    pub policy: Option<String>,
+}
+
+/// Who calls, from where, when.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// IAM (= Linux) user name of the real uid.
+    pub user: String,
+    /// The terminal scope of the caller.
+    pub scope: TerminalScope,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Assumes a role and stores the session; every outcome is audited.
+pub fn assume_role(
+    b: &dyn StsBackend,
+    ctx: &CallContext,
+    args: &AssumeRoleArgs,
+    prompt: &mut Prompt<'_>,
+) -> Result<AssumeRoleOutput, StsError> {
+    let result = assume_role_inner(b, ctx, args, prompt);
+    let (decision, reason) = match &result {
+        Ok(o) => ("allow", format!("assumed {} ({})", o.arn, o.access_key_id)),
+        Err(e) => (
+            if e.code() == "AccessDenied" {
+                "deny"
+            } else {
+                "error"
+            },
+            format!("{} as {:?}: {e}", args.role_arn, args.session_name),
+        ),
+    };
+    let rec = StsAudit {
+        time: ctx.now,
+        event: "assume-role".to_string(),
+        user: ctx.user.clone(),
+        decision: decision.to_string(),
+        reason,
+        service: "iam-sts".to_string(),
+        tty: Some(ctx.scope.describe()),
+    };
+    // A session that cannot be audited must not be handed out.
+    match (b.audit(&rec), result) {
+        (Ok(()), r) => r,
+        (Err(e), Ok(_)) => Err(e),
+        (Err(_), Err(e)) => Err(e),
+    }
+}
+
+fn assume_role_inner(
+    b: &dyn StsBackend,
+    ctx: &CallContext,
+    args: &AssumeRoleArgs,
+    prompt: &mut Prompt<'_>,
+) -> Result<AssumeRoleOutput, StsError> {
+    // The input, before anything is looked up.
+    let arn = model::parse_role_arn(&args.role_arn)?;
+    model::validate_session_name(&args.session_name)?;
+    if let Some(s) = &args.serial {
+        model::validate_serial(s)?;
+    }
+    if let Some(c) = &args.code {
+        if args.serial.is_none() {
+            return Err(StsError::Mfa(
+                "--token-code needs --serial-number (your MFA device ARN, see iam list-mfa-devices)"
+                    .to_string(),
+            ));
+        }
+        model::validate_token_code(c)?;
+    }
+    if let Some(p) = &args.policy {
+        if p.chars().count() > MAX_SESSION_POLICY_CHARS {
+            return Err(ValidationError::PolicyTooLarge.into());
+        }
+    }
+    let account = b.account_id()?;
+    if arn.account != account {
+        return Err(ValidationError::Account {
+            got: arn.account,
+            want: account,
+        }
+        .into());
+    }
+
+    // Caller and role.
+    let user = b
+        .user(&ctx.user)?
+        .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
+    let role = match b.role(&arn.name)? {
+        // AWS answers AccessDenied for a role that does not exist: do the same.
+        Some(r) if r.arn == args.role_arn || arn_matches(&r, &args.role_arn) => r,
+        _ => {
+            return Err(StsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {} (no such role)",
+                user.arn, args.role_arn
+            )));
+        }
+    };
+    if let Some(p) = &args.policy {
+        b.validate_session_policy(p)?;
+    }
+    let duration = model::session_duration(
+        args.duration,
+        b.min_session_duration()?,
+        role.max_session_duration,
+    )?;
+
+    // A code on the command line is a fresh MFA proof; `--serial-number` alone asks for it.
+    let mut mfa_time = None;
+    if let Some(serial) = &args.serial {
+        let code = match &args.code {
+            Some(c) => c.clone(),
+            None => prompt(CODE_PROMPT).ok_or_else(|| StsError::MfaRequired {
+                serial: serial.clone(),
+            })?,
+        };
+        verify_mfa(b, &user, Some(serial), &code, ctx.now)?;
+        mfa_time = Some(ctx.now);
+    }
+
+    // Identity policy and trust policy; one chance to add MFA when they ask for it.
+    loop {
+        let q = Question {
+            principal: Principal::User(user.name.clone()),
+            action: "sts:AssumeRole".to_string(),
+            resource: role.arn.clone(),
+            mfa_time,
+            service: None,
+            tty: None,
+            source_ip: None,
+            now: ctx.now,
+        };
+        let identity = b.authorize(&q)?;
+        let trust = b.trust(&role, &q)?;
+        if identity.allowed && trust.allowed {
+            break;
+        }
+        if mfa_time.is_none() && wants_mfa(&[&identity, &trust], &role) {
+            let Some((serial, _)) = &user.mfa else {
+                return Err(StsError::AccessDenied(format!(
+                    "role {} requires MFA and user {} has no MFA device (ask an administrator to enable one)",
+                    role.name, user.name
+                )));
+            };
+            let code = prompt(CODE_PROMPT).ok_or_else(|| StsError::MfaRequired {
+                serial: serial.clone(),
+            })?;
+            verify_mfa(b, &user, None, &code, ctx.now)?;
+            mfa_time = Some(ctx.now);
+            continue;
+        }
+        let why = if !identity.allowed {
+            if identity.explicit_deny {
+                format!(
+                    "with an explicit deny in an identity-based policy ({})",
+                    identity.reason
+                )
+            } else {
+                "because no identity-based policy allows the sts:AssumeRole action".to_string()
+            }
+        } else if trust.explicit_deny {
+            format!(
+                "with an explicit deny in the role's trust policy ({})",
+                trust.reason
+            )
+        } else {
+            "because the role's trust policy does not allow it".to_string()
+        };
+        return Err(StsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
+            user.arn, role.arn
+        )));
+    }
+
+    // Mint the credentials; only their hash is stored.
+    let key_bytes = b.random(16)?;
+    let secret_bytes = b.random(40)?;
+    let token_bytes = b.random(128)?;
+    let access_key_id = format!("ASIA{}", base32(&key_bytes));
+    let secret = Zeroizing::new(base64(&secret_bytes));
+    let token = Zeroizing::new(base64(&token_bytes));
+    let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
+    let session = RoleSession {
+        access_key_id: access_key_id.clone(),
+        user: user.name.clone(),
+        role: role.name.clone(),
+        role_arn: role.arn.clone(),
+        role_id: role.id.clone(),
+        session_name: args.session_name.clone(),
+        scope: ctx.scope.key(),
+        scope_label: ctx.scope.describe(),
+        issued: ctx.now,
+        expires: ctx.now + duration,
+        mfa_time,
+        secret_hash: b.hash_secret(hash_input.as_bytes()),
+        session_policy: args.policy.clone(),
+        revoked: None,
+    };
+    {
+        let _hold = SignalGuard::block();
+        b.insert_session(&session)?;
+    }
+    Ok(AssumeRoleOutput {
+        access_key_id,
+        secret_access_key: secret.to_string(),
+        session_token: token.to_string(),
+        expiration: session.expires,
+        assumed_role_id: format!("{}:{}", role.id, args.session_name),
+        arn: model::assumed_role_arn(&account, &role.name, &args.session_name),
+    })
+}
+
+fn arn_matches(role: &StsRole, given: &str) -> bool {
+    // `arn:aws:iam::ACCT:role/path/NAME` names the same role as `…:role/NAME` only when
+    // the stored ARN carries that path.
+    role.arn.eq_ignore_ascii_case(given)
+}
+
+/// Whether asking for a TOTP code could change the answer.
+pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
+    let mentions = |s: &str| s.to_ascii_lowercase().contains("aws:multifactorauth");
+    verdicts
+        .iter()
+        .any(|v| v.uses_mfa || v.missing_context.iter().any(|k| mentions(k)))
+        || mentions(&role.trust_policy)
+}
+
+/// Checks a TOTP code against the user's device and spends it (replay watermark).
+pub(crate) fn verify_mfa(
+    b: &dyn StsBackend,
+    user: &StsUser,
+    serial: Option<&String>,
+    code: &str,
+    now: i64,
+) -> Result<(), StsError> {
+    let Some((device, seed)) = &user.mfa else {
+        return Err(StsError::Mfa(format!(
+            "user {} has no enabled MFA device",
+            user.name
+        )));
+    };
+    if let Some(s) = serial {
+        if s != device {
+            return Err(StsError::Mfa(format!(
+                "--serial-number {s} is not your MFA device (yours is {device})"
+            )));
+        }
+    }
+    if model::validate_token_code(code.trim()).is_err() {
+        return Err(StsError::Mfa("the code must be 6 digits".to_string()));
+    }
+    let step = b
+        .check_totp(seed, code.trim(), now)
+        .ok_or_else(|| StsError::Mfa("invalid MFA one time pass code".to_string()))?;
+    let _hold = SignalGuard::block();
+    if !b.advance_totp_watermark(device, step)? {
+        return Err(StsError::Mfa(
+            "this code was already used; wait for the next one".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base32(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| B32[usize::from(b & 31)] as char)
+        .collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| B64[usize::from(b & 63)] as char)
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::sts::fake::{Fake, ctx};
+
+    fn args(role: &str) -> AssumeRoleArgs {
+        AssumeRoleArgs {
+            role_arn: format!("arn:aws:iam::123456789012:role/{role}"),
+            session_name: "s1".to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn no_prompt() -> impl FnMut(&str) -> Option<Zeroizing<String>> {
+        |_| None
+    }
+
+    #[test]
+    fn allowed_user_gets_a_stored_session() {
+        let f = Fake::new();
+        let out = assume_role(&f, &ctx("alice"), &args("admin"), &mut no_prompt())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.access_key_id.starts_with("ASIA") && out.access_key_id.len() == 20);
+        assert_eq!(out.arn, "arn:aws:sts::123456789012:assumed-role/admin/s1");
+        assert_eq!(out.secret_access_key.len(), 40);
+        let s = f.sessions.borrow();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].expires - s[0].issued, 3600);
+        assert_ne!(s[0].secret_hash, out.secret_access_key);
+        assert!(!s[0].secret_hash.contains(&out.session_token));
+        assert_eq!(f.audits.borrow()[0].decision, "allow");
+    }
+
+    #[test]
+    fn trust_policy_without_user_denies() {
+        let f = Fake::new();
+        let e = assume_role(&f, &ctx("bob"), &args("admin"), &mut no_prompt())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("trust policy does not allow"), "{e}");
+        assert!(f.sessions.borrow().is_empty());
+        assert_eq!(f.audits.borrow()[0].decision, "deny");
+    }
+
+    #[test]
+    fn unknown_role_and_other_account_deny() {
+        let f = Fake::new();
+        let e = assume_role(&f, &ctx("alice"), &args("nope"), &mut no_prompt());
+        assert!(matches!(e, Err(StsError::AccessDenied(_))));
+        let mut a = args("admin");
+        a.role_arn = "arn:aws:iam::999999999999:role/admin".to_string();
+        let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
+        assert!(matches!(e, Err(StsError::Validation(_))));
+    }
+
+    #[test]
+    fn non_iam_user_denied() {
+        let f = Fake::new();
+        let e = assume_role(&f, &ctx("mallory"), &args("admin"), &mut no_prompt());
+        assert!(matches!(e, Err(StsError::NotIamUser(_))));
+    }
+
+    #[test]
+    fn duration_bounds() {
+        let f = Fake::new();
+        let mut a = args("admin");
+        a.duration = Some(899);
+        assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
+        a.duration = Some(3601);
+        assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
+        a.duration = Some(900);
+        assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
+        f.min.set(2);
+        a.duration = Some(2);
+        assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
+    }
+
+    #[test]
+    fn mfa_role_prompts_then_rejects_replay() {
+        let f = Fake::new();
+        let mut asked = 0;
+        let mut p = |m: &str| {
+            assert_eq!(m, CODE_PROMPT);
+            asked += 1;
+            Some(Zeroizing::new("123456".to_string()))
+        };
+        let out = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut p);
+        assert!(out.is_ok(), "{:?}", out.err());
+        assert_eq!(asked, 1);
+        assert_eq!(f.sessions.borrow()[0].mfa_time, Some(1000));
+        // The same code again: replayed.
+        let mut a = args("mfa-admin");
+        a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
+        a.code = Some(Zeroizing::new("123456".to_string()));
+        let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("already used"), "{e}");
+    }
+
+    #[test]
+    fn mfa_role_without_terminal_or_with_bad_code_denies() {
+        let f = Fake::new();
+        let e = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut no_prompt());
+        assert!(matches!(e, Err(StsError::MfaRequired { .. })));
+        let mut a = args("mfa-admin");
+        a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
+        a.code = Some(Zeroizing::new("000000".to_string()));
+        let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
+        assert!(matches!(e, Err(StsError::Mfa(_))));
+        a.serial = Some("arn:aws:iam::123456789012:mfa/bob".to_string());
+        a.code = Some(Zeroizing::new("123456".to_string()));
+        let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
+        assert!(matches!(e, Err(StsError::Mfa(_))));
+        assert!(f.sessions.borrow().is_empty());
+    }
+
+    #[test]
+    fn code_with_serial_counts_as_mfa() {
+        let f = Fake::new();
+        let mut a = args("mfa-admin");
+        a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
+        a.code = Some(Zeroizing::new("123456".to_string()));
+        assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
+    }
+
+    #[test]
+    fn encoders() {
+        assert_eq!(base32(&[0, 31, 32]), "A7A");
+        assert_eq!(base64(&[0, 63, 64]), "A/A");
+    }
+}

@@ -1,0 +1,188 @@
+//! `iam-sts` argument parsing, terminal prompt and printing. Everything else is in the
+//! library parts (`assume`, `sessions`), reached through the store backend.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use nix::sys::termios::{self, LocalFlags, SetArg};
+use zeroize::Zeroizing;
+
+use super::assume::{self, AssumeRoleArgs, CallContext};
+use super::error::StsError;
+use super::harden::{self, Inherited};
+use super::{scope, sessions, store_backend};
+
+/// Where the store lives.
+pub const DEFAULT_DB: &str = "/var/lib/pam-iam/iam.db";
+/// Longest answer read at the code prompt.
+const MAX_ANSWER: usize = 64;
+
+/// `iam-sts`: assume IAM roles on this host (aws sts … for Linux).
+#[derive(Debug, Parser)]
+#[command(name = "iam-sts", version, about, disable_help_subcommand = true)]
+struct Cli {
+    /// Store path (root only; everyone else always uses the host's store).
+    #[arg(long, global = true)]
+    db: Option<String>,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Assume a role for this terminal session (then `sudo` works through it).
+    AssumeRole {
+        /// ARN of the role, arn:aws:iam::ACCOUNT:role/NAME.
+        #[arg(long)]
+        role_arn: String,
+        /// A name for the session (2-64 of letters, digits, +=,.@_-).
+        #[arg(long)]
+        role_session_name: String,
+        /// Session length, 900 up to the role's MaxSessionDuration (default 3600).
+        #[arg(long)]
+        duration_seconds: Option<i64>,
+        /// Your MFA device ARN (asks for the code when --token-code is not given).
+        #[arg(long)]
+        serial_number: Option<String>,
+        /// The current 6-digit code of that device.
+        #[arg(long)]
+        token_code: Option<String>,
+        /// A session policy (JSON) that further limits the session.
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// Who you are to IAM here: the role session of this terminal, else your IAM user.
+    GetCallerIdentity,
+    /// Your role sessions (active ones unless --all).
+    ListSessions {
+        /// Include expired and revoked sessions.
+        #[arg(long)]
+        all: bool,
+    },
+    /// End one of your role sessions now (all your active ones without --access-key-id).
+    RevokeSession {
+        /// The session's ASIA… access key id (see list-sessions).
+        #[arg(long)]
+        access_key_id: Option<String>,
+    },
+}
+
+/// Parses, runs and prints; the only place that writes to stdout/stderr.
+pub fn run(real_uid: u32, inherited: Inherited) -> ExitCode {
+    let args = match harden::bounded_args(std::env::args_os()) {
+        Ok(a) => a,
+        Err(e) => return fail(&e.into()),
+    };
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match execute(real_uid, inherited, cli) {
+        Ok(v) => {
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{text}").is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &StsError) -> ExitCode {
+    eprintln!("iam-sts: {e}");
+    ExitCode::FAILURE
+}
+
+fn execute(real_uid: u32, inherited: Inherited, cli: Cli) -> Result<serde_json::Value, StsError> {
+    let db = match (cli.db, real_uid) {
+        (Some(_), uid) if uid != 0 => return Err(StsError::DbNotAllowed),
+        (Some(p), _) => p,
+        (None, _) => inherited
+            .db_override
+            .unwrap_or_else(|| DEFAULT_DB.to_string()),
+    };
+    let caller = scope::caller_for_uid(real_uid)?;
+    let ctx = CallContext {
+        user: caller.name,
+        scope: scope::current()?,
+        now: now(),
+    };
+    let backend = store_backend::StoreBackend::open(&db, true)?;
+    match cli.cmd {
+        Command::AssumeRole {
+            role_arn,
+            role_session_name,
+            duration_seconds,
+            serial_number,
+            token_code,
+            policy,
+        } => {
+            let args = AssumeRoleArgs {
+                role_arn,
+                session_name: role_session_name,
+                duration: duration_seconds,
+                serial: serial_number,
+                code: token_code.map(Zeroizing::new),
+                policy,
+            };
+            let out = assume::assume_role(&*backend, &ctx, &args, &mut prompt_tty)?;
+            Ok(out.to_json())
+        }
+        Command::GetCallerIdentity => sessions::get_caller_identity(&*backend, &ctx),
+        Command::ListSessions { all } => sessions::list_sessions(&*backend, &ctx, all),
+        Command::RevokeSession { access_key_id } => {
+            sessions::revoke_session(&*backend, &ctx, access_key_id.as_deref())
+        }
+    }
+}
+
+/// Unix seconds now; the only clock of iam-sts.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Asks on the controlling terminal (never stdin, which a script may feed), echo off,
+/// reading at most `MAX_ANSWER` bytes. `None` without a terminal.
+pub fn prompt_tty(msg: &str) -> Option<Zeroizing<String>> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let saved = termios::tcgetattr(tty.as_fd()).ok();
+    if let Some(t) = &saved {
+        let mut quiet = t.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        quiet.local_flags.insert(LocalFlags::ECHONL);
+        let _ = termios::tcsetattr(tty.as_fd(), SetArg::TCSAFLUSH, &quiet);
+    }
+    let _ = tty.write_all(msg.as_bytes());
+    let _ = tty.flush();
+    let mut answer = Zeroizing::new(Vec::with_capacity(MAX_ANSWER));
+    let mut byte = [0u8; 1];
+    while answer.len() < MAX_ANSWER {
+        match tty.read(&mut byte) {
+            Ok(1) if byte[0] != b'\n' => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    if let Some(t) = &saved {
+        let _ = termios::tcsetattr(tty.as_fd(), SetArg::TCSAFLUSH, t);
+    }
+    let text = Zeroizing::new(String::from_utf8(std::mem::take(&mut *answer)).ok()?);
+    Some(Zeroizing::new(text.trim().to_string()))
+}

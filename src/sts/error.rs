@@ -1,0 +1,65 @@
+//! Everything that can go wrong in `iam-sts` and in the sudo decision, each message
+//! starting with the AWS error code and saying what to do.
+
+use super::harden::HardenError;
+use super::model::ValidationError;
+use super::scope::ScopeError;
+
+/// Errors of role sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum StsError {
+    /// Bad input (AWS ValidationError and friends).
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// Too many or too large arguments.
+    #[error(transparent)]
+    Input(#[from] HardenError),
+    /// The caller or its terminal could not be determined.
+    #[error("AccessDenied: {0}")]
+    Scope(#[from] ScopeError),
+    /// The Linux user has no IAM user of the same name.
+    #[error(
+        "AccessDenied: Linux user {0:?} is not an IAM user on this host (ask an administrator: iam create-user --user-name {0})"
+    )]
+    NotIamUser(String),
+    /// A policy (identity or trust) does not allow the request.
+    #[error("AccessDenied: {0}")]
+    AccessDenied(String),
+    /// The trust policy wants MFA and no code could be asked for.
+    #[error(
+        "AccessDenied: the role requires MFA: add --serial-number {serial} --token-code CODE (run from a terminal to be asked)"
+    )]
+    MfaRequired {
+        /// The caller's MFA device ARN, or a placeholder.
+        serial: String,
+    },
+    /// Wrong code, wrong device, or no device.
+    #[error("AccessDenied: MultiFactorAuthentication failed: {0}")]
+    Mfa(String),
+    /// `--db`/`PAM_IAM_DB` from a caller who is not root.
+    #[error("AccessDenied: --db is only for root; iam-sts always uses the host's store")]
+    DbNotAllowed,
+    /// No such role session among the caller's.
+    #[error(
+        "NoSuchEntity: you have no role session with access key id {0:?} (see iam-sts list-sessions)"
+    )]
+    NoSuchSession(String),
+    /// The store is missing, unsafe or broken.
+    #[error("ServiceFailure: the IAM store is unavailable: {0} (ask an administrator)")]
+    Store(String),
+    /// The random generator or another internal part failed.
+    #[error("ServiceFailure: {0}")]
+    Internal(String),
+}
+
+impl StsError {
+    /// Short machine word for audit records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StsError::Validation(_) | StsError::Input(_) => "ValidationError",
+            StsError::NoSuchSession(_) => "NoSuchEntity",
+            StsError::Store(_) | StsError::Internal(_) => "ServiceFailure",
+            _ => "AccessDenied",
+        }
+    }
+}

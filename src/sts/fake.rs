@@ -1,0 +1,203 @@
+//! A scripted backend for unit tests of assume-role and the sudo decision.
+//!
+//! Users: alice (MFA device, identity policy allows sts:AssumeRole), bob (no MFA, allowed
+//! by identity but not trusted by `admin`). Roles: `admin` (trusts alice, allows
+//! host:Sudo), `mfa-admin` (trust needs MFA), `viewer` (trusts alice, no host:Sudo),
+//! `recent-mfa` (host:Sudo only with an MFA proof younger than 300 s).
+//! TOTP: code "123456" is step 7 at any time; every other code is wrong.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use zeroize::Zeroizing;
+
+use super::assume::CallContext;
+use super::backend::{
+    Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
+};
+use super::error::StsError;
+use super::scope::{Scope, TerminalScope};
+
+pub(crate) struct Fake {
+    pub sessions: RefCell<Vec<RoleSession>>,
+    pub audits: RefCell<Vec<StsAudit>>,
+    pub watermarks: RefCell<HashMap<String, u64>>,
+    pub min: Cell<i64>,
+    counter: Cell<u8>,
+}
+
+pub(crate) fn scope(tty: u32) -> TerminalScope {
+    TerminalScope {
+        boot_id: "boot".to_string(),
+        scope: Scope::Tty {
+            tty,
+            session: 10,
+            session_start: 20,
+        },
+    }
+}
+
+pub(crate) fn ctx(user: &str) -> CallContext {
+    CallContext {
+        user: user.to_string(),
+        scope: scope(34816),
+        now: 1000,
+    }
+}
+
+fn verdict(allowed: bool, uses_mfa: bool) -> Verdict {
+    Verdict {
+        allowed,
+        explicit_deny: false,
+        reason: if allowed {
+            "allowed by fake".to_string()
+        } else {
+            "no statement allows".to_string()
+        },
+        missing_context: vec![],
+        uses_mfa,
+    }
+}
+
+impl Fake {
+    pub fn new() -> Self {
+        Fake {
+            sessions: RefCell::new(vec![]),
+            audits: RefCell::new(vec![]),
+            watermarks: RefCell::new(HashMap::new()),
+            min: Cell::new(900),
+            counter: Cell::new(0),
+        }
+    }
+}
+
+impl StsBackend for Fake {
+    fn account_id(&self) -> Result<String, StsError> {
+        Ok("123456789012".to_string())
+    }
+    fn host_name(&self) -> Result<String, StsError> {
+        Ok("web1".to_string())
+    }
+    fn user(&self, name: &str) -> Result<Option<StsUser>, StsError> {
+        let mfa = (name == "alice").then(|| {
+            (
+                "arn:aws:iam::123456789012:mfa/alice".to_string(),
+                Zeroizing::new(b"seed".to_vec()),
+            )
+        });
+        Ok(["alice", "bob"].contains(&name).then(|| StsUser {
+            name: name.to_string(),
+            arn: format!("arn:aws:iam::123456789012:user/{name}"),
+            id: format!("AIDA{}", name.to_uppercase()),
+            mfa,
+        }))
+    }
+    fn role(&self, name: &str) -> Result<Option<StsRole>, StsError> {
+        let trust = match name {
+            "mfa-admin" => r#"{"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}"#,
+            "admin" | "viewer" | "recent-mfa" => "{}",
+            _ => return Ok(None),
+        };
+        Ok(Some(StsRole {
+            name: name.to_string(),
+            arn: format!("arn:aws:iam::123456789012:role/{name}"),
+            id: format!("AROA{}", name.to_uppercase()),
+            max_session_duration: 3600,
+            trust_policy: trust.to_string(),
+        }))
+    }
+    fn min_session_duration(&self) -> Result<i64, StsError> {
+        Ok(self.min.get())
+    }
+    fn check_totp(&self, _seed: &[u8], code: &str, _now: i64) -> Option<u64> {
+        (code == "123456").then_some(7)
+    }
+    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, StsError> {
+        let mut w = self.watermarks.borrow_mut();
+        let cur = w.entry(serial.to_string()).or_insert(0);
+        if step <= *cur {
+            return Ok(false);
+        }
+        *cur = step;
+        Ok(true)
+    }
+    fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
+        Ok(match &q.principal {
+            Principal::User(_) => verdict(q.action == "sts:AssumeRole", false),
+            Principal::Session(s) => match s.role.as_str() {
+                "admin" | "mfa-admin" => verdict(q.action == "host:Sudo", false),
+                "recent-mfa" => verdict(q.mfa_time.is_some_and(|t| q.now - t <= 300), true),
+                _ => verdict(false, false),
+            },
+        })
+    }
+    fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError> {
+        let Principal::User(u) = &q.principal else {
+            return Ok(verdict(false, false));
+        };
+        Ok(match role.name.as_str() {
+            "mfa-admin" => verdict(u == "alice" && q.mfa_time.is_some(), true),
+            _ => verdict(u == "alice", false),
+        })
+    }
+    fn insert_session(&self, s: &RoleSession) -> Result<(), StsError> {
+        self.sessions.borrow_mut().push(s.clone());
+        Ok(())
+    }
+    fn sessions_of(&self, user: &str) -> Result<Vec<RoleSession>, StsError> {
+        let mut v: Vec<RoleSession> = self
+            .sessions
+            .borrow()
+            .iter()
+            .filter(|s| s.user == user)
+            .cloned()
+            .collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.issued));
+        Ok(v)
+    }
+    fn revoke_session(&self, user: &str, id: &str, now: i64) -> Result<bool, StsError> {
+        let mut all = self.sessions.borrow_mut();
+        match all
+            .iter_mut()
+            .find(|s| s.user == user && s.access_key_id == id)
+        {
+            Some(s) => {
+                s.revoked = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn set_session_mfa(&self, id: &str, t: i64) -> Result<(), StsError> {
+        if let Some(s) = self
+            .sessions
+            .borrow_mut()
+            .iter_mut()
+            .find(|s| s.access_key_id == id)
+        {
+            s.mfa_time = Some(t);
+        }
+        Ok(())
+    }
+    fn audit(&self, rec: &StsAudit) -> Result<(), StsError> {
+        self.audits.borrow_mut().push(rec.clone());
+        Ok(())
+    }
+    fn validate_session_policy(&self, json: &str) -> Result<(), StsError> {
+        if json.starts_with('{') {
+            Ok(())
+        } else {
+            Err(StsError::AccessDenied(
+                "MalformedPolicyDocument".to_string(),
+            ))
+        }
+    }
+    fn hash_secret(&self, secret: &[u8]) -> String {
+        format!("hash-of-{}-bytes", secret.len())
+    }
+    fn random(&self, n: usize) -> Result<Zeroizing<Vec<u8>>, StsError> {
+        let c = self.counter.get().wrapping_add(1);
+        self.counter.set(c);
+        Ok(Zeroizing::new(vec![c; n]))
+    }
+}

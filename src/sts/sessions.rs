@@ -1,0 +1,172 @@
+//! `get-caller-identity`, `list-sessions`, `revoke-session`: a user's view of their own
+//! role sessions.
+
+use serde_json::{Value, json};
+
+use super::assume::CallContext;
+use super::backend::{RoleSession, StsAudit, StsBackend};
+use super::error::StsError;
+use super::harden::SignalGuard;
+use super::model;
+
+/// AWS's GetCallerIdentity shape. In a terminal with a role session in effect the
+/// caller is that session (as AWS answers for role credentials), else the IAM user.
+pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Value, StsError> {
+    let user = b
+        .user(&ctx.user)?
+        .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
+    let account = b.account_id()?;
+    let key = ctx.scope.key();
+    let here = b
+        .sessions_of(&user.name)?
+        .into_iter()
+        .filter(|s| s.scope == key && s.active(ctx.now))
+        .max_by_key(|s| s.issued);
+    Ok(match here {
+        Some(s) => json!({
+            "UserId": format!("{}:{}", s.role_id, s.session_name),
+            "Account": account,
+            "Arn": model::assumed_role_arn(&account, &s.role, &s.session_name),
+        }),
+        None => json!({ "UserId": user.id, "Account": account, "Arn": user.arn }),
+    })
+}
+
+/// One session in `list-sessions` / `iam list-role-sessions` output.
+pub fn session_json(
+    account: &str,
+    s: &RoleSession,
+    now: i64,
+    current_scope: Option<&str>,
+) -> Value {
+    let status = if s.revoked.is_some() {
+        "Revoked"
+    } else if now >= s.expires {
+        "Expired"
+    } else {
+        "Active"
+    };
+    let mut v = json!({
+        "AccessKeyId": s.access_key_id,
+        "UserName": s.user,
+        "RoleArn": s.role_arn,
+        "RoleSessionName": s.session_name,
+        "Arn": model::assumed_role_arn(account, &s.role, &s.session_name),
+        "Terminal": s.scope_label,
+        "IssuedAt": model::iso8601(s.issued),
+        "Expiration": model::iso8601(s.expires),
+        "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
+        "Status": status,
+    });
+    if let Some(c) = current_scope {
+        v["ThisTerminal"] = json!(s.scope == c);
+    }
+    v
+}
+
+/// The caller's own sessions, newest first (expired ones only with `all`).
+pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result<Value, StsError> {
+    if b.user(&ctx.user)?.is_none() {
+        return Err(StsError::NotIamUser(ctx.user.clone()));
+    }
+    let account = b.account_id()?;
+    let key = ctx.scope.key();
+    let list: Vec<Value> = b
+        .sessions_of(&ctx.user)?
+        .iter()
+        .filter(|s| all || s.active(ctx.now))
+        .map(|s| session_json(&account, s, ctx.now, Some(&key)))
+        .collect();
+    Ok(json!({ "Sessions": list }))
+}
+
+/// Revokes one of the caller's own sessions (by access key id, or all of them).
+pub fn revoke_session(
+    b: &dyn StsBackend,
+    ctx: &CallContext,
+    access_key_id: Option<&str>,
+) -> Result<Value, StsError> {
+    if b.user(&ctx.user)?.is_none() {
+        return Err(StsError::NotIamUser(ctx.user.clone()));
+    }
+    let targets: Vec<String> = match access_key_id {
+        Some(id) => vec![id.to_string()],
+        None => b
+            .sessions_of(&ctx.user)?
+            .into_iter()
+            .filter(|s| s.active(ctx.now))
+            .map(|s| s.access_key_id)
+            .collect(),
+    };
+    let mut revoked = Vec::new();
+    for id in targets {
+        let done = {
+            let _hold = SignalGuard::block();
+            b.revoke_session(&ctx.user, &id, ctx.now)?
+        };
+        if !done {
+            return Err(StsError::NoSuchSession(id));
+        }
+        b.audit(&StsAudit {
+            time: ctx.now,
+            event: "revoke-session".to_string(),
+            user: ctx.user.clone(),
+            decision: "allow".to_string(),
+            reason: format!("revoked own role session {id}"),
+            service: "iam-sts".to_string(),
+            tty: Some(ctx.scope.describe()),
+        })?;
+        revoked.push(id);
+    }
+    Ok(json!({ "RevokedAccessKeyIds": revoked }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sts::assume::{AssumeRoleArgs, assume_role};
+    use crate::sts::fake::{Fake, ctx};
+
+    fn assume(f: &Fake) -> String {
+        let a = AssumeRoleArgs {
+            role_arn: "arn:aws:iam::123456789012:role/admin".to_string(),
+            session_name: "s1".to_string(),
+            ..Default::default()
+        };
+        match assume_role(f, &ctx("alice"), &a, &mut |_| None) {
+            Ok(o) => o.access_key_id,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn caller_identity_is_user_then_session() {
+        let f = Fake::new();
+        let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
+        assume(&f);
+        let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Arn"], "arn:aws:sts::123456789012:assumed-role/admin/s1");
+        assert_eq!(v["UserId"], "AROAADMIN:s1");
+    }
+
+    #[test]
+    fn list_and_revoke_own() {
+        let f = Fake::new();
+        let id = assume(&f);
+        let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"][0]["AccessKeyId"], id.as_str());
+        assert_eq!(v["Sessions"][0]["ThisTerminal"], true);
+        let v = list_sessions(&f, &ctx("bob"), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"].as_array().map(Vec::len), Some(0));
+        // bob cannot revoke alice's session.
+        assert!(matches!(
+            revoke_session(&f, &ctx("bob"), Some(&id)),
+            Err(StsError::NoSuchSession(_))
+        ));
+        let v = revoke_session(&f, &ctx("alice"), Some(&id)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["RevokedAccessKeyIds"][0], id.as_str());
+        let v = list_sessions(&f, &ctx("alice"), true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"][0]["Status"], "Revoked");
+    }
+}

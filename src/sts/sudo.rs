@@ -1,0 +1,386 @@
+//! The sudo decision: may the role session in effect for this terminal run sudo here?
+//!
+//! Called by the PAM module inside `sudo` (auth and account of the `sudo` service). The
+//! user is the invoking user (sudo's real uid), the scope is the sudo process's own
+//! terminal scope — the same one `iam-sts assume-role` recorded when run in that
+//! terminal. Every decision is audited; the PAM side writes the syslog line.
+
+use zeroize::Zeroizing;
+
+use super::assume::{CODE_PROMPT, Prompt, verify_mfa, wants_mfa};
+use super::backend::{Principal, Question, RoleSession, StsAudit, StsBackend, StsRole};
+use super::error::StsError;
+use super::model;
+use super::scope::TerminalScope;
+
+/// One sudo run to decide.
+#[derive(Debug, Clone)]
+pub struct SudoRequest {
+    /// The invoking user (name of sudo's real uid).
+    pub user: String,
+    /// The terminal scope of the sudo process (`scope::current()`).
+    pub scope: TerminalScope,
+    /// PAM_SERVICE.
+    pub service: Option<String>,
+    /// PAM_TTY.
+    pub tty: Option<String>,
+    /// PAM_RHOST.
+    pub rhost: Option<String>,
+    /// Unix seconds.
+    pub now: i64,
+    /// The decision may ask for a TOTP code (auth phase), not in the account phase.
+    pub may_prompt: bool,
+}
+
+/// What PAM makes of the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SudoOutcome {
+    /// The session allows `host:Sudo` on this host.
+    Allowed {
+        /// For the syslog line.
+        reason: String,
+    },
+    /// Denied; `message` tells the user what to do (PAM_ERROR_MSG).
+    Denied {
+        /// For the syslog line.
+        reason: String,
+        /// For the person at the terminal.
+        message: String,
+    },
+    /// The invoking user is not an IAM user: this module has no say.
+    NotIamUser,
+    /// The store or the policies cannot be used: fail closed.
+    Unavailable(String),
+}
+
+fn how_to_assume(account: &str, last: Option<&RoleSession>) -> String {
+    match last {
+        Some(s) => format!(
+            "iam-sts assume-role --role-arn {} --role-session-name {}",
+            s.role_arn, s.session_name
+        ),
+        None => format!(
+            "iam-sts assume-role --role-arn arn:aws:iam::{account}:role/ROLE --role-session-name NAME"
+        ),
+    }
+}
+
+/// Decides a sudo run and audits it.
+pub fn sudo_decision(
+    b: &dyn StsBackend,
+    req: &SudoRequest,
+    prompt: &mut Prompt<'_>,
+) -> SudoOutcome {
+    let outcome = match decide(b, req, prompt) {
+        Ok(o) => o,
+        Err(e) => SudoOutcome::Unavailable(e.to_string()),
+    };
+    let (decision, reason) = match &outcome {
+        SudoOutcome::Allowed { reason } => ("allow", reason.clone()),
+        SudoOutcome::Denied { reason, .. } => ("deny", reason.clone()),
+        SudoOutcome::NotIamUser => return outcome,
+        SudoOutcome::Unavailable(r) => ("error", r.clone()),
+    };
+    let rec = StsAudit {
+        time: req.now,
+        event: "sudo".to_string(),
+        user: req.user.clone(),
+        decision: decision.to_string(),
+        reason,
+        service: req.service.clone().unwrap_or_else(|| "sudo".to_string()),
+        tty: Some(req.scope.describe()),
+    };
+    match b.audit(&rec) {
+        Ok(()) => outcome,
+        // Unaudited elevation is not allowed.
+        Err(e) if decision == "allow" => SudoOutcome::Unavailable(e.to_string()),
+        Err(_) => outcome,
+    }
+}
+
+fn decide(
+    b: &dyn StsBackend,
+    req: &SudoRequest,
+    prompt: &mut Prompt<'_>,
+) -> Result<SudoOutcome, StsError> {
+    let Some(user) = b.user(&req.user)? else {
+        return Ok(SudoOutcome::NotIamUser);
+    };
+    let account = b.account_id()?;
+    let host = b.host_name()?;
+    let host_arn = format!("arn:aws:iam::{account}:host/{host}");
+    let sessions = b.sessions_of(&user.name)?;
+    let key = req.scope.key();
+    let here = sessions
+        .iter()
+        .filter(|s| s.scope == key && s.active(req.now))
+        .max_by_key(|s| s.issued);
+    let Some(session) = here else {
+        return Ok(no_session(&account, &sessions, &key, req.now));
+    };
+    let session_arn = model::assumed_role_arn(&account, &session.role, &session.session_name);
+
+    let mut current = session.clone();
+    let mut asked = false;
+    loop {
+        let q = Question {
+            principal: Principal::Session(Box::new(current.clone())),
+            action: "host:Sudo".to_string(),
+            resource: host_arn.clone(),
+            mfa_time: current.mfa_time,
+            service: req.service.clone(),
+            tty: req.tty.clone(),
+            source_ip: req
+                .rhost
+                .clone()
+                .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
+            now: req.now,
+        };
+        let v = b.authorize(&q)?;
+        if v.allowed {
+            return Ok(SudoOutcome::Allowed {
+                reason: format!(
+                    "{session_arn} ({}) allowed host:Sudo on {host_arn}: {}",
+                    current.access_key_id, v.reason
+                ),
+            });
+        }
+        let role_stub = StsRole {
+            name: current.role.clone(),
+            arn: current.role_arn.clone(),
+            id: current.role_id.clone(),
+            max_session_duration: 0,
+            trust_policy: String::new(),
+        };
+        if req.may_prompt && !asked && user.mfa.is_some() && wants_mfa(&[&v], &role_stub) {
+            asked = true;
+            let Some(code) = prompt(CODE_PROMPT) else {
+                return Ok(deny(
+                    format!("{session_arn}: host:Sudo needs a recent MFA code and none was given"),
+                    "sudo through your role needs a fresh verification code".to_string(),
+                ));
+            };
+            if let Err(e) = verify_mfa(b, &user, None, &code, req.now) {
+                return Ok(deny(format!("{session_arn}: {e}"), e.to_string()));
+            }
+            b.set_session_mfa(&current.access_key_id, req.now)?;
+            current.mfa_time = Some(req.now);
+            continue;
+        }
+        return Ok(deny(
+            format!("{session_arn} denied host:Sudo on {host_arn}: {}", v.reason),
+            format!(
+                "your role session {} (role {}) is not allowed host:Sudo on {host}{}",
+                current.session_name,
+                current.role,
+                if v.explicit_deny {
+                    " (explicitly denied: the session may have been revoked by an administrator)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+}
+
+fn deny(reason: String, message: String) -> SudoOutcome {
+    SudoOutcome::Denied { reason, message }
+}
+
+fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> SudoOutcome {
+    let latest_here = sessions
+        .iter()
+        .filter(|s| s.scope == key)
+        .max_by_key(|s| s.issued);
+    let active_elsewhere = sessions
+        .iter()
+        .filter(|s| s.scope != key && s.active(now))
+        .max_by_key(|s| s.issued);
+    let last = latest_here.or(active_elsewhere).or(sessions.first());
+    let run = how_to_assume(account, last);
+    let (reason, what) = match (latest_here, active_elsewhere) {
+        (Some(s), _) if s.revoked.is_some() => (
+            format!("role session {} was revoked", s.access_key_id),
+            format!("your role session {} was revoked", s.session_name),
+        ),
+        (Some(s), _) => (
+            format!("role session {} expired", s.access_key_id),
+            format!(
+                "your role session {} expired at {}",
+                s.session_name,
+                model::iso8601(s.expires)
+            ),
+        ),
+        (None, Some(s)) => (
+            format!(
+                "role session {} belongs to another terminal ({})",
+                s.access_key_id, s.scope_label
+            ),
+            format!(
+                "your role session {} belongs to another terminal ({}); role sessions work only where they were assumed",
+                s.session_name, s.scope_label
+            ),
+        ),
+        (None, None) => (
+            "no role session in this terminal".to_string(),
+            "sudo needs a role session in this terminal".to_string(),
+        ),
+    };
+    deny(reason, format!("{what}. Run: {run}"))
+}
+
+/// Keeps the prompt type nameable for the PAM side.
+pub fn no_prompt(_: &str) -> Option<Zeroizing<String>> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sts::assume::{AssumeRoleArgs, assume_role};
+    use crate::sts::fake::{Fake, ctx, scope};
+
+    fn assume(f: &Fake, user: &str, role: &str, duration: Option<i64>) {
+        let a = AssumeRoleArgs {
+            role_arn: format!("arn:aws:iam::123456789012:role/{role}"),
+            session_name: "s1".to_string(),
+            duration,
+            ..Default::default()
+        };
+        let mut p = |_: &str| Some(Zeroizing::new("123456".to_string()));
+        if let Err(e) = assume_role(f, &ctx(user), &a, &mut p) {
+            panic!("{e}");
+        }
+    }
+
+    fn req(user: &str, tty: u32, now: i64) -> SudoRequest {
+        SudoRequest {
+            user: user.to_string(),
+            scope: scope(tty),
+            service: Some("sudo".to_string()),
+            tty: Some("/dev/pts/0".to_string()),
+            rhost: None,
+            now,
+            may_prompt: false,
+        }
+    }
+
+    fn run(f: &Fake, r: &SudoRequest) -> SudoOutcome {
+        sudo_decision(f, r, &mut no_prompt)
+    }
+
+    #[test]
+    fn session_in_this_terminal_allows() {
+        let f = Fake::new();
+        assume(&f, "alice", "admin", None);
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1100)),
+            SudoOutcome::Allowed { .. }
+        ));
+        assert_eq!(
+            f.audits.borrow().last().map(|a| a.decision.as_str()),
+            Some("allow")
+        );
+    }
+
+    #[test]
+    fn no_session_denies_and_says_what_to_run() {
+        let f = Fake::new();
+        match run(&f, &req("alice", 34816, 1100)) {
+            SudoOutcome::Denied { message, .. } => {
+                assert!(
+                    message.contains("iam-sts assume-role --role-arn"),
+                    "{message}"
+                )
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn other_terminal_denies() {
+        let f = Fake::new();
+        assume(&f, "alice", "admin", None);
+        match run(&f, &req("alice", 34817, 1100)) {
+            SudoOutcome::Denied { message, .. } => {
+                assert!(message.contains("another terminal"), "{message}");
+                assert!(message.contains("role/admin"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn other_user_and_non_iam_user() {
+        let f = Fake::new();
+        assume(&f, "alice", "admin", None);
+        assert!(matches!(
+            run(&f, &req("bob", 34816, 1100)),
+            SudoOutcome::Denied { .. }
+        ));
+        assert_eq!(run(&f, &req("root", 34816, 1100)), SudoOutcome::NotIamUser);
+    }
+
+    #[test]
+    fn expiry_and_revoke_deny() {
+        let f = Fake::new();
+        assume(&f, "alice", "admin", Some(900));
+        match run(&f, &req("alice", 34816, 1900)) {
+            SudoOutcome::Denied { message, .. } => {
+                assert!(message.contains("expired"), "{message}")
+            }
+            o => panic!("{o:?}"),
+        }
+        let f = Fake::new();
+        assume(&f, "alice", "admin", None);
+        let id = f.sessions.borrow()[0].access_key_id.clone();
+        assert_eq!(f.revoke_session("alice", &id, 1050).ok(), Some(true));
+        match run(&f, &req("alice", 34816, 1100)) {
+            SudoOutcome::Denied { message, .. } => {
+                assert!(message.contains("revoked"), "{message}")
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn role_without_sudo_denies() {
+        let f = Fake::new();
+        assume(&f, "alice", "viewer", None);
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1100)),
+            SudoOutcome::Denied { .. }
+        ));
+    }
+
+    #[test]
+    fn recent_mfa_reprompts_in_auth_only() {
+        let f = Fake::new();
+        assume(&f, "alice", "recent-mfa", None);
+        // No MFA in the session, account phase: denied without asking.
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1100)),
+            SudoOutcome::Denied { .. }
+        ));
+        let mut r = req("alice", 34816, 1100);
+        r.may_prompt = true;
+        let mut asked = 0;
+        let mut p = |_: &str| {
+            asked += 1;
+            Some(Zeroizing::new("123456".to_string()))
+        };
+        let o = sudo_decision(&f, &r, &mut p);
+        assert!(matches!(o, SudoOutcome::Allowed { .. }), "{o:?}");
+        assert_eq!(asked, 1);
+        // The proof is now in the session: the account phase allows too.
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1200)),
+            SudoOutcome::Allowed { .. }
+        ));
+        // Too old again later.
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1500)),
+            SudoOutcome::Denied { .. }
+        ));
+    }
+}
