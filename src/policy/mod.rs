@@ -40,3 +40,6 @@ pub use eval::{
     Decision, Effect, MatchedStatement, PolicySet, Request, Source, SourceType, evaluate,
     evaluate_trust,
 };
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,7 @@
 //! event. All SQL lives under this module; callers see the [`Store`] trait and plain
 //! domain types, so a PostgreSQL backend can be added later beside [`sqlite`].
 
+mod linux_ids;
 mod safe_open;
 mod schema;
 pub mod sqlite;
@@ -475,6 +476,17 @@ pub trait Store {
     /// The uid/gid allocated to a user or group name, allocating the next free one in
     /// `range` on first use.
     fn allocate_id(&self, kind: IdSpace, name: &str, range: (u32, u32)) -> Result<u32>;
+    /// userdb: the Linux id bound to an entity's unique id (`AIDA…`/`AGPA…`), if any.
+    fn linux_id(&self, entity_id: &str) -> Result<Option<u32>>;
+    /// userdb: bind a Linux id to an entity's unique id (once; renames keep it, ids are
+    /// never reused): `explicit` (`--uid`) or the next one in `range` not `in_use`.
+    fn assign_linux_id(
+        &self,
+        entity_id: &str,
+        explicit: Option<u32>,
+        range: (u32, u32),
+        in_use: &dyn Fn(u32) -> bool,
+    ) -> Result<u32>;
 }
 
 #[cfg(test)]

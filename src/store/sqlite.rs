@@ -2324,4 +2324,18 @@ impl Store for SqliteStore {
             Ok(id)
         })
     }
+
+    fn linux_id(&self, entity_id: &str) -> Result<Option<u32>> {
+        self.read(|tx| super::linux_ids::lookup(tx, entity_id))
+    }
+
+    fn assign_linux_id(
+        &self,
+        entity_id: &str,
+        explicit: Option<u32>,
+        range: (u32, u32),
+        in_use: &dyn Fn(u32) -> bool,
+    ) -> Result<u32> {
+        self.write(|tx| super::linux_ids::assign(tx, entity_id, explicit, range, in_use))
+    }
 }

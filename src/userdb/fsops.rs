@@ -113,8 +113,43 @@ pub fn read_nofollow(path: &Path, max: u64) -> std::io::Result<String> {
     Ok(s)
 }
 
+const TMP_SUFFIX: &str = ".pam-iam-tmp";
+
 fn tmp_name(name: &str) -> String {
-    format!(".{name}.pam-iam-tmp")
+    format!(".{name}.{}{TMP_SUFFIX}", std::process::id())
+}
+
+/// Holds an exclusive lock on `dir/.pam-iam.lock` (hidden: nss ignores it) so two `iam`
+/// runs never interleave their changes to one directory. Released on drop.
+pub struct DirLock {
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
+/// Takes the directory lock (waiting for another `iam` holding it), then removes
+/// temporaries a crashed run may have left.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, UserdbError> {
+    let path = dir.join(".pam-iam.lock");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| UserdbError::io("open lock", &path, e))?;
+    let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| UserdbError::io("lock", &path, std::io::Error::from(e)))?;
+    if let Ok(rd) = fs::read_dir(dir) {
+        for ent in rd.flatten() {
+            let name = ent.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
+    }
+    Ok(DirLock { _lock: lock })
 }
 
 fn remove_if_exists(path: &Path) -> Result<(), UserdbError> {
@@ -237,7 +272,8 @@ mod tests {
         let d = tmpdir();
         let victim = d.path().join("victim");
         fs::write(&victim, "keep").unwrap();
-        std::os::unix::fs::symlink(&victim, d.path().join(".a.user.pam-iam-tmp")).unwrap();
+        let planted = d.path().join(tmp_name("a.user"));
+        std::os::unix::fs::symlink(&victim, planted).unwrap();
         write_file(d.path(), "a.user", "new", 0o644).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
         assert_eq!(fs::read_to_string(d.path().join("a.user")).unwrap(), "new");

@@ -24,9 +24,11 @@ pub mod error;
 pub mod fsops;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod plan;
 pub mod record;
 pub mod source;
+pub mod store_source;
 pub mod sync;
 
 pub use error::UserdbError;
@@ -34,6 +36,7 @@ pub use ids::IdRange;
 pub use plan::{Drift, DriftKind};
 pub use record::{Account, GroupEntry, Snapshot};
 pub use source::Source;
+pub use store_source::{apply, ensure_ids};
 pub use sync::{Config, Mode, Report, sync};
 
 /// Default userdb drop-in directory read by nss-systemd.

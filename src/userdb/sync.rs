@@ -113,9 +113,12 @@ pub fn sync(source: &dyn Source, cfg: &Config, mode: Mode) -> Result<Report, Use
     let local = cfg.local_accounts()?;
 
     let repair = mode == Mode::Repair;
-    if repair {
+    let _lock = if repair {
         fsops::ensure_dir(&cfg.dir, 0o755)?;
-    }
+        Some(fsops::lock_dir(&cfg.dir)?)
+    } else {
+        None
+    };
     let found = if cfg.dir.exists() {
         fsops::scan(&cfg.dir)?
     } else {

@@ -350,7 +350,7 @@ mount -t tmpfs -o mode=755 tmpfs $T/dev
 for n in null zero full random urandom tty ptmx; do touch $T/dev/$n; mount --bind /dev/$n $T/dev/$n; done
 for d in pts shm mqueue; do if [ -d /dev/$d ]; then mkdir -p $T/dev/$d; mount --bind /dev/$d $T/dev/$d; fi; done
 ln -s /proc/self/fd $T/dev/fd; ln -s /proc/self/fd/0 $T/dev/stdin; ln -s /proc/self/fd/1 $T/dev/stdout; ln -s /proc/self/fd/2 $T/dev/stderr
-mount --bind $T/dev /dev
+mount --rbind $T/dev /dev
 python3 -c '
 import socket, sys, os
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -1,0 +1,245 @@
+//! Host tags, account summary and authorization details, credential report, audit trail.
+
+use super::output::{iso8601, parse_time};
+use super::policies::{doc_value, policy_json, role_json};
+use super::users::{group_json, user_json};
+use super::{CliError, Ctx, Out, input};
+use crate::store::{AuditFilter, PrincipalKind};
+use serde_json::{Value, json};
+
+pub(super) fn tag_host(ctx: &Ctx, host: Option<String>, tags: &[String]) -> Out {
+    let host = input::hostname(host)?;
+    ctx.store.tag_host(&host, &input::tags(tags)?)?;
+    Ok(None)
+}
+
+pub(super) fn untag_host(ctx: &Ctx, host: Option<String>, keys: &[String]) -> Out {
+    let host = input::hostname(host)?;
+    ctx.store.untag_host(&host, keys)?;
+    Ok(None)
+}
+
+pub(super) fn list_host_tags(ctx: &Ctx, host: Option<String>) -> Out {
+    let host = input::hostname(host)?;
+    let arn = format!("arn:aws:iam::{}:host/{host}", ctx.store.account_id()?);
+    Ok(Some(
+        json!({ "HostName": host, "Arn": arn, "Tags": ctx.store.list_host_tags(&host)? }),
+    ))
+}
+
+pub(super) fn summary(ctx: &Ctx) -> Out {
+    let s = ctx.store.account_summary()?;
+    let map: serde_json::Map<String, Value> = s
+        .entries
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    Ok(Some(json!({ "SummaryMap": map })))
+}
+
+fn inline_list(ctx: &Ctx, kind: PrincipalKind, name: &str) -> Result<Vec<Value>, CliError> {
+    let mut out = Vec::new();
+    for pn in ctx.store.list_inline_policies(kind, name)? {
+        let doc = ctx.store.get_inline_policy(kind, name, &pn)?;
+        out.push(json!({ "PolicyName": pn, "PolicyDocument": doc_value(&doc) }));
+    }
+    Ok(out)
+}
+
+fn attached_list(ctx: &Ctx, kind: PrincipalKind, name: &str) -> Result<Vec<Value>, CliError> {
+    Ok(ctx
+        .store
+        .list_attached_policies(kind, name)?
+        .iter()
+        .map(|a| json!({ "PolicyName": a.policy_name, "PolicyArn": a.policy_arn }))
+        .collect())
+}
+
+pub(super) fn authorization_details(ctx: &Ctx) -> Out {
+    let mut users = Vec::new();
+    for u in ctx.store.list_users("/")? {
+        let mut v = user_json(&u);
+        v["UserPolicyList"] = json!(inline_list(ctx, PrincipalKind::User, &u.name)?);
+        v["GroupList"] = json!(
+            ctx.store
+                .list_groups_for_user(&u.name)?
+                .iter()
+                .map(|g| g.name.clone())
+                .collect::<Vec<_>>()
+        );
+        v["AttachedManagedPolicies"] = json!(attached_list(ctx, PrincipalKind::User, &u.name)?);
+        users.push(v);
+    }
+    let mut groups = Vec::new();
+    for g in ctx.store.list_groups("/")? {
+        let mut v = group_json(&g);
+        v["GroupPolicyList"] = json!(inline_list(ctx, PrincipalKind::Group, &g.name)?);
+        v["AttachedManagedPolicies"] = json!(attached_list(ctx, PrincipalKind::Group, &g.name)?);
+        groups.push(v);
+    }
+    let mut roles = Vec::new();
+    for r in ctx.store.list_roles("/")? {
+        let mut v = role_json(&r);
+        v["InstanceProfileList"] = json!([]);
+        v["RolePolicyList"] = json!(inline_list(ctx, PrincipalKind::Role, &r.name)?);
+        v["AttachedManagedPolicies"] = json!(attached_list(ctx, PrincipalKind::Role, &r.name)?);
+        roles.push(v);
+    }
+    let mut policies = Vec::new();
+    for p in ctx.store.list_policies("/", false)? {
+        let mut v = policy_json(&p);
+        let versions: Vec<Value> = ctx
+            .store
+            .list_policy_versions(&p.arn)?
+            .iter()
+            .map(|x| json!({ "Document": doc_value(&x.document), "VersionId": x.version_id, "IsDefaultVersion": x.is_default_version, "CreateDate": iso8601(x.create_date) }))
+            .collect();
+        v["PolicyVersionList"] = json!(versions);
+        policies.push(v);
+    }
+    Ok(Some(json!({
+        "UserDetailList": users,
+        "GroupDetailList": groups,
+        "RoleDetailList": roles,
+        "Policies": policies,
+        "IsTruncated": false,
+    })))
+}
+
+fn opt_date(t: Option<i64>) -> String {
+    t.map_or_else(|| "N/A".to_string(), iso8601)
+}
+
+/// The CSV with AWS's credential report columns (certificates are always false/N/A).
+fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
+    let mut csv = String::from(
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,\
+access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,\
+access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,\
+cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
+    );
+    let policy = ctx.store.get_password_policy()?.unwrap_or_default();
+    for u in ctx.store.list_users("/")? {
+        let lp = match ctx.store.get_login_profile(&u.name) {
+            Ok(lp) => Some(lp),
+            Err(crate::store::StoreError::NoSuchEntity(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let mfa = !ctx.store.list_mfa_devices(&u.name)?.is_empty();
+        let keys = ctx.store.list_access_keys(&u.name)?;
+        let mut row = vec![
+            u.name.clone(),
+            u.arn.clone(),
+            iso8601(u.create_date),
+            lp.is_some().to_string(),
+            if lp.is_some() {
+                opt_date(u.password_last_used).replace("N/A", "no_information")
+            } else {
+                "N/A".into()
+            },
+            lp.as_ref()
+                .map_or("N/A".into(), |l| iso8601(l.password_last_changed)),
+            lp.as_ref()
+                .and_then(|l| policy.expires_at(l.password_last_changed))
+                .map_or("N/A".into(), iso8601),
+            mfa.to_string(),
+        ];
+        for i in 0..2 {
+            match keys.get(i) {
+                Some(k) => row.extend([
+                    (k.status == crate::store::Status::Active).to_string(),
+                    iso8601(k.create_date),
+                    opt_date(k.last_used_date),
+                    "N/A".into(),
+                    k.last_used_service.clone().unwrap_or_else(|| "N/A".into()),
+                ]),
+                None => row.extend([
+                    "false".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                ]),
+            }
+        }
+        row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    Ok(csv)
+}
+
+pub(super) fn generate_credential_report(ctx: &Ctx) -> Out {
+    let csv = credential_report_csv(ctx)?;
+    ctx.store.put_credential_report(&csv, ctx.now)?;
+    Ok(Some(
+        json!({ "State": "COMPLETE", "Description": "The credential report has been generated." }),
+    ))
+}
+
+pub(super) fn get_credential_report(ctx: &Ctx) -> Out {
+    let (csv, generated) = ctx.store.get_credential_report()?.ok_or_else(|| {
+        CliError::new(
+            "ReportNotPresent",
+            "Credential report not present: run iam generate-credential-report first.",
+        )
+    })?;
+    if ctx.output != super::args::Output::Json {
+        print!("{csv}");
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "Content": <base64ct::Base64 as base64ct::Encoding>::encode_string(csv.as_bytes()),
+        "ReportFormat": "text/csv",
+        "GeneratedTime": iso8601(generated),
+    })))
+}
+
+fn time_arg(flag: &str, s: Option<String>, now: i64) -> Result<Option<i64>, CliError> {
+    s.map(|s| {
+        parse_time(&s, now).ok_or_else(|| {
+            CliError::validation(format!(
+                "{flag}: cannot read {s:?}: use RFC 3339, unix seconds or an age like 2h"
+            ))
+        })
+    })
+    .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn list_audit(
+    ctx: &Ctx,
+    user: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    decision: Option<String>,
+    service: Option<String>,
+    limit: Option<u32>,
+) -> Out {
+    let f = AuditFilter {
+        user,
+        since: time_arg("--since", since, ctx.now)?,
+        until: time_arg("--until", until, ctx.now)?,
+        decision,
+        service,
+        limit,
+    };
+    let events: Vec<Value> = ctx
+        .store
+        .list_audit(&f)?
+        .iter()
+        .map(|e| {
+            json!({
+                "EventTime": iso8601(e.time),
+                "UserName": e.user,
+                "Service": e.service,
+                "RemoteHost": e.rhost,
+                "Tty": e.tty,
+                "Action": e.action,
+                "Decision": e.decision,
+                "Reason": e.reason,
+            })
+        })
+        .collect();
+    Ok(Some(json!({ "Events": events })))
+}

@@ -1,0 +1,183 @@
+//! `iam-authorized-keys` and a real sshd: an IAM user (a userdb record, no /etc/passwd
+//! entry) logs in with an exported key through `AuthorizedKeysCommand` run as nobody;
+//! a key that is not Active is refused; a user for whom `host:Login` cannot be allowed
+//! gets no keys. Private mount + network namespaces; nothing on the machine changes.
+
+mod userdb_common;
+
+use std::path::Path;
+use std::process::Command;
+
+use pam_iam::userdb::keys::{self, UserKeys};
+use pam_iam::userdb::{Account, Config, GroupEntry, IdRange, Mode, Snapshot, Source, sync};
+use userdb_common::{Sandbox, root_or_skip};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iam-authorized-keys");
+
+struct Fixed {
+    snap: Snapshot,
+    keys: Vec<UserKeys>,
+}
+
+impl Source for Fixed {
+    fn snapshot(&self) -> Result<Snapshot, String> {
+        Ok(self.snap.clone())
+    }
+    fn key_export(&self) -> Result<Vec<UserKeys>, String> {
+        Ok(self.keys.clone())
+    }
+}
+
+fn keygen(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Users `iamtest-kate` (keys: active `k1`; `k2` deactivated, so not exported) and
+/// `iamtest-dan` (an active key, but `host:Login` certainly denied).
+fn setup(sb: &Sandbox) -> (String, String) {
+    let k1 = keygen(sb.path(), "k1");
+    let _k2 = keygen(sb.path(), "k2");
+    let d1 = keygen(sb.path(), "d1");
+    let (kate, _) = Account::from_tags("iamtest-kate", 70010, 70010, &[]);
+    let (dan, _) = Account::from_tags("iamtest-dan", 70011, 70011, &[]);
+    let src = Fixed {
+        snap: Snapshot {
+            users: vec![kate, dan],
+            groups: vec![GroupEntry {
+                name: "iamtest-ssh".into(),
+                gid: 70012,
+                members: vec!["iamtest-kate".into()],
+            }],
+        },
+        keys: vec![
+            UserKeys {
+                user: "iamtest-kate".into(),
+                keys: vec![("APKAKATEONE".into(), k1.clone())],
+                denied: None,
+            },
+            UserKeys {
+                user: "iamtest-dan".into(),
+                keys: vec![("APKADANONE".into(), d1)],
+                denied: Some("explicit deny".into()),
+            },
+        ],
+    };
+    let cfg = Config {
+        dir: sb.userdb(),
+        keys_dir: sb.keys(),
+        range: IdRange::default(),
+        passwd: "/etc/passwd".into(),
+        group: "/etc/group".into(),
+    };
+    sync(&src, &cfg, Mode::Repair).unwrap();
+    let n = keys::normalize_key(&k1).unwrap();
+    (k1, n)
+}
+
+#[test]
+fn command_prints_active_keys_to_an_unprivileged_caller_only() {
+    if !root_or_skip("command_prints_active_keys_to_an_unprivileged_caller_only") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let (_, k1) = setup(&sb);
+    let kd = sb.keys();
+    let kd = kd.display();
+    let out = sb.run_ok(
+        false,
+        &format!(
+            "as_nobody() {{ setpriv --reuid=65534 --regid=65534 --clear-groups env -i {BIN} --keys-dir {kd} \"$@\"; }}\n\
+             echo '[kate]'; as_nobody iamtest-kate\n\
+             echo '[dan]'; as_nobody iamtest-dan\n\
+             echo '[nobody-such]'; as_nobody iamtest-ghost\n\
+             echo '[bad]'; as_nobody '../etc/passwd'; echo rc=$?\n\
+             echo '[usage]'; {BIN} 2>&1; echo rc=$?\n"
+        ),
+    );
+    assert_eq!(
+        out,
+        format!(
+            "[kate]\n{k1}\n[dan]\n[nobody-such]\n[bad]\nrc=0\n[usage]\n\
+             usage: iam-authorized-keys [--keys-dir DIR] USER\nrc=2\n"
+        )
+    );
+}
+
+fn sshd_script(sb: &Sandbox, port: u16, tests: &str) -> String {
+    let r = sb.path().display();
+    let kd = sb.keys();
+    let kd = kd.display();
+    format!(
+        "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd\n\
+         mkdir -p /etc/pam-iam-test && cp {BIN} /etc/pam-iam-test/ && chmod 0755 /etc/pam-iam-test/iam-authorized-keys\n\
+         printf 'auth required pam_deny.so\\naccount required pam_permit.so\\nsession required pam_permit.so\\n' > /etc/pam.d/sshd\n\
+         ssh-keygen -q -t ed25519 -N '' -f {r}/hostkey\n\
+         cat > {r}/sshd_config <<EOF\n\
+Port {port}\nListenAddress 127.0.0.1\nHostKey {r}/hostkey\nPidFile {r}/sshd.pid\n\
+UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication no\n\
+PubkeyAuthentication yes\nAuthorizedKeysFile none\n\
+AuthorizedKeysCommand /etc/pam-iam-test/iam-authorized-keys --keys-dir {kd} %u\n\
+AuthorizedKeysCommandUser nobody\nAuthenticationMethods publickey\nStrictModes no\nLogLevel VERBOSE\n\
+EOF\n\
+         /usr/sbin/sshd -f {r}/sshd_config -E {r}/sshd.log || {{ cat {r}/sshd.log; exit 1; }}\n\
+         for i in $(seq 50); do [ -s {r}/sshd.pid ] && break; sleep 0.1; done\n\
+         login() {{ timeout 20 ssh -n -i \"$1\" -o IdentitiesOnly=yes -o BatchMode=yes \
+-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+-o PreferredAuthentications=publickey -p {port} \"$2\"@127.0.0.1 'id -un; id -u; pwd' 2>&1; echo rc=$?; }}\n\
+         {tests}\n\
+         kill $(cat {r}/sshd.pid)\n"
+    )
+}
+
+#[test]
+fn sshd_accepts_an_active_key_and_refuses_others() {
+    if !root_or_skip("sshd_accepts_an_active_key_and_refuses_others") {
+        return;
+    }
+    let sb = Sandbox::new();
+    setup(&sb);
+    let r = sb.path().display().to_string();
+    let out = sb.run_ok(
+        true,
+        &sshd_script(
+            &sb,
+            2201,
+            &format!(
+                "echo '[k1]'; login {r}/k1 iamtest-kate\n\
+                 echo '[k2]'; login {r}/k2 iamtest-kate\n\
+                 echo '[dan]'; login {r}/d1 iamtest-dan\n"
+            ),
+        ),
+    );
+    let log = std::fs::read_to_string(sb.path().join("sshd.log")).unwrap_or_default();
+    let section = |name: &str| -> String {
+        out.split(&format!("[{name}]\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n[").next())
+            .unwrap_or("")
+            .trim_end()
+            .to_string()
+    };
+    let k1 = section("k1");
+    assert!(
+        k1.contains("iamtest-kate\n70010\n") && k1.ends_with("rc=0"),
+        "active key must log in:\n{out}\n--- sshd.log:\n{log}"
+    );
+    for s in ["k2", "dan"] {
+        let got = section(s);
+        assert!(
+            got.contains("Permission denied") && got.ends_with("rc=255"),
+            "{s} must be refused:\n{out}\n--- sshd.log:\n{log}"
+        );
+    }
+}
