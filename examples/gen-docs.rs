@@ -7,14 +7,26 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::CommandFactory;
 use clap_complete::Shell;
+use pam_iam::cli::args::Cli;
 
 fn main() -> ExitCode {
     let Some(out) = std::env::args_os().nth(1).map(PathBuf::from) else {
         eprintln!("usage: gen-docs OUTDIR");
         return ExitCode::from(2);
     };
-    match generate(&out) {
+    // The grammar is large: building it needs more than the default 2 MiB stack.
+    let run = std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(move || generate(&out))
+        .map_err(|e| e.to_string())
+        .and_then(|h| {
+            h.join()
+                .map_err(|_| "generator thread panicked".to_string())
+        })
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("gen-docs: {err}");
@@ -27,7 +39,7 @@ fn generate(out: &Path) -> std::io::Result<()> {
     let man_dir = out.join("man");
     std::fs::create_dir_all(&man_dir)?;
     // `iam` lives in /usr/sbin: section 8 (system administration commands).
-    let mut iam = pam_iam::cli::command();
+    let mut iam = Cli::command();
     iam.build();
     write_man(&iam, "iam", "8", &man_dir)?;
     for sub in iam.get_subcommands().filter(|s| !s.is_hide_set()) {
@@ -46,7 +58,7 @@ fn generate(out: &Path) -> std::io::Result<()> {
         let dir = out.join(dir);
         std::fs::create_dir_all(&dir)?;
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut pam_iam::cli::command(), "iam", &mut buf);
+        clap_complete::generate(shell, &mut Cli::command(), "iam", &mut buf);
         std::fs::write(dir.join(file), buf)?;
     }
     Ok(())
