@@ -58,6 +58,7 @@ fn setup(sb: &Sandbox) -> (String, String) {
                 gid: 70012,
                 members: vec!["iamtest-kate".into()],
             }],
+            ..Default::default()
         },
         keys: vec![
             UserKeys {
@@ -130,7 +131,7 @@ AuthorizedKeysCommand /etc/pam-iam-test/iam-authorized-keys --keys-dir {kd} %u\n
 AuthorizedKeysCommandUser nobody\nAuthenticationMethods publickey\nStrictModes no\nLogLevel VERBOSE\n\
 EOF\n\
          /usr/sbin/sshd -f {r}/sshd_config -E {r}/sshd.log || {{ cat {r}/sshd.log; exit 1; }}\n\
-         for i in $(seq 50); do [ -s {r}/sshd.pid ] && break; sleep 0.1; done\n\
+         for i in $(seq 100); do [ -s {r}/sshd.pid ] && (: </dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.1; done\n\
          login() {{ timeout 20 ssh -n -i \"$1\" -o IdentitiesOnly=yes -o BatchMode=yes \
 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 -o PreferredAuthentications=publickey -p {port} \"$2\"@127.0.0.1 'id -un; id -u; pwd' 2>&1; echo rc=$?; }}\n\
@@ -180,4 +181,65 @@ fn sshd_accepts_an_active_key_and_refuses_others() {
             "{s} must be refused:\n{out}\n--- sshd.log:\n{log}"
         );
     }
+}
+
+#[test]
+fn cli_key_changes_and_policies_reach_the_command() {
+    if !root_or_skip("cli_key_changes_and_policies_reach_the_command") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let pubkey = keygen(sb.path(), "kim");
+    let k = keys::normalize_key(&pubkey).unwrap();
+    let r = sb.path().display();
+    let iam = env!("CARGO_BIN_EXE_iam");
+    let doc = |effect: &str, cond: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"{effect}","Action":"host:Login","Resource":"*"{cond}}}]}}"#
+        )
+    };
+    std::fs::write(sb.path().join("allow.json"), doc("Allow", "")).unwrap();
+    std::fs::write(sb.path().join("deny.json"), doc("Deny", "")).unwrap();
+    std::fs::write(
+        sb.path().join("deny-net.json"),
+        doc(
+            "Deny",
+            r#","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        ),
+    )
+    .unwrap();
+    let out = sb.run_ok(
+        false,
+        &format!(
+            "export PAM_IAM_DB={r}/db/iam.db PAM_IAM_USERDB_DIR=/etc/userdb PAM_IAM_KEYS_DIR={r}/keys\n\
+             iam() {{ {iam} \"$@\" > {r}/last.json; }}\n\
+             keys() {{ echo \"[$1]\"; setpriv --reuid=65534 --regid=65534 --clear-groups env -i {BIN} --keys-dir {r}/keys iamt-kim; }}\n\
+             set -e\n\
+             iam create-user --user-name iamt-kim\n\
+             iam upload-ssh-public-key --user-name iamt-kim --ssh-public-key-body \"$(cat {r}/kim.pub)\"\n\
+             ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"SSHPublicKey\"][\"SSHPublicKeyId\"])' {r}/last.json)\n\
+             keys no-policy\n\
+             iam create-policy --policy-name iamt-login --policy-document file://{r}/allow.json\n\
+             ARN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"Policy\"][\"Arn\"])' {r}/last.json)\n\
+             iam attach-user-policy --user-name iamt-kim --policy-arn $ARN\n\
+             keys allowed\n\
+             iam update-ssh-public-key --user-name iamt-kim --ssh-public-key-id $ID --status Inactive\n\
+             keys inactive\n\
+             iam update-ssh-public-key --user-name iamt-kim --ssh-public-key-id $ID --status Active\n\
+             keys active-again\n\
+             iam put-user-policy --user-name iamt-kim --policy-name deny --policy-document file://{r}/deny.json\n\
+             keys explicit-deny\n\
+             iam put-user-policy --user-name iamt-kim --policy-name deny --policy-document file://{r}/deny-net.json\n\
+             keys deny-depends-on-source-ip\n\
+             iam delete-ssh-public-key --user-name iamt-kim --ssh-public-key-id $ID\n\
+             keys deleted\n"
+        ),
+    );
+    assert_eq!(
+        out,
+        format!(
+            "[no-policy]\n[allowed]\n{k}\n[inactive]\n[active-again]\n{k}\n\
+             [explicit-deny]\n[deny-depends-on-source-ip]\n{k}\n[deleted]\n"
+        )
+    );
 }

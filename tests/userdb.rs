@@ -41,6 +41,7 @@ fn snapshot() -> Snapshot {
             gid: 70002,
             members: vec!["iamtest-alice".into()],
         }],
+        ..Default::default()
     }
 }
 

@@ -41,10 +41,13 @@ pub enum Output {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Assignment {
     /// Enabled for a user.
+    #[value(name = "Assigned")]
     Assigned,
     /// Not enabled for anyone.
+    #[value(name = "Unassigned")]
     Unassigned,
     /// Both.
+    #[value(name = "Any")]
     Any,
 }
 
@@ -63,8 +66,10 @@ pub enum Bootstrap {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyStatusArg {
     /// Usable.
+    #[value(name = "Active")]
     Active,
     /// Refused.
+    #[value(name = "Inactive")]
     Inactive,
 }
 
@@ -72,11 +77,13 @@ pub enum KeyStatusArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scope {
     /// All policies.
+    #[value(name = "All")]
     All,
     /// AWS managed (none in pam-iam).
     #[value(name = "AWS")]
     Aws,
     /// Customer managed.
+    #[value(name = "Local")]
     Local,
 }
 
@@ -95,6 +102,18 @@ pub enum Encoding {
 #[derive(Debug, Subcommand)]
 #[command(rename_all = "kebab-case")]
 pub enum Command {
+    // ---- role sessions (src/cli/sessions.rs, sts) -------------------------------------------
+    /// Role sessions issued by iam-sts: list, revoke one, revoke a role's active sessions.
+    #[command(flatten)]
+    Sessions(super::sessions::SessionCommand),
+    // ---- userdb (Linux accounts) -------------------------------------------------------------
+    /// Compare the userdb directory (/etc/userdb) and the SSH key export with the store,
+    /// print the drift, and repair it.
+    SyncUserdb {
+        /// Only report the drift (non-zero exit when something would change).
+        #[arg(long)]
+        check: bool,
+    },
     // ---- users -----------------------------------------------------------------------------
     /// Create an IAM user; the name must be a valid Linux user name (it is the login name).
     CreateUser {
@@ -110,6 +129,10 @@ pub enum Command {
         /// Tags: `Key=k,Value=v ...` or JSON `[{"Key":"k","Value":"v"}]`.
         #[arg(long, num_args = 1..)]
         tags: Vec<String>,
+        /// Linux uid for this user (fleets that must agree); default: the next free id
+        /// of the range (see docs/userdb.md).
+        #[arg(long)]
+        uid: Option<u32>,
     },
     /// Show a user.
     GetUser {

@@ -8,6 +8,8 @@ mod input;
 pub mod output;
 mod policies;
 mod qr;
+pub mod sessions;
+mod userdb;
 mod users;
 
 use crate::store::{self, OpenMode, OpenOptions, Store, StoreError};
@@ -132,6 +134,7 @@ fn reads_only(c: &Command) -> bool {
             | GetCredentialReport
             | ListAuditEvents { .. }
             | SimulatePrincipalPolicy { .. }
+            | Sessions(sessions::SessionCommand::ListRoleSessions { .. })
     )
 }
 
@@ -177,6 +180,14 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         return print(&v, cli.output, op);
     }
     let path = cli.db.clone().unwrap_or_else(|| store::DEFAULT_PATH.into());
+    let store_path = path.clone();
+    if matches!(cli.command, Command::SyncUserdb { .. }) {
+        userdb::store_must_exist(&store_path)?;
+    }
+    // userdb: every change refreshes /etc/userdb and the SSH key export (not the sync
+    // command itself, whose --check must change nothing).
+    let refresh_userdb =
+        !reads_only(&cli.command) && !matches!(cli.command, Command::SyncUserdb { .. });
     let insecure_ok = std::env::var(store::ENV_INSECURE).is_ok_and(|v| v == "1");
     // Readers that are not root open read-only, so they never create or migrate a store.
     let mode = if reads_only(&cli.command) && !nix::unistd::geteuid().is_root() {
@@ -194,7 +205,11 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         now: now(),
         output: cli.output,
     };
-    if let Some(v) = dispatch(&ctx, cli.command)? {
+    let out = dispatch(&ctx, cli.command)?;
+    if refresh_userdb {
+        userdb::after_change(&ctx, &store_path);
+    }
+    if let Some(v) = out {
         print(&v, cli.output, op)?;
     }
     Ok(())
@@ -212,12 +227,17 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Out {
     use Command::*;
     use store::PrincipalKind as K;
     match cmd {
+        Sessions(c) => Ok(Some(sessions::run(ctx.store.as_ref(), &c, ctx.now)?)),
         CreateUser {
             user_name,
             path,
             permissions_boundary,
             tags,
-        } => users::create_user(ctx, &user_name, &path, permissions_boundary, &tags),
+            uid,
+        } => userdb::with_explicit_uid(ctx, &user_name, uid, |ctx| {
+            users::create_user(ctx, &user_name, &path, permissions_boundary, &tags)
+        }),
+        SyncUserdb { check } => userdb::sync_userdb(ctx, check),
         GetUser { user_name } => users::get_user(ctx, &user_name),
         ListUsers { path_prefix } => users::list_users(ctx, &path_prefix),
         UpdateUser {

@@ -121,6 +121,7 @@ fn to_pam(code: PamCode) -> PamResultCode {
         PamCode::AcctExpired => PamResultCode::PAM_ACCT_EXPIRED,
         PamCode::AuthinfoUnavail => PamResultCode::PAM_AUTHINFO_UNAVAIL,
         PamCode::SystemErr => PamResultCode::PAM_SYSTEM_ERR,
+        PamCode::CredInsufficient => PamResultCode::PAM_CRED_INSUFFICIENT,
         PamCode::ConvErr => PamResultCode::PAM_CONV_ERR,
         PamCode::AuthtokErr => PamResultCode::PAM_AUTHTOK_ERR,
         PamCode::AuthtokRecoveryErr => PamResultCode::PAM_AUTHTOK_RECOVERY_ERR,
@@ -218,6 +219,9 @@ impl PamHandler for Handle<'_> {
         if !self.silent {
             let _ = self.send(PAM_ERROR_MSG, msg);
         }
+    }
+    fn error_always(&mut self, msg: &str) {
+        let _ = self.send(PAM_ERROR_MSG, msg);
     }
     fn authtok(&self) -> Option<Secret> {
         match self.pamh.get_item::<AuthTok<'_>>() {

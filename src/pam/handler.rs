@@ -27,6 +27,9 @@ pub enum PamCode {
     AuthinfoUnavail,
     /// PAM_SYSTEM_ERR: any other internal error.
     SystemErr,
+    /// PAM_CRED_INSUFFICIENT: no usable credential (sudo: no role session); sudo does not
+    /// retry it as it retries a wrong password.
+    CredInsufficient,
     /// PAM_CONV_ERR: the application could not ask the user.
     ConvErr,
     /// PAM_AUTHTOK_ERR: the new password is refused (policy, mismatch, reuse).
@@ -53,6 +56,7 @@ impl PamCode {
             PamCode::AcctExpired => "PAM_ACCT_EXPIRED",
             PamCode::AuthinfoUnavail => "PAM_AUTHINFO_UNAVAIL",
             PamCode::SystemErr => "PAM_SYSTEM_ERR",
+            PamCode::CredInsufficient => "PAM_CRED_INSUFFICIENT",
             PamCode::ConvErr => "PAM_CONV_ERR",
             PamCode::AuthtokErr => "PAM_AUTHTOK_ERR",
             PamCode::AuthtokRecoveryErr => "PAM_AUTHTOK_RECOVERY_ERR",
@@ -101,6 +105,11 @@ pub trait PamHandler {
     fn info(&mut self, msg: &str);
     /// Tell the user about an error (PAM_ERROR_MSG).
     fn error(&mut self, msg: &str);
+    /// PAM_ERROR_MSG even under PAM_SILENT, which sudo always passes: the sudo role
+    /// decision's hint (what to run) must reach the user.
+    fn error_always(&mut self, msg: &str) {
+        self.error(msg)
+    }
     /// PAM_AUTHTOK as left by an earlier module.
     fn authtok(&self) -> Option<Secret>;
     /// Set PAM_AUTHTOK for later modules (pam_unix try_first_pass, chauthtok).

@@ -19,6 +19,7 @@ pub mod options;
 pub mod password;
 pub mod session;
 pub mod store_backend;
+pub mod sudo_role;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +67,10 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    // `pam_iam.so sudo`: the role session of this terminal decides (sts).
+    if opts.sudo && matches!(hook, Hook::Authenticate | Hook::AcctMgmt) {
+        return sudo_role::decide(h, &opts, hook == Hook::Authenticate, now);
+    }
     let store = match store_backend::open(&opts.db) {
         Ok(s) => s,
         Err(e) => return unavailable(h, hook, &opts, &e),

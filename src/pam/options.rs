@@ -40,6 +40,8 @@ pub struct Options {
     /// `action=host:Login`: the action `account` evaluates (default `host:Sudo` in the
     /// `sudo` service, `host:Login` elsewhere).
     pub action: Option<String>,
+    /// `sudo`: auth and account decide by the role session of the terminal (sts).
+    pub sudo: bool,
     /// `auth_max_age=SECONDS`: how long the authentication facts handed from `auth` to
     /// `account` stay valid (default 600).
     pub auth_max_age: i64,
@@ -59,6 +61,7 @@ impl Default for Options {
             fail_delay_usec: 2_000_000,
             action: None,
             auth_max_age: 600,
+            sudo: false,
         }
     }
 }
@@ -87,6 +90,7 @@ impl Options {
                     "use_first_pass" => o.use_first_pass = true,
                     "try_first_pass" => o.try_first_pass = true,
                     "use_authtok" => o.use_authtok = true,
+                    "sudo" => o.sudo = true,
                     _ => return Err(OptionsError::Unknown(arg.to_string())),
                 },
                 Some((k, v)) => match k {

@@ -205,13 +205,17 @@ fn statement_matches(st: &Statement, req: &Request, missing: &mut Missing) -> bo
             return false;
         }
     }
-    if st.conditions.is_empty() {
-        return true;
-    }
+    // AND across conditions; after the first false, keep only noting missing keys so
+    // MissingContextValues lists every key the statement needs.
+    let mut ok = true;
     for c in &st.conditions {
-        c.note_missing(ctx, missing);
+        if ok {
+            ok = c.eval(ctx, missing);
+        } else {
+            c.note_missing(ctx, missing);
+        }
     }
-    st.conditions.iter().all(|c| c.eval(ctx, missing))
+    ok
 }
 
 #[derive(Default)]

@@ -498,3 +498,134 @@ pub fn results_json(results: &[EvaluationResult], documents: &[(&str, &str)]) ->
         "IsTruncated": false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_entries_json_and_shorthand() {
+        let json = r#"[{"ContextKeyName":"aws:SourceIp","ContextKeyValues":["10.0.0.5"],"ContextKeyType":"ip"},
+                       {"ContextKeyName":"aws:TagKeys","ContextKeyValues":["a","b"],"ContextKeyType":"stringList"}]"#;
+        let e = parse_context_entries(json).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].key_type, ContextKeyType::Ip);
+        assert_eq!(e[1].values, vec!["a", "b"]);
+        let short = "ContextKeyName=aws:SourceIp,ContextKeyValues=10.0.0.5,ContextKeyType=ip \
+                     ContextKeyName=aws:TagKeys,ContextKeyValues=a,b,ContextKeyType=stringList \
+                     ContextKeyName=aws:username,ContextKeyValues=[alice]";
+        let s = parse_context_entries(short).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[..2], e[..]);
+        assert_eq!(s[2].values, vec!["alice"]);
+        assert_eq!(s[2].key_type, ContextKeyType::String);
+        let args = vec![
+            "ContextKeyName=aws:SourceIp,ContextKeyValues=10.0.0.5,ContextKeyType=ip".to_string(),
+            r#"{"ContextKeyName":"aws:username","ContextKeyValues":["bob"]}"#.to_string(),
+        ];
+        let ctx = context_from_entries(&parse_context_entries_args(&args).unwrap()).unwrap();
+        assert_eq!(ctx.get("AWS:SOURCEIP"), Some(&["10.0.0.5".to_string()][..]));
+        assert_eq!(ctx.get("aws:username"), Some(&["bob".to_string()][..]));
+    }
+
+    #[test]
+    fn context_entries_errors() {
+        for bad in [
+            "ContextKeyName=aws:SourceIp,ContextKeyValues=not-an-ip,ContextKeyType=ip",
+            "ContextKeyName=k:k,ContextKeyValues=1,2,ContextKeyType=numeric",
+            "ContextKeyName=k:k,ContextKeyValues=x,ContextKeyType=numeric",
+            "ContextKeyName=k:k,ContextKeyValues=x,ContextKeyType=colour",
+            "ContextKeyValues=x",
+            "ContextKeyName=k:k",
+            "Bogus=1",
+            r#"[{"ContextKeyName":"k:k","ContextKeyValues":[{}]}]"#,
+            r#"[{"ContextKeyName":"k:k","ContextKeyValues":["x"],"Extra":1}]"#,
+            "[",
+        ] {
+            let r = parse_context_entries(bad).and_then(|e| context_from_entries(&e));
+            let err = r.expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with("InvalidInput: --context-entries"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_policy_result_shape() {
+        let doc = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"Login\",\n      \"Effect\": \"Allow\",\n      \"Action\": \"host:Login\",\n      \"Resource\": \"*\",\n      \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"10.0.0.0/8\"}}\n    },\n    {\"Effect\": \"Deny\", \"Action\": \"host:Sudo\", \"Resource\": \"*\"}\n  ]\n}";
+        let boundary = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"host:*","Resource":"*"}}"#;
+        let set = custom_policy_set(&[doc], &[boundary]).unwrap();
+        let ctx = context_from_entries(
+            &parse_context_entries(
+                "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.1.1,ContextKeyType=ip",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let actions = vec![
+            "host:Login".to_string(),
+            "host:Sudo".to_string(),
+            "iam:CreateUser".to_string(),
+        ];
+        let results = simulate(
+            &set,
+            &actions,
+            &[],
+            "arn:aws:iam::123456789012:user/alice",
+            &ctx,
+        );
+        let out = results_json(&results, &[("PolicyInputList.1", doc)]);
+        let r = &out["EvaluationResults"];
+        assert_eq!(r[0]["EvalActionName"], "host:Login");
+        assert_eq!(r[0]["EvalResourceName"], "*");
+        assert_eq!(r[0]["EvalDecision"], "allowed");
+        let m = &r[0]["MatchedStatements"];
+        assert_eq!(m[0]["SourcePolicyId"], "PolicyInputList.1");
+        assert_eq!(m[0]["SourcePolicyType"], "IAM Policy");
+        assert_eq!(m[0]["StartPosition"], json!({"Line": 4, "Column": 5}));
+        assert_eq!(m[0]["EndPosition"], json!({"Line": 10, "Column": 6}));
+        assert_eq!(
+            m[1]["SourcePolicyId"],
+            "PermissionsBoundaryPolicyInputList.1"
+        );
+        assert_eq!(
+            r[0]["PermissionsBoundaryDecisionDetail"]["AllowedByPermissionsBoundary"],
+            true
+        );
+        assert_eq!(r[1]["EvalDecision"], "explicitDeny");
+        assert_eq!(
+            r[1]["MatchedStatements"][0]["StartPosition"],
+            json!({"Line": 11, "Column": 5})
+        );
+        assert_eq!(r[2]["EvalDecision"], "implicitDeny");
+        assert_eq!(r[2]["MatchedStatements"], json!([]));
+        assert_eq!(out["IsTruncated"], false);
+        // Missing key reported when the simulator is not told the source address.
+        let results = simulate(&set, &actions[..1], &[], "", &Context::new());
+        let out = results_json(&results, &[]);
+        assert_eq!(out["EvaluationResults"][0]["EvalDecision"], "implicitDeny");
+        assert_eq!(
+            out["EvaluationResults"][0]["MissingContextValues"],
+            json!(["aws:SourceIp"])
+        );
+    }
+
+    #[test]
+    fn malformed_input_policy_is_named() {
+        let err = custom_policy_set(&["{}", "x"], &[]).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("PolicyInputList.1: Syntax errors in policy."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn positions_of_single_statement_object() {
+        let doc = r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        assert_eq!(statement_positions(doc), vec![((1, 14), (1, 60))]);
+        assert!(statement_positions("not json").is_empty());
+    }
+}

@@ -2,6 +2,9 @@
 //! `busy_timeout`, `foreign_keys` and `synchronous=NORMAL`; every method is one
 //! transaction, `BEGIN IMMEDIATE` when it writes.
 
+/// Role-session additions of the sts part (kept in their own file).
+pub mod sts_ext;
+
 use super::safe_open;
 use super::schema::MIGRATIONS;
 use super::*;

@@ -25,6 +25,9 @@ pub enum StsError {
     /// A policy (identity or trust) does not allow the request.
     #[error("AccessDenied: {0}")]
     AccessDenied(String),
+    /// `--policy` is not a valid session policy.
+    #[error("MalformedPolicyDocument: --policy: {0}")]
+    MalformedPolicy(String),
     /// The trust policy wants MFA and no code could be asked for.
     #[error(
         "AccessDenied: the role requires MFA: add --serial-number {serial} --token-code CODE (run from a terminal to be asked)"
@@ -57,6 +60,7 @@ impl StsError {
     pub fn code(&self) -> &'static str {
         match self {
             StsError::Validation(_) | StsError::Input(_) => "ValidationError",
+            StsError::MalformedPolicy(_) => "MalformedPolicyDocument",
             StsError::NoSuchSession(_) => "NoSuchEntity",
             StsError::Store(_) | StsError::Internal(_) => "ServiceFailure",
             _ => "AccessDenied",

@@ -131,6 +131,23 @@ impl fmt::Display for TerminalScope {
     }
 }
 
+/// [`TerminalScope::describe`] for a stored key (`tty:BOOT:TTY:SID:START` or
+/// `ppid:BOOT:PPID:START`); unknown shapes are shown as they are.
+pub fn describe_key(key: &str) -> String {
+    let parts: Vec<&str> = key.split(':').collect();
+    match parts.as_slice() {
+        ["tty", _, tty, sid, _] => match tty.parse::<u32>() {
+            Ok(t) => {
+                let (major, minor) = tty_major_minor(t);
+                format!("tty {major}:{minor} (session {sid})")
+            }
+            Err(_) => key.to_string(),
+        },
+        ["ppid", _, ppid, _] => format!("no tty, parent pid {ppid}"),
+        _ => key.to_string(),
+    }
+}
+
 /// The fields of /proc/PID/stat this module needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcStat {
@@ -276,6 +293,8 @@ mod tests {
         let s = scope_from_stat("boot\n", &me, fake).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.key(), "tty:boot:34819:40:1040");
         assert!(s.describe().contains("136:3"));
+        assert_eq!(describe_key(&s.key()), s.describe());
+        assert_eq!(describe_key("ppid:b:50:1050"), "no tty, parent pid 50");
     }
 
     #[test]

@@ -1,20 +1,478 @@
-//! The real backend: the store, authz and the credential code behind `StsBackend`.
+//! The real backend: the SQLite store (opened through its safe-open checks), the policy
+//! engine and the credential code, behind [`StsBackend`].
 
-use super::backend::StsBackend;
+use std::collections::HashMap;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::backend::{
+    Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
+};
 use super::error::StsError;
+use super::model;
+use crate::credentials;
+use crate::policy::{
+    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
+};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::sts_ext::StsStoreExt;
+use crate::store::{
+    self, ApplicablePolicy, OpenMode, OpenOptions, PolicyOrigin, Store, StoreError, TagTarget,
+};
+
+/// TOTP window (steps before and after now) for codes given to iam-sts and sudo.
+const TOTP_WINDOW: u16 = 1;
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
-    _private: (),
+    store: SqliteStore,
+    syslog: bool,
+    host: String,
+}
+
+fn store_err(e: StoreError) -> StsError {
+    StsError::Store(e.to_string())
 }
 
 impl StoreBackend {
-    /// Opens the store at `path` through the store's safe-open checks. `syslog`: also
-    /// write audit lines to syslog (iam-sts; the PAM module logs through pam_syslog).
+    /// Opens the existing store at `path` through the store's safe-open checks (never
+    /// creates one). `syslog`: also write audit lines to syslog (iam-sts; the PAM module
+    /// logs through pam_syslog instead).
     pub fn open(path: &str, syslog: bool) -> Result<Box<dyn StsBackend>, StsError> {
-        let _ = syslog;
-        Err(StsError::Store(format!(
-            "{path}: the store is not built yet"
-        )))
+        Ok(Box::new(Self::open_concrete(path, syslog, None)?))
+    }
+
+    /// [`StoreBackend::open`] with the host name given (PAM's `host=` option).
+    pub fn open_concrete(
+        path: &str,
+        syslog: bool,
+        host: Option<&str>,
+    ) -> Result<StoreBackend, StsError> {
+        if std::fs::symlink_metadata(Path::new(path)).is_err() {
+            return Err(StsError::Store(format!(
+                "{path} does not exist (create it with: iam create-account)"
+            )));
+        }
+        let store =
+            SqliteStore::open(&OpenOptions::new(path, OpenMode::ReadWrite)).map_err(store_err)?;
+        let host = match host {
+            Some(h) => h.to_string(),
+            None => nix::unistd::gethostname()
+                .map_err(|e| StsError::Internal(format!("cannot read the host name: {e}")))?
+                .into_string()
+                .map_err(|_| StsError::Internal("the host name is not UTF-8".to_string()))?,
+        };
+        Ok(StoreBackend {
+            store,
+            syslog,
+            host,
+        })
+    }
+
+    fn kind_of(origin: &PolicyOrigin, principal_is_role: bool) -> (PolicyKind, SourceType) {
+        match origin {
+            PolicyOrigin::Inline if principal_is_role => (PolicyKind::RoleInline, SourceType::Role),
+            PolicyOrigin::Inline => (PolicyKind::UserInline, SourceType::User),
+            PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
+                (PolicyKind::Managed, SourceType::UserManaged)
+            }
+            PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
+            PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
+        }
+    }
+
+    fn parse(p: &ApplicablePolicy, is_role: bool) -> Result<(Source, Policy), StsError> {
+        let (kind, st) = Self::kind_of(&p.origin, is_role);
+        let policy = Policy::parse(&p.document, kind).map_err(|e| {
+            StsError::Store(format!("stored policy {} does not parse: {e}", p.source))
+        })?;
+        Ok((Source::new(p.source.clone(), st), policy))
+    }
+
+    /// The principal's policies (and whether any reads an MFA key), its ARN for trust
+    /// matching, and its part of the request context.
+    fn principal_facts(
+        &self,
+        q: &Question,
+    ) -> Result<(PolicySet, bool, String, Context), StsError> {
+        let account = self.store.account_id().map_err(store_err)?;
+        let mut ctx = Context::new();
+        let (pols, is_role, arn, session_doc) = match &q.principal {
+            Principal::User(name) => {
+                let u = self.store.get_user(name).map_err(store_err)?;
+                ctx.insert("aws:username", u.name.clone());
+                ctx.insert("aws:userid", u.user_id.clone());
+                ctx.insert("aws:PrincipalArn", u.arn.clone());
+                ctx.insert("aws:PrincipalType", "User");
+                for t in &u.tags {
+                    ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+                }
+                if let Some(t) = q.mfa_time {
+                    ctx.insert("aws:MultiFactorAuthPresent", "true");
+                    ctx.insert("aws:MultiFactorAuthAge", (q.now - t).max(0).to_string());
+                }
+                let pols = self.store.user_policies(name).map_err(store_err)?;
+                (pols, false, u.arn, None)
+            }
+            Principal::Session(s) => {
+                let r = self.store.get_role(&s.role).map_err(store_err)?;
+                ctx.insert("aws:userid", format!("{}:{}", r.role_id, s.session_name));
+                // As in AWS: aws:PrincipalArn of a role session is the role's ARN.
+                ctx.insert("aws:PrincipalArn", r.arn.clone());
+                ctx.insert("aws:PrincipalType", "AssumedRole");
+                for t in &r.tags {
+                    ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+                }
+                ctx.insert("sts:RoleSessionName", s.session_name.clone());
+                ctx.insert("aws:TokenIssueTime", model::iso8601(s.issued));
+                // Temporary credentials always carry MultiFactorAuthPresent.
+                match q.mfa_time {
+                    Some(t) => {
+                        ctx.insert("aws:MultiFactorAuthPresent", "true");
+                        ctx.insert("aws:MultiFactorAuthAge", (q.now - t).max(0).to_string());
+                    }
+                    None => ctx.insert("aws:MultiFactorAuthPresent", "false"),
+                }
+                let pols = self.store.role_policies(&s.role).map_err(store_err)?;
+                let arn = model::assumed_role_arn(&account, &r.name, &s.session_name);
+                (pols, true, arn, s.session_policy.clone())
+            }
+        };
+        ctx.insert("aws:CurrentTime", model::iso8601(q.now));
+        ctx.insert("aws:EpochTime", q.now.to_string());
+        if let Some(ip) = &q.source_ip {
+            ctx.insert("aws:SourceIp", ip.clone());
+        }
+        ctx.insert("host:Name", self.host.clone());
+        if let Some(s) = &q.service {
+            ctx.insert("host:Service", s.clone());
+        }
+        if let Some(t) = &q.tty {
+            ctx.insert("host:Tty", t.clone());
+        }
+        let mfa_word = |d: &str| d.to_ascii_lowercase().contains("aws:multifactorauth");
+        let mut uses_mfa = false;
+        let mut set = PolicySet::default();
+        for p in &pols.identity {
+            uses_mfa |= mfa_word(&p.document);
+            set.identity.push(Self::parse(p, is_role)?);
+        }
+        if let Some(b) = &pols.boundary {
+            uses_mfa |= mfa_word(&b.document);
+            set.boundary = Some(Self::parse(b, is_role)?);
+        }
+        if let Some(doc) = session_doc {
+            uses_mfa |= mfa_word(&doc);
+            let p = Policy::parse(&doc, PolicyKind::Session).map_err(|e| {
+                StsError::Store(format!("stored session policy does not parse: {e}"))
+            })?;
+            set.session = Some((Source::named("session policy"), p));
+        }
+        Ok((set, uses_mfa, arn, ctx))
+    }
+
+    fn resource_tags(&self, resource: &str, ctx: &mut Context) -> Result<(), StsError> {
+        let tags = if let Some(host) = resource.split(":host/").nth(1) {
+            self.store.list_host_tags(host).map_err(store_err)?
+        } else if let Some(role) = resource.split(":role/").nth(1) {
+            let name = role.rsplit('/').next().unwrap_or(role);
+            match self.store.list_tags(TagTarget::Role, name) {
+                Ok(t) => t,
+                Err(StoreError::NoSuchEntity(_)) => vec![],
+                Err(e) => return Err(store_err(e)),
+            }
+        } else {
+            vec![]
+        };
+        for t in tags {
+            ctx.insert(&format!("aws:ResourceTag/{}", t.key), t.value);
+        }
+        Ok(())
+    }
+
+    fn to_store_session(s: &RoleSession) -> store::RoleSession {
+        store::RoleSession {
+            session_id: s.access_key_id.clone(),
+            user_name: s.user.clone(),
+            role_name: s.role.clone(),
+            session_name: s.session_name.clone(),
+            token_hash: s.secret_hash.clone(),
+            issued: s.issued,
+            expires: s.expires,
+            scope: s.scope.clone(),
+            revoked: s.revoked,
+            mfa_time: s.mfa_time,
+        }
+    }
+}
+
+fn verdict(d: &Decision, uses_mfa: bool) -> Verdict {
+    let reason = if d.matched.is_empty() {
+        "no statement allows it".to_string()
+    } else {
+        d.matched
+            .iter()
+            .map(|m| match &m.sid {
+                Some(sid) => format!("{} statement {} ({sid})", m.source, m.index),
+                None => format!("{} statement {}", m.source, m.index),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Verdict {
+        allowed: d.effect == Effect::Allowed,
+        explicit_deny: d.effect == Effect::ExplicitDeny,
+        reason: if d.effect == Effect::ExplicitDeny {
+            format!("explicitly denied by {reason}")
+        } else {
+            reason
+        },
+        missing_context: d.missing_context.clone(),
+        uses_mfa,
+    }
+}
+
+impl StsBackend for StoreBackend {
+    fn account_id(&self) -> Result<String, StsError> {
+        self.store.account_id().map_err(store_err)
+    }
+
+    fn host_name(&self) -> Result<String, StsError> {
+        Ok(self.host.clone())
+    }
+
+    fn user(&self, name: &str) -> Result<Option<StsUser>, StsError> {
+        let u = match self.store.get_user(name) {
+            Ok(u) => u,
+            Err(StoreError::NoSuchEntity(_)) => return Ok(None),
+            Err(e) => return Err(store_err(e)),
+        };
+        let mfa = self
+            .store
+            .enabled_mfa(name)
+            .map_err(store_err)?
+            .map(|m| (m.serial_number.clone(), m.seed.clone()));
+        Ok(Some(StsUser {
+            name: u.name,
+            arn: u.arn,
+            id: u.user_id,
+            mfa,
+        }))
+    }
+
+    fn role(&self, name: &str) -> Result<Option<StsRole>, StsError> {
+        match self.store.get_role(name) {
+            Ok(r) => Ok(Some(StsRole {
+                name: r.name,
+                arn: r.arn,
+                id: r.role_id,
+                max_session_duration: r.max_session_duration,
+                trust_policy: r.assume_role_policy_document,
+            })),
+            Err(StoreError::NoSuchEntity(_)) => Ok(None),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    fn min_session_duration(&self) -> Result<i64, StsError> {
+        Ok(self
+            .store
+            .sts_min_session_duration()
+            .map_err(store_err)?
+            .unwrap_or(model::MIN_DURATION))
+    }
+
+    fn check_totp(&self, seed: &[u8], code: &str, now: i64) -> Option<u64> {
+        credentials::totp::verify(seed, code, now, TOTP_WINDOW)
+            .ok()
+            .flatten()
+            .and_then(|s| u64::try_from(s).ok())
+    }
+
+    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, StsError> {
+        let step = i64::try_from(step).map_err(|_| StsError::Internal("TOTP step".into()))?;
+        self.store
+            .advance_totp_watermark(serial, step)
+            .map_err(store_err)
+    }
+
+    fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
+        let (set, uses_mfa, arn, mut ctx) = self.principal_facts(q)?;
+        self.resource_tags(&q.resource, &mut ctx)?;
+        let req = Request {
+            action: q.action.clone(),
+            resource: q.resource.clone(),
+            principal_arn: arn,
+            context: ctx,
+        };
+        Ok(verdict(&policy::evaluate(&set, &req), uses_mfa))
+    }
+
+    fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError> {
+        let (_, _, arn, mut ctx) = self.principal_facts(q)?;
+        self.resource_tags(&role.arn, &mut ctx)?;
+        let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|e| {
+            StsError::Store(format!(
+                "trust policy of role {} does not parse: {e}",
+                role.name
+            ))
+        })?;
+        let req = Request {
+            action: q.action.clone(),
+            resource: role.arn.clone(),
+            principal_arn: arn,
+            context: ctx,
+        };
+        let uses_mfa = role
+            .trust_policy
+            .to_ascii_lowercase()
+            .contains("aws:multifactorauth");
+        Ok(verdict(&policy::evaluate_trust(&trust, &req), uses_mfa))
+    }
+
+    fn insert_session(&self, s: &RoleSession) -> Result<(), StsError> {
+        self.store
+            .create_role_session_with_policy(
+                &Self::to_store_session(s),
+                s.session_policy.as_deref(),
+            )
+            .map_err(store_err)
+    }
+
+    fn sessions_of(&self, user: &str) -> Result<Vec<RoleSession>, StsError> {
+        let account = self.account_id()?;
+        let rows = self
+            .store
+            .list_role_sessions(Some(user), None)
+            .map_err(store_err)?;
+        let mut roles: HashMap<String, (String, String)> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if !roles.contains_key(&r.role_name) {
+                let v = match self.store.get_role(&r.role_name) {
+                    Ok(role) => (role.arn, role.role_id),
+                    Err(StoreError::NoSuchEntity(_)) => (
+                        format!("arn:aws:iam::{account}:role/{}", r.role_name),
+                        "AROA-DELETED".to_string(),
+                    ),
+                    Err(e) => return Err(store_err(e)),
+                };
+                roles.insert(r.role_name.clone(), v);
+            }
+            let (role_arn, role_id) = roles.get(&r.role_name).cloned().unwrap_or_default();
+            let session_policy = self
+                .store
+                .role_session_policy(&r.session_id)
+                .map_err(store_err)?;
+            out.push(RoleSession {
+                scope_label: super::scope::describe_key(&r.scope),
+                access_key_id: r.session_id,
+                user: r.user_name,
+                role: r.role_name,
+                role_arn,
+                role_id,
+                session_name: r.session_name,
+                scope: r.scope,
+                issued: r.issued,
+                expires: r.expires,
+                mfa_time: r.mfa_time,
+                secret_hash: r.token_hash,
+                session_policy,
+                revoked: r.revoked,
+            });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.issued));
+        Ok(out)
+    }
+
+    fn revoke_session(&self, user: &str, access_key_id: &str, now: i64) -> Result<bool, StsError> {
+        let mine = self
+            .store
+            .list_role_sessions(Some(user), None)
+            .map_err(store_err)?
+            .iter()
+            .any(|s| s.session_id == access_key_id);
+        if !mine {
+            return Ok(false);
+        }
+        self.store
+            .revoke_role_session(access_key_id, now)
+            .map_err(store_err)?;
+        Ok(true)
+    }
+
+    fn set_session_mfa(&self, access_key_id: &str, t: i64) -> Result<(), StsError> {
+        self.store
+            .set_role_session_mfa(access_key_id, t)
+            .map_err(store_err)
+    }
+
+    fn audit(&self, rec: &StsAudit) -> Result<(), StsError> {
+        let action = match rec.event.as_str() {
+            "assume-role" => "sts:AssumeRole",
+            "sudo" => "host:Sudo",
+            "revoke-session" => "sts:RevokeSession",
+            other => other,
+        };
+        if self.syslog {
+            syslog_line(
+                rec.decision == "allow",
+                &format!(
+                    "{action} user={} decision={} tty={:?}: {}",
+                    rec.user,
+                    rec.decision,
+                    rec.tty.as_deref().unwrap_or("-"),
+                    rec.reason
+                ),
+            );
+        }
+        self.store
+            .append_audit(&store::AuditEvent {
+                time: rec.time,
+                user: rec.user.clone(),
+                service: rec.service.clone(),
+                rhost: None,
+                tty: rec.tty.clone(),
+                action: action.to_string(),
+                decision: rec.decision.clone(),
+                reason: rec.reason.clone(),
+            })
+            .map_err(store_err)
+    }
+
+    fn validate_session_policy(&self, json: &str) -> Result<(), StsError> {
+        Policy::parse(json, PolicyKind::Session)
+            .map(|_| ())
+            .map_err(|e| StsError::MalformedPolicy(e.to_string()))
+    }
+
+    fn hash_secret(&self, secret: &[u8]) -> String {
+        credentials::sha256_hex(secret)
+    }
+
+    fn random(&self, n: usize) -> Result<Zeroizing<Vec<u8>>, StsError> {
+        let mut buf = Zeroizing::new(vec![0u8; n]);
+        credentials::random_fill(&mut buf)
+            .map_err(|e| StsError::Internal(format!("random generator: {e}")))?;
+        Ok(buf)
+    }
+}
+
+/// One authpriv line from iam-sts (a program of its own, so openlog is fine here).
+fn syslog_line(allowed: bool, msg: &str) {
+    let Ok(text) = std::ffi::CString::new(msg.replace('\0', " ")) else {
+        return;
+    };
+    let prio = if allowed {
+        libc::LOG_INFO
+    } else {
+        libc::LOG_NOTICE
+    };
+    // SAFETY: the ident is a 'static C string; the format is a constant "%s" and its one
+    // argument a valid NUL-terminated string that outlives the call.
+    unsafe {
+        libc::openlog(c"iam-sts".as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV);
+        libc::syslog(libc::LOG_AUTHPRIV | prio, c"%s".as_ptr(), text.as_ptr());
     }
 }

@@ -229,6 +229,20 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
     deny(reason, format!("{what}. Run: {run}"))
 }
 
+/// The PAM module's one call: open the store at `db` (safe-open checks, never created),
+/// decide, audit. `host`: the module's `host=` option, else the kernel's host name.
+pub fn sudo_decision_at(
+    db: &str,
+    host: Option<&str>,
+    req: &SudoRequest,
+    prompt: &mut Prompt<'_>,
+) -> SudoOutcome {
+    match super::store_backend::StoreBackend::open_concrete(db, false, host) {
+        Ok(b) => sudo_decision(&b, req, prompt),
+        Err(e) => SudoOutcome::Unavailable(e.to_string()),
+    }
+}
+
 /// Keeps the prompt type nameable for the PAM side.
 pub fn no_prompt(_: &str) -> Option<Zeroizing<String>> {
     None

@@ -393,6 +393,7 @@ mod tests {
                 gid: 70002,
                 members: vec!["alice".into()],
             }],
+            ..Default::default()
         }
     }
 

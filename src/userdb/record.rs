@@ -44,6 +44,8 @@ pub struct GroupEntry {
 pub struct Snapshot {
     pub users: Vec<Account>,
     pub groups: Vec<GroupEntry>,
+    /// Problems met while reading (e.g. an unusable `pam-iam:shell` tag).
+    pub warnings: Vec<String>,
 }
 
 /// Linux user/group names we accept as file names and accounts: Debian's default

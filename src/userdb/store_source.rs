@@ -37,7 +37,8 @@ impl Source for StoreSource<'_> {
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
-            let (account, _warnings) = Account::from_tags(&u.name, uid, uid, &tags);
+            let (account, warnings) = Account::from_tags(&u.name, uid, uid, &tags);
+            snap.warnings.extend(warnings);
             snap.users.push(account);
         }
         for g in self.store.list_groups("/").map_err(store_err)? {
@@ -238,6 +239,13 @@ mod tests {
         assert!(!c.dir.join("70001.user").exists());
         assert_eq!(read(&c, "carol.user")["uid"], 70003);
         assert!(c.keys_dir.join("alicia").exists() && !c.keys_dir.join("alice").exists());
+
+        // A group rename keeps the gid.
+        s.update_group("ops", Some("operators"), None).unwrap();
+        apply(&*s, &c, &allow, Mode::Repair).unwrap();
+        assert_eq!(read(&c, "operators.group")["gid"], 70002);
+        assert!(!c.dir.join("ops.group").exists());
+        assert!(c.dir.join("alicia:operators.membership").exists());
 
         // A certain denial removes the export.
         let deny = |_: &dyn Store, _: &str| Ok(Some("explicit deny".to_string()));

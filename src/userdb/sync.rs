@@ -136,10 +136,12 @@ pub fn sync(source: &dyn Source, cfg: &Config, mode: Mode) -> Result<Report, Use
         fsops::sync_dir(&cfg.dir)?;
     }
     let k = keys::export(&cfg.keys_dir, &key_users, repair)?;
+    let mut warnings = snap.warnings;
+    warnings.extend(k.warnings);
     Ok(Report {
         drift: p.drift,
         keys_drift: k.drift,
-        warnings: k.warnings,
+        warnings,
     })
 }
 
@@ -180,6 +182,7 @@ mod tests {
                 gid: 70001,
                 members: vec!["alice".into()],
             }],
+            ..Default::default()
         }
     }
 

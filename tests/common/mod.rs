@@ -347,8 +347,10 @@ impl Sandbox {
             // A private /dev with the real nodes bound in and our own /dev/log socket.
             s += r#"mkdir -p $T/dev
 mount -t tmpfs -o mode=755 tmpfs $T/dev
-for n in null zero full random urandom tty ptmx; do touch $T/dev/$n; mount --bind /dev/$n $T/dev/$n; done
-for d in pts shm mqueue; do if [ -d /dev/$d ]; then mkdir -p $T/dev/$d; mount --bind /dev/$d $T/dev/$d; fi; done
+for n in null zero full random urandom tty; do touch $T/dev/$n; mount --bind /dev/$n $T/dev/$n; done
+# A private devpts instance: a bind-mounted /dev/ptmx cannot find its pts (script, sudo).
+mkdir -p $T/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts $T/dev/pts && ln -s pts/ptmx $T/dev/ptmx
+for d in shm mqueue; do if [ -d /dev/$d ]; then mkdir -p $T/dev/$d; mount --bind /dev/$d $T/dev/$d; fi; done
 ln -s /proc/self/fd $T/dev/fd; ln -s /proc/self/fd/0 $T/dev/stdin; ln -s /proc/self/fd/1 $T/dev/stdout; ln -s /proc/self/fd/2 $T/dev/stderr
 mount --rbind $T/dev /dev
 python3 -c '

@@ -1,0 +1,75 @@
+//! `pam_iam.so sudo`: in sudo's `auth` and `account`, the decision is the role session
+//! in effect for this terminal (see `crate::sts::sudo`), not a password.
+//!
+//! Wired by the sts part (minimal, this file plus a few lines in `mod.rs` and
+//! `options.rs`); the logic lives in `crate::sts::sudo`.
+
+use super::handler::{Echo, PamCode, PamHandler, Priority};
+use super::options::Options;
+use crate::sts::scope;
+use crate::sts::sudo::{SudoOutcome, SudoRequest, sudo_decision_at};
+
+/// Decide one sudo `auth` (`auth = true`, may ask for a TOTP code) or `account`.
+pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) -> PamCode {
+    let phase = if auth { "auth" } else { "account" };
+    // The invoking user is sudo's real uid; the terminal scope is sudo's own.
+    let (caller, scope) = match (scope::caller(), scope::current()) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => {
+            h.syslog(Priority::Err, &format!("sudo {phase}: {e}"));
+            return PamCode::SystemErr;
+        }
+    };
+    let req = SudoRequest {
+        user: caller.name.clone(),
+        scope,
+        service: h.service(),
+        tty: h.tty(),
+        rhost: h.rhost(),
+        now,
+        may_prompt: auth,
+    };
+    let outcome = sudo_decision_at(&opts.db, opts.host.as_deref(), &req, &mut |msg: &str| {
+        h.prompt(Echo::Off, msg).ok()
+    });
+    match outcome {
+        SudoOutcome::Allowed { reason } => {
+            h.syslog(
+                Priority::Info,
+                &format!("sudo {phase}: user {:?} allowed: {reason}", caller.name),
+            );
+            PamCode::Success
+        }
+        SudoOutcome::Denied { reason, message } => {
+            if auth {
+                h.error_always(&message);
+            }
+            h.syslog(
+                Priority::Notice,
+                &format!("sudo {phase}: user {:?} denied: {reason}", caller.name),
+            );
+            // Not AUTH_ERR: sudo would retry it twice ("Sorry, try again").
+            if auth {
+                PamCode::CredInsufficient
+            } else {
+                PamCode::PermDenied
+            }
+        }
+        SudoOutcome::NotIamUser => {
+            if opts.debug {
+                h.syslog(
+                    Priority::Debug,
+                    &format!("sudo {phase}: user {:?} is not an IAM user", caller.name),
+                );
+            }
+            PamCode::UserUnknown
+        }
+        SudoOutcome::Unavailable(e) => {
+            h.syslog(
+                Priority::Err,
+                &format!("sudo {phase}: denying user {:?}: {e}", caller.name),
+            );
+            PamCode::AuthinfoUnavail
+        }
+    }
+}

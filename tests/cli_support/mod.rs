@@ -1,0 +1,213 @@
+//! Harness for the `iam` CLI tests: a temporary store, the real binary, and assertions
+//! on what an administrator sees (stdout JSON, one stderr line, exit status, and that a
+//! failed command left the store byte-for-byte unchanged).
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub const IAM: &str = env!("CARGO_BIN_EXE_iam");
+
+/// A temporary store and helpers to run `iam` against it.
+pub struct Iam {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Iam {
+    pub fn new() -> Iam {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("store/iam.db");
+        Iam { dir, db }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(IAM);
+        c.args(args)
+            .env("PAM_IAM_DB", &self.db)
+            .env_remove("PAM_IAM_INSECURE_STORE");
+        c
+    }
+
+    /// Run with stdin text (or /dev/null).
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.cmd(args);
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None)
+    }
+
+    /// Succeeds; returns parsed stdout JSON (Null when nothing printed).
+    pub fn ok(&self, args: &[&str]) -> Value {
+        self.ok_with(args, None)
+    }
+
+    pub fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let out = self.run_with(args, stdin);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "iam {args:?} failed: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "iam {args:?} wrote to stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if stdout.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        }
+    }
+
+    /// Succeeds; returns raw stdout.
+    pub fn ok_raw(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "iam {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The database content (a `.dump`), to prove a failed command changed nothing.
+    pub fn dump(&self) -> String {
+        if !self.db.exists() {
+            return String::new();
+        }
+        let c = rusqlite::Connection::open_with_flags(
+            &self.db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut out = String::new();
+        let mut tables = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names: Vec<String> = tables
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for t in names {
+            let mut st = c
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
+                .unwrap();
+            let n = st.column_count();
+            let rows: Vec<String> = st
+                .query_map([], |r| {
+                    Ok((0..n)
+                        .map(|i| cell(r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            out.push_str(&format!("{t}: {rows:?}\n"));
+        }
+        out
+    }
+
+    /// Fails with `code` (exit 254, one stderr line naming the code) and changes nothing.
+    pub fn err(&self, args: &[&str], code: &str) -> String {
+        self.err_with(args, None, code)
+    }
+
+    pub fn err_with(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
+        let before = self.dump();
+        let out = self.run_with(args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(254),
+            "iam {args:?}: expected failure {code}, got {:?}: {stderr}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "iam {args:?}: stderr must be one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("({code})")),
+            "iam {args:?}: expected {code}: {stderr}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "iam {args:?}: printed on failure: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            before,
+            self.dump(),
+            "iam {args:?} changed the store although it failed"
+        );
+        stderr
+    }
+
+    pub fn account(&self) -> String {
+        let u = self.ok(&["get-account-summary"]);
+        assert!(u["SummaryMap"].is_object());
+        let v = self.ok(&["list-host-tags", "--host-name", "x"]);
+        v["Arn"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .nth(4)
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn user(&self, name: &str) -> Value {
+        self.ok(&["create-user", "--user-name", name])
+    }
+}
+
+/// oathtool is the independent TOTP implementation the codes come from.
+pub fn oathtool(seed: &str, offset: &str) -> String {
+    let mut c = Command::new("oathtool");
+    c.args(["--totp", "-b", seed]);
+    if !offset.is_empty() {
+        c.args(["-N", offset]);
+    }
+    let out = c
+        .output()
+        .expect("oathtool (Debian package oathtool) is required by the MFA tests");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+pub const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+
+fn cell(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef::*;
+    match v {
+        Null => "NULL".into(),
+        Integer(i) => i.to_string(),
+        Real(f) => f.to_string(),
+        Text(t) => String::from_utf8_lossy(t).into_owned(),
+        Blob(b) => format!("{b:?}"),
+    }
+}

@@ -1,0 +1,555 @@
+//! Whole-program proof of sudo through role sessions: the real setuid `iam-sts`, the real
+//! `sudo` with `pam_iam.so`, run by unprivileged test users on real terminals (`script`),
+//! in private mount namespaces (test users, sudoers, PAM service and the store at its
+//! default path exist only there).
+//!
+//! Runs as root; skipped with a message otherwise (a failure when CI=true).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::{Outcome, Sandbox, should_run};
+use pam_iam::store::sqlite::SqliteStore;
+use pam_iam::store::sqlite::sts_ext::StsStoreExt;
+use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, PrincipalKind, Store};
+
+const ALICE: u32 = 5101;
+const BOB: u32 = 5102;
+const CAROL: u32 = 5103;
+
+/// A sandbox with alice, bob, carol (Linux + IAM), roles `admin` (trusts alice and bob,
+/// allows host:Sudo), `mfa-admin` (trusts alice with MFA), the setuid iam-sts at
+/// $T/bin/iam-sts, a sudoers with `timestamp_timeout=0`, and the store at the default
+/// path /var/lib/pam-iam/iam.db.
+struct World {
+    sb: Sandbox,
+    account: String,
+    seed_b32: String,
+}
+
+fn db_path(sb: &Sandbox) -> std::path::PathBuf {
+    sb.path("varlib/pam-iam/iam.db")
+}
+
+fn open_store(sb: &Sandbox) -> SqliteStore {
+    SqliteStore::open(&OpenOptions::new(db_path(sb), OpenMode::ReadWrite)).expect("open store")
+}
+
+impl World {
+    fn new() -> World {
+        let mut sb = Sandbox::new();
+        sb.user("alice", ALICE)
+            .user("bob", BOB)
+            .user("carol", CAROL);
+        std::fs::create_dir_all(sb.path("varlib/pam-iam")).unwrap();
+        std::fs::set_permissions(sb.path("varlib"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::set_permissions(
+            sb.path("varlib/pam-iam"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let now = now();
+        let store = open_store(&sb);
+        let account = store.account_id().unwrap();
+        for name in ["alice", "bob", "carol"] {
+            store
+                .create_user(
+                    &NewUser {
+                        name: name.into(),
+                        path: "/".into(),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .unwrap();
+            store
+                .put_inline_policy(
+                    PrincipalKind::User,
+                    name,
+                    "assume",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+                )
+                .unwrap();
+        }
+        let seed = pam_iam::credentials::totp::new_seed().unwrap();
+        let seed_b32 = pam_iam::credentials::totp::base32(&seed).to_string();
+        let dev = store
+            .create_virtual_mfa_device("alice", "/", &seed, now)
+            .unwrap();
+        store
+            .enable_mfa_device("alice", &dev.serial_number, -1, &[], now)
+            .unwrap();
+        let trust = |principals: &str, cond: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":{principals}}},"Action":"sts:AssumeRole"{cond}}}]}}"#
+            )
+        };
+        let sudo_policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"host:Sudo","Resource":"arn:aws:iam::{account}:host/*"}}]}}"#
+        );
+        let roles = [
+            (
+                "admin",
+                trust(
+                    &format!(
+                        r#"["arn:aws:iam::{account}:user/alice","arn:aws:iam::{account}:user/bob"]"#
+                    ),
+                    "",
+                ),
+            ),
+            (
+                "mfa-admin",
+                trust(
+                    &format!(r#""arn:aws:iam::{account}:root""#),
+                    r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
+                ),
+            ),
+        ];
+        let recent_mfa_sudo = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"host:Sudo","Resource":"arn:aws:iam::{account}:host/*","Condition":{{"NumericLessThan":{{"aws:MultiFactorAuthAge":"300"}}}}}}]}}"#
+        );
+        store
+            .create_role(
+                &NewRole {
+                    name: "recent-mfa".into(),
+                    path: "/".into(),
+                    assume_role_policy_document: trust(
+                        &format!(r#""arn:aws:iam::{account}:user/alice""#),
+                        "",
+                    ),
+                    max_session_duration: 3600,
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap();
+        store
+            .put_inline_policy(PrincipalKind::Role, "recent-mfa", "sudo", &recent_mfa_sudo)
+            .unwrap();
+        for (name, doc) in roles {
+            store
+                .create_role(
+                    &NewRole {
+                        name: name.into(),
+                        path: "/".into(),
+                        assume_role_policy_document: doc,
+                        max_session_duration: 3600,
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .unwrap();
+            store
+                .put_inline_policy(PrincipalKind::Role, name, "sudo", &sudo_policy)
+                .unwrap();
+        }
+        // Root-only setting so expiry can be proven in seconds.
+        store.set_sts_min_session_duration(Some(2)).unwrap();
+        drop(store);
+
+        std::fs::create_dir_all(sb.path("bin")).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_iam-sts"), sb.path("bin/iam-sts")).unwrap();
+        std::fs::set_permissions(
+            sb.path("bin/iam-sts"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
+        let sudoers = "Defaults timestamp_timeout=0\nDefaults lecture=never\n\
+                       root ALL=(ALL:ALL) ALL\nalice,bob,carol ALL=(ALL:ALL) ALL\n";
+        sb.write("etc/sudoers", sudoers, 0o440);
+        sb.bind(sb.path("etc/sudoers"), "/etc/sudoers");
+        sb.bind(sb.path("varlib"), "/var/lib");
+        sb.service(
+            "sudo",
+            "auth required {module} sudo\naccount required {module} sudo\nsession required pam_permit.so\n",
+        );
+        World {
+            sb,
+            account,
+            seed_b32,
+        }
+    }
+
+    fn sts(&self) -> String {
+        self.sb.path("bin/iam-sts").display().to_string()
+    }
+
+    fn role(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+
+    fn serial(&self) -> String {
+        format!("arn:aws:iam::{}:mfa/alice", self.account)
+    }
+
+    /// `cmd` as `uid` on a fresh terminal of its own (`script`), inside the namespace.
+    fn term(uid: u32, cmd: &str) -> String {
+        format!(
+            "setpriv --reuid={uid} --regid={uid} --clear-groups -- script -qec {} /dev/null </dev/null",
+            shell_quote(cmd)
+        )
+    }
+
+    fn run(&self, script: &str) -> Outcome {
+        self.sb.run(script, Duration::from_secs(120))
+    }
+
+    fn assume(&self, role: &str, extra: &str) -> String {
+        format!(
+            "{} assume-role --role-arn {} --role-session-name s1 {extra}; echo ASSUME=$?",
+            self.sts(),
+            self.role(role)
+        )
+    }
+}
+
+const SUDO: &str = "sudo -S id -u </dev/null; echo SUDO=$?";
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn sudo_ok(out: &Outcome) -> bool {
+    out.stdout.contains("SUDO=0") && out.stdout.lines().any(|l| l.trim() == "0")
+}
+
+#[test]
+fn assume_role_then_sudo_runs_as_root() {
+    if !should_run("assume_role_then_sudo_runs_as_root") {
+        return;
+    }
+    let w = World::new();
+    let cmd = format!(
+        "{}; {SUDO}; {} get-caller-identity",
+        w.assume("admin", ""),
+        w.sts()
+    );
+    let out = w.run(&World::term(ALICE, &cmd));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(out.stdout.contains("\"AccessKeyId\": \"ASIA"), "{out}");
+    assert!(out.stdout.contains("assumed-role/admin/s1"), "{out}");
+    assert!(sudo_ok(&out), "{out}\nsyslog:\n{}", w.sb.syslog());
+    // Audited: the assume-role and the sudo decision.
+    let store = open_store(&w.sb);
+    let events = store.list_audit(&Default::default()).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "sts:AssumeRole" && e.decision == "allow"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "host:Sudo" && e.decision == "allow"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn sudo_without_a_session_is_denied_with_what_to_run() {
+    if !should_run("sudo_without_a_session_is_denied_with_what_to_run") {
+        return;
+    }
+    let w = World::new();
+    let out = w.run(&World::term(ALICE, SUDO));
+    eprintln!("what the user sees:\n{}", out.stdout);
+    assert!(!sudo_ok(&out), "{out}");
+    assert!(
+        out.stdout.contains("iam-sts assume-role --role-arn"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_session_from_another_terminal_is_denied() {
+    if !should_run("a_session_from_another_terminal_is_denied") {
+        return;
+    }
+    let w = World::new();
+    let script = format!(
+        "{}\n{}",
+        World::term(ALICE, &w.assume("admin", "")),
+        World::term(ALICE, SUDO)
+    );
+    let out = w.run(&script);
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(!sudo_ok(&out), "{out}");
+    assert!(out.stdout.contains("another terminal"), "{out}");
+}
+
+#[test]
+fn another_user_on_the_same_terminal_cannot_use_it() {
+    if !should_run("another_user_on_the_same_terminal_cannot_use_it") {
+        return;
+    }
+    let w = World::new();
+    // One terminal: alice assumes, then bob runs sudo on that very terminal and session.
+    let inner = format!(
+        "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- sh -c {}; \
+         setpriv --reuid={BOB} --regid={BOB} --clear-groups -- sh -c {}",
+        shell_quote(&w.assume("admin", "")),
+        shell_quote(SUDO)
+    );
+    let out = w.run(&format!(
+        "script -qec {} /dev/null </dev/null",
+        shell_quote(&inner)
+    ));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(!sudo_ok(&out), "{out}");
+}
+
+#[test]
+fn an_expired_or_revoked_session_is_denied() {
+    if !should_run("an_expired_or_revoked_session_is_denied") {
+        return;
+    }
+    let w = World::new();
+    let expired = format!(
+        "{}; sleep 3; {SUDO}",
+        w.assume("admin", "--duration-seconds 2")
+    );
+    let out = w.run(&World::term(ALICE, &expired));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(!sudo_ok(&out), "{out}");
+    assert!(out.stdout.contains("expired"), "{out}");
+
+    let revoked = format!(
+        "{}; {SUDO}; {} revoke-session; {SUDO}",
+        w.assume("admin", ""),
+        w.sts()
+    );
+    let out = w.run(&World::term(ALICE, &revoked));
+    assert!(out.stdout.contains("SUDO=0"), "first sudo must work: {out}");
+    assert!(out.stdout.contains("RevokedAccessKeyIds"), "{out}");
+    assert!(
+        out.stdout.matches("SUDO=").count() == 2 && out.stdout.contains("revoked"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout
+            .rsplit("RevokedAccessKeyIds")
+            .next()
+            .unwrap_or("")
+            .contains("SUDO=0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_user_the_trust_policy_does_not_name_is_denied() {
+    if !should_run("a_user_the_trust_policy_does_not_name_is_denied") {
+        return;
+    }
+    let w = World::new();
+    let out = w.run(&World::term(
+        CAROL,
+        &format!("{}; {SUDO}", w.assume("admin", "")),
+    ));
+    assert!(out.stdout.contains("ASSUME=1"), "{out}");
+    assert!(
+        out.stdout
+            .contains("not authorized to perform: sts:AssumeRole"),
+        "{out}"
+    );
+    assert!(!sudo_ok(&out), "{out}");
+}
+
+#[test]
+fn mfa_trust_policy_needs_a_fresh_code() {
+    if !should_run("mfa_trust_policy_needs_a_fresh_code") {
+        return;
+    }
+    let w = World::new();
+    common::wait_for_fresh_step(8);
+    let code = common::oathtool(&w.seed_b32, 0);
+    // No terminal to ask on and no code: denied.
+    let no_code = format!(
+        "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- setsid -w {} assume-role --role-arn {} --role-session-name s1 </dev/null; echo NOCODE=$?",
+        w.sts(),
+        w.role("mfa-admin")
+    );
+    let with_code = w.assume(
+        "mfa-admin",
+        &format!("--serial-number {} --token-code {code}", w.serial()),
+    );
+    let script = format!(
+        "{no_code}\n{}\n{}",
+        World::term(ALICE, &format!("{with_code}; {SUDO}")),
+        World::term(ALICE, &with_code.replace("ASSUME=", "REPLAY="))
+    );
+    let out = w.run(&script);
+    assert!(out.stdout.contains("NOCODE=1"), "{out}");
+    assert!(
+        out.stderr.contains("requires MFA") || out.stdout.contains("requires MFA"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(sudo_ok(&out), "{out}");
+    assert!(
+        out.stdout.contains("REPLAY=1") && out.stdout.contains("already used"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_helper_resists_subversion() {
+    if !should_run("the_helper_resists_subversion") {
+        return;
+    }
+    let w = World::new();
+    // A preload library that leaves a mark when loaded.
+    let src = w.sb.write(
+        "evil.c",
+        "#include <stdio.h>\n#include <stdlib.h>\n__attribute__((constructor)) static void m(void)\
+         {const char*p=getenv(\"MARK\");if(p){FILE*f=fopen(p,\"w\");if(f)fclose(f);}}\n",
+        0o644,
+    );
+    let src = src.display().to_string();
+    let so = w.sb.path("evil.so").display().to_string();
+    let st = std::process::Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o", &so, &src])
+        .status()
+        .unwrap();
+    assert!(st.success(), "gcc");
+    std::fs::create_dir_all(w.sb.path("marks")).unwrap();
+    std::fs::set_permissions(w.sb.path("marks"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let t = w.sb.path("marks").display().to_string();
+    let sts = w.sts();
+    let big = "x".repeat(100_000);
+    let many = vec!["--all"; 100].join(" ");
+    let as_alice = |c: &str| {
+        format!(
+            "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- sh -c {}",
+            shell_quote(c)
+        )
+    };
+    let script = [
+        // The environment cannot point the helper at another store; --db is refused.
+        as_alice(&format!("PAM_IAM_DB=/nonexistent {sts} get-caller-identity; echo ENVDB=$?")),
+        as_alice(&format!("{sts} --db /tmp/mine.db get-caller-identity; echo ARGDB=$?")),
+        // LD_PRELOAD works on ordinary programs and is ignored by the setuid helper.
+        as_alice(&format!("MARK={t}/mark.true LD_PRELOAD={so} /bin/true; MARK={t}/mark.sts LD_PRELOAD={so} {sts} get-caller-identity >/dev/null; echo PRELOAD=$?")),
+        // Huge inputs.
+        as_alice(&format!("{sts} assume-role --role-arn x --role-session-name s --policy {big}; echo BIG=$?")),
+        as_alice(&format!("{sts} list-sessions {many}; echo MANY=$?")),
+        // A symlinked store is refused.
+        "mv /var/lib/pam-iam/iam.db /var/lib/pam-iam/real.db && ln -s real.db /var/lib/pam-iam/iam.db".to_string(),
+        as_alice(&format!("{sts} get-caller-identity; echo SYMLINK=$?")),
+    ]
+    .join("\n");
+    let out = w.run(&script);
+    assert!(
+        out.stdout.contains("ENVDB=0") && out.stdout.contains("user/alice"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("ARGDB=1") && out.stderr.contains("only for root"),
+        "{out}"
+    );
+    assert!(
+        w.sb.path("marks/mark.true").exists(),
+        "the preload library must work on /bin/true: {out}"
+    );
+    assert!(
+        !w.sb.path("marks/mark.sts").exists(),
+        "LD_PRELOAD reached the setuid helper: {out}"
+    );
+    assert!(out.stdout.contains("PRELOAD=0"), "{out}");
+    assert!(
+        out.stdout.contains("BIG=1") && out.stdout.contains("MANY=1"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("SYMLINK=1"), "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}
+
+#[test]
+fn session_policies_and_admin_revocation_limit_sessions() {
+    if !should_run("session_policies_and_admin_revocation_limit_sessions") {
+        return;
+    }
+    let w = World::new();
+    // A session policy that does not allow host:Sudo: the session cannot sudo.
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
+    let limited = format!(
+        "{}; {SUDO}",
+        w.assume("admin", &format!("--policy {}", shell_quote(policy)))
+    );
+    let out = w.run(&World::term(ALICE, &limited));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(!sudo_ok(&out), "{out}");
+
+    // "Revoke active sessions" (iam revoke-role-sessions): sessions issued before the
+    // cut-off are explicitly denied, later ones work.
+    let store = open_store(&w.sb);
+    let revoke = |cutoff: i64| {
+        let doc = pam_iam::cli::sessions::revoke_older_sessions_policy(cutoff);
+        store
+            .put_inline_policy(
+                PrincipalKind::Role,
+                "admin",
+                pam_iam::cli::sessions::REVOKE_POLICY_NAME,
+                &doc,
+            )
+            .unwrap();
+    };
+    revoke(now() + 60);
+    let out = w.run(&World::term(
+        ALICE,
+        &format!("{}; {SUDO}", w.assume("admin", "")),
+    ));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(!sudo_ok(&out), "{out}");
+    assert!(out.stdout.contains("explicitly denied"), "{out}");
+    revoke(now() - 60);
+    let out = w.run(&World::term(
+        ALICE,
+        &format!("{}; {SUDO}", w.assume("admin", "")),
+    ));
+    assert!(sudo_ok(&out), "{out}");
+}
+
+#[test]
+fn sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa() {
+    if !should_run("sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa") {
+        return;
+    }
+    let w = World::new();
+    common::wait_for_fresh_step(8);
+    let code = common::oathtool(&w.seed_b32, 0);
+    let cmd = format!(
+        "{}; {SUDO}; echo {code} | sudo -S id -u; echo ASKED=$?; {}",
+        w.assume("recent-mfa", ""),
+        SUDO.replace("SUDO=", "AFTER=")
+    );
+    let out = w.run(&World::term(ALICE, &cmd));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    // No code to give (stdin is /dev/null): denied.
+    assert!(out.stdout.contains("SUDO=1"), "{out}");
+    // sudo's own prompt shows ours; the code from stdin answers it.
+    assert!(out.stdout.contains("Verification code:"), "{out}");
+    assert!(out.stdout.contains("ASKED=0"), "{out}");
+    // The proof is kept in the session: the next sudo needs no code.
+    assert!(out.stdout.contains("AFTER=0"), "{out}");
+    // Both sides logged to syslog (authpriv): pam_iam under sudo, iam-sts on its own.
+    let log = w.sb.syslog();
+    assert!(
+        log.contains("iam-sts") && log.contains("sts:AssumeRole"),
+        "{log}"
+    );
+    assert!(
+        log.contains("sudo auth") && log.contains("allowed"),
+        "{log}"
+    );
+}
