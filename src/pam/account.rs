@@ -4,7 +4,7 @@ use super::audit::{self, LoginItems};
 use super::auth::{debug, error_code};
 use super::authfacts::{self, Binding};
 use super::backend::{AccessRequest, Backend, BackendError};
-use super::handler::{PamCode, PamHandler};
+use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
 
 /// The action a service's `account` phase evaluates unless `action=` says otherwise.
@@ -27,12 +27,19 @@ pub fn acct_mgmt<H: PamHandler>(
         Ok(i) => i,
         Err(code) => return code,
     };
-    let fail = |h: &mut H, e: &BackendError| -> PamCode {
+    let action = opts
+        .action
+        .clone()
+        .unwrap_or_else(|| default_action(items.service.as_deref()).to_string());
+    let report = |h: &mut H, decision: &str, reason: &str| -> bool {
         audit::report(
             h,
             Some(backend),
-            &items.record(now, "account", "error", &e.to_string()),
-        );
+            &items.record(now, &action, decision, reason),
+        )
+    };
+    let fail = |h: &mut H, e: &BackendError| -> PamCode {
+        report(h, "error", &e.to_string());
         error_code(e)
     };
     let user = match backend.login_user(&items.user) {
@@ -49,6 +56,7 @@ pub fn acct_mgmt<H: PamHandler>(
     };
 
     // The facts `auth` sealed for this very login (absent after publickey, or forged).
+    // Consumed here, so they never reach the user's session environment.
     let sealed = h.getenv(authfacts::ENV_NAME);
     let _ = h.putenv(authfacts::ENV_NAME, None);
     let facts = match sealed {
@@ -66,9 +74,9 @@ pub fn acct_mgmt<H: PamHandler>(
             let f = authfacts::open(&key, &binding, &v, now, opts.auth_max_age);
             if f.is_none() {
                 h.syslog(
-                    super::handler::Priority::Notice,
+                    Priority::Notice,
                     &format!(
-                        "account: ignoring an invalid {} for user {:?}",
+                        "account: ignoring an invalid or stale {} for user {:?}",
                         authfacts::ENV_NAME,
                         items.user
                     ),
@@ -80,10 +88,7 @@ pub fn acct_mgmt<H: PamHandler>(
 
     let req = AccessRequest {
         user: user.name.clone(),
-        action: opts
-            .action
-            .clone()
-            .unwrap_or_else(|| default_action(items.service.as_deref()).to_string()),
+        action: action.clone(),
         host: host.to_string(),
         service: items.service.clone(),
         tty: items.tty.clone(),
@@ -95,13 +100,9 @@ pub fn acct_mgmt<H: PamHandler>(
         Ok(d) => d,
         Err(e) => return fail(h, &e),
     };
+    let reason = format!("{action} on host {host}: {}", decision.reason);
     if !decision.allowed {
-        let reason = format!("{} on host {}: {}", req.action, host, decision.reason);
-        audit::report(
-            h,
-            Some(backend),
-            &items.record(now, "account", "deny", &reason),
-        );
+        report(h, "deny", &reason);
         return PamCode::PermDenied;
     }
 
@@ -116,11 +117,7 @@ pub fn acct_mgmt<H: PamHandler>(
             _ => false,
         };
         if expired && rules.hard_expiry && !user.password_reset_required {
-            audit::report(
-                h,
-                Some(backend),
-                &items.record(now, "account", "deny", "password expired (HardExpiry)"),
-            );
+            report(h, "deny", "password expired (HardExpiry)");
             h.error("Your password has expired; ask an administrator to reset it.");
             return PamCode::AcctExpired;
         }
@@ -130,22 +127,13 @@ pub fn acct_mgmt<H: PamHandler>(
             } else {
                 "password expired"
             };
-            audit::report(
-                h,
-                Some(backend),
-                &items.record(now, "account", "change_required", why),
-            );
+            report(h, "change_required", why);
             h.error("You are required to change your password immediately.");
             return PamCode::NewAuthtokReqd;
         }
     }
 
-    let reason = format!("{} on host {}: {}", req.action, host, decision.reason);
-    if !audit::report(
-        h,
-        Some(backend),
-        &items.record(now, "account", "allow", &reason),
-    ) {
+    if !report(h, "allow", &reason) {
         return PamCode::SystemErr;
     }
     PamCode::Success

@@ -178,7 +178,7 @@ pub fn authenticate<H: PamHandler>(
     };
     let mfa = matches!(factor, Factor::Totp | Factor::Recovery);
 
-    if let Err(e) = backend.clear_failures(&u.name) {
+    if let Err(e) = backend.clear_failures(&u.name, now) {
         return store_error(h, backend, &items, now, &e);
     }
     if let Err(e) = hand_over(
@@ -195,7 +195,7 @@ pub fn authenticate<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "auth", "allow", reason),
+        &items.record(now, "authenticate", "allow", reason),
     ) {
         return PamCode::SystemErr;
     }
@@ -301,7 +301,7 @@ fn second_factor(
             },
         );
     }
-    if backend.consume_recovery_code(&u.name, code)? {
+    if backend.consume_recovery_code(&u.name, code, now)? {
         return Ok(Factor::Recovery);
     }
     Ok(Factor::Wrong)
@@ -345,7 +345,11 @@ fn deny<H: PamHandler>(
     if opts.fail_delay_usec > 0 {
         h.fail_delay(opts.fail_delay_usec);
     }
-    audit::report(h, Some(backend), &items.record(now, "auth", "deny", reason));
+    audit::report(
+        h,
+        Some(backend),
+        &items.record(now, "authenticate", "deny", reason),
+    );
     PamCode::AuthErr
 }
 
@@ -358,7 +362,7 @@ pub(crate) fn store_error<H: PamHandler>(
     e: &BackendError,
 ) -> PamCode {
     let code = error_code(e);
-    let rec = items.record(now, "auth", "error", &format!("{e}"));
+    let rec = items.record(now, "authenticate", "error", &format!("{e}"));
     audit::report(h, Some(backend), &rec);
     code
 }

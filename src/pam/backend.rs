@@ -94,7 +94,8 @@ pub struct AccessDecision {
 pub struct AuditRecord {
     /// Unix seconds.
     pub time: i64,
-    /// `auth`, `account`, `password`, `session_open`, `session_close`.
+    /// `authenticate`, the account action (`host:Login`, `host:Sudo`), `chauthtok`,
+    /// `open_session`, `close_session`.
     pub event: String,
     /// PAM_USER.
     pub user: String,
@@ -117,12 +118,13 @@ pub trait Backend {
     /// Count a failed login toward lockout.
     fn record_failure(&self, user: &str, now: i64) -> Result<(), BackendError>;
     /// A successful login clears the failure count.
-    fn clear_failures(&self, user: &str) -> Result<(), BackendError>;
+    fn clear_failures(&self, user: &str, now: i64) -> Result<(), BackendError>;
     /// Atomically raise the device's TOTP watermark to `step`; false when
     /// `step` is not above it (a replay).
-    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, BackendError>;
+    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError>;
     /// Consume a one-time recovery code; false when it is not a valid unused code.
-    fn consume_recovery_code(&self, user: &str, code: &str) -> Result<bool, BackendError>;
+    fn consume_recovery_code(&self, user: &str, code: &str, now: i64)
+    -> Result<bool, BackendError>;
     /// Expiry rules of the account password policy.
     fn expiry_rules(&self) -> Result<ExpiryRules, BackendError>;
     /// Change a password with the account password policy (reuse included) enforced;
@@ -144,5 +146,5 @@ pub trait Crypto {
     /// Spend the same time as a verification, for unknown and unusable accounts.
     fn verify_dummy(&self, password: &str);
     /// The matched time step of a TOTP code within ±`window` steps, if any.
-    fn check_totp(&self, seed: &[u8], code: &str, now: i64, window: u8) -> Option<u64>;
+    fn check_totp(&self, seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64>;
 }

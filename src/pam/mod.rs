@@ -12,7 +12,6 @@ pub mod audit;
 pub mod auth;
 pub mod authfacts;
 pub mod backend;
-pub mod crypto;
 mod ffi;
 pub mod handler;
 pub mod options;
@@ -71,11 +70,11 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
     if opts.sudo && matches!(hook, Hook::Authenticate | Hook::AcctMgmt) {
         return sudo_role::decide(h, &opts, hook == Hook::Authenticate, now);
     }
-    let store = match store_backend::open(&opts.db) {
+    let (store, crypto) = match store_backend::open(&opts.db) {
         Ok(s) => s,
         Err(e) => return unavailable(h, hook, &opts, &e),
     };
-    run(h, hook, &opts, store.as_ref(), &crypto::RealCrypto, now)
+    run(h, hook, &opts, &store, &crypto, now)
 }
 
 /// The phases, with the store and the clock given (tests call this directly).

@@ -40,7 +40,7 @@ pub fn chauthtok<H: PamHandler>(
         audit::report(
             h,
             Some(backend),
-            &items.record(now, "password", "error", &e.to_string()),
+            &items.record(now, "chauthtok", "error", &e.to_string()),
         );
         super::auth::error_code(e)
     };
@@ -60,7 +60,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "password", "deny", "no login profile (password)"),
+                &items.record(now, "chauthtok", "deny", "no login profile (password)"),
             );
             return PamCode::AuthtokErr;
         };
@@ -76,7 +76,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "password", "deny", "wrong current password"),
+                &items.record(now, "chauthtok", "deny", "wrong current password"),
             );
             return PamCode::AuthtokRecoveryErr;
         }
@@ -94,7 +94,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "password", "deny", &msg),
+                &items.record(now, "chauthtok", "deny", &msg),
             );
             return PamCode::AuthtokErr;
         }
@@ -105,7 +105,7 @@ pub fn chauthtok<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "password", "allow", "password changed"),
+        &items.record(now, "chauthtok", "allow", "password changed"),
     ) {
         h.syslog(Priority::Err, "password changed but not audited");
     }

@@ -21,8 +21,8 @@ pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, no
         Err(code) => return code,
     };
     let event = match phase {
-        Phase::Open => "session_open",
-        Phase::Close => "session_close",
+        Phase::Open => "open_session",
+        Phase::Close => "close_session",
     };
     match backend.login_user(&items.user) {
         Ok(Some(_)) => {}

@@ -1,10 +1,290 @@
-//! The real `Backend`: the SQLite store, opened with its safety checks.
+//! The real `Backend`: the SQLite store (opened with its safety checks), authz, and the
+//! credential code. No SQL here: every call is one store method.
 
-use super::backend::{Backend, BackendError};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
-/// Open the store for one PAM call.
-pub fn open(db: &str) -> Result<Box<dyn Backend>, BackendError> {
-    Err(BackendError::Unavailable(format!(
-        "{db}: store support not built yet"
-    )))
+use zeroize::Zeroizing;
+
+use super::backend::*;
+use crate::authz::{self, AuthzError, Facts, Subject, Target};
+use crate::credentials::{self, HashParams};
+use crate::store::{self, AuditEvent, OpenMode, Store, StoreError};
+
+/// The store behind `Backend`.
+pub struct StoreBackend {
+    store: Box<dyn Store>,
+    db: PathBuf,
+}
+
+/// Open the store for one PAM call. A missing store is an error (PAM never creates one).
+///
+/// # Errors
+/// [`BackendError::Unavailable`] naming the file and the problem.
+pub fn open(db: &str) -> Result<(StoreBackend, RealCrypto), BackendError> {
+    let path = PathBuf::from(db);
+    match std::fs::symlink_metadata(&path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(BackendError::Unavailable(format!("{db} does not exist")));
+        }
+        Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
+    }
+    let store = store::open_path(&path, OpenMode::ReadWrite).map_err(from_store)?;
+    let params = store.hash_params().map_err(from_store)?;
+    Ok((StoreBackend { store, db: path }, RealCrypto { params }))
+}
+
+fn from_store(e: StoreError) -> BackendError {
+    match e {
+        StoreError::Insecure { .. }
+        | StoreError::Io { .. }
+        | StoreError::Database(_)
+        | StoreError::SchemaTooNew { .. }
+        | StoreError::ReadOnly(_) => BackendError::Unavailable(e.to_string()),
+        other => BackendError::Internal(other.to_string()),
+    }
+}
+
+fn from_authz(e: AuthzError) -> BackendError {
+    match e {
+        AuthzError::Store(s) => from_store(s),
+        bad @ AuthzError::BadPolicy { .. } => BackendError::BadPolicy(bad.to_string()),
+    }
+}
+
+impl Backend for StoreBackend {
+    fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
+        let Some(info) = self.store.auth_info(name).map_err(from_store)? else {
+            return Ok(None);
+        };
+        let lp = info.login_profile;
+        Ok(Some(LoginUser {
+            name: info.user.name,
+            password_hash: lp.as_ref().map(|p| p.password_hash.clone()),
+            password_reset_required: lp.as_ref().is_some_and(|p| p.password_reset_required),
+            password_last_changed: lp.as_ref().map(|p| p.password_last_changed),
+            locked_until: info.lock.locked_until,
+            mfa: info.mfa.map(|m| MfaDevice {
+                serial: m.serial_number,
+                seed: m.seed,
+            }),
+        }))
+    }
+
+    fn record_failure(&self, user: &str, now: i64) -> Result<(), BackendError> {
+        self.store
+            .record_failure(user, now)
+            .map(|_| ())
+            .map_err(from_store)
+    }
+
+    fn clear_failures(&self, user: &str, now: i64) -> Result<(), BackendError> {
+        self.store.record_success(user, now).map_err(from_store)
+    }
+
+    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError> {
+        self.store
+            .advance_totp_watermark(serial, step)
+            .map_err(from_store)
+    }
+
+    fn consume_recovery_code(
+        &self,
+        user: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<bool, BackendError> {
+        if !credentials::recovery::looks_like_code(code) {
+            return Ok(false);
+        }
+        let hash = credentials::recovery::hash(code);
+        self.store
+            .consume_recovery_code(user, &hash, now)
+            .map_err(from_store)
+    }
+
+    fn expiry_rules(&self) -> Result<ExpiryRules, BackendError> {
+        let p = self
+            .store
+            .get_password_policy()
+            .map_err(from_store)?
+            .unwrap_or_default();
+        Ok(ExpiryRules {
+            max_password_age_days: p.max_password_age,
+            hard_expiry: p.hard_expiry,
+        })
+    }
+
+    fn change_password(&self, user: &str, new: &str, now: i64) -> Result<(), BackendError> {
+        let policy = self
+            .store
+            .get_password_policy()
+            .map_err(from_store)?
+            .unwrap_or_default();
+        policy
+            .check(new)
+            .map_err(|v| BackendError::Refused(v.to_string()))?;
+        let depth = policy.reuse_depth().max(1);
+        let history = self
+            .store
+            .password_history(user, depth)
+            .map_err(from_store)?;
+        if history
+            .iter()
+            .any(|h| credentials::verify_password(new.as_bytes(), h))
+        {
+            return Err(BackendError::Refused(format!(
+                "Password does not conform to the account password policy: it must differ from the last {depth} password(s)"
+            )));
+        }
+        let params = self.store.hash_params().map_err(from_store)?;
+        let hash = Zeroizing::new(
+            credentials::hash_password(new.as_bytes(), &params)
+                .map_err(|e| BackendError::Internal(e.to_string()))?,
+        );
+        self.store
+            .update_login_profile(user, Some(&hash), Some(false), now)
+            .map_err(from_store)
+    }
+
+    fn authorize(&self, req: &AccessRequest) -> Result<AccessDecision, BackendError> {
+        let facts = Facts {
+            action: req.action.clone(),
+            target: Target::Host(req.host.clone()),
+            mfa_time: req.mfa_auth_time,
+            service: req.service.clone(),
+            tty: req.tty.clone(),
+            rhost: req.rhost.clone(),
+            now: req.now,
+        };
+        let v = authz::authorize(self.store.as_ref(), Subject::User(&req.user), &facts)
+            .map_err(from_authz)?;
+        Ok(AccessDecision {
+            allowed: v.allowed,
+            reason: v.reason,
+        })
+    }
+
+    fn audit(&self, rec: &AuditRecord) -> Result<(), BackendError> {
+        let e = AuditEvent {
+            time: rec.time,
+            user: rec.user.clone(),
+            service: rec.service.clone().unwrap_or_default(),
+            rhost: rec.rhost.clone(),
+            tty: rec.tty.clone(),
+            action: rec.event.clone(),
+            decision: rec.decision.clone(),
+            reason: rec.reason.clone(),
+        };
+        self.store.append_audit(&e).map_err(from_store)
+    }
+
+    fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError> {
+        let dir = self.db.parent().unwrap_or(Path::new("/"));
+        auth_key(&dir.join("pam_iam_auth.key"))
+    }
+}
+
+/// The key sealing auth facts: 32 random bytes in a root-only file beside the store,
+/// created on first use (O_EXCL, 0600), refused if a link, foreign-owned or readable by
+/// others.
+fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
+    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
+    let open = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let mut f = match open {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = Zeroizing::new(vec![0u8; 32]);
+            credentials::random_fill(&mut key)
+                .map_err(|e| BackendError::Internal(e.to_string()))?;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+            {
+                Ok(mut f) => {
+                    f.write_all(&key).map_err(|e| unavailable(e.to_string()))?;
+                    return Ok(key);
+                }
+                // Another login created it first: read theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return auth_key_existing(path);
+                }
+                Err(e) => return Err(unavailable(e.to_string())),
+            }
+        }
+        Err(e) => return Err(unavailable(e.to_string())),
+    };
+    let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
+    check_key_file(&md).map_err(unavailable)?;
+    let mut key = Zeroizing::new(Vec::new());
+    f.read_to_end(&mut key)
+        .map_err(|e| unavailable(e.to_string()))?;
+    if key.len() < 32 {
+        // Being written by a concurrent first login: read again shortly.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        return auth_key_existing(path);
+    }
+    Ok(key)
+}
+
+fn auth_key_existing(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
+    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| unavailable(e.to_string()))?;
+    let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
+    check_key_file(&md).map_err(unavailable)?;
+    let mut key = Zeroizing::new(Vec::new());
+    f.read_to_end(&mut key)
+        .map_err(|e| unavailable(e.to_string()))?;
+    if key.len() < 32 {
+        return Err(unavailable("key file is truncated".into()));
+    }
+    Ok(key)
+}
+
+fn check_key_file(md: &std::fs::Metadata) -> Result<(), String> {
+    if md.uid() != 0 && md.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(format!("owned by uid {}, not root", md.uid()));
+    }
+    if md.mode() & 0o077 != 0 {
+        return Err(format!(
+            "mode {:04o} gives group/others access (chmod 600)",
+            md.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// argon2id and TOTP through `credentials`, with the store's hash parameters for the
+/// dummy verification.
+pub struct RealCrypto {
+    /// argon2 parameters of this store.
+    pub params: HashParams,
+}
+
+impl Crypto for RealCrypto {
+    fn verify_password(&self, phc: &str, password: &str) -> bool {
+        credentials::verify_password(password.as_bytes(), phc)
+    }
+
+    fn verify_dummy(&self, password: &str) {
+        let _ = credentials::verify_dummy(password.as_bytes(), &self.params);
+    }
+
+    fn check_totp(&self, seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64> {
+        credentials::totp::verify(seed, code, now, u16::from(window))
+            .ok()
+            .flatten()
+    }
 }

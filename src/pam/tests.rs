@@ -110,7 +110,7 @@ type PolicyFn = Box<dyn Fn(&AccessRequest) -> Result<AccessDecision, BackendErro
 struct FakeStore {
     users: RefCell<HashMap<String, LoginUser>>,
     failures: RefCell<HashMap<String, u32>>,
-    watermarks: RefCell<HashMap<String, u64>>,
+    watermarks: RefCell<HashMap<String, i64>>,
     recovery: RefCell<HashMap<String, Vec<String>>>,
     history: RefCell<HashMap<String, Vec<String>>>,
     audit: RefCell<Vec<AuditRecord>>,
@@ -188,11 +188,11 @@ impl Backend for FakeStore {
         }
         Ok(())
     }
-    fn clear_failures(&self, user: &str) -> Result<(), BackendError> {
+    fn clear_failures(&self, user: &str, _now: i64) -> Result<(), BackendError> {
         self.failures.borrow_mut().remove(user);
         Ok(())
     }
-    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, BackendError> {
+    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError> {
         let mut w = self.watermarks.borrow_mut();
         let cur = w.entry(serial.into()).or_default();
         if step <= *cur {
@@ -201,7 +201,12 @@ impl Backend for FakeStore {
         *cur = step;
         Ok(true)
     }
-    fn consume_recovery_code(&self, user: &str, code: &str) -> Result<bool, BackendError> {
+    fn consume_recovery_code(
+        &self,
+        user: &str,
+        code: &str,
+        _now: i64,
+    ) -> Result<bool, BackendError> {
         let mut r = self.recovery.borrow_mut();
         let codes = r.entry(user.into()).or_default();
         let before = codes.len();
@@ -266,11 +271,10 @@ impl Crypto for FakeCrypto {
     fn verify_dummy(&self, _password: &str) {
         *self.dummies.borrow_mut() += 1;
     }
-    fn check_totp(&self, _seed: &[u8], code: &str, now: i64, window: u8) -> Option<u64> {
+    fn check_totp(&self, _seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64> {
         let step = now / 30;
         (step - i64::from(window)..=step + i64::from(window))
             .find(|s| format!("{:06}", s % 1_000_000) == code)
-            .map(|s| s as u64)
     }
 }
 
@@ -315,12 +319,12 @@ fn password_only_user() {
     let a = w.store.last_audit();
     assert_eq!(
         (a.event.as_str(), a.decision.as_str(), a.reason.as_str()),
-        ("auth", "allow", "password")
+        ("authenticate", "allow", "password")
     );
     assert!(
         pam.log
             .iter()
-            .any(|l| l.starts_with("auth allow user=\"bob\"")),
+            .any(|l| l.starts_with("authenticate allow user=\"bob\"")),
         "{:?}",
         pam.log
     );
@@ -591,7 +595,7 @@ fn account_allows_and_passes_every_fact() {
     let a = w.store.last_audit();
     assert_eq!(
         (a.event.as_str(), a.decision.as_str()),
-        ("account", "allow")
+        ("host:Login", "allow")
     );
 }
 
@@ -780,7 +784,7 @@ fn sessions_are_audited() {
     let w = World::new();
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::OpenSession, NOW), PamCode::Success);
-    assert_eq!(w.store.last_audit().event, "session_open");
+    assert_eq!(w.store.last_audit().event, "open_session");
     assert_eq!(
         w.run(&mut pam, Hook::CloseSession, NOW + 5),
         PamCode::Success
@@ -788,7 +792,7 @@ fn sessions_are_audited() {
     let a = w.store.last_audit();
     assert_eq!(
         (a.event.as_str(), a.time, a.tty.as_deref()),
-        ("session_close", NOW + 5, Some("ssh"))
+        ("close_session", NOW + 5, Some("ssh"))
     );
     let mut pam = FakePam::new("root", &[]);
     assert_eq!(w.run(&mut pam, Hook::OpenSession, NOW), PamCode::Ignore);

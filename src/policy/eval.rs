@@ -6,7 +6,9 @@
 //! denied. Trust policies are evaluated on their own with [`evaluate_trust`].
 
 use super::context::Context;
-use super::document::{ActionSpec, Policy, PrincipalId, ResourceSpec, Statement, StatementEffect};
+use super::document::{
+    ActionSpec, Policy, PrincipalId, ResourceSpec, Statement, StatementEffect, service_bit,
+};
 use super::variables::Missing;
 
 /// The outcome of an evaluation, in AWS's three values.
@@ -224,9 +226,25 @@ struct Hits {
     deny: Vec<u32>,
 }
 
-fn scan(p: &Policy, req: &Request, service: &str, missing: &mut Missing) -> Hits {
+/// The request's action service and its index bit, computed once per decision.
+struct Service<'a> {
+    name: &'a str,
+    bit: u64,
+}
+
+impl<'a> Service<'a> {
+    fn of(action: &'a str) -> Self {
+        let name = action.split_once(':').map_or("", |(s, _)| s);
+        Service {
+            name,
+            bit: service_bit(name),
+        }
+    }
+}
+
+fn scan(p: &Policy, req: &Request, service: &Service<'_>, missing: &mut Missing) -> Hits {
     let mut hits = Hits::default();
-    let (any, specific) = p.index.candidates(service);
+    let (any, specific) = p.index.candidates(service.name, service.bit);
     for &i in any.iter().chain(specific) {
         let Some(st) = p.statements.get(i as usize) else {
             continue;
@@ -257,29 +275,25 @@ fn report(src: &Source, p: &Policy, idx: &[u32], out: &mut Vec<MatchedStatement>
     }
 }
 
-fn service_of(action: &str) -> &str {
-    action.split_once(':').map_or("", |(s, _)| s)
-}
-
 /// Decides a request against a principal's policies with AWS's logic: explicit deny,
 /// then allow (intersected with the boundary and the session policy), else implicit
 /// deny. Never fails: anything unexpected in the request simply does not match.
 pub fn evaluate(set: &PolicySet, req: &Request) -> Decision {
-    let service = service_of(&req.action);
+    let service = Service::of(&req.action);
     let mut missing = Missing::default();
     let identity: Vec<Hits> = set
         .identity
         .iter()
-        .map(|(_, p)| scan(p, req, service, &mut missing))
+        .map(|(_, p)| scan(p, req, &service, &mut missing))
         .collect();
     let boundary = set
         .boundary
         .as_ref()
-        .map(|(_, p)| scan(p, req, service, &mut missing));
+        .map(|(_, p)| scan(p, req, &service, &mut missing));
     let session = set
         .session
         .as_ref()
-        .map(|(_, p)| scan(p, req, service, &mut missing));
+        .map(|(_, p)| scan(p, req, &service, &mut missing));
 
     let any_deny = identity.iter().any(|h| !h.deny.is_empty())
         || boundary.as_ref().is_some_and(|h| !h.deny.is_empty())
@@ -340,7 +354,7 @@ pub fn evaluate_trust(policy: &Policy, req: &Request) -> Decision {
 /// [`evaluate_trust`] with the trust policy named (for example by the role ARN).
 pub fn evaluate_trust_from(source: &Source, policy: &Policy, req: &Request) -> Decision {
     let mut missing = Missing::default();
-    let hits = scan(policy, req, service_of(&req.action), &mut missing);
+    let hits = scan(policy, req, &Service::of(&req.action), &mut missing);
     let mut matched = Vec::new();
     let effect = if !hits.deny.is_empty() {
         report(source, policy, &hits.deny, &mut matched);

@@ -194,6 +194,9 @@ fn user_lifecycle_and_conflicts() {
     );
     assert_eq!(s.list_users("/eng/").unwrap().len(), 1);
     assert_eq!(s.list_users("/x/").unwrap().len(), 0);
+    // Exact, case-sensitive prefixes: no LIKE wildcards.
+    assert_eq!(s.list_users("/ENG/").unwrap().len(), 0);
+    assert_eq!(s.list_users("/%").unwrap().len(), 0);
     s.delete_user("alice2").unwrap();
     s.delete_group("ops").unwrap();
 }

@@ -136,7 +136,14 @@ impl StoreBackend {
                 }
                 let pols = self.store.role_policies(&s.role).map_err(store_err)?;
                 let arn = model::assumed_role_arn(&account, &r.name, &s.session_name);
-                (pols, true, arn, s.session_policy.clone())
+                let doc = match &s.session_policy {
+                    Some(d) => Some(d.clone()),
+                    None => self
+                        .store
+                        .role_session_policy(&s.access_key_id)
+                        .map_err(store_err)?,
+                };
+                (pols, true, arn, doc)
             }
         };
         ctx.insert("aws:CurrentTime", model::iso8601(q.now));
@@ -340,11 +347,11 @@ impl StsBackend for StoreBackend {
             .map_err(store_err)
     }
 
-    fn sessions_of(&self, user: &str) -> Result<Vec<RoleSession>, StsError> {
+    fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {
         let account = self.account_id()?;
         let rows = self
             .store
-            .list_role_sessions(Some(user), None)
+            .list_role_sessions(Some(user), live_at)
             .map_err(store_err)?;
         let mut roles: HashMap<String, (String, String)> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
@@ -361,10 +368,6 @@ impl StsBackend for StoreBackend {
                 roles.insert(r.role_name.clone(), v);
             }
             let (role_arn, role_id) = roles.get(&r.role_name).cloned().unwrap_or_default();
-            let session_policy = self
-                .store
-                .role_session_policy(&r.session_id)
-                .map_err(store_err)?;
             out.push(RoleSession {
                 scope_label: super::scope::describe_key(&r.scope),
                 access_key_id: r.session_id,
@@ -378,7 +381,7 @@ impl StsBackend for StoreBackend {
                 expires: r.expires,
                 mfa_time: r.mfa_time,
                 secret_hash: r.token_hash,
-                session_policy,
+                session_policy: None,
                 revoked: r.revoked,
             });
         }

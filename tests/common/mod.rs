@@ -11,6 +11,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod iam;
+
 use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -364,6 +366,7 @@ while True:
     f.write(s.recv(65536) + b"\n")
 ' $T/syslog.txt > $T/syslog.ready 2>/dev/null </dev/null &
 echo $! >> $T/pids
+disown $!
 for i in $(seq 100); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
 "#;
         }
@@ -405,6 +408,7 @@ for i in $(seq 100); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
     /// pamtester SERVICE USER OPS..., answering prompts (one per line) from `answers`.
     pub fn pamtester(&self, service: &str, user: &str, ops: &[&str], answers: &[&str]) -> Outcome {
         let input = self.write("pamtester.in", &(answers.join("\n") + "\n"), 0o600);
+        let ops: Vec<String> = ops.iter().map(|o| format!("'{o}'")).collect();
         let script = format!(
             "timeout 60 pamtester -v {service} {user} {} < {}",
             ops.join(" "),
