@@ -436,11 +436,7 @@ fn the_helper_resists_subversion() {
     let t = w.sb.path("marks").display().to_string();
     let sts = w.sts();
     let big = "x".repeat(100_000);
-    std::fs::write(
-        w.sb.path("marks/huge"),
-        format!("{}\n", "7".repeat(5_000)),
-    )
-    .unwrap();
+    std::fs::write(w.sb.path("marks/huge"), format!("{}\n", "7".repeat(5_000))).unwrap();
     let many = vec!["--all"; 100].join(" ");
     let as_alice = |c: &str| {
         format!(
