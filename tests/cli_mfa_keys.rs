@@ -25,8 +25,7 @@ fn enable_mfa_with_oathtool_codes() {
     let (serial, seed) = device(&iam, "alice");
     assert!(serial.ends_with(":mfa/alice"));
     assert_eq!(seed.len(), 32);
-    let now = oathtool(&seed, "");
-    let next = oathtool(&seed, "now + 30 seconds");
+    let (now, next) = code_pair(&seed, 0);
     // Codes in the wrong order or wrong codes are refused, and nothing changes.
     iam.err(
         &[
@@ -122,7 +121,7 @@ fn enable_mfa_with_oathtool_codes() {
         "EntityAlreadyExists",
     );
     let (serial2, seed2) = device(&iam, "alice-spare");
-    let (a, b) = (oathtool(&seed2, ""), oathtool(&seed2, "now + 30 seconds"));
+    let (a, b) = code_pair(&seed2, 0);
     iam.err(
         &[
             "enable-mfa-device",
@@ -152,10 +151,7 @@ fn enable_mfa_with_oathtool_codes() {
         ],
         "InvalidAuthenticationCode",
     );
-    let (n1, n2) = (
-        oathtool(&seed, "now + 60 seconds"),
-        oathtool(&seed, "now + 90 seconds"),
-    );
+    let (n1, n2) = code_pair(&seed, 60);
     iam.ok(&[
         "resync-mfa-device",
         "--user-name",

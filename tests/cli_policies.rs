@@ -861,7 +861,8 @@ fn audit_trail_filters() {
     }
     let all = iam.ok(&["list-audit-events"]);
     let ev = all["Events"].as_array().unwrap();
-    assert_eq!(ev.len(), 3);
+    // Three PAM-style events plus the CLI's own record of create-user.
+    assert_eq!(ev.len(), 4);
     assert_eq!(ev[0]["UserName"], "alice");
     assert_eq!(ev[0]["RemoteHost"], "10.0.0.5");
     let n = |args: &[&str]| {
@@ -872,10 +873,11 @@ fn audit_trail_filters() {
     assert_eq!(n(&["--user-name", "alice"]), 2);
     assert_eq!(n(&["--decision", "deny"]), 2);
     assert_eq!(n(&["--service", "sshd"]), 2);
-    assert_eq!(n(&["--since", "90m"]), 2);
-    assert_eq!(n(&["--since", "30m"]), 1);
+    assert_eq!(n(&["--since", "90m"]), 3);
+    assert_eq!(n(&["--since", "30m"]), 2);
     assert_eq!(n(&["--until", "90m"]), 1);
-    assert_eq!(n(&["--since", "2000-01-01T00:00:00Z"]), 3);
+    assert_eq!(n(&["--since", "2000-01-01T00:00:00Z"]), 4);
+    assert_eq!(n(&["--service", "iam"]), 1);
     assert_eq!(
         n(&[
             "--user-name",
@@ -892,6 +894,34 @@ fn audit_trail_filters() {
         &["list-audit-events", "--since", "last tuesday"],
         "ValidationError",
     );
+}
+
+#[test]
+fn cli_changes_are_audited() {
+    let iam = Iam::new();
+    iam.user("alice");
+    iam.ok(&["create-group", "--group-name", "ops"]);
+    iam.ok(&[
+        "add-user-to-group",
+        "--group-name",
+        "ops",
+        "--user-name",
+        "alice",
+    ]);
+    iam.ok(&["get-user", "--user-name", "alice"]);
+    iam.err(
+        &["create-user", "--user-name", "alice"],
+        "EntityAlreadyExists",
+    );
+    let ev = iam.ok(&["list-audit-events", "--service", "iam"]);
+    let ev = ev["Events"].as_array().unwrap();
+    let actions: Vec<&str> = ev.iter().map(|e| e["Action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["iam:CreateUser", "iam:CreateGroup", "iam:AddUserToGroup"]
+    );
+    assert_eq!(ev[2]["Reason"], "--group-name ops --user-name alice");
+    assert_eq!(ev[0]["Decision"], "allow");
 }
 
 #[test]
@@ -1117,4 +1147,253 @@ fn concurrent_writers_lose_nothing() {
             .len(),
         50
     );
+}
+
+/// Every command that names an entity answers NoSuchEntity (and changes nothing) when
+/// the entity does not exist.
+#[test]
+fn missing_entities_table() {
+    let iam = Iam::new();
+    iam.user("alice");
+    iam.ok(&["create-group", "--group-name", "ops"]);
+    iam.ok(&[
+        "create-role",
+        "--role-name",
+        "admin",
+        "--assume-role-policy-document",
+        TRUST,
+    ]);
+    let arn = policy(&iam, "web", ALLOW_LOGIN);
+    let nope_policy = "arn:aws:iam::000000000000:policy/nope";
+    let nope_mfa = "arn:aws:iam::000000000000:mfa/nope";
+    let cases: &[&[&str]] = &[
+        &["get-user", "--user-name", "ghost"],
+        &["update-user", "--user-name", "ghost", "--new-path", "/x/"],
+        &["delete-user", "--user-name", "ghost"],
+        &[
+            "tag-user",
+            "--user-name",
+            "ghost",
+            "--tags",
+            "Key=a,Value=b",
+        ],
+        &["untag-user", "--user-name", "ghost", "--tag-keys", "a"],
+        &["list-user-tags", "--user-name", "ghost"],
+        &[
+            "put-user-permissions-boundary",
+            "--user-name",
+            "ghost",
+            "--permissions-boundary",
+            &arn,
+        ],
+        &["delete-user-permissions-boundary", "--user-name", "ghost"],
+        &["get-login-profile", "--user-name", "alice"],
+        &[
+            "update-login-profile",
+            "--user-name",
+            "alice",
+            "--password-reset-required",
+        ],
+        &[
+            "update-login-profile",
+            "--user-name",
+            "ghost",
+            "--password-reset-required",
+        ],
+        &["delete-login-profile", "--user-name", "alice"],
+        &["get-user-lockout-status", "--user-name", "ghost"],
+        &["unlock-user", "--user-name", "ghost"],
+        &[
+            "resync-mfa-device",
+            "--user-name",
+            "alice",
+            "--serial-number",
+            nope_mfa,
+            "--authentication-code1",
+            "1",
+            "--authentication-code2",
+            "2",
+        ],
+        &[
+            "deactivate-mfa-device",
+            "--user-name",
+            "alice",
+            "--serial-number",
+            nope_mfa,
+        ],
+        &["delete-virtual-mfa-device", "--serial-number", nope_mfa],
+        &["list-mfa-devices", "--user-name", "ghost"],
+        &["create-recovery-codes", "--user-name", "ghost"],
+        &["create-access-key", "--user-name", "ghost"],
+        &["list-access-keys", "--user-name", "ghost"],
+        &[
+            "update-access-key",
+            "--access-key-id",
+            "AKIANOPE",
+            "--status",
+            "Inactive",
+        ],
+        &["delete-access-key", "--access-key-id", "AKIANOPE"],
+        &["get-access-key-last-used", "--access-key-id", "AKIANOPE"],
+        &["list-ssh-public-keys", "--user-name", "ghost"],
+        &[
+            "get-ssh-public-key",
+            "--user-name",
+            "alice",
+            "--ssh-public-key-id",
+            "APKANOPE",
+        ],
+        &[
+            "delete-ssh-public-key",
+            "--user-name",
+            "alice",
+            "--ssh-public-key-id",
+            "APKANOPE",
+        ],
+        &["get-group", "--group-name", "nope"],
+        &["list-groups-for-user", "--user-name", "ghost"],
+        &[
+            "add-user-to-group",
+            "--group-name",
+            "nope",
+            "--user-name",
+            "alice",
+        ],
+        &[
+            "remove-user-from-group",
+            "--group-name",
+            "ops",
+            "--user-name",
+            "alice",
+        ],
+        &["update-group", "--group-name", "nope", "--new-path", "/x/"],
+        &["delete-group", "--group-name", "nope"],
+        &["get-policy", "--policy-arn", nope_policy],
+        &["delete-policy", "--policy-arn", nope_policy],
+        &[
+            "create-policy-version",
+            "--policy-arn",
+            nope_policy,
+            "--policy-document",
+            ALLOW_LOGIN,
+        ],
+        &[
+            "get-policy-version",
+            "--policy-arn",
+            &arn,
+            "--version-id",
+            "v9",
+        ],
+        &["list-policy-versions", "--policy-arn", nope_policy],
+        &[
+            "delete-policy-version",
+            "--policy-arn",
+            &arn,
+            "--version-id",
+            "v9",
+        ],
+        &[
+            "set-default-policy-version",
+            "--policy-arn",
+            &arn,
+            "--version-id",
+            "v9",
+        ],
+        &[
+            "attach-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-arn",
+            nope_policy,
+        ],
+        &[
+            "attach-group-policy",
+            "--group-name",
+            "nope",
+            "--policy-arn",
+            &arn,
+        ],
+        &[
+            "attach-role-policy",
+            "--role-name",
+            "nope",
+            "--policy-arn",
+            &arn,
+        ],
+        &[
+            "detach-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-arn",
+            &arn,
+        ],
+        &[
+            "detach-group-policy",
+            "--group-name",
+            "ops",
+            "--policy-arn",
+            &arn,
+        ],
+        &[
+            "detach-role-policy",
+            "--role-name",
+            "admin",
+            "--policy-arn",
+            &arn,
+        ],
+        &["list-attached-user-policies", "--user-name", "ghost"],
+        &["list-attached-group-policies", "--group-name", "nope"],
+        &["list-attached-role-policies", "--role-name", "nope"],
+        &["list-entities-for-policy", "--policy-arn", nope_policy],
+        &[
+            "put-group-policy",
+            "--group-name",
+            "nope",
+            "--policy-name",
+            "p",
+            "--policy-document",
+            ALLOW_LOGIN,
+        ],
+        &[
+            "get-role-policy",
+            "--role-name",
+            "admin",
+            "--policy-name",
+            "p",
+        ],
+        &[
+            "delete-group-policy",
+            "--group-name",
+            "ops",
+            "--policy-name",
+            "p",
+        ],
+        &["list-user-policies", "--user-name", "ghost"],
+        &["list-group-policies", "--group-name", "nope"],
+        &["list-role-policies", "--role-name", "nope"],
+        &["get-role", "--role-name", "nope"],
+        &["update-role", "--role-name", "nope", "--description", "d"],
+        &[
+            "update-assume-role-policy",
+            "--role-name",
+            "nope",
+            "--policy-document",
+            TRUST,
+        ],
+        &["delete-role", "--role-name", "nope"],
+        &["tag-role", "--role-name", "nope", "--tags", "Key=a,Value=b"],
+        &["untag-role", "--role-name", "nope", "--tag-keys", "a"],
+        &["list-role-tags", "--role-name", "nope"],
+        &[
+            "put-role-permissions-boundary",
+            "--role-name",
+            "admin",
+            "--permissions-boundary",
+            nope_policy,
+        ],
+        &["delete-role-permissions-boundary", "--role-name", "nope"],
+    ];
+    for args in cases {
+        iam.err(args, "NoSuchEntity");
+    }
 }

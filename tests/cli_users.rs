@@ -657,20 +657,51 @@ fn password_from_a_terminal() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Collect the terminal output in a thread; answer each prompt once it has appeared
+    // (echo is off by then), however slow the machine is.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !seen.lock().unwrap().contains(what) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what:?} prompt: {}",
+                seen.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        wait_for("New password:");
         stdin.write_all(b"Typed-Secret-1\n").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        wait_for("Retype password:");
         stdin.write_all(b"Typed-Secret-1\n").unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    assert!(status.success(), "{text}");
     assert!(
-        text.contains("New password:") && !text.contains("Typed-Secret-1"),
-        "{text}"
+        !text.contains("Typed-Secret-1"),
+        "the password was echoed: {text}"
     );
     assert_eq!(
         iam.ok(&["get-login-profile", "--user-name", "alice"])["LoginProfile"]["UserName"],
@@ -865,4 +896,38 @@ fn schema_v1_store_migrates_on_open() {
     assert_eq!(v, 2);
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
+}
+
+#[test]
+fn tag_and_group_quotas() {
+    let iam = Iam::new();
+    iam.user("alice");
+    let tags: Vec<String> = (0..51).map(|i| format!("Key=k{i},Value=v")).collect();
+    let mut args = vec!["tag-user", "--user-name", "alice", "--tags"];
+    args.extend(tags.iter().map(String::as_str));
+    iam.err(&args, "LimitExceeded");
+    args.pop();
+    iam.ok(&args);
+    for i in 0..10 {
+        let g = format!("g{i}");
+        iam.ok(&["create-group", "--group-name", &g]);
+        iam.ok(&[
+            "add-user-to-group",
+            "--group-name",
+            &g,
+            "--user-name",
+            "alice",
+        ]);
+    }
+    iam.ok(&["create-group", "--group-name", "g10"]);
+    iam.err(
+        &[
+            "add-user-to-group",
+            "--group-name",
+            "g10",
+            "--user-name",
+            "alice",
+        ],
+        "LimitExceeded",
+    );
 }

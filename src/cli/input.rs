@@ -166,10 +166,11 @@ fn read_tty(prompt: &str) -> Result<Zeroizing<String>, CliError> {
     let mut silent = saved.clone();
     silent.local_flags.remove(LocalFlags::ECHO);
     silent.local_flags.insert(LocalFlags::ECHONL);
+    // Echo off before the prompt appears, so nothing typed after the prompt is echoed.
+    tcsetattr(&tty, SetArg::TCSAFLUSH, &silent).map_err(|e| no_tty(e.into()))?;
     let mut w = &tty;
     let _ = w.write_all(prompt.as_bytes());
     let _ = w.flush();
-    tcsetattr(&tty, SetArg::TCSAFLUSH, &silent).map_err(|e| no_tty(e.into()))?;
     let mut line = Zeroizing::new(String::new());
     let res = std::io::BufReader::new(&tty).read_line(&mut line);
     // Restore echo whatever happened.

@@ -3,6 +3,7 @@
 
 mod account;
 pub mod args;
+mod audit;
 mod creds;
 mod input;
 pub mod output;
@@ -138,8 +139,19 @@ fn reads_only(c: &Command) -> bool {
     )
 }
 
+/// `iam list-users | head` must end quietly, as other Unix tools do, not panic on a
+/// closed pipe: Rust starts programs with SIGPIPE ignored, so put the default back.
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread
+    // exists, has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Entry point of the `iam` binary.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -205,7 +217,11 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         now: now(),
         output: cli.output,
     };
+    let changes = !reads_only(&cli.command) && !matches!(cli.command, Command::SyncUserdb { .. });
     let out = dispatch(&ctx, cli.command)?;
+    if changes {
+        audit::record(&ctx, op);
+    }
     if refresh_userdb {
         userdb::after_change(&ctx, &store_path);
     }

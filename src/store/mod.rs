@@ -122,7 +122,7 @@ pub enum StoreError {
         supported: i64,
     },
     /// A write was attempted on a read-only store, or migration is needed.
-    #[error("store opened read-only: {0}")]
+    #[error("store not writable here: {0}")]
     ReadOnly(String),
     /// Generating a random id failed.
     #[error(transparent)]

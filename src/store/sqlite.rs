@@ -28,7 +28,14 @@ const MAX_GROUPS_PER_USER: i64 = 10;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
+        match e.sqlite_error_code() {
+            // Say what to do, not SQLite's "attempt to write a readonly database".
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly(format!(
+                "the store (or its -wal/-shm files) is not writable by uid {}; run as root ({e})",
+                nix::unistd::geteuid()
+            )),
+            _ => StoreError::Database(e.to_string()),
+        }
     }
 }
 

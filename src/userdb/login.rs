@@ -7,10 +7,9 @@
 //! `account` phase decides each real login with the full context, so this check can
 //! only be more permissive than the real decision.
 
-use crate::policy::{
-    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
-};
-use crate::store::{ApplicablePolicy, PolicyOrigin, Store};
+use crate::authz::{self, AuthzError};
+use crate::policy::{self, Context, Decision, Effect, Request};
+use crate::store::Store;
 
 /// Condition keys left out at key time: the client address, MFA, and the clock (the
 /// export is not rewritten as time passes).
@@ -55,23 +54,10 @@ pub fn certain_denial(d: &Decision) -> Option<String> {
 /// The PAM service keys are exported for.
 pub const SERVICE: &str = "sshd";
 
-fn parse(a: &ApplicablePolicy) -> Result<(Source, Policy), String> {
-    let (kind, stype) = match &a.origin {
-        PolicyOrigin::Inline => (PolicyKind::UserInline, SourceType::User),
-        PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
-            (PolicyKind::Managed, SourceType::UserManaged)
-        }
-        PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
-        PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
-    };
-    let p = Policy::parse(&a.document, kind)
-        .map_err(|e| format!("stored policy {} is malformed: {e}", a.source))?;
-    Ok((Source::new(a.source.clone(), stype), p))
-}
-
 /// Key-time `host:Login` check of `user` on this host (its host name and tags), for
 /// [`super::store_source::StoreSource`]: `Ok(None)` possibly allowed, `Ok(Some(why))`
 /// certainly denied (a malformed stored policy too: the PAM module fails closed on it).
+/// Context and policy set come from [`crate::authz`], as for a real login.
 ///
 /// # Errors
 /// The store could not be read (the caller then leaves the export untouched).
@@ -83,34 +69,31 @@ pub fn check(store: &dyn Store, user: &str) -> Result<Option<String>, String> {
     let account = store.account_id().map_err(|e| e.to_string())?;
     let u = store.get_user(user).map_err(|e| e.to_string())?;
     let pols = store.user_policies(user).map_err(|e| e.to_string())?;
-    let identity: Result<Vec<_>, String> = pols.identity.iter().map(parse).collect();
-    let boundary = pols.boundary.as_ref().map(parse).transpose();
-    let (identity, boundary) = match (identity, boundary) {
-        (Ok(i), Ok(b)) => (i, b),
-        (Err(why), _) | (_, Err(why)) => return Ok(Some(why)),
+    let set = match authz::policy_set(&pols, None) {
+        Ok(set) => set,
+        Err(e @ AuthzError::BadPolicy { .. }) => return Ok(Some(e.to_string())),
+        Err(e) => return Err(e.to_string()),
     };
-    let set = PolicySet {
-        identity,
-        boundary,
+    let principal = authz::Principal {
+        arn: u.arn.clone(),
+        kind: "User",
+        user_name: Some(u.name.clone()),
+        user_id: u.user_id.clone(),
+        tags: u.tags.clone(),
         session: None,
     };
-    let mut ctx = Context::new()
-        .with("aws:username", u.name.clone())
-        .with("aws:userid", u.user_id.clone())
-        .with("aws:PrincipalArn", u.arn.clone())
-        .with("aws:PrincipalType", "User")
-        .with("host:Name", host.clone())
-        .with("host:Service", SERVICE);
-    for t in &u.tags {
-        ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
-    }
-    for t in store.list_host_tags(&host).map_err(|e| e.to_string())? {
-        ctx.insert(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-    }
+    let facts = authz::Facts {
+        action: "host:Login".into(),
+        target: authz::Target::Host(host.clone()),
+        service: Some(SERVICE.into()),
+        ..Default::default()
+    };
+    let host_tags = store.list_host_tags(&host).map_err(|e| e.to_string())?;
+    let mut ctx = authz::build_context(&principal, &host_tags, &facts);
     strip_unknown(&mut ctx);
     let req = Request {
-        action: "host:Login".into(),
-        resource: format!("arn:aws:iam::{account}:host/{host}"),
+        action: facts.action,
+        resource: authz::host_arn(&account, &host),
         principal_arn: u.arn,
         context: ctx,
     };
@@ -120,6 +103,7 @@ pub fn check(store: &dyn Store, user: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{Policy, PolicyKind, PolicySet, Source};
 
     const HOST: &str = "arn:aws:iam::123456789012:host/web1";
 

@@ -184,18 +184,28 @@ impl Iam {
     }
 }
 
-/// oathtool is the independent TOTP implementation the codes come from.
-pub fn oathtool(seed: &str, offset: &str) -> String {
-    let mut c = Command::new("oathtool");
-    c.args(["--totp", "-b", seed]);
-    if !offset.is_empty() {
-        c.args(["-N", offset]);
-    }
-    let out = c
+/// oathtool is the independent TOTP implementation the codes come from: the code for
+/// unix time `t`.
+pub fn oathtool_at(seed: &str, t: i64) -> String {
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", seed, "-N", &format!("@{t}")])
         .output()
         .expect("oathtool (Debian package oathtool) is required by the MFA tests");
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Two consecutive codes starting `offset` seconds from now, both computed from one
+/// reading of the clock (so a step boundary between two calls cannot split them).
+pub fn code_pair(seed: &str, offset: i64) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (
+        oathtool_at(seed, now + offset),
+        oathtool_at(seed, now + offset + 30),
+    )
 }
 
 pub const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;

@@ -43,7 +43,7 @@ impl Sandbox {
         }
         std::fs::write(
             root.join("nsswitch.conf"),
-            "passwd: files systemd\ngroup: files systemd\nshadow: files\ngshadow: files\nhosts: files\n",
+            "passwd: files systemd\ngroup: files systemd\nshadow: files systemd\ngshadow: files systemd\nhosts: files\n",
         )
         .unwrap();
         Sandbox { dir }
