@@ -178,3 +178,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the time, the code of that time verifies and names its own step,
+        /// and a code never verifies more than `window` steps away.
+        #[test]
+        fn code_of_time_t_matches_step_of_t(t in 0i64..4_000_000_000, seed in proptest::collection::vec(any::<u8>(), 16..40)) {
+            let code = totp(&seed, 0).unwrap().generate(t as u64).to_string();
+            prop_assert_eq!(verify(&seed, &code, t, 0).unwrap(), Some(t / STEP));
+            prop_assert_eq!(verify(&seed, &code, t + STEP, 1).unwrap(), Some(t / STEP));
+            let far = verify(&seed, &code, t + 3 * STEP, 1).unwrap();
+            prop_assert!(far.is_none() || far != Some(t / STEP));
+        }
+
+        /// Garbage never verifies and never panics.
+        #[test]
+        fn garbage_never_verifies(code in ".{0,12}", t in any::<i64>()) {
+            let r = verify(&[7u8; 20], &code, t, 1).unwrap();
+            if let Some(step) = r {
+                prop_assert!(code.trim().len() == 6 && step >= 0);
+            }
+        }
+    }
+}

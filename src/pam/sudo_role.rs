@@ -41,9 +41,9 @@ pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) ->
             PamCode::Success
         }
         SudoOutcome::Denied { reason, message } => {
-            if auth {
-                h.error_always(&message);
-            }
+            // Also in account: with sudo's own timestamp, auth was skipped and this is
+            // the only place the user learns why.
+            h.error_always(&message);
             h.syslog(
                 Priority::Notice,
                 &format!("sudo {phase}: user {:?} denied: {reason}", caller.name),

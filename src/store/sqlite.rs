@@ -620,12 +620,9 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
 
 const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time";
 
-fn prefix_like(prefix: &str) -> Value {
-    let escaped = prefix
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    Value::Text(format!("{escaped}%"))
+/// Path prefixes compare exactly (case-sensitive, no wildcards), as AWS's PathPrefix.
+fn exact_prefix(prefix: &str) -> Value {
+    Value::Text(prefix.to_string())
 }
 
 impl Store for SqliteStore {
@@ -741,7 +738,13 @@ impl Store for SqliteStore {
     }
 
     fn list_users(&self, path_prefix: &str) -> Result<Vec<User>> {
-        self.read(|tx| self.users_where(tx, "u.path LIKE ?1 ESCAPE '\\'", prefix_like(path_prefix)))
+        self.read(|tx| {
+            self.users_where(
+                tx,
+                "substr(u.path, 1, length(?1)) = ?1",
+                exact_prefix(path_prefix),
+            )
+        })
     }
 
     fn update_user(
@@ -1551,8 +1554,8 @@ impl Store for SqliteStore {
         self.read(|tx| {
             self.groups_where(
                 tx,
-                "WHERE g.path LIKE ?1 ESCAPE '\\'",
-                prefix_like(path_prefix),
+                "WHERE substr(g.path, 1, length(?1)) = ?1",
+                exact_prefix(path_prefix),
             )
         })
     }
@@ -1702,8 +1705,11 @@ impl Store for SqliteStore {
 
     fn list_policies(&self, path_prefix: &str, only_attached: bool) -> Result<Vec<ManagedPolicy>> {
         self.read(|tx| {
-            let all =
-                self.policies_where(tx, "p.path LIKE ?1 ESCAPE '\\'", prefix_like(path_prefix))?;
+            let all = self.policies_where(
+                tx,
+                "substr(p.path, 1, length(?1)) = ?1",
+                exact_prefix(path_prefix),
+            )?;
             Ok(all
                 .into_iter()
                 .filter(|p| !only_attached || p.attachment_count > 0)
@@ -2042,7 +2048,13 @@ impl Store for SqliteStore {
     }
 
     fn list_roles(&self, path_prefix: &str) -> Result<Vec<Role>> {
-        self.read(|tx| self.roles_where(tx, "r.path LIKE ?1 ESCAPE '\\'", prefix_like(path_prefix)))
+        self.read(|tx| {
+            self.roles_where(
+                tx,
+                "substr(r.path, 1, length(?1)) = ?1",
+                exact_prefix(path_prefix),
+            )
+        })
     }
 
     fn update_role(

@@ -194,6 +194,9 @@ fn user_lifecycle_and_conflicts() {
     );
     assert_eq!(s.list_users("/eng/").unwrap().len(), 1);
     assert_eq!(s.list_users("/x/").unwrap().len(), 0);
+    // Exact, case-sensitive prefixes: no LIKE wildcards.
+    assert_eq!(s.list_users("/ENG/").unwrap().len(), 0);
+    assert_eq!(s.list_users("/%").unwrap().len(), 0);
     s.delete_user("alice2").unwrap();
     s.delete_group("ops").unwrap();
 }
@@ -471,4 +474,71 @@ fn access_keys_limit() {
     s.record_access_key_use("AKIA2", "sts", 5).unwrap();
     assert_eq!(s.get_access_key("AKIA2").unwrap().last_used_date, Some(5));
     assert_eq!(s.list_access_keys("alice").unwrap().len(), 2);
+}
+
+#[test]
+fn every_open_sets_wal_and_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iam.db");
+    drop(open_path(&db, OpenMode::ReadWrite).unwrap());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "WAL is persistent in the file");
+    // foreign_keys is per connection: the store's own connection enforces it.
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    user(&*s, "alice");
+    s.create_group("ops", "/", 1).unwrap();
+    s.add_user_to_group("ops", "alice").unwrap();
+    assert_eq!(
+        s.delete_user("alice").err().unwrap().code(),
+        "DeleteConflict"
+    );
+}
+
+/// Read-then-write methods take the write lock first: racing connections never lose an
+/// update and never accept the same TOTP step twice.
+#[test]
+fn concurrent_connections_are_serialised() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iam.db");
+    let serial = {
+        let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+        user(&*s, "alice");
+        s.put_lockout_settings(&LockoutSettings {
+            max_failed_attempts: 1000,
+            lockout_duration_seconds: 60,
+        })
+        .unwrap();
+        let d = s
+            .create_virtual_mfa_device("alice", "/", &[1u8; 20], 1)
+            .unwrap();
+        s.enable_mfa_device("alice", &d.serial_number, 10, &[], 1)
+            .unwrap();
+        d.serial_number
+    };
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            let serial = serial.clone();
+            std::thread::spawn(move || {
+                let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+                let mut accepted = 0;
+                for step in 11..=30 {
+                    s.record_failure("alice", 100).unwrap();
+                    if s.advance_totp_watermark(&serial, step).unwrap() {
+                        accepted += 1;
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let accepted: i32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    // Each of the 20 steps was accepted exactly once across all connections.
+    assert_eq!(accepted, 20);
+    assert_eq!(s.mfa_secret(&serial).unwrap().watermark, 30);
+    assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 160);
 }

@@ -162,8 +162,9 @@ pub trait StsBackend {
     fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError>;
     /// Store a new session.
     fn insert_session(&self, s: &RoleSession) -> Result<(), StsError>;
-    /// All sessions of a user (active or not, newest first).
-    fn sessions_of(&self, user: &str) -> Result<Vec<RoleSession>, StsError>;
+    /// Sessions of a user, newest first: only those active at `live_at` when given.
+    /// `session_policy` may be left unset here; `authorize` looks it up itself.
+    fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError>;
     /// Mark a session revoked; false when the user has no such session.
     fn revoke_session(&self, user: &str, access_key_id: &str, now: i64) -> Result<bool, StsError>;
     /// Record a fresh MFA proof in a session.

@@ -163,6 +163,9 @@ pub fn prompt_tty(msg: &str) -> Option<Zeroizing<String>> {
         .write(true)
         .open("/dev/tty")
         .ok()?;
+    // ^C or ^Z while echo is off must not leave the terminal silent: the signals wait
+    // until the terminal is restored (then ^C still ends the program).
+    let _hold = harden::SignalGuard::block();
     let saved = termios::tcgetattr(tty.as_fd()).ok();
     if let Some(t) = &saved {
         let mut quiet = t.clone();

@@ -144,12 +144,12 @@ impl StsBackend for Fake {
         self.sessions.borrow_mut().push(s.clone());
         Ok(())
     }
-    fn sessions_of(&self, user: &str) -> Result<Vec<RoleSession>, StsError> {
+    fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {
         let mut v: Vec<RoleSession> = self
             .sessions
             .borrow()
             .iter()
-            .filter(|s| s.user == user)
+            .filter(|s| s.user == user && live_at.is_none_or(|t| s.active(t)))
             .cloned()
             .collect();
         v.sort_by_key(|s| std::cmp::Reverse(s.issued));

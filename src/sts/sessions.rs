@@ -18,7 +18,7 @@ pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Valu
     let account = b.account_id()?;
     let key = ctx.scope.key();
     let here = b
-        .sessions_of(&user.name)?
+        .sessions_of(&user.name, Some(ctx.now))?
         .into_iter()
         .filter(|s| s.scope == key && s.active(ctx.now))
         .max_by_key(|s| s.issued);
@@ -72,7 +72,7 @@ pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result
     let account = b.account_id()?;
     let key = ctx.scope.key();
     let list: Vec<Value> = b
-        .sessions_of(&ctx.user)?
+        .sessions_of(&ctx.user, if all { None } else { Some(ctx.now) })?
         .iter()
         .filter(|s| all || s.active(ctx.now))
         .map(|s| session_json(&account, s, ctx.now, Some(&key)))
@@ -92,7 +92,7 @@ pub fn revoke_session(
     let targets: Vec<String> = match access_key_id {
         Some(id) => vec![id.to_string()],
         None => b
-            .sessions_of(&ctx.user)?
+            .sessions_of(&ctx.user, Some(ctx.now))?
             .into_iter()
             .filter(|s| s.active(ctx.now))
             .map(|s| s.access_key_id)

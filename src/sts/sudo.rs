@@ -109,14 +109,17 @@ fn decide(
     let account = b.account_id()?;
     let host = b.host_name()?;
     let host_arn = format!("arn:aws:iam::{account}:host/{host}");
-    let sessions = b.sessions_of(&user.name)?;
+    // Active sessions first (the common case stays small); all of them only to explain
+    // a denial.
+    let live = b.sessions_of(&user.name, Some(req.now))?;
     let key = req.scope.key();
-    let here = sessions
+    let here = live
         .iter()
         .filter(|s| s.scope == key && s.active(req.now))
         .max_by_key(|s| s.issued);
     let Some(session) = here else {
-        return Ok(no_session(&account, &sessions, &key, req.now));
+        let all = b.sessions_of(&user.name, None)?;
+        return Ok(no_session(&account, &all, &key, req.now));
     };
     let session_arn = model::assumed_role_arn(&account, &session.role, &session.session_name);
 
