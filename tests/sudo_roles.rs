@@ -363,6 +363,15 @@ fn a_user_the_trust_policy_does_not_name_is_denied() {
         "{out}"
     );
     assert!(!sudo_ok(&out), "{out}");
+    // The denial is audited with its reason.
+    let events = open_store(&w.sb).list_audit(&Default::default()).unwrap();
+    assert!(
+        events.iter().any(|e| e.user == "carol"
+            && e.action == "sts:AssumeRole"
+            && e.decision == "deny"
+            && e.reason.contains("trust policy")),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -552,4 +561,68 @@ fn sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa() {
         log.contains("sudo auth") && log.contains("allowed"),
         "{log}"
     );
+}
+
+#[test]
+fn the_shipped_pam_d_sudo_works_and_lets_local_users_fall_through() {
+    if !should_run("the_shipped_pam_d_sudo_works_and_lets_local_users_fall_through") {
+        return;
+    }
+    let mut w = World::new();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pam.d/sudo")).unwrap();
+    assert!(shipped.contains("pam_iam.so sudo"), "{shipped}");
+    w.sb.unix_user("dave", 5104, "dave-pw");
+    w.sb.service("sudo", &shipped.replace("pam_iam.so", "{module}"));
+    let sudoers = "Defaults timestamp_timeout=0\nDefaults lecture=never\n\
+                   root ALL=(ALL:ALL) ALL\nalice,bob,carol,dave ALL=(ALL:ALL) ALL\n";
+    w.sb.write("etc/sudoers", sudoers, 0o440);
+    let script = format!(
+        "{}\n{}\n{}",
+        World::term(ALICE, &format!("{}; {SUDO}", w.assume("admin", ""))),
+        World::term(BOB, &SUDO.replace("SUDO=", "BOBSUDO=")),
+        World::term(5104, "echo dave-pw | sudo -S id -u; echo DAVE=$?")
+    );
+    let out = w.run(&script);
+    assert!(sudo_ok(&out), "IAM user with a role session: {out}");
+    assert!(
+        out.stdout.contains("BOBSUDO=1"),
+        "IAM user without a session: {out}"
+    );
+    assert!(
+        out.stdout.contains("DAVE=0"),
+        "a local (non-IAM) user falls through to pam_unix: {out}"
+    );
+}
+
+#[test]
+fn sudos_own_timestamp_does_not_outlive_a_revoked_session() {
+    if !should_run("sudos_own_timestamp_does_not_outlive_a_revoked_session") {
+        return;
+    }
+    let mut w = World::new();
+    // sudo's usual 15-minute timestamp, kept in a private /run/sudo.
+    let sudoers = "Defaults timestamp_timeout=15\nDefaults lecture=never\n\
+                   root ALL=(ALL:ALL) ALL\nalice,bob,carol ALL=(ALL:ALL) ALL\n";
+    w.sb.write("etc/sudoers", sudoers, 0o440);
+    std::fs::create_dir_all(w.sb.path("run-sudo")).unwrap();
+    std::fs::set_permissions(
+        w.sb.path("run-sudo"),
+        std::fs::Permissions::from_mode(0o711),
+    )
+    .unwrap();
+    w.sb.bind(w.sb.path("run-sudo"), "/run/sudo");
+    let cmd = format!(
+        "{}; {SUDO}; {} revoke-session >/dev/null; {}",
+        w.assume("admin", ""),
+        w.sts(),
+        SUDO.replace("SUDO=", "CACHED=")
+    );
+    let out = w.run(&World::term(ALICE, &cmd));
+    assert!(sudo_ok(&out), "{out}");
+    assert!(
+        out.stdout.contains("CACHED=1"),
+        "account must deny although sudo's timestamp skips auth: {out}"
+    );
+    assert!(out.stdout.contains("revoked"), "{out}");
 }

@@ -82,7 +82,8 @@ fn sync(sb: &Sandbox, s: &dyn Store) {
         passwd: "/etc/passwd".into(),
         group: "/etc/group".into(),
     };
-    let login = |st: &dyn Store, user: &str| userdb::login::check(st, user);
+    let host = userdb::login::host_name().unwrap();
+    let login = |st: &dyn Store, user: &str| userdb::login::check(st, user, &host);
     let rep = userdb::apply(s, &cfg, &login, Mode::Repair).unwrap();
     assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
 }

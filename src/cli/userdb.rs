@@ -22,7 +22,8 @@ pub(crate) fn manages_host(store_path: &Path) -> bool {
 
 fn run(store: &dyn Store, mode: Mode) -> Result<Report, userdb::UserdbError> {
     let cfg = Config::from_env()?;
-    let login = |s: &dyn Store, user: &str| userdb::login::check(s, user);
+    let host = userdb::login::host_name().map_err(userdb::UserdbError::Source)?;
+    let login = |s: &dyn Store, user: &str| userdb::login::check(s, user, &host);
     userdb::apply(store, &cfg, &login, mode)
 }
 

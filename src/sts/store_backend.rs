@@ -11,15 +11,12 @@ use super::backend::{
 };
 use super::error::StsError;
 use super::model;
+use crate::authz::{self, Facts, Subject, Target};
 use crate::credentials;
-use crate::policy::{
-    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
-};
+use crate::policy::{self, Effect, Policy, PolicyKind, Request};
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::sts_ext::StsStoreExt;
-use crate::store::{
-    self, ApplicablePolicy, OpenMode, OpenOptions, PolicyOrigin, Store, StoreError, TagTarget,
-};
+use crate::store::{self, OpenMode, OpenOptions, Store, StoreError, TagTarget};
 
 /// TOTP window (steps before and after now) for codes given to iam-sts and sudo.
 const TOTP_WINDOW: u16 = 1;
@@ -70,132 +67,24 @@ impl StoreBackend {
         })
     }
 
-    fn kind_of(origin: &PolicyOrigin, principal_is_role: bool) -> (PolicyKind, SourceType) {
-        match origin {
-            PolicyOrigin::Inline if principal_is_role => (PolicyKind::RoleInline, SourceType::Role),
-            PolicyOrigin::Inline => (PolicyKind::UserInline, SourceType::User),
-            PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
-                (PolicyKind::Managed, SourceType::UserManaged)
-            }
-            PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
-            PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
-        }
-    }
-
-    fn parse(p: &ApplicablePolicy, is_role: bool) -> Result<(Source, Policy), StsError> {
-        let (kind, st) = Self::kind_of(&p.origin, is_role);
-        let policy = Policy::parse(&p.document, kind).map_err(|e| {
-            StsError::Store(format!("stored policy {} does not parse: {e}", p.source))
-        })?;
-        Ok((Source::new(p.source.clone(), st), policy))
-    }
-
-    /// The principal's policies (and whether any reads an MFA key), its ARN for trust
-    /// matching, and its part of the request context.
-    fn principal_facts(
-        &self,
-        q: &Question,
-    ) -> Result<(PolicySet, bool, String, Context), StsError> {
-        let account = self.store.account_id().map_err(store_err)?;
-        let mut ctx = Context::new();
-        let (pols, is_role, arn, session_doc) = match &q.principal {
-            Principal::User(name) => {
-                let u = self.store.get_user(name).map_err(store_err)?;
-                ctx.insert("aws:username", u.name.clone());
-                ctx.insert("aws:userid", u.user_id.clone());
-                ctx.insert("aws:PrincipalArn", u.arn.clone());
-                ctx.insert("aws:PrincipalType", "User");
-                for t in &u.tags {
-                    ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
-                }
-                if let Some(t) = q.mfa_time {
-                    ctx.insert("aws:MultiFactorAuthPresent", "true");
-                    ctx.insert("aws:MultiFactorAuthAge", (q.now - t).max(0).to_string());
-                }
-                let pols = self.store.user_policies(name).map_err(store_err)?;
-                (pols, false, u.arn, None)
-            }
-            Principal::Session(s) => {
-                let r = self.store.get_role(&s.role).map_err(store_err)?;
-                ctx.insert("aws:userid", format!("{}:{}", r.role_id, s.session_name));
-                // As in AWS: aws:PrincipalArn of a role session is the role's ARN.
-                ctx.insert("aws:PrincipalArn", r.arn.clone());
-                ctx.insert("aws:PrincipalType", "AssumedRole");
-                for t in &r.tags {
-                    ctx.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
-                }
-                ctx.insert("sts:RoleSessionName", s.session_name.clone());
-                ctx.insert("aws:TokenIssueTime", model::iso8601(s.issued));
-                // Temporary credentials always carry MultiFactorAuthPresent.
-                match q.mfa_time {
-                    Some(t) => {
-                        ctx.insert("aws:MultiFactorAuthPresent", "true");
-                        ctx.insert("aws:MultiFactorAuthAge", (q.now - t).max(0).to_string());
-                    }
-                    None => ctx.insert("aws:MultiFactorAuthPresent", "false"),
-                }
-                let pols = self.store.role_policies(&s.role).map_err(store_err)?;
-                let arn = model::assumed_role_arn(&account, &r.name, &s.session_name);
-                let doc = match &s.session_policy {
-                    Some(d) => Some(d.clone()),
-                    None => self
-                        .store
-                        .role_session_policy(&s.access_key_id)
-                        .map_err(store_err)?,
-                };
-                (pols, true, arn, doc)
-            }
-        };
-        ctx.insert("aws:CurrentTime", model::iso8601(q.now));
-        ctx.insert("aws:EpochTime", q.now.to_string());
-        if let Some(ip) = &q.source_ip {
-            ctx.insert("aws:SourceIp", ip.clone());
-        }
-        ctx.insert("host:Name", self.host.clone());
-        if let Some(s) = &q.service {
-            ctx.insert("host:Service", s.clone());
-        }
-        if let Some(t) = &q.tty {
-            ctx.insert("host:Tty", t.clone());
-        }
-        let mfa_word = |d: &str| d.to_ascii_lowercase().contains("aws:multifactorauth");
-        let mut uses_mfa = false;
-        let mut set = PolicySet::default();
-        for p in &pols.identity {
-            uses_mfa |= mfa_word(&p.document);
-            set.identity.push(Self::parse(p, is_role)?);
-        }
-        if let Some(b) = &pols.boundary {
-            uses_mfa |= mfa_word(&b.document);
-            set.boundary = Some(Self::parse(b, is_role)?);
-        }
-        if let Some(doc) = session_doc {
-            uses_mfa |= mfa_word(&doc);
-            let p = Policy::parse(&doc, PolicyKind::Session).map_err(|e| {
-                StsError::Store(format!("stored session policy does not parse: {e}"))
-            })?;
-            set.session = Some((Source::named("session policy"), p));
-        }
-        Ok((set, uses_mfa, arn, ctx))
-    }
-
-    fn resource_tags(&self, resource: &str, ctx: &mut Context) -> Result<(), StsError> {
-        let tags = if let Some(host) = resource.split(":host/").nth(1) {
-            self.store.list_host_tags(host).map_err(store_err)?
-        } else if let Some(role) = resource.split(":role/").nth(1) {
-            let name = role.rsplit('/').next().unwrap_or(role);
-            match self.store.list_tags(TagTarget::Role, name) {
-                Ok(t) => t,
-                Err(StoreError::NoSuchEntity(_)) => vec![],
-                Err(e) => return Err(store_err(e)),
-            }
+    /// The authz question for one of our questions: the host of this machine becomes
+    /// `Target::Host` (host ARN, host tags, host:Name), anything else an ARN.
+    fn facts(&self, q: &Question) -> Result<Facts, StsError> {
+        let account = self.account_id()?;
+        let target = if q.resource == authz::host_arn(&account, &self.host) {
+            Target::Host(self.host.clone())
         } else {
-            vec![]
+            Target::Arn(q.resource.clone())
         };
-        for t in tags {
-            ctx.insert(&format!("aws:ResourceTag/{}", t.key), t.value);
-        }
-        Ok(())
+        Ok(Facts {
+            action: q.action.clone(),
+            target,
+            mfa_time: q.mfa_time,
+            service: q.service.clone(),
+            tty: q.tty.clone(),
+            rhost: q.source_ip.clone(),
+            now: q.now,
+        })
     }
 
     fn to_store_session(s: &RoleSession) -> store::RoleSession {
@@ -214,30 +103,22 @@ impl StoreBackend {
     }
 }
 
-fn verdict(d: &Decision, uses_mfa: bool) -> Verdict {
-    let reason = if d.matched.is_empty() {
-        "no statement allows it".to_string()
-    } else {
-        d.matched
-            .iter()
-            .map(|m| match &m.sid {
-                Some(sid) => format!("{} statement {} ({sid})", m.source, m.index),
-                None => format!("{} statement {}", m.source, m.index),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+fn verdict(v: authz::Verdict) -> Verdict {
     Verdict {
-        allowed: d.effect == Effect::Allowed,
-        explicit_deny: d.effect == Effect::ExplicitDeny,
-        reason: if d.effect == Effect::ExplicitDeny {
-            format!("explicitly denied by {reason}")
+        allowed: v.allowed,
+        explicit_deny: v.explicit_deny,
+        reason: if v.explicit_deny {
+            format!("explicitly denied by {}", v.reason)
         } else {
-            reason
+            v.reason
         },
-        missing_context: d.missing_context.clone(),
-        uses_mfa,
+        missing_context: v.missing_context,
+        uses_mfa: v.uses_mfa,
     }
+}
+
+fn authz_err(e: authz::AuthzError) -> StsError {
+    StsError::Store(e.to_string())
 }
 
 impl StsBackend for StoreBackend {
@@ -305,20 +186,48 @@ impl StsBackend for StoreBackend {
     }
 
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
-        let (set, uses_mfa, arn, mut ctx) = self.principal_facts(q)?;
-        self.resource_tags(&q.resource, &mut ctx)?;
-        let req = Request {
-            action: q.action.clone(),
-            resource: q.resource.clone(),
-            principal_arn: arn,
-            context: ctx,
-        };
-        Ok(verdict(&policy::evaluate(&set, &req), uses_mfa))
+        let facts = self.facts(q)?;
+        let v = match &q.principal {
+            Principal::User(name) => authz::authorize(&self.store, Subject::User(name), &facts),
+            Principal::Session(s) => {
+                let doc = match &s.session_policy {
+                    Some(d) => Some(d.clone()),
+                    None => self
+                        .store
+                        .role_session_policy(&s.access_key_id)
+                        .map_err(store_err)?,
+                };
+                let row = Self::to_store_session(s);
+                authz::authorize(&self.store, Subject::Session(&row, doc.as_deref()), &facts)
+            }
+        }
+        .map_err(authz_err)?;
+        Ok(verdict(v))
     }
 
     fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError> {
-        let (_, _, arn, mut ctx) = self.principal_facts(q)?;
-        self.resource_tags(&role.arn, &mut ctx)?;
+        let Principal::User(name) = &q.principal else {
+            return Err(StsError::Internal(
+                "only IAM users assume roles here".into(),
+            ));
+        };
+        let u = self.store.get_user(name).map_err(store_err)?;
+        let who = authz::Principal {
+            arn: u.arn.clone(),
+            kind: "User",
+            user_name: Some(u.name.clone()),
+            user_id: u.user_id.clone(),
+            tags: u.tags.clone(),
+            session: None,
+        };
+        let role_tags = self
+            .store
+            .list_tags(TagTarget::Role, &role.name)
+            .map_err(store_err)?;
+        let facts = Facts {
+            target: Target::Arn(role.arn.clone()),
+            ..self.facts(q)?
+        };
         let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|e| {
             StsError::Store(format!(
                 "trust policy of role {} does not parse: {e}",
@@ -328,14 +237,39 @@ impl StsBackend for StoreBackend {
         let req = Request {
             action: q.action.clone(),
             resource: role.arn.clone(),
-            principal_arn: arn,
-            context: ctx,
+            principal_arn: who.arn.clone(),
+            context: authz::build_context(&who, &role_tags, &facts),
         };
         let uses_mfa = role
             .trust_policy
             .to_ascii_lowercase()
             .contains("aws:multifactorauth");
-        Ok(verdict(&policy::evaluate_trust(&trust, &req), uses_mfa))
+        let d = policy::evaluate_trust(&trust, &req);
+        let reason = if d.matched.is_empty() {
+            "no statement of the trust policy allows it".to_string()
+        } else {
+            d.matched
+                .iter()
+                .map(|m| {
+                    format!(
+                        "trust policy statement {}{}",
+                        m.index,
+                        m.sid
+                            .as_ref()
+                            .map(|s| format!(" ({s})"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Ok(Verdict {
+            allowed: d.effect == Effect::Allowed,
+            explicit_deny: d.effect == Effect::ExplicitDeny,
+            reason,
+            missing_context: d.missing_context.clone(),
+            uses_mfa,
+        })
     }
 
     fn insert_session(&self, s: &RoleSession) -> Result<(), StsError> {

@@ -54,6 +54,45 @@ pub fn certain_denial(d: &Decision) -> Option<String> {
 /// The PAM service keys are exported for.
 pub const SERVICE: &str = "sshd";
 
+/// Environment variable naming this host for the key export (as `host=` does for the
+/// PAM module).
+pub const HOST_ENV: &str = "PAM_IAM_HOST";
+
+/// The `host=NAME` argument of the first `pam_iam.so` line in `text` (a PAM file).
+pub fn pam_host_option(text: &str) -> Option<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .filter(|l| l.contains("pam_iam.so"))
+        .flat_map(|l| l.split_ascii_whitespace())
+        .find_map(|t| t.strip_prefix("host="))
+        .map(str::to_string)
+}
+
+/// The host name `pam_iam` evaluates `host:Login` for, so the export decides for the
+/// same host ARN: `PAM_IAM_HOST`, else a `host=` option of `pam_iam.so` in
+/// /etc/pam.d/sshd or /etc/pam.d/pam-iam, else the kernel's host name.
+///
+/// # Errors
+/// The host name cannot be read.
+pub fn host_name() -> Result<String, String> {
+    if let Some(h) = std::env::var(HOST_ENV).ok().filter(|h| !h.is_empty()) {
+        return Ok(h);
+    }
+    for f in ["/etc/pam.d/sshd", "/etc/pam.d/pam-iam"] {
+        if let Some(h) = std::fs::read_to_string(f)
+            .ok()
+            .as_deref()
+            .and_then(pam_host_option)
+        {
+            return Ok(h);
+        }
+    }
+    Ok(nix::unistd::gethostname()
+        .map_err(|e| format!("gethostname: {e}"))?
+        .to_string_lossy()
+        .into_owned())
+}
+
 /// Key-time `host:Login` check of `user` on this host (its host name and tags), for
 /// [`super::store_source::StoreSource`]: `Ok(None)` possibly allowed, `Ok(Some(why))`
 /// certainly denied (a malformed stored policy too: the PAM module fails closed on it).
@@ -61,11 +100,8 @@ pub const SERVICE: &str = "sshd";
 ///
 /// # Errors
 /// The store could not be read (the caller then leaves the export untouched).
-pub fn check(store: &dyn Store, user: &str) -> Result<Option<String>, String> {
-    let host = nix::unistd::gethostname()
-        .map_err(|e| format!("gethostname: {e}"))?
-        .to_string_lossy()
-        .into_owned();
+pub fn check(store: &dyn Store, user: &str, host: &str) -> Result<Option<String>, String> {
+    let host = host.to_string();
     let account = store.account_id().map_err(|e| e.to_string())?;
     let u = store.get_user(user).map_err(|e| e.to_string())?;
     let pols = store.user_policies(user).map_err(|e| e.to_string())?;
@@ -143,6 +179,16 @@ mod tests {
         format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"{effect}","Action":"host:Login","Resource":"{resource}"{condition}}}]}}"#
         )
+    }
+
+    #[test]
+    fn host_option_from_pam_files() {
+        let f = "# pam_iam.so host=commented\n\
+                 auth [success=done default=die] pam_iam.so mode=code host=web-1 debug\n\
+                 account required pam_iam.so host=other\n";
+        assert_eq!(pam_host_option(f).as_deref(), Some("web-1"));
+        assert_eq!(pam_host_option("auth required pam_unix.so host=x\n"), None);
+        assert_eq!(pam_host_option("@include pam-iam\n"), None);
     }
 
     #[test]
