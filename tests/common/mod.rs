@@ -368,6 +368,10 @@ while True:
 echo $! >> $T/pids
 disown $!
 for i in $(seq 100); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
+# On exit, a marker through /dev/log: once it is in the file, every line logged before it
+# is too (datagrams are read in order), so the listener can be killed without losing any.
+__sync=harness-sync-$$-$RANDOM
+trap '__rc=$?; logger -u /dev/log -t harness-sync "$__sync" 2>/dev/null; for i in $(seq 250); do grep -qF "$__sync" $T/syslog.txt 2>/dev/null && break; sleep 0.02; done; exit $__rc' EXIT
 "#;
         }
         s += "set +e\n";
