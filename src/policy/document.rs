@@ -280,6 +280,20 @@ impl ServiceIndex {
     }
 }
 
+/// Characters that are not whitespace, counted up to `cap` (AWS does not count
+/// whitespace towards the size quotas).
+fn non_whitespace_chars(s: &str, cap: usize) -> usize {
+    if s.is_ascii() {
+        // char::is_whitespace on ASCII: space, \t, \n, \x0b, \x0c, \r.
+        s.bytes()
+            .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+            .take(cap)
+            .count()
+    } else {
+        s.chars().filter(|c| !c.is_whitespace()).take(cap).count()
+    }
+}
+
 /// A validated, compiled policy document, ready to evaluate many times.
 ///
 /// Exists so that parsing and pattern compilation happen once (at write time or when a
@@ -304,11 +318,7 @@ impl Policy {
     /// quota of its kind (whitespace not counted).
     pub fn parse(json: &str, kind: PolicyKind) -> Result<Policy, ValidationError> {
         let limit = kind.size_limit();
-        let size = json
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .take(limit + 1)
-            .count();
+        let size = non_whitespace_chars(json, limit + 1);
         if size > limit {
             return Err(ValidationError {
                 code: ErrorCode::LimitExceeded,

@@ -95,9 +95,25 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut out: Vec<(String, Json)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // Policy objects are small: a linear scan beats hashing until they are not.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(k) = map.next_key::<String>()? {
-            if !seen.insert(k.clone()) {
+            let dup = match &mut seen {
+                Some(set) => !set.insert(k.clone()),
+                None => {
+                    let dup = out.iter().any(|(x, _)| *x == k);
+                    if !dup && out.len() >= 16 {
+                        seen = Some(
+                            out.iter()
+                                .map(|(x, _)| x.clone())
+                                .chain([k.clone()])
+                                .collect(),
+                        );
+                    }
+                    dup
+                }
+            };
+            if dup {
                 return Err(de::Error::custom(format_args!("duplicate key {k:?}")));
             }
             let v = map.next_value::<Json>()?;
@@ -115,6 +131,22 @@ mod tests {
     fn duplicate_keys_are_refused() {
         let err = Json::parse(r#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
         assert!(err.to_string().contains("duplicate key \"c\""), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_objects_are_refused() {
+        let mut doc = String::from("{");
+        for i in 0..40 {
+            doc.push_str(&format!("\"k{i}\":1,"));
+        }
+        doc.push_str("\"k3\":2}");
+        assert!(
+            Json::parse(&doc)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key \"k3\"")
+        );
+        assert!(Json::parse(&doc.replace("\"k3\":2", "\"k99\":2")).is_ok());
     }
 
     #[test]
