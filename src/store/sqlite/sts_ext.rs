@@ -1,20 +1,14 @@
 //! Store additions for role sessions, owned by the sts part (kept apart from the store
 //! owner's files): a session's policy, a fresh MFA proof in a session, and the root-only
-//! shortest session length. The extra table is created on first write, so no migration
-//! of the main schema is needed.
+//! shortest session length. The session-policy table comes from schema migration 3.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::{Result, RoleSession, Store, StoreError};
+use crate::store::{Result, RoleSession, StoreError};
 
 /// Settings key of the shortest role session (seconds); absent means AWS's 900.
 const MIN_DURATION_KEY: &str = "sts.min_session_duration";
-
-const CREATE_POLICIES: &str = "CREATE TABLE IF NOT EXISTS role_session_policies (
-  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
-  document TEXT NOT NULL
-)";
 
 /// What iam-sts and the sudo decision need beyond the [`Store`] trait.
 pub trait StsStoreExt {
@@ -32,37 +26,21 @@ pub trait StsStoreExt {
 
 impl StsStoreExt for SqliteStore {
     fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()> {
-        self.create_role_session(s)?;
-        if let Some(doc) = policy {
-            self.write(|tx| {
-                tx.execute(CREATE_POLICIES, [])?;
+        // One transaction: a session never exists without its limiting policy.
+        self.write(|tx| {
+            super::insert_role_session(tx, s)?;
+            if let Some(doc) = policy {
                 tx.execute(
                     "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
                     params![s.session_id, doc],
                 )?;
-                Ok(())
-            })
-            .inspect_err(|_| {
-                // A session without its limiting policy must not stay usable.
-                let _ = self.revoke_role_session(&s.session_id, s.issued);
-            })?;
-        }
-        Ok(())
+            }
+            Ok(())
+        })
     }
 
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>> {
         self.read(|tx| {
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'role_session_policies'",
-                    [],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
-                return Ok(None);
-            }
             Ok(tx
                 .query_row(
                     "SELECT document FROM role_session_policies WHERE session_id = ?1",
@@ -127,7 +105,7 @@ impl StsStoreExt for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions};
+    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions, Store};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
