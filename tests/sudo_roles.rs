@@ -463,6 +463,11 @@ fn the_helper_resists_subversion() {
                 w.serial()
             ))
         ),
+        // Tiny resource limits cannot cut the store write in half: lifted, it works.
+        as_alice(&format!(
+            "ulimit -f 0; ulimit -t 1; {sts} assume-role --role-arn {} --role-session-name limited >/dev/null; echo ULIMIT=$?",
+            w.role("admin")
+        )),
         // A symlinked store is refused.
         "mv /var/lib/pam-iam/iam.db /var/lib/pam-iam/real.db && ln -s real.db /var/lib/pam-iam/iam.db".to_string(),
         as_alice(&format!("{sts} get-caller-identity; echo SYMLINK=$?")),
@@ -494,6 +499,35 @@ fn the_helper_resists_subversion() {
     );
     assert!(out.stdout.contains("SYMLINK=1"), "{out}");
     assert!(out.stdout.contains("the code must be 6 digits"), "{out}");
+    // Either the limit was lifted and the session was stored with its audit row, or the
+    // write failed cleanly and nothing was stored; never a process killed halfway.
+    assert!(!out.stderr.contains("File size limit exceeded"), "{out}");
+    let store = SqliteStore::open(&OpenOptions::new(
+        w.sb.path("varlib/pam-iam/real.db"),
+        OpenMode::ReadWrite,
+    ))
+    .unwrap();
+    let stored = store
+        .list_role_sessions(Some("alice"), None)
+        .unwrap()
+        .iter()
+        .any(|s| s.session_name == "limited");
+    let audited = store
+        .list_audit(&Default::default())
+        .unwrap()
+        .iter()
+        .any(|e| {
+            e.action == "sts:AssumeRole" && e.decision == "allow" && e.reason.contains("/limited")
+        });
+    assert_eq!(
+        stored, audited,
+        "a session must never exist without its audit row: {out}"
+    );
+    assert_eq!(out.stdout.contains("ULIMIT=0"), stored, "{out}");
+    assert!(
+        out.stdout.contains("ULIMIT=0") || out.stdout.contains("ULIMIT=1"),
+        "{out}"
+    );
     assert!(!out.stderr.contains("panicked"), "{out}");
 }
 

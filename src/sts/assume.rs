@@ -55,33 +55,28 @@ pub fn assume_role(
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
 ) -> Result<AssumeRoleOutput, StsError> {
-    let result = assume_role_inner(b, ctx, args, prompt);
-    let (decision, reason) = match &result {
-        Ok(o) => ("allow", format!("assumed {} ({})", o.arn, o.access_key_id)),
-        Err(e) => (
-            if e.code() == "AccessDenied" {
-                "deny"
-            } else {
-                "error"
-            },
-            format!("{} as {:?}: {e}", args.role_arn, args.session_name),
-        ),
+    // An allowed session is audited in the same transaction that stores it; a refusal
+    // is audited here.
+    let e = match assume_role_inner(b, ctx, args, prompt) {
+        Ok(o) => return Ok(o),
+        Err(e) => e,
     };
     let rec = StsAudit {
         time: ctx.now,
         event: "assume-role".to_string(),
         user: ctx.user.clone(),
-        decision: decision.to_string(),
-        reason,
+        decision: if e.code() == "AccessDenied" {
+            "deny"
+        } else {
+            "error"
+        }
+        .to_string(),
+        reason: format!("{} as {:?}: {e}", args.role_arn, args.session_name),
         service: "iam-sts".to_string(),
         tty: Some(ctx.scope.describe()),
     };
-    // A session that cannot be audited must not be handed out.
-    match (b.audit(&rec), result) {
-        (Ok(()), r) => r,
-        (Err(e), Ok(_)) => Err(e),
-        (Err(_), Err(e)) => Err(e),
-    }
+    let _ = b.audit(&rec);
+    Err(e)
 }
 
 fn assume_role_inner(
@@ -233,9 +228,23 @@ fn assume_role_inner(
         session_policy: args.policy.clone(),
         revoked: None,
     };
+    let arn = model::assumed_role_arn(&account, &role.name, &args.session_name);
+    let audit = StsAudit {
+        time: ctx.now,
+        event: "assume-role".to_string(),
+        user: ctx.user.clone(),
+        decision: "allow".to_string(),
+        reason: format!(
+            "assumed {arn} ({access_key_id}) until {}{}",
+            model::iso8601(session.expires),
+            if mfa_time.is_some() { ", with MFA" } else { "" }
+        ),
+        service: "iam-sts".to_string(),
+        tty: Some(ctx.scope.describe()),
+    };
     {
         let _hold = SignalGuard::block();
-        b.insert_session(&session)?;
+        b.insert_session(&session, &audit)?;
     }
     Ok(AssumeRoleOutput {
         access_key_id,
@@ -243,7 +252,7 @@ fn assume_role_inner(
         session_token: token.to_string(),
         expiration: session.expires,
         assumed_role_id: format!("{}:{}", role.id, args.session_name),
-        arn: model::assumed_role_arn(&account, &role.name, &args.session_name),
+        arn,
     })
 }
 

@@ -5,8 +5,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::SqliteStore;
-use crate::store::{Result, RoleSession, Store, StoreError};
+use super::{SESSION_COLS, SqliteStore};
+use crate::store::{AuditEvent, Result, RoleSession, StoreError};
 
 /// Settings key of the shortest role session (seconds); absent means AWS's 900.
 const MIN_DURATION_KEY: &str = "sts.min_session_duration";
@@ -18,8 +18,14 @@ const CREATE_POLICIES: &str = "CREATE TABLE IF NOT EXISTS role_session_policies 
 
 /// What iam-sts and the sudo decision need beyond the [`Store`] trait.
 pub trait StsStoreExt {
-    /// Records a session together with its `--policy` session policy, in one transaction.
-    fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()>;
+    /// Records a session, its `--policy` session policy and its audit event in one
+    /// transaction: no session exists without its audit row, whatever kills the caller.
+    fn create_role_session_audited(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// The session policy of a session, if it was given one.
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>>;
     /// Records a fresh MFA proof (sudo's re-prompt) in a session.
@@ -31,23 +37,53 @@ pub trait StsStoreExt {
 }
 
 impl StsStoreExt for SqliteStore {
-    fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()> {
-        self.create_role_session(s)?;
-        if let Some(doc) = policy {
-            self.write(|tx| {
+    fn create_role_session_audited(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    s.session_id,
+                    s.user_name,
+                    s.role_name,
+                    s.session_name,
+                    s.token_hash,
+                    s.issued,
+                    s.expires,
+                    s.scope,
+                    s.revoked,
+                    s.mfa_time
+                ],
+            )?;
+            if let Some(doc) = policy {
                 tx.execute(CREATE_POLICIES, [])?;
                 tx.execute(
                     "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
                     params![s.session_id, doc],
                 )?;
-                Ok(())
-            })
-            .inspect_err(|_| {
-                // A session without its limiting policy must not stay usable.
-                let _ = self.revoke_role_session(&s.session_id, s.issued);
-            })?;
-        }
-        Ok(())
+            }
+            tx.execute(
+                "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    audit.time,
+                    audit.user,
+                    audit.service,
+                    audit.rhost,
+                    audit.tty,
+                    audit.action,
+                    audit.decision,
+                    audit.reason
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>> {
@@ -127,7 +163,7 @@ impl StsStoreExt for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions};
+    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions, Store};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -179,9 +215,13 @@ mod tests {
         let (_d, s) = store();
         // Before any session policy exists, the table does not either: reads say None.
         assert_eq!(s.role_session_policy("ASIA1").ok(), Some(None));
-        s.create_role_session_with_policy(&session("ASIA1"), Some("{\"doc\":1}"))
+        let ev = AuditEvent {
+            action: "sts:AssumeRole".into(),
+            ..Default::default()
+        };
+        s.create_role_session_audited(&session("ASIA1"), Some("{\"doc\":1}"), &ev)
             .unwrap_or_else(|e| panic!("{e}"));
-        s.create_role_session_with_policy(&session("ASIA2"), None)
+        s.create_role_session_audited(&session("ASIA2"), None, &ev)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             s.role_session_policy("ASIA1").ok(),
