@@ -1,25 +1,20 @@
 //! Store additions for role sessions, owned by the sts part (kept apart from the store
 //! owner's files): a session's policy, a fresh MFA proof in a session, and the root-only
-//! shortest session length. The extra table is created on first write, so no migration
-//! of the main schema is needed.
+//! shortest session length. The session-policy table comes from schema migration 3.
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SESSION_COLS, SqliteStore};
+use super::SqliteStore;
 use crate::store::{AuditEvent, Result, RoleSession, StoreError};
 
 /// Settings key of the shortest role session (seconds); absent means AWS's 900.
 const MIN_DURATION_KEY: &str = "sts.min_session_duration";
 
-const CREATE_POLICIES: &str = "CREATE TABLE IF NOT EXISTS role_session_policies (
-  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
-  document TEXT NOT NULL
-)";
-
 /// What iam-sts and the sudo decision need beyond the [`Store`] trait.
 pub trait StsStoreExt {
     /// Records a session, its `--policy` session policy and its audit event in one
-    /// transaction: no session exists without its audit row, whatever kills the caller.
+    /// transaction: no session exists without its limiting policy or its audit row,
+    /// whatever kills the caller.
     fn create_role_session_audited(
         &self,
         s: &RoleSession,
@@ -44,25 +39,8 @@ impl StsStoreExt for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                &format!(
-                    "INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                ),
-                params![
-                    s.session_id,
-                    s.user_name,
-                    s.role_name,
-                    s.session_name,
-                    s.token_hash,
-                    s.issued,
-                    s.expires,
-                    s.scope,
-                    s.revoked,
-                    s.mfa_time
-                ],
-            )?;
+            super::insert_role_session(tx, s)?;
             if let Some(doc) = policy {
-                tx.execute(CREATE_POLICIES, [])?;
                 tx.execute(
                     "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
                     params![s.session_id, doc],
@@ -88,17 +66,6 @@ impl StsStoreExt for SqliteStore {
 
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>> {
         self.read(|tx| {
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'role_session_policies'",
-                    [],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
-                return Ok(None);
-            }
             Ok(tx
                 .query_row(
                     "SELECT document FROM role_session_policies WHERE session_id = ?1",
