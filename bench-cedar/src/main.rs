@@ -85,7 +85,7 @@ fn compare(warm: Duration, time: Duration) {
     println!(
         "scenario                                   pam-iam (median / min)      cedar 4.14 (median / min)   cedar/pam-iam"
     );
-    let mut row = |name: &str, ours: Stat, theirs: Stat| {
+    let row = |name: &str, ours: Stat, theirs: Stat| {
         println!(
             "{name:<42} {:>10} / {:>10}     {:>10} / {:>10}     {:>6.1}x   ({} / {} samples)",
             show(ours.median),
