@@ -1098,8 +1098,8 @@ fn simulate_principal_policy() {
 /// 50 `iam` processes writing at once lose nothing and never report a locked database.
 #[test]
 fn concurrent_writers_lose_nothing() {
+    // A fresh store: the first writers also race to create and migrate it.
     let iam = Iam::new();
-    iam.ok(&["create-group", "--group-name", "ops"]);
     let spawn_all = |args: Vec<Vec<String>>| {
         let children: Vec<_> = args
             .iter()
@@ -1123,6 +1123,7 @@ fn concurrent_writers_lose_nothing() {
             .map(|i| vec!["create-user".into(), "--user-name".into(), format!("u{i}")])
             .collect(),
     );
+    iam.ok(&["create-group", "--group-name", "ops"]);
     spawn_all(
         (0..50)
             .map(|i| {

@@ -436,6 +436,7 @@ fn the_helper_resists_subversion() {
     let t = w.sb.path("marks").display().to_string();
     let sts = w.sts();
     let big = "x".repeat(100_000);
+    std::fs::write(w.sb.path("marks/huge"), format!("{}\n", "7".repeat(5_000))).unwrap();
     let many = vec!["--all"; 100].join(" ");
     let as_alice = |c: &str| {
         format!(
@@ -452,6 +453,16 @@ fn the_helper_resists_subversion() {
         // Huge inputs.
         as_alice(&format!("{sts} assume-role --role-arn x --role-session-name s --policy {big}; echo BIG=$?")),
         as_alice(&format!("{sts} list-sessions {many}; echo MANY=$?")),
+        // A huge answer at the code prompt (typed into the terminal): read at most 64
+        // bytes, refused.
+        format!(
+            "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null < {t}/huge",
+            shell_quote(&format!(
+                "{sts} assume-role --role-arn {} --role-session-name s1 --serial-number {}; echo HUGE=$?",
+                w.role("mfa-admin"),
+                w.serial()
+            ))
+        ),
         // A symlinked store is refused.
         "mv /var/lib/pam-iam/iam.db /var/lib/pam-iam/real.db && ln -s real.db /var/lib/pam-iam/iam.db".to_string(),
         as_alice(&format!("{sts} get-caller-identity; echo SYMLINK=$?")),
@@ -476,10 +487,13 @@ fn the_helper_resists_subversion() {
     );
     assert!(out.stdout.contains("PRELOAD=0"), "{out}");
     assert!(
-        out.stdout.contains("BIG=1") && out.stdout.contains("MANY=1"),
+        out.stdout.contains("BIG=1")
+            && out.stdout.contains("MANY=1")
+            && out.stdout.contains("HUGE=1"),
         "{out}"
     );
     assert!(out.stdout.contains("SYMLINK=1"), "{out}");
+    assert!(out.stdout.contains("the code must be 6 digits"), "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
 }
 

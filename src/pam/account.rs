@@ -39,7 +39,8 @@ pub fn acct_mgmt<H: PamHandler>(
         )
     };
     let fail = |h: &mut H, e: &BackendError| -> PamCode {
-        report(h, "error", &e.to_string());
+        let rec = items.record(now, &action, "error", &e.to_string());
+        audit::report_failure(h, backend, &rec, e);
         error_code(e)
     };
     let user = match backend.login_user(&items.user) {

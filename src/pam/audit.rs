@@ -76,6 +76,21 @@ pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &Aud
     }
 }
 
+/// Report a store failure: one syslog line; the store's audit table too, unless the
+/// store itself is what failed (a second "cannot write" line would only repeat it).
+pub fn report_failure<H: PamHandler>(
+    h: &mut H,
+    backend: &dyn Backend,
+    rec: &AuditRecord,
+    e: &super::backend::BackendError,
+) {
+    let target = match e {
+        super::backend::BackendError::Unavailable(_) => None,
+        _ => Some(backend),
+    };
+    report(h, target, rec);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -363,7 +363,7 @@ pub(crate) fn store_error<H: PamHandler>(
 ) -> PamCode {
     let code = error_code(e);
     let rec = items.record(now, "authenticate", "error", &format!("{e}"));
-    audit::report(h, Some(backend), &rec);
+    audit::report_failure(h, backend, &rec, e);
     code
 }
 

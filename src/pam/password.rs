@@ -37,11 +37,8 @@ pub fn chauthtok<H: PamHandler>(
         Err(code) => return code,
     };
     let report_err = |h: &mut H, e: &BackendError| {
-        audit::report(
-            h,
-            Some(backend),
-            &items.record(now, "chauthtok", "error", &e.to_string()),
-        );
+        let rec = items.record(now, "chauthtok", "error", &e.to_string());
+        audit::report_failure(h, backend, &rec, e);
         super::auth::error_code(e)
     };
     let user = match backend.login_user(&items.user) {

@@ -1,7 +1,6 @@
 //! `session`: record logins and logouts of IAM users in the audit trail.
 
 use super::audit::{self, LoginItems};
-use super::auth::error_code;
 use super::backend::Backend;
 use super::handler::{PamCode, PamHandler};
 
@@ -28,15 +27,9 @@ pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, no
         Ok(Some(_)) => {}
         Ok(None) => return PamCode::Ignore,
         Err(e) => {
-            audit::report(
-                h,
-                Some(backend),
-                &items.record(now, event, "error", &e.to_string()),
-            );
-            return match error_code(&e) {
-                PamCode::Success => PamCode::Success,
-                _ => PamCode::SessionErr,
-            };
+            let rec = items.record(now, event, "error", &e.to_string());
+            audit::report_failure(h, backend, &rec, &e);
+            return PamCode::SessionErr;
         }
     }
     if audit::report(

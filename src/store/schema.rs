@@ -225,5 +225,14 @@ CREATE TABLE settings (
 );
 "#;
 
+/// Migration 3: role-session policies (`iam-sts assume-role --policy`). `IF NOT EXISTS`:
+/// stores written before this migration may already hold the table, created on first use.
+pub(crate) const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS role_session_policies (
+  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
+  document TEXT NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];

@@ -618,6 +618,16 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
     })
 }
 
+/// Insert one role session (shared with the sts additions, which add its policy in the
+/// same transaction).
+pub(super) fn insert_role_session(tx: &Connection, s: &RoleSession) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time],
+    )?;
+    Ok(())
+}
+
 const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time";
 
 /// Path prefixes compare exactly (case-sensitive, no wildcards), as AWS's PathPrefix.
@@ -2160,13 +2170,7 @@ impl Store for SqliteStore {
     // ---- role sessions -------------------------------------------------------------------------------
 
     fn create_role_session(&self, s: &RoleSession) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-                params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| insert_role_session(tx, s))
     }
 
     fn get_role_session(&self, token_hash: &str) -> Result<RoleSession> {

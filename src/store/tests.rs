@@ -42,7 +42,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
     );
     let acct = s.account_id().unwrap();
     assert_eq!(acct.len(), 12);
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     drop(s);
     // Fixed at creation: reopening keeps it.
     assert_eq!(
@@ -124,7 +124,7 @@ fn migrates_v1_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     assert_eq!(s.account_id().unwrap(), "123456789012");
     let u = s.get_user("alice").unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/alice");
@@ -541,4 +541,25 @@ fn concurrent_connections_are_serialised() {
     assert_eq!(accepted, 20);
     assert_eq!(s.mfa_secret(&serial).unwrap().watermark, 30);
     assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 160);
+}
+
+/// Stores that got the session-policy table before migration 3 (created on first use by
+/// earlier builds) still migrate.
+#[test]
+fn migration_3_tolerates_an_existing_session_policy_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iam.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(include_str!("../../tests/fixtures/store-v1.sql"))
+            .unwrap();
+        c.execute_batch(
+            "CREATE TABLE role_session_policies (session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE, document TEXT NOT NULL)",
+        )
+        .unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.get_user("alice").unwrap().name, "alice");
 }

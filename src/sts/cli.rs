@@ -21,7 +21,7 @@ const MAX_ANSWER: usize = 64;
 
 /// `iam-sts`: assume IAM roles on this host (aws sts … for Linux).
 #[derive(Debug, Parser)]
-#[command(name = "iam-sts", version, about, disable_help_subcommand = true)]
+#[command(name = "iam-sts", version, disable_help_subcommand = true)]
 struct Cli {
     /// Store path (root only; everyone else always uses the host's store).
     #[arg(long, global = true)]

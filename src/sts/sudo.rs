@@ -86,7 +86,11 @@ pub fn sudo_decision(
         event: "sudo".to_string(),
         user: req.user.clone(),
         decision: decision.to_string(),
-        reason,
+        reason: format!(
+            "{} ({}): {reason}",
+            req.service.as_deref().unwrap_or("sudo"),
+            if req.may_prompt { "auth" } else { "account" }
+        ),
         service: req.service.clone().unwrap_or_else(|| "sudo".to_string()),
         tty: Some(req.scope.describe()),
     };

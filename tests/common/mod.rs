@@ -53,15 +53,26 @@ pub fn target_dir() -> PathBuf {
 pub fn module_so() -> PathBuf {
     let so = target_dir().join("libpam_iam.so");
     let profile_release = target_dir().file_name().is_some_and(|n| n == "release");
-    let stale = match (
-        std::fs::metadata(&so),
-        std::fs::metadata(std::env::current_exe().unwrap()),
-    ) {
-        (Ok(m), Ok(exe)) => {
-            m.modified().unwrap() < exe.modified().unwrap() - Duration::from_secs(600)
+    // Rebuild when any source file is newer than the module (cheap when it is not).
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut t = std::time::UNIX_EPOCH;
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let m = if p.is_dir() {
+                    newest(&p)
+                } else {
+                    e.metadata().and_then(|m| m.modified()).unwrap_or(t)
+                };
+                t = t.max(m);
+            }
         }
-        _ => true,
-    };
+        t
+    }
+    let src = newest(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let stale = std::fs::metadata(&so)
+        .and_then(|m| m.modified())
+        .map_or(true, |m| m < src);
     if stale {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["build", "--lib"])
@@ -368,6 +379,10 @@ while True:
 echo $! >> $T/pids
 disown $!
 for i in $(seq 100); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
+# On exit, a marker through /dev/log: once it is in the file, every line logged before it
+# is too (datagrams are read in order), so the listener can be killed without losing any.
+__sync=harness-sync-$$-$RANDOM
+trap '__rc=$?; logger -u /dev/log -t harness-sync "$__sync" 2>/dev/null; for i in $(seq 250); do grep -qF "$__sync" $T/syslog.txt 2>/dev/null && break; sleep 0.02; done; exit $__rc' EXIT
 "#;
         }
         s += "set +e\n";
@@ -556,6 +571,17 @@ impl Sshd {
     /// prompt prefix (e.g. "Password:") to the answers given, in order, each time it
     /// appears (SSH_ASKPASS_REQUIRE=force). Runs `echo LOGIN-OK $(id -un)` remotely.
     pub fn login(&self, user: &str, answers: &[(&str, &str)], extra_args: &[&str]) -> SshLogin {
+        self.login_cmd(user, answers, extra_args, "echo LOGIN-OK $(id -un)")
+    }
+
+    /// [`Sshd::login`] running `command` remotely.
+    pub fn login_cmd(
+        &self,
+        user: &str,
+        answers: &[(&str, &str)],
+        extra_args: &[&str],
+        command: &str,
+    ) -> SshLogin {
         let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
         let ask_dir = self.dir.join(format!("askpass.{n}.{}", std::process::id()));
         std::fs::create_dir_all(&ask_dir).unwrap();
@@ -576,7 +602,7 @@ impl Sshd {
             let key = seen.len();
             std::fs::write(ask_dir.join(format!("a{key}")), vals.join("\n") + "\n").unwrap();
             script += &format!(
-                "  *{}*) c=$(cat \"$D/c{key}\" 2>/dev/null || echo 0); c=$((c+1)); echo $c > \"$D/c{key}\"; sed -n \"${{c}}p\" \"$D/a{key}\"; exit 0;;\n",
+                "  *'{}'*) c=$(cat \"$D/c{key}\" 2>/dev/null || echo 0); c=$((c+1)); echo $c > \"$D/c{key}\"; sed -n \"${{c}}p\" \"$D/a{key}\"; exit 0;;\n",
                 prefix.trim_end()
             );
         }
@@ -614,12 +640,16 @@ impl Sshd {
                 "PubkeyAuthentication=no",
             ]);
         }
-        cmd.args(["-l", user, "127.0.0.1", "echo LOGIN-OK $(id -un)"]);
+        cmd.args(["-l", user, "127.0.0.1", command]);
         let out = run_with_timeout(&mut cmd, None, Duration::from_secs(60));
         let prompts = std::fs::read_to_string(ask_dir.join("prompts"))
             .unwrap_or_default()
             .lines()
-            .map(String::from)
+            // OpenSSH 9 prefixes keyboard-interactive prompts with "(user@host) ".
+            .map(|l| match (l.starts_with('('), l.find(") ")) {
+                (true, Some(i)) => l[i + 2..].to_string(),
+                _ => l.to_string(),
+            })
             .collect();
         SshLogin { out, prompts }
     }

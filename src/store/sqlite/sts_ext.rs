@@ -1,20 +1,14 @@
 //! Store additions for role sessions, owned by the sts part (kept apart from the store
 //! owner's files): a session's policy, a fresh MFA proof in a session, and the root-only
-//! shortest session length. The extra table is created on first write, so no migration
-//! of the main schema is needed.
+//! shortest session length. The session-policy table comes from schema migration 3.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::{Result, RoleSession, Store, StoreError};
+use crate::store::{Result, RoleSession, StoreError};
 
 /// Settings key of the shortest role session (seconds); absent means AWS's 900.
 const MIN_DURATION_KEY: &str = "sts.min_session_duration";
-
-const CREATE_POLICIES: &str = "CREATE TABLE IF NOT EXISTS role_session_policies (
-  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
-  document TEXT NOT NULL
-)";
 
 /// What iam-sts and the sudo decision need beyond the [`Store`] trait.
 pub trait StsStoreExt {
@@ -32,37 +26,21 @@ pub trait StsStoreExt {
 
 impl StsStoreExt for SqliteStore {
     fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()> {
-        self.create_role_session(s)?;
-        if let Some(doc) = policy {
-            self.write(|tx| {
-                tx.execute(CREATE_POLICIES, [])?;
+        // One transaction: a session never exists without its limiting policy.
+        self.write(|tx| {
+            super::insert_role_session(tx, s)?;
+            if let Some(doc) = policy {
                 tx.execute(
                     "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
                     params![s.session_id, doc],
                 )?;
-                Ok(())
-            })
-            .inspect_err(|_| {
-                // A session without its limiting policy must not stay usable.
-                let _ = self.revoke_role_session(&s.session_id, s.issued);
-            })?;
-        }
-        Ok(())
+            }
+            Ok(())
+        })
     }
 
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>> {
         self.read(|tx| {
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'role_session_policies'",
-                    [],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
-                return Ok(None);
-            }
             Ok(tx
                 .query_row(
                     "SELECT document FROM role_session_policies WHERE session_id = ?1",
@@ -121,5 +99,101 @@ impl StsStoreExt for SqliteStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions, Store};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = SqliteStore::open(&OpenOptions::new(
+            dir.path().join("iam.db"),
+            OpenMode::ReadWrite,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        s.create_user(
+            &NewUser {
+                name: "alice".into(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        s.create_role(
+            &NewRole {
+                name: "admin".into(),
+                path: "/".into(),
+                assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#.into(),
+                max_session_duration: 3600,
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (dir, s)
+    }
+
+    fn session(id: &str) -> RoleSession {
+        RoleSession {
+            session_id: id.into(),
+            user_name: "alice".into(),
+            role_name: "admin".into(),
+            session_name: "s".into(),
+            token_hash: format!("h-{id}"),
+            issued: 10,
+            expires: 1000,
+            scope: "tty:b:1:2:3".into(),
+            revoked: None,
+            mfa_time: None,
+        }
+    }
+
+    #[test]
+    fn session_policy_round_trip_and_mfa_update() {
+        let (_d, s) = store();
+        // Before any session policy exists, the table does not either: reads say None.
+        assert_eq!(s.role_session_policy("ASIA1").ok(), Some(None));
+        s.create_role_session_with_policy(&session("ASIA1"), Some("{\"doc\":1}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.create_role_session_with_policy(&session("ASIA2"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.role_session_policy("ASIA1").ok(),
+            Some(Some("{\"doc\":1}".into()))
+        );
+        assert_eq!(s.role_session_policy("ASIA2").ok(), Some(None));
+        s.set_role_session_mfa("ASIA2", 77)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = s
+            .list_role_sessions(Some("alice"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            all.iter()
+                .find(|r| r.session_id == "ASIA2")
+                .and_then(|r| r.mfa_time),
+            Some(77)
+        );
+        assert!(matches!(
+            s.set_role_session_mfa("ASIA9", 1),
+            Err(StoreError::NoSuchEntity(_))
+        ));
+    }
+
+    #[test]
+    fn min_duration_setting_is_bounded() {
+        let (_d, s) = store();
+        assert_eq!(s.sts_min_session_duration().ok(), Some(None));
+        s.set_sts_min_session_duration(Some(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.sts_min_session_duration().ok(), Some(Some(2)));
+        assert!(s.set_sts_min_session_duration(Some(0)).is_err());
+        assert!(s.set_sts_min_session_duration(Some(901)).is_err());
+        s.set_sts_min_session_duration(None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.sts_min_session_duration().ok(), Some(None));
     }
 }
