@@ -320,6 +320,19 @@ fn mfa_device_errors_and_outputs() {
         std::fs::read_to_string(&seedfile).unwrap(),
         v["VirtualMFADevice"]["Base32StringSeed"].as_str().unwrap()
     );
+    // An --outfile that cannot be written fails before the device is created.
+    iam.err(
+        &[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            "dev5",
+            "--outfile",
+            "/nonexistent/dir/qr.png",
+            "--bootstrap-method",
+            "QRCodePNG",
+        ],
+        "ValidationError",
+    );
     iam.err(
         &["list-mfa-devices", "--user-name", "ghost"],
         "NoSuchEntity",

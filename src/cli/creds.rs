@@ -203,16 +203,24 @@ pub(super) fn create_virtual_mfa_device(
     let png_b64 = Zeroizing::new(<base64ct::Base64 as base64ct::Encoding>::encode_string(
         &png,
     ));
-    if let (Some(file), Some(method)) = (&outfile, bootstrap) {
+    // Open --outfile before the store changes, so a bad path fails with nothing changed.
+    let out = match &outfile {
+        Some(file) => Some((file, open_private(file)?)),
+        None => None,
+    };
+    let d = ctx
+        .store
+        .create_virtual_mfa_device(name, path, &seed, ctx.now)?;
+    if let (Some((file, mut f)), Some(method)) = (out, bootstrap) {
         let bytes: &[u8] = match method {
             Bootstrap::QrCodePng => &png,
             Bootstrap::Base32StringSeed => b32.as_bytes(),
         };
-        write_private(file, bytes)?;
+        use std::io::Write;
+        f.set_len(0)
+            .and_then(|()| f.write_all(bytes))
+            .map_err(|e| CliError::validation(format!("--outfile {}: {e}", file.display())))?;
     }
-    let d = ctx
-        .store
-        .create_virtual_mfa_device(name, path, &seed, ctx.now)?;
     if ctx.output == Output::Json {
         return Ok(Some(json!({ "VirtualMFADevice": {
             "SerialNumber": d.serial_number,
@@ -230,18 +238,15 @@ pub(super) fn create_virtual_mfa_device(
     Ok(None)
 }
 
-fn write_private(file: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    use std::io::Write;
+fn open_private(file: &std::path::Path) -> Result<std::fs::File, CliError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(file)
-        .map_err(|e| CliError::validation(format!("--outfile {}: {e}", file.display())))?;
-    f.write_all(bytes)
         .map_err(|e| CliError::validation(format!("--outfile {}: {e}", file.display())))
 }
 

@@ -4,7 +4,7 @@
 use super::CliError;
 use crate::policy::{Policy, PolicyKind};
 use crate::store::Tag;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use zeroize::Zeroizing;
 
 /// Read `file://PATH` or take the argument itself.
@@ -120,20 +120,43 @@ pub fn path(p: &str) -> Result<(), CliError> {
     }
 }
 
+/// Read one line from `fd` a byte at a time into zeroizing memory: no buffered reader
+/// keeps a copy of the secret after we are done (at most 4096 bytes).
+fn read_secret_line(fd: impl std::os::fd::AsFd) -> std::io::Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(128));
+    let mut b = Zeroizing::new([0u8; 1]);
+    loop {
+        match nix::unistd::read(&fd, b.as_mut()) {
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => {
+                if bytes.len() >= 4096 {
+                    return Err(std::io::Error::other("line longer than 4096 bytes"));
+                }
+                bytes.push(b[0]);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| std::io::Error::other("the password is not valid UTF-8"))?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
 /// The first line of stdin, without its newline.
 pub fn password_from_stdin() -> Result<Zeroizing<String>, CliError> {
-    let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
+    let line = read_secret_line(std::io::stdin())
         .map_err(|e| CliError::validation(format!("cannot read stdin: {e}")))?;
-    let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_string());
-    if trimmed.is_empty() {
+    if line.is_empty() {
         return Err(CliError::validation(
             "--password-stdin: standard input held no password",
         ));
     }
-    Ok(trimmed)
+    Ok(line)
 }
 
 /// Prompt on the controlling terminal with echo off, twice; refuses when there is no
@@ -171,14 +194,10 @@ fn read_tty(prompt: &str) -> Result<Zeroizing<String>, CliError> {
     let mut w = &tty;
     let _ = w.write_all(prompt.as_bytes());
     let _ = w.flush();
-    let mut line = Zeroizing::new(String::new());
-    let res = std::io::BufReader::new(&tty).read_line(&mut line);
+    let res = read_secret_line(&tty);
     // Restore echo whatever happened.
     let _ = tcsetattr(&tty, SetArg::TCSAFLUSH, &saved);
-    res.map_err(no_tty)?;
-    Ok(Zeroizing::new(
-        line.trim_end_matches(['\n', '\r']).to_string(),
-    ))
+    res.map_err(no_tty)
 }
 
 /// This host's name, the default of the host-tag commands.

@@ -192,6 +192,69 @@ fn table(v: &Value, path: &str, out: &mut String) {
                 }
             }
         }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            // A list of objects is one table: a column per scalar field, a row per item;
+            // nested values follow as their own sections.
+            let mut cols: Vec<String> = Vec::new();
+            for item in items {
+                if let Value::Object(m) = item {
+                    for (k, x) in m {
+                        if scalar(x).is_some() && !cols.contains(k) {
+                            cols.push(k.clone());
+                        }
+                    }
+                }
+            }
+            let cell = |item: &Value, c: &str| item.get(c).and_then(scalar).unwrap_or_default();
+            let widths: Vec<usize> = cols
+                .iter()
+                .map(|c| {
+                    items
+                        .iter()
+                        .map(|i| cell(i, c).chars().count())
+                        .chain([c.chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = format!(
+                "+{}+\n",
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(w + 2))
+                    .collect::<Vec<_>>()
+                    .join("+")
+            );
+            let row = |vals: Vec<String>| {
+                let cells: Vec<String> = vals
+                    .iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!(" {v:<w$} "))
+                    .collect();
+                format!("|{}|\n", cells.join("|"))
+            };
+            if !cols.is_empty() {
+                if !path.is_empty() {
+                    let _ = writeln!(out, "{path}");
+                }
+                out.push_str(&line);
+                out.push_str(&row(cols.clone()));
+                out.push_str(&line);
+                for item in items {
+                    out.push_str(&row(cols.iter().map(|c| cell(item, c)).collect()));
+                }
+                out.push_str(&line);
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let Value::Object(m) = item {
+                    for (k, x) in m {
+                        if scalar(x).is_none() {
+                            table(x, &format!("{path}[{i}].{k}"), out);
+                        }
+                    }
+                }
+            }
+        }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 match scalar(item) {
@@ -236,5 +299,11 @@ mod tests {
         let t = render(&v, Output::Table, "GetUser");
         assert!(t.contains("| UserName | alice |"), "{t}");
         assert!(render(&v, Output::Json, "x").contains("    \"User\""));
+        let l = json!({"Users": [{"UserName": "alice", "Path": "/"}, {"UserName": "bob", "Path": "/eng/"}]});
+        let t = render(&l, Output::Table, "ListUsers");
+        assert!(
+            t.contains("| UserName | Path  |") && t.contains("| bob      | /eng/ |"),
+            "{t}"
+        );
     }
 }

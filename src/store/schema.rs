@@ -232,6 +232,8 @@ CREATE TABLE IF NOT EXISTS role_session_policies (
   session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
   document TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS group_members_user ON group_members(user_pk);
+CREATE INDEX IF NOT EXISTS password_history_user ON password_history(user_pk);
 "#;
 
 /// All migrations in order; `user_version` = how many are applied.
