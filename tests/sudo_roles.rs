@@ -409,6 +409,25 @@ fn mfa_trust_policy_needs_a_fresh_code() {
         out.stdout.contains("REPLAY=1") && out.stdout.contains("already used"),
         "{out}"
     );
+
+    // The code typed at iam-sts's own prompt (the next step's code: this one is spent).
+    let next = common::oathtool(&w.seed_b32, 30);
+    std::fs::write(w.sb.path("typed"), format!("{next}\n")).unwrap();
+    let prompted = format!(
+        "{} assume-role --role-arn {} --role-session-name s2 --serial-number {} >/dev/null; echo PROMPTED=$?; {SUDO}",
+        w.sts(),
+        w.role("mfa-admin"),
+        w.serial()
+    );
+    // Typed after the prompt appears, as a person does (the prompt flushes earlier input).
+    let typed = w.sb.path("typed").display().to_string();
+    let out = w.run(&format!(
+        "(sleep 1; cat {typed}; sleep 2) | setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null",
+        shell_quote(&prompted)
+    ));
+    assert!(out.stdout.contains("Verification code:"), "{out}");
+    assert!(out.stdout.contains("PROMPTED=0"), "{out}");
+    assert!(sudo_ok(&out), "{out}");
 }
 
 #[test]
