@@ -6,6 +6,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::credentials::ids::{self, IdKind};
+
 use super::backend::{
     Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
 };
@@ -208,9 +210,9 @@ fn assume_role_inner(
     let key_bytes = b.random(16)?;
     let secret_bytes = b.random(40)?;
     let token_bytes = b.random(128)?;
-    let access_key_id = format!("ASIA{}", base32(&key_bytes));
-    let secret = Zeroizing::new(base64(&secret_bytes));
-    let token = Zeroizing::new(base64(&token_bytes));
+    let access_key_id = ids::id_from_bytes(IdKind::SessionKey, &key_bytes);
+    let secret = ids::secret_from_bytes(&secret_bytes);
+    let token = ids::secret_from_bytes(&token_bytes);
     let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
     let session = RoleSession {
         access_key_id: access_key_id.clone(),
@@ -305,23 +307,6 @@ pub(crate) fn verify_mfa(
         ));
     }
     Ok(())
-}
-
-const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base32(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| B32[usize::from(b & 31)] as char)
-        .collect()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| B64[usize::from(b & 63)] as char)
-        .collect()
 }
 
 #[cfg(test)]
@@ -453,8 +438,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn encoders() {
-        assert_eq!(base32(&[0, 31, 32]), "A7A");
-        assert_eq!(base64(&[0, 63, 64]), "A/A");
+    fn session_keys_look_like_aws_ones() {
+        assert_eq!(
+            ids::id_from_bytes(IdKind::SessionKey, &[0, 31, 32]),
+            "ASIAA7A"
+        );
+        assert_eq!(ids::secret_from_bytes(&[0, 63, 64]).as_str(), "A/A");
     }
 }
