@@ -244,14 +244,7 @@ impl StsBackend for StoreBackend {
             ));
         };
         let u = self.store.get_user(name).map_err(store_err)?;
-        let who = authz::Principal {
-            arn: u.arn.clone(),
-            kind: "User",
-            user_name: Some(u.name.clone()),
-            user_id: u.user_id.clone(),
-            tags: u.tags.clone(),
-            session: None,
-        };
+        let who = authz::Principal::user(&u);
         let role_tags = self
             .store
             .list_tags(TagTarget::Role, &role.name)
