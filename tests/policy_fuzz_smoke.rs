@@ -1,5 +1,5 @@
 //! A stable-Rust random-input harness over the same function as the cargo-fuzz target
-//! (fuzz/src/target.rs): seeds from fuzz/corpus/policy, mutated byte-wise and with a
+//! (fuzz/src/target.rs): seeds from fuzz/seeds, mutated byte-wise and with a
 //! dictionary of policy tokens, plus generated hostile documents. A panic is a crash.
 //!
 //! In the normal test run it does a short pass (POLICY_FUZZ_ITERS, default 2,000);
@@ -103,7 +103,7 @@ impl Rng {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/policy");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()

@@ -409,6 +409,25 @@ fn mfa_trust_policy_needs_a_fresh_code() {
         out.stdout.contains("REPLAY=1") && out.stdout.contains("already used"),
         "{out}"
     );
+
+    // The code typed at iam-sts's own prompt (the next step's code: this one is spent).
+    let next = common::oathtool(&w.seed_b32, 30);
+    std::fs::write(w.sb.path("typed"), format!("{next}\n")).unwrap();
+    let prompted = format!(
+        "{} assume-role --role-arn {} --role-session-name s2 --serial-number {} >/dev/null; echo PROMPTED=$?; {SUDO}",
+        w.sts(),
+        w.role("mfa-admin"),
+        w.serial()
+    );
+    // Typed after the prompt appears, as a person does (the prompt flushes earlier input).
+    let typed = w.sb.path("typed").display().to_string();
+    let out = w.run(&format!(
+        "(sleep 1; cat {typed}; sleep 2) | setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null",
+        shell_quote(&prompted)
+    ));
+    assert!(out.stdout.contains("Verification code:"), "{out}");
+    assert!(out.stdout.contains("PROMPTED=0"), "{out}");
+    assert!(sudo_ok(&out), "{out}");
 }
 
 #[test]
@@ -463,6 +482,11 @@ fn the_helper_resists_subversion() {
                 w.serial()
             ))
         ),
+        // Tiny resource limits cannot cut the store write in half: lifted, it works.
+        as_alice(&format!(
+            "ulimit -f 0; ulimit -t 1; {sts} assume-role --role-arn {} --role-session-name limited >/dev/null; echo ULIMIT=$?",
+            w.role("admin")
+        )),
         // A symlinked store is refused.
         "mv /var/lib/pam-iam/iam.db /var/lib/pam-iam/real.db && ln -s real.db /var/lib/pam-iam/iam.db".to_string(),
         as_alice(&format!("{sts} get-caller-identity; echo SYMLINK=$?")),
@@ -494,6 +518,35 @@ fn the_helper_resists_subversion() {
     );
     assert!(out.stdout.contains("SYMLINK=1"), "{out}");
     assert!(out.stdout.contains("the code must be 6 digits"), "{out}");
+    // Either the limit was lifted and the session was stored with its audit row, or the
+    // write failed cleanly and nothing was stored; never a process killed halfway.
+    assert!(!out.stderr.contains("File size limit exceeded"), "{out}");
+    let store = SqliteStore::open(&OpenOptions::new(
+        w.sb.path("varlib/pam-iam/real.db"),
+        OpenMode::ReadWrite,
+    ))
+    .unwrap();
+    let stored = store
+        .list_role_sessions(Some("alice"), None)
+        .unwrap()
+        .iter()
+        .any(|s| s.session_name == "limited");
+    let audited = store
+        .list_audit(&Default::default())
+        .unwrap()
+        .iter()
+        .any(|e| {
+            e.action == "sts:AssumeRole" && e.decision == "allow" && e.reason.contains("/limited")
+        });
+    assert_eq!(
+        stored, audited,
+        "a session must never exist without its audit row: {out}"
+    );
+    assert_eq!(out.stdout.contains("ULIMIT=0"), stored, "{out}");
+    assert!(
+        out.stdout.contains("ULIMIT=0") || out.stdout.contains("ULIMIT=1"),
+        "{out}"
+    );
     assert!(!out.stderr.contains("panicked"), "{out}");
 }
 

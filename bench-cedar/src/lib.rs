@@ -59,6 +59,13 @@ pub fn cedar_load(text: &str) -> cedar::PolicySet {
 }
 
 /// One Cedar decision; true when allowed.
-pub fn cedar_decide(ps: &cedar::PolicySet, req: &cedar::Request, entities: &cedar::Entities) -> bool {
-    cedar::Authorizer::new().is_authorized(req, ps, entities).decision() == cedar::Decision::Allow
+pub fn cedar_decide(
+    ps: &cedar::PolicySet,
+    req: &cedar::Request,
+    entities: &cedar::Entities,
+) -> bool {
+    cedar::Authorizer::new()
+        .is_authorized(req, ps, entities)
+        .decision()
+        == cedar::Decision::Allow
 }

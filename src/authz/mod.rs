@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
 };
-use crate::store::{ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag};
+use crate::store::{ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag, User};
 
 /// Who asks.
 #[derive(Debug, Clone, Copy)]
@@ -96,15 +96,7 @@ pub fn authorize(
     let (principal, policies, session_policy) = match subject {
         Subject::User(name) => {
             let u = store.get_user(name)?;
-            let p = Principal {
-                arn: u.arn.clone(),
-                kind: "User",
-                user_name: Some(u.name.clone()),
-                user_id: u.user_id.clone(),
-                tags: u.tags.clone(),
-                session: None,
-            };
-            (p, store.user_policies(name)?, None)
+            (Principal::user(&u), store.user_policies(name)?, None)
         }
         Subject::Session(s, session_policy) => {
             let r = store.get_role(&s.role_name)?;
@@ -166,6 +158,21 @@ pub struct Principal {
     pub tags: Vec<Tag>,
     /// Session name, issue time and role ARN, for sessions.
     pub session: Option<(String, i64, String)>,
+}
+
+impl Principal {
+    /// An IAM user as the principal of a request: the one place that says which user
+    /// fields become `aws:username`, `aws:userid`, `aws:PrincipalArn` and the tags.
+    pub fn user(u: &User) -> Principal {
+        Principal {
+            arn: u.arn.clone(),
+            kind: "User",
+            user_name: Some(u.name.clone()),
+            user_id: u.user_id.clone(),
+            tags: u.tags.clone(),
+            session: None,
+        }
+    }
 }
 
 /// Every condition key of the contract for one request. Pure.

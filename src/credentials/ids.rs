@@ -56,9 +56,27 @@ impl IdKind {
 pub fn new_id(kind: IdKind) -> Result<String, CredError> {
     let mut bytes = vec![0u8; kind.random_len()];
     random_fill(&mut bytes)?;
+    Ok(id_from_bytes(kind, &bytes))
+}
+
+/// The id for `kind` made from caller-supplied random bytes (one character per byte),
+/// for callers that draw randomness through their own backend, as `iam-sts` does.
+pub fn id_from_bytes(kind: IdKind, bytes: &[u8]) -> String {
     let mut id = String::from(kind.prefix());
     id.extend(bytes.iter().map(|b| BASE32[usize::from(b & 31)] as char));
-    Ok(id)
+    id
+}
+
+/// A secret in the AWS secret-key alphabet made from caller-supplied random bytes (one
+/// character per byte, 6 bits each).
+pub fn secret_from_bytes(bytes: &[u8]) -> Zeroizing<String> {
+    let mut s = Zeroizing::new(String::with_capacity(bytes.len()));
+    s.extend(
+        bytes
+            .iter()
+            .map(|b| SECRET_ALPHABET[usize::from(b & 63)] as char),
+    );
+    s
 }
 
 /// A 12-digit account id, fixed when a store is created.
@@ -87,13 +105,7 @@ pub fn new_account_id() -> Result<String, CredError> {
 pub fn new_secret_access_key() -> Result<Zeroizing<String>, CredError> {
     let mut bytes = Zeroizing::new([0u8; 40]);
     random_fill(bytes.as_mut())?;
-    let mut s = Zeroizing::new(String::with_capacity(40));
-    s.extend(
-        bytes
-            .iter()
-            .map(|b| SECRET_ALPHABET[usize::from(b & 63)] as char),
-    );
-    Ok(s)
+    Ok(secret_from_bytes(bytes.as_ref()))
 }
 
 #[cfg(test)]

@@ -74,23 +74,10 @@ pub fn verify_consecutive(
 
 /// RFC 4648 Base32 without padding, as authenticator apps and `oathtool -b` expect.
 pub fn base32(data: &[u8]) -> Zeroizing<String> {
-    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Zeroizing::new(String::with_capacity(data.len().div_ceil(5) * 8));
-    let mut buffer: u32 = 0;
-    let mut bits = 0u32;
-    for &b in data {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(A[((buffer >> bits) & 31) as usize] as char);
-        }
-        buffer &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(A[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
+    Zeroizing::new(::base32::encode(
+        ::base32::Alphabet::Rfc4648 { padding: false },
+        data,
+    ))
 }
 
 fn percent_encode(s: &str) -> String {

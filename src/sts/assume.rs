@@ -6,6 +6,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::credentials::ids::{self, IdKind};
+
 use super::backend::{
     Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
 };
@@ -55,33 +57,28 @@ pub fn assume_role(
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
 ) -> Result<AssumeRoleOutput, StsError> {
-    let result = assume_role_inner(b, ctx, args, prompt);
-    let (decision, reason) = match &result {
-        Ok(o) => ("allow", format!("assumed {} ({})", o.arn, o.access_key_id)),
-        Err(e) => (
-            if e.code() == "AccessDenied" {
-                "deny"
-            } else {
-                "error"
-            },
-            format!("{} as {:?}: {e}", args.role_arn, args.session_name),
-        ),
+    // An allowed session is audited in the same transaction that stores it; a refusal
+    // is audited here.
+    let e = match assume_role_inner(b, ctx, args, prompt) {
+        Ok(o) => return Ok(o),
+        Err(e) => e,
     };
     let rec = StsAudit {
         time: ctx.now,
         event: "assume-role".to_string(),
         user: ctx.user.clone(),
-        decision: decision.to_string(),
-        reason,
+        decision: if e.code() == "AccessDenied" {
+            "deny"
+        } else {
+            "error"
+        }
+        .to_string(),
+        reason: format!("{} as {:?}: {e}", args.role_arn, args.session_name),
         service: "iam-sts".to_string(),
         tty: Some(ctx.scope.describe()),
     };
-    // A session that cannot be audited must not be handed out.
-    match (b.audit(&rec), result) {
-        (Ok(()), r) => r,
-        (Err(e), Ok(_)) => Err(e),
-        (Err(_), Err(e)) => Err(e),
-    }
+    let _ = b.audit(&rec);
+    Err(e)
 }
 
 fn assume_role_inner(
@@ -213,9 +210,9 @@ fn assume_role_inner(
     let key_bytes = b.random(16)?;
     let secret_bytes = b.random(40)?;
     let token_bytes = b.random(128)?;
-    let access_key_id = format!("ASIA{}", base32(&key_bytes));
-    let secret = Zeroizing::new(base64(&secret_bytes));
-    let token = Zeroizing::new(base64(&token_bytes));
+    let access_key_id = ids::id_from_bytes(IdKind::SessionKey, &key_bytes);
+    let secret = ids::secret_from_bytes(&secret_bytes);
+    let token = ids::secret_from_bytes(&token_bytes);
     let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
     let session = RoleSession {
         access_key_id: access_key_id.clone(),
@@ -233,9 +230,23 @@ fn assume_role_inner(
         session_policy: args.policy.clone(),
         revoked: None,
     };
+    let arn = model::assumed_role_arn(&account, &role.name, &args.session_name);
+    let audit = StsAudit {
+        time: ctx.now,
+        event: "assume-role".to_string(),
+        user: ctx.user.clone(),
+        decision: "allow".to_string(),
+        reason: format!(
+            "assumed {arn} ({access_key_id}) until {}{}",
+            model::iso8601(session.expires),
+            if mfa_time.is_some() { ", with MFA" } else { "" }
+        ),
+        service: "iam-sts".to_string(),
+        tty: Some(ctx.scope.describe()),
+    };
     {
         let _hold = SignalGuard::block();
-        b.insert_session(&session)?;
+        b.insert_session(&session, &audit)?;
     }
     Ok(AssumeRoleOutput {
         access_key_id,
@@ -243,7 +254,7 @@ fn assume_role_inner(
         session_token: token.to_string(),
         expiration: session.expires,
         assumed_role_id: format!("{}:{}", role.id, args.session_name),
-        arn: model::assumed_role_arn(&account, &role.name, &args.session_name),
+        arn,
     })
 }
 
@@ -296,23 +307,6 @@ pub(crate) fn verify_mfa(
         ));
     }
     Ok(())
-}
-
-const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base32(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| B32[usize::from(b & 31)] as char)
-        .collect()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| B64[usize::from(b & 63)] as char)
-        .collect()
 }
 
 #[cfg(test)]
@@ -444,8 +438,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn encoders() {
-        assert_eq!(base32(&[0, 31, 32]), "A7A");
-        assert_eq!(base64(&[0, 63, 64]), "A/A");
+    fn session_keys_look_like_aws_ones() {
+        assert_eq!(
+            ids::id_from_bytes(IdKind::SessionKey, &[0, 31, 32]),
+            "ASIAA7A"
+        );
+        assert_eq!(ids::secret_from_bytes(&[0, 63, 64]).as_str(), "A/A");
     }
 }

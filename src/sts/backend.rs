@@ -160,8 +160,8 @@ pub trait StsBackend {
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError>;
     /// Evaluate a role's trust policy for a user.
     fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError>;
-    /// Store a new session.
-    fn insert_session(&self, s: &RoleSession) -> Result<(), StsError>;
+    /// Store a new session together with its audit event, atomically.
+    fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError>;
     /// Sessions of a user, newest first: only those active at `live_at` when given.
     /// `session_policy` may be left unset here; `authorize` looks it up itself.
     fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError>;

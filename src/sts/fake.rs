@@ -140,8 +140,9 @@ impl StsBackend for Fake {
             _ => verdict(u == "alice", false),
         })
     }
-    fn insert_session(&self, s: &RoleSession) -> Result<(), StsError> {
+    fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
         self.sessions.borrow_mut().push(s.clone());
+        self.audits.borrow_mut().push(audit.clone());
         Ok(())
     }
     fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {

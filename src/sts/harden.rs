@@ -67,6 +67,28 @@ pub fn sanitize_process(real_uid: u32) -> Inherited {
     };
     // SAFETY: setrlimit reads the struct we pass by pointer; it lives for the call.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
+    // The caller's limits must not cut a store write in half (SIGXFSZ, SIGXCPU, failed
+    // allocations): lift them (euid 0 may raise hard limits; failures leave them as they
+    // were, and every store change is one transaction anyway).
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    for res in [
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_CPU,
+        libc::RLIMIT_AS,
+        libc::RLIMIT_DATA,
+    ] {
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(res, &unlimited) };
+    }
+    // Where a limit could not be lifted (some sandboxes refuse even euid 0), a write past
+    // it fails with EFBIG and the transaction rolls back, instead of SIGXFSZ killing the
+    // process halfway.
+    // SAFETY: SIG_IGN is a valid disposition for SIGXFSZ; no handler code runs.
+    let _ =
+        unsafe { nix::sys::signal::signal(Signal::SIGXFSZ, nix::sys::signal::SigHandler::SigIgn) };
     ensure_std_fds();
     Inherited { db_override }
 }

@@ -87,6 +87,38 @@ impl StoreBackend {
         })
     }
 
+    /// The store's audit row for an event; also its syslog line when this backend logs.
+    fn audit_event(&self, rec: &StsAudit) -> store::AuditEvent {
+        let action = match rec.event.as_str() {
+            "assume-role" => "sts:AssumeRole",
+            "sudo" => "host:Sudo",
+            "revoke-session" => "sts:RevokeSession",
+            other => other,
+        };
+        if self.syslog {
+            syslog_line(
+                rec.decision == "allow",
+                &format!(
+                    "{action} user={} decision={} tty={:?}: {}",
+                    rec.user,
+                    rec.decision,
+                    rec.tty.as_deref().unwrap_or("-"),
+                    rec.reason
+                ),
+            );
+        }
+        store::AuditEvent {
+            time: rec.time,
+            user: rec.user.clone(),
+            service: rec.service.clone(),
+            rhost: None,
+            tty: rec.tty.clone(),
+            action: action.to_string(),
+            decision: rec.decision.clone(),
+            reason: rec.reason.clone(),
+        }
+    }
+
     fn to_store_session(s: &RoleSession) -> store::RoleSession {
         store::RoleSession {
             session_id: s.access_key_id.clone(),
@@ -212,14 +244,7 @@ impl StsBackend for StoreBackend {
             ));
         };
         let u = self.store.get_user(name).map_err(store_err)?;
-        let who = authz::Principal {
-            arn: u.arn.clone(),
-            kind: "User",
-            user_name: Some(u.name.clone()),
-            user_id: u.user_id.clone(),
-            tags: u.tags.clone(),
-            session: None,
-        };
+        let who = authz::Principal::user(&u);
         let role_tags = self
             .store
             .list_tags(TagTarget::Role, &role.name)
@@ -272,11 +297,13 @@ impl StsBackend for StoreBackend {
         })
     }
 
-    fn insert_session(&self, s: &RoleSession) -> Result<(), StsError> {
+    fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
+        let event = self.audit_event(audit);
         self.store
-            .create_role_session_with_policy(
+            .create_role_session_audited(
                 &Self::to_store_session(s),
                 s.session_policy.as_deref(),
+                &event,
             )
             .map_err(store_err)
     }
@@ -346,36 +373,8 @@ impl StsBackend for StoreBackend {
     }
 
     fn audit(&self, rec: &StsAudit) -> Result<(), StsError> {
-        let action = match rec.event.as_str() {
-            "assume-role" => "sts:AssumeRole",
-            "sudo" => "host:Sudo",
-            "revoke-session" => "sts:RevokeSession",
-            other => other,
-        };
-        if self.syslog {
-            syslog_line(
-                rec.decision == "allow",
-                &format!(
-                    "{action} user={} decision={} tty={:?}: {}",
-                    rec.user,
-                    rec.decision,
-                    rec.tty.as_deref().unwrap_or("-"),
-                    rec.reason
-                ),
-            );
-        }
-        self.store
-            .append_audit(&store::AuditEvent {
-                time: rec.time,
-                user: rec.user.clone(),
-                service: rec.service.clone(),
-                rhost: None,
-                tty: rec.tty.clone(),
-                action: action.to_string(),
-                decision: rec.decision.clone(),
-                reason: rec.reason.clone(),
-            })
-            .map_err(store_err)
+        let event = self.audit_event(rec);
+        self.store.append_audit(&event).map_err(store_err)
     }
 
     fn validate_session_policy(&self, json: &str) -> Result<(), StsError> {

@@ -110,14 +110,7 @@ pub fn check(store: &dyn Store, user: &str, host: &str) -> Result<Option<String>
         Err(e @ AuthzError::BadPolicy { .. }) => return Ok(Some(e.to_string())),
         Err(e) => return Err(e.to_string()),
     };
-    let principal = authz::Principal {
-        arn: u.arn.clone(),
-        kind: "User",
-        user_name: Some(u.name.clone()),
-        user_id: u.user_id.clone(),
-        tags: u.tags.clone(),
-        session: None,
-    };
+    let principal = authz::Principal::user(&u);
     let facts = authz::Facts {
         action: "host:Login".into(),
         target: authz::Target::Host(host.clone()),

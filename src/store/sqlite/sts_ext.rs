@@ -5,15 +5,22 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::{Result, RoleSession, StoreError};
+use crate::store::{AuditEvent, Result, RoleSession, StoreError};
 
 /// Settings key of the shortest role session (seconds); absent means AWS's 900.
 const MIN_DURATION_KEY: &str = "sts.min_session_duration";
 
 /// What iam-sts and the sudo decision need beyond the [`Store`] trait.
 pub trait StsStoreExt {
-    /// Records a session together with its `--policy` session policy, in one transaction.
-    fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()>;
+    /// Records a session, its `--policy` session policy and its audit event in one
+    /// transaction: no session exists without its limiting policy or its audit row,
+    /// whatever kills the caller.
+    fn create_role_session_audited(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// The session policy of a session, if it was given one.
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>>;
     /// Records a fresh MFA proof (sudo's re-prompt) in a session.
@@ -25,8 +32,12 @@ pub trait StsStoreExt {
 }
 
 impl StsStoreExt for SqliteStore {
-    fn create_role_session_with_policy(&self, s: &RoleSession, policy: Option<&str>) -> Result<()> {
-        // One transaction: a session never exists without its limiting policy.
+    fn create_role_session_audited(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         self.write(|tx| {
             super::insert_role_session(tx, s)?;
             if let Some(doc) = policy {
@@ -35,6 +46,20 @@ impl StsStoreExt for SqliteStore {
                     params![s.session_id, doc],
                 )?;
             }
+            tx.execute(
+                "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    audit.time,
+                    audit.user,
+                    audit.service,
+                    audit.rhost,
+                    audit.tty,
+                    audit.action,
+                    audit.decision,
+                    audit.reason
+                ],
+            )?;
             Ok(())
         })
     }
@@ -157,9 +182,13 @@ mod tests {
         let (_d, s) = store();
         // Before any session policy exists, the table does not either: reads say None.
         assert_eq!(s.role_session_policy("ASIA1").ok(), Some(None));
-        s.create_role_session_with_policy(&session("ASIA1"), Some("{\"doc\":1}"))
+        let ev = AuditEvent {
+            action: "sts:AssumeRole".into(),
+            ..Default::default()
+        };
+        s.create_role_session_audited(&session("ASIA1"), Some("{\"doc\":1}"), &ev)
             .unwrap_or_else(|e| panic!("{e}"));
-        s.create_role_session_with_policy(&session("ASIA2"), None)
+        s.create_role_session_audited(&session("ASIA2"), None, &ev)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             s.role_session_policy("ASIA1").ok(),

@@ -1,0 +1,7 @@
+#!/bin/bash
+# In-process, same run: pam-iam and cedar-policy on the same scenarios, interleaved.
+#   bench-cedar/compare.sh [WARMUP_S] [MEASURE_S]     (default 1 and 3)
+set -euo pipefail
+cd "$(dirname "$0")"
+cargo build --release -q
+exec target/release/bench-cedar compare "${1:-1}" "${2:-3}"
