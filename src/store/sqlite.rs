@@ -113,7 +113,10 @@ impl SqliteStore {
         // Each login is a short-lived process: without this, closing the last connection
         // checkpoints and deletes the WAL (two fsyncs per close, every PAM phase). The
         // WAL still checkpoints automatically at 1000 pages; durability is unchanged.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         migrate(&conn, read_only)?;
         let account_id: String =
             conn.query_row("SELECT account_id FROM account WHERE id = 1", [], |r| {
