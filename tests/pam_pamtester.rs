@@ -529,3 +529,54 @@ fn a_hundred_concurrent_logins() {
         .unwrap();
     assert_eq!(denies.len(), 50);
 }
+
+/// The shipped pam.d/pam-iam fragment, pointed at a store that does not exist: root (any
+/// uid-0 account) still gets in through pam_unix, while a local non-root user is refused
+/// in `account`, because the module cannot tell who is an IAM user (fail closed).
+#[test]
+fn a_missing_store_never_locks_root_out_of_the_shipped_fragment() {
+    if !should_run("a_missing_store_never_locks_root_out_of_the_shipped_fragment") {
+        return;
+    }
+    let fragment =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pam.d/pam-iam")).unwrap();
+    let stack: String = fragment
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            l.replace(
+                "pam_iam.so",
+                "{module} db=/nonexistent/pam-iam/iam.db fail_delay=0",
+            )
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let mut sb = Sandbox::new();
+    sb.unix_user("toor", 0, "toor-pw-1")
+        .unix_user("localadmin", 2100, "local-pw-1")
+        .service("iam-fragment", &stack);
+
+    let root = sb.pamtester(
+        "iam-fragment",
+        "toor",
+        &["authenticate", "acct_mgmt"],
+        &["toor-pw-1"],
+    );
+    assert!(root.ok(), "root must get in: {root}\n{}", sb.syslog());
+
+    let local = sb.pamtester(
+        "iam-fragment",
+        "localadmin",
+        &["authenticate", "acct_mgmt"],
+        &["local-pw-1"],
+    );
+    assert!(
+        !local.ok(),
+        "a non-root user must not pass an unusable store: {local}"
+    );
+    assert!(
+        sb.syslog().contains("/nonexistent/pam-iam/iam.db"),
+        "{}",
+        sb.syslog()
+    );
+}
