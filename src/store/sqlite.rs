@@ -46,6 +46,15 @@ pub struct SqliteStore {
     read_only: bool,
 }
 
+/// `Ok` when the statement changed a row; otherwise the entity was not there
+/// (NoSuchEntity with `missing`'s message), so the caller's transaction rolls back.
+fn found(changed: usize, missing: impl FnOnce() -> String) -> Result<()> {
+    if changed == 0 {
+        return Err(nse(missing()));
+    }
+    Ok(())
+}
+
 fn nse(msg: String) -> StoreError {
     StoreError::NoSuchEntity(msg)
 }
@@ -1033,12 +1042,10 @@ impl Store for SqliteStore {
 
     fn delete_password_policy(&self) -> Result<()> {
         self.write(|tx| {
-            if tx.execute("DELETE FROM password_policy WHERE id = 1", [])? == 0 {
-                return Err(nse(
-                    "The account policy with name PasswordPolicy cannot be found.".into(),
-                ));
-            }
-            Ok(())
+            let changed = tx.execute("DELETE FROM password_policy WHERE id = 1", [])?;
+            found(changed, || {
+                "The account policy with name PasswordPolicy cannot be found.".into()
+            })
         })
     }
 
@@ -1269,16 +1276,13 @@ impl Store for SqliteStore {
 
     fn set_totp_watermark(&self, serial: &str, step: i64) -> Result<()> {
         self.write(|tx| {
-            if tx.execute(
+            let changed = tx.execute(
                 "UPDATE mfa_devices SET watermark = ?1 WHERE serial = ?2",
                 params![step, serial],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "VirtualMFADevice with serial number {serial} doesn't exist."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("VirtualMFADevice with serial number {serial} doesn't exist.")
+            })
         })
     }
 
@@ -1387,47 +1391,38 @@ impl Store for SqliteStore {
     fn update_access_key(&self, user: &str, key_id: &str, status: Status) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            if tx.execute(
+            let changed = tx.execute(
                 "UPDATE access_keys SET status = ?1 WHERE key_id = ?2 AND user_pk = ?3",
                 params![status.as_str(), key_id, pk],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The Access Key with id {key_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The Access Key with id {key_id} cannot be found.")
+            })
         })
     }
 
     fn delete_access_key(&self, user: &str, key_id: &str) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            if tx.execute(
+            let changed = tx.execute(
                 "DELETE FROM access_keys WHERE key_id = ?1 AND user_pk = ?2",
                 params![key_id, pk],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The Access Key with id {key_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The Access Key with id {key_id} cannot be found.")
+            })
         })
     }
 
     fn record_access_key_use(&self, key_id: &str, service: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            if tx.execute(
+            let changed = tx.execute(
                 "UPDATE access_keys SET last_used = ?1, last_used_service = ?2 WHERE key_id = ?3",
                 params![now, service, key_id],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The Access Key with id {key_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The Access Key with id {key_id} cannot be found.")
+            })
         })
     }
 
@@ -1490,32 +1485,26 @@ impl Store for SqliteStore {
     fn update_ssh_public_key(&self, user: &str, key_id: &str, status: Status) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            if tx.execute(
+            let changed = tx.execute(
                 "UPDATE ssh_keys SET status = ?1 WHERE key_id = ?2 AND user_pk = ?3",
                 params![status.as_str(), key_id, pk],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The Public Key with id {key_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The Public Key with id {key_id} cannot be found.")
+            })
         })
     }
 
     fn delete_ssh_public_key(&self, user: &str, key_id: &str) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            if tx.execute(
+            let changed = tx.execute(
                 "DELETE FROM ssh_keys WHERE key_id = ?1 AND user_pk = ?2",
                 params![key_id, pk],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The Public Key with id {key_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The Public Key with id {key_id} cannot be found.")
+            })
         })
     }
 
@@ -1615,14 +1604,11 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let g = group_pk(tx, group)?;
             let u = user_pk(tx, user)?;
-            if tx.execute(
+            let changed = tx.execute(
                 "DELETE FROM group_members WHERE group_pk = ?1 AND user_pk = ?2",
                 params![g, u],
-            )? == 0
-            {
-                return Err(nse(format!("User {user} is not in group {group}.")));
-            }
-            Ok(())
+            )?;
+            found(changed, || format!("User {user} is not in group {group}."))
         })
     }
 
@@ -1824,16 +1810,13 @@ impl Store for SqliteStore {
                     "Cannot delete the default version of a policy.".into(),
                 ));
             }
-            if tx.execute(
+            let changed = tx.execute(
                 "DELETE FROM policy_versions WHERE policy_pk = ?1 AND version = ?2",
                 params![pk, v],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "Policy {arn} version {version_id} does not exist."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("Policy {arn} version {version_id} does not exist.")
+            })
         })
     }
 
@@ -2000,20 +1983,19 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.write(|tx| {
             let owner = principal_pk(tx, kind, name)?;
-            if tx.execute(
+            let changed = tx.execute(
                 &format!(
                     "DELETE FROM {} WHERE owner_pk = ?1 AND name = ?2",
                     inline_table(kind)
                 ),
                 params![owner, policy_name],
-            )? == 0
-            {
-                return Err(nse(format!(
+            )?;
+            found(changed, || {
+                format!(
                     "The {} policy with name {policy_name} cannot be found.",
                     kind.word()
-                )));
-            }
-            Ok(())
+                )
+            })
         })
     }
 
@@ -2210,16 +2192,13 @@ impl Store for SqliteStore {
 
     fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()> {
         self.write(|tx| {
-            if tx.execute(
+            let changed = tx.execute(
                 "UPDATE role_sessions SET revoked = coalesce(revoked, ?1) WHERE session_id = ?2",
                 params![now, session_id],
-            )? == 0
-            {
-                return Err(nse(format!(
-                    "The role session {session_id} cannot be found."
-                )));
-            }
-            Ok(())
+            )?;
+            found(changed, || {
+                format!("The role session {session_id} cannot be found.")
+            })
         })
     }
 
