@@ -236,5 +236,14 @@ CREATE INDEX IF NOT EXISTS group_members_user ON group_members(user_pk);
 CREATE INDEX IF NOT EXISTS password_history_user ON password_history(user_pk);
 "#;
 
+/// Migration 4: the per-user attempt slot of the second-factor rate limit
+/// (`credentials::second_factor::Throttle`), in milliseconds.
+pub(crate) const V4: &str = r#"
+CREATE TABLE factor_throttle (
+  user_pk INTEGER PRIMARY KEY REFERENCES users(pk) ON DELETE CASCADE,
+  next_free_ms INTEGER NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
