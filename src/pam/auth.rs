@@ -223,7 +223,9 @@ pub fn authenticate<H: PamHandler>(
 }
 
 /// Prompt as the mode and the account require. Unknown, password-less and locked
-/// accounts get exactly the prompts a working account of the same kind would get.
+/// accounts get exactly the prompts a working account of the same kind would get; with
+/// `code_prompt=always` every account gets both prompts (a code asked of an account
+/// without a device is ignored).
 fn ask<H: PamHandler>(h: &mut H, opts: &Options, has_mfa: bool) -> Result<Answers, PamCode> {
     match opts.mode {
         Mode::CodeOnly => {
@@ -235,7 +237,7 @@ fn ask<H: PamHandler>(h: &mut H, opts: &Options, has_mfa: bool) -> Result<Answer
         }
         Mode::PasswordThenCode => {
             let password = get_password(h, opts)?;
-            let code = if has_mfa {
+            let code = if has_mfa || opts.code_prompt_always {
                 Some(h.prompt(Echo::Off, CODE_PROMPT)?)
             } else {
                 None

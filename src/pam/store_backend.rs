@@ -190,9 +190,46 @@ impl Backend for StoreBackend {
 }
 
 /// The key sealing auth facts: 32 random bytes in a root-only file beside the store,
-/// created on first use (O_EXCL, 0600), refused if a link, foreign-owned or readable by
-/// others.
+/// created on first use, refused if a link, foreign-owned or readable by others. The
+/// first login writes it under a private name and links it into place, so a concurrent
+/// first login either finds no file or the whole key, never a partly written one.
 fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
+    }
+    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
+    let mut key = Zeroizing::new(vec![0u8; 32]);
+    credentials::random_fill(&mut key).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let mut tag = [0u8; 8];
+    credentials::random_fill(&mut tag).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let tmp = path.with_file_name(format!(
+        ".pam_iam_auth.key.{}",
+        credentials::sha256_hex(&tag)
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&key)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(key),
+        // Another first login linked its key first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key(path)?.ok_or_else(|| unavailable("vanished while being created".into()))
+        }
+        Err(e) => Err(unavailable(e.to_string())),
+    }
+}
+
+/// The key file's contents; `None` when there is no such file yet.
+fn read_key(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, BackendError> {
     let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
     let open = std::fs::OpenOptions::new()
         .read(true)
@@ -200,28 +237,7 @@ fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
         .open(path);
     let mut f = match open {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = Zeroizing::new(vec![0u8; 32]);
-            credentials::random_fill(&mut key)
-                .map_err(|e| BackendError::Internal(e.to_string()))?;
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(&key).map_err(|e| unavailable(e.to_string()))?;
-                    return Ok(key);
-                }
-                // Another login created it first: read theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return auth_key_existing(path);
-                }
-                Err(e) => return Err(unavailable(e.to_string())),
-            }
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(unavailable(e.to_string())),
     };
     let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
@@ -230,29 +246,9 @@ fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
     f.read_to_end(&mut key)
         .map_err(|e| unavailable(e.to_string()))?;
     if key.len() < 32 {
-        // Being written by a concurrent first login: read again shortly.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        return auth_key_existing(path);
-    }
-    Ok(key)
-}
-
-fn auth_key_existing(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
-    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| unavailable(e.to_string()))?;
-    let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
-    check_key_file(&md).map_err(unavailable)?;
-    let mut key = Zeroizing::new(Vec::new());
-    f.read_to_end(&mut key)
-        .map_err(|e| unavailable(e.to_string()))?;
-    if key.len() < 32 {
         return Err(unavailable("key file is truncated".into()));
     }
-    Ok(key)
+    Ok(Some(key))
 }
 
 fn check_key_file(md: &std::fs::Metadata) -> Result<(), String> {

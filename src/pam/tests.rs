@@ -462,6 +462,45 @@ fn unknown_user_looks_like_a_password_only_user() {
 }
 
 #[test]
+fn code_prompt_always_asks_everyone_the_same() {
+    let mut w = World::new();
+    w.opts.code_prompt_always = true;
+    // Unknown, MFA, password-only, password-less: the same two prompts.
+    for (user, answers, want) in [
+        ("root", ["root-pw", "123456"], PamCode::UserUnknown),
+        ("nopw", ["x", "123456"], PamCode::AuthErr),
+        ("bob", ["bad", "123456"], PamCode::AuthErr),
+        ("alice", ["bad", "123456"], PamCode::AuthErr),
+    ] {
+        let (code, pam) = w.auth(user, &answers, NOW);
+        assert_eq!(code, want, "{user}");
+        assert_eq!(pam.prompts, [PW, CODE], "{user}");
+    }
+    // A user without a device: whatever is typed as the code is ignored.
+    let (code, _) = w.auth("bob", &["bob-pw", ""], NOW);
+    assert_eq!(code, PamCode::Success);
+    assert_eq!(w.store.last_audit().reason, "password");
+    // pam_unix (try_first_pass) still gets the password of an unknown user.
+    let (_, pam) = w.auth("root", &["root-pw", "x"], NOW);
+    assert_eq!(pam.authtok.as_deref(), Some("root-pw"));
+    // Locked: the same prompts again.
+    for _ in 0..LOCK_AFTER {
+        w.auth("bob", &["bad", ""], NOW);
+    }
+    let (code, pam) = w.auth("bob", &["bob-pw", ""], NOW);
+    assert_eq!(code, PamCode::AuthErr);
+    assert_eq!(pam.prompts, [PW, CODE]);
+}
+
+#[test]
+fn unknown_users_ask_for_the_same_fail_delay() {
+    let w = World::new();
+    let (_, unknown) = w.auth("root", &["root-pw"], NOW);
+    let (_, known) = w.auth("bob", &["bad"], NOW);
+    assert_eq!(unknown.delays, known.delays);
+}
+
+#[test]
 fn user_without_password_gets_the_usual_prompts_and_fails() {
     let w = World::new();
     let (code, pam) = w.auth("nopw", &["x", "123456"], NOW);

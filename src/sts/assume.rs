@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::credentials::ids::{self, IdKind};
 use crate::credentials::second_factor::{self, Attempt, Device, Outcome};
-use crate::credentials::totp;
+use crate::credentials::{recovery, totp};
 
 use super::backend::{
     Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
@@ -289,6 +289,13 @@ fn arn_matches(role: &StsRole, given: &str) -> bool {
     role.arn.eq_ignore_ascii_case(given)
 }
 
+/// Whether an answer has the shape of a TOTP or recovery code (for the message only: any
+/// answer is checked, and counted, the same way).
+fn looks_like_a_code(answer: &str) -> bool {
+    let a = answer.trim();
+    (a.len() == 6 && a.bytes().all(|b| b.is_ascii_digit())) || recovery::looks_like_code(a)
+}
+
 /// Whether asking for a TOTP code could change the answer.
 pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
     let mentions = |s: &str| s.to_ascii_lowercase().contains("aws:multifactorauth");
@@ -338,6 +345,9 @@ pub(crate) fn verify_mfa(
     };
     let why = match outcome {
         Outcome::Totp | Outcome::Recovery => return Ok(()),
+        Outcome::Wrong if !looks_like_a_code(code) => {
+            "the code must be 6 digits (or, at a prompt, a recovery code)".to_string()
+        }
         Outcome::Wrong => "invalid MFA one time pass code".to_string(),
         Outcome::Replayed => "this code was already used; wait for the next one".to_string(),
         Outcome::Locked { until } => format!(
