@@ -382,9 +382,10 @@ fn mfa_trust_policy_needs_a_fresh_code() {
     let w = World::new();
     common::wait_for_fresh_step(8);
     let code = common::oathtool(&w.seed_b32, 0);
-    // No terminal to ask on and no code: denied.
+    // No terminal to ask on and no code: denied. (A shell of its own session runs it: a
+    // helper that is itself the leader of a new session has no scope at all.)
     let no_code = format!(
-        "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- setsid -w {} assume-role --role-arn {} --role-session-name s1 </dev/null; echo NOCODE=$?",
+        "setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- setsid -w sh -c '{} assume-role --role-arn {} --role-session-name s1; exit $?' </dev/null; echo NOCODE=$?",
         w.sts(),
         w.role("mfa-admin")
     );
