@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::iam::{Iam, allow_login};
+use common::iam::Iam;
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
-use pam_iam::store::PrincipalKind;
 use std::time::Duration;
 
 #[test]
@@ -28,15 +27,9 @@ fn a_full_disk_fails_closed_and_recovers_when_space_returns() {
     let iam = Iam::create(&sb.db());
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"))
-        .lockout(5, 900);
+        .lockout(5, 900)
+        .web_group(&["alice", "bob"]);
     let (seed, _) = iam.mfa("alice");
-    iam.group("web", &["alice", "bob"]);
-    iam.attach(
-        PrincipalKind::Group,
-        "web",
-        "web-login",
-        &allow_login(&iam.account, "web-*"),
-    );
     drop(iam);
     wait_for_fresh_step(20);
     let code_now = oathtool(&seed, 0);
