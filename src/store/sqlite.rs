@@ -150,10 +150,15 @@ impl SqliteStore {
     /// As [`super::open`].
     pub fn open_waiting(opts: &OpenOptions, busy_timeout: Duration) -> Result<SqliteStore> {
         let path = safe_open::prepare(opts)?;
-        Self::open_prepared(path.clone(), opts).map_err(|e| explain_full_disk(e, &path))
+        Self::open_prepared(path.clone(), opts, busy_timeout)
+            .map_err(|e| explain_full_disk(e, &path))
     }
 
-    fn open_prepared(path: std::path::PathBuf, opts: &OpenOptions) -> Result<SqliteStore> {
+    fn open_prepared(
+        path: std::path::PathBuf,
+        opts: &OpenOptions,
+        busy_timeout: Duration,
+    ) -> Result<SqliteStore> {
         let read_only = opts.mode == OpenMode::ReadOnly;
         let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         flags |= if read_only {
