@@ -6,8 +6,10 @@
 //! `recent-mfa` (host:Sudo only with an MFA proof younger than 300 s).
 //! MFA: alice's device has seed [`SEED`]; [`good_code`] is its code at the fake clock's
 //! time (1000 s); the lockout state is a `MemoryFactors` (lockout off unless set).
+//! A role named in `recreated` was deleted and created again: it has a new id.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 
 use zeroize::Zeroizing;
 
@@ -27,6 +29,7 @@ pub(crate) struct Fake {
     pub factors: MemoryFactors,
     pub clock: FakeClock,
     pub min: Cell<i64>,
+    pub recreated: RefCell<HashSet<String>>,
     counter: Cell<u8>,
 }
 
@@ -79,6 +82,7 @@ impl Fake {
             factors: MemoryFactors::default(),
             clock: FakeClock::at(1000),
             min: Cell::new(900),
+            recreated: RefCell::new(HashSet::new()),
             counter: Cell::new(0),
         }
     }
@@ -137,7 +141,15 @@ impl StsBackend for Fake {
         Ok(Some(StsRole {
             name: name.to_string(),
             arn: format!("arn:aws:iam::123456789012:role/{name}"),
-            id: format!("AROA{}", name.to_uppercase()),
+            id: format!(
+                "AROA{}{}",
+                name.to_uppercase(),
+                if self.recreated.borrow().contains(name) {
+                    "2"
+                } else {
+                    ""
+                }
+            ),
             max_session_duration: 3600,
             trust_policy: trust.to_string(),
         }))
@@ -177,8 +189,19 @@ impl StsBackend for Fake {
             .sessions
             .borrow()
             .iter()
-            .filter(|s| s.user == user && live_at.is_none_or(|t| s.active(t)))
+            .filter(|s| s.user == user)
             .cloned()
+            .map(|mut s| {
+                let now_id = self.role(&s.role).ok().flatten().map(|r| r.id);
+                s.ended = super::sessions::ended_because(
+                    "role",
+                    &s.role,
+                    Some(&s.role_id),
+                    now_id.as_deref(),
+                );
+                s
+            })
+            .filter(|s| live_at.is_none_or(|t| s.revoked.is_none() && t < s.expires))
             .collect();
         v.sort_by_key(|s| std::cmp::Reverse(s.issued));
         Ok(v)
