@@ -39,11 +39,44 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// SQLite reports a full disk as "disk I/O error" as often as "database or disk is
+/// full" (creating or growing the -wal/-shm files): when the file system holding the
+/// store has no free blocks or inodes left, say so.
+fn explain_full_disk(e: StoreError, path: &std::path::Path) -> StoreError {
+    let StoreError::Database(msg) = e else {
+        return e;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let full = nix::sys::statvfs::statvfs(dir).ok().and_then(|v| {
+        let blocks = if nix::unistd::geteuid().is_root() {
+            v.blocks_free()
+        } else {
+            v.blocks_available()
+        };
+        match (blocks, v.files_free()) {
+            (0, _) => Some("no free space"),
+            (_, 0) => Some("no free inodes"),
+            _ => None,
+        }
+    });
+    match full {
+        Some(what) => StoreError::Database(format!(
+            "{msg}: the file system holding {} has {what} left",
+            dir.display()
+        )),
+        None => StoreError::Database(msg),
+    }
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
     account_id: String,
     read_only: bool,
+    path: std::path::PathBuf,
 }
 
 /// `Ok` when the statement changed a row; otherwise the entity was not there
@@ -100,6 +133,10 @@ impl SqliteStore {
     /// As [`super::open`].
     pub fn open(opts: &OpenOptions) -> Result<SqliteStore> {
         let path = safe_open::prepare(opts)?;
+        Self::open_prepared(path.clone(), opts).map_err(|e| explain_full_disk(e, &path))
+    }
+
+    fn open_prepared(path: std::path::PathBuf, opts: &OpenOptions) -> Result<SqliteStore> {
         let read_only = opts.mode == OpenMode::ReadOnly;
         let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         flags |= if read_only {
@@ -135,6 +172,7 @@ impl SqliteStore {
             conn,
             account_id,
             read_only,
+            path,
         })
     }
 
@@ -144,10 +182,13 @@ impl SqliteStore {
                 "this operation writes; open the store read-write (as root)".into(),
             ));
         }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let run = || {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| explain_full_disk(e, &self.path))
     }
 
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
