@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
 
+pub mod arn;
 pub mod authz;
 pub mod cli;
 pub mod credentials;
@@ -14,4 +15,5 @@ pub mod pam;
 pub mod policy;
 pub mod store;
 pub mod sts;
+pub mod time;
 pub mod userdb;

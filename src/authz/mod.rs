@@ -4,6 +4,9 @@
 
 use std::net::IpAddr;
 
+use crate::arn;
+use crate::time::iso8601;
+
 use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
 };
@@ -101,10 +104,7 @@ pub fn authorize(
         Subject::Session(s, session_policy) => {
             let r = store.get_role(&s.role_name)?;
             let p = Principal {
-                arn: format!(
-                    "arn:aws:sts::{account}:assumed-role/{}/{}",
-                    r.name, s.session_name
-                ),
+                arn: arn::assumed_role(&account, &r.name, &s.session_name),
                 kind: "AssumedRole",
                 user_name: None,
                 user_id: format!("{}:{}", r.role_id, s.session_name),
@@ -115,7 +115,7 @@ pub fn authorize(
         }
     };
     let (resource, resource_tags) = match &facts.target {
-        Target::Host(h) => (host_arn(&account, h), store.list_host_tags(h)?),
+        Target::Host(h) => (arn::host(&account, h), store.list_host_tags(h)?),
         Target::Arn(a) => (a.clone(), Vec::new()),
         Target::None => (String::new(), Vec::new()),
     };
@@ -136,11 +136,6 @@ pub fn authorize(
     };
     let decision = policy::evaluate(&set, &req);
     Ok(verdict(decision, uses_mfa))
-}
-
-/// The ARN of a host.
-pub fn host_arn(account: &str, host: &str) -> String {
-    format!("arn:aws:iam::{account}:host/{host}")
 }
 
 /// The requesting principal, as the context needs it.
@@ -319,28 +314,6 @@ fn verdict(decision: Decision, uses_mfa: bool) -> Verdict {
     }
 }
 
-/// Unix seconds as `2026-11-28T06:20:00Z` (aws:CurrentTime's format).
-pub fn iso8601(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,12 +417,5 @@ mod tests {
         assert_eq!(source_ip("[2001:db8::1]").as_deref(), Some("2001:db8::1"));
         assert_eq!(source_ip("host.example"), None);
         assert_eq!(source_ip(""), None);
-    }
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601(1_798_675_200), "2026-12-31T00:00:00Z");
     }
 }

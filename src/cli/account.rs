@@ -21,7 +21,7 @@ pub(super) fn untag_host(ctx: &Ctx, host: Option<String>, keys: &[String]) -> Ou
 
 pub(super) fn list_host_tags(ctx: &Ctx, host: Option<String>) -> Out {
     let host = input::hostname(host)?;
-    let arn = format!("arn:aws:iam::{}:host/{host}", ctx.store.account_id()?);
+    let arn = crate::arn::host(&ctx.store.account_id()?, &host);
     Ok(Some(
         json!({ "HostName": host, "Arn": arn, "Tags": ctx.store.list_host_tags(&host)? }),
     ))

@@ -5,43 +5,9 @@ use super::args::Output;
 use serde_json::Value;
 use std::fmt::Write as _;
 
-/// ISO 8601 in UTC as the AWS CLI prints it: `2026-11-28T06:11:05+00:00`.
-pub fn iso8601(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use crate::time::days_from_civil;
+/// IAM dates as the AWS CLI prints them (`2026-11-28T06:11:05+00:00`).
+pub use crate::time::iso8601_offset as iso8601;
 
 /// Parse `--since`/`--until`: unix seconds, `YYYY-MM-DD[THH:MM[:SS]][Z|+00:00]`, or an
 /// age before `now` like `90s`, `30m`, `2h`, `7d`.
@@ -280,8 +246,6 @@ mod tests {
 
     #[test]
     fn dates_roundtrip() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40+00:00");
         assert_eq!(parse_time("2026-11-18T11:06:40Z", 0), Some(1_795_000_000));
         assert_eq!(parse_time("2026-11-18", 0), Some(1_794_960_000));
         assert_eq!(parse_time("2h", 10_000), Some(2_800));

@@ -466,14 +466,12 @@ pub(super) fn simulate_principal(ctx: &Ctx, cmd: &Command) -> Out {
         return Err(CliError::validation("not simulate-principal-policy"));
     };
     let acct = ctx.store.account_id()?;
-    let rest = policy_source_arn
-        .strip_prefix(&format!("arn:aws:iam::{acct}:"))
-        .ok_or_else(|| {
-            CliError::new(
-                "InvalidInput",
-                format!("{policy_source_arn} is not an ARN of this account ({acct})"),
-            )
-        })?;
+    let rest = crate::arn::iam_resource(&acct, policy_source_arn).ok_or_else(|| {
+        CliError::new(
+            "InvalidInput",
+            format!("{policy_source_arn} is not an ARN of this account ({acct})"),
+        )
+    })?;
     let (kind_word, path_name) = rest.split_once('/').ok_or_else(|| {
         CliError::new("InvalidInput", format!("malformed ARN {policy_source_arn}"))
     })?;

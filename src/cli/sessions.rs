@@ -5,7 +5,6 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::store::{PrincipalKind, Result, Store};
-use crate::sts::model;
 
 /// The inline policy name AWS's console uses for "Revoke active sessions".
 pub const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
@@ -49,7 +48,7 @@ pub fn revoke_older_sessions_policy(now: i64) -> String {
             "Effect": "Deny",
             "Action": ["*"],
             "Resource": ["*"],
-            "Condition": { "DateLessThan": { "aws:TokenIssueTime": model::iso8601(now) } }
+            "Condition": { "DateLessThan": { "aws:TokenIssueTime": crate::time::iso8601(now) } }
         }]
     })
     .to_string()
@@ -85,11 +84,11 @@ pub fn run(store: &dyn Store, cmd: &SessionCommand, now: i64) -> Result<Value> {
                     "UserName": s.user_name,
                     "RoleName": s.role_name,
                     "RoleSessionName": s.session_name,
-                    "Arn": model::assumed_role_arn(&account, &s.role_name, &s.session_name),
+                    "Arn": crate::arn::assumed_role(&account, &s.role_name, &s.session_name),
                     "Terminal": crate::sts::scope::describe_key(&s.scope),
-                    "IssuedAt": model::iso8601(s.issued),
-                    "Expiration": model::iso8601(s.expires),
-                    "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
+                    "IssuedAt": crate::time::iso8601(s.issued),
+                    "Expiration": crate::time::iso8601(s.expires),
+                    "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
                     "Status": status,
                 }));
             }

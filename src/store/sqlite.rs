@@ -226,7 +226,7 @@ impl SqliteStore {
     }
 
     fn arn(&self, kind: &str, path: &str, name: &str) -> String {
-        format!("arn:aws:iam::{}:{kind}{path}{name}", self.account_id)
+        crate::arn::iam(&self.account_id, kind, path, name)
     }
 }
 

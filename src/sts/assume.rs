@@ -212,7 +212,7 @@ fn assume_role_inner(
         session_policy: args.policy.clone(),
         revoked: None,
     };
-    let arn = model::assumed_role_arn(&account, &role.name, &args.session_name);
+    let arn = crate::arn::assumed_role(&account, &role.name, &args.session_name);
     let audit = StsAudit {
         time: ctx.now,
         event: "assume-role".to_string(),
@@ -220,7 +220,7 @@ fn assume_role_inner(
         decision: "allow".to_string(),
         reason: format!(
             "assumed {arn} ({access_key_id}) until {}{}",
-            model::iso8601(session.expires),
+            crate::time::iso8601(session.expires),
             if mfa_time.is_some() { ", with MFA" } else { "" }
         ),
         service: "iam-sts".to_string(),
@@ -354,7 +354,7 @@ pub(crate) fn verify_mfa(
         Outcome::Replayed => "this code was already used; wait for the next one".to_string(),
         Outcome::Locked { until } => format!(
             "your IAM user is locked after too many failed attempts until {} (ask an administrator: iam unlock-user)",
-            model::iso8601(until)
+            crate::time::iso8601(until)
         ),
         Outcome::Throttled { .. } => {
             "too many verification attempts for your user right now; wait a few seconds and try again"

@@ -135,33 +135,6 @@ pub fn validate_token_code(code: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
-pub fn assumed_role_arn(account: &str, role: &str, session: &str) -> String {
-    format!("arn:aws:sts::{account}:assumed-role/{role}/{session}")
-}
-
-/// Formats unix seconds as AWS's ISO 8601 UTC (`2026-11-28T07:00:00Z`).
-pub fn iso8601(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
 /// What `assume-role` prints (AWS's AssumeRole response shape).
 #[derive(Debug, Clone)]
 pub struct AssumeRoleOutput {
@@ -187,7 +160,7 @@ impl AssumeRoleOutput {
                 "AccessKeyId": self.access_key_id,
                 "SecretAccessKey": self.secret_access_key,
                 "SessionToken": self.session_token,
-                "Expiration": iso8601(self.expiration),
+                "Expiration": crate::time::iso8601(self.expiration),
             },
             "AssumedRoleUser": {
                 "AssumedRoleId": self.assumed_role_id,
@@ -254,13 +227,6 @@ mod tests {
     }
 
     #[test]
-    fn time_format() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_852_800), "2026-11-28T08:00:00Z");
-        assert_eq!(iso8601(951_782_400 + 3661), "2000-02-29T01:01:01Z");
-    }
-
-    #[test]
     fn output_shape() {
         let o = AssumeRoleOutput {
             access_key_id: "ASIAXXXX".into(),
@@ -268,7 +234,7 @@ mod tests {
             session_token: "t".into(),
             expiration: 0,
             assumed_role_id: "AROAX:s1".into(),
-            arn: assumed_role_arn("123456789012", "admin", "s1"),
+            arn: crate::arn::assumed_role("123456789012", "admin", "s1"),
         };
         let v = o.to_json();
         assert_eq!(v["Credentials"]["Expiration"], "1970-01-01T00:00:00Z");

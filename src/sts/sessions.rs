@@ -7,7 +7,6 @@ use super::assume::CallContext;
 use super::backend::{RoleSession, StsAudit, StsBackend};
 use super::error::StsError;
 use super::harden::SignalGuard;
-use super::model;
 
 /// Why a session no longer counts, if its role (`kind` "role") or user ("user") named
 /// `name` is not the one it was issued for: `issued_for` is the id stored with the
@@ -48,7 +47,7 @@ pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Valu
         Some(s) => json!({
             "UserId": format!("{}:{}", s.role_id, s.session_name),
             "Account": account,
-            "Arn": model::assumed_role_arn(&account, &s.role, &s.session_name),
+            "Arn": crate::arn::assumed_role(&account, &s.role, &s.session_name),
         }),
         None => json!({ "UserId": user.id, "Account": account, "Arn": user.arn }),
     })
@@ -75,11 +74,11 @@ pub fn session_json(
         "UserName": s.user,
         "RoleArn": s.role_arn,
         "RoleSessionName": s.session_name,
-        "Arn": model::assumed_role_arn(account, &s.role, &s.session_name),
+        "Arn": crate::arn::assumed_role(account, &s.role, &s.session_name),
         "Terminal": s.scope_label,
-        "IssuedAt": model::iso8601(s.issued),
-        "Expiration": model::iso8601(s.expires),
-        "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
+        "IssuedAt": crate::time::iso8601(s.issued),
+        "Expiration": crate::time::iso8601(s.expires),
+        "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
         "Status": status,
     });
     if let Some(why) = &s.ended {

@@ -74,7 +74,7 @@ impl StoreBackend {
     /// `Target::Host` (host ARN, host tags, host:Name), anything else an ARN.
     fn facts(&self, q: &Question) -> Result<Facts, StsError> {
         let account = self.account_id()?;
-        let target = if q.resource == authz::host_arn(&account, &self.host) {
+        let target = if q.resource == crate::arn::host(&account, &self.host) {
             Target::Host(self.host.clone())
         } else {
             Target::Arn(q.resource.clone())
@@ -391,7 +391,7 @@ impl StsBackend for StoreBackend {
             let role_arn = role_now
                 .as_ref()
                 .map(|(arn, _)| arn.clone())
-                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", r.role_name));
+                .unwrap_or_else(|| crate::arn::role(&account, "/", &r.role_name));
             let ended = super::sessions::ended_because(
                 "role",
                 &r.role_name,

@@ -10,7 +10,6 @@ use zeroize::Zeroizing;
 use super::assume::{CODE_PROMPT, Prompt, verify_mfa, wants_mfa};
 use super::backend::{Principal, Question, RoleSession, StsAudit, StsBackend, StsRole};
 use super::error::StsError;
-use super::model;
 use super::scope::TerminalScope;
 
 /// One sudo run to decide.
@@ -112,7 +111,7 @@ fn decide(
     };
     let account = b.account_id()?;
     let host = b.host_name()?;
-    let host_arn = format!("arn:aws:iam::{account}:host/{host}");
+    let host_arn = crate::arn::host(&account, &host);
     // Active sessions first (the common case stays small); all of them only to explain
     // a denial.
     let live = b.sessions_of(&user.name, Some(req.now))?;
@@ -125,7 +124,7 @@ fn decide(
         let all = b.sessions_of(&user.name, None)?;
         return Ok(no_session(&account, &all, &key, req.now));
     };
-    let session_arn = model::assumed_role_arn(&account, &session.role, &session.session_name);
+    let session_arn = crate::arn::assumed_role(&account, &session.role, &session.session_name);
 
     let mut current = session.clone();
     let mut asked = false;
@@ -222,7 +221,7 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
             format!(
                 "your role session {} expired at {}",
                 s.session_name,
-                model::iso8601(s.expires)
+                crate::time::iso8601(s.expires)
             ),
         ),
         (None, Some(s)) => (

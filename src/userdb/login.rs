@@ -122,7 +122,7 @@ pub fn check(store: &dyn Store, user: &str, host: &str) -> Result<Option<String>
     strip_unknown(&mut ctx);
     let req = Request {
         action: facts.action,
-        resource: authz::host_arn(&account, &host),
+        resource: crate::arn::host(&account, &host),
         principal_arn: u.arn,
         context: ctx,
     };
