@@ -19,6 +19,7 @@ pub mod password;
 pub mod session;
 pub mod store_backend;
 pub mod sudo_role;
+mod sys;
 #[cfg(test)]
 mod tests;
 
