@@ -10,7 +10,9 @@ use crate::time::iso8601;
 use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
 };
-use crate::store::{ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag, User};
+use crate::store::{
+    ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag, TagTarget, User,
+};
 
 /// Who asks.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +78,15 @@ pub enum AuthzError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A role's stored trust policy no longer parses: nobody may assume the role until
+    /// it is fixed.
+    #[error("the trust policy of role {role} is malformed: {error}")]
+    BadTrustPolicy {
+        /// The role's name.
+        role: String,
+        /// The parser's message.
+        error: String,
+    },
     /// A stored policy no longer parses: nothing is allowed until it is fixed.
     #[error("stored policy {policy} is malformed: {error}")]
     BadPolicy {
@@ -136,6 +147,70 @@ pub fn authorize(
     };
     let decision = policy::evaluate(&set, &req);
     Ok(verdict(decision, uses_mfa))
+}
+
+/// Decide whether the IAM user `user` may assume a role by the role's trust policy (the
+/// resource policy of `sts:AssumeRole`): the user is the principal, the role's tags are
+/// the resource tags, `facts` (target: the role's ARN) the rest of the context.
+///
+/// # Errors
+/// [`AuthzError`] when the store fails or the trust policy does not parse.
+pub fn trust(
+    store: &dyn Store,
+    user: &str,
+    role: &str,
+    trust_policy: &str,
+    facts: &Facts,
+) -> Result<Verdict, AuthzError> {
+    let u = store.get_user(user)?;
+    let who = Principal::user(&u);
+    let role_tags = store.list_tags(TagTarget::Role, role)?;
+    let trust =
+        Policy::parse(trust_policy, PolicyKind::Trust).map_err(|e| AuthzError::BadTrustPolicy {
+            role: role.to_string(),
+            error: e.to_string(),
+        })?;
+    let resource = match &facts.target {
+        Target::Arn(a) => a.clone(),
+        Target::Host(_) | Target::None => String::new(),
+    };
+    let req = Request {
+        action: facts.action.clone(),
+        resource,
+        principal_arn: who.arn.clone(),
+        context: build_context(&who, &role_tags, facts),
+    };
+    let uses_mfa = trust_policy
+        .to_ascii_lowercase()
+        .contains("aws:multifactorauth");
+    let decision = policy::evaluate_trust(&trust, &req);
+    let reason = if decision.matched.is_empty() {
+        "no statement of the trust policy allows it".to_string()
+    } else {
+        decision
+            .matched
+            .iter()
+            .map(|m| {
+                format!(
+                    "trust policy statement {}{}",
+                    m.index,
+                    m.sid
+                        .as_ref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(Verdict {
+        allowed: decision.effect == Effect::Allowed,
+        explicit_deny: decision.effect == Effect::ExplicitDeny,
+        reason,
+        missing_context: decision.missing_context.clone(),
+        uses_mfa,
+        decision,
+    })
 }
 
 /// The requesting principal, as the context needs it.

@@ -435,15 +435,7 @@ pub(super) fn access_key_last_used(ctx: &Ctx, key_id: &str) -> Out {
 
 // ---- SSH public keys --------------------------------------------------------------------------
 
-const SSH_KEY_TYPES: &[&str] = &[
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
+use crate::credentials::SSH_KEY_TYPES;
 
 /// Check an OpenSSH public key line and compute its `SHA256:` fingerprint (as
 /// `ssh-keygen -l` prints it). Returns (normalised line, fingerprint).

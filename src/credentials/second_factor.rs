@@ -25,6 +25,10 @@ use std::time::Duration;
 use super::lockout::LockState;
 use super::{recovery, totp};
 
+/// The prompt for a TOTP or recovery code, the same at every caller (the contract
+/// fixes it).
+pub const CODE_PROMPT: &str = "Verification code: ";
+
 /// Delay after a failed check, for callers that have no libpam to ask (PAM uses
 /// pam_fail_delay with its `fail_delay=` option instead).
 pub const FAIL_DELAY: Duration = Duration::from_secs(2);

@@ -12,12 +12,12 @@ use super::authfacts::{self, AuthFacts, Binding};
 use super::backend::{Backend, BackendError, Crypto, LoginUser};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
-use crate::credentials::second_factor::{self, Attempt, Device, Outcome, Proof, Settled};
+use crate::credentials::second_factor::{
+    self, Attempt, CODE_PROMPT, Device, Outcome, Proof, Settled,
+};
 
 /// The password prompt (the contract fixes it).
 pub const PASSWORD_PROMPT: &str = "Password: ";
-/// The second-factor prompt (the contract fixes it).
-pub const CODE_PROMPT: &str = "Verification code: ";
 /// Digits of a TOTP code; in `mode=combined` the answer ends with them.
 const TOTP_DIGITS: usize = 6;
 

@@ -53,7 +53,9 @@ fn from_store(e: StoreError) -> BackendError {
 fn from_authz(e: AuthzError) -> BackendError {
     match e {
         AuthzError::Store(s) => from_store(s),
-        bad @ AuthzError::BadPolicy { .. } => BackendError::BadPolicy(bad.to_string()),
+        bad @ (AuthzError::BadPolicy { .. } | AuthzError::BadTrustPolicy { .. }) => {
+            BackendError::BadPolicy(bad.to_string())
+        }
     }
 }
 

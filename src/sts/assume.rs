@@ -18,8 +18,7 @@ use super::harden::SignalGuard;
 use super::model::{self, AssumeRoleOutput, MAX_SESSION_POLICY_CHARS, ValidationError};
 use super::scope::TerminalScope;
 
-/// The prompt the contract fixes for TOTP codes.
-pub const CODE_PROMPT: &str = "Verification code: ";
+use crate::credentials::second_factor::CODE_PROMPT;
 
 /// Asks the person at the terminal; `None` when there is no terminal to ask.
 pub type Prompt<'a> = dyn FnMut(&str) -> Option<Zeroizing<String>> + 'a;

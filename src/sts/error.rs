@@ -4,6 +4,8 @@
 use super::harden::HardenError;
 use super::model::ValidationError;
 use super::scope::ScopeError;
+use crate::authz::AuthzError;
+use crate::store::StoreError;
 
 /// Errors of role sessions.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +49,44 @@ pub enum StsError {
         "NoSuchEntity: you have no role session with access key id {0:?} (see iam-sts list-sessions)"
     )]
     NoSuchSession(String),
-    /// The store is missing, unsafe or broken.
+    /// The store is unsafe, locked past the wait, or broken.
     #[error("ServiceFailure: the IAM store is unavailable: {0} (ask an administrator)")]
-    Store(String),
+    Store(#[from] StoreError),
+    /// There is no store at the path.
+    #[error(
+        "ServiceFailure: the IAM store is unavailable: {0} does not exist (create it with: iam create-account) (ask an administrator)"
+    )]
+    NoStore(String),
+    /// A stored policy (identity, boundary or trust) no longer parses: nothing it
+    /// governs is allowed until it is fixed. Not an outage: the store answered.
+    #[error(
+        "ServiceFailure: {what} is malformed: {error} (ask an administrator to fix it; until then nothing it governs is allowed)"
+    )]
+    BadPolicy {
+        /// `stored policy ARN` or `the trust policy of role NAME`.
+        what: String,
+        /// The parser's message.
+        error: String,
+    },
     /// The random generator or another internal part failed.
     #[error("ServiceFailure: {0}")]
     Internal(String),
+}
+
+impl From<AuthzError> for StsError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Store(e) => StsError::Store(e),
+            AuthzError::BadTrustPolicy { role, error } => StsError::BadPolicy {
+                what: format!("the trust policy of role {role}"),
+                error,
+            },
+            AuthzError::BadPolicy { policy, error } => StsError::BadPolicy {
+                what: format!("stored policy {policy}"),
+                error,
+            },
+        }
+    }
 }
 
 impl StsError {
@@ -65,7 +99,10 @@ impl StsError {
             StsError::Validation(_) | StsError::Input(_) => "ValidationError",
             StsError::MalformedPolicy(_) => "MalformedPolicyDocument",
             StsError::NoSuchSession(_) => "NoSuchEntity",
-            StsError::Store(_) | StsError::Internal(_) => "ServiceFailure",
+            StsError::Store(_)
+            | StsError::NoStore(_)
+            | StsError::BadPolicy { .. }
+            | StsError::Internal(_) => "ServiceFailure",
             _ => "AccessDenied",
         }
     }

@@ -16,10 +16,10 @@ use crate::credentials::second_factor::{
     Admission, FactorStore, Pacing, Proof, Settled, SystemPacing, Throttle,
 };
 use crate::credentials::{self, LockState};
-use crate::policy::{self, Effect, Policy, PolicyKind, Request};
+use crate::policy::{Policy, PolicyKind};
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::sts_ext::StsStoreExt;
-use crate::store::{self, OpenMode, OpenOptions, Store, StoreError, TagTarget};
+use crate::store::{self, OpenMode, OpenOptions, Store, StoreError};
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
@@ -29,7 +29,7 @@ pub struct StoreBackend {
 }
 
 fn store_err(e: StoreError) -> StsError {
-    StsError::Store(e.to_string())
+    StsError::Store(e)
 }
 
 impl StoreBackend {
@@ -47,9 +47,7 @@ impl StoreBackend {
         host: Option<&str>,
     ) -> Result<StoreBackend, StsError> {
         if std::fs::symlink_metadata(Path::new(path)).is_err() {
-            return Err(StsError::Store(format!(
-                "{path} does not exist (create it with: iam create-account)"
-            )));
+            return Err(StsError::NoStore(path.to_string()));
         }
         let store = SqliteStore::open_waiting(
             &OpenOptions::new(path, OpenMode::ReadWrite),
@@ -173,7 +171,7 @@ fn verdict(v: authz::Verdict) -> Verdict {
 }
 
 fn authz_err(e: authz::AuthzError) -> StsError {
-    StsError::Store(e.to_string())
+    StsError::from(e)
 }
 
 impl FactorStore for StoreBackend {
@@ -309,57 +307,17 @@ impl StsBackend for StoreBackend {
                 "only IAM users assume roles here".into(),
             ));
         };
-        let u = self.store.get_user(name).map_err(store_err)?;
-        let who = authz::Principal::user(&u);
-        let role_tags = self
-            .store
-            .list_tags(TagTarget::Role, &role.name)
-            .map_err(store_err)?;
         let facts = Facts {
             target: Target::Arn(role.arn.clone()),
             ..self.facts(q)?
         };
-        let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|e| {
-            StsError::Store(format!(
-                "trust policy of role {} does not parse: {e}",
-                role.name
-            ))
-        })?;
-        let req = Request {
-            action: q.action.clone(),
-            resource: role.arn.clone(),
-            principal_arn: who.arn.clone(),
-            context: authz::build_context(&who, &role_tags, &facts),
-        };
-        let uses_mfa = role
-            .trust_policy
-            .to_ascii_lowercase()
-            .contains("aws:multifactorauth");
-        let d = policy::evaluate_trust(&trust, &req);
-        let reason = if d.matched.is_empty() {
-            "no statement of the trust policy allows it".to_string()
-        } else {
-            d.matched
-                .iter()
-                .map(|m| {
-                    format!(
-                        "trust policy statement {}{}",
-                        m.index,
-                        m.sid
-                            .as_ref()
-                            .map(|s| format!(" ({s})"))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let v = authz::trust(&self.store, name, &role.name, &role.trust_policy, &facts)?;
         Ok(Verdict {
-            allowed: d.effect == Effect::Allowed,
-            explicit_deny: d.effect == Effect::ExplicitDeny,
-            reason,
-            missing_context: d.missing_context.clone(),
-            uses_mfa,
+            allowed: v.allowed,
+            explicit_deny: v.explicit_deny,
+            reason: v.reason,
+            missing_context: v.missing_context,
+            uses_mfa: v.uses_mfa,
         })
     }
 
@@ -489,5 +447,85 @@ fn syslog_line(allowed: bool, msg: &str) {
     unsafe {
         libc::openlog(c"iam-sts".as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV);
         libc::syslog(libc::LOG_AUTHPRIV | prio, c"%s".as_ptr(), text.as_ptr());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewRole, NewUser};
+
+    /// A stored trust policy that no longer parses is reported as such (a policy to fix),
+    /// not as "the IAM store is unavailable".
+    #[test]
+    fn a_malformed_trust_policy_is_not_a_store_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iam.db");
+        let store = SqliteStore::open(&OpenOptions::new(&path, OpenMode::ReadWrite)).unwrap();
+        let account = store.account_id().unwrap();
+        store
+            .create_user(
+                &NewUser {
+                    name: "alice".into(),
+                    path: "/".into(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        store
+            .create_role(
+                &NewRole {
+                    name: "admin".into(),
+                    path: "/".into(),
+                    assume_role_policy_document: trust,
+                    max_session_duration: 3600,
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+        drop(store);
+        let b = StoreBackend::open_concrete(path.to_str().unwrap(), false, Some("web1")).unwrap();
+        let mut role = b.role("admin").unwrap().unwrap();
+        role.trust_policy = r#"{"Version":"2012-10-17","Statement":"#.to_string();
+        let q = Question {
+            principal: Principal::User("alice".into()),
+            action: "sts:AssumeRole".into(),
+            resource: role.arn.clone(),
+            mfa_time: None,
+            service: None,
+            tty: None,
+            source_ip: None,
+            now: 2,
+        };
+        let e = b.trust(&role, &q).unwrap_err();
+        assert!(matches!(e, StsError::BadPolicy { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("the trust policy of role admin is malformed"),
+            "{msg}"
+        );
+        assert!(!msg.contains("unavailable"), "{msg}");
+        assert_eq!(e.code(), "ServiceFailure");
+    }
+
+    /// A stored identity policy that does not parse keeps its name and the parser's
+    /// message through the STS layer.
+    #[test]
+    fn a_malformed_identity_policy_keeps_its_name() {
+        let e = StsError::from(authz::AuthzError::BadPolicy {
+            policy: "arn:aws:iam::123456789012:policy/P".into(),
+            error: "expected value".into(),
+        });
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("ServiceFailure: stored policy arn:aws:iam::123456789012:policy/P is malformed: expected value"),
+            "{msg}"
+        );
+        assert!(!msg.contains("unavailable"), "{msg}");
     }
 }

@@ -7,10 +7,11 @@
 
 use zeroize::Zeroizing;
 
-use super::assume::{CODE_PROMPT, Prompt, verify_mfa, wants_mfa};
+use super::assume::{Prompt, verify_mfa, wants_mfa};
 use super::backend::{Principal, Question, RoleSession, StsAudit, StsBackend, StsRole};
 use super::error::StsError;
 use super::scope::TerminalScope;
+use crate::credentials::second_factor::CODE_PROMPT;
 
 /// One sudo run to decide.
 #[derive(Debug, Clone)]
