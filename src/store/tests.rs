@@ -601,7 +601,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
 /// ones they were issued for (created no later than the session), NULL otherwise.
 #[test]
 fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
