@@ -674,7 +674,7 @@ fn a_locked_user_is_refused_and_counted_at_admission_and_at_success() {
 /// state: the two failures it counted still count toward the lock.
 #[test]
 fn migrates_v4_fixture() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
