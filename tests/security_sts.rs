@@ -115,6 +115,7 @@ fn a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed() {
         .and_then(|r| r.lines().next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no WAITED_MS: {out}"));
+    eprintln!("sudo waited {waited} ms for the stuck writer");
     assert!(!sudo_ok_marker(&out.stdout, "SUDO="), "{out}");
     // Bounded by the login busy timeout (3 s), not the admin tools' 10 s.
     assert!(
