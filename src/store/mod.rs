@@ -6,6 +6,7 @@ mod linux_ids;
 mod safe_open;
 mod schema;
 pub mod sqlite;
+mod stop_guard;
 mod types;
 
 use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
