@@ -203,14 +203,7 @@ pub fn trust(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Ok(Verdict {
-        allowed: decision.effect == Effect::Allowed,
-        explicit_deny: decision.effect == Effect::ExplicitDeny,
-        reason,
-        missing_context: decision.missing_context.clone(),
-        uses_mfa,
-        decision,
-    })
+    Ok(decided(decision, reason, uses_mfa))
 }
 
 /// The requesting principal, as the context needs it.
@@ -379,6 +372,11 @@ fn verdict(decision: Decision, uses_mfa: bool) -> Verdict {
         }
         Effect::ImplicitDeny => "no statement allows".to_string(),
     };
+    decided(decision, reason, uses_mfa)
+}
+
+/// A verdict from an engine decision and its reason.
+fn decided(decision: Decision, reason: String, uses_mfa: bool) -> Verdict {
     Verdict {
         allowed: decision.effect == Effect::Allowed,
         explicit_deny: decision.effect == Effect::ExplicitDeny,

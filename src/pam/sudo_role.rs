@@ -1,8 +1,8 @@
 //! `pam_iam.so sudo`: in sudo's `auth` and `account`, the decision is the role session
 //! in effect for this terminal (see `crate::sts::sudo`), not a password.
 //!
-//! Wired by the sts part (minimal, this file plus a few lines in `mod.rs` and
-//! `options.rs`); the logic lives in `crate::sts::sudo`.
+//! This file only maps PAM to the sudo decision (invoking user, terminal scope, the
+//! code prompt, the PAM code); the decision itself is `crate::sts::sudo`.
 
 use super::handler::{Echo, PamCode, PamHandler, Priority};
 use super::options::Options;

@@ -459,8 +459,14 @@ mod tests {
     /// not as "the IAM store is unavailable".
     #[test]
     fn a_malformed_trust_policy_is_not_a_store_outage() {
+        use std::os::unix::fs::DirBuilderExt;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("iam.db");
+        let private = dir.path().join("store");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&private)
+            .unwrap();
+        let path = private.join("iam.db");
         let store = SqliteStore::open(&OpenOptions::new(&path, OpenMode::ReadWrite)).unwrap();
         let account = store.account_id().unwrap();
         store
