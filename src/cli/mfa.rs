@@ -6,7 +6,7 @@ use super::output::iso8601;
 use super::users::user_json;
 use super::{CliError, Ctx, Op, Out, input, qr};
 use crate::credentials::{recovery, totp};
-use crate::store::MfaDevice;
+use crate::store::{MfaDevice, MfaSecret};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -299,6 +299,14 @@ fn new_recovery_codes() -> Result<(Vec<Zeroizing<String>>, Vec<String>), CliErro
     Ok((codes, hashes))
 }
 
+/// The step of two consecutive codes, refused when they are not valid now or not newer
+/// than the device's watermark (codes already used).
+fn consecutive_step(secret: &MfaSecret, c1: &str, c2: &str, now: i64) -> Result<i64, CliError> {
+    totp::verify_consecutive(&secret.seed, c1, c2, now)?
+        .filter(|step| *step > secret.watermark)
+        .ok_or_else(invalid_code)
+}
+
 fn enable(ctx: &Ctx, user: &str, serial: &str, c1: &str, c2: &str) -> Out {
     ctx.store.get_user(user)?;
     let secret = ctx.store.mfa_secret(serial)?;
@@ -308,10 +316,7 @@ fn enable(ctx: &Ctx, user: &str, serial: &str, c1: &str, c2: &str) -> Out {
             "MFA device is already in use.",
         ));
     }
-    let step = totp::verify_consecutive(&secret.seed, c1, c2, ctx.now)?.ok_or_else(invalid_code)?;
-    if step <= secret.watermark {
-        return Err(invalid_code());
-    }
+    let step = consecutive_step(&secret, c1, c2, ctx.now)?;
     let (codes, hashes) = new_recovery_codes()?;
     ctx.store
         .enable_mfa_device(user, serial, step, &hashes, ctx.now)?;
@@ -326,10 +331,7 @@ fn resync(ctx: &Ctx, user: &str, serial: &str, c1: &str, c2: &str) -> Out {
             format!("MFA Device with serial number {serial} for user {user} cannot be found."),
         ));
     }
-    let step = totp::verify_consecutive(&secret.seed, c1, c2, ctx.now)?.ok_or_else(invalid_code)?;
-    if step <= secret.watermark {
-        return Err(invalid_code());
-    }
+    let step = consecutive_step(&secret, c1, c2, ctx.now)?;
     ctx.store.set_totp_watermark(serial, step)?;
     Ok(None)
 }
