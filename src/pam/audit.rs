@@ -58,21 +58,38 @@ pub fn line(rec: &AuditRecord) -> String {
     )
 }
 
-/// Log to syslog and append to the store. Returns false when the store write failed
-/// (callers turn an unaudited allow into a denial).
+/// Append to the store, then log one syslog line. Returns false when the store write
+/// failed: callers turn an unaudited allow into a denial, so that line says "deny" and
+/// why (never an "allow" line for a login that was refused).
 pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &AuditRecord) -> bool {
-    let prio = match rec.decision.as_str() {
-        "allow" => Priority::Info,
-        "error" => Priority::Err,
-        _ => Priority::Notice,
+    let stored = match backend {
+        Some(b) => b.audit(rec),
+        None => Ok(()),
     };
-    h.syslog(prio, &line(rec));
-    match backend.map(|b| b.audit(rec)) {
-        Some(Err(e)) => {
-            h.syslog(Priority::Err, &format!("cannot write the audit trail: {e}"));
+    match stored {
+        Ok(()) => {
+            let prio = match rec.decision.as_str() {
+                "allow" => Priority::Info,
+                "error" => Priority::Err,
+                _ => Priority::Notice,
+            };
+            h.syslog(prio, &line(rec));
+            true
+        }
+        Err(e) => {
+            let mut unaudited = rec.clone();
+            if rec.decision == "allow" {
+                unaudited.decision = "deny".into();
+                unaudited.reason = format!(
+                    "cannot write the audit trail, so not allowing ({}): {e}",
+                    rec.reason
+                );
+            } else {
+                unaudited.reason = format!("{}; not in the audit trail: {e}", rec.reason);
+            }
+            h.syslog(Priority::Err, &line(&unaudited));
             false
         }
-        _ => true,
     }
 }
 

@@ -33,6 +33,8 @@ unsafe extern "C" {
     fn pam_getenv(pamh: *mut PamHandle, name: *const c_char) -> *const c_char;
     fn pam_putenv(pamh: *mut PamHandle, name_value: *const c_char) -> c_int;
     fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+    fn pam_get_user(pamh: *mut PamHandle, user: *mut *const c_char, prompt: *const c_char)
+    -> c_int;
 }
 
 struct PamIam;
@@ -86,6 +88,7 @@ fn entry(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, hook: Hook) -> Pa
         let mut h = Handle {
             pamh: &mut *pamh,
             silent: flags & PAM_SILENT != 0,
+            new_secrets: matches!(hook, Hook::Chauthtok { .. }),
         };
         dispatch(&mut h, hook, &args)
     }));
@@ -100,7 +103,11 @@ fn entry(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, hook: Hook) -> Pa
                 .unwrap_or_default();
             // Dropping a panic payload can itself panic; forget it instead.
             std::mem::forget(payload);
-            let mut h = Handle { pamh, silent: true };
+            let mut h = Handle {
+                pamh,
+                silent: true,
+                new_secrets: false,
+            };
             h.syslog(Priority::Err, &format!("internal error, denying: {msg}"));
             match hook {
                 Hook::Setcred => PamResultCode::PAM_SUCCESS,
@@ -140,6 +147,29 @@ fn from_pam(code: PamResultCode) -> PamCode {
     }
 }
 
+/// What a conversation's failure means to us: the application could not ask the user,
+/// whatever code it gave (PAM_ABORT, PAM_BUF_ERR, ...).
+fn conv_failed(_: PamResultCode) -> PamCode {
+    PamCode::ConvErr
+}
+
+/// The bytes of an answer or a secret item as a `Secret`. Not UTF-8: in `chauthtok`,
+/// refused (`None`: a lossy copy stored as a password would let any other invalid bytes
+/// in); elsewhere, U+0000 then the lossy text, a string no stored password can equal
+/// (no PAM conversation carries a NUL) and that `set_secret_item` refuses to copy.
+fn secret_of(bytes: &[u8], new_secrets: bool) -> Option<Secret> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Some(Zeroizing::new(s.to_string())),
+        Err(_) if new_secrets => None,
+        Err(_) => {
+            let mut s = Zeroizing::new(String::with_capacity(bytes.len() * 3 + 1));
+            s.push('\0');
+            s.push_str(&String::from_utf8_lossy(bytes));
+            Some(s)
+        }
+    }
+}
+
 /// A C string for libpam; NUL bytes (which C cannot carry) become `?`.
 fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "?")).unwrap_or_default()
@@ -149,6 +179,8 @@ fn c_string(s: &str) -> CString {
 struct Handle<'a> {
     pamh: &'a mut PamHandle,
     silent: bool,
+    /// Serving `chauthtok`: answers may become stored passwords.
+    new_secrets: bool,
 }
 
 impl Handle<'_> {
@@ -168,8 +200,20 @@ impl Handle<'_> {
             Ok(None) => return Err(PamCode::ConvErr),
             Err(e) => return Err(from_pam(e)),
         };
-        let reply = conv.send(style, msg).map_err(from_pam)?;
-        Ok(reply.map(|b| Zeroizing::new(String::from_utf8_lossy(b.as_bytes()).into_owned())))
+        let reply = conv.send(style, msg).map_err(conv_failed)?;
+        match reply {
+            None => Ok(None),
+            Some(b) => match secret_of(b.as_bytes(), self.new_secrets) {
+                Some(s) => Ok(Some(s)),
+                None => {
+                    self.syslog(
+                        Priority::Notice,
+                        "refusing a password that is not valid UTF-8",
+                    );
+                    Err(PamCode::AuthtokErr)
+                }
+            },
+        }
     }
 
     fn set_secret_item(&mut self, item: c_int, tok: &str) -> Result<(), PamCode> {
@@ -192,7 +236,33 @@ impl Handle<'_> {
 
 impl PamHandler for Handle<'_> {
     fn user(&mut self) -> Result<String, PamCode> {
-        self.pamh.get_user(None).map_err(from_pam)
+        let pamh: *mut PamHandle = &mut *self.pamh;
+        let mut ptr: *const c_char = std::ptr::null();
+        // SAFETY: live handle; libpam stores a pointer to its own NUL-terminated copy of
+        // PAM_USER in `ptr` (asking the application when unset); NULL prompt = default.
+        let rc = unsafe { pam_get_user(pamh, &mut ptr, std::ptr::null()) };
+        if rc != 0 {
+            return Err(from_pam(
+                PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR),
+            ));
+        }
+        if ptr.is_null() {
+            return Err(PamCode::SystemErr);
+        }
+        // SAFETY: non-null, NUL-terminated, owned by libpam and unchanged during the copy.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        match std::str::from_utf8(bytes) {
+            Ok(u) => Ok(u.to_string()),
+            Err(_) => {
+                // IAM user names are ASCII: such a name is nobody's here.
+                let shown = String::from_utf8_lossy(bytes).into_owned();
+                self.syslog(
+                    Priority::Notice,
+                    &format!("user {shown:?} is not valid UTF-8: not an IAM user"),
+                );
+                Err(PamCode::UserUnknown)
+            }
+        }
     }
     fn service(&self) -> Option<String> {
         self.item_string::<Service<'_>>()
@@ -225,9 +295,7 @@ impl PamHandler for Handle<'_> {
     }
     fn authtok(&self) -> Option<Secret> {
         match self.pamh.get_item::<AuthTok<'_>>() {
-            Ok(Some(t)) => Some(Zeroizing::new(
-                String::from_utf8_lossy(t.as_bytes()).into_owned(),
-            )),
+            Ok(Some(t)) => secret_of(t.as_bytes(), self.new_secrets),
             _ => None,
         }
     }
@@ -236,9 +304,7 @@ impl PamHandler for Handle<'_> {
     }
     fn old_authtok(&self) -> Option<Secret> {
         match self.pamh.get_item::<OldAuthTok<'_>>() {
-            Ok(Some(t)) => Some(Zeroizing::new(
-                String::from_utf8_lossy(t.as_bytes()).into_owned(),
-            )),
+            Ok(Some(t)) => secret_of(t.as_bytes(), false),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::backend::*;
 use crate::authz::{self, AuthzError, Facts, Subject, Target};
 use crate::credentials::{self, HashParams};
-use crate::store::{self, AuditEvent, OpenMode, Store, StoreError};
+use crate::store::{self, AuditEvent, Store, StoreError};
 
 /// The store behind `Backend`.
 pub struct StoreBackend {
@@ -31,7 +31,7 @@ pub fn open(db: &str) -> Result<(StoreBackend, RealCrypto), BackendError> {
         }
         Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
     }
-    let store = store::open_path(&path, OpenMode::ReadWrite).map_err(from_store)?;
+    let store = store::open_for_login(&path).map_err(from_store)?;
     let params = store.hash_params().map_err(from_store)?;
     Ok((StoreBackend { store, db: path }, RealCrypto { params }))
 }
@@ -188,38 +188,51 @@ impl Backend for StoreBackend {
 }
 
 /// The key sealing auth facts: 32 random bytes in a root-only file beside the store,
-/// created on first use (O_EXCL, 0600), refused if a link, foreign-owned or readable by
-/// others.
+/// created on first use, refused if a link, foreign-owned or readable by others.
+///
+/// Created atomically: written and synced under a temporary name, then linked into
+/// place (which fails if another login got there first; theirs is read). A login killed
+/// or out of disk space mid-way leaves at most a stray temporary file, never a short key
+/// that would refuse every later login. A short key left by an older version is replaced.
 fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
     let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
-    let open = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path);
-    let mut f = match open {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = Zeroizing::new(vec![0u8; 32]);
-            credentials::random_fill(&mut key)
-                .map_err(|e| BackendError::Internal(e.to_string()))?;
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(&key).map_err(|e| unavailable(e.to_string()))?;
-                    return Ok(key);
-                }
-                // Another login created it first: read theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return auth_key_existing(path);
-                }
+    match read_key(path) {
+        Ok(Some(key)) if key.len() >= 32 => return Ok(key),
+        Ok(Some(_short)) => {
+            let tmp = write_new_key(path)?;
+            let renamed = std::fs::rename(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            renamed.map_err(|e| unavailable(e.to_string()))?;
+        }
+        Ok(None) => {
+            let tmp = write_new_key(path)?;
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                // Another login created it first: theirs is read below.
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(unavailable(e.to_string())),
             }
         }
+        Err(e) => return Err(e),
+    }
+    match read_key(path)? {
+        Some(key) if key.len() >= 32 => Ok(key),
+        _ => Err(unavailable("key file is truncated".into())),
+    }
+}
+
+/// The key file's bytes (`None` when it does not exist), after the ownership checks.
+fn read_key(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, BackendError> {
+    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(unavailable(e.to_string())),
     };
     let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
@@ -227,30 +240,36 @@ fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
     let mut key = Zeroizing::new(Vec::new());
     f.read_to_end(&mut key)
         .map_err(|e| unavailable(e.to_string()))?;
-    if key.len() < 32 {
-        // Being written by a concurrent first login: read again shortly.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        return auth_key_existing(path);
-    }
-    Ok(key)
+    Ok(Some(key))
 }
 
-fn auth_key_existing(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
-    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", path.display()));
+/// A fresh key, written and synced to a new temporary file beside `path` (0600); the
+/// file is removed again if anything fails.
+fn write_new_key(path: &Path) -> Result<PathBuf, BackendError> {
+    let mut key = Zeroizing::new(vec![0u8; 32]);
+    credentials::random_fill(&mut key).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let mut nonce = [0u8; 8];
+    credentials::random_fill(&mut nonce).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let name = format!(
+        "{}.tmp.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("key"),
+        nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let tmp = path.with_file_name(name);
+    let unavailable = |m: String| BackendError::Unavailable(format!("{}: {m}", tmp.display()));
     let mut f = std::fs::OpenOptions::new()
-        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .open(&tmp)
         .map_err(|e| unavailable(e.to_string()))?;
-    let md = f.metadata().map_err(|e| unavailable(e.to_string()))?;
-    check_key_file(&md).map_err(unavailable)?;
-    let mut key = Zeroizing::new(Vec::new());
-    f.read_to_end(&mut key)
-        .map_err(|e| unavailable(e.to_string()))?;
-    if key.len() < 32 {
-        return Err(unavailable("key file is truncated".into()));
+    if let Err(e) = f.write_all(&key).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(unavailable(e.to_string()));
     }
-    Ok(key)
+    Ok(tmp)
 }
 
 fn check_key_file(md: &std::fs::Metadata) -> Result<(), String> {

@@ -134,6 +134,18 @@ impl Iam {
         self
     }
 
+    /// Group `web` with `members`, allowed host:Login on web-* hosts (the usual world
+    /// of login tests).
+    pub fn web_group(&self, members: &[&str]) -> &Self {
+        self.group("web", members);
+        self.attach(
+            PrincipalKind::Group,
+            "web",
+            "web-login",
+            &allow_login(&self.account, "web-*"),
+        )
+    }
+
     /// Lock after `max` failures for `secs` seconds.
     pub fn lockout(&self, max: u32, secs: i64) -> &Self {
         self.store
