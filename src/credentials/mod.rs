@@ -14,19 +14,6 @@ pub use lockout::{LockState, LockoutSettings};
 pub use password::{HashParams, hash_password, verify_dummy, verify_password};
 pub use password_policy::{PasswordPolicy, PasswordState, PolicyViolation};
 
-/// The SSH public key types an IAM user may upload and the host exports to sshd: the
-/// types OpenSSH accepts in authorized_keys (`upload-ssh-public-key` checks against the
-/// same list that `iam-authorized-keys` and userdb export with).
-pub const SSH_KEY_TYPES: &[&str] = &[
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
-
 /// Errors of the credential primitives; all of them mean "do not grant".
 #[derive(Debug, thiserror::Error)]
 pub enum CredError {

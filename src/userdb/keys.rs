@@ -36,7 +36,17 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Largest export file read.
 pub const MAX_FILE: u64 = 256 * 1024;
 
-use crate::credentials::SSH_KEY_TYPES as KEY_TYPES;
+/// Key types sshd accepts in authorized_keys: the ones `iam upload-ssh-public-key`
+/// accepts and the export writes.
+pub const KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
 
 /// One user's exportable keys and the login decision for this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
