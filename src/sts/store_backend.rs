@@ -17,13 +17,12 @@ use crate::credentials::second_factor::{
 };
 use crate::credentials::{self, LockState};
 use crate::policy::{self, Effect, Policy, PolicyKind, Request};
-use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::sts_ext::StsStoreExt;
-use crate::store::{self, OpenMode, OpenOptions, Store, StoreError, TagTarget};
+use crate::store::prelude::*;
+use crate::store::{self, StoreError, TagTarget};
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
-    store: SqliteStore,
+    store: Box<dyn Store>,
     syslog: bool,
     host: String,
 }
@@ -51,11 +50,7 @@ impl StoreBackend {
                 "{path} does not exist (create it with: iam create-account)"
             )));
         }
-        let store = SqliteStore::open_waiting(
-            &OpenOptions::new(path, OpenMode::ReadWrite),
-            store::LOGIN_BUSY_TIMEOUT,
-        )
-        .map_err(store_err)?;
+        let store = store::open_for_login(Path::new(path)).map_err(store_err)?;
         let host = match host {
             Some(h) => h.to_string(),
             None => nix::unistd::gethostname()
@@ -259,7 +254,7 @@ impl StsBackend for StoreBackend {
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
         let facts = self.facts(q)?;
         let v = match &q.principal {
-            Principal::User(name) => authz::authorize(&self.store, Subject::User(name), &facts),
+            Principal::User(name) => authz::authorize(&*self.store, Subject::User(name), &facts),
             Principal::Session(s) => {
                 // Checked again here, not only when listing: a role replaced in between
                 // must not lend its policies to the old session.
@@ -296,7 +291,7 @@ impl StsBackend for StoreBackend {
                         .map_err(store_err)?,
                 };
                 let row = Self::to_store_session(s);
-                authz::authorize(&self.store, Subject::Session(&row, doc.as_deref()), &facts)
+                authz::authorize(&*self.store, Subject::Session(&row, doc.as_deref()), &facts)
             }
         }
         .map_err(authz_err)?;

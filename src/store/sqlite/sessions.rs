@@ -1,38 +1,81 @@
-//! Store additions for role sessions, owned by the sts part (kept apart from the store
-//! owner's files): a session's policy, a fresh MFA proof in a session, and the root-only
-//! shortest session length. The session-policy table comes from schema migration 3.
+//! Role sessions in SQLite.
 
-use rusqlite::{OptionalExtension, params};
+use super::*;
 
-use super::SqliteStore;
-use crate::store::{AuditEvent, Result, RoleSession, StoreError};
-
-/// Settings key of the shortest role session (seconds); absent means AWS's 900.
-const MIN_DURATION_KEY: &str = "sts.min_session_duration";
-
-/// What iam-sts and the sudo decision need beyond the [`Store`] trait.
-pub trait StsStoreExt {
-    /// Records a session, its `--policy` session policy and its audit event in one
-    /// transaction: no session exists without its limiting policy or its audit row,
-    /// whatever kills the caller. The session's role and user ids are checked against the
-    /// current ones in the same transaction, so a role replaced meanwhile is refused.
-    fn create_role_session_audited(
-        &self,
-        s: &RoleSession,
-        policy: Option<&str>,
-        audit: &AuditEvent,
-    ) -> Result<()>;
-    /// The session policy of a session, if it was given one.
-    fn role_session_policy(&self, session_id: &str) -> Result<Option<String>>;
-    /// Records a fresh MFA proof (sudo's re-prompt) in a session.
-    fn set_role_session_mfa(&self, session_id: &str, t: i64) -> Result<()>;
-    /// The shortest role session root allowed (for tests); `None`: AWS's 900 s.
-    fn sts_min_session_duration(&self) -> Result<Option<i64>>;
-    /// Sets (root only: the store is root's) or clears the shortest role session.
-    fn set_sts_min_session_duration(&self, seconds: Option<i64>) -> Result<()>;
+pub(super) fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
+    Ok(RoleSession {
+        session_id: r.get(0)?,
+        user_name: r.get(1)?,
+        role_name: r.get(2)?,
+        session_name: r.get(3)?,
+        token_hash: r.get(4)?,
+        issued: r.get(5)?,
+        expires: r.get(6)?,
+        scope: r.get(7)?,
+        revoked: r.get(8)?,
+        mfa_time: r.get(9)?,
+        role_id: r.get(10)?,
+        user_id: r.get(11)?,
+    })
 }
 
-impl StsStoreExt for SqliteStore {
+/// Insert one role session (shared with the sts additions, which add its policy in the
+/// same transaction).
+pub(super) fn insert_role_session(tx: &Connection, s: &RoleSession) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time, s.role_id, s.user_id],
+    )?;
+    Ok(())
+}
+
+pub(super) const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id";
+
+impl SessionStore for SqliteStore {
+    fn create_role_session(&self, s: &RoleSession) -> Result<()> {
+        self.write(|tx| insert_role_session(tx, s))
+    }
+
+    fn get_role_session(&self, token_hash: &str) -> Result<RoleSession> {
+        self.read(|tx| {
+            tx.query_row(
+                &format!("SELECT {SESSION_COLS} FROM role_sessions WHERE token_hash = ?1"),
+                [token_hash],
+                session_row,
+            )
+            .optional()?
+            .ok_or_else(|| nse("The role session cannot be found.".into()))
+        })
+    }
+
+    fn list_role_sessions(
+        &self,
+        user: Option<&str>,
+        live_at: Option<i64>,
+    ) -> Result<Vec<RoleSession>> {
+        self.read(|tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT {SESSION_COLS} FROM role_sessions
+                 WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR (revoked IS NULL AND expires > ?2))
+                 ORDER BY issued"
+            ))?;
+            let rows = st.query_map(params![user, live_at], session_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE role_sessions SET revoked = coalesce(revoked, ?1) WHERE session_id = ?2",
+                params![now, session_id],
+            )?;
+            found(changed, || {
+                format!("The role session {session_id} cannot be found.")
+            })
+        })
+    }
+
     fn create_role_session_audited(
         &self,
         s: &RoleSession,
@@ -63,7 +106,7 @@ impl StsStoreExt for SqliteStore {
                     s.role_name, s.user_name
                 )));
             }
-            super::insert_role_session(tx, s)?;
+            insert_role_session(tx, s)?;
             if let Some(doc) = policy {
                 tx.execute(
                     "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
@@ -114,47 +157,15 @@ impl StsStoreExt for SqliteStore {
             Ok(())
         })
     }
-
-    fn sts_min_session_duration(&self) -> Result<Option<i64>> {
-        self.read(|tx| {
-            let v: Option<String> = tx
-                .query_row(
-                    "SELECT value FROM settings WHERE key = ?1",
-                    [MIN_DURATION_KEY],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(v.and_then(|s| s.parse::<i64>().ok()).filter(|n| *n >= 1))
-        })
-    }
-
-    fn set_sts_min_session_duration(&self, seconds: Option<i64>) -> Result<()> {
-        self.write(|tx| {
-            match seconds {
-                Some(n) if (1..=900).contains(&n) => {
-                    tx.execute(
-                        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value",
-                        params![MIN_DURATION_KEY, n.to_string()],
-                    )?;
-                }
-                Some(_) => {
-                    return Err(StoreError::Validation(
-                        "the shortest role session must be between 1 and 900 seconds".into(),
-                    ));
-                }
-                None => {
-                    tx.execute("DELETE FROM settings WHERE key = ?1", [MIN_DURATION_KEY])?;
-                }
-            }
-            Ok(())
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::store::{NewRole, NewUser, OpenMode, OpenOptions, Store};
+    use crate::store::prelude::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{
+        AuditEvent, NewRole, NewUser, OpenMode, OpenOptions, RoleSession, StoreError,
+    };
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -1,5 +1,4 @@
-//! Linux ids bound to IAM entities, for userdb (owned by the userdb engineer; kept in
-//! this separate file so the rest of the store stays untouched).
+//! Linux ids bound to IAM entities, for userdb.
 //!
 //! Uses the existing `id_allocations` table with `space = 'uid'` for users *and*
 //! groups (one sequence: a user's personal group has gid = uid, so an IAM group can
@@ -7,14 +6,12 @@
 //! its name: a rename keeps the id, and a deleted-then-recreated user gets a new unique
 //! id, hence a new uid. Rows are never deleted, so an id is never handed out twice.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::{Result, StoreError};
+use super::*;
 
 const SPACE: &str = "uid";
 
 /// The id bound to `entity_id`, if any.
-pub(crate) fn lookup(tx: &Transaction<'_>, entity_id: &str) -> Result<Option<u32>> {
+pub(super) fn lookup(tx: &Transaction<'_>, entity_id: &str) -> Result<Option<u32>> {
     Ok(tx
         .query_row(
             "SELECT id FROM id_allocations WHERE space = ?1 AND name = ?2",
@@ -27,7 +24,7 @@ pub(crate) fn lookup(tx: &Transaction<'_>, entity_id: &str) -> Result<Option<u32
 /// Binds an id to `entity_id` (returning the existing one if already bound): `explicit`
 /// when given (it must never have been handed out), else the next id above every id
 /// ever handed out inside `range`, skipping ids `in_use` reports.
-pub(crate) fn assign(
+pub(super) fn assign(
     tx: &Transaction<'_>,
     entity_id: &str,
     explicit: Option<u32>,
@@ -83,6 +80,48 @@ pub(crate) fn assign(
         params![SPACE, entity_id, id],
     )?;
     Ok(id)
+}
+
+impl LinuxIdStore for SqliteStore {
+    fn allocate_id(&self, kind: IdSpace, name: &str, range: (u32, u32)) -> Result<u32> {
+        let space = match kind {
+            IdSpace::Uid => "uid",
+            IdSpace::Gid => "gid",
+        };
+        self.write(|tx| {
+            if let Some(id) = tx
+                .query_row("SELECT id FROM id_allocations WHERE space = ?1 AND name = ?2", params![space, name], |r| r.get::<_, u32>(0))
+                .optional()?
+            {
+                return Ok(id);
+            }
+            let next: i64 = tx.query_row(
+                "SELECT coalesce(max(id) + 1, ?2) FROM id_allocations WHERE space = ?1 AND id BETWEEN ?2 AND ?3",
+                params![space, range.0, range.1],
+                |r| r.get(0),
+            )?;
+            let id = u32::try_from(next)
+                .ok()
+                .filter(|i| *i <= range.1)
+                .ok_or_else(|| StoreError::LimitExceeded(format!("no free {space} left in {}..={}", range.0, range.1)))?;
+            tx.execute("INSERT INTO id_allocations (space, name, id) VALUES (?1, ?2, ?3)", params![space, name, id])?;
+            Ok(id)
+        })
+    }
+
+    fn linux_id(&self, entity_id: &str) -> Result<Option<u32>> {
+        self.read(|tx| lookup(tx, entity_id))
+    }
+
+    fn assign_linux_id(
+        &self,
+        entity_id: &str,
+        explicit: Option<u32>,
+        range: (u32, u32),
+        in_use: &dyn Fn(u32) -> bool,
+    ) -> Result<u32> {
+        self.write(|tx| assign(tx, entity_id, explicit, range, in_use))
+    }
 }
 
 #[cfg(test)]
