@@ -208,9 +208,8 @@ fn run(cli: Cli, op: &str) -> Result<(), CliError> {
         OpenMode::ReadWrite
     };
     let store = store::open(&OpenOptions {
-        path,
-        mode,
         insecure_ok,
+        ..OpenOptions::new(path, mode)
     })?;
     let ctx = Ctx {
         store,

@@ -2,11 +2,16 @@
 //! event. All SQL lives under this module; callers see the [`Store`] trait and plain
 //! domain types, so a PostgreSQL backend can be added later beside [`sqlite`].
 
+#[cfg(test)]
+pub(crate) mod contract;
+mod ops;
+pub mod rules;
 pub mod sqlite;
 mod traits;
 mod types;
 
 pub use crate::credentials::{LockState, LockoutSettings, PasswordPolicy};
+pub use ops::*;
 pub use traits::*;
 pub use types::*;
 
@@ -41,37 +46,169 @@ pub enum OpenMode {
     ReadOnly,
 }
 
+/// Where a store lives, as `--db`, `PAM_IAM_DB` or the module's `db=` name it:
+/// `sqlite:PATH` or a plain path for SQLite, `postgres://…` for PostgreSQL (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL conninfo URL (not supported yet: [`open`] says so).
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads a location: `postgres://` / `postgresql://` URLs, `sqlite:PATH`, else a path.
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_string())
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            Location::Sqlite(PathBuf::from(path))
+        } else {
+            Location::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// The SQLite file, if this is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Where the key sealing PAM's auth facts lives unless the options say otherwise:
+    /// beside a SQLite file (as it always has), [`DEFAULT_AUTH_KEY`] for a server store.
+    pub fn default_auth_key(&self) -> PathBuf {
+        match self {
+            Location::Sqlite(p) => match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join(AUTH_KEY_FILE),
+                _ => PathBuf::from(AUTH_KEY_FILE),
+            },
+            Location::Postgres(_) => PathBuf::from(DEFAULT_AUTH_KEY),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => f.write_str(url),
+        }
+    }
+}
+
+impl From<&str> for Location {
+    fn from(s: &str) -> Self {
+        Location::parse(s)
+    }
+}
+
+impl From<String> for Location {
+    fn from(s: String) -> Self {
+        Location::parse(&s)
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Self {
+        match p.to_str() {
+            Some(s) => Location::parse(s),
+            None => Location::Sqlite(p.to_path_buf()),
+        }
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(p: PathBuf) -> Self {
+        Location::from(p.as_path())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Self {
+        Location::from(p.as_path())
+    }
+}
+
+/// File name of the auth-facts key beside a SQLite store.
+pub const AUTH_KEY_FILE: &str = "pam_iam_auth.key";
+
+/// The auth-facts key of a store that is not a local file.
+pub const DEFAULT_AUTH_KEY: &str = "/var/lib/pam-iam/pam_iam_auth.key";
+
 /// Everything [`open`] needs to know.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// Path of the database file.
-    pub path: PathBuf,
+    /// Where the store lives.
+    pub location: Location,
     /// Read-write or read-only.
     pub mode: OpenMode,
     /// Skip the owner/mode checks (symlinks are still refused). Only for tests and
     /// development; PAM and setuid helpers must never set it from the environment.
     pub insecure_ok: bool,
+    /// How long to wait for another process's write lock; `None`: an administrator's
+    /// default (10 s). Logins wait [`LOGIN_BUSY_TIMEOUT`].
+    pub busy_timeout: Option<std::time::Duration>,
+    /// The root-only file holding the key that seals PAM's auth facts between PAM
+    /// phases (not store data: a file of this host). Default:
+    /// [`Location::default_auth_key`].
+    pub auth_key: PathBuf,
 }
 
 impl OpenOptions {
-    /// Strict options for `path`.
-    pub fn new(path: impl Into<PathBuf>, mode: OpenMode) -> Self {
+    /// Strict options for `location` (a path, `sqlite:PATH` or a URL).
+    pub fn new(location: impl Into<Location>, mode: OpenMode) -> Self {
+        let location = location.into();
         OpenOptions {
-            path: path.into(),
+            auth_key: location.default_auth_key(),
+            location,
             mode,
             insecure_ok: false,
+            busy_timeout: None,
+        }
+    }
+
+    /// Read-write with strict checks, waiting at most [`LOGIN_BUSY_TIMEOUT`] for a lock:
+    /// how PAM and iam-sts open the store.
+    pub fn for_login(location: impl Into<Location>) -> Self {
+        OpenOptions {
+            busy_timeout: Some(LOGIN_BUSY_TIMEOUT),
+            ..OpenOptions::new(location, OpenMode::ReadWrite)
         }
     }
 }
 
-/// Open the store safely (owner, mode, no symlinks), create it (directory 0700, file 0600)
-/// when missing in read-write mode, and apply pending schema migrations.
+/// Open the store at `opts.location`: for SQLite safely (owner, mode, no symlinks),
+/// created (directory 0700, file 0600) when missing in read-write mode, and migrated.
 ///
 /// # Errors
 /// [`StoreError::Insecure`] naming the file and its mode, [`StoreError::Io`],
-/// [`StoreError::Database`], [`StoreError::SchemaTooNew`].
+/// [`StoreError::Database`], [`StoreError::SchemaTooNew`], [`StoreError::Unsupported`]
+/// for a backend this build does not have.
 pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
-    Ok(Box::new(sqlite::SqliteStore::open(opts)?))
+    match &opts.location {
+        Location::Sqlite(_) => Ok(Box::new(sqlite::SqliteStore::open(opts)?)),
+        Location::Postgres(url) => Err(StoreError::Unsupported(format!(
+            "{}: PostgreSQL stores are not supported yet; use a SQLite path (sqlite:PATH)",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// A URL without its password (`postgres://u:secret@h/db` -> `postgres://u:***@h/db`).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some(x) => x,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// How long a login (PAM, sudo, iam-sts) waits for another process's write lock before
@@ -79,16 +216,12 @@ pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
 /// or stopped writer makes a login wait this long; see docs/store.md, "Locks".
 pub const LOGIN_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// [`open_path`] read-write for a login: strict checks, waiting at most
-/// [`LOGIN_BUSY_TIMEOUT`] for a lock.
+/// [`open`] with [`OpenOptions::for_login`].
 ///
 /// # Errors
 /// As [`open`].
-pub fn open_for_login(path: &Path) -> Result<Box<dyn Store>> {
-    Ok(Box::new(sqlite::SqliteStore::open_waiting(
-        &OpenOptions::new(path, OpenMode::ReadWrite),
-        LOGIN_BUSY_TIMEOUT,
-    )?))
+pub fn open_for_login(location: impl Into<Location>) -> Result<Box<dyn Store>> {
+    open(&OpenOptions::for_login(location))
 }
 
 /// Shorthand for [`open`] with strict checks.
@@ -97,6 +230,23 @@ pub fn open_for_login(path: &Path) -> Result<Box<dyn Store>> {
 /// As [`open`].
 pub fn open_path(path: &Path, mode: OpenMode) -> Result<Box<dyn Store>> {
     open(&OpenOptions::new(path, mode))
+}
+
+/// [`Store::atomically`] returning what `f` computes: `f`'s steps commit together or
+/// not at all.
+///
+/// # Errors
+/// `f`'s error (everything rolled back) or the store's.
+pub fn atomically<T>(store: &dyn Store, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.atomically(&mut |s| {
+        if let Some(f) = f.take() {
+            out = Some(f(s)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Database("the transaction body did not run".into()))
 }
 
 /// Store errors; [`StoreError::code`] gives the AWS error code the CLI prints.
@@ -150,6 +300,9 @@ pub enum StoreError {
     /// A write was attempted on a read-only store, or migration is needed.
     #[error("store not writable here: {0}")]
     ReadOnly(String),
+    /// The location names a backend this build does not have.
+    #[error("{0}")]
+    Unsupported(String),
     /// Generating a random id failed.
     #[error(transparent)]
     Credential(#[from] crate::credentials::CredError),
@@ -165,9 +318,10 @@ impl StoreError {
             StoreError::LimitExceeded(_) => "LimitExceeded",
             StoreError::Validation(_) => "ValidationError",
             StoreError::Other(code, _) => code,
-            StoreError::Insecure { .. } | StoreError::Io { .. } | StoreError::ReadOnly(_) => {
-                "StoreUnavailable"
-            }
+            StoreError::Insecure { .. }
+            | StoreError::Io { .. }
+            | StoreError::ReadOnly(_)
+            | StoreError::Unsupported(_) => "StoreUnavailable",
             StoreError::Database(_) | StoreError::SchemaTooNew { .. } => "ServiceFailure",
             StoreError::Credential(_) => "ServiceFailure",
         }

@@ -341,16 +341,9 @@ pub trait SessionStore {
     ) -> Result<Vec<RoleSession>>;
     /// Revoke a session by id.
     fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()>;
-    /// Records a session, its `--policy` session policy and its audit event in one
-    /// transaction: no session exists without its limiting policy or its audit row,
-    /// whatever kills the caller. The session's role and user ids are checked against the
-    /// current ones in the same transaction, so a role replaced meanwhile is refused.
-    fn create_role_session_audited(
-        &self,
-        s: &RoleSession,
-        policy: Option<&str>,
-        audit: &AuditEvent,
-    ) -> Result<()>;
+    /// Stores the `--policy` session policy of a session (compose with
+    /// [`SessionStore::create_role_session`] through [`super::issue_role_session`]).
+    fn put_role_session_policy(&self, session_id: &str, document: &str) -> Result<()>;
     /// The session policy of a session, if it was given one.
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>>;
     /// Records a fresh MFA proof (sudo's re-prompt) in a session.
@@ -382,15 +375,13 @@ pub trait LinuxIdStore {
     fn allocate_id(&self, kind: IdSpace, name: &str, range: (u32, u32)) -> Result<u32>;
     /// userdb: the Linux id bound to an entity's unique id (`AIDA…`/`AGPA…`), if any.
     fn linux_id(&self, entity_id: &str) -> Result<Option<u32>>;
-    /// userdb: bind a Linux id to an entity's unique id (once; renames keep it, ids are
-    /// never reused): `explicit` (`--uid`) or the next one in `range` not `in_use`.
-    fn assign_linux_id(
-        &self,
-        entity_id: &str,
-        explicit: Option<u32>,
-        range: (u32, u32),
-        in_use: &dyn Fn(u32) -> bool,
-    ) -> Result<u32>;
+    /// userdb: whether `id` was ever handed out (to any entity; ids are never reused).
+    fn linux_id_handed_out(&self, id: u32) -> Result<bool>;
+    /// userdb: the highest id ever handed out inside `range`.
+    fn highest_linux_id(&self, range: (u32, u32)) -> Result<Option<u32>>;
+    /// userdb: bind `id` to an entity's unique id (compose through
+    /// [`super::assign_linux_id`], which checks first).
+    fn bind_linux_id(&self, entity_id: &str, id: u32) -> Result<()>;
 }
 
 /// The whole store: every aggregate. Object-safe: callers hold a `Box<dyn Store>` from
@@ -412,4 +403,13 @@ pub trait Store:
     + AuditStore
     + LinuxIdStore
 {
+    /// Runs `f` as one transaction (SQLite: `BEGIN IMMEDIATE`, so the write lock is
+    /// taken first): every step `f` takes through the `&dyn Store` it is given commits
+    /// together, or none does when `f` or a step fails. Each step stays atomic on its
+    /// own. Multi-step operations use this (see [`super::issue_role_session`]) instead
+    /// of one-off methods; [`super::atomically`] returns a value.
+    ///
+    /// # Errors
+    /// `f`'s error or the store's; a read-only store refuses.
+    fn atomically(&self, f: &mut dyn FnMut(&dyn Store) -> Result<()>) -> Result<()>;
 }

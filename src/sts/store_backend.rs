@@ -2,7 +2,6 @@
 //! engine and the credential code, behind [`StsBackend`].
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -45,12 +44,16 @@ impl StoreBackend {
         syslog: bool,
         host: Option<&str>,
     ) -> Result<StoreBackend, StsError> {
-        if std::fs::symlink_metadata(Path::new(path)).is_err() {
+        let location = store::Location::parse(path);
+        if location
+            .sqlite_path()
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_err())
+        {
             return Err(StsError::Store(format!(
                 "{path} does not exist (create it with: iam create-account)"
             )));
         }
-        let store = store::open_for_login(Path::new(path)).map_err(store_err)?;
+        let store = store::open_for_login(location).map_err(store_err)?;
         let host = match host {
             Some(h) => h.to_string(),
             None => nix::unistd::gethostname()
@@ -360,13 +363,13 @@ impl StsBackend for StoreBackend {
 
     fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
         let event = self.audit_event(audit);
-        self.store
-            .create_role_session_audited(
-                &Self::to_store_session(s),
-                s.session_policy.as_deref(),
-                &event,
-            )
-            .map_err(store_err)
+        store::issue_role_session(
+            &*self.store,
+            &Self::to_store_session(s),
+            s.session_policy.as_deref(),
+            &event,
+        )
+        .map_err(store_err)
     }
 
     fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {

@@ -24,9 +24,11 @@ impl AccessKeyStore for SqliteStore {
     ) -> Result<AccessKey> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            if count(tx, "SELECT count(*) FROM access_keys WHERE user_pk = ?1", pk)? >= MAX_ACCESS_KEYS {
-                return Err(StoreError::LimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS}")));
-            }
+            rules::check_access_keys(count(
+                tx,
+                "SELECT count(*) FROM access_keys WHERE user_pk = ?1",
+                pk,
+            )?)?;
             tx.execute(
                 "INSERT INTO access_keys (key_id, user_pk, secret_hash, status, created) VALUES (?1, ?2, ?3, 'Active', ?4)",
                 params![key_id, pk, secret_hash, now],
@@ -63,7 +65,7 @@ impl AccessKeyStore for SqliteStore {
                 access_key_row,
             )
             .optional()?
-            .ok_or_else(|| nse(format!("The Access Key with id {key_id} cannot be found.")))
+            .ok_or_else(|| rules::no_such_access_key(key_id))
         })
     }
 
@@ -75,7 +77,7 @@ impl AccessKeyStore for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?
-            .ok_or_else(|| nse(format!("The Access Key with id {key_id} cannot be found.")))
+            .ok_or_else(|| rules::no_such_access_key(key_id))
         })
     }
 
@@ -86,9 +88,7 @@ impl AccessKeyStore for SqliteStore {
                 "UPDATE access_keys SET status = ?1 WHERE key_id = ?2 AND user_pk = ?3",
                 params![status.as_str(), key_id, pk],
             )?;
-            found(changed, || {
-                format!("The Access Key with id {key_id} cannot be found.")
-            })
+            found(changed, || rules::no_such_access_key(key_id))
         })
     }
 
@@ -99,9 +99,7 @@ impl AccessKeyStore for SqliteStore {
                 "DELETE FROM access_keys WHERE key_id = ?1 AND user_pk = ?2",
                 params![key_id, pk],
             )?;
-            found(changed, || {
-                format!("The Access Key with id {key_id} cannot be found.")
-            })
+            found(changed, || rules::no_such_access_key(key_id))
         })
     }
 
@@ -111,9 +109,7 @@ impl AccessKeyStore for SqliteStore {
                 "UPDATE access_keys SET last_used = ?1, last_used_service = ?2 WHERE key_id = ?3",
                 params![now, service, key_id],
             )?;
-            found(changed, || {
-                format!("The Access Key with id {key_id} cannot be found.")
-            })
+            found(changed, || rules::no_such_access_key(key_id))
         })
     }
 }

@@ -44,31 +44,17 @@ impl AccountStore for SqliteStore {
     fn account_summary(&self) -> Result<AccountSummary> {
         self.read(|tx| {
             let c = |sql: &str| -> Result<i64> { Ok(tx.query_row(sql, [], |r| r.get(0))?) };
-            let entries = vec![
-                ("Users", c("SELECT count(*) FROM users")?),
-                ("UsersQuota", 5000),
-                ("Groups", c("SELECT count(*) FROM groups")?),
-                ("GroupsQuota", 300),
-                ("GroupsPerUserQuota", MAX_GROUPS_PER_USER),
-                ("Roles", c("SELECT count(*) FROM roles")?),
-                ("RolesQuota", 1000),
-                ("Policies", c("SELECT count(*) FROM policies")?),
-                ("PoliciesQuota", 1500),
-                ("PolicyVersionsInUse", c(
+            Ok(rules::account_summary(rules::Counts {
+                users: c("SELECT count(*) FROM users")?,
+                groups: c("SELECT count(*) FROM groups")?,
+                roles: c("SELECT count(*) FROM roles")?,
+                policies: c("SELECT count(*) FROM policies")?,
+                attachments: c(
                     "SELECT (SELECT count(*) FROM user_attached) + (SELECT count(*) FROM group_attached) + (SELECT count(*) FROM role_attached)",
-                )?),
-                ("PolicyVersionsInUseQuota", 10000),
-                ("VersionsPerPolicyQuota", MAX_POLICY_VERSIONS),
-                ("AttachedPoliciesPerUserQuota", MAX_ATTACHED),
-                ("AttachedPoliciesPerGroupQuota", MAX_ATTACHED),
-                ("AttachedPoliciesPerRoleQuota", MAX_ATTACHED),
-                ("MFADevices", c("SELECT count(*) FROM mfa_devices")?),
-                ("MFADevicesInUse", c("SELECT count(*) FROM mfa_devices WHERE user_pk IS NOT NULL")?),
-                ("AccessKeysPerUserQuota", MAX_ACCESS_KEYS),
-                ("AccountAccessKeysPresent", 0),
-                ("AccountMFAEnabled", 0),
-            ];
-            Ok(AccountSummary { entries })
+                )?,
+                mfa_devices: c("SELECT count(*) FROM mfa_devices")?,
+                mfa_devices_in_use: c("SELECT count(*) FROM mfa_devices WHERE user_pk IS NOT NULL")?,
+            }))
         })
     }
 
@@ -110,16 +96,12 @@ impl AccountStore for SqliteStore {
     fn set_sts_min_session_duration(&self, seconds: Option<i64>) -> Result<()> {
         self.write(|tx| {
             match seconds {
-                Some(n) if (1..=900).contains(&n) => {
+                Some(n) => {
+                    rules::check_min_session_duration(n)?;
                     tx.execute(
                         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value",
                         params![MIN_DURATION_KEY, n.to_string()],
                     )?;
-                }
-                Some(_) => {
-                    return Err(StoreError::Validation(
-                        "the shortest role session must be between 1 and 900 seconds".into(),
-                    ));
                 }
                 None => {
                     tx.execute("DELETE FROM settings WHERE key = ?1", [MIN_DURATION_KEY])?;

@@ -37,9 +37,7 @@ impl GroupStore for SqliteStore {
                 .optional()?
                 .is_some()
             {
-                return Err(StoreError::EntityAlreadyExists(format!(
-                    "Group with name {name} already exists."
-                )));
+                return Err(rules::group_exists(name));
             }
             let id = ids::new_id(ids::IdKind::Group)?;
             tx.execute(
@@ -61,7 +59,7 @@ impl GroupStore for SqliteStore {
             self.groups_where(tx, "WHERE g.name = ?1", Value::Text(name.into()))?
                 .into_iter()
                 .next()
-                .ok_or_else(|| nse(format!("The group with name {name} cannot be found.")))
+                .ok_or_else(|| rules::no_such_group(name))
         })
     }
 
@@ -105,16 +103,12 @@ impl GroupStore for SqliteStore {
                 "INSERT OR IGNORE INTO group_members (group_pk, user_pk) VALUES (?1, ?2)",
                 params![g, u],
             )?;
-            if n == 1
-                && count(
+            if n == 1 {
+                rules::check_groups_per_user(count(
                     tx,
                     "SELECT count(*) FROM group_members WHERE user_pk = ?1",
                     u,
-                )? > MAX_GROUPS_PER_USER
-            {
-                return Err(StoreError::LimitExceeded(format!(
-                    "Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}"
-                )));
+                )?)?;
             }
             Ok(())
         })
@@ -128,7 +122,7 @@ impl GroupStore for SqliteStore {
                 "DELETE FROM group_members WHERE group_pk = ?1 AND user_pk = ?2",
                 params![g, u],
             )?;
-            found(changed, || format!("User {user} is not in group {group}."))
+            found(changed, || rules::not_in_group(user, group))
         })
     }
 
@@ -145,9 +139,7 @@ impl GroupStore for SqliteStore {
                     .query_row("SELECT pk FROM groups WHERE name = ?1", [n], |r| r.get(0))
                     .optional()?;
                 if other.is_some_and(|o| o != pk) {
-                    return Err(StoreError::EntityAlreadyExists(format!(
-                        "Group with name {n} already exists."
-                    )));
+                    return Err(rules::group_exists(n));
                 }
                 tx.execute("UPDATE groups SET name = ?1 WHERE pk = ?2", params![n, pk])?;
             }
@@ -167,9 +159,7 @@ impl GroupStore for SqliteStore {
                 pk,
             )? > 0
             {
-                return Err(StoreError::DeleteConflict(
-                    "Cannot delete entity, must remove users from group first.".into(),
-                ));
+                return Err(rules::group_has_members());
             }
             if count(
                 tx,
@@ -182,9 +172,7 @@ impl GroupStore for SqliteStore {
                     pk,
                 )? > 0
             {
-                return Err(StoreError::DeleteConflict(
-                    "Cannot delete entity, must delete policies first.".into(),
-                ));
+                return Err(rules::group_has_policies());
             }
             tx.execute("DELETE FROM groups WHERE pk = ?1", [pk])?;
             Ok(())

@@ -6,17 +6,14 @@ impl HostStore for SqliteStore {
     fn tag_host(&self, host: &str, tags: &[Tag]) -> Result<()> {
         self.write(|tx| {
             for t in tags {
-                validate_tag(t)?;
+                rules::check_tag(t)?;
                 tx.execute(
                     "INSERT INTO host_tags (host, key, value) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET value = excluded.value",
                     params![host, t.key, t.value],
                 )?;
             }
             let n: i64 = tx.query_row("SELECT count(*) FROM host_tags WHERE host = ?1", [host], |r| r.get(0))?;
-            if n > MAX_TAGS {
-                return Err(StoreError::LimitExceeded(format!("A host can have at most {MAX_TAGS} tags.")));
-            }
-            Ok(())
+            rules::check_host_tag_count(n)
         })
     }
 

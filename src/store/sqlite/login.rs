@@ -80,7 +80,7 @@ impl LoginProfileStore for SqliteStore {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
             if login_profile(tx, pk, user)?.is_some() {
-                return Err(StoreError::EntityAlreadyExists(format!("Login Profile for user {user} already exists.")));
+                return Err(rules::login_profile_exists(user));
             }
             tx.execute(
                 "INSERT INTO login_profiles (user_pk, hash, reset_required, created, changed) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -93,8 +93,7 @@ impl LoginProfileStore for SqliteStore {
     fn get_login_profile(&self, user: &str) -> Result<LoginProfile> {
         self.read(|tx| {
             let pk = user_pk(tx, user)?;
-            login_profile(tx, pk, user)?
-                .ok_or_else(|| nse(format!("Login Profile for User {user} cannot be found.")))
+            login_profile(tx, pk, user)?.ok_or_else(|| rules::no_login_profile(user))
         })
     }
 
@@ -107,17 +106,16 @@ impl LoginProfileStore for SqliteStore {
     ) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            let lp = login_profile(tx, pk, user)?.ok_or_else(|| nse(format!("Login Profile for User {user} cannot be found.")))?;
+            let lp = login_profile(tx, pk, user)?.ok_or_else(|| rules::no_login_profile(user))?;
             if let Some(h) = hash {
                 tx.execute(
                     "INSERT INTO password_history (user_pk, hash, retired) VALUES (?1, ?2, ?3)",
                     params![pk, lp.password_hash.as_str(), now],
                 )?;
-                // Keep the 24 most recent (AWS's maximum PasswordReusePrevention).
                 tx.execute(
                     "DELETE FROM password_history WHERE user_pk = ?1 AND id NOT IN
-                     (SELECT id FROM password_history WHERE user_pk = ?1 ORDER BY id DESC LIMIT 24)",
-                    [pk],
+                     (SELECT id FROM password_history WHERE user_pk = ?1 ORDER BY id DESC LIMIT ?2)",
+                    params![pk, rules::PASSWORD_HISTORY_KEPT],
                 )?;
                 tx.execute("UPDATE login_profiles SET hash = ?1, changed = ?2 WHERE user_pk = ?3", params![h, now, pk])?;
             }
@@ -133,9 +131,7 @@ impl LoginProfileStore for SqliteStore {
             let pk = user_pk(tx, user)?;
             let n = tx.execute("DELETE FROM login_profiles WHERE user_pk = ?1", [pk])?;
             if n == 0 {
-                return Err(nse(format!(
-                    "Login Profile for User {user} cannot be found."
-                )));
+                return Err(rules::no_login_profile(user));
             }
             Ok(())
         })
@@ -211,9 +207,7 @@ impl LoginProfileStore for SqliteStore {
     fn delete_password_policy(&self) -> Result<()> {
         self.write(|tx| {
             let changed = tx.execute("DELETE FROM password_policy WHERE id = 1", [])?;
-            found(changed, || {
-                "The account policy with name PasswordPolicy cannot be found.".into()
-            })
+            found(changed, rules::no_password_policy)
         })
     }
 }
@@ -224,11 +218,7 @@ impl LockoutStore for SqliteStore {
     }
 
     fn put_lockout_settings(&self, s: &LockoutSettings) -> Result<()> {
-        if s.lockout_duration_seconds < 1 {
-            return Err(StoreError::Validation(
-                "LockoutDurationSeconds must be at least 1".into(),
-            ));
-        }
+        rules::check_lockout_settings(s)?;
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO lockout_settings (id, max_failed_attempts, lockout_duration) VALUES (1, ?1, ?2)

@@ -61,7 +61,7 @@ impl MfaStore for SqliteStore {
     ) -> Result<MfaDevice> {
         self.write(|tx| {
             if tx.query_row("SELECT 1 FROM mfa_devices WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some() {
-                return Err(StoreError::EntityAlreadyExists(format!("MFADevice entity at the same path and name already exists: {name}.")));
+                return Err(rules::mfa_device_exists(name));
             }
             let serial = self.arn("mfa", path, name);
             tx.execute(
@@ -89,15 +89,11 @@ impl MfaStore for SqliteStore {
                 .query_row("SELECT user_pk FROM mfa_devices WHERE serial = ?1", [serial], |r| r.get(0))
                 .optional()?;
             match dev {
-                None => return Err(nse(format!("VirtualMFADevice with serial number {serial} doesn't exist."))),
-                Some(Some(_)) => return Err(StoreError::EntityAlreadyExists("MFA device is already in use.".into())),
+                None => return Err(rules::no_such_mfa_device(serial)),
+                Some(Some(_)) => return Err(rules::mfa_device_in_use()),
                 Some(None) => {}
             }
-            if count(tx, "SELECT count(*) FROM mfa_devices WHERE user_pk = ?1", pk)? > 0 {
-                return Err(StoreError::LimitExceeded(format!(
-                    "User {user} already has an MFA device; pam-iam supports one per user."
-                )));
-            }
+            rules::check_one_mfa_device(user, count(tx, "SELECT count(*) FROM mfa_devices WHERE user_pk = ?1", pk)?)?;
             tx.execute(
                 "UPDATE mfa_devices SET user_pk = ?1, enabled = ?2, watermark = max(watermark, ?3) WHERE serial = ?4",
                 params![pk, now, watermark, serial],
@@ -118,7 +114,7 @@ impl MfaStore for SqliteStore {
                 params![serial, pk],
             )?;
             if n == 0 {
-                return Err(nse(format!("MFA Device with serial number {serial} for user {user} cannot be found.")));
+                return Err(rules::no_such_user_mfa_device(user, serial));
             }
             tx.execute("DELETE FROM recovery_codes WHERE user_pk = ?1", [pk])?;
             Ok(())
@@ -135,12 +131,8 @@ impl MfaStore for SqliteStore {
                 )
                 .optional()?;
             match dev {
-                None => Err(nse(format!(
-                    "VirtualMFADevice with serial number {serial} doesn't exist."
-                ))),
-                Some(Some(_)) => Err(StoreError::DeleteConflict(
-                    "MFA Device is in use; deactivate it first.".into(),
-                )),
+                None => Err(rules::no_such_mfa_device(serial)),
+                Some(Some(_)) => Err(rules::mfa_device_assigned()),
                 Some(None) => {
                     tx.execute("DELETE FROM mfa_devices WHERE serial = ?1", [serial])?;
                     Ok(())
@@ -169,11 +161,8 @@ impl MfaStore for SqliteStore {
 
     fn mfa_secret(&self, serial: &str) -> Result<MfaSecret> {
         self.read(|tx| {
-            mfa_secret_where(tx, "d.serial = ?1", Value::Text(serial.into()))?.ok_or_else(|| {
-                nse(format!(
-                    "VirtualMFADevice with serial number {serial} doesn't exist."
-                ))
-            })
+            mfa_secret_where(tx, "d.serial = ?1", Value::Text(serial.into()))?
+                .ok_or_else(|| rules::no_such_mfa_device(serial))
         })
     }
 
@@ -194,9 +183,7 @@ impl MfaStore for SqliteStore {
                 "UPDATE mfa_devices SET watermark = ?1 WHERE serial = ?2",
                 params![step, serial],
             )?;
-            found(changed, || {
-                format!("VirtualMFADevice with serial number {serial} doesn't exist.")
-            })
+            found(changed, || rules::no_such_mfa_device(serial))
         })
     }
 

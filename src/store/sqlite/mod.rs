@@ -21,6 +21,9 @@ mod sessions;
 mod ssh_keys;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 use mfa::*;
 use migrate::migrate;
 use users::*;
@@ -32,19 +35,13 @@ use rusqlite::types::Value;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
+use std::cell::Cell;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// How long an administrator's writer waits for another writer before giving up (logins
 /// wait [`super::LOGIN_BUSY_TIMEOUT`]).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// AWS quotas enforced here.
-const MAX_TAGS: i64 = 50;
-const MAX_ACCESS_KEYS: i64 = 2;
-const MAX_SSH_KEYS: i64 = 5;
-const MAX_POLICY_VERSIONS: i64 = 5;
-const MAX_ATTACHED: i64 = 10;
-const MAX_GROUPS_PER_USER: i64 = 10;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -104,39 +101,47 @@ pub struct SqliteStore {
     account_id: String,
     read_only: bool,
     path: std::path::PathBuf,
+    /// Inside [`Store::atomically`]: steps run as savepoints of the open transaction.
+    in_transaction: Cell<bool>,
+}
+
+/// Clears [`SqliteStore::in_transaction`] when the transaction body ends, even by panic.
+struct TransactionDepth<'a>(&'a Cell<bool>);
+
+impl Drop for TransactionDepth<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 /// `Ok` when the statement changed a row; otherwise the entity was not there
 /// (NoSuchEntity with `missing`'s message), so the caller's transaction rolls back.
-fn found(changed: usize, missing: impl FnOnce() -> String) -> Result<()> {
+fn found(changed: usize, missing: impl FnOnce() -> StoreError) -> Result<()> {
     if changed == 0 {
-        return Err(nse(missing()));
+        return Err(missing());
     }
     Ok(())
 }
 
-fn nse(msg: String) -> StoreError {
-    StoreError::NoSuchEntity(msg)
-}
-
 impl SqliteStore {
-    /// Open (see [`super::open`]).
+    /// Open (see [`super::open`]); waits `opts.busy_timeout` (default 10 s) for locks.
     ///
     /// # Errors
-    /// As [`super::open`].
+    /// As [`super::open`]; [`StoreError::Unsupported`] for a location that is not SQLite.
     pub fn open(opts: &OpenOptions) -> Result<SqliteStore> {
-        Self::open_waiting(opts, BUSY_TIMEOUT)
-    }
-
-    /// [`SqliteStore::open`] waiting at most `busy_timeout` for another writer's lock
-    /// (logins use [`super::LOGIN_BUSY_TIMEOUT`]).
-    ///
-    /// # Errors
-    /// As [`super::open`].
-    pub fn open_waiting(opts: &OpenOptions, busy_timeout: Duration) -> Result<SqliteStore> {
-        let path = safe_open::prepare(opts)?;
-        Self::open_prepared(path.clone(), opts, busy_timeout)
-            .map_err(|e| explain_full_disk(e, &path))
+        let Some(file) = opts.location.sqlite_path() else {
+            return Err(StoreError::Unsupported(format!(
+                "{} is not a SQLite store",
+                opts.location
+            )));
+        };
+        let path = safe_open::prepare(file, opts)?;
+        Self::open_prepared(
+            path.clone(),
+            opts,
+            opts.busy_timeout.unwrap_or(BUSY_TIMEOUT),
+        )
+        .map_err(|e| explain_full_disk(e, &path))
     }
 
     fn open_prepared(
@@ -184,16 +189,32 @@ impl SqliteStore {
             account_id,
             read_only,
             path,
+            in_transaction: Cell::new(false),
         })
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Runs a step that writes: its own `BEGIN IMMEDIATE` transaction, or a savepoint
+    /// inside [`Store::atomically`] (so the step is all-or-nothing there too).
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.read_only {
             return Err(StoreError::ReadOnly(
                 "this operation writes; open the store read-write (as root)".into(),
             ));
         }
         let run = || {
+            if self.in_transaction.get() {
+                self.conn.execute_batch("SAVEPOINT step")?;
+                return match f(&self.conn) {
+                    Ok(out) => {
+                        self.conn.execute_batch("RELEASE step")?;
+                        Ok(out)
+                    }
+                    Err(e) => {
+                        self.conn.execute_batch("ROLLBACK TO step; RELEASE step")?;
+                        Err(e)
+                    }
+                };
+            }
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
@@ -202,7 +223,12 @@ impl SqliteStore {
         run().map_err(|e| explain_full_disk(e, &self.path))
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Runs a step that only reads: its own deferred transaction (one snapshot), or
+    /// directly inside [`Store::atomically`].
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.in_transaction.get() {
+            return f(&self.conn);
+        }
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -219,7 +245,7 @@ impl SqliteStore {
 fn user_pk(tx: &Connection, name: &str) -> Result<i64> {
     tx.query_row("SELECT pk FROM users WHERE name = ?1", [name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| nse(format!("The user with name {name} cannot be found.")))
+        .ok_or_else(|| rules::no_such_user(name))
 }
 
 fn group_pk(tx: &Connection, name: &str) -> Result<i64> {
@@ -227,13 +253,13 @@ fn group_pk(tx: &Connection, name: &str) -> Result<i64> {
         r.get(0)
     })
     .optional()?
-    .ok_or_else(|| nse(format!("The group with name {name} cannot be found.")))
+    .ok_or_else(|| rules::no_such_group(name))
 }
 
 fn role_pk(tx: &Connection, name: &str) -> Result<i64> {
     tx.query_row("SELECT pk FROM roles WHERE name = ?1", [name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| nse(format!("The role with name {name} cannot be found.")))
+        .ok_or_else(|| rules::no_such_role(name))
 }
 
 fn principal_pk(tx: &Connection, kind: PrincipalKind, name: &str) -> Result<i64> {
@@ -249,7 +275,7 @@ fn policy_pk(tx: &Connection, arn: &str) -> Result<i64> {
         r.get(0)
     })
     .optional()?
-    .ok_or_else(|| nse(format!("Policy {arn} does not exist or is not attachable.")))
+    .ok_or_else(|| rules::policy_not_attachable(arn))
 }
 
 fn count(tx: &Connection, sql: &str, pk: i64) -> Result<i64> {
@@ -261,4 +287,16 @@ fn exact_prefix(prefix: &str) -> Value {
     Value::Text(prefix.to_string())
 }
 
-impl Store for SqliteStore {}
+impl Store for SqliteStore {
+    fn atomically(&self, f: &mut dyn FnMut(&dyn Store) -> Result<()>) -> Result<()> {
+        if self.in_transaction.get() {
+            // Already inside: the outer transaction is the unit; this body a step of it.
+            return self.write(|_| f(self));
+        }
+        self.write(|_| {
+            self.in_transaction.set(true);
+            let _depth = TransactionDepth(&self.in_transaction);
+            f(self)
+        })
+    }
+}

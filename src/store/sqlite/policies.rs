@@ -3,17 +3,6 @@
 
 use super::*;
 
-pub(super) fn version_num(version_id: &str) -> Result<i64> {
-    version_id
-        .strip_prefix('v')
-        .and_then(|n| n.parse::<i64>().ok())
-        .ok_or_else(|| {
-            StoreError::Validation(format!(
-                "Invalid version id {version_id}: expected v1, v2, …"
-            ))
-        })
-}
-
 pub(super) fn inline_table(kind: PrincipalKind) -> &'static str {
     match kind {
         PrincipalKind::User => "user_inline",
@@ -152,10 +141,7 @@ impl PolicyStore for SqliteStore {
     fn create_policy(&self, p: &NewPolicy, now: i64) -> Result<ManagedPolicy> {
         self.write(|tx| {
             if tx.query_row("SELECT 1 FROM policies WHERE name = ?1", [&p.name], |_| Ok(())).optional()?.is_some() {
-                return Err(StoreError::EntityAlreadyExists(format!(
-                    "A policy called {} already exists. Duplicate names are not allowed.",
-                    p.name
-                )));
+                return Err(rules::policy_exists(&p.name));
             }
             let id = ids::new_id(ids::IdKind::Policy)?;
             let arn = self.arn("policy", &p.path, &p.name);
@@ -178,7 +164,7 @@ impl PolicyStore for SqliteStore {
             self.policies_where(tx, "p.arn = ?1", Value::Text(arn.into()))?
                 .into_iter()
                 .next()
-                .ok_or_else(|| nse(format!("Policy {arn} was not found.")))
+                .ok_or_else(|| rules::no_such_policy(arn))
         })
     }
 
@@ -202,15 +188,18 @@ impl PolicyStore for SqliteStore {
                 .policies_where(tx, "p.arn = ?1", Value::Text(arn.into()))?
                 .into_iter()
                 .next()
-                .ok_or_else(|| nse(format!("Policy {arn} was not found.")))?;
+                .ok_or_else(|| rules::no_such_policy(arn))?;
             if p.attachment_count > 0 || p.permissions_boundary_usage_count > 0 {
-                return Err(StoreError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
+                return Err(rules::policy_in_use());
             }
             let pk = policy_pk(tx, arn)?;
-            if count(tx, "SELECT count(*) FROM policy_versions WHERE policy_pk = ?1", pk)? > 1 {
-                return Err(StoreError::DeleteConflict(
-                    "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
-                ));
+            if count(
+                tx,
+                "SELECT count(*) FROM policy_versions WHERE policy_pk = ?1",
+                pk,
+            )? > 1
+            {
+                return Err(rules::policy_has_versions());
             }
             tx.execute("DELETE FROM policies WHERE pk = ?1", [pk])?;
             Ok(())
@@ -226,11 +215,7 @@ impl PolicyStore for SqliteStore {
     ) -> Result<PolicyVersion> {
         self.write(|tx| {
             let pk = policy_pk(tx, arn)?;
-            if count(tx, "SELECT count(*) FROM policy_versions WHERE policy_pk = ?1", pk)? >= MAX_POLICY_VERSIONS {
-                return Err(StoreError::LimitExceeded(
-                    "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
-                ));
-            }
+            rules::check_policy_versions(count(tx, "SELECT count(*) FROM policy_versions WHERE policy_pk = ?1", pk)?)?;
             let v: i64 = tx.query_row("SELECT next_version FROM policies WHERE pk = ?1", [pk], |r| r.get(0))?;
             tx.execute("INSERT INTO policy_versions (policy_pk, version, document, created) VALUES (?1, ?2, ?3, ?4)", params![pk, v, document, now])?;
             tx.execute("UPDATE policies SET next_version = ?1 WHERE pk = ?2", params![v + 1, pk])?;
@@ -242,15 +227,11 @@ impl PolicyStore for SqliteStore {
     }
 
     fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
-        let v = version_num(version_id)?;
+        let v = rules::version_number(version_id)?;
         self.list_policy_versions(arn)?
             .into_iter()
             .find(|x| x.version_id == format!("v{v}"))
-            .ok_or_else(|| {
-                nse(format!(
-                    "Policy {arn} version {version_id} does not exist or is not attachable."
-                ))
-            })
+            .ok_or_else(|| rules::no_such_policy_version_attachable(arn, version_id))
     }
 
     fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
@@ -273,7 +254,7 @@ impl PolicyStore for SqliteStore {
     }
 
     fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        let v = version_num(version_id)?;
+        let v = rules::version_number(version_id)?;
         self.write(|tx| {
             let pk = policy_pk(tx, arn)?;
             let default: i64 = tx.query_row(
@@ -282,22 +263,18 @@ impl PolicyStore for SqliteStore {
                 |r| r.get(0),
             )?;
             if default == v {
-                return Err(StoreError::DeleteConflict(
-                    "Cannot delete the default version of a policy.".into(),
-                ));
+                return Err(rules::default_version_delete());
             }
             let changed = tx.execute(
                 "DELETE FROM policy_versions WHERE policy_pk = ?1 AND version = ?2",
                 params![pk, v],
             )?;
-            found(changed, || {
-                format!("Policy {arn} version {version_id} does not exist.")
-            })
+            found(changed, || rules::no_such_policy_version(arn, version_id))
         })
     }
 
     fn set_default_policy_version(&self, arn: &str, version_id: &str, now: i64) -> Result<()> {
-        let v = version_num(version_id)?;
+        let v = rules::version_number(version_id)?;
         self.write(|tx| {
             let pk = policy_pk(tx, arn)?;
             if tx
@@ -309,9 +286,7 @@ impl PolicyStore for SqliteStore {
                 .optional()?
                 .is_none()
             {
-                return Err(nse(format!(
-                    "Policy {arn} version {version_id} does not exist."
-                )));
+                return Err(rules::no_such_policy_version(arn, version_id));
             }
             tx.execute(
                 "UPDATE policies SET default_version = ?1, updated = ?2 WHERE pk = ?3",
@@ -330,21 +305,15 @@ impl PolicyStore for SqliteStore {
                 &format!("INSERT OR IGNORE INTO {table} (owner_pk, policy_pk) VALUES (?1, ?2)"),
                 params![owner, p],
             )?;
-            if n == 1
-                && count(
-                    tx,
-                    &format!("SELECT count(*) FROM {table} WHERE owner_pk = ?1"),
-                    owner,
-                )? > MAX_ATTACHED
-            {
-                return Err(StoreError::LimitExceeded(format!(
-                    "Cannot exceed quota for PoliciesPer{}: {MAX_ATTACHED}",
-                    match kind {
-                        PrincipalKind::User => "User",
-                        PrincipalKind::Group => "Group",
-                        PrincipalKind::Role => "Role",
-                    }
-                )));
+            if n == 1 {
+                rules::check_attached(
+                    kind,
+                    count(
+                        tx,
+                        &format!("SELECT count(*) FROM {table} WHERE owner_pk = ?1"),
+                        owner,
+                    )?,
+                )?;
             }
             Ok(())
         })
@@ -362,10 +331,7 @@ impl PolicyStore for SqliteStore {
                 params![owner, p],
             )?;
             if n == 0 {
-                return Err(nse(format!(
-                    "Policy {arn} was not found attached to {} {name}.",
-                    kind.word()
-                )));
+                return Err(rules::policy_not_attached(arn, kind, name));
             }
             Ok(())
         })
@@ -440,12 +406,7 @@ impl PolicyStore for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?
-            .ok_or_else(|| {
-                nse(format!(
-                    "The {} policy with name {policy_name} cannot be found.",
-                    kind.word()
-                ))
-            })
+            .ok_or_else(|| rules::no_such_inline_policy(kind, policy_name))
         })
     }
 
@@ -464,12 +425,7 @@ impl PolicyStore for SqliteStore {
                 ),
                 params![owner, policy_name],
             )?;
-            found(changed, || {
-                format!(
-                    "The {} policy with name {policy_name} cannot be found.",
-                    kind.word()
-                )
-            })
+            found(changed, || rules::no_such_inline_policy(kind, policy_name))
         })
     }
 

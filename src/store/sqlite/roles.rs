@@ -42,7 +42,7 @@ impl RoleStore for SqliteStore {
     fn create_role(&self, r: &NewRole, now: i64) -> Result<Role> {
         self.write(|tx| {
             if tx.query_row("SELECT 1 FROM roles WHERE name = ?1", [&r.name], |_| Ok(())).optional()?.is_some() {
-                return Err(StoreError::EntityAlreadyExists(format!("Role with name {} already exists.", r.name)));
+                return Err(rules::role_exists(&r.name));
             }
             let boundary = match &r.permissions_boundary {
                 Some(arn) => Some(policy_pk(tx, arn)?),
@@ -68,7 +68,7 @@ impl RoleStore for SqliteStore {
             self.roles_where(tx, "r.name = ?1", Value::Text(name.into()))?
                 .into_iter()
                 .next()
-                .ok_or_else(|| nse(format!("The role with name {name} cannot be found.")))
+                .ok_or_else(|| rules::no_such_role(name))
         })
     }
 
@@ -146,9 +146,7 @@ impl RoleStore for SqliteStore {
                     pk,
                 )? > 0
             {
-                return Err(StoreError::DeleteConflict(
-                    "Cannot delete entity, must detach all policies first.".into(),
-                ));
+                return Err(rules::role_has_policies());
             }
             tx.execute("DELETE FROM roles WHERE pk = ?1", [pk])?;
             Ok(())

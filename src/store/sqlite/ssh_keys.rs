@@ -30,11 +30,9 @@ impl SshKeyStore for SqliteStore {
                 .optional()?
                 .is_some()
             {
-                return Err(StoreError::Other("DuplicateSSHPublicKey", "The public key is already associated with this user.".into()));
+                return Err(rules::duplicate_ssh_key());
             }
-            if count(tx, "SELECT count(*) FROM ssh_keys WHERE user_pk = ?1", pk)? >= MAX_SSH_KEYS {
-                return Err(StoreError::LimitExceeded(format!("Cannot exceed quota for PublicKeysPerUser: {MAX_SSH_KEYS}")));
-            }
+            rules::check_ssh_keys(count(tx, "SELECT count(*) FROM ssh_keys WHERE user_pk = ?1", pk)?)?;
             tx.execute(
                 "INSERT INTO ssh_keys (key_id, user_pk, body, fingerprint, status, uploaded) VALUES (?1, ?2, ?3, ?4, 'Active', ?5)",
                 params![key_id, pk, body, fingerprint, now],
@@ -66,7 +64,7 @@ impl SshKeyStore for SqliteStore {
         self.list_ssh_public_keys(user)?
             .into_iter()
             .find(|k| k.ssh_public_key_id == key_id)
-            .ok_or_else(|| nse(format!("The Public Key with id {key_id} cannot be found.")))
+            .ok_or_else(|| rules::no_such_ssh_key(key_id))
     }
 
     fn update_ssh_public_key(&self, user: &str, key_id: &str, status: Status) -> Result<()> {
@@ -76,9 +74,7 @@ impl SshKeyStore for SqliteStore {
                 "UPDATE ssh_keys SET status = ?1 WHERE key_id = ?2 AND user_pk = ?3",
                 params![status.as_str(), key_id, pk],
             )?;
-            found(changed, || {
-                format!("The Public Key with id {key_id} cannot be found.")
-            })
+            found(changed, || rules::no_such_ssh_key(key_id))
         })
     }
 
@@ -89,9 +85,7 @@ impl SshKeyStore for SqliteStore {
                 "DELETE FROM ssh_keys WHERE key_id = ?1 AND user_pk = ?2",
                 params![key_id, pk],
             )?;
-            found(changed, || {
-                format!("The Public Key with id {key_id} cannot be found.")
-            })
+            found(changed, || rules::no_such_ssh_key(key_id))
         })
     }
 }

@@ -26,7 +26,7 @@ pub(super) fn tags_of(tx: &Connection, target: TagTarget, pk: i64) -> Result<Vec
 pub(super) fn put_tags(tx: &Connection, target: TagTarget, pk: i64, tags: &[Tag]) -> Result<()> {
     let (table, col) = tag_table(target);
     for t in tags {
-        validate_tag(t)?;
+        rules::check_tag(t)?;
         tx.execute(
             &format!("INSERT INTO {table} ({col}, key, value) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET value = excluded.value"),
             params![pk, t.key, t.value],
@@ -37,28 +37,7 @@ pub(super) fn put_tags(tx: &Connection, target: TagTarget, pk: i64, tags: &[Tag]
         [pk],
         |r| r.get(0),
     )?;
-    if n > MAX_TAGS {
-        return Err(StoreError::LimitExceeded(format!(
-            "An entity can have at most {MAX_TAGS} tags."
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn validate_tag(t: &Tag) -> Result<()> {
-    if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
-        return Err(StoreError::Validation(format!(
-            "Tag key must be 1-128 characters and value at most 256 characters: {}",
-            t.key
-        )));
-    }
-    if t.key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(StoreError::Validation(format!(
-            "Tag keys may not start with aws: ({})",
-            t.key
-        )));
-    }
-    Ok(())
+    rules::check_tag_count(n)
 }
 
 pub(super) const USER_COLS: &str = "u.pk, u.name, u.user_id, u.path, u.created, p.arn, u.password_last_used \
@@ -106,7 +85,21 @@ impl SqliteStore {
         self.users_where(tx, cond, arg)?
             .into_iter()
             .next()
-            .ok_or_else(|| nse(format!("The user with {what} cannot be found.")))
+            .ok_or_else(|| rules::no_such_user_with(what))
+    }
+}
+
+/// How many of `part` a user (`?1`) has left.
+fn user_part_count(part: rules::UserPart) -> &'static str {
+    use rules::UserPart as P;
+    match part {
+        P::LoginProfile => "SELECT count(*) FROM login_profiles WHERE user_pk = ?1",
+        P::AccessKeys => "SELECT count(*) FROM access_keys WHERE user_pk = ?1",
+        P::SshKeys => "SELECT count(*) FROM ssh_keys WHERE user_pk = ?1",
+        P::MfaDevices => "SELECT count(*) FROM mfa_devices WHERE user_pk = ?1",
+        P::Groups => "SELECT count(*) FROM group_members WHERE user_pk = ?1",
+        P::AttachedPolicies => "SELECT count(*) FROM user_attached WHERE owner_pk = ?1",
+        P::InlinePolicies => "SELECT count(*) FROM user_inline WHERE owner_pk = ?1",
     }
 }
 
@@ -115,7 +108,7 @@ impl UserStore for SqliteStore {
         self.write(|tx| {
             let exists: Option<i64> = tx.query_row("SELECT pk FROM users WHERE name = ?1", [&u.name], |r| r.get(0)).optional()?;
             if exists.is_some() {
-                return Err(StoreError::EntityAlreadyExists(format!("User with name {} already exists.", u.name)));
+                return Err(rules::user_exists(&u.name));
             }
             let boundary = match &u.permissions_boundary {
                 Some(arn) => Some(policy_pk(tx, arn)?),
@@ -179,9 +172,7 @@ impl UserStore for SqliteStore {
                         .optional()?
                         .is_some()
                 {
-                    return Err(StoreError::EntityAlreadyExists(format!(
-                        "User with name {n} already exists."
-                    )));
+                    return Err(rules::user_exists(n));
                 }
                 tx.execute("UPDATE users SET name = ?1 WHERE pk = ?2", params![n, pk])?;
             }
@@ -195,41 +186,9 @@ impl UserStore for SqliteStore {
     fn delete_user(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, name)?;
-            let checks: [(&str, &str); 7] = [
-                (
-                    "SELECT count(*) FROM login_profiles WHERE user_pk = ?1",
-                    "must delete login profile first",
-                ),
-                (
-                    "SELECT count(*) FROM access_keys WHERE user_pk = ?1",
-                    "must delete access keys first",
-                ),
-                (
-                    "SELECT count(*) FROM ssh_keys WHERE user_pk = ?1",
-                    "must delete SSH public keys first",
-                ),
-                (
-                    "SELECT count(*) FROM mfa_devices WHERE user_pk = ?1",
-                    "must deactivate MFA devices first",
-                ),
-                (
-                    "SELECT count(*) FROM group_members WHERE user_pk = ?1",
-                    "must remove user from all groups first",
-                ),
-                (
-                    "SELECT count(*) FROM user_attached WHERE owner_pk = ?1",
-                    "must detach all policies first",
-                ),
-                (
-                    "SELECT count(*) FROM user_inline WHERE owner_pk = ?1",
-                    "must delete policies first",
-                ),
-            ];
-            for (sql, msg) in checks {
-                if count(tx, sql, pk)? > 0 {
-                    return Err(StoreError::DeleteConflict(format!(
-                        "Cannot delete entity, {msg}."
-                    )));
+            for part in rules::UserPart::ALL {
+                if count(tx, user_part_count(part), pk)? > 0 {
+                    return Err(part.conflict());
                 }
             }
             tx.execute("DELETE FROM users WHERE pk = ?1", [pk])?;
