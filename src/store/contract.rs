@@ -455,9 +455,6 @@ pub(crate) fn a_locked_user_is_refused_and_counted_at_admission_and_at_success(s
     );
 }
 
-/// A store written before migration 5 gains the attempt slots and keeps its lockout
-/// state: the two failures it counted still count toward the lock.
-
 /// Ids are bound once, never reused, and skip local ones.
 pub(crate) fn ids_are_bound_to_entities_never_reused_and_skip_local_ones(s: &dyn Store) {
     let none = |_: u32| false;

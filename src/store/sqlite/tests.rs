@@ -232,6 +232,8 @@ fn concurrent_connections_are_serialised() {
     assert_eq!(admitted, 3);
 }
 
+/// A store written before migration 5 gains the attempt slots and keeps its lockout
+/// state: the two failures it counted still count toward the lock.
 #[test]
 fn migrates_v4_fixture() {
     let dir = tempfile::tempdir().unwrap();
