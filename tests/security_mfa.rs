@@ -191,6 +191,25 @@ fn count(outputs: &[String], needle: &str) -> usize {
     outputs.iter().filter(|o| o.contains(needle)).count()
 }
 
+/// What the burst through iam-sts or sudo must show: the first two failures say so, the
+/// third locks, everything after is refused unchecked (locked, or over the rate limit),
+/// and the user is locked.
+fn assert_locked_by_the_burst(w: &World, outs: &[String]) {
+    assert_eq!(
+        count(outs, "invalid MFA one time pass code"),
+        2,
+        "{outs:#?}"
+    );
+    assert_eq!(
+        count(outs, "locked after too many failed attempts")
+            + count(outs, "too many verification attempts"),
+        BURST - 2,
+        "{outs:#?}"
+    );
+    assert!(w.locked(), "locked after {MAX_FAILURES} failures");
+    assert!(w.iam.failures("alice") >= MAX_FAILURES);
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
@@ -254,21 +273,7 @@ fn guessing_codes_through_iam_sts_locks_and_is_rate_limited() {
     let out = w.run(&burst(&w.out(), "sts", &assume(&wrong)));
     let outs = w.outputs("sts");
     assert_eq!(outs.len(), BURST, "{out}");
-    // The first two failures say so; the third locks; everything after is refused
-    // unchecked (locked, or over the rate limit).
-    assert_eq!(
-        count(&outs, "invalid MFA one time pass code"),
-        2,
-        "{outs:#?}"
-    );
-    assert_eq!(
-        count(&outs, "locked after too many failed attempts")
-            + count(&outs, "too many verification attempts"),
-        BURST - 2,
-        "{outs:#?}"
-    );
-    assert!(w.locked(), "locked after {MAX_FAILURES} failures");
-    assert!(w.iam.failures("alice") >= MAX_FAILURES);
+    assert_locked_by_the_burst(&w, &outs);
 
     let right = common::oathtool(&w.seed, 0);
     let out = w.run(&format!("{}; echo RIGHT=$?", assume(&right)));
@@ -309,18 +314,7 @@ fn guessing_codes_at_sudos_prompt_locks_and_is_rate_limited() {
     assert!(res.stdout.contains("ASSUME=0"), "{res}");
     let outs = w.outputs("sudo");
     assert_eq!(outs.len(), BURST, "{res}");
-    assert_eq!(
-        count(&outs, "invalid MFA one time pass code"),
-        2,
-        "{outs:#?}"
-    );
-    assert_eq!(
-        count(&outs, "locked after too many failed attempts")
-            + count(&outs, "too many verification attempts"),
-        BURST - 2,
-        "{outs:#?}"
-    );
-    assert!(w.locked(), "locked after {MAX_FAILURES} failures");
+    assert_locked_by_the_burst(&w, &outs);
     assert!(res.stdout.contains("RIGHT=1"), "{res}");
     let right = std::fs::read_to_string(w.sb.path("out/right")).unwrap_or_default();
     assert!(

@@ -7,6 +7,7 @@ pub(crate) mod contract;
 mod ops;
 pub mod rules;
 pub mod sqlite;
+mod stop_guard;
 mod traits;
 mod types;
 

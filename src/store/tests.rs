@@ -49,7 +49,7 @@ fn a_postgres_location_is_refused_clearly_without_its_password() {
 
 #[test]
 fn a_sqlite_prefix_opens_the_same_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sqlite::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     let acct = open_path(&db, OpenMode::ReadWrite)
         .unwrap()

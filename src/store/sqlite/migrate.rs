@@ -22,6 +22,7 @@ pub(super) fn migrate(conn: &Connection, read_only: bool) -> Result<()> {
             "the store has schema version {v} and needs migrating to {latest}; run any iam command as root first"
         )));
     }
+    let _unstoppable = crate::store::stop_guard::StopGuard::engage();
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let v: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, m) in MIGRATIONS

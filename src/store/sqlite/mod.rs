@@ -1,6 +1,6 @@
 //! SQLite implementation of [`Store`]. One connection per process; every open sets WAL,
-//! `busy_timeout`, `foreign_keys` and `synchronous=NORMAL`; every method is one
-//! transaction, `BEGIN IMMEDIATE` when it writes. One file per aggregate; the file
+//! `busy_timeout`, `foreign_keys`, `synchronous=NORMAL` and `temp_store=MEMORY`; every
+//! method is one transaction, `BEGIN IMMEDIATE` when it writes. One file per aggregate; the file
 //! checks before SQLite touches the store are in [`safe_open`], the schema in [`schema`]
 //! and [`migrate`].
 
@@ -15,7 +15,7 @@ mod mfa;
 mod migrate;
 mod policies;
 mod roles;
-pub(super) mod safe_open;
+pub(crate) mod safe_open;
 mod schema;
 mod sessions;
 mod ssh_keys;
@@ -165,6 +165,10 @@ impl SqliteStore {
             i64::try_from(busy_timeout.as_millis()).unwrap_or(i64::MAX),
         )?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Sorts and temporary tables stay in memory: the PAM module and iam-sts run as
+        // root in a user's process environment, and a temp file would go to the
+        // directory the user names in SQLITE_TMPDIR/TMPDIR.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         if !read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -215,6 +219,9 @@ impl SqliteStore {
                     }
                 };
             }
+            // Unstoppable by the user who started this process while it waits for and
+            // holds the write lock (sudo, su, passwd keep their caller's real uid).
+            let _unstoppable = crate::store::stop_guard::StopGuard::engage();
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 
 /// A fresh store in its own temporary directory.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let store = open_path(&dir.path().join("iam.db"), OpenMode::ReadWrite).unwrap();
     Fixture {
         store,
@@ -21,7 +21,7 @@ store_contract_suite!(fixture);
 
 #[test]
 fn creates_file_0600_dir_0700_with_account_id() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("sub/iam.db");
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
     assert_eq!(
@@ -52,7 +52,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
 
 #[test]
 fn refuses_insecure_modes_and_symlinks() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     drop(open_path(&db, OpenMode::ReadWrite).unwrap());
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -72,7 +72,38 @@ fn refuses_insecure_modes_and_symlinks() {
         .unwrap()
         .to_string();
     assert!(err.contains("0777") && err.contains("directory"), "{err}");
+    // Group or others may not even read or search the directory (077, as for the file).
+    for m in [0o750, 0o705, 0o710] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(m)).unwrap();
+        let err = open_path(&db, OpenMode::ReadOnly)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("{m:04o}")) && err.contains("the store directory"),
+            "{err}"
+        );
+    }
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The journal files hold the same data: 0644 (or 0640) is refused, naming the file.
+    drop(open_path(&db, OpenMode::ReadWrite).unwrap());
+    for side in ["iam.db-wal", "iam.db-shm"] {
+        let p = dir.path().join(side);
+        assert!(p.exists(), "{side} stays after close");
+        for m in [0o644, 0o640, 0o604] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+            let err = open_path(&db, OpenMode::ReadWrite)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains(side) && err.contains(&format!("{m:04o}")),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    assert!(open_path(&db, OpenMode::ReadWrite).is_ok());
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(&db, &link).unwrap();
     let err = open_path(&link, OpenMode::ReadWrite)
@@ -84,7 +115,7 @@ fn refuses_insecure_modes_and_symlinks() {
 
 #[test]
 fn read_only_never_creates() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     assert!(open_path(&db, OpenMode::ReadOnly).is_err());
     assert!(!db.exists());
@@ -111,7 +142,7 @@ fn read_only_never_creates() {
 
 #[test]
 fn migrates_v1_fixture() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -148,7 +179,7 @@ fn migrates_v1_fixture() {
 
 #[test]
 fn every_open_sets_wal_and_foreign_keys() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     drop(open_path(&db, OpenMode::ReadWrite).unwrap());
     let c = rusqlite::Connection::open(&db).unwrap();
@@ -171,7 +202,7 @@ fn every_open_sets_wal_and_foreign_keys() {
 /// update, never accept the same TOTP step twice and never hand out the same attempt slot.
 #[test]
 fn concurrent_connections_are_serialised() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     let serial = {
         let s = open_path(&db, OpenMode::ReadWrite).unwrap();
@@ -236,7 +267,7 @@ fn concurrent_connections_are_serialised() {
 /// state: the two failures it counted still count toward the lock.
 #[test]
 fn migrates_v4_fixture() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -270,7 +301,7 @@ fn migrates_v4_fixture() {
 /// earlier builds) still migrate.
 #[test]
 fn migration_3_tolerates_an_existing_session_policy_table() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -291,7 +322,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
 /// ones they were issued for (created no later than the session), NULL otherwise.
 #[test]
 fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = super::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -328,4 +359,58 @@ fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
     // The rest of the v3 store is intact.
     assert_eq!(s.get_role("ops").unwrap().role_id, "AROACCCCCCCCCCCCCCCCC");
     assert_eq!(s.get_user("alice").unwrap().name, "alice");
+}
+
+#[cfg(test)]
+mod temp_store_tests {
+    use super::super::*;
+
+    /// Open SQLite temp files of this process (SQLite names them `etilqs_*`; they are
+    /// unlinked at once, so only /proc/self/fd shows them).
+    fn open_temp_files() -> Vec<String> {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|p| p.display().to_string())
+            .filter(|p| p.contains("etilqs_"))
+            .collect()
+    }
+
+    /// A sort far larger than SQLite's page cache: with temp files allowed it spills.
+    const BIG_SORT: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 60000) \
+                            SELECT x FROM c ORDER BY randomblob(200) || x";
+
+    fn temp_files_during_big_sort(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare(BIG_SORT).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        // The first row comes after the whole input is sorted; the statement holds any
+        // spill file until it is finalized.
+        assert!(rows.next().unwrap().is_some());
+        open_temp_files()
+    }
+
+    #[test]
+    fn every_open_keeps_temp_data_in_memory() {
+        let dir = crate::store::sqlite::safe_open::private_tempdir();
+        let db = dir.path().join("iam.db");
+        let store = SqliteStore::open(&OpenOptions::new(&db, OpenMode::ReadWrite)).unwrap();
+        let ts: i64 = store
+            .conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ts, 2, "temp_store=MEMORY on the store's connection");
+
+        // Control: the same sort on a plain connection spills to a temp file in the
+        // directory SQLITE_TMPDIR/TMPDIR names (so the check below can see a spill).
+        let plain = Connection::open_in_memory().unwrap();
+        let spilled = temp_files_during_big_sort(&plain);
+        assert!(!spilled.is_empty(), "the control sort did not spill");
+        drop(plain);
+
+        let leaked = temp_files_during_big_sort(&store.conn);
+        assert!(leaked.is_empty(), "the store spilled to {leaked:?}");
+        let ro = SqliteStore::open(&OpenOptions::new(&db, OpenMode::ReadOnly)).unwrap();
+        assert!(temp_files_during_big_sort(&ro.conn).is_empty());
+    }
 }
