@@ -213,9 +213,8 @@ fn run(cli: Cli, name: &str) -> Result<(), CliError> {
         OpenMode::ReadWrite
     };
     let store = store::open(&OpenOptions {
-        path: path.clone(),
-        mode,
         insecure_ok,
+        ..OpenOptions::new(path.clone(), mode)
     })?;
     let ctx = Ctx {
         store,

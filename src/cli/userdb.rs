@@ -119,10 +119,7 @@ pub(crate) fn with_explicit_uid(
     let out = create(ctx)?;
     let u = ctx.store.get_user(user)?;
     let range = (cfg.range.first, cfg.range.last);
-    if let Err(e) = ctx
-        .store
-        .assign_linux_id(&u.user_id, Some(uid), range, &in_use)
-    {
+    if let Err(e) = store::assign_linux_id(&*ctx.store, &u.user_id, Some(uid), range, &in_use) {
         let _ = ctx.store.delete_user(user);
         return Err(e.into());
     }

@@ -2,7 +2,6 @@
 //! engine and the credential code, behind [`StsBackend`].
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -17,13 +16,12 @@ use crate::credentials::second_factor::{
 };
 use crate::credentials::{self, LockState};
 use crate::policy::{Policy, PolicyKind};
-use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::sts_ext::StsStoreExt;
-use crate::store::{self, OpenMode, OpenOptions, Store, StoreError};
+use crate::store::prelude::*;
+use crate::store::{self, StoreError};
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
-    store: SqliteStore,
+    store: Box<dyn Store>,
     syslog: bool,
     host: String,
 }
@@ -46,14 +44,14 @@ impl StoreBackend {
         syslog: bool,
         host: Option<&str>,
     ) -> Result<StoreBackend, StsError> {
-        if std::fs::symlink_metadata(Path::new(path)).is_err() {
+        let location = store::Location::parse(path);
+        if location
+            .sqlite_path()
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_err())
+        {
             return Err(StsError::NoStore(path.to_string()));
         }
-        let store = SqliteStore::open_waiting(
-            &OpenOptions::new(path, OpenMode::ReadWrite),
-            store::LOGIN_BUSY_TIMEOUT,
-        )
-        .map_err(store_err)?;
+        let store = store::open_for_login(location).map_err(store_err)?;
         let host = match host {
             Some(h) => h.to_string(),
             None => nix::unistd::gethostname()
@@ -257,7 +255,7 @@ impl StsBackend for StoreBackend {
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
         let facts = self.facts(q)?;
         let v = match &q.principal {
-            Principal::User(name) => authz::authorize(&self.store, Subject::User(name), &facts),
+            Principal::User(name) => authz::authorize(&*self.store, Subject::User(name), &facts),
             Principal::Session(s) => {
                 // Checked again here, not only when listing: a role replaced in between
                 // must not lend its policies to the old session.
@@ -294,7 +292,7 @@ impl StsBackend for StoreBackend {
                         .map_err(store_err)?,
                 };
                 let row = Self::to_store_session(s);
-                authz::authorize(&self.store, Subject::Session(&row, doc.as_deref()), &facts)
+                authz::authorize(&*self.store, Subject::Session(&row, doc.as_deref()), &facts)
             }
         }
         .map_err(authz_err)?;
@@ -311,7 +309,7 @@ impl StsBackend for StoreBackend {
             target: Target::Arn(role.arn.clone()),
             ..self.facts(q)?
         };
-        let v = authz::trust(&self.store, name, &role.name, &role.trust_policy, &facts)?;
+        let v = authz::trust(&*self.store, name, &role.name, &role.trust_policy, &facts)?;
         Ok(Verdict {
             allowed: v.allowed,
             explicit_deny: v.explicit_deny,
@@ -323,13 +321,13 @@ impl StsBackend for StoreBackend {
 
     fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
         let event = self.audit_event(audit);
-        self.store
-            .create_role_session_audited(
-                &Self::to_store_session(s),
-                s.session_policy.as_deref(),
-                &event,
-            )
-            .map_err(store_err)
+        store::issue_role_session(
+            &*self.store,
+            &Self::to_store_session(s),
+            s.session_policy.as_deref(),
+            &event,
+        )
+        .map_err(store_err)
     }
 
     fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {
@@ -467,7 +465,7 @@ mod tests {
             .create(&private)
             .unwrap();
         let path = private.join("iam.db");
-        let store = SqliteStore::open(&OpenOptions::new(&path, OpenMode::ReadWrite)).unwrap();
+        let store = store::open_path(&path, store::OpenMode::ReadWrite).unwrap();
         let account = store.account_id().unwrap();
         store
             .create_user(
