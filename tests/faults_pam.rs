@@ -164,8 +164,10 @@ fn hostile_conversations_and_users_deny_with_the_right_code() {
         let got = std::fs::read_to_string(sb.path(&format!("case.{i}"))).unwrap();
         let rc = std::fs::read_to_string(sb.path(&format!("case.{i}.rc"))).unwrap();
         if rc.trim() != "0" || !got.starts_with(&want) {
+            let vg =
+                std::fs::read_to_string(sb.path(&format!("valgrind.{i}.log"))).unwrap_or_default();
             wrong.push(format!(
-                "{user} {conv}: exit {} {got:?}, want {want}",
+                "{user} {conv}: exit {} {got:?}, want {want}\n{vg}",
                 rc.trim()
             ));
         }
