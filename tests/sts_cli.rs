@@ -33,6 +33,8 @@ fn session(id: &str, user: &str, role: &str, issued: i64, expires: i64) -> RoleS
         scope: "tty:boot:34816:100:200".into(),
         revoked: None,
         mfa_time: None,
+        role_id: None,
+        user_id: None,
     }
 }
 

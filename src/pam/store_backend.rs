@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::backend::*;
 use crate::authz::{self, AuthzError, Facts, Subject, Target};
 use crate::credentials::{self, HashParams};
-use crate::store::{self, AuditEvent, OpenMode, Store, StoreError};
+use crate::store::{self, AuditEvent, Store, StoreError};
 
 /// The store behind `Backend`.
 pub struct StoreBackend {
@@ -31,7 +31,7 @@ pub fn open(db: &str) -> Result<(StoreBackend, RealCrypto), BackendError> {
         }
         Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
     }
-    let store = store::open_path(&path, OpenMode::ReadWrite).map_err(from_store)?;
+    let store = store::open_for_login(&path).map_err(from_store)?;
     let params = store.hash_params().map_err(from_store)?;
     Ok((StoreBackend { store, db: path }, RealCrypto { params }))
 }

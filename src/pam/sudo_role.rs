@@ -69,7 +69,16 @@ pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) ->
                 Priority::Err,
                 &format!("sudo {phase}: denying user {:?}: {e}", caller.name),
             );
-            PamCode::AuthinfoUnavail
+            h.error_always(
+                "sudo through your role session is unavailable right now: the IAM store cannot be used (the administrator finds why in syslog)",
+            );
+            // Not AUTHINFO_UNAVAIL in auth: sudo would ask twice more, and each try would
+            // wait the store's busy timeout again.
+            if auth {
+                PamCode::SystemErr
+            } else {
+                PamCode::AuthinfoUnavail
+            }
         }
     }
 }

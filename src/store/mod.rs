@@ -65,6 +65,23 @@ pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
     Ok(Box::new(sqlite::SqliteStore::open(opts)?))
 }
 
+/// How long a login (PAM, sudo, iam-sts) waits for another process's write lock before
+/// it fails closed. Every write is one short transaction (milliseconds), so only a stuck
+/// or stopped writer makes a login wait this long; see docs/store.md, "Locks".
+pub const LOGIN_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// [`open_path`] read-write for a login: strict checks, waiting at most
+/// [`LOGIN_BUSY_TIMEOUT`] for a lock.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_for_login(path: &Path) -> Result<Box<dyn Store>> {
+    Ok(Box::new(sqlite::SqliteStore::open_waiting(
+        &OpenOptions::new(path, OpenMode::ReadWrite),
+        LOGIN_BUSY_TIMEOUT,
+    )?))
+}
+
 /// Shorthand for [`open`] with strict checks.
 ///
 /// # Errors

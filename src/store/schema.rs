@@ -236,5 +236,19 @@ CREATE INDEX IF NOT EXISTS group_members_user ON group_members(user_pk);
 CREATE INDEX IF NOT EXISTS password_history_user ON password_history(user_pk);
 "#;
 
+/// Migration 4: role sessions remember the ids of their role and user, so a role (or
+/// user) deleted and created again under the same name does not inherit live sessions.
+/// Existing sessions keep an id only where the role (user) was created no later than the
+/// session was issued, so it is provably the same one; the others get NULL and end.
+pub(crate) const V4: &str = r#"
+ALTER TABLE role_sessions ADD COLUMN role_id TEXT;
+ALTER TABLE role_sessions ADD COLUMN user_id TEXT;
+UPDATE role_sessions SET
+  role_id = (SELECT r.role_id FROM roles r
+             WHERE r.name = role_sessions.role_name AND r.created <= role_sessions.issued),
+  user_id = (SELECT u.user_id FROM users u
+             WHERE u.name = role_sessions.user_name AND u.created <= role_sessions.issued);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];

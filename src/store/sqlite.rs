@@ -16,7 +16,8 @@ use rusqlite::{
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// How long a writer waits for another writer before giving up.
+/// How long an administrator's writer waits for another writer before giving up (logins
+/// wait [`super::LOGIN_BUSY_TIMEOUT`]).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// AWS quotas enforced here.
 const MAX_TAGS: i64 = 50;
@@ -34,6 +35,13 @@ impl From<rusqlite::Error> for StoreError {
                 "the store (or its -wal/-shm files) is not writable by uid {}; run as root ({e})",
                 nix::unistd::geteuid()
             )),
+            // The busy timeout ran out: another process kept the write lock.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Database(format!(
+                    "the store is busy: another process held its write lock longer than this program waits; nothing was changed, failing closed (try again; if it persists, find the process holding the store with: fuser -v {}) ({e})",
+                    super::DEFAULT_PATH
+                ))
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }
@@ -132,11 +140,25 @@ impl SqliteStore {
     /// # Errors
     /// As [`super::open`].
     pub fn open(opts: &OpenOptions) -> Result<SqliteStore> {
-        let path = safe_open::prepare(opts)?;
-        Self::open_prepared(path.clone(), opts).map_err(|e| explain_full_disk(e, &path))
+        Self::open_waiting(opts, BUSY_TIMEOUT)
     }
 
-    fn open_prepared(path: std::path::PathBuf, opts: &OpenOptions) -> Result<SqliteStore> {
+    /// [`SqliteStore::open`] waiting at most `busy_timeout` for another writer's lock
+    /// (logins use [`super::LOGIN_BUSY_TIMEOUT`]).
+    ///
+    /// # Errors
+    /// As [`super::open`].
+    pub fn open_waiting(opts: &OpenOptions, busy_timeout: Duration) -> Result<SqliteStore> {
+        let path = safe_open::prepare(opts)?;
+        Self::open_prepared(path.clone(), opts, busy_timeout)
+            .map_err(|e| explain_full_disk(e, &path))
+    }
+
+    fn open_prepared(
+        path: std::path::PathBuf,
+        opts: &OpenOptions,
+        busy_timeout: Duration,
+    ) -> Result<SqliteStore> {
         let read_only = opts.mode == OpenMode::ReadOnly;
         let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         flags |= if read_only {
@@ -147,7 +169,11 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(&path, flags)?;
         // Via the pragma, not `Connection::busy_timeout`: rusqlite 0.43's method (and its
         // hooks) link `sqlite3_set_clientdata`, which Debian 12's SQLite 3.40 lacks.
-        conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT.as_millis() as i64)?;
+        conn.pragma_update(
+            None,
+            "busy_timeout",
+            i64::try_from(busy_timeout.as_millis()).unwrap_or(i64::MAX),
+        )?;
         conn.pragma_update(None, "foreign_keys", true)?;
         if !read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
@@ -672,6 +698,8 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
         scope: r.get(7)?,
         revoked: r.get(8)?,
         mfa_time: r.get(9)?,
+        role_id: r.get(10)?,
+        user_id: r.get(11)?,
     })
 }
 
@@ -679,13 +707,13 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
 /// same transaction).
 pub(super) fn insert_role_session(tx: &Connection, s: &RoleSession) -> Result<()> {
     tx.execute(
-        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time],
+        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time, s.role_id, s.user_id],
     )?;
     Ok(())
 }
 
-const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time";
+const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id";
 
 /// Path prefixes compare exactly (case-sensitive, no wildcards), as AWS's PathPrefix.
 fn exact_prefix(prefix: &str) -> Value {

@@ -42,7 +42,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
     );
     let acct = s.account_id().unwrap();
     assert_eq!(acct.len(), 12);
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     drop(s);
     // Fixed at creation: reopening keeps it.
     assert_eq!(
@@ -124,7 +124,7 @@ fn migrates_v1_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert_eq!(s.account_id().unwrap(), "123456789012");
     let u = s.get_user("alice").unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/alice");
@@ -419,6 +419,8 @@ fn roles_tags_hosts_audit_sessions_ids() {
         scope: "pts/1".into(),
         revoked: None,
         mfa_time: Some(9),
+        role_id: Some("AROAX".into()),
+        user_id: Some("AIDAX".into()),
     };
     s.create_role_session(&sess).unwrap();
     assert_eq!(s.get_role_session("th").unwrap(), sess);
@@ -560,6 +562,49 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.get_user("alice").unwrap().name, "alice");
+}
+
+/// Migration 4: role sessions get their role and user ids where those are provably the
+/// ones they were issued for (created no later than the session), NULL otherwise.
+#[test]
+fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iam.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(include_str!("../../tests/fixtures/store-v3.sql"))
+            .unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 4);
+    let ids = |id: &str| {
+        let all = s.list_role_sessions(None, None).unwrap();
+        let r = all.iter().find(|r| r.session_id == id).unwrap();
+        (r.role_id.clone(), r.user_id.clone())
+    };
+    assert_eq!(
+        ids("ASIAAAAAAAAAAAAAAAA1"),
+        (
+            Some("AROAAAAAAAAAAAAAAAAAA".into()),
+            Some("AIDAAAAAAAAAAAAAAAAAA".into())
+        )
+    );
+    // Role `ops` was created after this session was issued: not the same role.
+    assert_eq!(
+        ids("ASIAAAAAAAAAAAAAAAA2"),
+        (None, Some("AIDAAAAAAAAAAAAAAAAAA".into()))
+    );
+    // User `bob` likewise.
+    assert_eq!(
+        ids("ASIAAAAAAAAAAAAAAAA3"),
+        (Some("AROAAAAAAAAAAAAAAAAAA".into()), None)
+    );
+    // A deleted role has no id to give.
+    assert_eq!(ids("ASIAAAAAAAAAAAAAAAA4").0, None);
+    // The rest of the v3 store is intact.
+    assert_eq!(s.get_role("ops").unwrap().role_id, "AROACCCCCCCCCCCCCCCCC");
     assert_eq!(s.get_user("alice").unwrap().name, "alice");
 }

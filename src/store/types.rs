@@ -390,6 +390,13 @@ pub struct RoleSession {
     pub revoked: Option<i64>,
     /// Time of the MFA authentication behind it.
     pub mfa_time: Option<i64>,
+    /// `AROA…` id of the role it was issued for: a role deleted and created again under
+    /// the same name has a new id, and the session no longer counts. `None` only for
+    /// sessions from before schema 4 whose role could not be proven the same; they never
+    /// count.
+    pub role_id: Option<String>,
+    /// `AIDA…` id of the user who assumed it (same rule as `role_id`).
+    pub user_id: Option<String>,
 }
 
 /// One audit trail entry (written by PAM, iam-sts and the CLI).

@@ -220,6 +220,8 @@ fn assume_role_inner(
         role: role.name.clone(),
         role_arn: role.arn.clone(),
         role_id: role.id.clone(),
+        user_id: user.id.clone(),
+        ended: None,
         session_name: args.session_name.clone(),
         scope: ctx.scope.key(),
         scope_label: ctx.scope.describe(),

@@ -46,8 +46,13 @@ pub struct RoleSession {
     pub role: String,
     /// Role ARN.
     pub role_arn: String,
-    /// `AROA…`.
+    /// `AROA…` of the role it was issued for.
     pub role_id: String,
+    /// `AIDA…` of the user who assumed it.
+    pub user_id: String,
+    /// Why the session no longer counts although it is neither expired nor revoked: its
+    /// role or user was deleted (perhaps created again under the same name) since.
+    pub ended: Option<String>,
     /// `--role-session-name`.
     pub session_name: String,
     /// `TerminalScope::key()` of the terminal it was assumed in.
@@ -69,9 +74,10 @@ pub struct RoleSession {
 }
 
 impl RoleSession {
-    /// Usable at `now`: not expired and not revoked.
+    /// Usable at `now`: not expired, not revoked, and its role and user are still the
+    /// ones it was issued for.
     pub fn active(&self, now: i64) -> bool {
-        self.revoked.is_none() && now < self.expires
+        self.revoked.is_none() && self.ended.is_none() && now < self.expires
     }
 }
 

@@ -1,5 +1,6 @@
 //! `iam-sts` argument parsing, terminal prompt and printing. Everything else is in the
-//! library parts (`assume`, `sessions`), reached through the store backend.
+//! library parts (`assume`, `sessions`), reached through the store backend. Printing is
+//! the `iam` CLI's (`--output json|text|table`, as the AWS CLI).
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -12,7 +13,10 @@ use zeroize::Zeroizing;
 use super::assume::{self, AssumeRoleArgs, CallContext};
 use super::error::StsError;
 use super::harden::{self, Inherited};
-use super::{scope, sessions, store_backend};
+use super::scope::CallerFacts;
+use super::{sessions, store_backend};
+use crate::cli::args::Output;
+use crate::cli::output;
 
 /// Where the store lives.
 pub const DEFAULT_DB: &str = "/var/lib/pam-iam/iam.db";
@@ -26,6 +30,9 @@ struct Cli {
     /// Store path (root only; everyone else always uses the host's store).
     #[arg(long, global = true)]
     db: Option<String>,
+    /// Output format, as the AWS CLI's.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Json)]
+    output: Output,
     #[command(subcommand)]
     cmd: Command,
 }
@@ -69,8 +76,20 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The AWS operation name (the title of `--output table`).
+    fn operation(&self) -> &'static str {
+        match self {
+            Command::AssumeRole { .. } => "AssumeRole",
+            Command::GetCallerIdentity => "GetCallerIdentity",
+            Command::ListSessions { .. } => "ListSessions",
+            Command::RevokeSession { .. } => "RevokeSession",
+        }
+    }
+}
+
 /// Parses, runs and prints; the only place that writes to stdout/stderr.
-pub fn run(real_uid: u32, inherited: Inherited) -> ExitCode {
+pub fn run(facts: CallerFacts, inherited: Inherited) -> ExitCode {
     let args = match harden::bounded_args(std::env::args_os()) {
         Ok(a) => a,
         Err(e) => return fail(&e.into()),
@@ -86,11 +105,16 @@ pub fn run(real_uid: u32, inherited: Inherited) -> ExitCode {
             };
         }
     };
-    match execute(real_uid, inherited, cli) {
+    let (format, op) = (cli.output, cli.cmd.operation());
+    // The store is closed (dropped with `execute`) before anything is printed: a caller
+    // that never reads its pipe blocks the helper on a write holding no lock.
+    match execute(facts, inherited, cli) {
         Ok(v) => {
-            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
             let mut out = std::io::stdout().lock();
-            if writeln!(out, "{text}").is_err() {
+            if out
+                .write_all(output::render(&v, format, op).as_bytes())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
@@ -104,20 +128,26 @@ fn fail(e: &StsError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn execute(real_uid: u32, inherited: Inherited, cli: Cli) -> Result<serde_json::Value, StsError> {
-    let db = match (cli.db, real_uid) {
+fn execute(
+    facts: CallerFacts,
+    inherited: Inherited,
+    cli: Cli,
+) -> Result<serde_json::Value, StsError> {
+    let db = match (cli.db, facts.uid) {
         (Some(_), uid) if uid != 0 => return Err(StsError::DbNotAllowed),
         (Some(p), _) => p,
         (None, _) => inherited
             .db_override
             .unwrap_or_else(|| DEFAULT_DB.to_string()),
     };
-    let caller = scope::caller_for_uid(real_uid)?;
     let ctx = CallContext {
-        user: caller.name,
-        scope: scope::current()?,
+        user: facts.caller?.name,
+        scope: facts.scope?,
         now: now(),
     };
+    // Fully root from here on: the caller can no longer stop or slow the helper while it
+    // holds the store's write lock.
+    harden::become_root()?;
     let backend = store_backend::StoreBackend::open(&db, true)?;
     match cli.cmd {
         Command::AssumeRole {

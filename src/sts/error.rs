@@ -59,6 +59,9 @@ impl StsError {
     /// Short machine word for audit records.
     pub fn code(&self) -> &'static str {
         match self {
+            StsError::Input(HardenError::NotSetuidRoot(_) | HardenError::Switch(_)) => {
+                "ServiceFailure"
+            }
             StsError::Validation(_) | StsError::Input(_) => "ValidationError",
             StsError::MalformedPolicy(_) => "MalformedPolicyDocument",
             StsError::NoSuchSession(_) => "NoSuchEntity",

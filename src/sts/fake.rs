@@ -5,9 +5,10 @@
 //! host:Sudo), `mfa-admin` (trust needs MFA), `viewer` (trusts alice, no host:Sudo),
 //! `recent-mfa` (host:Sudo only with an MFA proof younger than 300 s).
 //! TOTP: code "123456" is step 7 at any time; every other code is wrong.
+//! A role named in `recreated` was deleted and created again: it has a new id.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use zeroize::Zeroizing;
 
@@ -23,6 +24,7 @@ pub(crate) struct Fake {
     pub audits: RefCell<Vec<StsAudit>>,
     pub watermarks: RefCell<HashMap<String, u64>>,
     pub min: Cell<i64>,
+    pub recreated: RefCell<HashSet<String>>,
     counter: Cell<u8>,
 }
 
@@ -66,6 +68,7 @@ impl Fake {
             audits: RefCell::new(vec![]),
             watermarks: RefCell::new(HashMap::new()),
             min: Cell::new(900),
+            recreated: RefCell::new(HashSet::new()),
             counter: Cell::new(0),
         }
     }
@@ -101,7 +104,15 @@ impl StsBackend for Fake {
         Ok(Some(StsRole {
             name: name.to_string(),
             arn: format!("arn:aws:iam::123456789012:role/{name}"),
-            id: format!("AROA{}", name.to_uppercase()),
+            id: format!(
+                "AROA{}{}",
+                name.to_uppercase(),
+                if self.recreated.borrow().contains(name) {
+                    "2"
+                } else {
+                    ""
+                }
+            ),
             max_session_duration: 3600,
             trust_policy: trust.to_string(),
         }))
@@ -150,8 +161,19 @@ impl StsBackend for Fake {
             .sessions
             .borrow()
             .iter()
-            .filter(|s| s.user == user && live_at.is_none_or(|t| s.active(t)))
+            .filter(|s| s.user == user)
             .cloned()
+            .map(|mut s| {
+                let now_id = self.role(&s.role).ok().flatten().map(|r| r.id);
+                s.ended = super::sessions::ended_because(
+                    "role",
+                    &s.role,
+                    Some(&s.role_id),
+                    now_id.as_deref(),
+                );
+                s
+            })
+            .filter(|s| live_at.is_none_or(|t| s.revoked.is_none() && t < s.expires))
             .collect();
         v.sort_by_key(|s| std::cmp::Reverse(s.issued));
         Ok(v)

@@ -1,9 +1,13 @@
 //! Process hygiene for the setuid `iam-sts`, done first thing in `main`.
 //!
 //! A setuid program inherits everything from an untrusted caller: environment, file
-//! descriptors, signal dispositions, resource limits, umask. The loader already ignores
-//! `LD_PRELOAD`/`LD_LIBRARY_PATH` for setuid binaries (AT_SECURE); this module removes the
-//! rest of the caller's influence, like `unix_chkpwd` and sudo-rs do.
+//! descriptors, signal dispositions, resource limits, umask, scheduling. The loader already
+//! ignores `LD_PRELOAD`/`LD_LIBRARY_PATH` for setuid binaries (AT_SECURE); this module
+//! removes the rest of the caller's influence, like `unix_chkpwd` and sudo-rs do.
+//!
+//! Before the store is opened the helper also stops being the caller's process at all
+//! ([`become_root`]): with the caller's real uid it could be `kill -STOP`ped inside a
+//! write transaction, and every login and sudo on the host would wait on that lock.
 
 use std::ffi::OsString;
 
@@ -34,6 +38,14 @@ pub enum HardenError {
     /// An argument is not UTF-8.
     #[error("ValidationError: arguments must be valid UTF-8")]
     NotUtf8,
+    /// The binary is not setuid root, so it can neither read the store nor protect itself.
+    #[error(
+        "ServiceFailure: iam-sts runs with effective uid {0}, not 0: it must be installed owned by root with mode 4755 (ask an administrator)"
+    )]
+    NotSetuidRoot(u32),
+    /// Dropping the caller's ids failed (the kernel refused setresuid/setresgid/setgroups).
+    #[error("ServiceFailure: cannot switch to root ids ({0}); refusing to continue")]
+    Switch(String),
 }
 
 /// What the caller's environment may still decide, captured before it is wiped.
@@ -103,6 +115,63 @@ fn ensure_std_fds() {
             unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
+}
+
+/// Makes the process fully root: no supplementary groups, real, effective and saved gid 0,
+/// then the same for the uid. Called after the caller's facts are recorded (see
+/// `scope::record`) and before the store is opened. From then on the caller cannot signal
+/// the helper (kill(2) needs the sender's uid to match the target's real or saved uid;
+/// SIGCONT within one session is the only exception, and it is harmless), cannot ptrace
+/// it, and cannot lower its scheduling (reset here) to starve it while it holds the
+/// store's write lock. Stop signals from the terminal (^Z, background reads and writes)
+/// are ignored as well, so nothing short of root stops the helper.
+///
+/// # Errors
+/// [`HardenError::NotSetuidRoot`] when the effective uid is not 0 (not installed setuid),
+/// [`HardenError::Switch`] when the kernel refuses, or the ids are not all 0 afterwards.
+pub fn become_root() -> Result<(), HardenError> {
+    use nix::unistd::{Gid, Uid, getresgid, getresuid, setgroups, setresgid, setresuid};
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        return Err(HardenError::NotSetuidRoot(euid.as_raw()));
+    }
+    let sw = |what: &str, e: nix::Error| HardenError::Switch(format!("{what}: {e}"));
+    setgroups(&[]).map_err(|e| sw("setgroups", e))?;
+    let root_g = Gid::from_raw(0);
+    setresgid(root_g, root_g, root_g).map_err(|e| sw("setresgid", e))?;
+    let root_u = Uid::from_raw(0);
+    setresuid(root_u, root_u, root_u).map_err(|e| sw("setresuid", e))?;
+    let u = getresuid().map_err(|e| sw("getresuid", e))?;
+    let g = getresgid().map_err(|e| sw("getresgid", e))?;
+    let all_root = [u.real, u.effective, u.saved].iter().all(|x| x.is_root())
+        && [g.real, g.effective, g.saved]
+            .iter()
+            .all(|x| x.as_raw() == 0);
+    if !all_root {
+        return Err(HardenError::Switch(
+            "the ids are not all 0 after the switch".to_string(),
+        ));
+    }
+    reset_scheduling();
+    for s in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
+        // SAFETY: SIG_IGN is a valid disposition for the stop signals; no handler runs.
+        let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigIgn) };
+    }
+    Ok(())
+}
+
+/// Undoes what a caller can do to make the helper slow while it holds a lock: `nice 19`,
+/// `chrt --idle`/`--batch`, `ionice -c3`. Failures leave the inherited values (the helper
+/// still works, only slower); every store wait is bounded anyway (see docs/store.md).
+fn reset_scheduling() {
+    // SAFETY: setpriority only reads its integer arguments.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 0) };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads the struct we pass by pointer; it lives for the call.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    // ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_NONE): the default I/O class.
+    // SAFETY: a plain syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, 0) };
 }
 
 /// Checks argument count and sizes and converts them to UTF-8.

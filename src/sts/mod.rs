@@ -19,15 +19,18 @@ pub mod sudo;
 
 use std::process::ExitCode;
 
-/// Entry point of the setuid `iam-sts` binary: hygiene first, then the command, with any
-/// panic turned into a one-line message and a failure exit.
+/// Entry point of the setuid `iam-sts` binary: hygiene first, then who is calling from
+/// where (while the real uid is still the caller's), then the command — which becomes
+/// fully root before it opens the store — with any panic turned into a one-line message
+/// and a failure exit.
 pub fn main() -> ExitCode {
     let real_uid = nix::unistd::getuid().as_raw();
     let inherited = harden::sanitize_process(real_uid);
+    let facts = scope::record(real_uid);
     std::panic::set_hook(Box::new(|_| {
         eprintln!("iam-sts: internal error (this is a bug; please report it)");
     }));
-    match std::panic::catch_unwind(move || cli::run(real_uid, inherited)) {
+    match std::panic::catch_unwind(move || cli::run(facts, inherited)) {
         Ok(code) => code,
         Err(_) => ExitCode::from(70),
     }

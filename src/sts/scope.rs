@@ -3,10 +3,20 @@
 //! A role session is usable only by the Linux user who assumed it and only from the
 //! terminal session where it was assumed, exactly like sudo's timestamp records
 //! (sudo 1.9 `tty_tickets`, sudo-rs `RecordScope`): the controlling tty device plus the
-//! session leader's start time, or — without a controlling tty — the parent process and
-//! its start time. Both `iam-sts` (run from the user's shell) and the PAM module inside
-//! `sudo` (run from the same shell) compute the scope of their own process, so they agree
-//! when, and only when, they run in the same terminal session.
+//! session leader's start time, or — without a controlling tty — the parent process, the
+//! session and the start times of both. Both `iam-sts` (run from the user's shell) and
+//! the PAM module inside `sudo` (run from the same shell) compute the scope of their own
+//! process, so they agree when, and only when, they run in the same terminal session.
+//!
+//! Without a tty the parent must be a real parent: a process in the caller's own session,
+//! other than pid 1. An orphan (`setsid -f iam-sts …`, `(iam-sts … &)` after the shell
+//! exited) is re-parented by the kernel to pid 1 or to the nearest *subreaper* ancestor
+//! (systemd --user, a container init), which every other orphan shares. Whether another
+//! process is a subreaper cannot be read (`PR_GET_CHILD_SUBREAPER` answers only for the
+//! caller, and /proc/PID/status has no such field), so the rule relies only on
+//! /proc/PID/stat: ppid (field 4), session (6), tty_nr (7) and start time (22). A reaper
+//! outside the caller's session is refused; a subreaper inside it belongs to that session,
+//! which then shares the role session exactly as the processes of one terminal do.
 //!
 //! Nothing here trusts the environment or arguments: the identity is the kernel's real
 //! uid, the scope comes from `/proc`.
@@ -29,6 +39,17 @@ pub enum ScopeError {
         uid: u32,
         /// The system error.
         reason: String,
+    },
+    /// No tty, and the parent is pid 1 or outside the caller's session: the caller is an
+    /// orphan, and its parent is shared by unrelated processes.
+    #[error(
+        "iam-sts has no terminal and its parent (pid {ppid}) {why}; a role session without a terminal belongs to the process that runs iam-sts, so run it directly from the shell or script that will use the session (not through setsid -f, nohup … & or a daemon)"
+    )]
+    Orphan {
+        /// The parent pid as the kernel reports it.
+        ppid: i32,
+        /// Why that parent cannot scope a session.
+        why: &'static str,
     },
     /// `/proc` could not be read or parsed (is /proc mounted?).
     #[error("cannot read {path}: {reason} (is /proc mounted?)")]
@@ -80,12 +101,17 @@ pub enum Scope {
         /// Start time of the session leader in clock ticks since boot.
         session_start: u64,
     },
-    /// No controlling terminal: the parent process and its start time.
+    /// No controlling terminal: the parent process, the session they share, and the
+    /// start times of the parent and of the session leader.
     Parent {
         /// Parent pid.
         ppid: i32,
         /// Start time of the parent in clock ticks since boot.
         start: u64,
+        /// Session id (pid of the session leader), the same for caller and parent.
+        session: i32,
+        /// Start time of the session leader in clock ticks since boot.
+        session_start: u64,
     },
 }
 
@@ -111,7 +137,9 @@ impl TerminalScope {
                 let (major, minor) = tty_major_minor(*tty);
                 format!("tty {major}:{minor} (session {session})")
             }
-            Scope::Parent { ppid, .. } => format!("no tty, parent pid {ppid}"),
+            Scope::Parent { ppid, session, .. } => {
+                format!("no tty, parent pid {ppid} (session {session})")
+            }
         }
     }
 }
@@ -124,15 +152,23 @@ impl fmt::Display for TerminalScope {
                 session,
                 session_start,
             } => write!(f, "tty:{}:{tty}:{session}:{session_start}", self.boot_id),
-            Scope::Parent { ppid, start } => {
-                write!(f, "ppid:{}:{ppid}:{start}", self.boot_id)
-            }
+            Scope::Parent {
+                ppid,
+                start,
+                session,
+                session_start,
+            } => write!(
+                f,
+                "ppid:{}:{ppid}:{start}:{session}:{session_start}",
+                self.boot_id
+            ),
         }
     }
 }
 
 /// [`TerminalScope::describe`] for a stored key (`tty:BOOT:TTY:SID:START` or
-/// `ppid:BOOT:PPID:START`); unknown shapes are shown as they are.
+/// `ppid:BOOT:PPID:START:SID:START`, or the `ppid:BOOT:PPID:START` of older versions,
+/// which no scope matches any more); unknown shapes are shown as they are.
 pub fn describe_key(key: &str) -> String {
     let parts: Vec<&str> = key.split(':').collect();
     match parts.as_slice() {
@@ -143,6 +179,7 @@ pub fn describe_key(key: &str) -> String {
             }
             Err(_) => key.to_string(),
         },
+        ["ppid", _, ppid, _, sid, _] => format!("no tty, parent pid {ppid} (session {sid})"),
         ["ppid", _, ppid, _] => format!("no tty, parent pid {ppid}"),
         _ => key.to_string(),
     }
@@ -218,16 +255,54 @@ pub fn scope_from_stat(
             session_start: leader.start_time,
         }
     } else {
+        if me.ppid <= 1 {
+            // 0: the parent is outside our pid namespace.
+            return Err(ScopeError::Orphan {
+                ppid: me.ppid,
+                why: "is the init process (the caller was orphaned)",
+            });
+        }
         let parent = stat_of_pid(me.ppid)?;
+        if me.session <= 0 || parent.session != me.session {
+            return Err(ScopeError::Orphan {
+                ppid: me.ppid,
+                why: "is outside the caller's session (a reaper such as systemd --user or a container init adopted the caller, or the caller started a session of its own)",
+            });
+        }
+        let leader = stat_of_pid(me.session)?;
         Scope::Parent {
             ppid: me.ppid,
             start: parent.start_time,
+            session: me.session,
+            session_start: leader.start_time,
         }
     };
     Ok(TerminalScope {
         boot_id: boot_id.trim().to_string(),
         scope,
     })
+}
+
+/// Who called and from where, taken before the setuid helper gives up the caller's ids
+/// (afterwards the real uid is 0). Errors are kept so that `--help` still works where
+/// they would refuse a command.
+#[derive(Debug)]
+pub struct CallerFacts {
+    /// The caller's real uid.
+    pub uid: u32,
+    /// Its passwd entry.
+    pub caller: Result<Caller, ScopeError>,
+    /// Its terminal scope.
+    pub scope: Result<TerminalScope, ScopeError>,
+}
+
+/// Records the [`CallerFacts`] of this process for the real uid `uid`.
+pub fn record(uid: u32) -> CallerFacts {
+    CallerFacts {
+        uid,
+        caller: caller_for_uid(uid),
+        scope: current(),
+    }
 }
 
 /// The terminal scope of the calling process. Called by `iam-sts` and by the PAM module
@@ -273,10 +348,11 @@ mod tests {
         assert_eq!(tty_major_minor((136 << 8) | (1 << 20) | 5), (136, 261));
     }
 
+    /// Every pid below 100 leads session 40; higher ones lead their own session.
     fn fake(pid: i32) -> Result<ProcStat, ScopeError> {
         Ok(ProcStat {
             ppid: 1,
-            session: pid,
+            session: if pid < 100 { 40 } else { pid },
             tty_nr: 0,
             start_time: 1000 + pid as u64,
         })
@@ -306,7 +382,66 @@ mod tests {
             start_time: 5,
         };
         let s = scope_from_stat("b", &me, fake).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.key(), "ppid:b:50:1050");
+        assert_eq!(s.key(), "ppid:b:50:1050:40:1040");
+        assert_eq!(describe_key(&s.key()), s.describe());
+        assert_eq!(describe_key("ppid:b:50:1050"), "no tty, parent pid 50");
+    }
+
+    #[test]
+    fn orphans_have_no_scope() {
+        // Re-parented to init (or to a parent outside our pid namespace).
+        for ppid in [1, 0] {
+            let me = ProcStat {
+                ppid,
+                session: 40,
+                tty_nr: 0,
+                start_time: 5,
+            };
+            assert!(matches!(
+                scope_from_stat("b", &me, fake),
+                Err(ScopeError::Orphan { .. })
+            ));
+        }
+        // `setsid -f`: a session of our own, the parent (a subreaper) in another one.
+        let me = ProcStat {
+            ppid: 150,
+            session: 4242,
+            tty_nr: 0,
+            start_time: 5,
+        };
+        let e = scope_from_stat("b", &me, fake).err();
+        assert!(
+            matches!(e, Some(ScopeError::Orphan { ppid: 150, .. })),
+            "{e:?}"
+        );
+        assert!(
+            e.map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("setsid -f")
+        );
+    }
+
+    #[test]
+    fn no_tty_scopes_of_two_sessions_differ() {
+        let a = ProcStat {
+            ppid: 50,
+            session: 40,
+            tty_nr: 0,
+            start_time: 5,
+        };
+        let ka = scope_from_stat("b", &a, fake).map(|t| t.key()).ok();
+        // Same parent pid and start, another session leader start (a recycled session).
+        let other = |pid: i32| {
+            fake(pid).map(|mut p| {
+                if pid == 40 {
+                    p.start_time += 1;
+                }
+                p
+            })
+        };
+        let kb = scope_from_stat("b", &a, other).map(|t| t.key()).ok();
+        assert!(ka.is_some() && kb.is_some());
+        assert_ne!(ka, kb);
     }
 
     #[test]

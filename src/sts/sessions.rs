@@ -9,6 +9,28 @@ use super::error::StsError;
 use super::harden::SignalGuard;
 use super::model;
 
+/// Why a session no longer counts, if its role (`kind` "role") or user ("user") named
+/// `name` is not the one it was issued for: `issued_for` is the id stored with the
+/// session (`None` for sessions older than that record), `now_id` the current id of that
+/// name (`None` when it no longer exists).
+pub fn ended_because(
+    kind: &str,
+    name: &str,
+    issued_for: Option<&str>,
+    now_id: Option<&str>,
+) -> Option<String> {
+    match (issued_for, now_id) {
+        (Some(a), Some(b)) if a == b => None,
+        (Some(a), Some(b)) => Some(format!(
+            "{kind} {name} was deleted and created again since the session was issued (the session is for {kind} id {a}, {name} is now {b})"
+        )),
+        (Some(a), None) => Some(format!("{kind} {name} (id {a}) was deleted")),
+        (None, _) => Some(format!(
+            "the session does not record which {kind} {name} it was issued for (issued before this version), so it cannot be proven to be the current one"
+        )),
+    }
+}
+
 /// AWS's GetCallerIdentity shape. In a terminal with a role session in effect the
 /// caller is that session (as AWS answers for role credentials), else the IAM user.
 pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Value, StsError> {
@@ -43,6 +65,8 @@ pub fn session_json(
         "Revoked"
     } else if now >= s.expires {
         "Expired"
+    } else if s.ended.is_some() {
+        "Ended"
     } else {
         "Active"
     };
@@ -58,6 +82,9 @@ pub fn session_json(
         "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
         "Status": status,
     });
+    if let Some(why) = &s.ended {
+        v["EndedBecause"] = json!(why);
+    }
     if let Some(c) = current_scope {
         v["ThisTerminal"] = json!(s.scope == c);
     }
@@ -148,6 +175,31 @@ mod tests {
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:sts::123456789012:assumed-role/admin/s1");
         assert_eq!(v["UserId"], "AROAADMIN:s1");
+    }
+
+    #[test]
+    fn a_session_of_a_replaced_role_is_not_the_caller_and_shows_why() {
+        let f = Fake::new();
+        assume(&f);
+        f.recreated.borrow_mut().insert("admin".to_string());
+        let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
+        let v = list_sessions(&f, &ctx("alice"), true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"][0]["Status"], "Ended");
+        let why = v["Sessions"][0]["EndedBecause"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(why.contains("AROAADMIN2"), "{why}");
+        let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[test]
+    fn ended_because_compares_ids() {
+        assert_eq!(ended_because("role", "r", Some("A"), Some("A")), None);
+        assert!(ended_because("role", "r", Some("A"), Some("B")).is_some());
+        assert!(ended_because("user", "u", Some("A"), None).is_some());
+        assert!(ended_because("role", "r", None, Some("A")).is_some());
     }
 
     #[test]

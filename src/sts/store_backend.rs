@@ -51,8 +51,11 @@ impl StoreBackend {
                 "{path} does not exist (create it with: iam create-account)"
             )));
         }
-        let store =
-            SqliteStore::open(&OpenOptions::new(path, OpenMode::ReadWrite)).map_err(store_err)?;
+        let store = SqliteStore::open_waiting(
+            &OpenOptions::new(path, OpenMode::ReadWrite),
+            store::LOGIN_BUSY_TIMEOUT,
+        )
+        .map_err(store_err)?;
         let host = match host {
             Some(h) => h.to_string(),
             None => nix::unistd::gethostname()
@@ -131,6 +134,26 @@ impl StoreBackend {
             scope: s.scope.clone(),
             revoked: s.revoked,
             mfa_time: s.mfa_time,
+            role_id: Some(s.role_id.clone()),
+            user_id: Some(s.user_id.clone()),
+        }
+    }
+
+    /// The current id of a role, `None` when there is no such role.
+    fn role_id_now(&self, name: &str) -> Result<Option<(String, String)>, StsError> {
+        match self.store.get_role(name) {
+            Ok(r) => Ok(Some((r.arn, r.role_id))),
+            Err(StoreError::NoSuchEntity(_)) => Ok(None),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    /// The current id of a user, `None` when there is no such user.
+    fn user_id_now(&self, name: &str) -> Result<Option<String>, StsError> {
+        match self.store.get_user(name) {
+            Ok(u) => Ok(Some(u.user_id)),
+            Err(StoreError::NoSuchEntity(_)) => Ok(None),
+            Err(e) => Err(store_err(e)),
         }
     }
 }
@@ -222,6 +245,33 @@ impl StsBackend for StoreBackend {
         let v = match &q.principal {
             Principal::User(name) => authz::authorize(&self.store, Subject::User(name), &facts),
             Principal::Session(s) => {
+                // Checked again here, not only when listing: a role replaced in between
+                // must not lend its policies to the old session.
+                let role_now = self.role_id_now(&s.role)?.map(|(_, id)| id);
+                let user_now = self.user_id_now(&s.user)?;
+                let ended = super::sessions::ended_because(
+                    "role",
+                    &s.role,
+                    Some(&s.role_id),
+                    role_now.as_deref(),
+                )
+                .or_else(|| {
+                    super::sessions::ended_because(
+                        "user",
+                        &s.user,
+                        Some(&s.user_id),
+                        user_now.as_deref(),
+                    )
+                });
+                if let Some(why) = ended {
+                    return Ok(Verdict {
+                        allowed: false,
+                        explicit_deny: false,
+                        reason: format!("the role session ended: {why}"),
+                        missing_context: Vec::new(),
+                        uses_mfa: false,
+                    });
+                }
                 let doc = match &s.session_policy {
                     Some(d) => Some(d.clone()),
                     None => self
@@ -314,28 +364,41 @@ impl StsBackend for StoreBackend {
             .store
             .list_role_sessions(Some(user), live_at)
             .map_err(store_err)?;
-        let mut roles: HashMap<String, (String, String)> = HashMap::new();
+        let user_now = self.user_id_now(user)?;
+        let mut roles: HashMap<String, Option<(String, String)>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             if !roles.contains_key(&r.role_name) {
-                let v = match self.store.get_role(&r.role_name) {
-                    Ok(role) => (role.arn, role.role_id),
-                    Err(StoreError::NoSuchEntity(_)) => (
-                        format!("arn:aws:iam::{account}:role/{}", r.role_name),
-                        "AROA-DELETED".to_string(),
-                    ),
-                    Err(e) => return Err(store_err(e)),
-                };
-                roles.insert(r.role_name.clone(), v);
+                roles.insert(r.role_name.clone(), self.role_id_now(&r.role_name)?);
             }
-            let (role_arn, role_id) = roles.get(&r.role_name).cloned().unwrap_or_default();
+            let role_now = roles.get(&r.role_name).cloned().flatten();
+            let role_arn = role_now
+                .as_ref()
+                .map(|(arn, _)| arn.clone())
+                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", r.role_name));
+            let ended = super::sessions::ended_because(
+                "role",
+                &r.role_name,
+                r.role_id.as_deref(),
+                role_now.as_ref().map(|(_, id)| id.as_str()),
+            )
+            .or_else(|| {
+                super::sessions::ended_because(
+                    "user",
+                    &r.user_name,
+                    r.user_id.as_deref(),
+                    user_now.as_deref(),
+                )
+            });
             out.push(RoleSession {
                 scope_label: super::scope::describe_key(&r.scope),
                 access_key_id: r.session_id,
                 user: r.user_name,
                 role: r.role_name,
                 role_arn,
-                role_id,
+                role_id: r.role_id.unwrap_or_default(),
+                user_id: r.user_id.unwrap_or_default(),
+                ended,
                 session_name: r.session_name,
                 scope: r.scope,
                 issued: r.issued,

@@ -210,6 +210,13 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
             format!("role session {} was revoked", s.access_key_id),
             format!("your role session {} was revoked", s.session_name),
         ),
+        (Some(s), _) if now < s.expires && s.ended.is_some() => {
+            let why = s.ended.clone().unwrap_or_default();
+            (
+                format!("role session {} ended: {why}", s.access_key_id),
+                format!("your role session {} ended: {why}", s.session_name),
+            )
+        }
         (Some(s), _) => (
             format!("role session {} expired", s.access_key_id),
             format!(
@@ -362,6 +369,26 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
+    }
+
+    #[test]
+    fn a_recreated_role_ends_its_old_sessions() {
+        let f = Fake::new();
+        assume(&f, "alice", "admin", None);
+        f.recreated.borrow_mut().insert("admin".to_string());
+        match run(&f, &req("alice", 34816, 1100)) {
+            SudoOutcome::Denied { message, .. } => {
+                assert!(message.contains("deleted and created again"), "{message}");
+                assert!(message.contains("Run: iam-sts assume-role"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        // A new session of the new role works.
+        assume(&f, "alice", "admin", None);
+        assert!(matches!(
+            run(&f, &req("alice", 34816, 1100)),
+            SudoOutcome::Allowed { .. }
+        ));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod iam;
+pub mod sts;
 
 use std::fmt;
 use std::io::Write;

@@ -14,7 +14,8 @@ const MIN_DURATION_KEY: &str = "sts.min_session_duration";
 pub trait StsStoreExt {
     /// Records a session, its `--policy` session policy and its audit event in one
     /// transaction: no session exists without its limiting policy or its audit row,
-    /// whatever kills the caller.
+    /// whatever kills the caller. The session's role and user ids are checked against the
+    /// current ones in the same transaction, so a role replaced meanwhile is refused.
     fn create_role_session_audited(
         &self,
         s: &RoleSession,
@@ -39,6 +40,29 @@ impl StsStoreExt for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         self.write(|tx| {
+            let current = |sql: &str, name: &str, id: &Option<String>| -> Result<bool> {
+                Ok(match id {
+                    Some(id) => tx
+                        .query_row(sql, params![name, id], |_| Ok(()))
+                        .optional()?
+                        .is_some(),
+                    None => true,
+                })
+            };
+            if !current(
+                "SELECT 1 FROM roles WHERE name = ?1 AND role_id = ?2",
+                &s.role_name,
+                &s.role_id,
+            )? || !current(
+                "SELECT 1 FROM users WHERE name = ?1 AND user_id = ?2",
+                &s.user_name,
+                &s.user_id,
+            )? {
+                return Err(StoreError::NoSuchEntity(format!(
+                    "The role {} or the user {} was deleted or replaced while the session was being issued; assume the role again.",
+                    s.role_name, s.user_name
+                )));
+            }
             super::insert_role_session(tx, s)?;
             if let Some(doc) = policy {
                 tx.execute(
@@ -174,6 +198,8 @@ mod tests {
             scope: "tty:b:1:2:3".into(),
             revoked: None,
             mfa_time: None,
+            role_id: None,
+            user_id: None,
         }
     }
 
@@ -210,6 +236,39 @@ mod tests {
             s.set_role_session_mfa("ASIA9", 1),
             Err(StoreError::NoSuchEntity(_))
         ));
+    }
+
+    #[test]
+    fn a_session_for_a_replaced_role_or_user_is_refused() {
+        let (_d, s) = store();
+        let role_id = s.get_role("admin").map(|r| r.role_id).ok();
+        let user_id = s.get_user("alice").map(|u| u.user_id).ok();
+        let ev = AuditEvent::default();
+        let mut ok = session("ASIA1");
+        ok.role_id = role_id.clone();
+        ok.user_id = user_id.clone();
+        s.create_role_session_audited(&ok, None, &ev)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut stale_role = session("ASIA2");
+        stale_role.role_id = Some("AROAOLD".into());
+        stale_role.user_id = user_id;
+        let mut stale_user = session("ASIA3");
+        stale_user.role_id = role_id;
+        stale_user.user_id = Some("AIDAOLD".into());
+        for bad in [stale_role, stale_user] {
+            assert!(matches!(
+                s.create_role_session_audited(&bad, None, &ev),
+                Err(StoreError::NoSuchEntity(_))
+            ));
+        }
+        let all = s
+            .list_role_sessions(Some("alice"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            s.list_audit(&Default::default()).map(|v| v.len()).ok(),
+            Some(1)
+        );
     }
 
     #[test]
