@@ -140,11 +140,11 @@ life = {k: (v[0] / v[2], v[1] / v[2]) for k, v in life.items()}
 kills = opened_kills = attempts = 0
 marks = watermarks()
 went_back = []
-while kills < kills_wanted and attempts < kills_wanted * 4:
+while kills < kills_wanted and attempts < kills_wanted * 10:
     rec, argv, stdin = attempt()
     whole, after_open = life.get(rec["kind"], max(life.values()))
     if rng.random() < 0.3:
-        rc, opened = run(argv, stdin, "life", rng.uniform(0, 1.1 * whole))
+        rc, opened = run(argv, stdin, "life", rng.uniform(0, 0.9 * whole))
     else:
         rc, opened = run(argv, stdin, "open", rng.uniform(0, 0.9 * after_open))
     attempts += 1

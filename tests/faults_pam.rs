@@ -56,7 +56,7 @@ fn params() -> HashParams {
 fn wrapper(sb: &Sandbox, tag: &str) -> String {
     if std::env::var("FAULTS_VALGRIND").as_deref() == Ok("1") {
         format!(
-            "valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes --log-file={}/valgrind.{tag}.log ",
+            "valgrind --tool=memcheck --error-exitcode=99 --track-origins=yes --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes --log-file={}/valgrind.{tag}.log ",
             sb.dir.path().display()
         )
     } else {
