@@ -8,7 +8,6 @@ mod common;
 
 use common::iam::Iam;
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
-use pam_iam::credentials::HashParams;
 use std::time::Duration;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
@@ -69,15 +68,7 @@ fn five_hundred_concurrent_logins_decide_right_and_count_exactly() {
     }
     let mut sb = Sandbox::new();
     sb.service("iam-test", STACK);
-    let params = if std::env::var("FAULTS_DEFAULT_ARGON2").as_deref() == Ok("1") {
-        HashParams::default()
-    } else {
-        HashParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        }
-    };
+    let params = common::iam::fault_params();
     let iam = Iam::create_with(&sb.db(), params);
     iam.lockout(1000, 900);
     let mut names = Vec::new();

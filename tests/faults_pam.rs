@@ -12,7 +12,6 @@ mod common;
 
 use common::iam::Iam;
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
-use pam_iam::credentials::HashParams;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -40,18 +39,6 @@ fn pamhost(sb: &Sandbox) -> PathBuf {
     bin
 }
 
-fn params() -> HashParams {
-    if std::env::var("FAULTS_DEFAULT_ARGON2").as_deref() == Ok("1") {
-        HashParams::default()
-    } else {
-        HashParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        }
-    }
-}
-
 /// valgrind's memcheck in front of pamhost when FAULTS_VALGRIND=1.
 fn wrapper(sb: &Sandbox, tag: &str) -> String {
     if std::env::var("FAULTS_VALGRIND").as_deref() == Ok("1") {
@@ -73,7 +60,7 @@ fn world() -> (Sandbox, Iam, String) {
         .user("bob", 2002)
         .user("eve", 2003)
         .service("iam-test", STACK);
-    let iam = Iam::create_with(&sb.db(), params());
+    let iam = Iam::create_with(&sb.db(), common::iam::fault_params());
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"))
         .user("eve", Some(EVE_PASSWORD))
