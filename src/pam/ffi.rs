@@ -1,81 +1,106 @@
-//! The module's side of the PAM edge: each hook runs with panics contained (logged to
-//! syslog, never printed on the user's terminal), sees the handle through
-//! `PamHandler`, and its `PamCode` becomes libpam's number. The C binding itself is
-//! `sys.rs`. No threads, no globals that outlive the loaded module.
+//! The only file that touches libpam and pam-bindings.
+//!
+//! Each hook: catch every panic (logged to syslog, never printed on the user's
+//! terminal), adapt the handle to `PamHandler`, call `dispatch`, map `PamCode` to
+//! libpam's number. No threads, no globals that outlive a call.
 
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
-use std::sync::{Mutex, Once};
-use std::thread::ThreadId;
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::sync::Mutex;
 
+use pam::constants::{
+    PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SILENT, PAM_TEXT_INFO, PamFlag,
+    PamResultCode,
+};
+use pam::conv::Conv;
+use pam::items::{AuthTok, OldAuthTok, RHost, Service, Tty};
+use pam::module::{PamHandle, PamHooks};
 use zeroize::Zeroizing;
 
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::password::Pass;
-use super::sys::{self, Export, PamHandle};
 use super::{Hook, dispatch};
 
-/// Panic messages recorded by our panic hook, per thread, until the hook's `entry`
-/// takes its own.
-static PANICS: Mutex<Vec<(ThreadId, String)>> = Mutex::new(Vec::new());
-static HOOK: Once = Once::new();
+// Linux-PAM constants pam-bindings does not export (security/_pam_types.h).
+const PAM_CHANGE_EXPIRED_AUTHTOK: PamFlag = 0x0020;
+const PAM_PRELIM_CHECK: PamFlag = 0x4000;
+const PAM_AUTHTOK: c_int = 6;
+const PAM_OLDAUTHTOK: c_int = 7;
 
-/// Install, once per load of the module, a panic hook that records the message instead
-/// of printing it. The hook lives in this module's own copy of the Rust runtime (a
-/// cdylib links its own std, whose statics are private to it and unmapped with it), so
-/// it is never swapped per call, never races with other threads, and outlives nothing.
-fn contain_panics() {
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            if let Ok(mut p) = PANICS.lock() {
-                p.push((std::thread::current().id(), info.to_string()));
-            }
-        }));
-    });
+#[link(name = "pam")]
+unsafe extern "C" {
+    fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
+    fn pam_fail_delay(pamh: *mut PamHandle, usec: c_uint) -> c_int;
+    fn pam_getenv(pamh: *mut PamHandle, name: *const c_char) -> *const c_char;
+    fn pam_putenv(pamh: *mut PamHandle, name_value: *const c_char) -> c_int;
+    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+    fn pam_get_user(pamh: *mut PamHandle, user: *mut *const c_char, prompt: *const c_char)
+    -> c_int;
 }
 
-/// The panic message this thread recorded, if any.
-fn take_panic() -> String {
-    let me = std::thread::current().id();
-    PANICS
-        .lock()
-        .ok()
-        .and_then(|mut p| {
-            let i = p.iter().position(|(t, _)| *t == me)?;
-            Some(p.swap_remove(i).1)
-        })
-        .unwrap_or_default()
+struct PamIam;
+pam::pam_hooks!(PamIam);
+
+impl PamHooks for PamIam {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        entry(pamh, &args, flags, Hook::Authenticate)
+    }
+    fn sm_setcred(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        entry(pamh, &args, flags, Hook::Setcred)
+    }
+    fn acct_mgmt(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        entry(pamh, &args, flags, Hook::AcctMgmt)
+    }
+    fn sm_open_session(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        entry(pamh, &args, flags, Hook::OpenSession)
+    }
+    fn sm_close_session(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        entry(pamh, &args, flags, Hook::CloseSession)
+    }
+    fn sm_chauthtok(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        let pass = if flags & PAM_PRELIM_CHECK != 0 {
+            Pass::Prelim
+        } else {
+            Pass::Update
+        };
+        let expired = flags & PAM_CHANGE_EXPIRED_AUTHTOK != 0;
+        entry(pamh, &args, flags, Hook::Chauthtok { pass, expired })
+    }
 }
 
-/// Run one hook with panics contained.
-pub(super) fn entry(pamh: &mut PamHandle, args: Vec<String>, flags: c_int, which: Export) -> c_int {
-    contain_panics();
-    let hook = match which {
-        Export::Authenticate => Hook::Authenticate,
-        Export::Setcred => Hook::Setcred,
-        Export::AcctMgmt => Hook::AcctMgmt,
-        Export::OpenSession => Hook::OpenSession,
-        Export::CloseSession => Hook::CloseSession,
-        Export::Chauthtok => Hook::Chauthtok {
-            pass: if flags & sys::PAM_PRELIM_CHECK != 0 {
-                Pass::Prelim
-            } else {
-                Pass::Update
-            },
-            expired: flags & sys::PAM_CHANGE_EXPIRED_AUTHTOK != 0,
-        },
-    };
+/// The last panic message, recorded by our panic hook while one of our calls runs.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Run one hook with panics contained: while it runs, the process's panic hook only
+/// records the message (so nothing reaches the user's terminal); the host's hook is
+/// restored afterwards, so no code of ours stays registered after dlclose.
+fn entry(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, hook: Hook) -> PamResultCode {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(info.to_string());
+        }
+    }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut h = Handle {
             pamh: &mut *pamh,
-            silent: flags & sys::PAM_SILENT != 0,
+            silent: flags & PAM_SILENT != 0,
             new_secrets: matches!(hook, Hook::Chauthtok { .. }),
         };
         dispatch(&mut h, hook, &args)
     }));
+    std::panic::set_hook(previous);
     match result {
         Ok(code) => to_pam(code),
         Err(payload) => {
-            let msg = take_panic();
+            let msg = PANIC
+                .lock()
+                .ok()
+                .and_then(|mut p| p.take())
+                .unwrap_or_default();
             // Dropping a panic payload can itself panic; forget it instead.
             std::mem::forget(payload);
             let mut h = Handle {
@@ -85,41 +110,47 @@ pub(super) fn entry(pamh: &mut PamHandle, args: Vec<String>, flags: c_int, which
             };
             h.syslog(Priority::Err, &format!("internal error, denying: {msg}"));
             match hook {
-                Hook::Setcred => sys::PAM_SUCCESS,
-                _ => sys::PAM_SYSTEM_ERR,
+                Hook::Setcred => PamResultCode::PAM_SUCCESS,
+                _ => PamResultCode::PAM_SYSTEM_ERR,
             }
         }
     }
 }
 
 /// The one place `PamCode` meets libpam's numbers.
-fn to_pam(code: PamCode) -> c_int {
+fn to_pam(code: PamCode) -> PamResultCode {
     match code {
-        PamCode::Success => sys::PAM_SUCCESS,
-        PamCode::AuthErr => sys::PAM_AUTH_ERR,
-        PamCode::UserUnknown => sys::PAM_USER_UNKNOWN,
-        PamCode::PermDenied => sys::PAM_PERM_DENIED,
-        PamCode::NewAuthtokReqd => sys::PAM_NEW_AUTHTOK_REQD,
-        PamCode::AcctExpired => sys::PAM_ACCT_EXPIRED,
-        PamCode::AuthinfoUnavail => sys::PAM_AUTHINFO_UNAVAIL,
-        PamCode::SystemErr => sys::PAM_SYSTEM_ERR,
-        PamCode::CredInsufficient => sys::PAM_CRED_INSUFFICIENT,
-        PamCode::ConvErr => sys::PAM_CONV_ERR,
-        PamCode::AuthtokErr => sys::PAM_AUTHTOK_ERR,
-        PamCode::AuthtokRecoveryErr => sys::PAM_AUTHTOK_RECOVERY_ERR,
-        PamCode::SessionErr => sys::PAM_SESSION_ERR,
-        PamCode::Ignore => sys::PAM_IGNORE,
-        PamCode::ServiceErr => sys::PAM_SERVICE_ERR,
+        PamCode::Success => PamResultCode::PAM_SUCCESS,
+        PamCode::AuthErr => PamResultCode::PAM_AUTH_ERR,
+        PamCode::UserUnknown => PamResultCode::PAM_USER_UNKNOWN,
+        PamCode::PermDenied => PamResultCode::PAM_PERM_DENIED,
+        PamCode::NewAuthtokReqd => PamResultCode::PAM_NEW_AUTHTOK_REQD,
+        PamCode::AcctExpired => PamResultCode::PAM_ACCT_EXPIRED,
+        PamCode::AuthinfoUnavail => PamResultCode::PAM_AUTHINFO_UNAVAIL,
+        PamCode::SystemErr => PamResultCode::PAM_SYSTEM_ERR,
+        PamCode::CredInsufficient => PamResultCode::PAM_CRED_INSUFFICIENT,
+        PamCode::ConvErr => PamResultCode::PAM_CONV_ERR,
+        PamCode::AuthtokErr => PamResultCode::PAM_AUTHTOK_ERR,
+        PamCode::AuthtokRecoveryErr => PamResultCode::PAM_AUTHTOK_RECOVERY_ERR,
+        PamCode::SessionErr => PamResultCode::PAM_SESSION_ERR,
+        PamCode::Ignore => PamResultCode::PAM_IGNORE,
+        PamCode::ServiceErr => PamResultCode::PAM_SERVICE_ERR,
     }
 }
 
-fn from_pam(code: c_int) -> PamCode {
+fn from_pam(code: PamResultCode) -> PamCode {
     match code {
-        sys::PAM_CONV_ERR => PamCode::ConvErr,
-        sys::PAM_USER_UNKNOWN => PamCode::UserUnknown,
-        sys::PAM_AUTH_ERR => PamCode::AuthErr,
+        PamResultCode::PAM_CONV_ERR => PamCode::ConvErr,
+        PamResultCode::PAM_USER_UNKNOWN => PamCode::UserUnknown,
+        PamResultCode::PAM_AUTH_ERR => PamCode::AuthErr,
         _ => PamCode::SystemErr,
     }
+}
+
+/// What a conversation's failure means to us: the application could not ask the user,
+/// whatever code it gave (PAM_ABORT, PAM_BUF_ERR, ...).
+fn conv_failed(_: PamResultCode) -> PamCode {
+    PamCode::ConvErr
 }
 
 /// The bytes of an answer or a secret item as a `Secret`. Not UTF-8: in `chauthtok`,
@@ -139,32 +170,6 @@ fn secret_of(bytes: &[u8], new_secrets: bool) -> Option<Secret> {
     }
 }
 
-/// Copy out and free a conversation response: its text is wiped before `free`.
-fn free_response(resp: *mut sys::PamResponse) -> Option<Zeroizing<Vec<u8>>> {
-    if resp.is_null() {
-        return None;
-    }
-    // SAFETY: a non-null response is one malloc'd `pam_response` we now own.
-    let text = unsafe { (*resp).resp };
-    let answer = if text.is_null() {
-        None
-    } else {
-        // SAFETY: the application's malloc'd NUL-terminated answer, ours to free.
-        let len = unsafe { CStr::from_ptr(text) }.to_bytes().len();
-        // SAFETY: the same `len` readable bytes.
-        let copy = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len) };
-        let bytes = Zeroizing::new(copy.to_vec());
-        // SAFETY: `len` bytes of the answer are writable; wipe them before free.
-        unsafe { std::ptr::write_bytes(text, 0, len) };
-        // SAFETY: allocated by the application with malloc.
-        unsafe { libc::free(text.cast()) };
-        Some(bytes)
-    };
-    // SAFETY: allocated by the application with malloc.
-    unsafe { libc::free(resp.cast()) };
-    answer
-}
-
 /// A C string for libpam; NUL bytes (which C cannot carry) become `?`.
 fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "?")).unwrap_or_default()
@@ -179,77 +184,26 @@ struct Handle<'a> {
 }
 
 impl Handle<'_> {
-    /// A string item (`PAM_SERVICE`, `PAM_TTY`, ...) as raw bytes; `None` when unset.
-    fn item_bytes(&self, item: c_int) -> Option<Vec<u8>> {
-        let pamh: *const PamHandle = &*self.pamh;
-        let mut ptr: *const c_void = std::ptr::null();
-        // SAFETY: live handle; for string items libpam stores a pointer to its own
-        // NUL-terminated copy (or NULL) in `ptr`.
-        let rc = unsafe { sys::pam_get_item(pamh, item, &mut ptr) };
-        if rc != sys::PAM_SUCCESS || ptr.is_null() {
-            return None;
+    fn item_string<'a, T>(&'a self) -> Option<String>
+    where
+        T: pam::items::Item<'a> + std::ops::Deref<Target = &'a CStr>,
+    {
+        match self.pamh.get_item::<T>() {
+            Ok(Some(v)) => Some(v.to_string_lossy().into_owned()),
+            _ => None,
         }
-        // SAFETY: non-null, NUL-terminated, owned by libpam and unchanged during the copy.
-        Some(
-            unsafe { CStr::from_ptr(ptr.cast::<c_char>()) }
-                .to_bytes()
-                .to_vec(),
-        )
-    }
-
-    fn item_string(&self, item: c_int) -> Option<String> {
-        self.item_bytes(item)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    }
-
-    /// A secret item (`PAM_AUTHTOK`, `PAM_OLDAUTHTOK`); the copy is wiped after use.
-    fn secret_item(&self, item: c_int, new_secrets: bool) -> Option<Secret> {
-        let bytes = Zeroizing::new(self.item_bytes(item)?);
-        secret_of(&bytes, new_secrets)
-    }
-
-    /// One message to the application's conversation; its answer, if it gave one.
-    fn converse(&self, style: c_int, msg: &str) -> Result<Option<Zeroizing<Vec<u8>>>, PamCode> {
-        let pamh: *const PamHandle = &*self.pamh;
-        let mut ptr: *const c_void = std::ptr::null();
-        // SAFETY: live handle; PAM_CONV is a pointer to the application's `pam_conv`.
-        let rc = unsafe { sys::pam_get_item(pamh, sys::PAM_CONV, &mut ptr) };
-        if rc != sys::PAM_SUCCESS {
-            return Err(from_pam(rc));
-        }
-        // SAFETY: libpam keeps the `pam_conv` alive for the handle's lifetime.
-        let Some(conv) = (unsafe { ptr.cast::<sys::PamConv>().as_ref() }) else {
-            return Err(PamCode::ConvErr);
-        };
-        let Some(conv_fn) = conv.conv else {
-            return Err(PamCode::ConvErr);
-        };
-        // A message C cannot carry is a conversation that could not happen.
-        let text = CString::new(msg).map_err(|_| PamCode::ConvErr)?;
-        let message = sys::PamMessage {
-            msg_style: style,
-            msg: text.as_ptr(),
-        };
-        let mut message_ptr: *const sys::PamMessage = &message;
-        let mut resp: *mut sys::PamResponse = std::ptr::null_mut();
-        // SAFETY: one valid message; the application allocates the response array with
-        // malloc (or leaves it NULL) and we own it afterwards.
-        let rc = unsafe { conv_fn(1, &mut message_ptr, &mut resp, conv.appdata_ptr) };
-        if rc != sys::PAM_SUCCESS {
-            // Whatever code it gave (PAM_ABORT, PAM_BUF_ERR, ...): the application could
-            // not ask the user. What `resp` holds then is the application's business.
-            return Err(PamCode::ConvErr);
-        }
-        if resp.is_null() {
-            return Err(PamCode::ConvErr);
-        }
-        Ok(free_response(resp))
     }
 
     fn send(&mut self, style: c_int, msg: &str) -> Result<Option<Secret>, PamCode> {
-        match self.converse(style, msg)? {
+        let conv = match self.pamh.get_item::<Conv<'_>>() {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(PamCode::ConvErr),
+            Err(e) => return Err(from_pam(e)),
+        };
+        let reply = conv.send(style, msg).map_err(conv_failed)?;
+        match reply {
             None => Ok(None),
-            Some(b) => match secret_of(&b, self.new_secrets) {
+            Some(b) => match secret_of(b.as_bytes(), self.new_secrets) {
                 Some(s) => Ok(Some(s)),
                 None => {
                     self.syslog(
@@ -271,7 +225,7 @@ impl Handle<'_> {
         let pamh: *mut PamHandle = &mut *self.pamh;
         // SAFETY: `pamh` is the live handle libpam gave this hook; `bytes` is a
         // NUL-terminated buffer valid for the call, and libpam copies string items.
-        let rc = unsafe { sys::pam_set_item(pamh, item, bytes.as_ptr().cast::<c_void>()) };
+        let rc = unsafe { pam_set_item(pamh, item, bytes.as_ptr().cast::<c_void>()) };
         if rc == 0 {
             Ok(())
         } else {
@@ -286,9 +240,11 @@ impl PamHandler for Handle<'_> {
         let mut ptr: *const c_char = std::ptr::null();
         // SAFETY: live handle; libpam stores a pointer to its own NUL-terminated copy of
         // PAM_USER in `ptr` (asking the application when unset); NULL prompt = default.
-        let rc = unsafe { sys::pam_get_user(pamh, &mut ptr, std::ptr::null()) };
+        let rc = unsafe { pam_get_user(pamh, &mut ptr, std::ptr::null()) };
         if rc != 0 {
-            return Err(from_pam(rc));
+            return Err(from_pam(
+                PamResultCode::try_from(rc).unwrap_or(PamResultCode::PAM_SYSTEM_ERR),
+            ));
         }
         if ptr.is_null() {
             return Err(PamCode::SystemErr);
@@ -309,45 +265,51 @@ impl PamHandler for Handle<'_> {
         }
     }
     fn service(&self) -> Option<String> {
-        self.item_string(sys::PAM_SERVICE)
+        self.item_string::<Service<'_>>()
     }
     fn tty(&self) -> Option<String> {
-        self.item_string(sys::PAM_TTY)
+        self.item_string::<Tty<'_>>()
     }
     fn rhost(&self) -> Option<String> {
-        self.item_string(sys::PAM_RHOST)
+        self.item_string::<RHost<'_>>()
     }
     fn prompt(&mut self, echo: Echo, msg: &str) -> Result<Secret, PamCode> {
         let style = match echo {
-            Echo::Off => sys::PAM_PROMPT_ECHO_OFF,
-            Echo::On => sys::PAM_PROMPT_ECHO_ON,
+            Echo::Off => PAM_PROMPT_ECHO_OFF,
+            Echo::On => PAM_PROMPT_ECHO_ON,
         };
         self.send(style, msg)?.ok_or(PamCode::ConvErr)
     }
     fn info(&mut self, msg: &str) {
         if !self.silent {
-            let _ = self.send(sys::PAM_TEXT_INFO, msg);
+            let _ = self.send(PAM_TEXT_INFO, msg);
         }
     }
     fn error(&mut self, msg: &str) {
         if !self.silent {
-            let _ = self.send(sys::PAM_ERROR_MSG, msg);
+            let _ = self.send(PAM_ERROR_MSG, msg);
         }
     }
     fn error_always(&mut self, msg: &str) {
-        let _ = self.send(sys::PAM_ERROR_MSG, msg);
+        let _ = self.send(PAM_ERROR_MSG, msg);
     }
     fn authtok(&self) -> Option<Secret> {
-        self.secret_item(sys::PAM_AUTHTOK, self.new_secrets)
+        match self.pamh.get_item::<AuthTok<'_>>() {
+            Ok(Some(t)) => secret_of(t.as_bytes(), self.new_secrets),
+            _ => None,
+        }
     }
     fn set_authtok(&mut self, tok: &str) -> Result<(), PamCode> {
-        self.set_secret_item(sys::PAM_AUTHTOK, tok)
+        self.set_secret_item(PAM_AUTHTOK, tok)
     }
     fn old_authtok(&self) -> Option<Secret> {
-        self.secret_item(sys::PAM_OLDAUTHTOK, false)
+        match self.pamh.get_item::<OldAuthTok<'_>>() {
+            Ok(Some(t)) => secret_of(t.as_bytes(), false),
+            _ => None,
+        }
     }
     fn set_old_authtok(&mut self, tok: &str) -> Result<(), PamCode> {
-        self.set_secret_item(sys::PAM_OLDAUTHTOK, tok)
+        self.set_secret_item(PAM_OLDAUTHTOK, tok)
     }
     fn getenv(&self, name: &str) -> Option<String> {
         let name = c_string(name);
@@ -355,7 +317,7 @@ impl PamHandler for Handle<'_> {
         // SAFETY: live handle; `name` is NUL-terminated. pam_getenv only reads through
         // the handle (its C prototype lacks const), and returns NULL or a pointer to a
         // NUL-terminated string owned by libpam that we copy before any other PAM call.
-        let v = unsafe { sys::pam_getenv(pamh.cast_mut(), name.as_ptr()) };
+        let v = unsafe { pam_getenv(pamh.cast_mut(), name.as_ptr()) };
         if v.is_null() {
             return None;
         }
@@ -369,7 +331,7 @@ impl PamHandler for Handle<'_> {
         };
         let pamh: *mut PamHandle = &mut *self.pamh;
         // SAFETY: live handle; `entry` is NUL-terminated and libpam copies it.
-        let rc = unsafe { sys::pam_putenv(pamh, entry.as_ptr()) };
+        let rc = unsafe { pam_putenv(pamh, entry.as_ptr()) };
         // Removing a variable that is not set reports PAM_BAD_ITEM: not an error here.
         if rc == 0 || value.is_none() {
             Ok(())
@@ -388,12 +350,12 @@ impl PamHandler for Handle<'_> {
         let pamh: *const PamHandle = &*self.pamh;
         // SAFETY: live handle; the format is the literal "%s" and its one argument is
         // a NUL-terminated string, so the variadic call reads exactly what it is given.
-        unsafe { sys::pam_syslog(pamh, level, c"%s".as_ptr(), msg.as_ptr()) };
+        unsafe { pam_syslog(pamh, level, c"%s".as_ptr(), msg.as_ptr()) };
     }
     fn fail_delay(&mut self, usec: u32) {
         let pamh: *mut PamHandle = &mut *self.pamh;
         // SAFETY: live handle; pam_fail_delay only records the value in it.
-        let _ = unsafe { sys::pam_fail_delay(pamh, usec) };
+        let _ = unsafe { pam_fail_delay(pamh, usec) };
     }
     fn caller_is_root(&self) -> bool {
         nix::unistd::getuid().is_root()

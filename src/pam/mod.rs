@@ -20,7 +20,6 @@ pub mod session;
 pub mod sshinfo;
 pub mod store_backend;
 pub mod sudo_role;
-mod sys;
 #[cfg(test)]
 mod tests;
 
