@@ -445,8 +445,8 @@ fn unusable_stores_fail_closed() {
     assert!(sb.syslog().contains("locked"), "{out}\n{}", sb.syslog());
     let _ = std::fs::remove_file(sb.path("syslog.txt"));
 
-    for f in ["iam.db-wal", "iam.db-shm"] {
-        let _ = std::fs::remove_file(sb.path(f));
+    for f in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{f}", sb.db()));
     }
     std::fs::write(
         sb.db(),

@@ -7,38 +7,10 @@ use common::iam::{Iam, allow_login};
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use pam_iam::store::PrincipalKind;
 
-/// The shipped pam.d/pam-iam fragment with the test module, store and host name, plus
-/// what sshd's service needs: the stack users get.
+/// The shipped pam.d/pam-iam fragment (or another shipped service file) with the test
+/// module, store and host name: the stack users get.
 fn sshd_stack(sb: &Sandbox, fragment: &str, host: &str) -> String {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pam.d/", "pam-iam")).unwrap();
-    let text = if fragment == "pam-iam" {
-        text
-    } else {
-        std::fs::read_to_string(format!("{}/pam.d/{fragment}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-    };
-    let mut out = String::new();
-    for line in text.lines() {
-        let l = line.trim_start();
-        if l.starts_with('#') || l.starts_with("@include") || l.is_empty() {
-            continue;
-        }
-        if l.contains("pam_iam.so") {
-            let extra = if l.starts_with("account") {
-                format!(" host={host}")
-            } else {
-                String::new()
-            };
-            out += &line.replace(
-                "pam_iam.so",
-                &format!("{} db={} fail_delay=0{extra}", sb.module(), sb.db()),
-            );
-        } else {
-            out += line;
-        }
-        out.push('\n');
-    }
-    out
+    sb.shipped_stack(fragment, host)
 }
 
 const PW: &str = "Password:";

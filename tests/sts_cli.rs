@@ -41,7 +41,7 @@ fn session(id: &str, user: &str, role: &str, issued: i64, expires: i64) -> RoleS
 #[test]
 fn admins_list_and_revoke_role_sessions() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("iam.db");
+    let db = dir.path().join("store/iam.db");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
@@ -90,20 +89,7 @@ fn sync(sb: &Sandbox, s: &dyn Store) {
 
 fn sandbox() -> (Sandbox, String) {
     let mut sb = Sandbox::new();
-    for d in ["run", "sbin", "home"] {
-        std::fs::create_dir_all(sb.path(d)).unwrap();
-        std::fs::set_permissions(sb.path(d), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    sb.write(
-        "nsswitch.conf",
-        "passwd: files systemd\ngroup: files systemd\nshadow: files systemd\ngshadow: files systemd\nhosts: files\n",
-        0o644,
-    );
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_iam-authorized-keys"),
-        sb.path("sbin/iam-authorized-keys"),
-    )
-    .unwrap();
+    sb.userdb_nss();
     let key = sb.path("kate_key");
     let st = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "kate", "-f"])
@@ -112,10 +98,6 @@ fn sandbox() -> (Sandbox, String) {
         .unwrap();
     assert!(st.success());
     let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let (run, ns, sbin) = (sb.path("run"), sb.path("nsswitch.conf"), sb.path("sbin"));
-    sb.bind(run, "/run")
-        .bind(ns, "/etc/nsswitch.conf")
-        .bind(sbin, "/usr/local/sbin");
     let seed = make_store(&sb, pubkey.trim());
     (sb, seed)
 }

@@ -1,16 +1,20 @@
 //! pam-iam vs cedar-policy on the same scenarios.
 //!
-//!   bench-cedar compare [WARMUP_S] [MEASURE_S]   in-process, both engines interleaved
+//!   bench-cedar compare [WARMUP_S] [MEASURE_S]   in-process, the engines interleaved
 //!   bench-cedar gen DIR            writes DIR/iam-100/*.json, DIR/iam-1000/*.json,
 //!                                  DIR/cedar-100.cedar, DIR/cedar-1000.cedar
-//!   bench-cedar iam DIR/iam-100    fresh process: parse every *.json there + one decision
-//!   bench-cedar cedar FILE.cedar   fresh process: parse + one decision
+//!   bench-cedar iam DIR/iam-100    fresh process: parse + validate every *.json there,
+//!                                  one decision
+//!   bench-cedar cedar FILE.cedar   fresh process: parse the schema, parse + validate
+//!                                  the policies, one decision
 //!
-//! The in-process harness is a small criterion-like loop (warm-up, then batches of
-//! ~10 ms for the measurement time; median and min of the per-iteration batch means):
-//! criterion as a dev-dependency changes feature unification and would rebuild
-//! cedar-policy-core, which takes this shared 2-core machine a quarter of an hour.
-use bench_cedar::{scenarios, *};
+//! The in-process harness is a small criterion-like loop: a warm-up of both engines
+//! sizes a batch of ~5 ms for each, then batches alternate (pam-iam, Cedar, pam-iam,
+//! Cedar, ...) for twice the measurement time, so both engines see the same machine
+//! load; each row reports the median and the minimum of the per-iteration batch means.
+//! (criterion as a dev-dependency here would change feature unification and rebuild
+//! cedar-policy-core.)
+use bench_cedar::{scenarios, scenarios::Services, *};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use std::{env, fs, path::Path};
@@ -21,7 +25,19 @@ struct Stat {
     samples: usize,
 }
 
-fn measure<R>(warm: Duration, time: Duration, mut f: impl FnMut() -> R) -> Stat {
+impl Stat {
+    fn of(mut samples: Vec<f64>) -> Stat {
+        samples.sort_by(f64::total_cmp);
+        Stat {
+            median: samples[samples.len() / 2],
+            min: samples[0],
+            samples: samples.len(),
+        }
+    }
+}
+
+/// Iterations of `f` that take about `target` (at least one), measured over `warm`.
+fn batch_size<R>(warm: Duration, target: Duration, f: &mut impl FnMut() -> R) -> u64 {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < warm || n == 0 {
@@ -29,22 +45,35 @@ fn measure<R>(warm: Duration, time: Duration, mut f: impl FnMut() -> R) -> Stat 
         n += 1;
     }
     let per = start.elapsed().as_nanos() as f64 / n as f64;
-    let batch = ((10_000_000.0 / per) as u64).max(1);
-    let mut samples = Vec::new();
+    ((target.as_nanos() as f64 / per) as u64).max(1)
+}
+
+fn batch<R>(n: u64, f: &mut impl FnMut() -> R) -> f64 {
+    let s = Instant::now();
+    for _ in 0..n {
+        black_box(f());
+    }
+    s.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Both engines, batch by batch in turn (A B A B ...), for `2 × time` in all.
+fn measure_pair<R1, R2>(
+    warm: Duration,
+    time: Duration,
+    mut ours: impl FnMut() -> R1,
+    mut theirs: impl FnMut() -> R2,
+) -> (Stat, Stat) {
+    let target = Duration::from_millis(5);
+    let half = warm / 2;
+    let na = batch_size(half, target, &mut ours);
+    let nb = batch_size(half, target, &mut theirs);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
     let t = Instant::now();
-    while t.elapsed() < time || samples.len() < 5 {
-        let s = Instant::now();
-        for _ in 0..batch {
-            black_box(f());
-        }
-        samples.push(s.elapsed().as_nanos() as f64 / batch as f64);
+    while t.elapsed() < time * 2 || a.len() < 5 {
+        a.push(batch(na, &mut ours));
+        b.push(batch(nb, &mut theirs));
     }
-    samples.sort_by(f64::total_cmp);
-    Stat {
-        median: samples[samples.len() / 2],
-        min: samples[0],
-        samples: samples.len(),
-    }
+    (Stat::of(a), Stat::of(b))
 }
 
 fn show(ns: f64) -> String {
@@ -57,83 +86,158 @@ fn show(ns: f64) -> String {
     }
 }
 
+fn row(name: &str, (ours, theirs): (Stat, Stat)) {
+    println!(
+        "{name:<54} {:>10} / {:>10}   {:>10} / {:>10}   {:>7.1}x  ({} pairs)",
+        show(ours.median),
+        show(ours.min),
+        show(theirs.median),
+        show(theirs.min),
+        theirs.median / ours.median,
+        ours.samples.min(theirs.samples)
+    );
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn compare(warm: Duration, time: Duration) {
+    use pam_iam::policy::{Policy, PolicyKind, evaluate};
     let ireq = iam_request();
     let creq = cedar_request();
     let entities = cedar_policy::Entities::empty();
+    let validator = cedar_validator();
+
     let docs_a = scenarios::iam_documents(10, 10);
     let text_a = scenarios::cedar_policies(10, 10);
     let docs_b = scenarios::iam_documents_one_per_rule(100, 10);
     let text_b = scenarios::cedar_policies(100, 10);
-    let set_a = iam_load(&docs_a);
-    let ps_a = cedar_load(&text_a);
-    let set_b = iam_load(&docs_b);
-    let ps_b = cedar_load(&text_b);
-    assert!(pam_iam::policy::evaluate(&set_a, &ireq).is_allowed());
-    assert!(cedar_decide(&ps_a, &creq, &entities));
-    assert!(pam_iam::policy::evaluate(&set_b, &ireq).is_allowed());
-    assert!(cedar_decide(&ps_b, &creq, &entities));
-    let six = scenarios::six_kb_policy();
-    let mut cedar_six = String::new();
-    for chunk in text_a.split_inclusive("};\n") {
-        if cedar_six.len() + chunk.len() > six.len() {
-            break;
-        }
-        cedar_six.push_str(chunk);
+    let docs_one = scenarios::iam_documents_one_per_rule_in(Services::One, 100, 10);
+    let text_one = scenarios::cedar_policies_in(Services::One, 100, 10);
+    let (set_a, ps_a) = (iam_load(&docs_a), cedar_load(&text_a, &validator));
+    let (set_b, ps_b) = (iam_load(&docs_b), cedar_load(&text_b, &validator));
+    let (set_one, ps_one) = (iam_load(&docs_one), cedar_load(&text_one, &validator));
+    let (by_b, by_one) = (CedarByAction::new(&ps_b), CedarByAction::new(&ps_one));
+    for (set, ps) in [(&set_a, &ps_a), (&set_b, &ps_b), (&set_one, &ps_one)] {
+        assert!(evaluate(set, &ireq).is_allowed());
+        assert!(cedar_decide(ps, &creq, &entities));
     }
-    assert!(pam_iam::policy::Policy::parse(&six, pam_iam::policy::PolicyKind::Managed).is_ok());
+    assert!(cedar_decide(
+        by_b.for_action("host:Login"),
+        &creq,
+        &entities
+    ));
+    assert!(cedar_decide(
+        by_one.for_action("host:Login"),
+        &creq,
+        &entities
+    ));
+    let six = scenarios::six_kb_policy();
+    let cedar_six = scenarios::cedar_six_kb_policies();
+    let six_policy = Policy::parse(&six, PolicyKind::Managed).expect("six kb parses");
+    let six_cedar = cedar_load(&cedar_six, &validator);
+    assert_eq!(six_policy.statement_count(), six_cedar.policies().count());
+
     println!(
-        "scenario                                   pam-iam (median / min)      cedar 4.14 (median / min)   cedar/pam-iam"
+        "bench-cedar compare {} {}: load average {} at start",
+        warm.as_secs_f64(),
+        time.as_secs_f64(),
+        loadavg()
     );
-    let row = |name: &str, ours: Stat, theirs: Stat| {
-        println!(
-            "{name:<42} {:>10} / {:>10}     {:>10} / {:>10}     {:>6.1}x   ({} / {} samples)",
-            show(ours.median),
-            show(ours.min),
-            show(theirs.median),
-            show(theirs.min),
-            theirs.median / ours.median,
-            ours.samples,
-            theirs.samples
-        );
-    };
+    println!(
+        "{:<54} {:>23}   {:>23}   {:>8}",
+        "scenario", "pam-iam median / min", "cedar 4.14 median / min", "cedar/us"
+    );
     row(
         "(a) decide, 10 policies x 10 statements",
-        measure(warm, time, || pam_iam::policy::evaluate(&set_a, &ireq)),
-        measure(warm, time, || cedar_decide(&ps_a, &creq, &entities)),
+        measure_pair(
+            warm,
+            time,
+            || evaluate(&set_a, &ireq),
+            || cedar_decide(&ps_a, &creq, &entities),
+        ),
     );
     row(
         "(b) decide, 1,000 policies",
-        measure(warm, time, || pam_iam::policy::evaluate(&set_b, &ireq)),
-        measure(warm, time, || cedar_decide(&ps_b, &creq, &entities)),
+        measure_pair(
+            warm,
+            time,
+            || evaluate(&set_b, &ireq),
+            || cedar_decide(&ps_b, &creq, &entities),
+        ),
     );
     row(
-        &format!("(c) parse + validate {} B", six.len()),
-        measure(warm, time, || {
-            pam_iam::policy::Policy::parse(black_box(&six), pam_iam::policy::PolicyKind::Managed)
-        }),
-        measure(warm, time, || {
-            black_box(&cedar_six).parse::<cedar_policy::PolicySet>()
-        }),
+        &format!(
+            "(b1) decide, 1,000, Cedar pre-filtered by action ({})",
+            by_b.len_for("host:Login")
+        ),
+        measure_pair(
+            warm,
+            time,
+            || evaluate(&set_b, &ireq),
+            || cedar_decide(by_b.for_action(black_box("host:Login")), &creq, &entities),
+        ),
     );
     row(
-        "(d) parse all + decide, 10 x 10",
-        measure(warm, time, || {
-            pam_iam::policy::evaluate(&iam_load(black_box(&docs_a)), &ireq)
-        }),
-        measure(warm, time, || {
-            cedar_decide(&cedar_load(black_box(&text_a)), &creq, &entities)
-        }),
+        "(b2) decide, 1,000, every action in one service",
+        measure_pair(
+            warm,
+            time,
+            || evaluate(&set_one, &ireq),
+            || cedar_decide(&ps_one, &creq, &entities),
+        ),
     );
     row(
-        "(d) parse all + decide, 1,000 policies",
-        measure(warm, time, || {
-            pam_iam::policy::evaluate(&iam_load(black_box(&docs_b)), &ireq)
-        }),
-        measure(warm, time, || {
-            cedar_decide(&cedar_load(black_box(&text_b)), &creq, &entities)
-        }),
+        &format!(
+            "(b3) = (b2), Cedar pre-filtered by action ({})",
+            by_one.len_for("host:Login")
+        ),
+        measure_pair(
+            warm,
+            time,
+            || evaluate(&set_one, &ireq),
+            || cedar_decide(by_one.for_action(black_box("host:Login")), &creq, &entities),
+        ),
     );
+    row(
+        &format!(
+            "(c) parse + validate the same {} rules",
+            six_policy.statement_count()
+        ),
+        measure_pair(
+            warm,
+            time,
+            || Policy::parse(black_box(&six), PolicyKind::Managed),
+            || cedar_load(black_box(&cedar_six), &validator),
+        ),
+    );
+    row(
+        "(c1) = (c), Cedar without its validator",
+        measure_pair(
+            warm,
+            time,
+            || Policy::parse(black_box(&six), PolicyKind::Managed),
+            || cedar_parse(black_box(&cedar_six)),
+        ),
+    );
+    for (name, docs, text) in [
+        ("10 x 10", &docs_a, &text_a),
+        ("1,000 policies", &docs_b, &text_b),
+    ] {
+        row(
+            &format!("(d) parse + validate all + decide, {name}"),
+            measure_pair(
+                warm,
+                time,
+                || evaluate(&iam_load(black_box(docs)), &ireq),
+                || cedar_decide(&cedar_load(black_box(text), &validator), &creq, &entities),
+            ),
+        );
+    }
+    println!("load average {} at end", loadavg());
 }
 
 fn main() {
@@ -183,7 +287,7 @@ fn main() {
         }
         (Some("cedar"), Some(file)) => {
             let text = fs::read_to_string(file).expect("read");
-            let ps = cedar_load(&text);
+            let ps = cedar_load(&text, &cedar_validator());
             let ok = cedar_decide(&ps, &cedar_request(), &cedar_policy::Entities::empty());
             println!("{}", if ok { "allowed" } else { "denied" });
         }

@@ -7,14 +7,6 @@ use super::backend::{AccessRequest, Backend, BackendError};
 use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
 
-/// The action a service's `account` phase evaluates unless `action=` says otherwise.
-pub fn default_action(service: Option<&str>) -> &'static str {
-    match service {
-        Some("sudo") | Some("sudo-i") => "host:Sudo",
-        _ => "host:Login",
-    }
-}
-
 /// Decide the account phase for PAM_USER on `host`.
 pub fn acct_mgmt<H: PamHandler>(
     h: &mut H,
@@ -27,10 +19,7 @@ pub fn acct_mgmt<H: PamHandler>(
         Ok(i) => i,
         Err(code) => return code,
     };
-    let action = opts
-        .action
-        .clone()
-        .unwrap_or_else(|| default_action(items.service.as_deref()).to_string());
+    let action = opts.account_action(items.service.as_deref());
     let report = |h: &mut H, decision: &str, reason: &str| -> bool {
         audit::report(
             h,

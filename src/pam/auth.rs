@@ -56,6 +56,12 @@ pub fn authenticate<H: PamHandler>(
         Ok(i) => i,
         Err(code) => return code,
     };
+    // Code only: sshd must have verified a public key first (SSH_AUTH_INFO_0).
+    if opts.mode == Mode::CodeOnly {
+        if let Some(code) = super::sshinfo::require_publickey(h, opts, backend, &items, now) {
+            return code;
+        }
+    }
     let user = match backend.login_user(&items.user) {
         Ok(u) => u,
         Err(e) => return store_error(h, backend, &items, now, &e),

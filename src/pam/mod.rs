@@ -17,6 +17,7 @@ pub mod handler;
 pub mod options;
 pub mod password;
 pub mod session;
+pub mod sshinfo;
 pub mod store_backend;
 pub mod sudo_role;
 #[cfg(test)]

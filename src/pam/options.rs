@@ -3,6 +3,13 @@
 /// Where the store lives unless `db=` says otherwise.
 pub const DEFAULT_DB: &str = "/var/lib/pam-iam/iam.db";
 
+/// PAM services that raise privileges, decided as `host:Sudo` by default: sudo (and
+/// sudo-rs), polkit (pkexec, and run0, which authenticates through polkit), systemd's
+/// run0 session service and OpenDoas. They reach pam_iam through `common-*`; deciding
+/// them as `host:Login` would let any user allowed to log in become root.
+pub const DEFAULT_SUDO_SERVICES: &[&str] =
+    &["sudo", "sudo-i", "polkit-1", "run0", "systemd-run0", "doas"];
+
 /// How `auth` asks for the credentials; each matches an SSH setup people use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -37,9 +44,12 @@ pub struct Options {
     pub window: u8,
     /// `fail_delay=USEC`: minimum delay reported after a failure (default 2 s).
     pub fail_delay_usec: u32,
-    /// `action=host:Login`: the action `account` evaluates (default `host:Sudo` in the
-    /// `sudo` service, `host:Login` elsewhere).
+    /// `action=host:Login`: the action `account` evaluates (default: `host:Sudo` in the
+    /// services of `sudo_services`, `host:Login` elsewhere).
     pub action: Option<String>,
+    /// `sudo_services=sudo,sudo-i,...`: the PAM services that raise privileges
+    /// (default [`DEFAULT_SUDO_SERVICES`]).
+    pub sudo_services: Vec<String>,
     /// `sudo`: auth and account decide by the role session of the terminal (sts).
     pub sudo: bool,
     /// `auth_max_age=SECONDS`: how long the authentication facts handed from `auth` to
@@ -60,6 +70,10 @@ impl Default for Options {
             window: 1,
             fail_delay_usec: 2_000_000,
             action: None,
+            sudo_services: DEFAULT_SUDO_SERVICES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             auth_max_age: 600,
             sudo: false,
         }
@@ -77,7 +91,26 @@ pub enum OptionsError {
     BadValue(String),
 }
 
+/// A PAM service name as it can appear in /etc/pam.d (no separators, not empty).
+fn valid_service_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+@".contains(&b))
+}
+
 impl Options {
+    /// The action `account` evaluates for `service`: `action=` when given, else
+    /// `host:Sudo` for a privilege-raising service, `host:Login` for every other.
+    pub fn account_action(&self, service: Option<&str>) -> String {
+        if let Some(a) = &self.action {
+            return a.clone();
+        }
+        match service {
+            Some(s) if self.sudo_services.iter().any(|x| x == s) => "host:Sudo".into(),
+            _ => "host:Login".into(),
+        }
+    }
+
     /// Parse the arguments libpam hands to every hook.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Options, OptionsError> {
         let mut o = Options::default();
@@ -107,6 +140,13 @@ impl Options {
                     "window" => o.window = v.parse().ok().filter(|w| *w <= 10).ok_or_else(bad)?,
                     "fail_delay" => o.fail_delay_usec = v.parse().map_err(|_| bad())?,
                     "action" if v.contains(':') => o.action = Some(v.to_string()),
+                    "sudo_services" => {
+                        let list: Vec<String> = v.split(',').map(str::to_string).collect();
+                        if list.iter().any(|s| !valid_service_name(s)) {
+                            return Err(bad());
+                        }
+                        o.sudo_services = list;
+                    }
                     "auth_max_age" => {
                         o.auth_max_age = v.parse().ok().filter(|a| *a > 0).ok_or_else(bad)?
                     }
@@ -168,6 +208,25 @@ mod tests {
                 }),
             },
             Case {
+                args: &["sudo_services=sudo,polkit-1"],
+                want: Ok(Options {
+                    sudo_services: vec!["sudo".into(), "polkit-1".into()],
+                    ..Options::default()
+                }),
+            },
+            Case {
+                args: &["sudo_services="],
+                want: Err(OptionsError::BadValue("sudo_services=".into())),
+            },
+            Case {
+                args: &["sudo_services=sudo,,su"],
+                want: Err(OptionsError::BadValue("sudo_services=sudo,,su".into())),
+            },
+            Case {
+                args: &["sudo_services=sudo polkit-1"],
+                want: Err(OptionsError::BadValue("sudo_services=sudo polkit-1".into())),
+            },
+            Case {
                 args: &["db=relative.db"],
                 want: Err(OptionsError::BadValue("db=relative.db".into())),
             },
@@ -187,5 +246,21 @@ mod tests {
         for c in cases {
             assert_eq!(Options::parse(c.args), c.want, "{:?}", c.args);
         }
+    }
+
+    #[test]
+    fn privilege_raising_services_are_decided_as_sudo() {
+        let o = Options::default();
+        for svc in ["sudo", "sudo-i", "polkit-1", "run0", "systemd-run0", "doas"] {
+            assert_eq!(o.account_action(Some(svc)), "host:Sudo", "{svc}");
+        }
+        for svc in ["sshd", "login", "su", "cron"] {
+            assert_eq!(o.account_action(Some(svc)), "host:Login", "{svc}");
+        }
+        assert_eq!(o.account_action(None), "host:Login");
+        let only_sudo = Options::parse(&["sudo_services=sudo"]).unwrap();
+        assert_eq!(only_sudo.account_action(Some("polkit-1")), "host:Login");
+        let forced = Options::parse(&["action=host:Login"]).unwrap();
+        assert_eq!(forced.account_action(Some("sudo")), "host:Login");
     }
 }

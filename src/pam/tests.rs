@@ -522,23 +522,71 @@ fn combined_answer() {
     );
 }
 
+/// `mode=code` behind sshd's publickey step: sshd's SSH_AUTH_INFO_0 lists it.
+fn auth_after_publickey(w: &World, user: &str, answers: &[&str], now: i64) -> (PamCode, FakePam) {
+    let mut pam = FakePam::new(user, answers);
+    pam.env.insert(
+        "SSH_AUTH_INFO_0".into(),
+        "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK\n".into(),
+    );
+    let code = w.run(&mut pam, Hook::Authenticate, now);
+    (code, pam)
+}
+
+#[test]
+fn code_only_mode_needs_sshds_publickey_first() {
+    let mut w = World::new();
+    w.opts.mode = Mode::CodeOnly;
+    for info in [
+        None,
+        Some(""),
+        Some("keyboard-interactive/pam\n"),
+        Some("password\n"),
+    ] {
+        let mut pam = FakePam::new("alice", &[&code_at(NOW)]);
+        if let Some(i) = info {
+            pam.env.insert("SSH_AUTH_INFO_0".into(), i.into());
+        }
+        let code = w.run(&mut pam, Hook::Authenticate, NOW);
+        assert_eq!(code, PamCode::AuthErr, "{info:?}");
+        assert!(
+            pam.prompts.is_empty(),
+            "refused before any prompt: {info:?}"
+        );
+        assert!(
+            pam.log
+                .iter()
+                .any(|l| l.contains("AuthenticationMethods publickey,keyboard-interactive")),
+            "{:?}",
+            pam.log
+        );
+        assert_eq!(w.store.last_audit().decision, "deny");
+    }
+    // The same code still works after publickey (it was never checked above).
+    let (code, _) = auth_after_publickey(&w, "alice", &[&code_at(NOW)], NOW);
+    assert_eq!(code, PamCode::Success);
+}
+
 #[test]
 fn code_only_mode() {
     let mut w = World::new();
     w.opts.mode = Mode::CodeOnly;
-    let (code, pam) = w.auth("alice", &[&code_at(NOW)], NOW);
+    let (code, pam) = auth_after_publickey(&w, "alice", &[&code_at(NOW)], NOW);
     assert_eq!(code, PamCode::Success);
     assert_eq!(pam.prompts, [CODE]);
     assert_eq!(w.store.last_audit().reason, "publickey + verification code");
-    let (code, pam) = w.auth("root", &[], NOW);
+    let (code, pam) = auth_after_publickey(&w, "root", &[], NOW);
     assert_eq!((code, pam.prompts.len()), (PamCode::UserUnknown, 0));
-    let (code, _) = w.auth("bob", &["123456"], NOW);
+    let (code, _) = auth_after_publickey(&w, "bob", &["123456"], NOW);
     assert_eq!(
         code,
         PamCode::AuthErr,
         "no MFA device: no second factor to check"
     );
-    assert_eq!(w.auth("alice", &["000000"], NOW + 30).0, PamCode::AuthErr);
+    assert_eq!(
+        auth_after_publickey(&w, "alice", &["000000"], NOW + 30).0,
+        PamCode::AuthErr
+    );
 }
 
 #[test]

@@ -2,7 +2,6 @@
 
 use super::condition::Condition;
 use super::pattern::Glob;
-use std::cmp::Ordering;
 use std::fmt;
 
 /// Which kind of policy a document is; it picks the size limit and whether a
@@ -212,70 +211,146 @@ pub(crate) struct Statement {
 pub(crate) struct ServiceIndex {
     /// Statements that can match any service (`*`, `NotAction`, wildcard services).
     pub(crate) any: Vec<u32>,
-    /// Sorted by service, each with its statements in document order.
-    pub(crate) by_service: Vec<(Box<str>, Vec<u32>)>,
-    /// One bit per service hash (see [`service_bit`]): a policy whose mask lacks the
-    /// request's bit and has no `any` statement is skipped without a search, which keeps
-    /// a decision over 1,000 policies cheap.
+    /// One entry per service (lower case), sorted by [`service_hash`] then name, each
+    /// with its statements in document order: a lookup compares integers, and names
+    /// only on a hash hit.
+    pub(crate) by_service: Vec<ServiceEntry>,
+    /// One bit per service hash (see [`ServiceIndex::bit`]): a policy whose mask lacks
+    /// the request's bit and has no `any` statement is skipped without a search, which
+    /// keeps a decision over 1,000 policies cheap.
     pub(crate) mask: u64,
 }
 
-/// The bit of a service name in [`ServiceIndex::mask`] (case-insensitive FNV-1a).
-pub(crate) fn service_bit(service: &str) -> u64 {
+/// The statements of one service in a [`ServiceIndex`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServiceEntry {
+    pub(crate) hash: u64,
+    pub(crate) name: Box<str>,
+    pub(crate) statements: Vec<Indexed>,
+}
+
+/// A statement under one service of the index, with its action patterns of that
+/// service compiled for the action name alone (`host:Log*` becomes `log*`): a request
+/// found under the service starts with `service:`, so only the rest needs matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Indexed {
+    pub(crate) statement: u32,
+    pub(crate) names: Box<[Glob]>,
+}
+
+/// Byte equality for the short strings of the hot path (service and action names),
+/// without a call into the C library's `bcmp`.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// FNV-1a of a service name, ASCII case folded.
+pub(crate) fn service_hash(service: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in service.bytes() {
+    for b in service {
         h ^= u64::from(b.to_ascii_lowercase());
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    1u64 << (h % 64)
-}
-
-pub(crate) fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    h
 }
 
 impl ServiceIndex {
+    /// The bit of a [`service_hash`] in [`ServiceIndex::mask`].
+    pub(crate) fn bit(hash: u64) -> u64 {
+        1u64 << (hash % 64)
+    }
+
     pub(crate) fn build(statements: &[Statement]) -> Self {
         let mut idx = ServiceIndex::default();
         for (i, st) in statements.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let services: Option<Vec<&str>> = match &st.actions {
-                ActionSpec::Action(pats) => pats.iter().map(|p| p.service.as_deref()).collect(),
-                _ => None,
-            };
-            match services {
-                Some(mut svcs) => {
-                    svcs.sort_unstable();
-                    svcs.dedup();
-                    for s in svcs {
-                        idx.mask |= service_bit(s);
-                        match idx.by_service.binary_search_by(|(k, _)| cmp_ci(k, s)) {
-                            Ok(pos) => idx.by_service[pos].1.push(i),
-                            Err(pos) => idx.by_service.insert(pos, (s.into(), vec![i])),
-                        }
-                    }
+            // NotAction, and actions with a wildcard service, can match any service.
+            let pats = match &st.actions {
+                ActionSpec::Action(pats) if pats.iter().all(|p| p.service.is_some()) => pats,
+                _ => {
+                    idx.any.push(i);
+                    continue;
                 }
-                None => idx.any.push(i),
+            };
+            // Each service once, with the name patterns of its actions.
+            let mut per_service: Vec<(String, Vec<Glob>)> = Vec::new();
+            let mut whole = false;
+            for (p, s) in pats.iter().filter_map(|p| Some((p, p.service.as_deref()?))) {
+                // Action services are folded at compile time (ASCII); fold again so the
+                // index never depends on it.
+                let name = s.to_ascii_lowercase();
+                let Some(g) = p.glob.after_literal_prefix(name.len() + 1) else {
+                    // Not expected (a pattern starts with its literal service); such a
+                    // statement is matched in full like one with a wildcard service.
+                    whole = true;
+                    break;
+                };
+                match per_service.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, globs)) => globs.push(g),
+                    None => per_service.push((name, vec![g])),
+                }
+            }
+            if whole {
+                idx.any.push(i);
+                continue;
+            }
+            for (name, globs) in per_service {
+                let hash = service_hash(name.as_bytes());
+                idx.mask |= Self::bit(hash);
+                let entry = Indexed {
+                    statement: i,
+                    names: globs.into(),
+                };
+                let key = (hash, name.as_str());
+                match idx
+                    .by_service
+                    .binary_search_by(|e| (e.hash, &*e.name).cmp(&key))
+                {
+                    Ok(pos) => idx.by_service[pos].statements.push(entry),
+                    Err(pos) => idx.by_service.insert(
+                        pos,
+                        ServiceEntry {
+                            hash,
+                            name: name.into(),
+                            statements: vec![entry],
+                        },
+                    ),
+                }
             }
         }
         idx
     }
 
-    /// Statements for a service (given as written in the request), in document order
-    /// within each of the two lists.
-    pub(crate) fn candidates(&self, service: &str, bit: u64) -> (&[u32], &[u32]) {
-        if self.mask & bit == 0 {
+    /// Whether any statement can match an action of the service with this
+    /// [`ServiceIndex::bit`]: false skips the policy with one AND.
+    #[inline]
+    pub(crate) fn may_match(&self, bit: u64) -> bool {
+        self.mask & bit != 0 || !self.any.is_empty()
+    }
+
+    /// Statements for a service (ASCII lower case, with its [`service_hash`]), in
+    /// document order within each of the two lists.
+    #[inline]
+    pub(crate) fn candidates(&self, folded_service: &[u8], hash: u64) -> (&[u32], &[Indexed]) {
+        if self.mask & Self::bit(hash) == 0 {
             return (&self.any, &[]);
         }
-        let specific = match self
-            .by_service
-            .binary_search_by(|(k, _)| cmp_ci(k, service))
-        {
-            Ok(pos) => self.by_service[pos].1.as_slice(),
-            Err(_) => &[],
+        let hit =
+            |e: &&ServiceEntry| e.hash == hash && same_bytes(e.name.as_bytes(), folded_service);
+        let found = match self.by_service.as_slice() {
+            // Most policies name one or two services: no search.
+            [one] => Some(one).filter(hit),
+            [a, b] => Some(a).filter(hit).or_else(|| Some(b).filter(hit)),
+            many => {
+                let from = many.partition_point(|e| e.hash < hash);
+                many[from..]
+                    .iter()
+                    .take_while(|e| e.hash == hash)
+                    .find(|e| same_bytes(e.name.as_bytes(), folded_service))
+            }
         };
+        let specific = found.map_or(&[][..], |e| e.statements.as_slice());
         (&self.any, specific)
     }
 }

@@ -7,7 +7,8 @@
 
 use super::context::Context;
 use super::document::{
-    ActionSpec, Policy, PrincipalId, ResourceSpec, Statement, StatementEffect, service_bit,
+    ActionSpec, Policy, PrincipalId, ResourceSpec, ServiceIndex, Statement, StatementEffect,
+    service_hash,
 };
 use super::variables::Missing;
 
@@ -177,17 +178,81 @@ fn principal_id_matches(id: &PrincipalId, req: &Request) -> bool {
     }
 }
 
+/// The request's action folded to ASCII lower case once per decision (compiled action
+/// patterns are folded, and actions compare case-insensitively). Short actions stay on
+/// the stack.
+struct FoldedAction {
+    inline: [u8; 64],
+    heap: Vec<u8>,
+    len: usize,
+}
+
+impl FoldedAction {
+    fn of(action: &str) -> Self {
+        let src = action.as_bytes();
+        let mut a = FoldedAction {
+            inline: [0; 64],
+            heap: Vec::new(),
+            len: src.len(),
+        };
+        if let Some(buf) = a.inline.get_mut(..src.len()) {
+            buf.copy_from_slice(src);
+            buf.make_ascii_lowercase();
+        } else {
+            a.heap = src.to_ascii_lowercase();
+        }
+        a
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self.inline.get(..self.len) {
+            Some(b) if self.heap.is_empty() => b,
+            _ => &self.heap,
+        }
+    }
+}
+
+/// The parts of a folded action the index and the matchers need, computed once.
+struct Action<'a> {
+    folded: &'a [u8],
+    /// Up to the first `:` (empty when there is none).
+    service: &'a [u8],
+    /// What follows `service:` (only used for actions found under their service).
+    name: &'a [u8],
+    hash: u64,
+    bit: u64,
+}
+
+impl<'a> Action<'a> {
+    fn of(f: &'a FoldedAction) -> Self {
+        let folded = f.bytes();
+        let (service, name) = match folded.iter().position(|&b| b == b':') {
+            Some(i) => (&folded[..i], &folded[i + 1..]),
+            None => (&folded[..0], &folded[..0]),
+        };
+        let hash = service_hash(service);
+        Action {
+            folded,
+            service,
+            name,
+            hash,
+            bit: ServiceIndex::bit(hash),
+        }
+    }
+}
+
 /// Whether a statement applies to the request (action, resource, principal, all
 /// conditions).
-fn statement_matches(st: &Statement, req: &Request, missing: &mut Missing) -> bool {
-    let action = req.action.as_str();
+fn statement_matches(st: &Statement, req: &Request, action: &[u8], missing: &mut Missing) -> bool {
     let action_ok = match &st.actions {
-        ActionSpec::Action(pats) => pats.iter().any(|p| p.glob.matches_plain(action, true)),
-        ActionSpec::NotAction(pats) => !pats.iter().any(|p| p.glob.matches_plain(action, true)),
+        ActionSpec::Action(pats) => pats.iter().any(|p| p.glob.matches_folded(action)),
+        ActionSpec::NotAction(pats) => !pats.iter().any(|p| p.glob.matches_folded(action)),
     };
-    if !action_ok {
-        return false;
-    }
+    action_ok && matches_beyond_action(st, req, missing)
+}
+
+/// [`statement_matches`] once the action is known to match.
+fn matches_beyond_action(st: &Statement, req: &Request, missing: &mut Missing) -> bool {
     let ctx = &req.context;
     let resource_ok = match &st.resources {
         ResourceSpec::Resource(gs) => gs
@@ -220,58 +285,95 @@ fn statement_matches(st: &Statement, req: &Request, missing: &mut Missing) -> bo
     ok
 }
 
+/// The statements that matched in one decision, as (policy slot, statement index), in
+/// slot order and by statement index within a slot. Identity policies are slots
+/// `0..n`, then the boundary, then the session policy. One list for all policies, so a
+/// decision over 1,000 policies allocates only for what matched.
 #[derive(Default)]
 struct Hits {
-    allow: Vec<u32>,
-    deny: Vec<u32>,
+    allow: Vec<(u32, u32)>,
+    deny: Vec<(u32, u32)>,
 }
 
-/// The request's action service and its index bit, computed once per decision.
-struct Service<'a> {
-    name: &'a str,
-    bit: u64,
-}
+impl Hits {
+    fn has_allow(&self, slot: u32) -> bool {
+        self.allow.iter().any(|&(s, _)| s == slot)
+    }
 
-impl<'a> Service<'a> {
-    fn of(action: &'a str) -> Self {
-        let name = action.split_once(':').map_or("", |(s, _)| s);
-        Service {
-            name,
-            bit: service_bit(name),
-        }
+    fn has_deny(&self, slot: u32) -> bool {
+        self.deny.iter().any(|&(s, _)| s == slot)
     }
 }
 
-fn scan(p: &Policy, req: &Request, service: &Service<'_>, missing: &mut Missing) -> Hits {
-    let mut hits = Hits::default();
-    let (any, specific) = p.index.candidates(service.name, service.bit);
-    for &i in any.iter().chain(specific) {
-        let Some(st) = p.statements.get(i as usize) else {
-            continue;
-        };
-        if statement_matches(st, req, missing) {
-            match st.effect {
-                StatementEffect::Allow => hits.allow.push(i),
-                StatementEffect::Deny => hits.deny.push(i),
+/// Adds the statements of `p` that match to `hits`, under `slot`.
+fn scan(
+    p: &Policy,
+    slot: u32,
+    req: &Request,
+    action: &Action<'_>,
+    missing: &mut Missing,
+    hits: &mut Hits,
+) {
+    let (any, specific) = p.index.candidates(action.service, action.hash);
+    if any.is_empty() && specific.is_empty() {
+        return;
+    }
+    let (allow0, deny0) = (hits.allow.len(), hits.deny.len());
+    let mut add = |st: &Statement, i: u32| match st.effect {
+        StatementEffect::Allow => hits.allow.push((slot, i)),
+        StatementEffect::Deny => hits.deny.push((slot, i)),
+    };
+    for &i in any {
+        if let Some(st) = p.statements.get(i as usize) {
+            if statement_matches(st, req, action.folded, missing) {
+                add(st, i);
             }
         }
     }
-    hits.allow.sort_unstable();
-    hits.deny.sort_unstable();
-    hits
+    for e in specific {
+        if !e.names.iter().any(|g| g.matches_folded(action.name)) {
+            continue;
+        }
+        if let Some(st) = p.statements.get(e.statement as usize) {
+            if matches_beyond_action(st, req, missing) {
+                add(st, e.statement);
+            }
+        }
+    }
+    // Each list is in document order; only hits from both need merging.
+    if !any.is_empty() && !specific.is_empty() {
+        hits.allow[allow0..].sort_unstable();
+        hits.deny[deny0..].sort_unstable();
+    }
 }
 
-fn report(src: &Source, p: &Policy, idx: &[u32], out: &mut Vec<MatchedStatement>) {
-    for &i in idx {
-        if let Some(st) = p.statements.get(i as usize) {
-            out.push(MatchedStatement {
-                source: src.id.clone(),
-                source_type: src.kind,
-                index: i as usize,
-                sid: st.sid.as_deref().map(str::to_owned),
-                effect: st.effect,
-            });
+fn report(set: &PolicySet, hits: &[(u32, u32)], out: &mut Vec<MatchedStatement>) {
+    let n = set.identity.len();
+    out.reserve(hits.len());
+    for &(slot, i) in hits {
+        let slot = slot as usize;
+        let entry = if slot < n {
+            set.identity.get(slot)
+        } else if slot == n {
+            set.boundary.as_ref()
+        } else {
+            set.session.as_ref()
+        };
+        if let Some((src, p)) = entry {
+            push_match(src, p, i, out);
         }
+    }
+}
+
+fn push_match(src: &Source, p: &Policy, i: u32, out: &mut Vec<MatchedStatement>) {
+    if let Some(st) = p.statements.get(i as usize) {
+        out.push(MatchedStatement {
+            source: src.id.clone(),
+            source_type: src.kind,
+            index: i as usize,
+            sid: st.sid.as_deref().map(str::to_owned),
+            effect: st.effect,
+        });
     }
 }
 
@@ -279,54 +381,40 @@ fn report(src: &Source, p: &Policy, idx: &[u32], out: &mut Vec<MatchedStatement>
 /// then allow (intersected with the boundary and the session policy), else implicit
 /// deny. Never fails: anything unexpected in the request simply does not match.
 pub fn evaluate(set: &PolicySet, req: &Request) -> Decision {
-    let service = Service::of(&req.action);
+    let folded = FoldedAction::of(&req.action);
+    let action = Action::of(&folded);
     let mut missing = Missing::default();
-    let identity: Vec<Hits> = set
-        .identity
-        .iter()
-        .map(|(_, p)| scan(p, req, &service, &mut missing))
-        .collect();
-    let boundary = set
+    let mut hits = Hits::default();
+    // More than u32::MAX identity policies cannot be loaded; saturate rather than wrap.
+    let n = u32::try_from(set.identity.len()).unwrap_or(u32::MAX - 2);
+    for (slot, (_, p)) in (0..n).zip(&set.identity) {
+        // Most of a large set is skipped here, without a call.
+        if p.index.may_match(action.bit) {
+            scan(p, slot, req, &action, &mut missing, &mut hits);
+        }
+    }
+    let (b_slot, s_slot) = (n, n + 1);
+    if let Some((_, p)) = &set.boundary {
+        scan(p, b_slot, req, &action, &mut missing, &mut hits);
+    }
+    if let Some((_, p)) = &set.session {
+        scan(p, s_slot, req, &action, &mut missing, &mut hits);
+    }
+
+    let boundary_allowed = set
         .boundary
         .as_ref()
-        .map(|(_, p)| scan(p, req, &service, &mut missing));
-    let session = set
-        .session
-        .as_ref()
-        .map(|(_, p)| scan(p, req, &service, &mut missing));
-
-    let any_deny = identity.iter().any(|h| !h.deny.is_empty())
-        || boundary.as_ref().is_some_and(|h| !h.deny.is_empty())
-        || session.as_ref().is_some_and(|h| !h.deny.is_empty());
-    let boundary_allowed = boundary
-        .as_ref()
-        .map(|h| !h.allow.is_empty() && h.deny.is_empty());
+        .map(|_| hits.has_allow(b_slot) && !hits.has_deny(b_slot));
     let mut matched = Vec::new();
-    let effect = if any_deny {
-        for ((src, p), h) in set.identity.iter().zip(&identity) {
-            report(src, p, &h.deny, &mut matched);
-        }
-        if let (Some((src, p)), Some(h)) = (&set.boundary, &boundary) {
-            report(src, p, &h.deny, &mut matched);
-        }
-        if let (Some((src, p)), Some(h)) = (&set.session, &session) {
-            report(src, p, &h.deny, &mut matched);
-        }
+    let effect = if !hits.deny.is_empty() {
+        report(set, &hits.deny, &mut matched);
         Effect::ExplicitDeny
     } else {
-        let id_allows = identity.iter().any(|h| !h.allow.is_empty());
-        let b_ok = boundary.as_ref().is_none_or(|h| !h.allow.is_empty());
-        let s_ok = session.as_ref().is_none_or(|h| !h.allow.is_empty());
+        let id_allows = hits.allow.first().is_some_and(|&(s, _)| s < n);
+        let b_ok = set.boundary.is_none() || hits.has_allow(b_slot);
+        let s_ok = set.session.is_none() || hits.has_allow(s_slot);
         if id_allows && b_ok && s_ok {
-            for ((src, p), h) in set.identity.iter().zip(&identity) {
-                report(src, p, &h.allow, &mut matched);
-            }
-            if let (Some((src, p)), Some(h)) = (&set.boundary, &boundary) {
-                report(src, p, &h.allow, &mut matched);
-            }
-            if let (Some((src, p)), Some(h)) = (&set.session, &session) {
-                report(src, p, &h.allow, &mut matched);
-            }
+            report(set, &hits.allow, &mut matched);
             Effect::Allowed
         } else {
             Effect::ImplicitDeny
@@ -354,13 +442,26 @@ pub fn evaluate_trust(policy: &Policy, req: &Request) -> Decision {
 /// [`evaluate_trust`] with the trust policy named (for example by the role ARN).
 pub fn evaluate_trust_from(source: &Source, policy: &Policy, req: &Request) -> Decision {
     let mut missing = Missing::default();
-    let hits = scan(policy, req, &Service::of(&req.action), &mut missing);
+    let mut hits = Hits::default();
+    let folded = FoldedAction::of(&req.action);
+    scan(
+        policy,
+        0,
+        req,
+        &Action::of(&folded),
+        &mut missing,
+        &mut hits,
+    );
     let mut matched = Vec::new();
     let effect = if !hits.deny.is_empty() {
-        report(source, policy, &hits.deny, &mut matched);
+        for &(_, i) in &hits.deny {
+            push_match(source, policy, i, &mut matched);
+        }
         Effect::ExplicitDeny
     } else if !hits.allow.is_empty() {
-        report(source, policy, &hits.allow, &mut matched);
+        for &(_, i) in &hits.allow {
+            push_match(source, policy, i, &mut matched);
+        }
         Effect::Allowed
     } else {
         Effect::ImplicitDeny

@@ -2,6 +2,7 @@
 //! once into the cheapest matcher that fits: any, exact, prefix, or a general glob.
 
 use super::context::Context;
+use super::document::same_bytes;
 use super::variables::{Missing, Piece, Template, Var};
 
 /// One pattern character.
@@ -110,6 +111,7 @@ impl Glob {
 
     /// Matches text against a pattern without variables (a `Vars` pattern matches
     /// nothing here: use [`Glob::matches`]).
+    #[inline]
     pub(crate) fn matches_plain(&self, text: &str, fold: bool) -> bool {
         match self {
             Glob::Any => true,
@@ -135,8 +137,50 @@ impl Glob {
         }
     }
 
+    /// The pattern for what follows a literal prefix of `n` bytes (an action's
+    /// `service:`), so text known to start with that prefix can be matched from there.
+    /// `None` when the pattern does not start with `n` literal bytes.
+    pub(crate) fn after_literal_prefix(&self, n: usize) -> Option<Glob> {
+        let chars: Vec<PChar> = match self {
+            Glob::Exact(s) | Glob::Prefix(s) => {
+                let rest = s.get(n..)?;
+                let mut cs: Vec<PChar> = rest.bytes().map(PChar::Byte).collect();
+                if matches!(self, Glob::Prefix(_)) {
+                    cs.push(PChar::Star);
+                }
+                cs
+            }
+            Glob::General(cs) => {
+                let head = cs.get(..n)?;
+                if !head.iter().all(|c| matches!(c, PChar::Byte(_))) {
+                    return None;
+                }
+                cs[n..].to_vec()
+            }
+            Glob::Any | Glob::Vars(_) => return None,
+        };
+        Some(Self::from_chars(chars))
+    }
+
+    /// [`Glob::matches_plain`] with `fold` on, for text already folded to ASCII lower
+    /// case (an action folded once per decision): the same answer, without folding
+    /// every byte again for every pattern.
+    #[inline]
+    pub(crate) fn matches_folded(&self, folded: &[u8]) -> bool {
+        match self {
+            Glob::Any => true,
+            Glob::Exact(s) => same_bytes(s.as_bytes(), folded),
+            Glob::Prefix(s) => folded
+                .get(..s.len())
+                .is_some_and(|head| same_bytes(head, s.as_bytes())),
+            Glob::General(cs) => glob_match(cs, folded, false),
+            Glob::Vars(_) => false,
+        }
+    }
+
     /// Matches text, resolving variables from the context; an unresolvable variable
     /// makes the pattern match nothing (AWS: the element does not match).
+    #[inline]
     pub(crate) fn matches(
         &self,
         text: &str,
@@ -145,21 +189,29 @@ impl Glob {
         missing: &mut Missing,
     ) -> bool {
         match self {
-            Glob::Vars(pieces) => {
-                let mut chars = Vec::new();
-                for p in pieces.iter() {
-                    match p {
-                        GPiece::Chars(cs) => chars.extend_from_slice(cs),
-                        GPiece::Var(v) => match v.resolve(ctx, missing) {
-                            Some(val) => push_text(&mut chars, val, false, fold),
-                            None => return false,
-                        },
-                    }
-                }
-                glob_match(&chars, text.as_bytes(), fold)
-            }
+            Glob::Vars(pieces) => Self::matches_vars(pieces, text, fold, ctx, missing),
             _ => self.matches_plain(text, fold),
         }
+    }
+
+    fn matches_vars(
+        pieces: &[GPiece],
+        text: &str,
+        fold: bool,
+        ctx: &Context,
+        missing: &mut Missing,
+    ) -> bool {
+        let mut chars = Vec::new();
+        for p in pieces {
+            match p {
+                GPiece::Chars(cs) => chars.extend_from_slice(cs),
+                GPiece::Var(v) => match v.resolve(ctx, missing) {
+                    Some(val) => push_text(&mut chars, val, false, fold),
+                    None => return false,
+                },
+            }
+        }
+        glob_match(&chars, text.as_bytes(), fold)
     }
 }
 

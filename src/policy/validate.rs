@@ -98,6 +98,13 @@ pub(crate) fn compile(text: &str, kind: PolicyKind) -> Result<Policy, Validation
             ));
         }
     };
+    if raw.is_empty() {
+        // AWS refuses an empty Statement array with its generic syntax error.
+        return Err(top_loc.err(
+            syntax("Statement must hold at least one statement."),
+            "Statement",
+        ));
+    }
     let vars = version == Version::V2012_10_17;
     let mut statements = Vec::with_capacity(raw.len());
     let mut sids: Vec<&str> = Vec::new();
@@ -273,6 +280,18 @@ fn compile_statement(
     };
 
     let resources = match (get(kv, "Resource"), get(kv, "NotResource")) {
+        // A trust policy's resource is the role itself: AWS refuses the element.
+        (Some(_), _) | (_, Some(_)) if kind.is_trust() => {
+            let field = if get(kv, "Resource").is_some() {
+                "Resource"
+            } else {
+                "NotResource"
+            };
+            return Err(loc.err(
+                ValidationError::malformed(format!("Has prohibited field {field}")),
+                field,
+            ));
+        }
         (Some(_), Some(_)) => {
             return Err(loc.err(
                 syntax("A statement cannot have both Resource and NotResource."),
@@ -358,6 +377,14 @@ fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>
                     field,
                 ));
             };
+            if name.contains(':') {
+                return Err(loc.err(
+                    ValidationError::malformed(format!(
+                        "Actions/Condition can contain only one colon. Action {a:?} has more."
+                    )),
+                    field,
+                ));
+            }
             if vendor.is_empty() || name.is_empty() || a.contains(char::is_whitespace) {
                 return Err(loc.err(
                     ValidationError::malformed(format!(
@@ -686,5 +713,76 @@ fn lower_template(t: Template) -> Template {
                 v => v,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(doc: &str, kind: PolicyKind) -> ValidationError {
+        compile(doc, kind).expect_err(doc)
+    }
+
+    #[test]
+    fn an_empty_statement_array_is_a_syntax_error() {
+        let e = err(
+            r#"{"Version":"2012-10-17","Statement":[]}"#,
+            PolicyKind::Managed,
+        );
+        assert!(e.message.starts_with("Syntax errors in policy."), "{e}");
+        assert_eq!(e.field.as_deref(), Some("Statement"));
+        assert_eq!(e.statement, None);
+        // One statement is enough.
+        compile(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#,
+            PolicyKind::Managed,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_action_with_two_colons_is_refused() {
+        for action in ["ssh:Log:in", "host::Login", "host:Login:"] {
+            for field in ["Action", "NotAction"] {
+                let doc = format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"S1","Effect":"Allow","{field}":["host:Login","{action}"],"Resource":"*"}}]}}"#
+                );
+                let e = err(&doc, PolicyKind::Managed);
+                assert!(
+                    e.message
+                        .starts_with("Actions/Condition can contain only one colon."),
+                    "{action}: {e}"
+                );
+                assert!(e.message.contains(action), "{e}");
+                assert_eq!(
+                    (e.statement, e.sid.as_deref(), e.field.as_deref()),
+                    (Some(0), Some("S1"), Some(field))
+                );
+            }
+        }
+        // Wildcards after the one colon stay valid.
+        compile(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:*","Resource":"*"}]}"#,
+            PolicyKind::Managed,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_trust_policy_with_resource_is_refused() {
+        for field in ["Resource", "NotResource"] {
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:user/alice"}},"Action":"sts:AssumeRole","{field}":"*"}}]}}"#
+            );
+            let e = err(&doc, PolicyKind::Trust);
+            assert_eq!(e.message, format!("Has prohibited field {field}"), "{e}");
+            assert_eq!((e.statement, e.field.as_deref()), (Some(0), Some(field)));
+        }
+        compile(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#,
+            PolicyKind::Trust,
+        )
+        .unwrap();
     }
 }

@@ -2,7 +2,7 @@
 //! base64 binaries and IP CIDR blocks. Parsed once for policy values, per request for
 //! context values; anything that does not parse is `None` (never a panic).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A number as AWS's Numeric operators read it (integers and decimals).
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
@@ -216,8 +216,15 @@ impl Cidr {
     /// Whether the address (a context value, with or without a `/len`) lies inside.
     pub(crate) fn contains_str(&self, s: &str) -> bool {
         let s = s.trim();
-        let a = s.split_once('/').map_or(s, |(a, _)| a);
-        let Ok(ip) = a.parse::<IpAddr>() else {
+        let a = match s.as_bytes().iter().position(|&b| b == b'/') {
+            Some(i) => &s[..i],
+            None => s,
+        };
+        let parsed = match plain_ipv4(a.as_bytes()) {
+            Some(v4) => Some(IpAddr::V4(v4)),
+            None => a.parse::<IpAddr>().ok(),
+        };
+        let Some(ip) = parsed else {
             return false;
         };
         let ip = match ip {
@@ -230,6 +237,38 @@ impl Cidr {
         let (net, width) = bits(self.addr);
         let (cand, cwidth) = bits(ip);
         width == cwidth && mask_bits(net, width, self.prefix) == mask_bits(cand, width, self.prefix)
+    }
+}
+
+/// The common case of an address in a request, `a.b.c.d` with each part 0–255 written
+/// without leading zeros, parsed without the general parser (once per IpAddress
+/// condition per decision). Anything else is `None` and goes to `IpAddr`'s parser,
+/// which accepts every string accepted here with the same value.
+fn plain_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            v = v * 10 + u32::from(d - b'0');
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b[start] == b'0') || n == 4 {
+            return None;
+        }
+        parts[n] = u8::try_from(v).ok()?;
+        n += 1;
+        match b.get(i) {
+            None if n == 4 => return Some(Ipv4Addr::from(parts)),
+            Some(b'.') if n < 4 => i += 1,
+            _ => return None,
+        }
     }
 }
 
@@ -308,6 +347,40 @@ mod tests {
             "::/129",
         ] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_ipv4_agrees_with_the_general_parser() {
+        let cases = [
+            "10.3.4.5",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            "",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.0004",
+            "1.2.3.100",
+            "999.1.1.1",
+            "1.2.3.-4",
+            "a.b.c.d",
+            "::1",
+            "1.2.3.4x",
+        ];
+        for c in cases {
+            if let Some(fast) = plain_ipv4(c.as_bytes()) {
+                assert_eq!(Some(fast), c.parse::<Ipv4Addr>().ok(), "{c:?}");
+            }
+        }
+        assert!(plain_ipv4(b"10.3.4.5").is_some() && plain_ipv4(b"0.0.0.0").is_some());
+        for refused in ["01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1.2.3.4 "] {
+            assert!(plain_ipv4(refused.as_bytes()).is_none(), "{refused}");
         }
     }
 

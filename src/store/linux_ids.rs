@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn ids_are_bound_to_entities_never_reused_and_skip_local_ones() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::store::safe_open::private_tempdir();
         let s = open_path(&dir.path().join("iam.db"), OpenMode::ReadWrite).unwrap();
         let none = |_: u32| false;
         let r = (70000, 70004);

@@ -1,6 +1,8 @@
-//! The StrictModes-like checks made before SQLite touches the file: the store and its
-//! directory must belong to root or the caller and not be writable by anyone else; no
-//! symlinks; created as directory 0700 and file 0600.
+//! The StrictModes-like checks made before SQLite touches the file: the store, its
+//! `-wal`/`-shm` journal files and its directory must belong to root or the caller and
+//! give group and others no access at all (mode & 077 == 0: the journal files hold the
+//! same secrets as the database, and a directory others may read or search lets them
+//! watch its files); no symlinks; created as directory 0700 and file 0600.
 
 use super::{OpenMode, OpenOptions, StoreError};
 use std::fs;
@@ -91,7 +93,7 @@ pub(crate) fn prepare(opts: &OpenOptions) -> Result<PathBuf, StoreError> {
         ));
     }
     if !opts.insecure_ok {
-        check_owner_mode(&dir, &dmd, 0o022, "the store directory")?;
+        check_owner_mode(&dir, &dmd, 0o077, "the store directory")?;
         check_ancestors(&dir)?;
     }
 
@@ -140,7 +142,7 @@ pub(crate) fn prepare(opts: &OpenOptions) -> Result<PathBuf, StoreError> {
                 ));
             }
             Ok(m) if !opts.insecure_ok => {
-                check_owner_mode(&side, &m, 0o022, "a store journal file")?
+                check_owner_mode(&side, &m, 0o077, "a store journal file")?
             }
             _ => {}
         }
@@ -180,4 +182,14 @@ fn check_ancestors(dir: &Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// A temporary directory the store's checks accept (0700; `tempfile` follows the umask).
+#[cfg(test)]
+pub(crate) fn private_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .expect("tempdir")
 }

@@ -1,5 +1,5 @@
 //! SQLite implementation of [`Store`]. One connection per process; every open sets WAL,
-//! `busy_timeout`, `foreign_keys` and `synchronous=NORMAL`; every method is one
+//! `busy_timeout`, `foreign_keys`, `synchronous=NORMAL` and `temp_store=MEMORY`; every method is one
 //! transaction, `BEGIN IMMEDIATE` when it writes.
 
 /// Role-session additions of the sts part (kept in their own file).
@@ -175,6 +175,10 @@ impl SqliteStore {
             i64::try_from(busy_timeout.as_millis()).unwrap_or(i64::MAX),
         )?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Sorts and temporary tables stay in memory: the PAM module and iam-sts run as
+        // root in a user's process environment, and a temp file would go to the
+        // directory the user names in SQLITE_TMPDIR/TMPDIR.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         if !read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -2418,5 +2422,59 @@ impl Store for SqliteStore {
         in_use: &dyn Fn(u32) -> bool,
     ) -> Result<u32> {
         self.write(|tx| super::linux_ids::assign(tx, entity_id, explicit, range, in_use))
+    }
+}
+
+#[cfg(test)]
+mod temp_store_tests {
+    use super::*;
+
+    /// Open SQLite temp files of this process (SQLite names them `etilqs_*`; they are
+    /// unlinked at once, so only /proc/self/fd shows them).
+    fn open_temp_files() -> Vec<String> {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|p| p.display().to_string())
+            .filter(|p| p.contains("etilqs_"))
+            .collect()
+    }
+
+    /// A sort far larger than SQLite's page cache: with temp files allowed it spills.
+    const BIG_SORT: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 60000) \
+                            SELECT x FROM c ORDER BY randomblob(200) || x";
+
+    fn temp_files_during_big_sort(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare(BIG_SORT).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        // The first row comes after the whole input is sorted; the statement holds any
+        // spill file until it is finalized.
+        assert!(rows.next().unwrap().is_some());
+        open_temp_files()
+    }
+
+    #[test]
+    fn every_open_keeps_temp_data_in_memory() {
+        let dir = crate::store::safe_open::private_tempdir();
+        let db = dir.path().join("iam.db");
+        let store = SqliteStore::open(&OpenOptions::new(&db, OpenMode::ReadWrite)).unwrap();
+        let ts: i64 = store
+            .conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ts, 2, "temp_store=MEMORY on the store's connection");
+
+        // Control: the same sort on a plain connection spills to a temp file in the
+        // directory SQLITE_TMPDIR/TMPDIR names (so the check below can see a spill).
+        let plain = Connection::open_in_memory().unwrap();
+        let spilled = temp_files_during_big_sort(&plain);
+        assert!(!spilled.is_empty(), "the control sort did not spill");
+        drop(plain);
+
+        let leaked = temp_files_during_big_sort(&store.conn);
+        assert!(leaked.is_empty(), "the store spilled to {leaked:?}");
+        let ro = SqliteStore::open(&OpenOptions::new(&db, OpenMode::ReadOnly)).unwrap();
+        assert!(temp_files_during_big_sort(&ro.conn).is_empty());
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
 
 fn temp() -> (tempfile::TempDir, Box<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let s = open_path(&dir.path().join("iam.db"), OpenMode::ReadWrite).unwrap();
     (dir, s)
 }
@@ -25,7 +25,7 @@ fn user(s: &dyn Store, name: &str) -> User {
 
 #[test]
 fn creates_file_0600_dir_0700_with_account_id() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("sub/iam.db");
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
     assert_eq!(
@@ -56,7 +56,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
 
 #[test]
 fn refuses_insecure_modes_and_symlinks() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     drop(open_path(&db, OpenMode::ReadWrite).unwrap());
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -76,7 +76,38 @@ fn refuses_insecure_modes_and_symlinks() {
         .unwrap()
         .to_string();
     assert!(err.contains("0777") && err.contains("directory"), "{err}");
+    // Group or others may not even read or search the directory (077, as for the file).
+    for m in [0o750, 0o705, 0o710] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(m)).unwrap();
+        let err = open_path(&db, OpenMode::ReadOnly)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("{m:04o}")) && err.contains("the store directory"),
+            "{err}"
+        );
+    }
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The journal files hold the same data: 0644 (or 0640) is refused, naming the file.
+    drop(open_path(&db, OpenMode::ReadWrite).unwrap());
+    for side in ["iam.db-wal", "iam.db-shm"] {
+        let p = dir.path().join(side);
+        assert!(p.exists(), "{side} stays after close");
+        for m in [0o644, 0o640, 0o604] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+            let err = open_path(&db, OpenMode::ReadWrite)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains(side) && err.contains(&format!("{m:04o}")),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    assert!(open_path(&db, OpenMode::ReadWrite).is_ok());
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(&db, &link).unwrap();
     let err = open_path(&link, OpenMode::ReadWrite)
@@ -88,7 +119,7 @@ fn refuses_insecure_modes_and_symlinks() {
 
 #[test]
 fn read_only_never_creates() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     assert!(open_path(&db, OpenMode::ReadOnly).is_err());
     assert!(!db.exists());
@@ -115,7 +146,7 @@ fn read_only_never_creates() {
 
 #[test]
 fn migrates_v1_fixture() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -480,7 +511,7 @@ fn access_keys_limit() {
 
 #[test]
 fn every_open_sets_wal_and_foreign_keys() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     drop(open_path(&db, OpenMode::ReadWrite).unwrap());
     let c = rusqlite::Connection::open(&db).unwrap();
@@ -503,7 +534,7 @@ fn every_open_sets_wal_and_foreign_keys() {
 /// update and never accept the same TOTP step twice.
 #[test]
 fn concurrent_connections_are_serialised() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     let serial = {
         let s = open_path(&db, OpenMode::ReadWrite).unwrap();
@@ -549,7 +580,7 @@ fn concurrent_connections_are_serialised() {
 /// earlier builds) still migrate.
 #[test]
 fn migration_3_tolerates_an_existing_session_policy_table() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();
@@ -570,7 +601,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
 /// ones they were issued for (created no later than the session), NULL otherwise.
 #[test]
 fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     {
         let c = rusqlite::Connection::open(&db).unwrap();

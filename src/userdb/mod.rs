@@ -48,3 +48,9 @@ pub const DIR_ENV: &str = "PAM_IAM_USERDB_DIR";
 /// Marker written into every record we manage (the `service` field of the systemd
 /// user/group record spec, "the service that defines or manages this record").
 pub const SERVICE: &str = "pam-iam";
+
+/// The local system group (made by the package, in `/etc/group`) that every IAM user
+/// with a record joins through a membership file, so sshd can tell IAM users apart:
+/// `Match Group iam-users` + `AuthorizedKeysFile none` keeps their keys to the ones in
+/// IAM (a key planted in `~/.ssh/authorized_keys` would outlive a deactivation).
+pub const ALL_USERS_GROUP: &str = "iam-users";

@@ -206,6 +206,17 @@ pub fn desired(snap: &Snapshot, local: &Local) -> (BTreeMap<String, Entry>, Vec<
         }
     }
 
+    // Every IAM user with a record joins the host's `iam-users` group, when the host has
+    // one (the package makes it): sshd's `Match Group iam-users` relies on it.
+    if local.group_names.contains(super::ALL_USERS_GROUP) {
+        for u in &users_ok {
+            want.insert(
+                format!("{u}:{}.membership", super::ALL_USERS_GROUP),
+                Entry::File(record::render_membership(u, super::ALL_USERS_GROUP)),
+            );
+        }
+    }
+
     for g in &snap.groups {
         if !groups_ok.contains(g.name.as_str()) {
             continue;
@@ -618,6 +629,34 @@ mod tests {
         );
         assert!(!want.contains_key("70001.group"));
         assert_eq!(conflicts.len(), 1);
+    }
+
+    #[test]
+    fn every_user_record_joins_the_hosts_iam_users_group() {
+        let local = Local::parse(
+            "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/sh\n",
+            "root:x:0:\niam-users:x:990:\n",
+        );
+        let mut s = snap();
+        // An IAM group of the same name never takes the local group's place.
+        s.groups.push(GroupEntry {
+            name: "iam-users".into(),
+            gid: 70005,
+            members: vec!["alice".into()],
+        });
+        let (want, conflicts) = desired(&s, &local);
+        let members: Vec<&str> = want
+            .keys()
+            .filter(|k| k.ends_with(":iam-users.membership"))
+            .map(|k| k.as_str())
+            .collect();
+        // bob is a local account (his record is not written): not an IAM login.
+        assert_eq!(members, ["alice:iam-users.membership"]);
+        assert!(!want.contains_key("iam-users.group"));
+        assert!(names(&conflicts, DriftKind::Conflict).contains(&"iam-users.group"));
+        // Without the local group (not installed by the package): no memberships.
+        let (want, _) = desired(&snap(), &Local::default());
+        assert!(!want.keys().any(|k| k.contains("iam-users")));
     }
 
     #[test]

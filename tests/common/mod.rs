@@ -234,6 +234,13 @@ impl Sandbox {
         // sshd's unprivileged child and test users must be able to reach files here.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::copy(module_so(), dir.path().join("pam_iam.so")).expect("copy module");
+        // The store's own directory: root only, as the store's safety checks demand.
+        std::fs::create_dir(dir.path().join("store")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("store"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         Sandbox {
             dir,
             services: Vec::new(),
@@ -253,9 +260,9 @@ impl Sandbox {
         self.path("pam_iam.so").display().to_string()
     }
 
-    /// The store path tests use (`db={db}`).
+    /// The store path tests use (`db={db}`), in a 0700 directory.
     pub fn db(&self) -> String {
-        self.path("iam.db").display().to_string()
+        self.path("store/iam.db").display().to_string()
     }
 
     /// Expand `{module}` and `{db}` in a PAM service text.
@@ -267,6 +274,64 @@ impl Sandbox {
             s.push('\n');
         }
         s
+    }
+
+    /// A shipped PAM service file (`pam.d/NAME` of the repository) with the test module
+    /// and store: comments and `@include` lines dropped, `fail_delay=0` on every
+    /// pam_iam line and `host=HOST` on its account lines.
+    pub fn shipped_stack(&self, name: &str, host: &str) -> String {
+        let text = std::fs::read_to_string(format!("{}/pam.d/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let l = line.trim_start();
+            if l.starts_with('#') || l.starts_with("@include") || l.is_empty() {
+                continue;
+            }
+            if l.contains("pam_iam.so") {
+                let extra = if l.starts_with("account") {
+                    format!(" host={host}")
+                } else {
+                    String::new()
+                };
+                out += &line.replace(
+                    "pam_iam.so",
+                    &format!("{} db={} fail_delay=0{extra}", self.module(), self.db()),
+                );
+            } else {
+                out += line;
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Accounts from systemd userdb records, as `iam` writes them: `run/userdb` (seen as
+    /// /run/userdb), an nsswitch.conf with `systemd`, and the built `iam-authorized-keys`
+    /// at /usr/local/sbin, all reachable by sshd's unprivileged users.
+    pub fn userdb_nss(&mut self) -> &mut Self {
+        for d in ["run", "sbin", "home"] {
+            std::fs::create_dir_all(self.path(d)).unwrap();
+            std::fs::set_permissions(self.path(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        self.write(
+            "nsswitch.conf",
+            "passwd: files systemd\ngroup: files systemd\nshadow: files systemd\ngshadow: files systemd\nhosts: files\n",
+            0o644,
+        );
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_iam-authorized-keys"),
+            self.path("sbin/iam-authorized-keys"),
+        )
+        .unwrap();
+        let (run, ns, sbin) = (
+            self.path("run"),
+            self.path("nsswitch.conf"),
+            self.path("sbin"),
+        );
+        self.bind(run, "/run")
+            .bind(ns, "/etc/nsswitch.conf")
+            .bind(sbin, "/usr/local/sbin")
     }
 
     /// Install /etc/pam.d/NAME in the namespace (`{module}`/`{db}` expanded).

@@ -157,7 +157,7 @@ mod tests {
     use crate::store::{NewRole, NewUser, OpenMode, OpenOptions, Store};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = crate::store::safe_open::private_tempdir();
         let s = SqliteStore::open(&OpenOptions::new(
             dir.path().join("iam.db"),
             OpenMode::ReadWrite,
