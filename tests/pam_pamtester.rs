@@ -622,3 +622,27 @@ grep -c '{}\", O_RDWR' $T/trace.1 $T/trace.2",
         "{audit:?}"
     );
 }
+
+/// Every login's first open reads the whole WAL: it is checkpointed at 100 pages (not
+/// SQLite's 1,000), so after 40 logins (~200 WAL frames written) the WAL file never grew
+/// past ~100 frames plus one transaction's.
+#[test]
+fn the_wal_stays_short_across_logins() {
+    if !should_run("the_wal_stays_short_across_logins") {
+        return;
+    }
+    let (sb, iam, _, _) = world();
+    let input = sb.write("bob.in", "bob-Passw0rd\n", 0o600);
+    let script = format!(
+        "for i in $(seq 40); do timeout 60 pamtester iam-test bob authenticate acct_mgmt < {} >/dev/null 2>&1 || exit 1; done
+stat -c %s {}-wal",
+        input.display(),
+        sb.db()
+    );
+    let out = sb.run(&script, std::time::Duration::from_secs(180));
+    assert!(out.ok(), "{out}\n{}", sb.syslog());
+    let wal: u64 = out.stdout.trim().parse().unwrap();
+    let frames = wal.saturating_sub(32) / (4096 + 24);
+    assert!(frames <= 130, "WAL of {frames} frames ({wal} bytes)");
+    assert_eq!(iam.audit("bob").len(), 80);
+}
