@@ -115,6 +115,7 @@ fn a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed() {
         .and_then(|r| r.lines().next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no WAITED_MS: {out}"));
+    eprintln!("sudo waited {waited} ms for the stuck writer");
     assert!(!sudo_ok_marker(&out.stdout, "SUDO="), "{out}");
     // Bounded by the login busy timeout (3 s), not the admin tools' 10 s.
     assert!(
@@ -128,6 +129,40 @@ fn a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed() {
     assert!(log.contains("the store is busy"), "{log}");
     // Nothing was lost: with the lock gone, the same session works.
     assert!(sudo_ok_marker(&out.stdout, "AFTER="), "{out}\n{log}");
+}
+
+#[test]
+fn the_caller_cannot_stop_sudo_while_pam_iam_waits_for_or_holds_the_store_lock() {
+    if !should_run("the_caller_cannot_stop_sudo_while_pam_iam_waits_for_or_holds_the_store_lock") {
+        return;
+    }
+    let w = World::new();
+    let p = public_dir(&w);
+    // sudo keeps alice's real uid, so she may signal it, except while pam_iam inside it
+    // waits for or holds the store's write lock. A writer (root) holds the lock for 2.5 s,
+    // so pam_iam's audit write waits that long; meanwhile alice tries to stop sudo.
+    let alice = format!(
+        "{}; while [ ! -e {p}/locked ]; do sleep 0.1; done; \
+         sudo -S id -u </dev/null & s=$!; sleep 1; \
+         kill -STOP $s; echo STOP=$?; grep '^State' /proc/$s/status; kill -CONT $s; \
+         wait $s; echo SUDO=$?",
+        w.assume("admin", "")
+    );
+    let script = format!(
+        "{} &\n\
+         python3 -c \"import sqlite3,time; c=sqlite3.connect('/var/lib/pam-iam/iam.db', isolation_level=None); c.execute('BEGIN IMMEDIATE'); open('{p}/locked','w').close(); time.sleep(2.5)\"\n\
+         wait",
+        World::term(ALICE, &alice)
+    );
+    let out = w.run(&script);
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    assert!(
+        out.stdout.contains("STOP=1") && out.stdout.contains("Operation not permitted"),
+        "alice could stop sudo inside pam_iam's write: {out}"
+    );
+    assert!(!out.stdout.contains("(stopped)"), "{out}");
+    // The guard is given back: sudo went on as usual once the writer was done.
+    assert!(sudo_ok(&out), "{out}\n{}", w.sb.syslog());
 }
 
 /// `id -u` printed 0 right before `MARKER0`.

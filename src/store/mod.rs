@@ -6,6 +6,7 @@ mod linux_ids;
 mod safe_open;
 mod schema;
 pub mod sqlite;
+mod stop_guard;
 mod types;
 
 pub use crate::credentials::{LockState, LockoutSettings, PasswordPolicy};

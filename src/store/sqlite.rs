@@ -220,6 +220,9 @@ impl SqliteStore {
             ));
         }
         let run = || {
+            // Unstoppable by the user who started this process while it waits for and
+            // holds the write lock (sudo, su, passwd keep their caller's real uid).
+            let _unstoppable = super::stop_guard::StopGuard::engage();
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
@@ -259,6 +262,7 @@ fn migrate(conn: &Connection, read_only: bool) -> Result<()> {
             "the store has schema version {v} and needs migrating to {latest}; run any iam command as root first"
         )));
     }
+    let _unstoppable = super::stop_guard::StopGuard::engage();
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let v: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, m) in MIGRATIONS
