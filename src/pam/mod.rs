@@ -205,7 +205,9 @@ mod kept_store_tests {
     use crate::store::{OpenMode, open_path};
 
     fn store() -> (tempfile::TempDir, String) {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let db = dir.path().join("iam.db");
         drop(open_path(&db, OpenMode::ReadWrite).unwrap());
         (dir, db.display().to_string())
