@@ -893,7 +893,7 @@ fn schema_v1_store_migrates_on_open() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
 }

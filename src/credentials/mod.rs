@@ -1,11 +1,13 @@
-//! Credential logic: password hashing and policy, TOTP, recovery codes, lockout rules and
-//! AWS-style identifiers. Pure apart from the OS random generator; the clock is passed in.
+//! Credential logic: password hashing and policy, TOTP, recovery codes, lockout rules, the
+//! one second-factor check (`second_factor`) and AWS-style identifiers. Pure apart from the
+//! OS random generator; the clock is passed in (`second_factor` takes it as `Pacing`).
 
 pub mod ids;
 pub mod lockout;
 pub mod password;
 pub mod password_policy;
 pub mod recovery;
+pub mod second_factor;
 pub mod totp;
 
 pub use lockout::{LockState, LockoutSettings};

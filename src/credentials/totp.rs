@@ -48,6 +48,14 @@ pub fn verify(seed: &[u8], code: &str, now: i64, window: u16) -> Result<Option<i
         .and_then(|s| i64::try_from(s).ok()))
 }
 
+/// The code of `seed` at unix second `t`, for unit tests of the callers (whole-program
+/// tests use oathtool, an independent implementation).
+#[cfg(test)]
+pub(crate) fn code_at(seed: &[u8], t: i64) -> Result<Zeroizing<String>, CredError> {
+    let t = u64::try_from(t).map_err(|_| CredError::Seed("time before 1970".into()))?;
+    Ok(Zeroizing::new(totp(seed, 0)?.generate(t).to_string()))
+}
+
 /// Verify two consecutive codes (as AWS's EnableMFADevice and ResyncMFADevice do) within
 /// [`ENABLE_WINDOW`] steps of `now`; returns the step of the second code.
 ///

@@ -1,7 +1,9 @@
 //! `auth`: password, then verification code, with lockout, replay protection and
 //! uniform behaviour for accounts that cannot log in.
 //!
-//! Read top to bottom: who is it → ask → verify → count → hand facts to `account`.
+//! Read top to bottom: who is it → ask → verify the password → the second factor
+//! (`credentials::second_factor`, shared with iam-sts and sudo) → settle the success in
+//! one store transaction that re-checks the lock → hand facts to `account`.
 
 use zeroize::Zeroizing;
 
@@ -10,6 +12,7 @@ use super::authfacts::{self, AuthFacts, Binding};
 use super::backend::{Backend, BackendError, Crypto, LoginUser};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
+use crate::credentials::second_factor::{self, Attempt, Device, Outcome, Proof, Settled};
 
 /// The password prompt (the contract fixes it).
 pub const PASSWORD_PROMPT: &str = "Password: ";
@@ -35,11 +38,11 @@ struct Answers {
 
 /// How the second factor went.
 enum Factor {
+    /// The user has no MFA device (password mode).
     NotRequired,
-    Totp,
-    Recovery,
-    Wrong,
-    Replayed,
+    /// The shared check ran (and settled the success, or counted the failure).
+    Checked(Outcome),
+    /// `mode=code` for a user without an MFA device.
     Missing,
 }
 
@@ -119,6 +122,11 @@ pub fn authenticate<H: PamHandler>(
     let u = match standing {
         Standing::Unknown => {
             debug(h, opts, &format!("user {:?} not in the store", items.user));
+            // The same delay as a denied IAM user, should the rest of the stack fail too
+            // (libpam applies it only to a failed result).
+            if opts.fail_delay_usec > 0 {
+                h.fail_delay(opts.fail_delay_usec);
+            }
             return PamCode::UserUnknown;
         }
         Standing::NoPassword(u) => {
@@ -149,26 +157,41 @@ pub fn authenticate<H: PamHandler>(
         return deny(h, opts, backend, &items, now, u, "wrong password");
     }
 
-    let factor = match second_factor(opts, backend, crypto, u, answers.code.as_ref(), now) {
+    let password_login = answers.password.is_some();
+    let factor = match second_factor(
+        opts,
+        backend,
+        crypto,
+        u,
+        answers.code.as_ref(),
+        password_login,
+    ) {
         Ok(f) => f,
         Err(e) => return store_error(h, backend, &items, now, &e),
     };
     let reason = match factor {
-        Factor::NotRequired => "password",
-        Factor::Totp if answers.password.is_none() => "publickey + verification code",
-        Factor::Totp => "password + verification code",
-        Factor::Recovery => "password + recovery code",
-        Factor::Wrong => return deny(h, opts, backend, &items, now, u, "wrong verification code"),
-        Factor::Replayed => {
-            return deny(
-                h,
-                opts,
-                backend,
-                &items,
-                now,
-                u,
-                "verification code already used (replay)",
-            );
+        Factor::NotRequired => {
+            // The success, re-checking the lock at this moment: a lock reached by other
+            // attempts while this one waited at a prompt wins.
+            match backend.settle(&u.name, &Proof::Nothing, password_login, now) {
+                Ok(Settled::Accepted) => "password",
+                Ok(Settled::Locked { until }) => {
+                    let why = format!("account locked until {until} (locked during this login)");
+                    return refuse(h, opts, backend, &items, now, &why);
+                }
+                Ok(Settled::Spent(_)) => {
+                    let e = BackendError::Internal("nothing to spend was spent".into());
+                    return store_error(h, backend, &items, now, &e);
+                }
+                Err(e) => return store_error(h, backend, &items, now, &e),
+            }
+        }
+        Factor::Checked(Outcome::Totp) if !password_login => "publickey + verification code",
+        Factor::Checked(Outcome::Totp) => "password + verification code",
+        Factor::Checked(Outcome::Recovery) => "password + recovery code",
+        // Counted by the check already.
+        Factor::Checked(failed) => {
+            return refuse(h, opts, backend, &items, now, &failed.reason());
         }
         Factor::Missing => {
             return deny(
@@ -182,11 +205,8 @@ pub fn authenticate<H: PamHandler>(
             );
         }
     };
-    let mfa = matches!(factor, Factor::Totp | Factor::Recovery);
+    let mfa = matches!(factor, Factor::Checked(_));
 
-    if let Err(e) = backend.clear_failures(&u.name, now) {
-        return store_error(h, backend, &items, now, &e);
-    }
     if let Err(e) = hand_over(
         h,
         backend,
@@ -209,7 +229,9 @@ pub fn authenticate<H: PamHandler>(
 }
 
 /// Prompt as the mode and the account require. Unknown, password-less and locked
-/// accounts get exactly the prompts a working account of the same kind would get.
+/// accounts get exactly the prompts a working account of the same kind would get; with
+/// `code_prompt=always` every account gets both prompts (a code asked of an account
+/// without a device is ignored).
 fn ask<H: PamHandler>(h: &mut H, opts: &Options, has_mfa: bool) -> Result<Answers, PamCode> {
     match opts.mode {
         Mode::CodeOnly => {
@@ -221,7 +243,7 @@ fn ask<H: PamHandler>(h: &mut H, opts: &Options, has_mfa: bool) -> Result<Answer
         }
         Mode::PasswordThenCode => {
             let password = get_password(h, opts)?;
-            let code = if has_mfa {
+            let code = if has_mfa || opts.code_prompt_always {
                 Some(h.prompt(Echo::Off, CODE_PROMPT)?)
             } else {
                 None
@@ -274,15 +296,15 @@ fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamC
     Ok(pw)
 }
 
-/// Verify the code: TOTP within the window whose step is above the device's watermark
-/// (advanced atomically), else a one-time recovery code.
+/// The second factor, through the one check of the product (window, recovery codes,
+/// replay watermark, lockout, rate limit); on success it has also settled the login.
 fn second_factor(
     opts: &Options,
     backend: &dyn Backend,
     crypto: &dyn Crypto,
     u: &LoginUser,
     code: Option<&Secret>,
-    now: i64,
+    password_login: bool,
 ) -> Result<Factor, BackendError> {
     let Some(device) = &u.mfa else {
         return Ok(if opts.mode == Mode::CodeOnly {
@@ -291,26 +313,17 @@ fn second_factor(
             Factor::NotRequired
         });
     };
-    let code = match code {
-        Some(c) => c.trim(),
-        None => return Ok(Factor::Wrong),
+    let attempt = Attempt {
+        user: &u.name,
+        device: Device {
+            serial: &device.serial,
+            seed: &device.seed,
+        },
+        answer: code.map_or("", |c| c.as_str()),
+        window: u16::from(opts.window),
+        password_login,
     };
-    if code.is_empty() {
-        return Ok(Factor::Wrong);
-    }
-    if code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(
-            match crypto.check_totp(&device.seed, code, now, opts.window) {
-                Some(step) if backend.advance_totp_watermark(&device.serial, step)? => Factor::Totp,
-                Some(_) => Factor::Replayed,
-                None => Factor::Wrong,
-            },
-        );
-    }
-    if backend.consume_recovery_code(&u.name, code, now)? {
-        return Ok(Factor::Recovery);
-    }
-    Ok(Factor::Wrong)
+    second_factor::verify(backend, crypto.pacing(), &attempt).map(Factor::Checked)
 }
 
 /// Seal this login's facts into the PAM environment for `account`.
@@ -332,7 +345,7 @@ fn hand_over<H: PamHandler>(
         .map_err(|c| BackendError::Internal(format!("pam_putenv: {}", c.name())))
 }
 
-/// A failed login of an IAM user: count it, delay, audit, and say no.
+/// A failed login of an IAM user: count it, then [`refuse`].
 fn deny<H: PamHandler>(
     h: &mut H,
     opts: &Options,
@@ -342,12 +355,24 @@ fn deny<H: PamHandler>(
     u: &LoginUser,
     reason: &str,
 ) -> PamCode {
-    if let Err(e) = backend.record_failure(&u.name, now) {
+    if let Err(e) = backend.count_failure(&u.name, now) {
         h.syslog(
             Priority::Err,
             &format!("cannot count the failed login: {e}"),
         );
     }
+    refuse(h, opts, backend, items, now, reason)
+}
+
+/// Say no to a failure already counted: delay, audit.
+fn refuse<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &dyn Backend,
+    items: &LoginItems,
+    now: i64,
+    reason: &str,
+) -> PamCode {
     if opts.fail_delay_usec > 0 {
         h.fail_delay(opts.fail_delay_usec);
     }

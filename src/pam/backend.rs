@@ -1,11 +1,12 @@
 //! What the PAM module needs from the store and from the credential code.
 //!
 //! Two narrow traits keep the login logic free of SQL and of slow crypto in unit tests:
-//! `Backend` (the store, adapted in `store_backend.rs`) and `Crypto` (argon2id, TOTP).
+//! `Backend` (the store, adapted in `store_backend.rs`) and `Crypto` (argon2id, the clock).
 
 use zeroize::Zeroizing;
 
 use super::handler::Secret;
+use crate::credentials::second_factor::{FactorStore, Pacing};
 
 /// Why the store could not answer; each maps to one documented PAM code.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -111,20 +112,13 @@ pub struct AuditRecord {
     pub reason: String,
 }
 
-/// The store as PAM sees it. Every method is one short store call.
-pub trait Backend {
+/// The store as PAM sees it. Every method is one short store call. The lockout state
+/// (failures, lock, the attempt slots of the second-factor rate limit, the replay
+/// watermark) is reached only through [`FactorStore`], the interface every caller of
+/// `credentials::second_factor` shares.
+pub trait Backend: FactorStore<Error = BackendError> {
     /// Look up an IAM user; `Ok(None)` when the store has no such user.
     fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError>;
-    /// Count a failed login toward lockout.
-    fn record_failure(&self, user: &str, now: i64) -> Result<(), BackendError>;
-    /// A successful login clears the failure count.
-    fn clear_failures(&self, user: &str, now: i64) -> Result<(), BackendError>;
-    /// Atomically raise the device's TOTP watermark to `step`; false when
-    /// `step` is not above it (a replay).
-    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError>;
-    /// Consume a one-time recovery code; false when it is not a valid unused code.
-    fn consume_recovery_code(&self, user: &str, code: &str, now: i64)
-    -> Result<bool, BackendError>;
     /// Expiry rules of the account password policy.
     fn expiry_rules(&self) -> Result<ExpiryRules, BackendError>;
     /// Change a password with the account password policy (reuse included) enforced;
@@ -139,12 +133,14 @@ pub trait Backend {
     fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError>;
 }
 
-/// Credential checks, behind a trait so unit tests need not pay argon2's cost.
+/// Credential checks and their clock, behind a trait so unit tests pay neither argon2's
+/// cost nor real waiting.
 pub trait Crypto {
     /// Verify a password against an argon2id PHC string.
     fn verify_password(&self, phc: &str, password: &str) -> bool;
     /// Spend the same time as a verification, for unknown and unusable accounts.
     fn verify_dummy(&self, password: &str);
-    /// The matched time step of a TOTP code within ±`window` steps, if any.
-    fn check_totp(&self, seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64>;
+    /// The clock of the second-factor check. Its fail delay is libpam's: every failure
+    /// goes through `auth::deny`, which asks pam_fail_delay for `fail_delay=`.
+    fn pacing(&self) -> &dyn Pacing;
 }

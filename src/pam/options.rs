@@ -40,6 +40,10 @@ pub struct Options {
     pub use_authtok: bool,
     /// `mode=password|combined|code`
     pub mode: Mode,
+    /// `code_prompt=always`: in password mode, ask every user for a code (unknown users
+    /// and users without an MFA device too), so the prompts do not tell who has MFA.
+    /// Default `code_prompt=mfa`: only users with an MFA device are asked.
+    pub code_prompt_always: bool,
     /// `window=N`: accept TOTP codes N steps before and after now (default 1).
     pub window: u8,
     /// `fail_delay=USEC`: minimum delay reported after a failure (default 2 s).
@@ -67,6 +71,7 @@ impl Default for Options {
             try_first_pass: false,
             use_authtok: false,
             mode: Mode::PasswordThenCode,
+            code_prompt_always: false,
             window: 1,
             fail_delay_usec: 2_000_000,
             action: None,
@@ -134,6 +139,13 @@ impl Options {
                             "password" => Mode::PasswordThenCode,
                             "combined" => Mode::Combined,
                             "code" => Mode::CodeOnly,
+                            _ => return Err(bad()),
+                        }
+                    }
+                    "code_prompt" => {
+                        o.code_prompt_always = match v {
+                            "always" => true,
+                            "mfa" => false,
                             _ => return Err(bad()),
                         }
                     }
@@ -225,6 +237,17 @@ mod tests {
             Case {
                 args: &["sudo_services=sudo polkit-1"],
                 want: Err(OptionsError::BadValue("sudo_services=sudo polkit-1".into())),
+            },
+            Case {
+                args: &["code_prompt=always"],
+                want: Ok(Options {
+                    code_prompt_always: true,
+                    ..Options::default()
+                }),
+            },
+            Case {
+                args: &["code_prompt=sometimes"],
+                want: Err(OptionsError::BadValue("code_prompt=sometimes".into())),
             },
             Case {
                 args: &["db=relative.db"],

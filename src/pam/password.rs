@@ -5,6 +5,7 @@ use super::audit::{self, LoginItems};
 use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::Options;
+use crate::credentials::second_factor::{Proof, Settled};
 
 /// Prompts, as passwd(1) users know them.
 pub const CURRENT_PROMPT: &str = "Current password: ";
@@ -12,6 +13,8 @@ pub const CURRENT_PROMPT: &str = "Current password: ";
 pub const NEW_PROMPT: &str = "New password: ";
 /// Confirmation prompt.
 pub const RETYPE_PROMPT: &str = "Retype new password: ";
+/// Shown to a locked user who tries to change the password.
+pub const LOCKED: &str = "Your IAM account is locked after too many failed attempts; try again later or ask an administrator (iam unlock-user).";
 
 /// Which of libpam's two chauthtok passes this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,22 @@ pub fn chauthtok<H: PamHandler>(
         Ok(None) => return PamCode::UserUnknown,
         Err(e) => return report_err(h, &e),
     };
+    // A locked user cannot change the password: checking the current one would be a
+    // way to keep guessing around the lockout.
+    if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        h.error(LOCKED);
+        audit::report(
+            h,
+            Some(backend),
+            &items.record(
+                now,
+                "chauthtok",
+                "deny",
+                &format!("account locked until {until}"),
+            ),
+        );
+        return PamCode::PermDenied;
+    }
     if pass == Pass::Prelim {
         return PamCode::Success;
     }
@@ -66,7 +85,7 @@ pub fn chauthtok<H: PamHandler>(
             Err(c) => return c,
         };
         if !crypto.verify_password(&phc, &old) {
-            let _ = backend.record_failure(&user.name, now);
+            let _ = backend.count_failure(&user.name, now);
             if opts.fail_delay_usec > 0 {
                 h.fail_delay(opts.fail_delay_usec);
             }
@@ -76,6 +95,33 @@ pub fn chauthtok<H: PamHandler>(
                 &items.record(now, "chauthtok", "deny", "wrong current password"),
             );
             return PamCode::AuthtokRecoveryErr;
+        }
+        // The right current password is a successful authentication: settled as a login
+        // is, re-checking the lock at this moment (another attempt may have locked the
+        // user while this one waited at the prompt).
+        match backend.settle(&user.name, &Proof::Nothing, false, now) {
+            Ok(Settled::Accepted) => {}
+            Ok(Settled::Locked { until }) => {
+                h.error(LOCKED);
+                audit::report(
+                    h,
+                    Some(backend),
+                    &items.record(
+                        now,
+                        "chauthtok",
+                        "deny",
+                        &format!("account locked until {until}"),
+                    ),
+                );
+                return PamCode::PermDenied;
+            }
+            Ok(Settled::Spent(_)) => {
+                return report_err(
+                    h,
+                    &BackendError::Internal("nothing to spend was spent".into()),
+                );
+            }
+            Err(e) => return report_err(h, &e),
         }
         let _ = h.set_old_authtok(&old);
     }

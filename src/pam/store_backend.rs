@@ -9,7 +9,10 @@ use zeroize::Zeroizing;
 
 use super::backend::*;
 use crate::authz::{self, AuthzError, Facts, Subject, Target};
-use crate::credentials::{self, HashParams};
+use crate::credentials::second_factor::{
+    self, Admission, FactorStore, Pacing, Proof, Settled, Throttle,
+};
+use crate::credentials::{self, HashParams, LockState};
 use crate::store::{self, AuditEvent, Store, StoreError};
 
 /// The store behind `Backend`.
@@ -54,6 +57,37 @@ fn from_authz(e: AuthzError) -> BackendError {
     }
 }
 
+impl FactorStore for StoreBackend {
+    type Error = BackendError;
+
+    fn admit(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &Throttle,
+    ) -> Result<Admission, Self::Error> {
+        self.store
+            .admit_attempt(user, now_ms, throttle)
+            .map_err(from_store)
+    }
+
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, Self::Error> {
+        self.store.record_failure(user, now).map_err(from_store)
+    }
+
+    fn settle(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled, Self::Error> {
+        self.store
+            .settle_success(user, proof, password_login, now)
+            .map_err(from_store)
+    }
+}
+
 impl Backend for StoreBackend {
     fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
         let Some(info) = self.store.auth_info(name).map_err(from_store)? else {
@@ -71,38 +105,6 @@ impl Backend for StoreBackend {
                 seed: m.seed,
             }),
         }))
-    }
-
-    fn record_failure(&self, user: &str, now: i64) -> Result<(), BackendError> {
-        self.store
-            .record_failure(user, now)
-            .map(|_| ())
-            .map_err(from_store)
-    }
-
-    fn clear_failures(&self, user: &str, now: i64) -> Result<(), BackendError> {
-        self.store.record_success(user, now).map_err(from_store)
-    }
-
-    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError> {
-        self.store
-            .advance_totp_watermark(serial, step)
-            .map_err(from_store)
-    }
-
-    fn consume_recovery_code(
-        &self,
-        user: &str,
-        code: &str,
-        now: i64,
-    ) -> Result<bool, BackendError> {
-        if !credentials::recovery::looks_like_code(code) {
-            return Ok(false);
-        }
-        let hash = credentials::recovery::hash(code);
-        self.store
-            .consume_recovery_code(user, &hash, now)
-            .map_err(from_store)
     }
 
     fn expiry_rules(&self) -> Result<ExpiryRules, BackendError> {
@@ -285,8 +287,8 @@ fn check_key_file(md: &std::fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
-/// argon2id and TOTP through `credentials`, with the store's hash parameters for the
-/// dummy verification.
+/// argon2id through `credentials`, with the store's hash parameters for the dummy
+/// verification, and the real clock.
 pub struct RealCrypto {
     /// argon2 parameters of this store.
     pub params: HashParams,
@@ -301,9 +303,21 @@ impl Crypto for RealCrypto {
         let _ = credentials::verify_dummy(password.as_bytes(), &self.params);
     }
 
-    fn check_totp(&self, seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64> {
-        credentials::totp::verify(seed, code, now, u16::from(window))
-            .ok()
-            .flatten()
+    fn pacing(&self) -> &dyn Pacing {
+        &LibpamPacing
     }
+}
+
+/// The system clock and real waits for attempt slots; the fail delay is libpam's
+/// (pam_fail_delay, asked for by `auth::deny`), so nothing sleeps for it here.
+struct LibpamPacing;
+
+impl Pacing for LibpamPacing {
+    fn now_ms(&self) -> i64 {
+        second_factor::unix_ms()
+    }
+    fn sleep(&self, d: std::time::Duration) {
+        std::thread::sleep(d);
+    }
+    fn fail_delay(&self) {}
 }

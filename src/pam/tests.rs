@@ -11,6 +11,9 @@ use super::handler::*;
 use super::options::{Mode, Options};
 use super::password::Pass;
 use super::{Hook, run};
+use crate::credentials::LockState;
+use crate::credentials::second_factor::memory::{self, FakeClock, MemoryFactors};
+use crate::credentials::second_factor::{Admission, FactorStore, Pacing, Proof, Settled, Throttle};
 
 const NOW: i64 = 1_700_000_000;
 const LOCK_AFTER: u32 = 3;
@@ -109,15 +112,16 @@ type PolicyFn = Box<dyn Fn(&AccessRequest) -> Result<AccessDecision, BackendErro
 
 struct FakeStore {
     users: RefCell<HashMap<String, LoginUser>>,
-    failures: RefCell<HashMap<String, u32>>,
-    watermarks: RefCell<HashMap<String, i64>>,
-    recovery: RefCell<HashMap<String, Vec<String>>>,
+    factors: MemoryFactors,
     history: RefCell<HashMap<String, Vec<String>>>,
     audit: RefCell<Vec<AuditRecord>>,
     requests: RefCell<Vec<AccessRequest>>,
     policy: PolicyFn,
     expiry: ExpiryRules,
     broken: Option<BackendError>,
+    /// Other logins lock the user right after this one looked it up (while it waits at
+    /// its prompts).
+    locked_by_others: std::cell::Cell<bool>,
 }
 
 fn user(name: &str, password: Option<&str>, mfa: bool) -> LoginUser {
@@ -129,7 +133,7 @@ fn user(name: &str, password: Option<&str>, mfa: bool) -> LoginUser {
         locked_until: None,
         mfa: mfa.then(|| MfaDevice {
             serial: format!("arn:aws:iam::123456789012:mfa/{name}"),
-            seed: Zeroizing::new(b"seed".to_vec()),
+            seed: Zeroizing::new(SEED.to_vec()),
         }),
     }
 }
@@ -144,13 +148,11 @@ impl FakeStore {
         ] {
             users.insert(u.name.clone(), u);
         }
-        let mut recovery = HashMap::new();
-        recovery.insert("alice".to_string(), vec!["rc-one-1111".to_string()]);
+        let factors = MemoryFactors::with_lockout(LOCK_AFTER, 600);
+        factors.add_recovery("alice", RECOVERY);
         FakeStore {
             users: RefCell::new(users),
-            failures: RefCell::default(),
-            watermarks: RefCell::default(),
-            recovery: RefCell::new(recovery),
+            factors,
             history: RefCell::default(),
             audit: RefCell::default(),
             requests: RefCell::default(),
@@ -162,6 +164,7 @@ impl FakeStore {
             }),
             expiry: ExpiryRules::default(),
             broken: None,
+            locked_by_others: std::cell::Cell::new(false),
         }
     }
     fn check(&self) -> Result<(), BackendError> {
@@ -172,46 +175,44 @@ impl FakeStore {
     }
 }
 
+impl FactorStore for FakeStore {
+    type Error = BackendError;
+    fn admit(&self, user: &str, now_ms: i64, t: &Throttle) -> Result<Admission, BackendError> {
+        self.factors.admit(user, now_ms, t).map_err(|e| match e {})
+    }
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, BackendError> {
+        self.factors
+            .count_failure(user, now)
+            .map_err(|e| match e {})
+    }
+    fn settle(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled, BackendError> {
+        self.factors
+            .settle(user, proof, password_login, now)
+            .map_err(|e| match e {})
+    }
+}
+
 impl Backend for FakeStore {
     fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
         self.check()?;
-        Ok(self.users.borrow().get(name).cloned())
-    }
-    fn record_failure(&self, user: &str, now: i64) -> Result<(), BackendError> {
-        let mut f = self.failures.borrow_mut();
-        let n = f.entry(user.into()).or_default();
-        *n += 1;
-        if *n >= LOCK_AFTER {
-            if let Some(u) = self.users.borrow_mut().get_mut(user) {
-                u.locked_until = Some(now + 600);
+        let found = self.users.borrow().get(name).cloned().map(|mut u| {
+            u.locked_until = self.factors.lock(name).locked_until;
+            u
+        });
+        if self.locked_by_others.get() {
+            for _ in 0..LOCK_AFTER {
+                self.factors
+                    .count_failure(name, NOW)
+                    .unwrap_or_else(|e| match e {});
             }
         }
-        Ok(())
-    }
-    fn clear_failures(&self, user: &str, _now: i64) -> Result<(), BackendError> {
-        self.failures.borrow_mut().remove(user);
-        Ok(())
-    }
-    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool, BackendError> {
-        let mut w = self.watermarks.borrow_mut();
-        let cur = w.entry(serial.into()).or_default();
-        if step <= *cur {
-            return Ok(false);
-        }
-        *cur = step;
-        Ok(true)
-    }
-    fn consume_recovery_code(
-        &self,
-        user: &str,
-        code: &str,
-        _now: i64,
-    ) -> Result<bool, BackendError> {
-        let mut r = self.recovery.borrow_mut();
-        let codes = r.entry(user.into()).or_default();
-        let before = codes.len();
-        codes.retain(|c| c != code);
-        Ok(codes.len() < before)
+        Ok(found)
     }
     fn expiry_rules(&self) -> Result<ExpiryRules, BackendError> {
         Ok(self.expiry)
@@ -254,14 +255,19 @@ impl Backend for FakeStore {
     }
 }
 
-#[derive(Default)]
 struct FakeCrypto {
     dummies: RefCell<u32>,
+    clock: FakeClock,
 }
 
-/// The code of time step `s` is its number, zero-padded.
+/// alice's and nopw's TOTP seed.
+const SEED: &[u8] = b"pam-test-seed-20byte";
+/// alice's one recovery code.
+const RECOVERY: &str = "abcd-efgh-2345-6777";
+
+/// The TOTP code of [`SEED`] at `now`.
 fn code_at(now: i64) -> String {
-    format!("{:06}", (now / 30) % 1_000_000)
+    memory::code(SEED, now)
 }
 
 impl Crypto for FakeCrypto {
@@ -271,10 +277,8 @@ impl Crypto for FakeCrypto {
     fn verify_dummy(&self, _password: &str) {
         *self.dummies.borrow_mut() += 1;
     }
-    fn check_totp(&self, _seed: &[u8], code: &str, now: i64, window: u8) -> Option<i64> {
-        let step = now / 30;
-        (step - i64::from(window)..=step + i64::from(window))
-            .find(|s| format!("{:06}", s % 1_000_000) == code)
+    fn pacing(&self) -> &dyn Pacing {
+        &self.clock
     }
 }
 
@@ -288,7 +292,10 @@ impl World {
     fn new() -> World {
         World {
             store: FakeStore::new(),
-            crypto: FakeCrypto::default(),
+            crypto: FakeCrypto {
+                dummies: RefCell::new(0),
+                clock: FakeClock::at(NOW),
+            },
             opts: Options {
                 host: Some("web-1".into()),
                 ..Options::default()
@@ -296,6 +303,10 @@ impl World {
         }
     }
     fn run(&self, pam: &mut FakePam, hook: Hook, now: i64) -> PamCode {
+        // The second factor's clock follows the login's (it moves on by itself only
+        // while an attempt waits for its slot).
+        let clock = &self.crypto.clock;
+        clock.ms.set(clock.ms.get().max(now * 1000));
         run(pam, hook, &self.opts, &self.store, &self.crypto, now)
     }
     fn auth(&self, user: &str, answers: &[&str], now: i64) -> (PamCode, FakePam) {
@@ -347,8 +358,8 @@ fn wrong_password_still_asks_code_and_burns_nothing() {
     assert_eq!(pam.prompts, [PW, CODE]);
     assert_eq!(pam.delays, [2_000_000]);
     assert!(pam.env.is_empty());
-    assert_eq!(w.store.failures.borrow()["alice"], 1);
-    assert!(w.store.watermarks.borrow().is_empty());
+    assert_eq!(w.store.factors.failures("alice"), 1);
+    assert!(w.store.factors.watermarks.borrow().is_empty());
     assert_eq!(w.store.last_audit().reason, "wrong password");
     // the same code still works with the right password
     assert_eq!(
@@ -356,7 +367,7 @@ fn wrong_password_still_asks_code_and_burns_nothing() {
         PamCode::Success
     );
     assert!(
-        !w.store.failures.borrow().contains_key("alice"),
+        w.store.factors.failures("alice") == 0,
         "success clears failures"
     );
 }
@@ -366,7 +377,7 @@ fn wrong_code_counts() {
     let w = World::new();
     let (code, _) = w.auth("alice", &["alice-pw", "000000"], NOW);
     assert_eq!(code, PamCode::AuthErr);
-    assert_eq!(w.store.failures.borrow()["alice"], 1);
+    assert_eq!(w.store.factors.failures("alice"), 1);
     assert_eq!(w.store.last_audit().reason, "wrong verification code");
 }
 
@@ -411,7 +422,7 @@ fn totp_window() {
 #[test]
 fn recovery_code_once() {
     let w = World::new();
-    let (code, pam) = w.auth("alice", &["alice-pw", "rc-one-1111"], NOW);
+    let (code, pam) = w.auth("alice", &["alice-pw", RECOVERY], NOW);
     assert_eq!(code, PamCode::Success);
     assert_eq!(w.store.last_audit().reason, "password + recovery code");
     let facts = authfacts::open(
@@ -433,7 +444,7 @@ fn recovery_code_once() {
         })
     );
     assert_eq!(
-        w.auth("alice", &["alice-pw", "rc-one-1111"], NOW).0,
+        w.auth("alice", &["alice-pw", RECOVERY], NOW).0,
         PamCode::AuthErr
     );
 }
@@ -448,6 +459,45 @@ fn unknown_user_looks_like_a_password_only_user() {
     // pam_unix try_first_pass gets the password
     assert_eq!(pam.authtok.as_deref(), Some("root-pw"));
     assert!(pam.env.is_empty());
+}
+
+#[test]
+fn code_prompt_always_asks_everyone_the_same() {
+    let mut w = World::new();
+    w.opts.code_prompt_always = true;
+    // Unknown, MFA, password-only, password-less: the same two prompts.
+    for (user, answers, want) in [
+        ("root", ["root-pw", "123456"], PamCode::UserUnknown),
+        ("nopw", ["x", "123456"], PamCode::AuthErr),
+        ("bob", ["bad", "123456"], PamCode::AuthErr),
+        ("alice", ["bad", "123456"], PamCode::AuthErr),
+    ] {
+        let (code, pam) = w.auth(user, &answers, NOW);
+        assert_eq!(code, want, "{user}");
+        assert_eq!(pam.prompts, [PW, CODE], "{user}");
+    }
+    // A user without a device: whatever is typed as the code is ignored.
+    let (code, _) = w.auth("bob", &["bob-pw", ""], NOW);
+    assert_eq!(code, PamCode::Success);
+    assert_eq!(w.store.last_audit().reason, "password");
+    // pam_unix (try_first_pass) still gets the password of an unknown user.
+    let (_, pam) = w.auth("root", &["root-pw", "x"], NOW);
+    assert_eq!(pam.authtok.as_deref(), Some("root-pw"));
+    // Locked: the same prompts again.
+    for _ in 0..LOCK_AFTER {
+        w.auth("bob", &["bad", ""], NOW);
+    }
+    let (code, pam) = w.auth("bob", &["bob-pw", ""], NOW);
+    assert_eq!(code, PamCode::AuthErr);
+    assert_eq!(pam.prompts, [PW, CODE]);
+}
+
+#[test]
+fn unknown_users_ask_for_the_same_fail_delay() {
+    let w = World::new();
+    let (_, unknown) = w.auth("root", &["root-pw"], NOW);
+    let (_, known) = w.auth("bob", &["bad"], NOW);
+    assert_eq!(unknown.delays, known.delays);
 }
 
 #[test]
@@ -481,7 +531,76 @@ fn lockout_then_unlock() {
     );
     // after the lock expires (or an admin unlocks), the right password works
     assert_eq!(w.auth("bob", &["bob-pw"], NOW + 601).0, PamCode::Success);
-    assert!(!w.store.failures.borrow().contains_key("bob"));
+    assert_eq!(w.store.factors.failures("bob"), 0);
+}
+
+#[test]
+fn a_lock_reached_during_the_prompts_wins_over_the_right_answers() {
+    // Password only: the success is refused, counted, and does not reset the count.
+    let w = World::new();
+    w.store.locked_by_others.set(true);
+    let (code, pam) = w.auth("bob", &["bob-pw"], NOW);
+    assert_eq!(code, PamCode::AuthErr);
+    assert!(pam.env.is_empty());
+    assert_eq!(w.store.factors.failures("bob"), LOCK_AFTER + 1);
+    assert!(w.store.factors.password_used.borrow().is_empty());
+    assert!(
+        w.store
+            .last_audit()
+            .reason
+            .contains("locked during this login"),
+        "{}",
+        w.store.last_audit().reason
+    );
+    // Password and code: refused at the code's admission, the code not spent.
+    let (code, pam) = w.auth("alice", &["alice-pw", &code_at(NOW)], NOW);
+    assert_eq!(code, PamCode::AuthErr);
+    assert!(pam.env.is_empty());
+    assert!(w.store.factors.watermarks.borrow().is_empty());
+    assert_eq!(w.store.factors.failures("alice"), LOCK_AFTER + 1);
+    assert!(
+        w.store
+            .last_audit()
+            .reason
+            .starts_with("account locked until"),
+        "{}",
+        w.store.last_audit().reason
+    );
+}
+
+#[test]
+fn a_locked_user_cannot_change_the_password() {
+    let w = World::new();
+    for _ in 0..LOCK_AFTER {
+        assert_eq!(w.auth("bob", &["bad"], NOW).0, PamCode::AuthErr);
+    }
+    let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
+    pam.root = false;
+    assert_eq!(chauthtok(&w, &mut pam, false), PamCode::PermDenied);
+    assert!(
+        pam.prompts.is_empty(),
+        "no password is checked while locked"
+    );
+    assert_eq!(pam.messages, [super::password::LOCKED]);
+    assert!(
+        w.store
+            .last_audit()
+            .reason
+            .starts_with("account locked until")
+    );
+    // Locked while the current password was being typed: refused at that moment.
+    let w = World::new();
+    w.store.locked_by_others.set(true);
+    let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
+    pam.root = false;
+    let update = Hook::Chauthtok {
+        pass: Pass::Update,
+        expired: false,
+    };
+    assert_eq!(w.run(&mut pam, update, NOW), PamCode::PermDenied);
+    assert_eq!(pam.prompts, ["Current password: "]);
+    assert!(w.store.history.borrow().is_empty(), "password unchanged");
+    assert_eq!(w.store.factors.failures("bob"), LOCK_AFTER + 1);
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod sqlite;
 mod stop_guard;
 mod types;
 
+use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 pub use crate::credentials::{LockState, LockoutSettings, PasswordPolicy};
 pub use types::*;
 
@@ -249,8 +250,21 @@ pub trait Store {
     fn put_lockout_settings(&self, s: &LockoutSettings) -> Result<()>;
     /// Count one failed login and lock per the settings, atomically.
     fn record_failure(&self, user: &str, now: i64) -> Result<LockState>;
-    /// A successful login: clear failures, note `PasswordLastUsed`.
-    fn record_success(&self, user: &str, now: i64) -> Result<()>;
+    /// Admit one second-factor attempt (see `credentials::second_factor::FactorStore`):
+    /// refuse and count it when the user is locked, else take a slot of the per-user
+    /// rate limit, atomically.
+    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission>;
+    /// A successful authentication, atomically (`BEGIN IMMEDIATE`): refused and counted
+    /// when the user is locked at `now`; else spend `proof` (refused and counted when it
+    /// is already spent), clear failures and, for a password login, note
+    /// `PasswordLastUsed`.
+    fn settle_success(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled>;
     /// Clear failures and any lock (`iam unlock-user`).
     fn unlock_user(&self, user: &str) -> Result<()>;
     /// Failure counter and lock of a user.
@@ -287,13 +301,8 @@ pub trait Store {
     fn mfa_secret(&self, serial: &str) -> Result<MfaSecret>;
     /// The enabled device of a user, if any.
     fn enabled_mfa(&self, user: &str) -> Result<Option<MfaSecret>>;
-    /// Accept TOTP step `step` for the device once: true if it was above the watermark
-    /// (and is now the watermark), false if it was already used (replay).
-    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool>;
     /// Set the watermark unconditionally (resync-mfa-device).
     fn set_totp_watermark(&self, serial: &str, step: i64) -> Result<()>;
-    /// Use up a recovery code (by hash): true once, false afterwards or if unknown.
-    fn consume_recovery_code(&self, user: &str, code_hash: &str, now: i64) -> Result<bool>;
     /// Replace a user's recovery codes.
     fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()>;
     /// Unused recovery codes left.

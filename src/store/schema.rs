@@ -250,5 +250,14 @@ UPDATE role_sessions SET
              WHERE u.name = role_sessions.user_name AND u.created <= role_sessions.issued);
 "#;
 
+/// Migration 5: the per-user attempt slot of the second-factor rate limit
+/// (`credentials::second_factor::Throttle`), in milliseconds.
+pub(crate) const V5: &str = r#"
+CREATE TABLE factor_throttle (
+  user_pk INTEGER PRIMARY KEY REFERENCES users(pk) ON DELETE CASCADE,
+  next_free_ms INTEGER NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];

@@ -8,6 +8,7 @@ pub mod sts_ext;
 use super::safe_open;
 use super::schema::MIGRATIONS;
 use super::*;
+use crate::credentials::second_factor::{Admission, Proof, Settled, Slot, Throttle};
 use crate::credentials::{HashParams, LockState, LockoutSettings, PasswordPolicy, ids};
 use rusqlite::types::Value;
 use rusqlite::{
@@ -623,6 +624,28 @@ fn lock_state(tx: &Connection, pk: i64) -> Result<LockState> {
         .unwrap_or_default())
 }
 
+/// One more failure under the lockout rule, saved; the state after.
+fn count_failure(tx: &Connection, pk: i64, now: i64) -> Result<LockState> {
+    let next = lock_state(tx, pk)?.after_failure(&lockout_settings(tx)?, now);
+    tx.execute(
+        "INSERT INTO login_failures (user_pk, failed_attempts, last_failure, locked_until) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO UPDATE SET failed_attempts = excluded.failed_attempts,
+           last_failure = excluded.last_failure, locked_until = excluded.locked_until",
+        params![pk, next.failed_attempts, next.last_failure, next.locked_until],
+    )?;
+    Ok(next)
+}
+
+/// When the user is locked at `now`: the attempt counts as a failure, and the lock's end
+/// (after counting) is the answer.
+fn refuse_if_locked(tx: &Connection, pk: i64, now: i64) -> Result<Option<i64>> {
+    if !lock_state(tx, pk)?.is_locked(now) {
+        return Ok(None);
+    }
+    let after = count_failure(tx, pk, now)?;
+    Ok(Some(after.locked_until.unwrap_or(now)))
+}
+
 fn lockout_settings(tx: &Connection) -> Result<LockoutSettings> {
     Ok(tx
         .query_row(
@@ -1158,26 +1181,76 @@ impl Store for SqliteStore {
     fn record_failure(&self, user: &str, now: i64) -> Result<LockState> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            let next = lock_state(tx, pk)?.after_failure(&lockout_settings(tx)?, now);
-            tx.execute(
-                "INSERT INTO login_failures (user_pk, failed_attempts, last_failure, locked_until) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO UPDATE SET failed_attempts = excluded.failed_attempts,
-                   last_failure = excluded.last_failure, locked_until = excluded.locked_until",
-                params![pk, next.failed_attempts, next.last_failure, next.locked_until],
-            )?;
-            Ok(next)
+            count_failure(tx, pk, now)
         })
     }
 
-    fn record_success(&self, user: &str, now: i64) -> Result<()> {
+    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
+            if let Some(until) = refuse_if_locked(tx, pk, now_ms.div_euclid(1000))? {
+                return Ok(Admission::Locked { until });
+            }
+            let next: Option<i64> = tx
+                .query_row(
+                    "SELECT next_free_ms FROM factor_throttle WHERE user_pk = ?1",
+                    [pk],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match throttle.slot(next, now_ms) {
+                Slot::Take {
+                    wait_ms,
+                    next_free_ms,
+                } => {
+                    tx.execute(
+                        "INSERT INTO factor_throttle (user_pk, next_free_ms) VALUES (?1, ?2)
+                         ON CONFLICT DO UPDATE SET next_free_ms = excluded.next_free_ms",
+                        params![pk, next_free_ms],
+                    )?;
+                    Admission::Admitted { wait_ms }
+                }
+                Slot::Refuse { retry_after_ms } => Admission::Throttled { retry_after_ms },
+            })
+        })
+    }
+
+    fn settle_success(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled> {
+        self.write(|tx| {
+            let pk = user_pk(tx, user)?;
+            if let Some(until) = refuse_if_locked(tx, pk, now)? {
+                return Ok(Settled::Locked { until });
+            }
+            let spent = match proof {
+                Proof::Nothing => 1,
+                // Only the user's own enabled device, and only above its watermark.
+                Proof::Totp { serial, step } => tx.execute(
+                    "UPDATE mfa_devices SET watermark = ?1
+                     WHERE serial = ?2 AND user_pk = ?3 AND enabled IS NOT NULL AND watermark < ?1",
+                    params![step, serial, pk],
+                )?,
+                Proof::Recovery { code_hash } => tx.execute(
+                    "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
+                    params![now, pk, code_hash],
+                )?,
+            };
+            if spent == 0 {
+                return Ok(Settled::Spent(count_failure(tx, pk, now)?));
+            }
             tx.execute("DELETE FROM login_failures WHERE user_pk = ?1", [pk])?;
-            tx.execute(
-                "UPDATE users SET password_last_used = ?1 WHERE pk = ?2",
-                params![now, pk],
-            )?;
-            Ok(())
+            if password_login {
+                tx.execute(
+                    "UPDATE users SET password_last_used = ?1 WHERE pk = ?2",
+                    params![now, pk],
+                )?;
+            }
+            Ok(Settled::Accepted)
         })
     }
 
@@ -1334,30 +1407,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn advance_totp_watermark(&self, serial: &str, step: i64) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE mfa_devices SET watermark = ?1 WHERE serial = ?2 AND watermark < ?1",
-                params![step, serial],
-            )?;
-            if n == 0
-                && tx
-                    .query_row(
-                        "SELECT 1 FROM mfa_devices WHERE serial = ?1",
-                        [serial],
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_none()
-            {
-                return Err(nse(format!(
-                    "VirtualMFADevice with serial number {serial} doesn't exist."
-                )));
-            }
-            Ok(n == 1)
-        })
-    }
-
     fn set_totp_watermark(&self, serial: &str, step: i64) -> Result<()> {
         self.write(|tx| {
             let changed = tx.execute(
@@ -1367,17 +1416,6 @@ impl Store for SqliteStore {
             found(changed, || {
                 format!("VirtualMFADevice with serial number {serial} doesn't exist.")
             })
-        })
-    }
-
-    fn consume_recovery_code(&self, user: &str, code_hash: &str, now: i64) -> Result<bool> {
-        self.write(|tx| {
-            let pk = user_pk(tx, user)?;
-            let n = tx.execute(
-                "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
-                params![now, pk, code_hash],
-            )?;
-            Ok(n == 1)
         })
     }
 

@@ -1,6 +1,7 @@
 //! Store unit tests against real temporary SQLite files.
 
 use super::*;
+use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 use std::os::unix::fs::PermissionsExt;
 
 const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
@@ -42,7 +43,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
     );
     let acct = s.account_id().unwrap();
     assert_eq!(acct.len(), 12);
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     drop(s);
     // Fixed at creation: reopening keeps it.
     assert_eq!(
@@ -155,7 +156,7 @@ fn migrates_v1_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     assert_eq!(s.account_id().unwrap(), "123456789012");
     let u = s.get_user("alice").unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/alice");
@@ -173,7 +174,10 @@ fn migrates_v1_fixture() {
         p.identity[0].origin,
         PolicyOrigin::GroupAttached("ops".into())
     );
-    s.record_success("alice", 5).unwrap();
+    assert_eq!(
+        s.settle_success("alice", &Proof::Nothing, true, 5).unwrap(),
+        Settled::Accepted
+    );
     assert_eq!(s.get_user("alice").unwrap().password_last_used, Some(5));
     assert_eq!(s.list_audit(&AuditFilter::default()).unwrap().len(), 1);
 }
@@ -272,13 +276,37 @@ fn mfa_watermark_and_recovery_codes() {
         .unwrap();
     let m = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!((m.watermark, m.seed.as_slice()), (50, &[7u8; 20][..]));
-    assert!(!s.advance_totp_watermark(&d.serial_number, 50).unwrap());
-    assert!(s.advance_totp_watermark(&d.serial_number, 51).unwrap());
-    assert!(!s.advance_totp_watermark(&d.serial_number, 51).unwrap());
-    assert!(s.consume_recovery_code("alice", "a", 3).unwrap());
-    assert!(!s.consume_recovery_code("alice", "a", 4).unwrap());
-    assert!(!s.consume_recovery_code("alice", "zzz", 4).unwrap());
+    let totp = |step| Proof::Totp {
+        serial: &d.serial_number,
+        step,
+    };
+    let rc = |code_hash| Proof::Recovery { code_hash };
+    let settle = |p: &Proof<'_>| s.settle_success("alice", p, false, 3).unwrap();
+    let spent = |n| {
+        Settled::Spent(LockState {
+            failed_attempts: n,
+            last_failure: Some(3),
+            locked_until: None,
+        })
+    };
+    assert_eq!(settle(&totp(50)), spent(1));
+    assert_eq!(settle(&totp(51)), Settled::Accepted);
+    assert_eq!(settle(&totp(51)), spent(1), "the success cleared the count");
+    assert_eq!(settle(&rc("a")), Settled::Accepted);
+    assert_eq!(settle(&rc("a")), spent(1));
+    assert_eq!(settle(&rc("zzz")), spent(2));
     assert_eq!(s.recovery_codes_left("alice").unwrap(), 1);
+    assert_eq!(s.get_user("alice").unwrap().password_last_used, None);
+    // Another user's device is not this user's proof.
+    user(&*s, "bob");
+    assert_eq!(
+        s.settle_success("bob", &totp(99), false, 3).unwrap(),
+        Settled::Spent(LockState {
+            failed_attempts: 1,
+            last_failure: Some(3),
+            locked_until: None
+        })
+    );
     assert_eq!(
         s.delete_virtual_mfa_device(&d.serial_number)
             .err()
@@ -531,14 +559,16 @@ fn every_open_sets_wal_and_foreign_keys() {
 }
 
 /// Read-then-write methods take the write lock first: racing connections never lose an
-/// update and never accept the same TOTP step twice.
+/// update, never accept the same TOTP step twice and never hand out the same attempt slot.
 #[test]
 fn concurrent_connections_are_serialised() {
     let dir = crate::store::safe_open::private_tempdir();
     let db = dir.path().join("iam.db");
     let serial = {
         let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-        user(&*s, "alice");
+        for name in ["alice", "bob", "carol"] {
+            user(&*s, name);
+        }
         s.put_lockout_settings(&LockoutSettings {
             max_failed_attempts: 1000,
             lockout_duration_seconds: 60,
@@ -557,23 +587,121 @@ fn concurrent_connections_are_serialised() {
             let serial = serial.clone();
             std::thread::spawn(move || {
                 let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-                let mut accepted = 0;
+                let (mut accepted, mut admitted) = (0, 0);
                 for step in 11..=30 {
-                    s.record_failure("alice", 100).unwrap();
-                    if s.advance_totp_watermark(&serial, step).unwrap() {
+                    s.record_failure("bob", 100).unwrap();
+                    let p = Proof::Totp {
+                        serial: &serial,
+                        step,
+                    };
+                    if s.settle_success("alice", &p, false, 100).unwrap() == Settled::Accepted {
                         accepted += 1;
                     }
+                    let a = s
+                        .admit_attempt("carol", 100_000, &Throttle::DEFAULT)
+                        .unwrap();
+                    if matches!(a, Admission::Admitted { .. }) {
+                        admitted += 1;
+                    }
                 }
-                accepted
+                (accepted, admitted)
             })
         })
         .collect();
-    let accepted: i32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let (mut accepted, mut admitted) = (0, 0);
+    for t in threads {
+        let (a, b) = t.join().unwrap();
+        accepted += a;
+        admitted += b;
+    }
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
     // Each of the 20 steps was accepted exactly once across all connections.
     assert_eq!(accepted, 20);
     assert_eq!(s.mfa_secret(&serial).unwrap().watermark, 30);
-    assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 160);
+    assert_eq!(s.lock_state("bob").unwrap().failed_attempts, 160);
+    // 160 attempts in the same millisecond: three slots (now, +0.5 s, +1 s), no more.
+    assert_eq!(admitted, 3);
+}
+
+#[test]
+fn a_locked_user_is_refused_and_counted_at_admission_and_at_success() {
+    let (_d, s) = temp();
+    user(&*s, "alice");
+    s.put_lockout_settings(&LockoutSettings {
+        max_failed_attempts: 2,
+        lockout_duration_seconds: 60,
+    })
+    .unwrap();
+    let t = Throttle::DEFAULT;
+    assert_eq!(
+        s.admit_attempt("alice", 100_000, &t).unwrap(),
+        Admission::Admitted { wait_ms: 0 }
+    );
+    s.record_failure("alice", 100).unwrap();
+    s.record_failure("alice", 100).unwrap();
+    // Each refusal while locked counts and extends the lock (the one lockout rule).
+    assert_eq!(
+        s.admit_attempt("alice", 110_000, &t).unwrap(),
+        Admission::Locked { until: 170 }
+    );
+    assert_eq!(
+        s.settle_success("alice", &Proof::Nothing, true, 120)
+            .unwrap(),
+        Settled::Locked { until: 180 }
+    );
+    let st = s.lock_state("alice").unwrap();
+    assert_eq!((st.failed_attempts, st.locked_until), (4, Some(180)));
+    assert_eq!(s.get_user("alice").unwrap().password_last_used, None);
+    // After the lock: admitted again, and a success clears the count.
+    assert_eq!(
+        s.admit_attempt("alice", 181_000, &t).unwrap(),
+        Admission::Admitted { wait_ms: 0 }
+    );
+    assert_eq!(
+        s.settle_success("alice", &Proof::Nothing, true, 181)
+            .unwrap(),
+        Settled::Accepted
+    );
+    assert_eq!(s.lock_state("alice").unwrap(), LockState::default());
+    // The throttle slot survives the success (it is not part of the lockout state).
+    assert_eq!(
+        s.admit_attempt("alice", 181_100, &t).unwrap(),
+        Admission::Admitted { wait_ms: 400 }
+    );
+}
+
+/// A store written before migration 5 gains the attempt slots and keeps its lockout
+/// state: the two failures it counted still count toward the lock.
+#[test]
+fn migrates_v4_fixture() {
+    let dir = crate::store::safe_open::private_tempdir();
+    let db = dir.path().join("iam.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(include_str!("../../tests/fixtures/store-v4.sql"))
+            .unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 2);
+    let t = Throttle::DEFAULT;
+    assert_eq!(
+        s.admit_attempt("alice", 1_700_000_200_000, &t).unwrap(),
+        Admission::Admitted { wait_ms: 0 }
+    );
+    assert_eq!(
+        s.admit_attempt("alice", 1_700_000_200_000, &t).unwrap(),
+        Admission::Admitted { wait_ms: 500 }
+    );
+    let st = s.record_failure("alice", 1_700_000_200).unwrap();
+    assert_eq!(st.locked_until, Some(1_700_001_100), "third failure locks");
+    assert_eq!(
+        s.admit_attempt("alice", 1_700_000_201_000, &t).unwrap(),
+        Admission::Locked {
+            until: 1_700_001_101
+        }
+    );
 }
 
 /// Stores that got the session-policy table before migration 3 (created on first use by
@@ -593,7 +721,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     assert_eq!(s.get_user("alice").unwrap().name, "alice");
 }
 
@@ -610,7 +738,7 @@ fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let ids = |id: &str| {
         let all = s.list_role_sessions(None, None).unwrap();
         let r = all.iter().find(|r| r.session_id == id).unwrap();

@@ -7,6 +7,8 @@
 use zeroize::Zeroizing;
 
 use crate::credentials::ids::{self, IdKind};
+use crate::credentials::second_factor::{self, Attempt, Device, Outcome};
+use crate::credentials::{recovery, totp};
 
 use super::backend::{
     Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
@@ -116,30 +118,12 @@ fn assume_role_inner(
         .into());
     }
 
-    // Caller and role.
+    // The caller, and the MFA proof given with `--serial-number`: checked before anything
+    // about the role is looked at, so a code is counted (and rate limited) whatever the
+    // role, and the answer does not depend on whether the role exists.
     let user = b
         .user(&ctx.user)?
         .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
-    let role = match b.role(&arn.name)? {
-        // AWS answers AccessDenied for a role that does not exist: do the same.
-        Some(r) if r.arn == args.role_arn || arn_matches(&r, &args.role_arn) => r,
-        _ => {
-            return Err(StsError::AccessDenied(format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {} (no such role)",
-                user.arn, args.role_arn
-            )));
-        }
-    };
-    if let Some(p) = &args.policy {
-        b.validate_session_policy(p)?;
-    }
-    let duration = model::session_duration(
-        args.duration,
-        b.min_session_duration()?,
-        role.max_session_duration,
-    )?;
-
-    // A code on the command line is a fresh MFA proof; `--serial-number` alone asks for it.
     let mut mfa_time = None;
     if let Some(serial) = &args.serial {
         let code = match &args.code {
@@ -148,22 +132,27 @@ fn assume_role_inner(
                 serial: serial.clone(),
             })?,
         };
-        verify_mfa(b, &user, Some(serial), &code, ctx.now)?;
+        verify_mfa(b, &user, Some(serial), &code)?;
         mfa_time = Some(ctx.now);
     }
 
+    // The role. One that does not exist is refused as AWS does, with the message of a
+    // role whose trust policy does not name the caller (or of the caller's own identity
+    // policy, when that denies), so a caller cannot tell the two apart.
+    let role = b
+        .role(&arn.name)?
+        .filter(|r| r.arn == args.role_arn || arn_matches(r, &args.role_arn));
+    if let Some(p) = &args.policy {
+        b.validate_session_policy(p)?;
+    }
+    let Some(role) = role else {
+        let identity = b.authorize(&question(&user, &args.role_arn, mfa_time, ctx.now))?;
+        return Err(not_authorized(&user, &args.role_arn, &identity, None));
+    };
+
     // Identity policy and trust policy; one chance to add MFA when they ask for it.
     loop {
-        let q = Question {
-            principal: Principal::User(user.name.clone()),
-            action: "sts:AssumeRole".to_string(),
-            resource: role.arn.clone(),
-            mfa_time,
-            service: None,
-            tty: None,
-            source_ip: None,
-            now: ctx.now,
-        };
+        let q = question(&user, &role.arn, mfa_time, ctx.now);
         let identity = b.authorize(&q)?;
         let trust = b.trust(&role, &q)?;
         if identity.allowed && trust.allowed {
@@ -179,32 +168,23 @@ fn assume_role_inner(
             let code = prompt(CODE_PROMPT).ok_or_else(|| StsError::MfaRequired {
                 serial: serial.clone(),
             })?;
-            verify_mfa(b, &user, None, &code, ctx.now)?;
+            verify_mfa(b, &user, None, &code)?;
             mfa_time = Some(ctx.now);
             continue;
         }
-        let why = if !identity.allowed {
-            if identity.explicit_deny {
-                format!(
-                    "with an explicit deny in an identity-based policy ({})",
-                    identity.reason
-                )
-            } else {
-                "because no identity-based policy allows the sts:AssumeRole action".to_string()
-            }
-        } else if trust.explicit_deny {
-            format!(
-                "with an explicit deny in the role's trust policy ({})",
-                trust.reason
-            )
-        } else {
-            "because the role's trust policy does not allow it".to_string()
-        };
-        return Err(StsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
-            user.arn, role.arn
-        )));
+        return Err(not_authorized(
+            &user,
+            &args.role_arn,
+            &identity,
+            Some(&trust),
+        ));
     }
+    // Only an allowed caller learns about the role's session limits.
+    let duration = model::session_duration(
+        args.duration,
+        b.min_session_duration()?,
+        role.max_session_duration,
+    )?;
 
     // Mint the credentials; only their hash is stored.
     let key_bytes = b.random(16)?;
@@ -260,10 +240,62 @@ fn assume_role_inner(
     })
 }
 
+/// The policy question of assuming `resource`.
+fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Question {
+    Question {
+        principal: Principal::User(user.name.clone()),
+        action: "sts:AssumeRole".to_string(),
+        resource: resource.to_string(),
+        mfa_time,
+        service: None,
+        tty: None,
+        source_ip: None,
+        now,
+    }
+}
+
+/// AWS's AccessDenied for sts:AssumeRole, saying which policy refused. `trust` is `None`
+/// for a role that does not exist: it reads as a trust policy that does not allow it.
+fn not_authorized(
+    user: &StsUser,
+    resource: &str,
+    identity: &Verdict,
+    trust: Option<&Verdict>,
+) -> StsError {
+    let why = if !identity.allowed {
+        if identity.explicit_deny {
+            format!(
+                "with an explicit deny in an identity-based policy ({})",
+                identity.reason
+            )
+        } else {
+            "because no identity-based policy allows the sts:AssumeRole action".to_string()
+        }
+    } else if let Some(t) = trust.filter(|t| t.explicit_deny) {
+        format!(
+            "with an explicit deny in the role's trust policy ({})",
+            t.reason
+        )
+    } else {
+        "because the role's trust policy does not allow it".to_string()
+    };
+    StsError::AccessDenied(format!(
+        "User: {} is not authorized to perform: sts:AssumeRole on resource: {resource} {why}",
+        user.arn
+    ))
+}
+
 fn arn_matches(role: &StsRole, given: &str) -> bool {
     // `arn:aws:iam::ACCT:role/path/NAME` names the same role as `…:role/NAME` only when
     // the stored ARN carries that path.
     role.arn.eq_ignore_ascii_case(given)
+}
+
+/// Whether an answer has the shape of a TOTP or recovery code (for the message only: any
+/// answer is checked, and counted, the same way).
+fn looks_like_a_code(answer: &str) -> bool {
+    let a = answer.trim();
+    (a.len() == 6 && a.bytes().all(|b| b.is_ascii_digit())) || recovery::looks_like_code(a)
 }
 
 /// Whether asking for a TOTP code could change the answer.
@@ -275,13 +307,15 @@ pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
         || mentions(&role.trust_policy)
 }
 
-/// Checks a TOTP code against the user's device and spends it (replay watermark).
+/// Checks a code typed for the user's device (TOTP, or at a prompt a recovery code)
+/// through the product's one second-factor check: a failure counts toward the same
+/// lockout as logins, a locked user is refused before the code is looked at, attempts are
+/// rate limited per user, a failure is delayed, and a code is accepted once.
 pub(crate) fn verify_mfa(
     b: &dyn StsBackend,
     user: &StsUser,
     serial: Option<&String>,
     code: &str,
-    now: i64,
 ) -> Result<(), StsError> {
     let Some((device, seed)) = &user.mfa else {
         return Err(StsError::Mfa(format!(
@@ -296,19 +330,38 @@ pub(crate) fn verify_mfa(
             )));
         }
     }
-    if model::validate_token_code(code.trim()).is_err() {
-        return Err(StsError::Mfa("the code must be 6 digits".to_string()));
-    }
-    let step = b
-        .check_totp(seed, code.trim(), now)
-        .ok_or_else(|| StsError::Mfa("invalid MFA one time pass code".to_string()))?;
-    let _hold = SignalGuard::block();
-    if !b.advance_totp_watermark(device, step)? {
-        return Err(StsError::Mfa(
-            "this code was already used; wait for the next one".to_string(),
-        ));
-    }
-    Ok(())
+    let attempt = Attempt {
+        user: &user.name,
+        device: Device {
+            serial: device,
+            seed,
+        },
+        answer: code,
+        window: totp::LOGIN_WINDOW,
+        password_login: false,
+    };
+    // The check writes the store: let it finish before a signal ends the program.
+    let outcome = {
+        let _hold = SignalGuard::block();
+        second_factor::verify(b, b.pacing(), &attempt)?
+    };
+    let why = match outcome {
+        Outcome::Totp | Outcome::Recovery => return Ok(()),
+        Outcome::Wrong if !looks_like_a_code(code) => {
+            "the code must be 6 digits (or, at a prompt, a recovery code)".to_string()
+        }
+        Outcome::Wrong => "invalid MFA one time pass code".to_string(),
+        Outcome::Replayed => "this code was already used; wait for the next one".to_string(),
+        Outcome::Locked { until } => format!(
+            "your IAM user is locked after too many failed attempts until {} (ask an administrator: iam unlock-user)",
+            model::iso8601(until)
+        ),
+        Outcome::Throttled { .. } => {
+            "too many verification attempts for your user right now; wait a few seconds and try again"
+                .to_string()
+        }
+    };
+    Err(StsError::Mfa(why))
 }
 
 #[cfg(test)]
@@ -368,6 +421,59 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_unknown_role_reads_like_a_role_that_does_not_trust_you() {
+        let f = Fake::new();
+        let msg = |user: &str, role: &str| {
+            let e = assume_role(&f, &ctx(user), &args(role), &mut no_prompt());
+            e.err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let unknown = msg("bob", "nope");
+        let untrusted = msg("bob", "admin");
+        assert_eq!(unknown.replace("role/nope", "role/admin"), untrusted);
+        assert!(!unknown.contains("no such role"), "{unknown}");
+        // A role beyond the caller's session limits answers the same until allowed.
+        let mut a = args("nope");
+        a.duration = Some(99_999);
+        let e = assume_role(&f, &ctx("bob"), &a, &mut no_prompt());
+        assert!(matches!(e, Err(StsError::AccessDenied(_))), "{e:?}");
+    }
+
+    #[test]
+    fn wrong_codes_count_toward_the_login_lockout() {
+        let f = Fake::new();
+        f.factors
+            .settings
+            .set(Some(crate::credentials::LockoutSettings {
+                max_failed_attempts: 3,
+                lockout_duration_seconds: 900,
+            }));
+        let mut a = args("nope");
+        a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
+        for i in 0..3 {
+            a.code = Some(Zeroizing::new("000000".to_string()));
+            let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
+            assert!(matches!(e, Err(StsError::Mfa(_))), "attempt {i}: {e:?}");
+            f.clock.advance_ms(1_000);
+        }
+        assert_eq!(
+            f.factors.failures("alice"),
+            3,
+            "counted, even for a role that does not exist"
+        );
+        assert_eq!(f.clock.delays.get(), 3, "each failure delayed");
+        // Locked: the right code is refused before it is looked at.
+        a.role_arn = args("mfa-admin").role_arn;
+        a.code = Some(crate::sts::fake::good_code());
+        let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("locked"), "{e}");
+        assert!(f.factors.watermarks.borrow().is_empty());
+        assert!(f.sessions.borrow().is_empty());
+    }
+
+    #[test]
     fn non_iam_user_denied() {
         let f = Fake::new();
         let e = assume_role(&f, &ctx("mallory"), &args("admin"), &mut no_prompt());
@@ -396,7 +502,7 @@ pub(crate) mod tests {
         let mut p = |m: &str| {
             assert_eq!(m, CODE_PROMPT);
             asked += 1;
-            Some(Zeroizing::new("123456".to_string()))
+            Some(crate::sts::fake::good_code())
         };
         let out = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut p);
         assert!(out.is_ok(), "{:?}", out.err());
@@ -405,7 +511,7 @@ pub(crate) mod tests {
         // The same code again: replayed.
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(Zeroizing::new("123456".to_string()));
+        a.code = Some(crate::sts::fake::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
             .err()
             .map(|e| e.to_string())
@@ -424,7 +530,7 @@ pub(crate) mod tests {
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
         a.serial = Some("arn:aws:iam::123456789012:mfa/bob".to_string());
-        a.code = Some(Zeroizing::new("123456".to_string()));
+        a.code = Some(crate::sts::fake::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
         assert!(f.sessions.borrow().is_empty());
@@ -435,7 +541,7 @@ pub(crate) mod tests {
         let f = Fake::new();
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(Zeroizing::new("123456".to_string()));
+        a.code = Some(crate::sts::fake::good_code());
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
     }
 

@@ -6,6 +6,7 @@
 use zeroize::Zeroizing;
 
 use super::error::StsError;
+use crate::credentials::second_factor::{FactorStore, Pacing};
 
 /// The caller as an IAM user.
 #[derive(Clone)]
@@ -146,8 +147,10 @@ pub struct StsAudit {
     pub tty: Option<String>,
 }
 
-/// The store, authz and TOTP as role sessions see them.
-pub trait StsBackend {
+/// The store, authz and the clock as role sessions see them. MFA codes are checked by
+/// `credentials::second_factor` through the [`FactorStore`] part, the interface PAM's
+/// logins share.
+pub trait StsBackend: FactorStore<Error = StsError> {
     /// The 12-digit account id of this store.
     fn account_id(&self) -> Result<String, StsError>;
     /// Host name used in `arn:aws:iam::ACCT:host/NAME`.
@@ -158,10 +161,8 @@ pub trait StsBackend {
     fn role(&self, name: &str) -> Result<Option<StsRole>, StsError>;
     /// The shortest session allowed (900 unless root lowered it, for tests).
     fn min_session_duration(&self) -> Result<i64, StsError>;
-    /// The matched time step of a TOTP code, if it is valid around `now`.
-    fn check_totp(&self, seed: &[u8], code: &str, now: i64) -> Option<u64>;
-    /// Atomically raise the device's watermark; false on replay.
-    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, StsError>;
+    /// The clock of the second-factor check (waits for attempt slots, the fail delay).
+    fn pacing(&self) -> &dyn Pacing;
     /// Evaluate the principal's identity policies (user, or role + session policy).
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError>;
     /// Evaluate a role's trust policy for a user.

@@ -4,11 +4,12 @@
 //! by identity but not trusted by `admin`). Roles: `admin` (trusts alice, allows
 //! host:Sudo), `mfa-admin` (trust needs MFA), `viewer` (trusts alice, no host:Sudo),
 //! `recent-mfa` (host:Sudo only with an MFA proof younger than 300 s).
-//! TOTP: code "123456" is step 7 at any time; every other code is wrong.
+//! MFA: alice's device has seed [`SEED`]; [`good_code`] is its code at the fake clock's
+//! time (1000 s); the lockout state is a `MemoryFactors` (lockout off unless set).
 //! A role named in `recreated` was deleted and created again: it has a new id.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use zeroize::Zeroizing;
 
@@ -18,14 +19,26 @@ use super::backend::{
 };
 use super::error::StsError;
 use super::scope::{Scope, TerminalScope};
+use crate::credentials::LockState;
+use crate::credentials::second_factor::memory::{self, FakeClock, MemoryFactors};
+use crate::credentials::second_factor::{Admission, FactorStore, Pacing, Proof, Settled, Throttle};
 
 pub(crate) struct Fake {
     pub sessions: RefCell<Vec<RoleSession>>,
     pub audits: RefCell<Vec<StsAudit>>,
-    pub watermarks: RefCell<HashMap<String, u64>>,
+    pub factors: MemoryFactors,
+    pub clock: FakeClock,
     pub min: Cell<i64>,
     pub recreated: RefCell<HashSet<String>>,
     counter: Cell<u8>,
+}
+
+/// alice's TOTP seed.
+pub(crate) const SEED: &[u8] = b"fake-seed-of-alice-20";
+
+/// alice's code at the fake clock's time.
+pub(crate) fn good_code() -> Zeroizing<String> {
+    Zeroizing::new(memory::code(SEED, 1000))
 }
 
 pub(crate) fn scope(tty: u32) -> TerminalScope {
@@ -66,11 +79,35 @@ impl Fake {
         Fake {
             sessions: RefCell::new(vec![]),
             audits: RefCell::new(vec![]),
-            watermarks: RefCell::new(HashMap::new()),
+            factors: MemoryFactors::default(),
+            clock: FakeClock::at(1000),
             min: Cell::new(900),
             recreated: RefCell::new(HashSet::new()),
             counter: Cell::new(0),
         }
+    }
+}
+
+impl FactorStore for Fake {
+    type Error = StsError;
+    fn admit(&self, user: &str, now_ms: i64, t: &Throttle) -> Result<Admission, StsError> {
+        self.factors.admit(user, now_ms, t).map_err(|e| match e {})
+    }
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, StsError> {
+        self.factors
+            .count_failure(user, now)
+            .map_err(|e| match e {})
+    }
+    fn settle(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled, StsError> {
+        self.factors
+            .settle(user, proof, password_login, now)
+            .map_err(|e| match e {})
     }
 }
 
@@ -85,7 +122,7 @@ impl StsBackend for Fake {
         let mfa = (name == "alice").then(|| {
             (
                 "arn:aws:iam::123456789012:mfa/alice".to_string(),
-                Zeroizing::new(b"seed".to_vec()),
+                Zeroizing::new(SEED.to_vec()),
             )
         });
         Ok(["alice", "bob"].contains(&name).then(|| StsUser {
@@ -120,17 +157,8 @@ impl StsBackend for Fake {
     fn min_session_duration(&self) -> Result<i64, StsError> {
         Ok(self.min.get())
     }
-    fn check_totp(&self, _seed: &[u8], code: &str, _now: i64) -> Option<u64> {
-        (code == "123456").then_some(7)
-    }
-    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, StsError> {
-        let mut w = self.watermarks.borrow_mut();
-        let cur = w.entry(serial.to_string()).or_insert(0);
-        if step <= *cur {
-            return Ok(false);
-        }
-        *cur = step;
-        Ok(true)
+    fn pacing(&self) -> &dyn Pacing {
+        &self.clock
     }
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
         Ok(match &q.principal {

@@ -12,14 +12,14 @@ use super::backend::{
 use super::error::StsError;
 use super::model;
 use crate::authz::{self, Facts, Subject, Target};
-use crate::credentials;
+use crate::credentials::second_factor::{
+    Admission, FactorStore, Pacing, Proof, Settled, SystemPacing, Throttle,
+};
+use crate::credentials::{self, LockState};
 use crate::policy::{self, Effect, Policy, PolicyKind, Request};
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::sts_ext::StsStoreExt;
 use crate::store::{self, OpenMode, OpenOptions, Store, StoreError, TagTarget};
-
-/// TOTP window (steps before and after now) for codes given to iam-sts and sudo.
-const TOTP_WINDOW: u16 = 1;
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
@@ -176,6 +176,32 @@ fn authz_err(e: authz::AuthzError) -> StsError {
     StsError::Store(e.to_string())
 }
 
+impl FactorStore for StoreBackend {
+    type Error = StsError;
+
+    fn admit(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission, StsError> {
+        self.store
+            .admit_attempt(user, now_ms, throttle)
+            .map_err(store_err)
+    }
+
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, StsError> {
+        self.store.record_failure(user, now).map_err(store_err)
+    }
+
+    fn settle(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled, StsError> {
+        self.store
+            .settle_success(user, proof, password_login, now)
+            .map_err(store_err)
+    }
+}
+
 impl StsBackend for StoreBackend {
     fn account_id(&self) -> Result<String, StsError> {
         self.store.account_id().map_err(store_err)
@@ -226,18 +252,8 @@ impl StsBackend for StoreBackend {
             .unwrap_or(model::MIN_DURATION))
     }
 
-    fn check_totp(&self, seed: &[u8], code: &str, now: i64) -> Option<u64> {
-        credentials::totp::verify(seed, code, now, TOTP_WINDOW)
-            .ok()
-            .flatten()
-            .and_then(|s| u64::try_from(s).ok())
-    }
-
-    fn advance_totp_watermark(&self, serial: &str, step: u64) -> Result<bool, StsError> {
-        let step = i64::try_from(step).map_err(|_| StsError::Internal("TOTP step".into()))?;
-        self.store
-            .advance_totp_watermark(serial, step)
-            .map_err(store_err)
+    fn pacing(&self) -> &dyn Pacing {
+        &SystemPacing
     }
 
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {

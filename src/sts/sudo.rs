@@ -167,7 +167,7 @@ fn decide(
                     "sudo through your role needs a fresh verification code".to_string(),
                 ));
             };
-            if let Err(e) = verify_mfa(b, &user, None, &code, req.now) {
+            if let Err(e) = verify_mfa(b, &user, None, &code) {
                 return Ok(deny(format!("{session_arn}: {e}"), e.to_string()));
             }
             b.set_session_mfa(&current.access_key_id, req.now)?;
@@ -275,7 +275,7 @@ mod tests {
             duration,
             ..Default::default()
         };
-        let mut p = |_: &str| Some(Zeroizing::new("123456".to_string()));
+        let mut p = |_: &str| Some(crate::sts::fake::good_code());
         if let Err(e) = assume_role(f, &ctx(user), &a, &mut p) {
             panic!("{e}");
         }
@@ -415,7 +415,7 @@ mod tests {
         let mut asked = 0;
         let mut p = |_: &str| {
             asked += 1;
-            Some(Zeroizing::new("123456".to_string()))
+            Some(crate::sts::fake::good_code())
         };
         let o = sudo_decision(&f, &r, &mut p);
         assert!(matches!(o, SudoOutcome::Allowed { .. }), "{o:?}");
@@ -430,5 +430,39 @@ mod tests {
             run(&f, &req("alice", 34816, 1500)),
             SudoOutcome::Denied { .. }
         ));
+    }
+
+    #[test]
+    fn wrong_codes_at_the_reprompt_count_toward_the_login_lockout() {
+        let f = Fake::new();
+        assume(&f, "alice", "recent-mfa", None);
+        f.factors
+            .settings
+            .set(Some(crate::credentials::LockoutSettings {
+                max_failed_attempts: 3,
+                lockout_duration_seconds: 900,
+            }));
+        f.clock.advance_ms(1_000);
+        let mut r = req("alice", 34816, 1100);
+        r.may_prompt = true;
+        for i in 0..3 {
+            let o = sudo_decision(&f, &r, &mut |_: &str| Some(Zeroizing::new("000000".into())));
+            assert!(
+                matches!(o, SudoOutcome::Denied { .. }),
+                "attempt {i}: {o:?}"
+            );
+            f.clock.advance_ms(1_000);
+        }
+        assert_eq!(f.factors.failures("alice"), 3);
+        let o = sudo_decision(&f, &r, &mut |_: &str| Some(crate::sts::fake::good_code()));
+        match o {
+            SudoOutcome::Denied { message, .. } => assert!(message.contains("locked"), "{message}"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(
+            f.sessions.borrow()[0].mfa_time,
+            None,
+            "no MFA proof recorded"
+        );
     }
 }

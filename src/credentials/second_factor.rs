@@ -1,0 +1,820 @@
+//! The one second-factor check of the product. PAM logins, `iam-sts assume-role`, sudo's
+//! MFA re-prompt and every later caller verify a code here, so they share one window
+//! rule, one recovery-code rule, one replay watermark, one lockout state (the same one
+//! as password logins) and one per-user rate limit.
+//!
+//! Read top to bottom: [`verify`] admits the attempt (a locked user is refused before any
+//! code is looked at; the attempt takes the user's next free slot) → waits for the slot →
+//! checks the code (pure) → settles in one store transaction (re-check the lock, spend
+//! the code, clear the failures) or counts the failure → asks for the fail delay.
+//!
+//! ## The rate limit waits, then refuses
+//! Each user has one attempt slot every [`Throttle::interval_ms`], kept in the store so
+//! that every process on the host shares it. An attempt whose slot is free within
+//! [`Throttle::max_wait_ms`] waits for it (a legitimate user who collides with another
+//! attempt just waits a moment); a later one is refused without looking at the code and
+//! without counting a failure (nothing was guessed). So however many processes guess in
+//! parallel, at most `1000 / interval_ms` codes per second are ever checked for a user,
+//! and a parallel burst cannot queue up more than `max_wait_ms` of waiting. The price,
+//! as with any per-user limit: while someone hammers a user's codes, that user's own
+//! attempts are mostly refused too ("too many attempts, wait"); the audit trail shows
+//! it. With lockout on, the hammering locks the user after the configured failures.
+
+use std::time::Duration;
+
+use super::lockout::LockState;
+use super::{recovery, totp};
+
+/// Delay after a failed check, for callers that have no libpam to ask (PAM uses
+/// pam_fail_delay with its `fail_delay=` option instead).
+pub const FAIL_DELAY: Duration = Duration::from_secs(2);
+
+/// The per-user attempt slots: one attempt per `interval_ms`, waiting at most
+/// `max_wait_ms` for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Milliseconds between two checked codes of one user.
+    pub interval_ms: i64,
+    /// Longest an attempt waits for its slot before it is refused.
+    pub max_wait_ms: i64,
+}
+
+impl Throttle {
+    /// Two codes per second per user, waiting at most one second.
+    pub const DEFAULT: Throttle = Throttle {
+        interval_ms: 500,
+        max_wait_ms: 1000,
+    };
+
+    /// Decide an attempt at `now_ms` given the user's next free slot. A stored slot
+    /// further ahead than one interval plus the longest wait cannot come from this rule:
+    /// the clock went back, and the slot restarts at now rather than locking the user
+    /// out until the clock catches up.
+    pub fn slot(&self, next_free_ms: Option<i64>, now_ms: i64) -> Slot {
+        let horizon = now_ms
+            .saturating_add(self.interval_ms)
+            .saturating_add(self.max_wait_ms);
+        let next = match next_free_ms {
+            Some(t) if t <= horizon => t,
+            _ => now_ms,
+        };
+        let at = next.max(now_ms);
+        let wait_ms = at - now_ms;
+        if wait_ms > self.max_wait_ms {
+            return Slot::Refuse {
+                retry_after_ms: wait_ms - self.max_wait_ms,
+            };
+        }
+        Slot::Take {
+            wait_ms,
+            next_free_ms: at.saturating_add(self.interval_ms),
+        }
+    }
+}
+
+/// What [`Throttle::slot`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Wait `wait_ms`, then check; the user's next free slot becomes `next_free_ms`.
+    Take {
+        /// How long to wait before checking the code.
+        wait_ms: i64,
+        /// The slot the next attempt gets.
+        next_free_ms: i64,
+    },
+    /// No slot soon enough: refuse without checking.
+    Refuse {
+        /// When a slot will be free within the longest wait again.
+        retry_after_ms: i64,
+    },
+}
+
+/// The answer of [`FactorStore::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Wait `wait_ms`, then check the code.
+    Admitted {
+        /// Milliseconds until this attempt's slot.
+        wait_ms: i64,
+    },
+    /// The user is locked (this attempt was counted as a failure).
+    Locked {
+        /// Unix seconds.
+        until: i64,
+    },
+    /// Too many attempts right now; nothing was counted.
+    Throttled {
+        /// Milliseconds until an attempt would be admitted.
+        retry_after_ms: i64,
+    },
+}
+
+/// What a successful authentication spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof<'a> {
+    /// No second factor (a password-only login, a verified current password).
+    Nothing,
+    /// A TOTP time step of a device: accepted only above the device's watermark, which
+    /// then becomes this step.
+    Totp {
+        /// The device ARN.
+        serial: &'a str,
+        /// The matched time step.
+        step: i64,
+    },
+    /// A one-time recovery code, by hash ([`recovery::hash`]).
+    Recovery {
+        /// SHA-256 hex of the normalized code.
+        code_hash: &'a str,
+    },
+}
+
+/// The answer of [`FactorStore::settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Spent, failures cleared.
+    Accepted,
+    /// The user was locked at the moment of success: nothing spent, nothing cleared, the
+    /// attempt counted as a failure.
+    Locked {
+        /// Unix seconds.
+        until: i64,
+    },
+    /// The proof was already spent (a replayed step, a used or unknown recovery code);
+    /// counted as a failure. The state after counting.
+    Spent(LockState),
+}
+
+/// What the second-factor check needs from a store: three atomic steps on one user's
+/// lockout state. Small on purpose, so every store (the SQLite file, a replica, a
+/// server's database) can offer it and every caller shares the rules above it.
+pub trait FactorStore {
+    /// The store's error type.
+    type Error;
+
+    /// One write transaction: if `user` is locked at `now_ms`, count the attempt as a
+    /// failure and answer `Locked`; else take a slot under `throttle`.
+    ///
+    /// # Errors
+    /// The store failed; nothing changed.
+    fn admit(&self, user: &str, now_ms: i64, throttle: &Throttle)
+    -> Result<Admission, Self::Error>;
+
+    /// Count one failure under the lockout rule ([`LockState::after_failure`]); the
+    /// state after.
+    ///
+    /// # Errors
+    /// The store failed; nothing changed.
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, Self::Error>;
+
+    /// One write transaction (`BEGIN IMMEDIATE`): if `user` is locked at `now`, count a
+    /// failure and answer `Locked`; else spend `proof` (or count a failure and answer
+    /// `Spent` when it is already spent), clear the failures and, for a login with a
+    /// password, note the password's last use.
+    ///
+    /// # Errors
+    /// The store failed; nothing changed.
+    fn settle(
+        &self,
+        user: &str,
+        proof: &Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<Settled, Self::Error>;
+}
+
+/// Time for the check: the clock, waiting for a slot, and the delay after a failure.
+pub trait Pacing {
+    /// Unix milliseconds now.
+    fn now_ms(&self) -> i64;
+    /// Wait for an attempt slot.
+    fn sleep(&self, d: Duration);
+    /// Slow down the caller after a failed check.
+    fn fail_delay(&self);
+}
+
+/// The real clock; sleeps for slots and [`FAIL_DELAY`] after a failure.
+pub struct SystemPacing;
+
+impl Pacing for SystemPacing {
+    fn now_ms(&self) -> i64 {
+        unix_ms()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+    fn fail_delay(&self) {
+        std::thread::sleep(FAIL_DELAY);
+    }
+}
+
+/// Unix milliseconds of the system clock (0 before 1970).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A user's enabled MFA device.
+#[derive(Clone, Copy)]
+pub struct Device<'a> {
+    /// The device ARN, the watermark's key.
+    pub serial: &'a str,
+    /// The raw TOTP seed.
+    pub seed: &'a [u8],
+}
+
+/// One answer to check.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The IAM user.
+    pub user: &'a str,
+    /// Their device.
+    pub device: Device<'a>,
+    /// What they typed: 6 digits (TOTP) or a recovery code.
+    pub answer: &'a str,
+    /// TOTP steps accepted either side of now ([`totp::LOGIN_WINDOW`] unless configured).
+    pub window: u16,
+    /// This attempt completes a password login (PasswordLastUsed is noted on success).
+    pub password_login: bool,
+}
+
+/// How a check went. Every failure but `Throttled` was counted toward lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A TOTP code, spent.
+    Totp,
+    /// A recovery code, spent.
+    Recovery,
+    /// Not a valid code.
+    Wrong,
+    /// A valid code whose time step was already used.
+    Replayed,
+    /// The user is locked (whatever the answer was).
+    Locked {
+        /// Unix seconds.
+        until: i64,
+    },
+    /// Too many attempts for this user right now; the code was not checked.
+    Throttled {
+        /// Milliseconds until an attempt would be admitted.
+        retry_after_ms: i64,
+    },
+}
+
+impl Outcome {
+    /// The second factor is proven.
+    pub fn accepted(&self) -> bool {
+        matches!(self, Outcome::Totp | Outcome::Recovery)
+    }
+
+    /// Audit text.
+    pub fn reason(&self) -> String {
+        match self {
+            Outcome::Totp => "verification code".to_string(),
+            Outcome::Recovery => "recovery code".to_string(),
+            Outcome::Wrong => "wrong verification code".to_string(),
+            Outcome::Replayed => "verification code already used (replay)".to_string(),
+            Outcome::Locked { until } => format!("account locked until {until}"),
+            Outcome::Throttled { .. } => {
+                "too many verification attempts (rate limit), code not checked".to_string()
+            }
+        }
+    }
+}
+
+/// Check one answer for a user: the only place a second factor is verified.
+///
+/// # Errors
+/// The store failed; the caller fails closed.
+pub fn verify<S: FactorStore + ?Sized>(
+    store: &S,
+    pacing: &dyn Pacing,
+    a: &Attempt<'_>,
+) -> Result<Outcome, S::Error> {
+    let outcome = check(store, pacing, a)?;
+    if !outcome.accepted() {
+        pacing.fail_delay();
+    }
+    Ok(outcome)
+}
+
+fn check<S: FactorStore + ?Sized>(
+    store: &S,
+    pacing: &dyn Pacing,
+    a: &Attempt<'_>,
+) -> Result<Outcome, S::Error> {
+    match store.admit(a.user, pacing.now_ms(), &Throttle::DEFAULT)? {
+        Admission::Locked { until } => return Ok(Outcome::Locked { until }),
+        Admission::Throttled { retry_after_ms } => {
+            return Ok(Outcome::Throttled { retry_after_ms });
+        }
+        Admission::Admitted { wait_ms } if wait_ms > 0 => {
+            pacing.sleep(Duration::from_millis(wait_ms.unsigned_abs()));
+        }
+        Admission::Admitted { .. } => {}
+    }
+    let now = pacing.now_ms().div_euclid(1000);
+    let answer = a.answer.trim();
+    let hash;
+    let (proof, found) = if answer.len() == 6 && answer.bytes().all(|b| b.is_ascii_digit()) {
+        // Times before 1970 and unusable seeds never verify.
+        match totp::verify(a.device.seed, answer, now, a.window)
+            .ok()
+            .flatten()
+        {
+            Some(step) => (
+                Proof::Totp {
+                    serial: a.device.serial,
+                    step,
+                },
+                Outcome::Totp,
+            ),
+            None => return failed(store, a.user, now, Outcome::Wrong),
+        }
+    } else if recovery::looks_like_code(answer) {
+        hash = recovery::hash(answer);
+        (Proof::Recovery { code_hash: &hash }, Outcome::Recovery)
+    } else {
+        return failed(store, a.user, now, Outcome::Wrong);
+    };
+    Ok(match store.settle(a.user, &proof, a.password_login, now)? {
+        Settled::Accepted => found,
+        Settled::Locked { until } => Outcome::Locked { until },
+        Settled::Spent(state) => after_failure(state, now, spent_as(found)),
+    })
+}
+
+fn spent_as(found: Outcome) -> Outcome {
+    match found {
+        // A used or unknown recovery code is simply not a valid code.
+        Outcome::Recovery => Outcome::Wrong,
+        _ => Outcome::Replayed,
+    }
+}
+
+/// Count the failure; report `Locked` when the user is locked after it, so a wrong code
+/// and a right one look the same once the lock is in place.
+fn failed<S: FactorStore + ?Sized>(
+    store: &S,
+    user: &str,
+    now: i64,
+    outcome: Outcome,
+) -> Result<Outcome, S::Error> {
+    let state = store.count_failure(user, now)?;
+    Ok(after_failure(state, now, outcome))
+}
+
+fn after_failure(state: LockState, now: i64, outcome: Outcome) -> Outcome {
+    match state.locked_until {
+        Some(until) if state.is_locked(now) => Outcome::Locked { until },
+        _ => outcome,
+    }
+}
+
+/// An in-memory [`FactorStore`] with the real lockout rule, for unit tests of every
+/// caller.
+#[cfg(test)]
+pub(crate) mod memory {
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::credentials::LockoutSettings;
+
+    /// Users' lock states, throttle slots, device watermarks and recovery code hashes.
+    #[derive(Default)]
+    pub(crate) struct MemoryFactors {
+        pub settings: Cell<Option<LockoutSettings>>,
+        pub locks: RefCell<HashMap<String, LockState>>,
+        pub slots: RefCell<HashMap<String, i64>>,
+        pub watermarks: RefCell<HashMap<String, i64>>,
+        pub recovery: RefCell<HashMap<String, Vec<String>>>,
+        pub password_used: RefCell<HashMap<String, i64>>,
+        pub admissions: Cell<u32>,
+    }
+
+    impl MemoryFactors {
+        pub fn with_lockout(max: u32, secs: i64) -> MemoryFactors {
+            let m = MemoryFactors::default();
+            m.settings.set(Some(LockoutSettings {
+                max_failed_attempts: max,
+                lockout_duration_seconds: secs,
+            }));
+            m
+        }
+        pub fn lock(&self, user: &str) -> LockState {
+            self.locks.borrow().get(user).copied().unwrap_or_default()
+        }
+        pub fn failures(&self, user: &str) -> u32 {
+            self.lock(user).failed_attempts
+        }
+        pub fn add_recovery(&self, user: &str, code: &str) {
+            self.recovery
+                .borrow_mut()
+                .entry(user.to_string())
+                .or_default()
+                .push(recovery::hash(code));
+        }
+        fn fail(&self, user: &str, now: i64) -> LockState {
+            let next = self
+                .lock(user)
+                .after_failure(&self.settings.get().unwrap_or_default(), now);
+            self.locks.borrow_mut().insert(user.to_string(), next);
+            next
+        }
+    }
+
+    impl FactorStore for MemoryFactors {
+        type Error = Infallible;
+        fn admit(&self, user: &str, now_ms: i64, t: &Throttle) -> Result<Admission, Infallible> {
+            self.admissions.set(self.admissions.get() + 1);
+            let now = now_ms.div_euclid(1000);
+            if self.lock(user).is_locked(now) {
+                let st = self.fail(user, now);
+                return Ok(Admission::Locked {
+                    until: st.locked_until.unwrap_or(now),
+                });
+            }
+            let next = self.slots.borrow().get(user).copied();
+            Ok(match t.slot(next, now_ms) {
+                Slot::Take {
+                    wait_ms,
+                    next_free_ms,
+                } => {
+                    self.slots
+                        .borrow_mut()
+                        .insert(user.to_string(), next_free_ms);
+                    Admission::Admitted { wait_ms }
+                }
+                Slot::Refuse { retry_after_ms } => Admission::Throttled { retry_after_ms },
+            })
+        }
+        fn count_failure(&self, user: &str, now: i64) -> Result<LockState, Infallible> {
+            Ok(self.fail(user, now))
+        }
+        fn settle(
+            &self,
+            user: &str,
+            proof: &Proof<'_>,
+            password_login: bool,
+            now: i64,
+        ) -> Result<Settled, Infallible> {
+            if self.lock(user).is_locked(now) {
+                let st = self.fail(user, now);
+                return Ok(Settled::Locked {
+                    until: st.locked_until.unwrap_or(now),
+                });
+            }
+            let spent = match proof {
+                Proof::Nothing => true,
+                Proof::Totp { serial, step } => {
+                    let mut w = self.watermarks.borrow_mut();
+                    let cur = w.entry(serial.to_string()).or_insert(-1);
+                    let ok = *step > *cur;
+                    if ok {
+                        *cur = *step;
+                    }
+                    ok
+                }
+                Proof::Recovery { code_hash } => {
+                    let mut r = self.recovery.borrow_mut();
+                    let codes = r.entry(user.to_string()).or_default();
+                    let before = codes.len();
+                    codes.retain(|c| c != code_hash);
+                    codes.len() < before
+                }
+            };
+            if !spent {
+                return Ok(Settled::Spent(self.fail(user, now)));
+            }
+            self.locks.borrow_mut().remove(user);
+            if password_login {
+                self.password_used
+                    .borrow_mut()
+                    .insert(user.to_string(), now);
+            }
+            Ok(Settled::Accepted)
+        }
+    }
+
+    /// A clock that only moves when slept on; counts the fail delays asked for.
+    pub(crate) struct FakeClock {
+        pub ms: Cell<i64>,
+        pub slept: RefCell<Vec<Duration>>,
+        pub delays: Cell<u32>,
+    }
+
+    impl FakeClock {
+        pub fn at(secs: i64) -> FakeClock {
+            FakeClock {
+                ms: Cell::new(secs * 1000),
+                slept: RefCell::default(),
+                delays: Cell::new(0),
+            }
+        }
+        pub fn advance_ms(&self, ms: i64) {
+            self.ms.set(self.ms.get() + ms);
+        }
+    }
+
+    impl Pacing for FakeClock {
+        fn now_ms(&self) -> i64 {
+            self.ms.get()
+        }
+        fn sleep(&self, d: Duration) {
+            self.slept.borrow_mut().push(d);
+            self.advance_ms(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        }
+        fn fail_delay(&self) {
+            self.delays.set(self.delays.get() + 1);
+        }
+    }
+
+    /// The TOTP code of `seed` at unix second `t`, from totp-rs.
+    pub(crate) fn code(seed: &[u8], t: i64) -> String {
+        totp::code_at(seed, t).expect("seed").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::{FakeClock, MemoryFactors, code};
+    use super::*;
+
+    const SEED: &[u8] = b"12345678901234567890";
+    const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
+    const T0: i64 = 1_700_000_010;
+
+    fn attempt(answer: &str) -> Attempt<'_> {
+        Attempt {
+            user: "alice",
+            device: Device {
+                serial: SERIAL,
+                seed: SEED,
+            },
+            answer,
+            window: totp::LOGIN_WINDOW,
+            password_login: false,
+        }
+    }
+
+    fn run(s: &MemoryFactors, clock: &FakeClock, answer: &str) -> Outcome {
+        match verify(s, clock, &attempt(answer)) {
+            Ok(o) => o,
+            Err(e) => match e {},
+        }
+    }
+
+    #[test]
+    fn throttle_slots() {
+        struct Case {
+            next: Option<i64>,
+            now: i64,
+            want: Slot,
+        }
+        let t = Throttle::DEFAULT;
+        let take = |wait_ms, next_free_ms| Slot::Take {
+            wait_ms,
+            next_free_ms,
+        };
+        let cases = [
+            // A first attempt, or one long after the last: now, no wait.
+            Case {
+                next: None,
+                now: 10_000,
+                want: take(0, 10_500),
+            },
+            Case {
+                next: Some(9_000),
+                now: 10_000,
+                want: take(0, 10_500),
+            },
+            // Inside the interval of the last one: wait for the slot.
+            Case {
+                next: Some(10_300),
+                now: 10_000,
+                want: take(300, 10_800),
+            },
+            // Exactly the longest wait: still taken.
+            Case {
+                next: Some(11_000),
+                now: 10_000,
+                want: take(1_000, 11_500),
+            },
+            // Beyond the longest wait: refused.
+            Case {
+                next: Some(11_400),
+                now: 10_000,
+                want: Slot::Refuse {
+                    retry_after_ms: 400,
+                },
+            },
+            // A slot further ahead than the rule can make: the clock went back.
+            Case {
+                next: Some(3_600_000),
+                now: 10_000,
+                want: take(0, 10_500),
+            },
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            assert_eq!(t.slot(c.next, c.now), c.want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn outcomes() {
+        struct Case {
+            name: &'static str,
+            answer: String,
+            want: Outcome,
+            failures: u32,
+        }
+        let good = code(SEED, T0);
+        let cases = [
+            Case {
+                name: "the code of now",
+                answer: good.clone(),
+                want: Outcome::Totp,
+                failures: 0,
+            },
+            Case {
+                name: "with spaces around",
+                answer: format!("  {good}\n"),
+                want: Outcome::Totp,
+                failures: 0,
+            },
+            Case {
+                name: "last step's code (window 1)",
+                answer: code(SEED, T0 - 30),
+                want: Outcome::Totp,
+                failures: 0,
+            },
+            Case {
+                name: "two steps back",
+                answer: code(SEED, T0 - 60),
+                want: Outcome::Wrong,
+                failures: 1,
+            },
+            Case {
+                name: "wrong digits",
+                answer: if good == "000000" { "111111" } else { "000000" }.to_string(),
+                want: Outcome::Wrong,
+                failures: 1,
+            },
+            Case {
+                name: "empty",
+                answer: String::new(),
+                want: Outcome::Wrong,
+                failures: 1,
+            },
+            Case {
+                name: "five digits",
+                answer: "12345".to_string(),
+                want: Outcome::Wrong,
+                failures: 1,
+            },
+            Case {
+                name: "the recovery code, any case, any dashes",
+                answer: "ABCD-efgh-2345-6777".to_string(),
+                want: Outcome::Recovery,
+                failures: 0,
+            },
+            Case {
+                name: "an unknown recovery code",
+                answer: "zzzz-zzzz-zzzz-zzzz".to_string(),
+                want: Outcome::Wrong,
+                failures: 1,
+            },
+        ];
+        for c in cases {
+            let s = MemoryFactors::with_lockout(5, 60);
+            s.add_recovery("alice", "abcd-efgh-2345-6777");
+            let clock = FakeClock::at(T0);
+            assert_eq!(run(&s, &clock, &c.answer), c.want, "{}", c.name);
+            assert_eq!(s.failures("alice"), c.failures, "{}", c.name);
+            let delays = u32::from(!c.want.accepted());
+            assert_eq!(clock.delays.get(), delays, "{}: fail delay", c.name);
+        }
+    }
+
+    #[test]
+    fn a_code_and_a_recovery_code_work_once() {
+        let s = MemoryFactors::with_lockout(0, 60);
+        s.add_recovery("alice", "abcd-efgh-2345-6777");
+        let clock = FakeClock::at(T0);
+        let good = code(SEED, T0);
+        assert_eq!(run(&s, &clock, &good), Outcome::Totp);
+        clock.advance_ms(2_000);
+        assert_eq!(run(&s, &clock, &good), Outcome::Replayed);
+        // The previous step's code is inside the window but below the watermark.
+        clock.advance_ms(2_000);
+        assert_eq!(run(&s, &clock, &code(SEED, T0 - 30)), Outcome::Replayed);
+        clock.advance_ms(30_000);
+        assert_eq!(run(&s, &clock, &code(SEED, T0 + 34)), Outcome::Totp);
+        clock.advance_ms(2_000);
+        assert_eq!(run(&s, &clock, "abcd-efgh-2345-6777"), Outcome::Recovery);
+        clock.advance_ms(2_000);
+        assert_eq!(run(&s, &clock, "abcd-efgh-2345-6777"), Outcome::Wrong);
+    }
+
+    #[test]
+    fn failures_lock_and_a_locked_user_is_refused_before_any_check() {
+        let s = MemoryFactors::with_lockout(3, 900);
+        let clock = FakeClock::at(T0);
+        for i in 0..2 {
+            assert_eq!(run(&s, &clock, "000000"), Outcome::Wrong, "failure {i}");
+            clock.advance_ms(1_000);
+        }
+        // The third failure locks: reported as the lock.
+        assert!(matches!(run(&s, &clock, "000000"), Outcome::Locked { .. }));
+        clock.advance_ms(1_000);
+        // The right code while locked: refused at admission, never checked or spent.
+        let good = code(SEED, clock.now_ms() / 1000);
+        assert!(matches!(run(&s, &clock, &good), Outcome::Locked { .. }));
+        assert!(s.watermarks.borrow().is_empty(), "nothing spent");
+        assert_eq!(s.failures("alice"), 4, "the refusal is counted");
+        // Once the lock is over, the right code works and clears the count.
+        clock.advance_ms(901_000);
+        let good = code(SEED, clock.now_ms() / 1000);
+        assert_eq!(run(&s, &clock, &good), Outcome::Totp);
+        assert_eq!(s.failures("alice"), 0);
+    }
+
+    #[test]
+    fn a_lock_reached_while_waiting_wins_over_a_right_code() {
+        // Admitted before the lock, settled after it (the PAM race of issue 10 item 2).
+        let s = MemoryFactors::with_lockout(3, 900);
+        let clock = FakeClock::at(T0);
+        let good = code(SEED, T0);
+        for _ in 0..3 {
+            s.count_failure("alice", T0).unwrap_or_else(|e| match e {});
+        }
+        let got = s
+            .settle(
+                "alice",
+                &Proof::Totp {
+                    serial: SERIAL,
+                    step: T0 / 30,
+                },
+                true,
+                T0,
+            )
+            .unwrap_or_else(|e| match e {});
+        assert!(matches!(got, Settled::Locked { .. }), "{got:?}");
+        assert_eq!(s.failures("alice"), 4, "not reset, counted");
+        assert!(s.password_used.borrow().is_empty());
+        assert!(s.watermarks.borrow().is_empty());
+        // and through verify: locked at admission already
+        assert!(matches!(run(&s, &clock, &good), Outcome::Locked { .. }));
+    }
+
+    #[test]
+    fn parallel_guessing_is_bounded_by_the_slots() {
+        // 50 attempts arriving at the same instant, lockout off: the first waits for
+        // nothing, the next two wait for their slots, the rest are refused unchecked.
+        let s = MemoryFactors::with_lockout(0, 60);
+        let mut checked = 0;
+        let mut throttled = 0;
+        for _ in 0..50 {
+            let clock = FakeClock::at(T0);
+            match run(&s, &clock, "000000") {
+                Outcome::Wrong => checked += 1,
+                Outcome::Throttled { .. } => throttled += 1,
+                o => panic!("{o:?}"),
+            }
+            assert_eq!(clock.delays.get(), 1, "every failure is delayed");
+        }
+        assert_eq!((checked, throttled), (3, 47));
+        assert_eq!(s.failures("alice"), 3, "throttled attempts are not counted");
+        // Hammering for a minute checks at most two codes a second.
+        let s = MemoryFactors::with_lockout(0, 60);
+        let clock = FakeClock::at(T0);
+        let mut checked = 0;
+        while clock.now_ms() < (T0 + 60) * 1000 {
+            if run(&s, &clock, "000000") == Outcome::Wrong {
+                checked += 1;
+            }
+            clock.advance_ms(10);
+        }
+        assert!((119..=121).contains(&checked), "{checked} codes in 60 s");
+    }
+
+    #[test]
+    fn a_patient_user_waits_instead_of_being_refused() {
+        let s = MemoryFactors::with_lockout(0, 60);
+        let clock = FakeClock::at(T0);
+        assert_eq!(run(&s, &clock, "000000"), Outcome::Wrong);
+        // 100 ms later: the slot is 400 ms away, so this attempt waits for it.
+        clock.advance_ms(100);
+        let good = code(SEED, T0);
+        assert_eq!(run(&s, &clock, &good), Outcome::Totp);
+        assert_eq!(
+            clock.slept.borrow().as_slice(),
+            [Duration::from_millis(400)]
+        );
+    }
+}
