@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::should_run;
 use common::sts::*;
-use pam_iam::store::{NewRole, PrincipalKind, Store};
+use pam_iam::store::{NewRole, PrincipalKind};
 
 /// A directory every test user may write (sticky, like /tmp), as `$P` in scripts.
 fn public_dir(w: &World) -> String {

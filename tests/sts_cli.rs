@@ -3,8 +3,7 @@
 
 use std::process::Command;
 
-use pam_iam::store::sqlite::SqliteStore;
-use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, RoleSession, Store};
+use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, RoleSession};
 
 fn iam(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_iam"))
@@ -47,7 +46,7 @@ fn admins_list_and_revoke_role_sessions() {
         .unwrap()
         .as_secs() as i64;
     {
-        let s = SqliteStore::open(&OpenOptions::new(&db, OpenMode::ReadWrite)).unwrap();
+        let s = pam_iam::store::open(&OpenOptions::new(&db, OpenMode::ReadWrite)).unwrap();
         for u in ["alice", "bob"] {
             s.create_user(
                 &NewUser {

@@ -11,8 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::should_run;
 use common::sts::*;
-use pam_iam::store::sqlite::SqliteStore;
-use pam_iam::store::{OpenMode, OpenOptions, PrincipalKind, Store};
+use pam_iam::store::{OpenMode, OpenOptions, PrincipalKind};
 
 #[test]
 fn assume_role_then_sudo_runs_as_root() {
@@ -313,7 +312,7 @@ fn the_helper_resists_subversion() {
     // Either the limit was lifted and the session was stored with its audit row, or the
     // write failed cleanly and nothing was stored; never a process killed halfway.
     assert!(!out.stderr.contains("File size limit exceeded"), "{out}");
-    let store = SqliteStore::open(&OpenOptions::new(
+    let store = pam_iam::store::open(&OpenOptions::new(
         w.sb.path("varlib/pam-iam/real.db"),
         OpenMode::ReadWrite,
     ))

@@ -1,33 +1,45 @@
-//! Host tags, account summary and authorization details, credential report, audit trail.
+//! The account as a whole: counts and quotas, every entity with its policies in AWS's
+//! shape, and the credential report.
 
-use super::output::{iso8601, parse_time};
-use super::policies::{doc_value, policy_json, role_json};
-use super::users::{group_json, user_json};
-use super::{CliError, Ctx, Out, input};
-use crate::store::{AuditFilter, PrincipalKind};
+use super::args::Output;
+use super::groups::group_json;
+use super::output::iso8601;
+use super::policies::{doc_value, policy_json};
+use super::roles::role_json;
+use super::users::user_json;
+use super::{CliError, Ctx, Op, Out};
+use crate::store::PrincipalKind;
+use clap::Subcommand;
 use serde_json::{Value, json};
 
-pub(super) fn tag_host(ctx: &Ctx, host: Option<String>, tags: &[String]) -> Out {
-    let host = input::hostname(host)?;
-    ctx.store.tag_host(&host, &input::tags(tags)?)?;
-    Ok(None)
+/// Account operations of `iam`.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum AccountCommand {
+    /// Counts and quotas.
+    GetAccountSummary,
+    /// Every user, group, role and policy with their policies, in AWS's shape.
+    GetAccountAuthorizationDetails,
+    /// Build the credential report.
+    GenerateCredentialReport,
+    /// Show the credential report (json: base64 Content as AWS; text: the CSV).
+    GetCredentialReport,
 }
 
-pub(super) fn untag_host(ctx: &Ctx, host: Option<String>, keys: &[String]) -> Out {
-    let host = input::hostname(host)?;
-    ctx.store.untag_host(&host, keys)?;
-    Ok(None)
+impl AccountCommand {
+    /// The handler and whether it writes.
+    pub(super) fn op(self) -> Op {
+        match self {
+            AccountCommand::GetAccountSummary => Op::read(summary),
+            AccountCommand::GetAccountAuthorizationDetails => Op::read(authorization_details),
+            // Stores the report it builds.
+            AccountCommand::GenerateCredentialReport => Op::write(generate_credential_report),
+            AccountCommand::GetCredentialReport => Op::read(get_credential_report),
+        }
+    }
 }
 
-pub(super) fn list_host_tags(ctx: &Ctx, host: Option<String>) -> Out {
-    let host = input::hostname(host)?;
-    let arn = format!("arn:aws:iam::{}:host/{host}", ctx.store.account_id()?);
-    Ok(Some(
-        json!({ "HostName": host, "Arn": arn, "Tags": ctx.store.list_host_tags(&host)? }),
-    ))
-}
-
-pub(super) fn summary(ctx: &Ctx) -> Out {
+fn summary(ctx: &Ctx) -> Out {
     let s = ctx.store.account_summary()?;
     let map: serde_json::Map<String, Value> = s
         .entries
@@ -55,7 +67,7 @@ fn attached_list(ctx: &Ctx, kind: PrincipalKind, name: &str) -> Result<Vec<Value
         .collect())
 }
 
-pub(super) fn authorization_details(ctx: &Ctx) -> Out {
+fn authorization_details(ctx: &Ctx) -> Out {
     let mut users = Vec::new();
     for u in ctx.store.list_users("/")? {
         let mut v = user_json(&u);
@@ -169,7 +181,7 @@ cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
     Ok(csv)
 }
 
-pub(super) fn generate_credential_report(ctx: &Ctx) -> Out {
+fn generate_credential_report(ctx: &Ctx) -> Out {
     let csv = credential_report_csv(ctx)?;
     ctx.store.put_credential_report(&csv, ctx.now)?;
     Ok(Some(
@@ -177,14 +189,14 @@ pub(super) fn generate_credential_report(ctx: &Ctx) -> Out {
     ))
 }
 
-pub(super) fn get_credential_report(ctx: &Ctx) -> Out {
+fn get_credential_report(ctx: &Ctx) -> Out {
     let (csv, generated) = ctx.store.get_credential_report()?.ok_or_else(|| {
         CliError::new(
             "ReportNotPresent",
             "Credential report not present: run iam generate-credential-report first.",
         )
     })?;
-    if ctx.output != super::args::Output::Json {
+    if ctx.output != Output::Json {
         print!("{csv}");
         return Ok(None);
     }
@@ -193,53 +205,4 @@ pub(super) fn get_credential_report(ctx: &Ctx) -> Out {
         "ReportFormat": "text/csv",
         "GeneratedTime": iso8601(generated),
     })))
-}
-
-fn time_arg(flag: &str, s: Option<String>, now: i64) -> Result<Option<i64>, CliError> {
-    s.map(|s| {
-        parse_time(&s, now).ok_or_else(|| {
-            CliError::validation(format!(
-                "{flag}: cannot read {s:?}: use RFC 3339, unix seconds or an age like 2h"
-            ))
-        })
-    })
-    .transpose()
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn list_audit(
-    ctx: &Ctx,
-    user: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    decision: Option<String>,
-    service: Option<String>,
-    limit: Option<u32>,
-) -> Out {
-    let f = AuditFilter {
-        user,
-        since: time_arg("--since", since, ctx.now)?,
-        until: time_arg("--until", until, ctx.now)?,
-        decision,
-        service,
-        limit,
-    };
-    let events: Vec<Value> = ctx
-        .store
-        .list_audit(&f)?
-        .iter()
-        .map(|e| {
-            json!({
-                "EventTime": iso8601(e.time),
-                "UserName": e.user,
-                "Service": e.service,
-                "RemoteHost": e.rhost,
-                "Tty": e.tty,
-                "Action": e.action,
-                "Decision": e.decision,
-                "Reason": e.reason,
-            })
-        })
-        .collect();
-    Ok(Some(json!({ "Events": events })))
 }

@@ -1,9 +1,65 @@
-//! The CLI's own audit events: every successful change made with `iam` is recorded as
-//! `iam:<Operation>` beside the PAM module's login and sudo decisions, so
-//! `iam list-audit-events` answers "who changed what" as well as "who logged in".
+//! The audit trail: `iam list-audit-events` reads it, and every successful change made
+//! with `iam` is recorded in it as `iam:<Operation>` beside the PAM module's login and
+//! sudo decisions, so it answers "who changed what" as well as "who logged in".
 
-use super::Ctx;
-use crate::store::AuditEvent;
+use super::output::{iso8601, parse_time};
+use super::{CliError, Ctx, Op, Out};
+use crate::store::{AuditEvent, AuditFilter};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+/// Audit-trail operations of `iam`.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum AuditCommand {
+    /// Read the audit trail written by the PAM module, iam-sts and this CLI.
+    ListAuditEvents {
+        /// Only this user.
+        #[arg(long)]
+        user_name: Option<String>,
+        /// Not before: RFC 3339 time, unix seconds, or an age like 30m, 2h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Not after (same forms).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this decision (allow, deny, …).
+        #[arg(long)]
+        decision: Option<String>,
+        /// Only this service (sshd, sudo, iam-sts, iam, …).
+        #[arg(long)]
+        service: Option<String>,
+        /// Only the most recent N.
+        #[arg(long)]
+        max_items: Option<u32>,
+    },
+}
+
+impl AuditCommand {
+    /// The handler and whether it writes.
+    pub(super) fn op(self) -> Op {
+        match self {
+            AuditCommand::ListAuditEvents {
+                user_name,
+                since,
+                until,
+                decision,
+                service,
+                max_items,
+            } => Op::read(move |ctx| {
+                let filter = AuditFilter {
+                    user: user_name,
+                    since: time_arg("--since", since, ctx.now)?,
+                    until: time_arg("--until", until, ctx.now)?,
+                    decision,
+                    service,
+                    limit: max_items,
+                };
+                list_audit(ctx, &filter)
+            }),
+        }
+    }
+}
 
 /// Flags whose values name the entity a command touched (never secrets: those are
 /// never on the command line).
@@ -75,6 +131,38 @@ pub(super) fn record(ctx: &Ctx, op: &str) {
     if let Err(e) = ctx.store.append_audit(&event) {
         eprintln!("iam: warning: the change was made but not recorded in the audit trail: {e}");
     }
+}
+
+fn time_arg(flag: &str, s: Option<String>, now: i64) -> Result<Option<i64>, CliError> {
+    s.map(|s| {
+        parse_time(&s, now).ok_or_else(|| {
+            CliError::validation(format!(
+                "{flag}: cannot read {s:?}: use RFC 3339, unix seconds or an age like 2h"
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn list_audit(ctx: &Ctx, filter: &AuditFilter) -> Out {
+    let events: Vec<Value> = ctx
+        .store
+        .list_audit(filter)?
+        .iter()
+        .map(|e| {
+            json!({
+                "EventTime": iso8601(e.time),
+                "UserName": e.user,
+                "Service": e.service,
+                "RemoteHost": e.rhost,
+                "Tty": e.tty,
+                "Action": e.action,
+                "Decision": e.decision,
+                "Reason": e.reason,
+            })
+        })
+        .collect();
+    Ok(Some(json!({ "Events": events })))
 }
 
 #[cfg(test)]

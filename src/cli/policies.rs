@@ -1,13 +1,439 @@
-//! Managed and inline policies, roles, and the policy simulator.
+//! Policies: customer managed policies and their versions, attaching them to users,
+//! groups and roles, and the inline policies of users, groups and roles.
 
-use super::args::{Command, Scope};
 use super::output::iso8601;
-use super::{CliError, Ctx, Out, input};
-use crate::policy::{self, Policy, PolicyKind, PolicySet, Source, SourceType, simulate as sim};
-use crate::store::{
-    ApplicablePolicy, ManagedPolicy, NewPolicy, NewRole, PolicyOrigin, PrincipalKind, Role,
-};
+use super::{Ctx, Op, Out, input};
+use crate::policy::PolicyKind;
+use crate::store::{ManagedPolicy, NewPolicy, PolicyVersion, PrincipalKind};
+use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
+
+/// Policy operations of `iam`.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum PolicyCommand {
+    /// Create a customer managed policy (validated).
+    CreatePolicy {
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+        /// JSON document, inline or file://PATH.
+        #[arg(long)]
+        policy_document: String,
+        /// IAM path.
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Show a managed policy.
+    GetPolicy {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// List managed policies.
+    ListPolicies {
+        /// All, AWS (none here) or Local.
+        #[arg(long, value_enum, default_value_t = Scope::All)]
+        scope: Scope,
+        /// Only policies attached to something.
+        #[arg(long)]
+        only_attached: bool,
+        /// Path prefix.
+        #[arg(long, default_value = "/")]
+        path_prefix: String,
+    },
+    /// Delete an unattached managed policy with a single version.
+    DeletePolicy {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Add a version to a managed policy (at most 5).
+    CreatePolicyVersion {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+        /// JSON document, inline or file://PATH.
+        #[arg(long)]
+        policy_document: String,
+        /// Make it the default version.
+        #[arg(long)]
+        set_as_default: bool,
+    },
+    /// Show one version of a managed policy.
+    GetPolicyVersion {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+        /// `v1`, `v2`, …
+        #[arg(long)]
+        version_id: String,
+    },
+    /// List the versions of a managed policy.
+    ListPolicyVersions {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Delete a non-default version.
+    DeletePolicyVersion {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+        /// Version id.
+        #[arg(long)]
+        version_id: String,
+    },
+    /// Make a version the default.
+    SetDefaultPolicyVersion {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+        /// Version id.
+        #[arg(long)]
+        version_id: String,
+    },
+    /// Attach a managed policy to a user.
+    AttachUserPolicy {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Attach a managed policy to a group.
+    AttachGroupPolicy {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Attach a managed policy to a role.
+    AttachRolePolicy {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Detach a managed policy from a user.
+    DetachUserPolicy {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Detach a managed policy from a group.
+    DetachGroupPolicy {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Detach a managed policy from a role.
+    DetachRolePolicy {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// List managed policies attached to a user.
+    ListAttachedUserPolicies {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+    /// List managed policies attached to a group.
+    ListAttachedGroupPolicies {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+    },
+    /// List managed policies attached to a role.
+    ListAttachedRolePolicies {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+    },
+    /// List the users, groups and roles a managed policy is attached to.
+    ListEntitiesForPolicy {
+        /// Policy ARN.
+        #[arg(long)]
+        policy_arn: String,
+    },
+    /// Create or replace a user's inline policy.
+    PutUserPolicy {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+        /// JSON document, inline or file://PATH.
+        #[arg(long)]
+        policy_document: String,
+    },
+    /// Create or replace a group's inline policy.
+    PutGroupPolicy {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+        /// JSON document, inline or file://PATH.
+        #[arg(long)]
+        policy_document: String,
+    },
+    /// Create or replace a role's inline policy.
+    PutRolePolicy {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+        /// JSON document, inline or file://PATH.
+        #[arg(long)]
+        policy_document: String,
+    },
+    /// Show a user's inline policy.
+    GetUserPolicy {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// Show a group's inline policy.
+    GetGroupPolicy {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// Show a role's inline policy.
+    GetRolePolicy {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// Delete a user's inline policy.
+    DeleteUserPolicy {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// Delete a group's inline policy.
+    DeleteGroupPolicy {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// Delete a role's inline policy.
+    DeleteRolePolicy {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+        /// Policy name.
+        #[arg(long)]
+        policy_name: String,
+    },
+    /// List a user's inline policy names.
+    ListUserPolicies {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+    /// List a group's inline policy names.
+    ListGroupPolicies {
+        /// Group name.
+        #[arg(long)]
+        group_name: String,
+    },
+    /// List a role's inline policy names.
+    ListRolePolicies {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+    },
+}
+
+/// `--scope` of list-policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    /// All policies.
+    #[value(name = "All")]
+    All,
+    /// AWS managed (none in pam-iam).
+    #[value(name = "AWS")]
+    Aws,
+    /// Customer managed.
+    #[value(name = "Local")]
+    Local,
+}
+
+impl PolicyCommand {
+    /// The handler and whether it writes.
+    pub(super) fn op(self) -> Op {
+        use PolicyCommand::*;
+        use PrincipalKind::{Group, Role, User};
+        match self {
+            CreatePolicy {
+                policy_name,
+                policy_document,
+                path,
+                description,
+            } => Op::write(move |ctx| {
+                create_policy(ctx, &policy_name, &policy_document, &path, description)
+            }),
+            GetPolicy { policy_arn } => Op::read(move |ctx| {
+                Ok(Some(
+                    json!({ "Policy": policy_json(&ctx.store.get_policy(&policy_arn)?) }),
+                ))
+            }),
+            ListPolicies {
+                scope,
+                only_attached,
+                path_prefix,
+            } => Op::read(move |ctx| list_policies(ctx, scope, only_attached, &path_prefix)),
+            DeletePolicy { policy_arn } => Op::write(move |ctx| {
+                ctx.store.delete_policy(&policy_arn)?;
+                Ok(None)
+            }),
+            CreatePolicyVersion {
+                policy_arn,
+                policy_document,
+                set_as_default,
+            } => Op::write(move |ctx| {
+                create_version(ctx, &policy_arn, &policy_document, set_as_default)
+            }),
+            GetPolicyVersion {
+                policy_arn,
+                version_id,
+            } => Op::read(move |ctx| {
+                let v = ctx.store.get_policy_version(&policy_arn, &version_id)?;
+                Ok(Some(json!({ "PolicyVersion": version_json(&v, true) })))
+            }),
+            ListPolicyVersions { policy_arn } => {
+                Op::read(move |ctx| list_versions(ctx, &policy_arn))
+            }
+            DeletePolicyVersion {
+                policy_arn,
+                version_id,
+            } => Op::write(move |ctx| {
+                ctx.store.delete_policy_version(&policy_arn, &version_id)?;
+                Ok(None)
+            }),
+            SetDefaultPolicyVersion {
+                policy_arn,
+                version_id,
+            } => Op::write(move |ctx| {
+                ctx.store
+                    .set_default_policy_version(&policy_arn, &version_id, ctx.now)?;
+                Ok(None)
+            }),
+            AttachUserPolicy {
+                user_name,
+                policy_arn,
+            } => Op::write(attach(User, user_name, policy_arn)),
+            AttachGroupPolicy {
+                group_name,
+                policy_arn,
+            } => Op::write(attach(Group, group_name, policy_arn)),
+            AttachRolePolicy {
+                role_name,
+                policy_arn,
+            } => Op::write(attach(Role, role_name, policy_arn)),
+            DetachUserPolicy {
+                user_name,
+                policy_arn,
+            } => Op::write(detach(User, user_name, policy_arn)),
+            DetachGroupPolicy {
+                group_name,
+                policy_arn,
+            } => Op::write(detach(Group, group_name, policy_arn)),
+            DetachRolePolicy {
+                role_name,
+                policy_arn,
+            } => Op::write(detach(Role, role_name, policy_arn)),
+            ListAttachedUserPolicies { user_name } => Op::read(list_attached(User, user_name)),
+            ListAttachedGroupPolicies { group_name } => Op::read(list_attached(Group, group_name)),
+            ListAttachedRolePolicies { role_name } => Op::read(list_attached(Role, role_name)),
+            ListEntitiesForPolicy { policy_arn } => {
+                Op::read(move |ctx| list_entities(ctx, &policy_arn))
+            }
+
+            PutUserPolicy {
+                user_name,
+                policy_name,
+                policy_document,
+            } => Op::write(put_inline(User, user_name, policy_name, policy_document)),
+            PutGroupPolicy {
+                group_name,
+                policy_name,
+                policy_document,
+            } => Op::write(put_inline(Group, group_name, policy_name, policy_document)),
+            PutRolePolicy {
+                role_name,
+                policy_name,
+                policy_document,
+            } => Op::write(put_inline(Role, role_name, policy_name, policy_document)),
+            GetUserPolicy {
+                user_name,
+                policy_name,
+            } => Op::read(get_inline(User, user_name, policy_name)),
+            GetGroupPolicy {
+                group_name,
+                policy_name,
+            } => Op::read(get_inline(Group, group_name, policy_name)),
+            GetRolePolicy {
+                role_name,
+                policy_name,
+            } => Op::read(get_inline(Role, role_name, policy_name)),
+            DeleteUserPolicy {
+                user_name,
+                policy_name,
+            } => Op::write(delete_inline(User, user_name, policy_name)),
+            DeleteGroupPolicy {
+                group_name,
+                policy_name,
+            } => Op::write(delete_inline(Group, group_name, policy_name)),
+            DeleteRolePolicy {
+                role_name,
+                policy_name,
+            } => Op::write(delete_inline(Role, role_name, policy_name)),
+            ListUserPolicies { user_name } => Op::read(list_inline(User, user_name)),
+            ListGroupPolicies { group_name } => Op::read(list_inline(Group, group_name)),
+            ListRolePolicies { role_name } => Op::read(list_inline(Role, role_name)),
+        }
+    }
+}
 
 /// A stored document as JSON (AWS CLI prints documents decoded).
 pub(super) fn doc_value(doc: &str) -> Value {
@@ -34,28 +460,13 @@ pub(super) fn policy_json(p: &ManagedPolicy) -> Value {
     v
 }
 
-/// AWS `Role` shape.
-pub(super) fn role_json(r: &Role) -> Value {
-    let mut v = json!({
-        "Path": r.path,
-        "RoleName": r.name,
-        "RoleId": r.role_id,
-        "Arn": r.arn,
-        "CreateDate": iso8601(r.create_date),
-        "AssumeRolePolicyDocument": doc_value(&r.assume_role_policy_document),
-        "MaxSessionDuration": r.max_session_duration,
-    });
-    if let Some(d) = &r.description {
-        v["Description"] = json!(d);
+/// AWS `PolicyVersion` shape, with the document for get-policy-version.
+fn version_json(v: &PolicyVersion, with_doc: bool) -> Value {
+    let mut o = json!({ "VersionId": v.version_id, "IsDefaultVersion": v.is_default_version, "CreateDate": iso8601(v.create_date) });
+    if with_doc {
+        o["Document"] = doc_value(&v.document);
     }
-    if let Some(b) = &r.permissions_boundary {
-        v["PermissionsBoundary"] =
-            json!({"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": b});
-    }
-    if !r.tags.is_empty() {
-        v["Tags"] = json!(r.tags);
-    }
-    v
+    o
 }
 
 fn inline_kind(k: PrincipalKind) -> PolicyKind {
@@ -74,13 +485,7 @@ fn name_key(k: PrincipalKind) -> &'static str {
     }
 }
 
-pub(super) fn create_policy(
-    ctx: &Ctx,
-    name: &str,
-    doc: &str,
-    path: &str,
-    description: Option<String>,
-) -> Out {
+fn create_policy(ctx: &Ctx, name: &str, doc: &str, path: &str, description: Option<String>) -> Out {
     input::entity_name("policy name", name, 128)?;
     input::path(path)?;
     let document = input::policy_document(doc, PolicyKind::Managed)?;
@@ -97,13 +502,7 @@ pub(super) fn create_policy(
     Ok(Some(json!({ "Policy": policy_json(&p) })))
 }
 
-pub(super) fn get_policy(ctx: &Ctx, arn: &str) -> Out {
-    Ok(Some(
-        json!({ "Policy": policy_json(&ctx.store.get_policy(arn)?) }),
-    ))
-}
-
-pub(super) fn list_policies(ctx: &Ctx, scope: Scope, only_attached: bool, prefix: &str) -> Out {
+fn list_policies(ctx: &Ctx, scope: Scope, only_attached: bool, prefix: &str) -> Out {
     let list: Vec<Value> = if scope == Scope::Aws {
         Vec::new()
     } else {
@@ -116,20 +515,7 @@ pub(super) fn list_policies(ctx: &Ctx, scope: Scope, only_attached: bool, prefix
     Ok(Some(json!({ "Policies": list, "IsTruncated": false })))
 }
 
-pub(super) fn delete_policy(ctx: &Ctx, arn: &str) -> Out {
-    ctx.store.delete_policy(arn)?;
-    Ok(None)
-}
-
-fn version_json(v: &crate::store::PolicyVersion, with_doc: bool) -> Value {
-    let mut o = json!({ "VersionId": v.version_id, "IsDefaultVersion": v.is_default_version, "CreateDate": iso8601(v.create_date) });
-    if with_doc {
-        o["Document"] = doc_value(&v.document);
-    }
-    o
-}
-
-pub(super) fn create_policy_version(ctx: &Ctx, arn: &str, doc: &str, set_default: bool) -> Out {
+fn create_version(ctx: &Ctx, arn: &str, doc: &str, set_default: bool) -> Out {
     let document = input::policy_document(doc, PolicyKind::Managed)?;
     let v = ctx
         .store
@@ -137,12 +523,7 @@ pub(super) fn create_policy_version(ctx: &Ctx, arn: &str, doc: &str, set_default
     Ok(Some(json!({ "PolicyVersion": version_json(&v, false) })))
 }
 
-pub(super) fn get_policy_version(ctx: &Ctx, arn: &str, version: &str) -> Out {
-    let v = ctx.store.get_policy_version(arn, version)?;
-    Ok(Some(json!({ "PolicyVersion": version_json(&v, true) })))
-}
-
-pub(super) fn list_policy_versions(ctx: &Ctx, arn: &str) -> Out {
+fn list_versions(ctx: &Ctx, arn: &str) -> Out {
     let list: Vec<Value> = ctx
         .store
         .list_policy_versions(arn)?
@@ -152,40 +533,35 @@ pub(super) fn list_policy_versions(ctx: &Ctx, arn: &str) -> Out {
     Ok(Some(json!({ "Versions": list, "IsTruncated": false })))
 }
 
-pub(super) fn delete_policy_version(ctx: &Ctx, arn: &str, version: &str) -> Out {
-    ctx.store.delete_policy_version(arn, version)?;
-    Ok(None)
+fn attach(kind: PrincipalKind, name: String, arn: String) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        ctx.store.attach_policy(kind, &name, &arn)?;
+        Ok(None)
+    }
 }
 
-pub(super) fn set_default_version(ctx: &Ctx, arn: &str, version: &str) -> Out {
-    ctx.store
-        .set_default_policy_version(arn, version, ctx.now)?;
-    Ok(None)
+fn detach(kind: PrincipalKind, name: String, arn: String) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        ctx.store.detach_policy(kind, &name, &arn)?;
+        Ok(None)
+    }
 }
 
-pub(super) fn attach(ctx: &Ctx, kind: PrincipalKind, name: &str, arn: &str) -> Out {
-    ctx.store.attach_policy(kind, name, arn)?;
-    Ok(None)
+fn list_attached(kind: PrincipalKind, name: String) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        let list: Vec<Value> = ctx
+            .store
+            .list_attached_policies(kind, &name)?
+            .iter()
+            .map(|a| json!({ "PolicyName": a.policy_name, "PolicyArn": a.policy_arn }))
+            .collect();
+        Ok(Some(
+            json!({ "AttachedPolicies": list, "IsTruncated": false }),
+        ))
+    }
 }
 
-pub(super) fn detach(ctx: &Ctx, kind: PrincipalKind, name: &str, arn: &str) -> Out {
-    ctx.store.detach_policy(kind, name, arn)?;
-    Ok(None)
-}
-
-pub(super) fn list_attached(ctx: &Ctx, kind: PrincipalKind, name: &str) -> Out {
-    let list: Vec<Value> = ctx
-        .store
-        .list_attached_policies(kind, name)?
-        .iter()
-        .map(|a| json!({ "PolicyName": a.policy_name, "PolicyArn": a.policy_arn }))
-        .collect();
-    Ok(Some(
-        json!({ "AttachedPolicies": list, "IsTruncated": false }),
-    ))
-}
-
-pub(super) fn list_entities(ctx: &Ctx, arn: &str) -> Out {
+fn list_entities(ctx: &Ctx, arn: &str) -> Out {
     let e = ctx.store.list_entities_for_policy(arn)?;
     let pairs = |v: &[(String, String)], n: &str, i: &str| -> Vec<Value> {
         v.iter()
@@ -200,333 +576,45 @@ pub(super) fn list_entities(ctx: &Ctx, arn: &str) -> Out {
     })))
 }
 
-pub(super) fn put_inline(
-    ctx: &Ctx,
+fn put_inline(
     kind: PrincipalKind,
-    name: &str,
-    policy_name: &str,
-    doc: &str,
-) -> Out {
-    input::entity_name("policy name", policy_name, 128)?;
-    let document = input::policy_document(doc, inline_kind(kind))?;
-    ctx.store
-        .put_inline_policy(kind, name, policy_name, &document)?;
-    Ok(None)
-}
-
-pub(super) fn get_inline(ctx: &Ctx, kind: PrincipalKind, name: &str, policy_name: &str) -> Out {
-    let doc = ctx.store.get_inline_policy(kind, name, policy_name)?;
-    Ok(Some(
-        json!({ name_key(kind): name, "PolicyName": policy_name, "PolicyDocument": doc_value(&doc) }),
-    ))
-}
-
-pub(super) fn delete_inline(ctx: &Ctx, kind: PrincipalKind, name: &str, policy_name: &str) -> Out {
-    ctx.store.delete_inline_policy(kind, name, policy_name)?;
-    Ok(None)
-}
-
-pub(super) fn list_inline(ctx: &Ctx, kind: PrincipalKind, name: &str) -> Out {
-    Ok(Some(
-        json!({ "PolicyNames": ctx.store.list_inline_policies(kind, name)?, "IsTruncated": false }),
-    ))
-}
-
-// ---- roles -----------------------------------------------------------------------------------
-
-/// create-role's arguments.
-pub(super) struct RoleInput {
-    pub name: String,
-    pub trust: String,
-    pub path: String,
-    pub description: Option<String>,
-    pub max_session_duration: i64,
-    pub permissions_boundary: Option<String>,
-    pub tags: Vec<String>,
-}
-
-fn check_duration(d: i64) -> Result<(), CliError> {
-    if (3600..=43200).contains(&d) {
-        Ok(())
-    } else {
-        Err(CliError::validation(format!(
-            "MaxSessionDuration {d} must be between 3600 and 43200 seconds"
-        )))
+    name: String,
+    policy_name: String,
+    doc: String,
+) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        input::entity_name("policy name", &policy_name, 128)?;
+        let document = input::policy_document(&doc, inline_kind(kind))?;
+        ctx.store
+            .put_inline_policy(kind, &name, &policy_name, &document)?;
+        Ok(None)
     }
 }
 
-pub(super) fn create_role(ctx: &Ctx, r: RoleInput) -> Out {
-    input::entity_name("role name", &r.name, 64)?;
-    input::path(&r.path)?;
-    check_duration(r.max_session_duration)?;
-    let trust = input::policy_document(&r.trust, PolicyKind::Trust)?;
-    let tags = input::tags(&r.tags)?;
-    let role = ctx.store.create_role(
-        &NewRole {
-            name: r.name,
-            path: r.path,
-            assume_role_policy_document: trust,
-            description: r.description,
-            max_session_duration: r.max_session_duration,
-            permissions_boundary: r.permissions_boundary,
-            tags,
-        },
-        ctx.now,
-    )?;
-    Ok(Some(json!({ "Role": role_json(&role) })))
-}
-
-pub(super) fn get_role(ctx: &Ctx, name: &str) -> Out {
-    Ok(Some(
-        json!({ "Role": role_json(&ctx.store.get_role(name)?) }),
-    ))
-}
-
-pub(super) fn list_roles(ctx: &Ctx, prefix: &str) -> Out {
-    let list: Vec<Value> = ctx
-        .store
-        .list_roles(prefix)?
-        .iter()
-        .map(role_json)
-        .collect();
-    Ok(Some(json!({ "Roles": list, "IsTruncated": false })))
-}
-
-pub(super) fn update_role(
-    ctx: &Ctx,
-    name: &str,
-    description: Option<String>,
-    max: Option<i64>,
-) -> Out {
-    if let Some(d) = max {
-        check_duration(d)?;
+fn get_inline(kind: PrincipalKind, name: String, policy_name: String) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        let doc = ctx.store.get_inline_policy(kind, &name, &policy_name)?;
+        Ok(Some(
+            json!({ name_key(kind): name, "PolicyName": policy_name, "PolicyDocument": doc_value(&doc) }),
+        ))
     }
-    ctx.store.update_role(name, description.as_deref(), max)?;
-    Ok(None)
 }
 
-pub(super) fn update_trust(ctx: &Ctx, name: &str, doc: &str) -> Out {
-    let trust = input::policy_document(doc, PolicyKind::Trust)?;
-    ctx.store.update_assume_role_policy(name, &trust)?;
-    Ok(None)
-}
-
-pub(super) fn delete_role(ctx: &Ctx, name: &str) -> Out {
-    ctx.store.delete_role(name)?;
-    Ok(None)
-}
-
-pub(super) fn role_boundary(ctx: &Ctx, name: &str, arn: Option<&str>) -> Out {
-    ctx.store.set_role_boundary(name, arn)?;
-    Ok(None)
-}
-
-// ---- simulator -----------------------------------------------------------------------------------
-
-fn sim_err(e: sim::SimulateError) -> CliError {
-    CliError::new(e.code(), e.to_string())
-}
-
-fn load_all(list: &[String]) -> Result<Vec<String>, CliError> {
-    list.iter().map(|a| input::load(a)).collect()
-}
-
-fn context(entries: &[String]) -> Result<policy::Context, CliError> {
-    let entries = load_all(entries)?;
-    let parsed = sim::parse_context_entries_args(&entries).map_err(sim_err)?;
-    sim::context_from_entries(&parsed).map_err(sim_err)
-}
-
-/// simulate-custom-policy: documents only, no store.
-pub(super) fn simulate_custom(cmd: &Command) -> Result<Value, CliError> {
-    let Command::SimulateCustomPolicy {
-        policy_input_list,
-        permissions_boundary_policy_input_list,
-        action_names,
-        resource_arns,
-        context_entries,
-        caller_arn,
-    } = cmd
-    else {
-        return Err(CliError::validation("not simulate-custom-policy"));
-    };
-    let docs = load_all(policy_input_list)?;
-    let bounds = load_all(permissions_boundary_policy_input_list)?;
-    let doc_refs: Vec<&str> = docs.iter().map(String::as_str).collect();
-    let bound_refs: Vec<&str> = bounds.iter().map(String::as_str).collect();
-    let set = sim::custom_policy_set(&doc_refs, &bound_refs)
-        .map_err(|e| CliError::new(e.code.as_str(), e.to_string()))?;
-    let ctx = context(context_entries)?;
-    let results = sim::simulate(
-        &set,
-        action_names,
-        resource_arns,
-        caller_arn.as_deref().unwrap_or(""),
-        &ctx,
-    );
-    let names: Vec<String> = (1..=docs.len())
-        .map(|i| format!("PolicyInputList.{i}"))
-        .chain((1..=bounds.len()).map(|i| format!("PermissionsBoundaryPolicyInputList.{i}")))
-        .collect();
-    let texts: Vec<&String> = docs.iter().chain(bounds.iter()).collect();
-    let pairs: Vec<(&str, &str)> = names
-        .iter()
-        .map(String::as_str)
-        .zip(texts.iter().map(|s| s.as_str()))
-        .collect();
-    Ok(sim::results_json(&results, &pairs))
-}
-
-fn parse_stored(p: &ApplicablePolicy, kind: PolicyKind) -> Result<Policy, CliError> {
-    Policy::parse(&p.document, kind).map_err(|e| {
-        CliError::new(
-            "MalformedPolicyDocument",
-            format!("stored policy {} is invalid: {e}", p.source),
-        )
-    })
-}
-
-/// Turn a principal's stored policies into the evaluator's set.
-pub(super) fn policy_set(
-    applicable: &[ApplicablePolicy],
-    boundary: Option<&ApplicablePolicy>,
-    principal: PrincipalKind,
-) -> Result<PolicySet, CliError> {
-    let mut set = PolicySet::default();
-    for p in applicable {
-        let (st, kind) = match (&p.origin, principal) {
-            (PolicyOrigin::Inline, PrincipalKind::Role) => {
-                (SourceType::Role, PolicyKind::RoleInline)
-            }
-            (PolicyOrigin::Inline, PrincipalKind::Group) => {
-                (SourceType::Group, PolicyKind::GroupInline)
-            }
-            (PolicyOrigin::Inline, PrincipalKind::User) => {
-                (SourceType::User, PolicyKind::UserInline)
-            }
-            (PolicyOrigin::GroupInline(_), _) => (SourceType::Group, PolicyKind::GroupInline),
-            _ => (SourceType::UserManaged, PolicyKind::Managed),
-        };
-        set.identity
-            .push((Source::new(p.source.clone(), st), parse_stored(p, kind)?));
+fn delete_inline(
+    kind: PrincipalKind,
+    name: String,
+    policy_name: String,
+) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        ctx.store.delete_inline_policy(kind, &name, &policy_name)?;
+        Ok(None)
     }
-    if let Some(b) = boundary {
-        set.boundary = Some((
-            Source::new(b.source.clone(), SourceType::UserManaged),
-            parse_stored(b, PolicyKind::Boundary)?,
-        ));
-    }
-    Ok(set)
 }
 
-/// The stored policies of a group (inline and attached), for simulate-principal-policy.
-fn group_policies(ctx: &Ctx, name: &str) -> Result<Vec<ApplicablePolicy>, CliError> {
-    let mut out = Vec::new();
-    for pn in ctx.store.list_inline_policies(PrincipalKind::Group, name)? {
-        let document = ctx
-            .store
-            .get_inline_policy(PrincipalKind::Group, name, &pn)?;
-        out.push(ApplicablePolicy {
-            source: pn.clone(),
-            name: pn,
-            origin: PolicyOrigin::Inline,
-            document,
-        });
+fn list_inline(kind: PrincipalKind, name: String) -> impl FnOnce(&Ctx) -> Out {
+    move |ctx: &Ctx| {
+        Ok(Some(
+            json!({ "PolicyNames": ctx.store.list_inline_policies(kind, &name)?, "IsTruncated": false }),
+        ))
     }
-    for a in ctx
-        .store
-        .list_attached_policies(PrincipalKind::Group, name)?
-    {
-        let p = ctx.store.get_policy(&a.policy_arn)?;
-        let v = ctx
-            .store
-            .get_policy_version(&a.policy_arn, &p.default_version_id)?;
-        out.push(ApplicablePolicy {
-            source: a.policy_arn,
-            name: a.policy_name,
-            origin: PolicyOrigin::Attached,
-            document: v.document,
-        });
-    }
-    Ok(out)
-}
-
-/// simulate-principal-policy: the stored policies of a user, group or role.
-pub(super) fn simulate_principal(ctx: &Ctx, cmd: &Command) -> Out {
-    let Command::SimulatePrincipalPolicy {
-        policy_source_arn,
-        policy_input_list,
-        permissions_boundary_policy_input_list,
-        action_names,
-        resource_arns,
-        context_entries,
-        caller_arn,
-    } = cmd
-    else {
-        return Err(CliError::validation("not simulate-principal-policy"));
-    };
-    let acct = ctx.store.account_id()?;
-    let rest = policy_source_arn
-        .strip_prefix(&format!("arn:aws:iam::{acct}:"))
-        .ok_or_else(|| {
-            CliError::new(
-                "InvalidInput",
-                format!("{policy_source_arn} is not an ARN of this account ({acct})"),
-            )
-        })?;
-    let (kind_word, path_name) = rest.split_once('/').ok_or_else(|| {
-        CliError::new("InvalidInput", format!("malformed ARN {policy_source_arn}"))
-    })?;
-    let name = path_name.rsplit('/').next().unwrap_or(path_name);
-    let (kind, applicable, boundary) = match kind_word {
-        "user" => {
-            let p = ctx.store.user_policies(name)?;
-            (PrincipalKind::User, p.identity, p.boundary)
-        }
-        "role" => {
-            let p = ctx.store.role_policies(name)?;
-            (PrincipalKind::Role, p.identity, p.boundary)
-        }
-        "group" => (PrincipalKind::Group, group_policies(ctx, name)?, None),
-        other => {
-            return Err(CliError::new(
-                "InvalidInput",
-                format!("cannot simulate a {other}: give a user, group or role ARN"),
-            ));
-        }
-    };
-    let mut set = policy_set(&applicable, boundary.as_ref(), kind)?;
-    let extra = load_all(policy_input_list)?;
-    let bounds = load_all(permissions_boundary_policy_input_list)?;
-    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let bound_refs: Vec<&str> = bounds.iter().map(String::as_str).collect();
-    let custom = sim::custom_policy_set(&extra_refs, &bound_refs)
-        .map_err(|e| CliError::new(e.code.as_str(), e.to_string()))?;
-    set.identity.extend(custom.identity);
-    if custom.boundary.is_some() {
-        set.boundary = custom.boundary;
-    }
-    let caller = caller_arn
-        .clone()
-        .unwrap_or_else(|| policy_source_arn.clone());
-    let pctx = context(context_entries)?;
-    let results = sim::simulate(&set, action_names, resource_arns, &caller, &pctx);
-    let mut pairs: Vec<(String, String)> = applicable
-        .iter()
-        .map(|p| (p.source.clone(), p.document.clone()))
-        .collect();
-    if let Some(b) = &boundary {
-        pairs.push((b.source.clone(), b.document.clone()));
-    }
-    pairs.extend(
-        extra
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (format!("PolicyInputList.{}", i + 1), d.clone())),
-    );
-    let refs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Ok(Some(sim::results_json(&results, &refs)))
 }

@@ -1,10 +1,11 @@
-//! `iam` subcommands for role sessions (written by the sts part, kept in this file):
-//! list active sessions, revoke one, and AWS's "Revoke active sessions" for a role.
+//! Role sessions issued by iam-sts: list them, revoke one, and AWS's "Revoke active
+//! sessions" for a role.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::store::{PrincipalKind, Result, Store};
+use super::{Ctx, Op, Out};
+use crate::store::PrincipalKind;
 use crate::sts::model;
 
 /// The inline policy name AWS's console uses for "Revoke active sessions".
@@ -55,60 +56,67 @@ pub fn revoke_older_sessions_policy(now: i64) -> String {
     .to_string()
 }
 
-/// Runs one role-session operation; the caller prints the JSON.
-pub fn run(store: &dyn Store, cmd: &SessionCommand, now: i64) -> Result<Value> {
-    match cmd {
-        SessionCommand::ListRoleSessions {
-            role_name,
-            user_name,
-            all,
-        } => {
-            let account = store.account_id()?;
-            let live = if *all { None } else { Some(now) };
-            let mut list = Vec::new();
-            for s in store.list_role_sessions(user_name.as_deref(), live)? {
-                if role_name
-                    .as_deref()
-                    .is_some_and(|r| !r.eq_ignore_ascii_case(&s.role_name))
-                {
-                    continue;
-                }
-                let status = if s.revoked.is_some() {
-                    "Revoked"
-                } else if now >= s.expires {
-                    "Expired"
-                } else {
-                    "Active"
-                };
-                list.push(json!({
-                    "AccessKeyId": s.session_id,
-                    "UserName": s.user_name,
-                    "RoleName": s.role_name,
-                    "RoleSessionName": s.session_name,
-                    "Arn": model::assumed_role_arn(&account, &s.role_name, &s.session_name),
-                    "Terminal": crate::sts::scope::describe_key(&s.scope),
-                    "IssuedAt": model::iso8601(s.issued),
-                    "Expiration": model::iso8601(s.expires),
-                    "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
-                    "Status": status,
-                }));
+impl SessionCommand {
+    /// The handler and whether it writes.
+    pub(super) fn op(self) -> Op {
+        match self {
+            SessionCommand::ListRoleSessions {
+                role_name,
+                user_name,
+                all,
+            } => Op::read(move |ctx| list(ctx, role_name.as_deref(), user_name.as_deref(), all)),
+            SessionCommand::RevokeRoleSession { access_key_id } => Op::write(move |ctx| {
+                ctx.store.revoke_role_session(&access_key_id, ctx.now)?;
+                Ok(Some(json!({ "RevokedAccessKeyId": access_key_id })))
+            }),
+            SessionCommand::RevokeRoleSessions { role_name } => {
+                Op::write(move |ctx| revoke_older(ctx, &role_name))
             }
-            Ok(json!({ "RoleSessions": list }))
-        }
-        SessionCommand::RevokeRoleSession { access_key_id } => {
-            store.revoke_role_session(access_key_id, now)?;
-            Ok(json!({ "RevokedAccessKeyId": access_key_id }))
-        }
-        SessionCommand::RevokeRoleSessions { role_name } => {
-            let doc = revoke_older_sessions_policy(now);
-            store.put_inline_policy(PrincipalKind::Role, role_name, REVOKE_POLICY_NAME, &doc)?;
-            Ok(json!({
-                "RoleName": role_name,
-                "PolicyName": REVOKE_POLICY_NAME,
-                "PolicyDocument": serde_json::from_str::<Value>(&doc).unwrap_or(Value::Null),
-            }))
         }
     }
+}
+
+fn list(ctx: &Ctx, role_name: Option<&str>, user_name: Option<&str>, all: bool) -> Out {
+    let (store, now) = (&ctx.store, ctx.now);
+    let account = store.account_id()?;
+    let live = if all { None } else { Some(now) };
+    let mut list = Vec::new();
+    for s in store.list_role_sessions(user_name, live)? {
+        if role_name.is_some_and(|r| !r.eq_ignore_ascii_case(&s.role_name)) {
+            continue;
+        }
+        let status = if s.revoked.is_some() {
+            "Revoked"
+        } else if now >= s.expires {
+            "Expired"
+        } else {
+            "Active"
+        };
+        list.push(json!({
+            "AccessKeyId": s.session_id,
+            "UserName": s.user_name,
+            "RoleName": s.role_name,
+            "RoleSessionName": s.session_name,
+            "Arn": model::assumed_role_arn(&account, &s.role_name, &s.session_name),
+            "Terminal": crate::sts::scope::describe_key(&s.scope),
+            "IssuedAt": model::iso8601(s.issued),
+            "Expiration": model::iso8601(s.expires),
+            "MultiFactorAuthTime": s.mfa_time.map(model::iso8601),
+            "Status": status,
+        }));
+    }
+    Ok(Some(json!({ "RoleSessions": list })))
+}
+
+fn revoke_older(ctx: &Ctx, role_name: &str) -> Out {
+    let doc = revoke_older_sessions_policy(ctx.now);
+    ctx.store
+        .put_inline_policy(PrincipalKind::Role, role_name, REVOKE_POLICY_NAME, &doc)?;
+    Ok(Some(json!({
+        "RoleName": role_name,
+        "PolicyName": REVOKE_POLICY_NAME,
+        "PolicyDocument": serde_json::from_str::<Value>(&doc).unwrap_or(Value::Null),
+    })))
 }
 
 #[cfg(test)]

@@ -1,11 +1,38 @@
-//! userdb from the CLI (owned by the userdb engineer): the refresh that follows every
-//! change to the store, and `iam sync-userdb [--check]`.
+//! The host's Linux accounts from the CLI: `iam sync-userdb [--check]`, the refresh of
+//! the userdb directory and SSH key export that follows every change to the store, and
+//! `create-user --uid`.
 
 use std::path::Path;
 
-use super::{CliError, Ctx, Out};
+use super::{CliError, Ctx, Effect, Op, Out};
 use crate::store::{self, Store};
 use crate::userdb::{self, Config, DIR_ENV, Mode, Report, keys::KEYS_DIR_ENV};
+use clap::Subcommand;
+
+/// userdb operations of `iam`.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum UserdbCommand {
+    /// Compare the userdb directory (/etc/userdb) and the SSH key export with the store,
+    /// print the drift, and repair it.
+    SyncUserdb {
+        /// Only report the drift (non-zero exit when something would change).
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+impl UserdbCommand {
+    /// The handler and its effect on the store.
+    pub(super) fn op(self) -> Op {
+        match self {
+            UserdbCommand::SyncUserdb { check } => Op::Store(
+                Effect::SyncUserdb,
+                Box::new(move |ctx| sync_userdb(ctx, check)),
+            ),
+        }
+    }
+}
 
 /// Whether changes to the store at `store_path` refresh the host's userdb directory and
 /// key export: always for the host's store (the default path), and for any other store
@@ -27,7 +54,7 @@ fn run(store: &dyn Store, mode: Mode) -> Result<Report, userdb::UserdbError> {
     userdb::apply(store, &cfg, &login, mode)
 }
 
-/// Called by the dispatcher after a command that changed the store. A failure does not
+/// Called after a command that changed the store. A failure does not
 /// undo the change (the store is the truth); it is reported so the admin can repair.
 pub(crate) fn after_change(ctx: &Ctx, store_path: &Path) {
     if !manages_host(store_path) {
@@ -46,7 +73,7 @@ pub(crate) fn after_change(ctx: &Ctx, store_path: &Path) {
 }
 
 /// `iam sync-userdb [--check]`: print the drift, repair it unless `--check`.
-pub(crate) fn sync_userdb(ctx: &Ctx, check: bool) -> Out {
+fn sync_userdb(ctx: &Ctx, check: bool) -> Out {
     let mode = if check { Mode::Check } else { Mode::Repair };
     let rep = run(&*ctx.store, mode).map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
     for d in &rep.drift {
@@ -92,10 +119,7 @@ pub(crate) fn with_explicit_uid(
     let out = create(ctx)?;
     let u = ctx.store.get_user(user)?;
     let range = (cfg.range.first, cfg.range.last);
-    if let Err(e) = ctx
-        .store
-        .assign_linux_id(&u.user_id, Some(uid), range, &in_use)
-    {
+    if let Err(e) = store::assign_linux_id(&*ctx.store, &u.user_id, Some(uid), range, &in_use) {
         let _ = ctx.store.delete_user(user);
         return Err(e.into());
     }

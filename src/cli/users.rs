@@ -1,9 +1,149 @@
-//! Users, their tags and boundaries, and groups.
+//! Users: create, show, list, rename, delete; their tags and permissions boundary.
 
 use super::output::iso8601;
-use super::{CliError, Ctx, Out, input};
-use crate::store::{Group, NewUser, TagTarget, User};
+use super::{Ctx, Op, Out, input, tags, userdb};
+use crate::store::{NewUser, TagTarget, User};
+use clap::Subcommand;
 use serde_json::{Value, json};
+
+/// User operations of `iam`.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum UserCommand {
+    /// Create an IAM user; the name must be a valid Linux user name (it is the login name).
+    CreateUser {
+        /// Linux-valid name: lower-case letters, digits, `_`, `-`; at most 32 characters.
+        #[arg(long)]
+        user_name: String,
+        /// IAM path, `/` or `/a/b/`.
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// Managed policy ARN to use as permissions boundary.
+        #[arg(long)]
+        permissions_boundary: Option<String>,
+        /// Tags: `Key=k,Value=v ...` or JSON `[{"Key":"k","Value":"v"}]`.
+        #[arg(long, num_args = 1..)]
+        tags: Vec<String>,
+        /// Linux uid for this user (fleets that must agree); default: the next free id
+        /// of the range (see docs/userdb.md).
+        #[arg(long)]
+        uid: Option<u32>,
+    },
+    /// Show a user.
+    GetUser {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+    /// List users.
+    ListUsers {
+        /// Only users whose path starts with this.
+        #[arg(long, default_value = "/")]
+        path_prefix: String,
+    },
+    /// Rename a user or change its path.
+    UpdateUser {
+        /// Current name.
+        #[arg(long)]
+        user_name: String,
+        /// New Linux-valid name.
+        #[arg(long)]
+        new_user_name: Option<String>,
+        /// New path.
+        #[arg(long)]
+        new_path: Option<String>,
+    },
+    /// Delete a user (DeleteConflict while credentials, groups or policies remain).
+    DeleteUser {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+    /// Add or overwrite tags on a user (they become aws:PrincipalTag/KEY).
+    TagUser {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Tags: `Key=k,Value=v ...` or JSON.
+        #[arg(long, num_args = 1.., required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a user.
+    UntagUser {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Keys to remove.
+        #[arg(long, num_args = 1.., required = true)]
+        tag_keys: Vec<String>,
+    },
+    /// List a user's tags.
+    ListUserTags {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+    /// Set a user's permissions boundary.
+    PutUserPermissionsBoundary {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+        /// Managed policy ARN.
+        #[arg(long)]
+        permissions_boundary: String,
+    },
+    /// Remove a user's permissions boundary.
+    DeleteUserPermissionsBoundary {
+        /// User name.
+        #[arg(long)]
+        user_name: String,
+    },
+}
+
+impl UserCommand {
+    /// The handler and whether it writes.
+    pub(super) fn op(self) -> Op {
+        use UserCommand::*;
+        match self {
+            CreateUser {
+                user_name,
+                path,
+                permissions_boundary,
+                tags,
+                uid,
+            } => Op::write(move |ctx| {
+                userdb::with_explicit_uid(ctx, &user_name, uid, |ctx| {
+                    create_user(ctx, &user_name, &path, permissions_boundary, &tags)
+                })
+            }),
+            GetUser { user_name } => Op::read(move |ctx| get_user(ctx, &user_name)),
+            ListUsers { path_prefix } => Op::read(move |ctx| list_users(ctx, &path_prefix)),
+            UpdateUser {
+                user_name,
+                new_user_name,
+                new_path,
+            } => Op::write(move |ctx| update_user(ctx, &user_name, new_user_name, new_path)),
+            DeleteUser { user_name } => Op::write(move |ctx| delete_user(ctx, &user_name)),
+            TagUser { user_name, tags } => {
+                Op::write(move |ctx| tags::tag(ctx, TagTarget::User, &user_name, &tags))
+            }
+            UntagUser {
+                user_name,
+                tag_keys,
+            } => Op::write(move |ctx| tags::untag(ctx, TagTarget::User, &user_name, &tag_keys)),
+            ListUserTags { user_name } => {
+                Op::read(move |ctx| tags::list(ctx, TagTarget::User, &user_name))
+            }
+            PutUserPermissionsBoundary {
+                user_name,
+                permissions_boundary,
+            } => Op::write(move |ctx| boundary(ctx, &user_name, Some(&permissions_boundary))),
+            DeleteUserPermissionsBoundary { user_name } => {
+                Op::write(move |ctx| boundary(ctx, &user_name, None))
+            }
+        }
+    }
+}
 
 /// AWS `User` shape.
 pub(super) fn user_json(u: &User) -> Value {
@@ -27,18 +167,7 @@ pub(super) fn user_json(u: &User) -> Value {
     v
 }
 
-/// AWS `Group` shape.
-pub(super) fn group_json(g: &Group) -> Value {
-    json!({
-        "Path": g.path,
-        "GroupName": g.name,
-        "GroupId": g.group_id,
-        "Arn": g.arn,
-        "CreateDate": iso8601(g.create_date),
-    })
-}
-
-pub(super) fn create_user(
+fn create_user(
     ctx: &Ctx,
     name: &str,
     path: &str,
@@ -60,13 +189,13 @@ pub(super) fn create_user(
     Ok(Some(json!({ "User": user_json(&u) })))
 }
 
-pub(super) fn get_user(ctx: &Ctx, name: &str) -> Out {
+fn get_user(ctx: &Ctx, name: &str) -> Out {
     Ok(Some(
         json!({ "User": user_json(&ctx.store.get_user(name)?) }),
     ))
 }
 
-pub(super) fn list_users(ctx: &Ctx, prefix: &str) -> Out {
+fn list_users(ctx: &Ctx, prefix: &str) -> Out {
     let users: Vec<Value> = ctx
         .store
         .list_users(prefix)?
@@ -76,12 +205,7 @@ pub(super) fn list_users(ctx: &Ctx, prefix: &str) -> Out {
     Ok(Some(json!({ "Users": users })))
 }
 
-pub(super) fn update_user(
-    ctx: &Ctx,
-    name: &str,
-    new_name: Option<String>,
-    new_path: Option<String>,
-) -> Out {
+fn update_user(ctx: &Ctx, name: &str, new_name: Option<String>, new_path: Option<String>) -> Out {
     if let Some(n) = &new_name {
         input::user_name(n)?;
     }
@@ -93,106 +217,12 @@ pub(super) fn update_user(
     Ok(None)
 }
 
-pub(super) fn delete_user(ctx: &Ctx, name: &str) -> Out {
+fn delete_user(ctx: &Ctx, name: &str) -> Out {
     ctx.store.delete_user(name)?;
     Ok(None)
 }
 
-pub(super) fn tag(ctx: &Ctx, target: TagTarget, name: &str, tags: &[String]) -> Out {
-    let tags = input::tags(tags)?;
-    ctx.store.tag(target, name, &tags)?;
-    Ok(None)
-}
-
-pub(super) fn untag(ctx: &Ctx, target: TagTarget, name: &str, keys: &[String]) -> Out {
-    ctx.store.untag(target, name, keys)?;
-    Ok(None)
-}
-
-pub(super) fn list_tags(ctx: &Ctx, target: TagTarget, name: &str) -> Out {
-    Ok(Some(
-        json!({ "Tags": ctx.store.list_tags(target, name)?, "IsTruncated": false }),
-    ))
-}
-
-pub(super) fn user_boundary(ctx: &Ctx, name: &str, arn: Option<&str>) -> Out {
+fn boundary(ctx: &Ctx, name: &str, arn: Option<&str>) -> Out {
     ctx.store.set_user_boundary(name, arn)?;
-    Ok(None)
-}
-
-pub(super) fn create_group(ctx: &Ctx, name: &str, path: &str) -> Out {
-    input::entity_name("group name", name, 128)?;
-    input::path(path)?;
-    let g = ctx.store.create_group(name, path, ctx.now)?;
-    Ok(Some(json!({ "Group": group_json(&g) })))
-}
-
-pub(super) fn get_group(ctx: &Ctx, name: &str) -> Out {
-    let g = ctx.store.get_group(name)?;
-    let users: Vec<Value> = ctx
-        .store
-        .group_members(name)?
-        .iter()
-        .map(user_json)
-        .collect();
-    Ok(Some(
-        json!({ "Users": users, "Group": group_json(&g), "IsTruncated": false }),
-    ))
-}
-
-pub(super) fn list_groups(ctx: &Ctx, prefix: &str) -> Out {
-    let groups: Vec<Value> = ctx
-        .store
-        .list_groups(prefix)?
-        .iter()
-        .map(group_json)
-        .collect();
-    Ok(Some(json!({ "Groups": groups })))
-}
-
-pub(super) fn list_groups_for_user(ctx: &Ctx, user: &str) -> Out {
-    let groups: Vec<Value> = ctx
-        .store
-        .list_groups_for_user(user)?
-        .iter()
-        .map(group_json)
-        .collect();
-    Ok(Some(json!({ "Groups": groups })))
-}
-
-pub(super) fn add_user_to_group(ctx: &Ctx, group: &str, user: &str) -> Out {
-    ctx.store.add_user_to_group(group, user)?;
-    Ok(None)
-}
-
-pub(super) fn remove_user_from_group(ctx: &Ctx, group: &str, user: &str) -> Out {
-    ctx.store.remove_user_from_group(group, user)?;
-    Ok(None)
-}
-
-pub(super) fn update_group(
-    ctx: &Ctx,
-    name: &str,
-    new_name: Option<String>,
-    new_path: Option<String>,
-) -> Out {
-    if let Some(n) = &new_name {
-        input::entity_name("group name", n, 128)?;
-    }
-    if let Some(p) = &new_path {
-        input::path(p)?;
-    }
-    if new_name.is_none() && new_path.is_none() {
-        return Err(CliError::validation(
-            "Give --new-group-name and/or --new-path",
-        ));
-    }
-    ctx.store
-        .update_group(name, new_name.as_deref(), new_path.as_deref())?;
-    Ok(None)
-}
-
-pub(super) fn delete_group(ctx: &Ctx, name: &str) -> Out {
-    ctx.store.delete_group(name)?;
     Ok(None)
 }

@@ -18,7 +18,8 @@ use crate::store::{self, AuditEvent, Store, StoreError};
 /// The store behind `Backend`.
 pub struct StoreBackend {
     store: Box<dyn Store>,
-    db: PathBuf,
+    /// The auth-facts key file (the store options' `auth_key`).
+    auth_key: PathBuf,
 }
 
 /// Open the store for one PAM call. A missing store is an error (PAM never creates one).
@@ -26,17 +27,20 @@ pub struct StoreBackend {
 /// # Errors
 /// [`BackendError::Unavailable`] naming the file and the problem.
 pub fn open(db: &str) -> Result<(StoreBackend, RealCrypto), BackendError> {
-    let path = PathBuf::from(db);
-    match std::fs::symlink_metadata(&path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BackendError::Unavailable(format!("{db} does not exist")));
+    let opts = store::OpenOptions::for_login(db);
+    if let Some(path) = opts.location.sqlite_path() {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BackendError::Unavailable(format!("{db} does not exist")));
+            }
+            Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
         }
-        Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
     }
-    let store = store::open_for_login(&path).map_err(from_store)?;
+    let store = store::open(&opts).map_err(from_store)?;
     let params = store.hash_params().map_err(from_store)?;
-    Ok((StoreBackend { store, db: path }, RealCrypto { params }))
+    let auth_key = opts.auth_key;
+    Ok((StoreBackend { store, auth_key }, RealCrypto { params }))
 }
 
 fn from_store(e: StoreError) -> BackendError {
@@ -184,8 +188,7 @@ impl Backend for StoreBackend {
     }
 
     fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError> {
-        let dir = self.db.parent().unwrap_or(Path::new("/"));
-        auth_key(&dir.join("pam_iam_auth.key"))
+        auth_key(&self.auth_key)
     }
 }
 

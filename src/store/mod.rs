@@ -2,16 +2,29 @@
 //! event. All SQL lives under this module; callers see the [`Store`] trait and plain
 //! domain types, so a PostgreSQL backend can be added later beside [`sqlite`].
 
-mod linux_ids;
-mod safe_open;
-mod schema;
+#[cfg(test)]
+pub(crate) mod contract;
+mod ops;
+pub mod rules;
 pub mod sqlite;
 mod stop_guard;
+mod traits;
 mod types;
 
-use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 pub use crate::credentials::{LockState, LockoutSettings, PasswordPolicy};
+pub use ops::*;
+pub use traits::*;
 pub use types::*;
+
+/// The store traits, for `use crate::store::prelude::*;`: a [`Store`]'s methods live on
+/// its per-aggregate sub-traits, which must be in scope to call them.
+pub mod prelude {
+    pub use super::traits::{
+        AccessKeyStore, AccountStore, AuditStore, GroupStore, HostStore, LinuxIdStore,
+        LockoutStore, LoginProfileStore, MfaStore, PolicyStore, RoleStore, SessionStore,
+        SshKeyStore, Store, TagStore, UserStore,
+    };
+}
 
 use std::path::{Path, PathBuf};
 
@@ -34,37 +47,169 @@ pub enum OpenMode {
     ReadOnly,
 }
 
+/// Where a store lives, as `--db`, `PAM_IAM_DB` or the module's `db=` name it:
+/// `sqlite:PATH` or a plain path for SQLite, `postgres://…` for PostgreSQL (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL conninfo URL (not supported yet: [`open`] says so).
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads a location: `postgres://` / `postgresql://` URLs, `sqlite:PATH`, else a path.
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_string())
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            Location::Sqlite(PathBuf::from(path))
+        } else {
+            Location::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// The SQLite file, if this is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Where the key sealing PAM's auth facts lives unless the options say otherwise:
+    /// beside a SQLite file (as it always has), [`DEFAULT_AUTH_KEY`] for a server store.
+    pub fn default_auth_key(&self) -> PathBuf {
+        match self {
+            Location::Sqlite(p) => match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join(AUTH_KEY_FILE),
+                _ => PathBuf::from(AUTH_KEY_FILE),
+            },
+            Location::Postgres(_) => PathBuf::from(DEFAULT_AUTH_KEY),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => f.write_str(url),
+        }
+    }
+}
+
+impl From<&str> for Location {
+    fn from(s: &str) -> Self {
+        Location::parse(s)
+    }
+}
+
+impl From<String> for Location {
+    fn from(s: String) -> Self {
+        Location::parse(&s)
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Self {
+        match p.to_str() {
+            Some(s) => Location::parse(s),
+            None => Location::Sqlite(p.to_path_buf()),
+        }
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(p: PathBuf) -> Self {
+        Location::from(p.as_path())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Self {
+        Location::from(p.as_path())
+    }
+}
+
+/// File name of the auth-facts key beside a SQLite store.
+pub const AUTH_KEY_FILE: &str = "pam_iam_auth.key";
+
+/// The auth-facts key of a store that is not a local file.
+pub const DEFAULT_AUTH_KEY: &str = "/var/lib/pam-iam/pam_iam_auth.key";
+
 /// Everything [`open`] needs to know.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// Path of the database file.
-    pub path: PathBuf,
+    /// Where the store lives.
+    pub location: Location,
     /// Read-write or read-only.
     pub mode: OpenMode,
     /// Skip the owner/mode checks (symlinks are still refused). Only for tests and
     /// development; PAM and setuid helpers must never set it from the environment.
     pub insecure_ok: bool,
+    /// How long to wait for another process's write lock; `None`: an administrator's
+    /// default (10 s). Logins wait [`LOGIN_BUSY_TIMEOUT`].
+    pub busy_timeout: Option<std::time::Duration>,
+    /// The root-only file holding the key that seals PAM's auth facts between PAM
+    /// phases (not store data: a file of this host). Default:
+    /// [`Location::default_auth_key`].
+    pub auth_key: PathBuf,
 }
 
 impl OpenOptions {
-    /// Strict options for `path`.
-    pub fn new(path: impl Into<PathBuf>, mode: OpenMode) -> Self {
+    /// Strict options for `location` (a path, `sqlite:PATH` or a URL).
+    pub fn new(location: impl Into<Location>, mode: OpenMode) -> Self {
+        let location = location.into();
         OpenOptions {
-            path: path.into(),
+            auth_key: location.default_auth_key(),
+            location,
             mode,
             insecure_ok: false,
+            busy_timeout: None,
+        }
+    }
+
+    /// Read-write with strict checks, waiting at most [`LOGIN_BUSY_TIMEOUT`] for a lock:
+    /// how PAM and iam-sts open the store.
+    pub fn for_login(location: impl Into<Location>) -> Self {
+        OpenOptions {
+            busy_timeout: Some(LOGIN_BUSY_TIMEOUT),
+            ..OpenOptions::new(location, OpenMode::ReadWrite)
         }
     }
 }
 
-/// Open the store safely (owner, mode, no symlinks), create it (directory 0700, file 0600)
-/// when missing in read-write mode, and apply pending schema migrations.
+/// Open the store at `opts.location`: for SQLite safely (owner, mode, no symlinks),
+/// created (directory 0700, file 0600) when missing in read-write mode, and migrated.
 ///
 /// # Errors
 /// [`StoreError::Insecure`] naming the file and its mode, [`StoreError::Io`],
-/// [`StoreError::Database`], [`StoreError::SchemaTooNew`].
+/// [`StoreError::Database`], [`StoreError::SchemaTooNew`], [`StoreError::Unsupported`]
+/// for a backend this build does not have.
 pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
-    Ok(Box::new(sqlite::SqliteStore::open(opts)?))
+    match &opts.location {
+        Location::Sqlite(_) => Ok(Box::new(sqlite::SqliteStore::open(opts)?)),
+        Location::Postgres(url) => Err(StoreError::Unsupported(format!(
+            "{}: PostgreSQL stores are not supported yet; use a SQLite path (sqlite:PATH)",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// A URL without its password (`postgres://u:secret@h/db` -> `postgres://u:***@h/db`).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some(x) => x,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// How long a login (PAM, sudo, iam-sts) waits for another process's write lock before
@@ -72,16 +217,12 @@ pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
 /// or stopped writer makes a login wait this long; see docs/store.md, "Locks".
 pub const LOGIN_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// [`open_path`] read-write for a login: strict checks, waiting at most
-/// [`LOGIN_BUSY_TIMEOUT`] for a lock.
+/// [`open`] with [`OpenOptions::for_login`].
 ///
 /// # Errors
 /// As [`open`].
-pub fn open_for_login(path: &Path) -> Result<Box<dyn Store>> {
-    Ok(Box::new(sqlite::SqliteStore::open_waiting(
-        &OpenOptions::new(path, OpenMode::ReadWrite),
-        LOGIN_BUSY_TIMEOUT,
-    )?))
+pub fn open_for_login(location: impl Into<Location>) -> Result<Box<dyn Store>> {
+    open(&OpenOptions::for_login(location))
 }
 
 /// Shorthand for [`open`] with strict checks.
@@ -90,6 +231,23 @@ pub fn open_for_login(path: &Path) -> Result<Box<dyn Store>> {
 /// As [`open`].
 pub fn open_path(path: &Path, mode: OpenMode) -> Result<Box<dyn Store>> {
     open(&OpenOptions::new(path, mode))
+}
+
+/// [`Store::atomically`] returning what `f` computes: `f`'s steps commit together or
+/// not at all.
+///
+/// # Errors
+/// `f`'s error (everything rolled back) or the store's.
+pub fn atomically<T>(store: &dyn Store, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.atomically(&mut |s| {
+        if let Some(f) = f.take() {
+            out = Some(f(s)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Database("the transaction body did not run".into()))
 }
 
 /// Store errors; [`StoreError::code`] gives the AWS error code the CLI prints.
@@ -143,6 +301,9 @@ pub enum StoreError {
     /// A write was attempted on a read-only store, or migration is needed.
     #[error("store not writable here: {0}")]
     ReadOnly(String),
+    /// The location names a backend this build does not have.
+    #[error("{0}")]
+    Unsupported(String),
     /// Generating a random id failed.
     #[error(transparent)]
     Credential(#[from] crate::credentials::CredError),
@@ -158,9 +319,10 @@ impl StoreError {
             StoreError::LimitExceeded(_) => "LimitExceeded",
             StoreError::Validation(_) => "ValidationError",
             StoreError::Other(code, _) => code,
-            StoreError::Insecure { .. } | StoreError::Io { .. } | StoreError::ReadOnly(_) => {
-                "StoreUnavailable"
-            }
+            StoreError::Insecure { .. }
+            | StoreError::Io { .. }
+            | StoreError::ReadOnly(_)
+            | StoreError::Unsupported(_) => "StoreUnavailable",
             StoreError::Database(_) | StoreError::SchemaTooNew { .. } => "ServiceFailure",
             StoreError::Credential(_) => "ServiceFailure",
         }
@@ -169,352 +331,6 @@ impl StoreError {
 
 /// Result alias for store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// The store interface. Every method is one transaction: it either happens completely or
-/// not at all, and read-then-write methods take the write lock first (`BEGIN IMMEDIATE`).
-/// Times are unix seconds passed in by the caller.
-pub trait Store {
-    // ---- account --------------------------------------------------------------------
-    /// The 12-digit account id fixed at creation.
-    fn account_id(&self) -> Result<String>;
-    /// Schema version after migrations.
-    fn schema_version(&self) -> Result<i64>;
-    /// argon2 parameters for new password hashes (and the dummy hash).
-    fn hash_params(&self) -> Result<crate::credentials::HashParams>;
-    /// Change the argon2 parameters used for new hashes.
-    fn set_hash_params(&self, p: &crate::credentials::HashParams) -> Result<()>;
-    /// Counts for `get-account-summary`.
-    fn account_summary(&self) -> Result<AccountSummary>;
-
-    // ---- users ----------------------------------------------------------------------
-    /// Create a user; the name must already be a valid Linux user name.
-    fn create_user(&self, u: &NewUser, now: i64) -> Result<User>;
-    /// A user by name.
-    fn get_user(&self, name: &str) -> Result<User>;
-    /// A user by unique id (`AIDA…`).
-    fn get_user_by_id(&self, user_id: &str) -> Result<User>;
-    /// Users whose path starts with `path_prefix`, by name.
-    fn list_users(&self, path_prefix: &str) -> Result<Vec<User>>;
-    /// Rename and/or move a user.
-    fn update_user(&self, name: &str, new_name: Option<&str>, new_path: Option<&str>)
-    -> Result<()>;
-    /// Delete a user that has no credentials, groups or policies left (else DeleteConflict).
-    fn delete_user(&self, name: &str) -> Result<()>;
-    /// Set the user's permissions boundary (a managed policy ARN) or remove it.
-    fn set_user_boundary(&self, name: &str, policy_arn: Option<&str>) -> Result<()>;
-
-    // ---- tags (users, roles) ------------------------------------------------------------
-    /// Add or overwrite tags (at most 50 per entity).
-    fn tag(&self, target: TagTarget, name: &str, tags: &[Tag]) -> Result<()>;
-    /// Remove tags by key (case-insensitive).
-    fn untag(&self, target: TagTarget, name: &str, keys: &[String]) -> Result<()>;
-    /// Tags of an entity.
-    fn list_tags(&self, target: TagTarget, name: &str) -> Result<Vec<Tag>>;
-
-    // ---- login profiles and passwords ---------------------------------------------------
-    /// Give a user a password (hash already computed and policy-checked).
-    fn create_login_profile(
-        &self,
-        user: &str,
-        hash: &str,
-        reset_required: bool,
-        now: i64,
-    ) -> Result<LoginProfile>;
-    /// The login profile, hash included.
-    fn get_login_profile(&self, user: &str) -> Result<LoginProfile>;
-    /// Change the password (pushing the old hash into the history) and/or reset flag.
-    fn update_login_profile(
-        &self,
-        user: &str,
-        hash: Option<&str>,
-        reset_required: Option<bool>,
-        now: i64,
-    ) -> Result<()>;
-    /// Remove the password.
-    fn delete_login_profile(&self, user: &str) -> Result<()>;
-    /// The current and up to `depth - 1` previous hashes, newest first, for reuse checks.
-    fn password_history(&self, user: &str, depth: usize) -> Result<Vec<String>>;
-    /// Everything PAM needs to authenticate `user` in one read; `None` if unknown.
-    fn auth_info(&self, user: &str) -> Result<Option<AuthInfo>>;
-    /// Account password policy (`None` when unset: AWS defaults apply).
-    fn get_password_policy(&self) -> Result<Option<PasswordPolicy>>;
-    /// Set the account password policy.
-    fn put_password_policy(&self, p: &PasswordPolicy) -> Result<()>;
-    /// Remove the account password policy (NoSuchEntity if none).
-    fn delete_password_policy(&self) -> Result<()>;
-
-    // ---- lockout ------------------------------------------------------------------------
-    /// Lockout settings (defaults: disabled).
-    fn get_lockout_settings(&self) -> Result<LockoutSettings>;
-    /// Change lockout settings.
-    fn put_lockout_settings(&self, s: &LockoutSettings) -> Result<()>;
-    /// Count one failed login and lock per the settings, atomically.
-    fn record_failure(&self, user: &str, now: i64) -> Result<LockState>;
-    /// Admit one second-factor attempt (see `credentials::second_factor::FactorStore`):
-    /// refuse and count it when the user is locked, else take a slot of the per-user
-    /// rate limit, atomically.
-    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission>;
-    /// A successful authentication, atomically (`BEGIN IMMEDIATE`): refused and counted
-    /// when the user is locked at `now`; else spend `proof` (refused and counted when it
-    /// is already spent), clear failures and, for a password login, note
-    /// `PasswordLastUsed`.
-    fn settle_success(
-        &self,
-        user: &str,
-        proof: &Proof<'_>,
-        password_login: bool,
-        now: i64,
-    ) -> Result<Settled>;
-    /// Clear failures and any lock (`iam unlock-user`).
-    fn unlock_user(&self, user: &str) -> Result<()>;
-    /// Failure counter and lock of a user.
-    fn lock_state(&self, user: &str) -> Result<LockState>;
-
-    // ---- MFA ----------------------------------------------------------------------------
-    /// Create an unassigned virtual MFA device holding `seed`.
-    fn create_virtual_mfa_device(
-        &self,
-        name: &str,
-        path: &str,
-        seed: &[u8],
-        now: i64,
-    ) -> Result<MfaDevice>;
-    /// Assign and enable a device for a user, set its watermark and store the recovery
-    /// code hashes, all at once.
-    fn enable_mfa_device(
-        &self,
-        user: &str,
-        serial: &str,
-        watermark: i64,
-        recovery_hashes: &[String],
-        now: i64,
-    ) -> Result<()>;
-    /// Unassign a device from a user (the device survives, unassigned) and drop its codes.
-    fn deactivate_mfa_device(&self, user: &str, serial: &str) -> Result<()>;
-    /// Delete an unassigned virtual device (DeleteConflict while assigned).
-    fn delete_virtual_mfa_device(&self, serial: &str) -> Result<()>;
-    /// Devices assigned to a user.
-    fn list_mfa_devices(&self, user: &str) -> Result<Vec<MfaDevice>>;
-    /// All virtual devices, optionally only assigned (`Some(true)`) or unassigned.
-    fn list_virtual_mfa_devices(&self, assigned: Option<bool>) -> Result<Vec<MfaDevice>>;
-    /// A device's seed and watermark (for enable/resync, and PAM).
-    fn mfa_secret(&self, serial: &str) -> Result<MfaSecret>;
-    /// The enabled device of a user, if any.
-    fn enabled_mfa(&self, user: &str) -> Result<Option<MfaSecret>>;
-    /// Set the watermark unconditionally (resync-mfa-device).
-    fn set_totp_watermark(&self, serial: &str, step: i64) -> Result<()>;
-    /// Replace a user's recovery codes.
-    fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()>;
-    /// Unused recovery codes left.
-    fn recovery_codes_left(&self, user: &str) -> Result<u32>;
-
-    // ---- access keys ----------------------------------------------------------------------
-    /// Store a new key (LimitExceeded at 2 per user).
-    fn create_access_key(
-        &self,
-        user: &str,
-        key_id: &str,
-        secret_hash: &str,
-        now: i64,
-    ) -> Result<AccessKey>;
-    /// Keys of a user.
-    fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKey>>;
-    /// A key with its owner.
-    fn get_access_key(&self, key_id: &str) -> Result<AccessKey>;
-    /// The stored secret hash of an active key (for verification by iam-sts).
-    fn access_key_secret_hash(&self, key_id: &str) -> Result<String>;
-    /// Activate or deactivate a key.
-    fn update_access_key(&self, user: &str, key_id: &str, status: Status) -> Result<()>;
-    /// Delete a key.
-    fn delete_access_key(&self, user: &str, key_id: &str) -> Result<()>;
-    /// Note a use of a key.
-    fn record_access_key_use(&self, key_id: &str, service: &str, now: i64) -> Result<()>;
-
-    // ---- SSH public keys ----------------------------------------------------------------
-    /// Upload a key (fingerprint computed by the caller).
-    fn upload_ssh_public_key(
-        &self,
-        user: &str,
-        key_id: &str,
-        body: &str,
-        fingerprint: &str,
-        now: i64,
-    ) -> Result<SshKey>;
-    /// Keys of a user.
-    fn list_ssh_public_keys(&self, user: &str) -> Result<Vec<SshKey>>;
-    /// One key.
-    fn get_ssh_public_key(&self, user: &str, key_id: &str) -> Result<SshKey>;
-    /// Activate or deactivate a key.
-    fn update_ssh_public_key(&self, user: &str, key_id: &str, status: Status) -> Result<()>;
-    /// Delete a key.
-    fn delete_ssh_public_key(&self, user: &str, key_id: &str) -> Result<()>;
-
-    // ---- groups -------------------------------------------------------------------------
-    /// Create a group.
-    fn create_group(&self, name: &str, path: &str, now: i64) -> Result<Group>;
-    /// A group.
-    fn get_group(&self, name: &str) -> Result<Group>;
-    /// Members of a group.
-    fn group_members(&self, name: &str) -> Result<Vec<User>>;
-    /// Groups under a path prefix.
-    fn list_groups(&self, path_prefix: &str) -> Result<Vec<Group>>;
-    /// Groups a user belongs to.
-    fn list_groups_for_user(&self, user: &str) -> Result<Vec<Group>>;
-    /// Add a member (no-op if already a member, as AWS).
-    fn add_user_to_group(&self, group: &str, user: &str) -> Result<()>;
-    /// Remove a member.
-    fn remove_user_from_group(&self, group: &str, user: &str) -> Result<()>;
-    /// Rename and/or move a group.
-    fn update_group(
-        &self,
-        name: &str,
-        new_name: Option<&str>,
-        new_path: Option<&str>,
-    ) -> Result<()>;
-    /// Delete an empty group without policies.
-    fn delete_group(&self, name: &str) -> Result<()>;
-
-    // ---- managed policies -----------------------------------------------------------------
-    /// Create a policy with version v1 as default (document already validated).
-    fn create_policy(&self, p: &NewPolicy, now: i64) -> Result<ManagedPolicy>;
-    /// A policy by ARN.
-    fn get_policy(&self, arn: &str) -> Result<ManagedPolicy>;
-    /// Policies under a path prefix, optionally only attached ones.
-    fn list_policies(&self, path_prefix: &str, only_attached: bool) -> Result<Vec<ManagedPolicy>>;
-    /// Delete an unattached policy whose only version is the default.
-    fn delete_policy(&self, arn: &str) -> Result<()>;
-    /// Add a version (LimitExceeded beyond 5).
-    fn create_policy_version(
-        &self,
-        arn: &str,
-        document: &str,
-        set_default: bool,
-        now: i64,
-    ) -> Result<PolicyVersion>;
-    /// One version (`v3`).
-    fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion>;
-    /// All versions, newest first.
-    fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
-    /// Delete a non-default version.
-    fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
-    /// Make a version the default.
-    fn set_default_policy_version(&self, arn: &str, version_id: &str, now: i64) -> Result<()>;
-    /// Attach a managed policy to a user, group or role (no-op if attached).
-    fn attach_policy(&self, kind: PrincipalKind, name: &str, arn: &str) -> Result<()>;
-    /// Detach it.
-    fn detach_policy(&self, kind: PrincipalKind, name: &str, arn: &str) -> Result<()>;
-    /// Managed policies attached to a principal.
-    fn list_attached_policies(
-        &self,
-        kind: PrincipalKind,
-        name: &str,
-    ) -> Result<Vec<AttachedPolicy>>;
-    /// Who a policy is attached to.
-    fn list_entities_for_policy(&self, arn: &str) -> Result<PolicyEntities>;
-
-    // ---- inline policies -------------------------------------------------------------------
-    /// Create or replace an inline policy.
-    fn put_inline_policy(
-        &self,
-        kind: PrincipalKind,
-        name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<()>;
-    /// One inline policy document.
-    fn get_inline_policy(
-        &self,
-        kind: PrincipalKind,
-        name: &str,
-        policy_name: &str,
-    ) -> Result<String>;
-    /// Delete an inline policy.
-    fn delete_inline_policy(
-        &self,
-        kind: PrincipalKind,
-        name: &str,
-        policy_name: &str,
-    ) -> Result<()>;
-    /// Names of a principal's inline policies.
-    fn list_inline_policies(&self, kind: PrincipalKind, name: &str) -> Result<Vec<String>>;
-
-    // ---- roles -----------------------------------------------------------------------------
-    /// Create a role (trust document already validated).
-    fn create_role(&self, r: &NewRole, now: i64) -> Result<Role>;
-    /// A role by name.
-    fn get_role(&self, name: &str) -> Result<Role>;
-    /// Roles under a path prefix.
-    fn list_roles(&self, path_prefix: &str) -> Result<Vec<Role>>;
-    /// Change description and/or maximum session duration.
-    fn update_role(
-        &self,
-        name: &str,
-        description: Option<&str>,
-        max_session_duration: Option<i64>,
-    ) -> Result<()>;
-    /// Replace the trust policy.
-    fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<()>;
-    /// Set or remove the role's permissions boundary.
-    fn set_role_boundary(&self, name: &str, policy_arn: Option<&str>) -> Result<()>;
-    /// Delete a role with no policies left.
-    fn delete_role(&self, name: &str) -> Result<()>;
-
-    // ---- what applies to a principal (PAM, iam-sts, simulate-principal-policy) ------------------
-    /// A user's identity policies (inline, attached, and each group's) and boundary.
-    fn user_policies(&self, user: &str) -> Result<PrincipalPolicies>;
-    /// A role's identity policies and boundary.
-    fn role_policies(&self, role: &str) -> Result<PrincipalPolicies>;
-
-    // ---- role sessions (iam-sts) -------------------------------------------------------------
-    /// Record an issued session.
-    fn create_role_session(&self, s: &RoleSession) -> Result<()>;
-    /// A session by token hash.
-    fn get_role_session(&self, token_hash: &str) -> Result<RoleSession>;
-    /// Sessions of a user (all, or only those live at `now`).
-    fn list_role_sessions(
-        &self,
-        user: Option<&str>,
-        live_at: Option<i64>,
-    ) -> Result<Vec<RoleSession>>;
-    /// Revoke a session by id.
-    fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()>;
-
-    // ---- hosts ---------------------------------------------------------------------------
-    /// Add or overwrite host tags.
-    fn tag_host(&self, host: &str, tags: &[Tag]) -> Result<()>;
-    /// Remove host tags by key.
-    fn untag_host(&self, host: &str, keys: &[String]) -> Result<()>;
-    /// Tags of a host (empty if none).
-    fn list_host_tags(&self, host: &str) -> Result<Vec<Tag>>;
-
-    // ---- audit -----------------------------------------------------------------------------
-    /// Append one event.
-    fn append_audit(&self, e: &AuditEvent) -> Result<()>;
-    /// Events matching a filter, oldest first.
-    fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
-
-    // ---- credential report -------------------------------------------------------------------
-    /// Store a generated report.
-    fn put_credential_report(&self, csv: &str, now: i64) -> Result<()>;
-    /// The last report and when it was generated.
-    fn get_credential_report(&self) -> Result<Option<(String, i64)>>;
-
-    // ---- Linux ids (userdb) --------------------------------------------------------------------
-    /// The uid/gid allocated to a user or group name, allocating the next free one in
-    /// `range` on first use.
-    fn allocate_id(&self, kind: IdSpace, name: &str, range: (u32, u32)) -> Result<u32>;
-    /// userdb: the Linux id bound to an entity's unique id (`AIDA…`/`AGPA…`), if any.
-    fn linux_id(&self, entity_id: &str) -> Result<Option<u32>>;
-    /// userdb: bind a Linux id to an entity's unique id (once; renames keep it, ids are
-    /// never reused): `explicit` (`--uid`) or the next one in `range` not `in_use`.
-    fn assign_linux_id(
-        &self,
-        entity_id: &str,
-        explicit: Option<u32>,
-        range: (u32, u32),
-        in_use: &dyn Fn(u32) -> bool,
-    ) -> Result<u32>;
-}
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,6 @@
 //! engine and the credential code, behind [`StsBackend`].
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -17,13 +16,12 @@ use crate::credentials::second_factor::{
 };
 use crate::credentials::{self, LockState};
 use crate::policy::{self, Effect, Policy, PolicyKind, Request};
-use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::sts_ext::StsStoreExt;
-use crate::store::{self, OpenMode, OpenOptions, Store, StoreError, TagTarget};
+use crate::store::prelude::*;
+use crate::store::{self, StoreError, TagTarget};
 
 /// The store opened for role sessions.
 pub struct StoreBackend {
-    store: SqliteStore,
+    store: Box<dyn Store>,
     syslog: bool,
     host: String,
 }
@@ -46,16 +44,16 @@ impl StoreBackend {
         syslog: bool,
         host: Option<&str>,
     ) -> Result<StoreBackend, StsError> {
-        if std::fs::symlink_metadata(Path::new(path)).is_err() {
+        let location = store::Location::parse(path);
+        if location
+            .sqlite_path()
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_err())
+        {
             return Err(StsError::Store(format!(
                 "{path} does not exist (create it with: iam create-account)"
             )));
         }
-        let store = SqliteStore::open_waiting(
-            &OpenOptions::new(path, OpenMode::ReadWrite),
-            store::LOGIN_BUSY_TIMEOUT,
-        )
-        .map_err(store_err)?;
+        let store = store::open_for_login(location).map_err(store_err)?;
         let host = match host {
             Some(h) => h.to_string(),
             None => nix::unistd::gethostname()
@@ -259,7 +257,7 @@ impl StsBackend for StoreBackend {
     fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
         let facts = self.facts(q)?;
         let v = match &q.principal {
-            Principal::User(name) => authz::authorize(&self.store, Subject::User(name), &facts),
+            Principal::User(name) => authz::authorize(&*self.store, Subject::User(name), &facts),
             Principal::Session(s) => {
                 // Checked again here, not only when listing: a role replaced in between
                 // must not lend its policies to the old session.
@@ -296,7 +294,7 @@ impl StsBackend for StoreBackend {
                         .map_err(store_err)?,
                 };
                 let row = Self::to_store_session(s);
-                authz::authorize(&self.store, Subject::Session(&row, doc.as_deref()), &facts)
+                authz::authorize(&*self.store, Subject::Session(&row, doc.as_deref()), &facts)
             }
         }
         .map_err(authz_err)?;
@@ -365,13 +363,13 @@ impl StsBackend for StoreBackend {
 
     fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
         let event = self.audit_event(audit);
-        self.store
-            .create_role_session_audited(
-                &Self::to_store_session(s),
-                s.session_policy.as_deref(),
-                &event,
-            )
-            .map_err(store_err)
+        store::issue_role_session(
+            &*self.store,
+            &Self::to_store_session(s),
+            s.session_policy.as_deref(),
+            &event,
+        )
+        .map_err(store_err)
     }
 
     fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<RoleSession>, StsError> {

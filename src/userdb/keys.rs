@@ -36,8 +36,9 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Largest export file read.
 pub const MAX_FILE: u64 = 256 * 1024;
 
-/// Key types sshd accepts in authorized_keys that we export.
-const KEY_TYPES: &[&str] = &[
+/// Key types sshd accepts in authorized_keys: the ones `iam upload-ssh-public-key`
+/// accepts and the export writes.
+pub const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
     "ssh-rsa",
     "ecdsa-sha2-nistp256",

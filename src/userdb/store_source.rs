@@ -110,15 +110,15 @@ pub fn ensure_ids(store: &dyn Store, cfg: &Config, local: &Local) -> Result<(), 
     );
     for id in entities {
         if store.linux_id(&id).map_err(src)?.is_none() {
-            store
-                .assign_linux_id(&id, None, range, &in_use)
-                .map_err(|e| match e {
+            crate::store::assign_linux_id(store, &id, None, range, &in_use).map_err(
+                |e| match e {
                     StoreError::LimitExceeded(_) => UserdbError::RangeExhausted {
                         first: range.0,
                         last: range.1,
                     },
                     e => src(e),
-                })?;
+                },
+            )?;
         }
     }
     Ok(())

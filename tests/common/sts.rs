@@ -8,9 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use super::{Outcome, Sandbox};
-use pam_iam::store::sqlite::SqliteStore;
-use pam_iam::store::sqlite::sts_ext::StsStoreExt;
-use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, PrincipalKind, Store};
+use pam_iam::store::{self, Store};
+use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, PrincipalKind};
 
 pub const ALICE: u32 = 5101;
 pub const BOB: u32 = 5102;
@@ -35,8 +34,8 @@ pub fn db_path(sb: &Sandbox) -> std::path::PathBuf {
 }
 
 /// The store, opened as root outside the namespace.
-pub fn open_store(sb: &Sandbox) -> SqliteStore {
-    SqliteStore::open(&OpenOptions::new(db_path(sb), OpenMode::ReadWrite)).expect("open store")
+pub fn open_store(sb: &Sandbox) -> Box<dyn Store> {
+    store::open(&OpenOptions::new(db_path(sb), OpenMode::ReadWrite)).expect("open store")
 }
 
 impl World {

@@ -59,8 +59,7 @@ fn check_owner_mode(
 
 /// Check (and in read-write mode create) the directory and the file; returns the path
 /// SQLite should open.
-pub(crate) fn prepare(opts: &OpenOptions) -> Result<PathBuf, StoreError> {
-    let path = &opts.path;
+pub(crate) fn prepare(path: &Path, opts: &OpenOptions) -> Result<PathBuf, StoreError> {
     if path.as_os_str().is_empty() {
         return Err(StoreError::Validation("the store path is empty".into()));
     }
@@ -147,7 +146,7 @@ pub(crate) fn prepare(opts: &OpenOptions) -> Result<PathBuf, StoreError> {
             _ => {}
         }
     }
-    Ok(path.clone())
+    Ok(path.to_path_buf())
 }
 
 /// Every directory above the store's must be owned by root or the caller and, when

@@ -1,0 +1,84 @@
+//! Multi-step store operations, composed from the per-aggregate primitives inside one
+//! [`Store::atomically`] transaction: written once here, so every backend runs the same
+//! steps and only has to make `atomically` all-or-nothing.
+
+use super::*;
+
+/// Records an issued role session, its `--policy` session policy and its audit event in
+/// one transaction: no session exists without its limiting policy or its audit row,
+/// whatever kills the caller. The session's role and user ids are checked against the
+/// current ones in the same transaction, so a role (or user) replaced meanwhile is
+/// refused.
+///
+/// # Errors
+/// [`StoreError::NoSuchEntity`] when the role or user is gone or was replaced; store
+/// errors. Nothing is written then.
+pub fn issue_role_session(
+    store: &dyn Store,
+    s: &RoleSession,
+    policy: Option<&str>,
+    audit: &AuditEvent,
+) -> Result<()> {
+    atomically(store, |tx| {
+        let role_current = match &s.role_id {
+            Some(id) => still_there(tx.get_role(&s.role_name).map(|r| r.role_id == *id))?,
+            None => true,
+        };
+        let user_current = match &s.user_id {
+            Some(id) => still_there(tx.get_user(&s.user_name).map(|u| u.user_id == *id))?,
+            None => true,
+        };
+        if !role_current || !user_current {
+            return Err(rules::session_principal_replaced(
+                &s.role_name,
+                &s.user_name,
+            ));
+        }
+        tx.create_role_session(s)?;
+        if let Some(doc) = policy {
+            tx.put_role_session_policy(&s.session_id, doc)?;
+        }
+        tx.append_audit(audit)
+    })
+}
+
+/// `Ok(false)` for an entity that is not there, its answer otherwise.
+fn still_there(r: Result<bool>) -> Result<bool> {
+    match r {
+        Err(StoreError::NoSuchEntity(_)) => Ok(false),
+        other => other,
+    }
+}
+
+/// Binds a Linux id to an entity's unique id (`AIDA…`/`AGPA…`) once, returning the
+/// existing one if already bound (renames keep it; ids are never reused): `explicit`
+/// (`--uid`) when given, which must never have been handed out, else the next id above
+/// every id ever handed out inside `range`, skipping 65534/65535 and ids `in_use` reports
+/// (local accounts). Checked and bound in one transaction.
+///
+/// # Errors
+/// [`StoreError::EntityAlreadyExists`] for an explicit id already handed out or a change
+/// of id; [`StoreError::LimitExceeded`] when `range` is exhausted.
+pub fn assign_linux_id(
+    store: &dyn Store,
+    entity_id: &str,
+    explicit: Option<u32>,
+    range: (u32, u32),
+    in_use: &dyn Fn(u32) -> bool,
+) -> Result<u32> {
+    atomically(store, |tx| {
+        if let Some(id) = tx.linux_id(entity_id)? {
+            return match explicit {
+                Some(e) if e != id => Err(rules::linux_id_fixed(entity_id, id)),
+                _ => Ok(id),
+            };
+        }
+        let id = match explicit {
+            Some(id) if tx.linux_id_handed_out(id)? => return Err(rules::linux_id_reused(id)),
+            Some(id) => id,
+            None => rules::next_linux_id(tx.highest_linux_id(range)?, range, in_use)?,
+        };
+        tx.bind_linux_id(entity_id, id)?;
+        Ok(id)
+    })
+}

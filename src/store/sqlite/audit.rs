@@ -1,0 +1,41 @@
+//! The audit trail in SQLite.
+
+use super::*;
+
+impl AuditStore for SqliteStore {
+    fn append_audit(&self, e: &AuditEvent) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![e.time, e.user, e.service, e.rhost, e.tty, e.action, e.decision, e.reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.read(|tx| {
+            let limit = f.limit.map_or(-1, i64::from);
+            let mut st = tx.prepare(
+                "SELECT * FROM (SELECT id, time, user, service, rhost, tty, action, decision, reason FROM audit_events
+                  WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR time >= ?2) AND (?3 IS NULL OR time <= ?3)
+                    AND (?4 IS NULL OR decision = ?4) AND (?5 IS NULL OR service = ?5)
+                  ORDER BY time DESC, id DESC LIMIT ?6) ORDER BY time, id",
+            )?;
+            let rows = st.query_map(params![f.user, f.since, f.until, f.decision, f.service, limit], |r| {
+                Ok(AuditEvent {
+                    time: r.get(1)?,
+                    user: r.get(2)?,
+                    service: r.get(3)?,
+                    rhost: r.get(4)?,
+                    tty: r.get(5)?,
+                    action: r.get(6)?,
+                    decision: r.get(7)?,
+                    reason: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! Host tags in SQLite.
+
+use super::*;
+
+impl HostStore for SqliteStore {
+    fn tag_host(&self, host: &str, tags: &[Tag]) -> Result<()> {
+        self.write(|tx| {
+            for t in tags {
+                rules::check_tag(t)?;
+                tx.execute(
+                    "INSERT INTO host_tags (host, key, value) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET value = excluded.value",
+                    params![host, t.key, t.value],
+                )?;
+            }
+            let n: i64 = tx.query_row("SELECT count(*) FROM host_tags WHERE host = ?1", [host], |r| r.get(0))?;
+            rules::check_host_tag_count(n)
+        })
+    }
+
+    fn untag_host(&self, host: &str, keys: &[String]) -> Result<()> {
+        self.write(|tx| {
+            for k in keys {
+                tx.execute(
+                    "DELETE FROM host_tags WHERE host = ?1 AND key = ?2",
+                    params![host, k],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn list_host_tags(&self, host: &str) -> Result<Vec<Tag>> {
+        self.read(|tx| {
+            let mut st =
+                tx.prepare("SELECT key, value FROM host_tags WHERE host = ?1 ORDER BY key")?;
+            let rows = st.query_map([host], |r| {
+                Ok(Tag {
+                    key: r.get(0)?,
+                    value: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}

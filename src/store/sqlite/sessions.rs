@@ -1,0 +1,111 @@
+//! Role sessions in SQLite.
+
+use super::*;
+
+pub(super) fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession> {
+    Ok(RoleSession {
+        session_id: r.get(0)?,
+        user_name: r.get(1)?,
+        role_name: r.get(2)?,
+        session_name: r.get(3)?,
+        token_hash: r.get(4)?,
+        issued: r.get(5)?,
+        expires: r.get(6)?,
+        scope: r.get(7)?,
+        revoked: r.get(8)?,
+        mfa_time: r.get(9)?,
+        role_id: r.get(10)?,
+        user_id: r.get(11)?,
+    })
+}
+
+/// Insert one role session (shared with the sts additions, which add its policy in the
+/// same transaction).
+pub(super) fn insert_role_session(tx: &Connection, s: &RoleSession) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time, s.role_id, s.user_id],
+    )?;
+    Ok(())
+}
+
+pub(super) const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id";
+
+impl SessionStore for SqliteStore {
+    fn create_role_session(&self, s: &RoleSession) -> Result<()> {
+        self.write(|tx| insert_role_session(tx, s))
+    }
+
+    fn get_role_session(&self, token_hash: &str) -> Result<RoleSession> {
+        self.read(|tx| {
+            tx.query_row(
+                &format!("SELECT {SESSION_COLS} FROM role_sessions WHERE token_hash = ?1"),
+                [token_hash],
+                session_row,
+            )
+            .optional()?
+            .ok_or_else(rules::no_such_role_session)
+        })
+    }
+
+    fn list_role_sessions(
+        &self,
+        user: Option<&str>,
+        live_at: Option<i64>,
+    ) -> Result<Vec<RoleSession>> {
+        self.read(|tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT {SESSION_COLS} FROM role_sessions
+                 WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR (revoked IS NULL AND expires > ?2))
+                 ORDER BY issued"
+            ))?;
+            let rows = st.query_map(params![user, live_at], session_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE role_sessions SET revoked = coalesce(revoked, ?1) WHERE session_id = ?2",
+                params![now, session_id],
+            )?;
+            found(changed, || rules::no_such_role_session_id(session_id))
+        })
+    }
+
+    fn put_role_session_policy(&self, session_id: &str, document: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO role_session_policies (session_id, document) VALUES (?1, ?2)",
+                params![session_id, document],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn role_session_policy(&self, session_id: &str) -> Result<Option<String>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT document FROM role_session_policies WHERE session_id = ?1",
+                    [session_id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn set_role_session_mfa(&self, session_id: &str, t: i64) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute(
+                "UPDATE role_sessions SET mfa_time = ?1 WHERE session_id = ?2",
+                params![t, session_id],
+            )? == 0
+            {
+                return Err(rules::no_such_role_session_id(session_id));
+            }
+            Ok(())
+        })
+    }
+}
