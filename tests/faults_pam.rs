@@ -12,7 +12,6 @@ mod common;
 
 use common::iam::Iam;
 use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
-use pam_iam::credentials::HashParams;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -40,23 +39,11 @@ fn pamhost(sb: &Sandbox) -> PathBuf {
     bin
 }
 
-fn params() -> HashParams {
-    if std::env::var("FAULTS_DEFAULT_ARGON2").as_deref() == Ok("1") {
-        HashParams::default()
-    } else {
-        HashParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        }
-    }
-}
-
 /// valgrind's memcheck in front of pamhost when FAULTS_VALGRIND=1.
 fn wrapper(sb: &Sandbox, tag: &str) -> String {
     if std::env::var("FAULTS_VALGRIND").as_deref() == Ok("1") {
         format!(
-            "valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes --log-file={}/valgrind.{tag}.log ",
+            "valgrind --tool=memcheck --error-exitcode=99 --track-origins=yes --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes --log-file={}/valgrind.{tag}.log ",
             sb.dir.path().display()
         )
     } else {
@@ -73,7 +60,7 @@ fn world() -> (Sandbox, Iam, String) {
         .user("bob", 2002)
         .user("eve", 2003)
         .service("iam-test", STACK);
-    let iam = Iam::create_with(&sb.db(), params());
+    let iam = Iam::create_with(&sb.db(), common::iam::fault_params());
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"))
         .user("eve", Some(EVE_PASSWORD))
@@ -164,8 +151,10 @@ fn hostile_conversations_and_users_deny_with_the_right_code() {
         let got = std::fs::read_to_string(sb.path(&format!("case.{i}"))).unwrap();
         let rc = std::fs::read_to_string(sb.path(&format!("case.{i}.rc"))).unwrap();
         if rc.trim() != "0" || !got.starts_with(&want) {
+            let vg =
+                std::fs::read_to_string(sb.path(&format!("valgrind.{i}.log"))).unwrap_or_default();
             wrong.push(format!(
-                "{user} {conv}: exit {} {got:?}, want {want}",
+                "{user} {conv}: exit {} {got:?}, want {want}\n{vg}",
                 rc.trim()
             ));
         }

@@ -484,3 +484,56 @@ fn sudos_own_timestamp_does_not_outlive_a_revoked_session() {
     );
     assert!(out.stdout.contains("revoked"), "{out}");
 }
+
+/// libfaketime's preload library (apt `faketime`), wherever the multiarch layout puts it.
+fn libfaketime() -> String {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime (apt faketime)")
+        .display()
+        .to_string()
+}
+
+/// Role session expiry reads a clock the user cannot set: sudo and iam-sts are setuid,
+/// so the dynamic loader ignores LD_PRELOAD (libfaketime) for them, while the user's
+/// own programs do see the clock moved back an hour.
+#[test]
+fn a_clock_the_user_moves_back_cannot_revive_an_expired_session() {
+    if !should_run("a_clock_the_user_moves_back_cannot_revive_an_expired_session") {
+        return;
+    }
+    let w = World::new();
+    let fake = format!("FAKETIME=-1h LD_PRELOAD={}", libfaketime());
+    let cmd = format!(
+        "{}; sleep 3; echo USER_CLOCK=$({fake} date +%s) REAL_CLOCK=$(date +%s); {fake} {SUDO}; {fake} {} get-caller-identity; echo IDENTITY=$?",
+        w.assume("admin", "--duration-seconds 2"),
+        w.sts()
+    );
+    let out = w.run(&World::term(ALICE, &cmd));
+    assert!(out.stdout.contains("ASSUME=0"), "{out}");
+    let clock = |k: &str| -> i64 {
+        out.stdout
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(k))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {out}"))
+    };
+    let shift = clock("REAL_CLOCK=") - clock("USER_CLOCK=");
+    assert!(
+        (3590..=3610).contains(&shift),
+        "the user's own programs see the faked clock: {out}"
+    );
+    let after = out.stdout.split("REAL_CLOCK=").nth(1).unwrap_or("");
+    assert!(
+        !sudo_ok(&out),
+        "an expired session revived by LD_PRELOAD: {out}"
+    );
+    assert!(after.contains("expired"), "{out}");
+    assert!(
+        after.contains(":user/alice") && !after.contains("assumed-role/admin"),
+        "iam-sts still sees the session as over: {out}"
+    );
+}

@@ -119,13 +119,13 @@ pub fn authorize(
         Target::Arn(a) => (a.clone(), Vec::new()),
         Target::None => (String::new(), Vec::new()),
     };
+    let mentions_mfa = |d: &str| d.to_ascii_lowercase().contains("aws:multifactorauth");
     let uses_mfa = policies
         .identity
         .iter()
         .chain(policies.boundary.iter())
-        .map(|p| p.document.as_str())
-        .chain(session_policy)
-        .any(|d| d.to_ascii_lowercase().contains("aws:multifactorauth"));
+        .any(|p| mentions_mfa(&p.document))
+        || session_policy.is_some_and(mentions_mfa);
     let set = policy_set(&policies, session_policy)?;
     let context = build_context(&principal, &resource_tags, facts);
     let req = Request {

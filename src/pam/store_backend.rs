@@ -214,8 +214,8 @@ fn auth_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackendError> {
             let linked = std::fs::hard_link(&tmp, path);
             let _ = std::fs::remove_file(&tmp);
             match linked {
+                Ok(()) => remove_stale_temporaries(path),
                 // Another login created it first: theirs is read below.
-                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(unavailable(e.to_string())),
             }
@@ -246,6 +246,33 @@ fn read_key(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, BackendError> {
     f.read_to_end(&mut key)
         .map_err(|e| unavailable(e.to_string()))?;
     Ok(Some(key))
+}
+
+/// Temporary key files of earlier first logins that were killed mid-way (older than a
+/// minute, so never one a concurrent login is still writing).
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!("{name}.tmp.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 60);
+        if stale
+            && e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// A fresh key, written and synced to a new temporary file beside `path` (0600); the

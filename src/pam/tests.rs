@@ -119,6 +119,7 @@ struct FakeStore {
     policy: PolicyFn,
     expiry: ExpiryRules,
     broken: Option<BackendError>,
+    audit_broken: Option<BackendError>,
     /// Other logins lock the user right after this one looked it up (while it waits at
     /// its prompts).
     locked_by_others: std::cell::Cell<bool>,
@@ -164,6 +165,7 @@ impl FakeStore {
             }),
             expiry: ExpiryRules::default(),
             broken: None,
+            audit_broken: None,
             locked_by_others: std::cell::Cell::new(false),
         }
     }
@@ -247,6 +249,9 @@ impl Backend for FakeStore {
         (self.policy)(req)
     }
     fn audit(&self, rec: &AuditRecord) -> Result<(), BackendError> {
+        if let Some(e) = &self.audit_broken {
+            return Err(e.clone());
+        }
         self.audit.borrow_mut().push(rec.clone());
         Ok(())
     }
@@ -815,6 +820,22 @@ fn account_denial_names_the_deciding_statement() {
         rec.reason.contains("DenyLab") && rec.reason.contains("host:Login on host web-1"),
         "{}",
         rec.reason
+    );
+}
+
+#[test]
+fn an_allow_that_cannot_be_audited_is_one_deny_line() {
+    let mut w = World::new();
+    w.store.audit_broken = Some(BackendError::Unavailable("disk full".into()));
+    let (code, pam) = w.auth("bob", &["bob-pw"], NOW);
+    assert_eq!(code, PamCode::SystemErr);
+    assert_eq!(pam.log.len(), 1, "{:?}", pam.log);
+    assert!(
+        pam.log[0].starts_with("authenticate deny user=\"bob\"")
+            && pam.log[0]
+                .contains("cannot write the audit trail, so not allowing (password): store unavailable: disk full"),
+        "{:?}",
+        pam.log
     );
 }
 

@@ -13,6 +13,20 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// argon2 parameters of the fault tests: cheap, or the defaults with
+/// FAULTS_DEFAULT_ARGON2=1 (scripts/faults-bench, for figures at real cost).
+pub fn fault_params() -> HashParams {
+    if std::env::var("FAULTS_DEFAULT_ARGON2").as_deref() == Ok("1") {
+        HashParams::default()
+    } else {
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+}
+
 /// A store being set up for a test.
 pub struct Iam {
     /// The open store.
