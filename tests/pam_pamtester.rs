@@ -580,3 +580,69 @@ fn a_missing_store_never_locks_root_out_of_the_shipped_fragment() {
         sb.syslog()
     );
 }
+
+/// One login (authenticate then acct_mgmt in one process) opens the store once: the
+/// account phase uses the connection authentication opened, with the same decisions and
+/// audit rows; a second PAM transaction in a new process opens it again.
+#[test]
+fn a_login_opens_the_store_once() {
+    if !should_run("a_login_opens_the_store_once") {
+        return;
+    }
+    let (sb, iam, _, _) = world();
+    let input = sb.write("bob.in", "bob-Passw0rd\n", 0o600);
+    let script = format!(
+        "for i in 1 2; do strace -f -e trace=openat -o $T/trace.$i timeout 60 pamtester iam-test bob authenticate acct_mgmt < {} || exit 1; done
+grep -c '{}\", O_RDWR' $T/trace.1 $T/trace.2",
+        input.display(),
+        sb.db()
+    );
+    let out = sb.run(&script, std::time::Duration::from_secs(120));
+    assert!(out.ok(), "{out}\n{}", sb.syslog());
+    let counts: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("/trace."))
+        .filter_map(|l| l.rsplit(':').next())
+        .collect();
+    assert_eq!(counts, ["1", "1"], "store opens per login: {out}");
+    let audit = iam.audit("bob");
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|(a, d, _)| (a.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("authenticate", "allow"),
+            ("host:Login", "allow"),
+            ("authenticate", "allow"),
+            ("host:Login", "allow")
+        ],
+        "{audit:?}"
+    );
+}
+
+/// Every login's first open reads the whole WAL: it is checkpointed at 100 pages (not
+/// SQLite's 1,000), so after 40 logins (~200 WAL frames written) the WAL file never grew
+/// past ~100 frames plus one transaction's.
+#[test]
+fn the_wal_stays_short_across_logins() {
+    if !should_run("the_wal_stays_short_across_logins") {
+        return;
+    }
+    let (sb, iam, _, _) = world();
+    let input = sb.write("bob.in", "bob-Passw0rd\n", 0o600);
+    let script = format!(
+        "for i in $(seq 40); do timeout 60 pamtester iam-test bob authenticate acct_mgmt < {} >/dev/null 2>&1 || exit 1; done
+stat -c %s {}-wal",
+        input.display(),
+        sb.db()
+    );
+    let out = sb.run(&script, std::time::Duration::from_secs(180));
+    assert!(out.ok(), "{out}\n{}", sb.syslog());
+    let wal: u64 = out.stdout.trim().parse().unwrap();
+    let frames = wal.saturating_sub(32) / (4096 + 24);
+    assert!(frames <= 130, "WAL of {frames} frames ({wal} bytes)");
+    assert_eq!(iam.audit("bob").len(), 80);
+}

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::password::Pass;
-use super::{Hook, dispatch};
+use super::{Hook, KeptStore, dispatch};
 
 // Linux-PAM constants pam-bindings does not export (security/_pam_types.h).
 const PAM_CHANGE_EXPIRED_AUTHTOK: PamFlag = 0x0020;
@@ -360,4 +360,36 @@ impl PamHandler for Handle<'_> {
     fn caller_is_root(&self) -> bool {
         nix::unistd::getuid().is_root()
     }
+
+    fn keep_store(&mut self, store: KeptStore) {
+        let key = kept_store_key();
+        // SAFETY: data under this key is only ever set below, as a `KeptSlot`; the key
+        // names this loaded copy of the module, so another copy's type cannot be there.
+        if let Ok(slot) = unsafe { self.pamh.get_data::<KeptSlot>(&key) } {
+            if let Ok(mut s) = slot.try_borrow_mut() {
+                *s = Some(store);
+            }
+            return;
+        }
+        // libpam owns the slot from here and drops it (closing the store) at pam_end.
+        let _ = self
+            .pamh
+            .set_data(&key, Box::new(KeptSlot::new(Some(store))));
+    }
+
+    fn take_store(&mut self) -> Option<KeptStore> {
+        let key = kept_store_key();
+        // SAFETY: as in `keep_store`: only a `KeptSlot` is ever stored under this key.
+        let slot = unsafe { self.pamh.get_data::<KeptSlot>(&key) }.ok()?;
+        slot.try_borrow_mut().ok()?.take()
+    }
+}
+
+/// What `keep_store` leaves on the PAM handle.
+type KeptSlot = std::cell::RefCell<Option<KeptStore>>;
+
+/// The PAM data name of the kept store: unique to this loaded copy of the module (the
+/// address of one of its functions), so two copies in one stack never share it.
+fn kept_store_key() -> String {
+    format!("pam_iam.kept_store.{:p}", kept_store_key as fn() -> String)
 }

@@ -128,4 +128,14 @@ pub trait PamHandler {
     fn fail_delay(&mut self, usec: u32);
     /// Whether the calling process runs as root (passwd by root skips the old password).
     fn caller_is_root(&self) -> bool;
+    /// Keep the store `authenticate` opened for the next hook of this PAM transaction
+    /// (`acct_mgmt`, back to back in a login), so a login opens and checks it once.
+    /// Without a place to keep it (the default), it is closed now.
+    fn keep_store(&mut self, store: super::KeptStore) {
+        drop(store);
+    }
+    /// The store kept by the previous hook, taken (so it serves one more hook only).
+    fn take_store(&mut self) -> Option<super::KeptStore> {
+        None
+    }
 }

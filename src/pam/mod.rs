@@ -71,11 +71,74 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
     if opts.sudo && matches!(hook, Hook::Authenticate | Hook::AcctMgmt) {
         return sudo_role::decide(h, &opts, hook == Hook::Authenticate, now);
     }
-    let (store, crypto) = match store_backend::open(&opts.db) {
-        Ok(s) => s,
-        Err(e) => return unavailable(h, hook, &opts, &e),
+    let kept = match h.take_store().and_then(|k| k.still_current(&opts.db)) {
+        Some(k) => k,
+        None => match KeptStore::open(&opts.db) {
+            Ok(k) => k,
+            Err(e) => return unavailable(h, hook, &opts, &e),
+        },
     };
-    run(h, hook, &opts, &store, &crypto, now)
+    let Some((store, crypto)) = &kept.open else {
+        return PamCode::SystemErr;
+    };
+    let code = run(h, hook, &opts, store, crypto, now);
+    if hook == Hook::Authenticate {
+        h.keep_store(kept);
+    }
+    code
+}
+
+/// The store as one hook opened it, for the next hook of the same PAM transaction:
+/// `authenticate` keeps it on the PAM handle and `acct_mgmt` takes it, so a login opens
+/// the store, checks its files and rebuilds SQLite's WAL index once instead of twice.
+/// It is used again only in the process that opened it (an SQLite connection must not
+/// cross fork(2): elsewhere it is left alone, never closed) and only while `db` still
+/// names the same file; anything else opens the store afresh. Closed at `pam_end`.
+pub struct KeptStore {
+    pid: u32,
+    db: String,
+    /// (device, inode) of `db` when it was opened.
+    file: (u64, u64),
+    /// Always `Some` until dropped.
+    open: Option<(store_backend::StoreBackend, store_backend::RealCrypto)>,
+}
+
+impl KeptStore {
+    fn open(db: &str) -> Result<KeptStore, BackendError> {
+        let open = store_backend::open(db)?;
+        // Unreadable now (removed since): (0, 0) never matches, so no hook reuses it.
+        let file = file_id(db).unwrap_or_default();
+        Ok(KeptStore {
+            pid: std::process::id(),
+            db: db.to_string(),
+            file,
+            open: Some(open),
+        })
+    }
+
+    /// `self` if it may serve this hook: same process, same `db`, same file.
+    fn still_current(self, db: &str) -> Option<KeptStore> {
+        (self.pid == std::process::id() && self.db == db && file_id(db) == Some(self.file))
+            .then_some(self)
+    }
+}
+
+impl Drop for KeptStore {
+    fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // A copy inherited across fork(2): closing it here could disturb the
+            // parent's SQLite locks; the parent closes the real one.
+            std::mem::forget(self.open.take());
+        }
+    }
+}
+
+/// (device, inode) of `path` itself (not a link's target).
+fn file_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// The phases, with the store and the clock given (tests call this directly).
@@ -134,4 +197,62 @@ fn host_name(opts: &Options) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .into_string()
         .map_err(|_| "host name is not UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod kept_store_tests {
+    use super::*;
+    use crate::store::{OpenMode, open_path};
+
+    fn store() -> (tempfile::TempDir, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let db = dir.path().join("iam.db");
+        drop(open_path(&db, OpenMode::ReadWrite).unwrap());
+        (dir, db.display().to_string())
+    }
+
+    #[test]
+    fn serves_the_next_hook_for_the_same_file_only() {
+        let (dir, db) = store();
+        let kept = KeptStore::open(&db).unwrap();
+        let kept = kept
+            .still_current(&db)
+            .expect("same db, same file, same process");
+        assert!(
+            kept.still_current(&format!("{db}x")).is_none(),
+            "another db"
+        );
+
+        let kept = KeptStore::open(&db).unwrap();
+        let other = dir.path().join("other.db");
+        drop(open_path(&other, OpenMode::ReadWrite).unwrap());
+        std::fs::rename(&other, &db).unwrap();
+        assert!(
+            kept.still_current(&db).is_none(),
+            "db replaced by another file"
+        );
+    }
+
+    #[test]
+    fn a_copy_in_another_process_is_never_used_or_closed() {
+        let (_dir, db) = store();
+        let mut kept = KeptStore::open(&db).unwrap();
+        kept.pid = kept.pid.wrapping_add(1); // as seen from a forked child
+        assert!(kept.still_current(&db).is_none());
+        // Dropped (in still_current) without closing: nothing to observe but no panic;
+        // the store still opens and works.
+        let again = KeptStore::open(&db).unwrap();
+        assert!(
+            again
+                .open
+                .as_ref()
+                .unwrap()
+                .0
+                .login_user("nobody")
+                .unwrap()
+                .is_none()
+        );
+    }
 }

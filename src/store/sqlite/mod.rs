@@ -41,6 +41,8 @@ use zeroize::Zeroizing;
 
 /// How long an administrator's writer waits for another writer before giving up (logins
 /// wait [`super::LOGIN_BUSY_TIMEOUT`]).
+/// WAL pages after which a commit checkpoints (see `open_prepared`).
+const WAL_AUTOCHECKPOINT: i64 = 100;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl From<rusqlite::Error> for StoreError {
@@ -177,12 +179,17 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Each login is a short-lived process: without this, closing the last connection
-        // checkpoints and deletes the WAL (two fsyncs per close, every PAM phase). The
-        // WAL still checkpoints automatically at 1000 pages; durability is unchanged.
+        // checkpoints and deletes the WAL (two fsyncs per close, every PAM phase).
+        // Durability is unchanged.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
         )?;
+        // But the first open in a fresh process rebuilds the WAL index by reading the
+        // whole WAL (~1.3 µs a frame): checkpoint at WAL_AUTOCHECKPOINT pages instead of
+        // SQLite's 1,000, so a login reads at most ~100 frames and pays a checkpoint's
+        // two fsyncs about once in a dozen logins (docs/benchmarks-login.md).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         migrate(&conn, read_only)?;
         let account_id: String =
             conn.query_row("SELECT account_id FROM account WHERE id = 1", [], |r| {
