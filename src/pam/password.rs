@@ -52,18 +52,7 @@ pub fn chauthtok<H: PamHandler>(
     // A locked user cannot change the password: checking the current one would be a
     // way to keep guessing around the lockout.
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
-        h.error(LOCKED);
-        audit::report(
-            h,
-            Some(backend),
-            &items.record(
-                now,
-                "chauthtok",
-                "deny",
-                &format!("account locked until {until}"),
-            ),
-        );
-        return PamCode::PermDenied;
+        return refuse_locked(h, backend, &items, now, until);
     }
     if pass == Pass::Prelim {
         return PamCode::Success;
@@ -102,18 +91,7 @@ pub fn chauthtok<H: PamHandler>(
         match backend.settle(&user.name, &Proof::Nothing, false, now) {
             Ok(Settled::Accepted) => {}
             Ok(Settled::Locked { until }) => {
-                h.error(LOCKED);
-                audit::report(
-                    h,
-                    Some(backend),
-                    &items.record(
-                        now,
-                        "chauthtok",
-                        "deny",
-                        &format!("account locked until {until}"),
-                    ),
-                );
-                return PamCode::PermDenied;
+                return refuse_locked(h, backend, &items, now, until);
             }
             Ok(Settled::Spent(_)) => {
                 return report_err(
@@ -153,6 +131,29 @@ pub fn chauthtok<H: PamHandler>(
         h.syslog(Priority::Err, "password changed but not audited");
     }
     PamCode::Success
+}
+
+/// A locked user may not change the password, whether the lock was there before the
+/// prompt or arrived while the user typed: say so, audit it, refuse.
+fn refuse_locked<H: PamHandler>(
+    h: &mut H,
+    backend: &dyn Backend,
+    items: &LoginItems,
+    now: i64,
+    until: i64,
+) -> PamCode {
+    h.error(LOCKED);
+    audit::report(
+        h,
+        Some(backend),
+        &items.record(
+            now,
+            "chauthtok",
+            "deny",
+            &format!("account locked until {until}"),
+        ),
+    );
+    PamCode::PermDenied
 }
 
 fn old_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
