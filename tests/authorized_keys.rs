@@ -3,6 +3,8 @@
 //! a key that is not Active is refused; a user for whom `host:Login` cannot be allowed
 //! gets no keys. Private mount + network namespaces; nothing on the machine changes.
 
+#[path = "bin_path/mod.rs"]
+mod bin_path;
 mod userdb_common;
 
 use std::path::Path;
@@ -198,7 +200,7 @@ fn cli_key_changes_and_policies_reach_the_command() {
     let pubkey = keygen(sb.path(), "kim");
     let k = keys::normalize_key(&pubkey).unwrap();
     let r = sb.path().display();
-    let iam = env!("CARGO_BIN_EXE_iam");
+    let iam = bin_path::iam();
     let doc = |effect: &str, cond: &str| {
         format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"{effect}","Action":"host:Login","Resource":"*"{cond}}}]}}"#

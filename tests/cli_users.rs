@@ -627,7 +627,13 @@ fn password_never_from_argv_and_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(252));
     // Without --password-stdin and without a terminal the CLI refuses instead of hanging.
     let out = std::process::Command::new("setsid")
-        .args(["-w", IAM, "create-login-profile", "--user-name", "alice"])
+        .args([
+            "-w",
+            iam_exe(),
+            "create-login-profile",
+            "--user-name",
+            "alice",
+        ])
         .env("PAM_IAM_DB", &iam.db)
         .stdin(std::process::Stdio::null())
         .output()
@@ -649,7 +655,7 @@ fn password_from_a_terminal() {
     }
     let iam = Iam::new();
     iam.user("alice");
-    let cmd = format!("{IAM} create-login-profile --user-name alice");
+    let cmd = format!("{} create-login-profile --user-name alice", iam_exe());
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("PAM_IAM_DB", &iam.db)

@@ -3,10 +3,13 @@
 
 use std::process::Command;
 
+#[path = "bin_path/mod.rs"]
+mod bin_path;
+
 use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, RoleSession};
 
 fn iam(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iam"))
+    let out = Command::new(bin_path::iam())
         .arg("--db")
         .arg(db)
         .args(args)

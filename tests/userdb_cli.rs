@@ -7,20 +7,23 @@ mod userdb_common;
 
 use userdb_common::{Sandbox, root_or_skip};
 
-const IAM: &str = env!("CARGO_BIN_EXE_iam");
+#[path = "bin_path/mod.rs"]
+mod bin_path;
 
 /// Bash prologue: the `iam` of this build on a store inside the sandbox, managing the
 /// namespace's /etc/userdb and the sandbox's key export.
 fn env(sb: &Sandbox) -> String {
+    let iam = bin_path::iam();
     let r = sb.path().display();
     format!(
         "export PAM_IAM_DB={r}/db/iam.db PAM_IAM_USERDB_DIR=/etc/userdb PAM_IAM_KEYS_DIR={r}/keys\n\
-         iam() {{ {IAM} \"$@\" >/dev/null; }}\n"
+         iam() {{ {iam} \"$@\" >/dev/null; }}\n"
     )
 }
 
 #[test]
 fn cli_changes_resolve_immediately() {
+    let iam = bin_path::iam();
     if !root_or_skip("cli_changes_resolve_immediately") {
         return;
     }
@@ -44,7 +47,7 @@ fn cli_changes_resolve_immediately() {
              echo '[deleted]'; getent passwd iamt-ben || echo gone; getent passwd 71234 || echo gone\n\
              iam create-user --user-name iamt-cy\n\
              echo '[new]'; getent passwd iamt-cy\n\
-             echo '[check]'; {IAM} sync-userdb --check; echo rc=$?\n",
+             echo '[check]'; {iam} sync-userdb --check; echo rc=$?\n",
             env(&sb)
         ),
     );
@@ -71,6 +74,7 @@ fn cli_changes_resolve_immediately() {
 
 #[test]
 fn drift_is_reported_by_check_and_repaired_by_sync() {
+    let iam = bin_path::iam();
     if !root_or_skip("drift_is_reported_by_check_and_repaired_by_sync") {
         return;
     }
@@ -82,9 +86,9 @@ fn drift_is_reported_by_check_and_repaired_by_sync() {
              iam create-user --user-name iamt-dee\n\
              rm /etc/userdb/70000.user\n\
              echo '{{\"userName\":\"local\",\"uid\":4711}}' > /etc/userdb/local.user\n\
-             {IAM} sync-userdb --check; echo rc=$?\n\
+             {iam} sync-userdb --check; echo rc=$?\n\
              getent passwd 70000 || echo unresolved\n\
-             {IAM} sync-userdb; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
              getent passwd 70000; ls /etc/userdb/local.user\n",
             env(&sb)
         ),
@@ -104,6 +108,7 @@ fn drift_is_reported_by_check_and_repaired_by_sync() {
 
 #[test]
 fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
+    let iam = bin_path::iam();
     if !root_or_skip("corrupt_or_unreadable_store_leaves_records_and_says_why") {
         return;
     }
@@ -121,17 +126,17 @@ fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
              echo '[corrupt]'\n\
              rm -f {r}/db/iam.db-wal {r}/db/iam.db-shm\n\
              head -c 8192 /dev/urandom > {r}/db/iam.db\n\
-             {IAM} sync-userdb; echo rc=$?\n\
-             {IAM} create-user --user-name iamt-x; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
+             {iam} create-user --user-name iamt-x; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              getent passwd iamt-eve; getent group iamt-grp\n\
              echo '[unreadable]'\n\
              cp {r}/iam.db.good {r}/db/iam.db; chmod 0666 {r}/db/iam.db\n\
-             {IAM} sync-userdb; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              echo '[missing]'\n\
              rm -f {r}/db/iam.db\n\
-             PAM_IAM_DB={r}/nowhere/iam.db {IAM} sync-userdb --check; echo rc=$?\n\
+             PAM_IAM_DB={r}/nowhere/iam.db {iam} sync-userdb --check; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              getent passwd iamt-eve\n",
             env(&sb)

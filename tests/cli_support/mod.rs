@@ -9,7 +9,13 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 /// The binary under test.
-pub const IAM: &str = env!("CARGO_BIN_EXE_iam");
+#[path = "../bin_path/mod.rs"]
+mod bin_path;
+
+/// The `iam` binary under test.
+pub fn iam_exe() -> &'static str {
+    bin_path::iam()
+}
 
 /// A temporary store and helpers to run `iam` against it.
 pub struct Iam {
@@ -25,7 +31,7 @@ impl Iam {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(IAM);
+        let mut c = Command::new(iam_exe());
         c.args(args)
             .env("PAM_IAM_DB", &self.db)
             .env_remove("PAM_IAM_INSECURE_STORE");

@@ -11,6 +11,8 @@
 //! ```
 #![allow(dead_code)]
 
+#[path = "../bin_path/mod.rs"]
+pub mod bin_path;
 pub mod iam;
 pub mod sts;
 
@@ -90,7 +92,7 @@ pub fn module_so() -> PathBuf {
 
 /// The `iam` CLI built with these tests.
 pub fn iam_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_iam"))
+    PathBuf::from(bin_path::iam())
 }
 
 /// A TOTP code for a base32 seed at `now + offset` seconds, from oathtool (an
