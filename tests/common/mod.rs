@@ -172,8 +172,17 @@ pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duratio
         Stdio::null()
     })
     .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
+    .stderr(Stdio::piped());
+    // A session of its own, as a login shell has (its pid is also its process group, for
+    // the kill below). CI starts jobs with no session in their pid namespace, and a
+    // terminal-less iam-sts needs its parent in the caller's session.
+    // SAFETY: setsid(2) is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().expect("spawn");
     if let Some(input) = stdin {
         let mut si = child.stdin.take().unwrap();
