@@ -22,6 +22,7 @@ mod migrate;
 mod policies;
 mod roles;
 mod sessions;
+mod snapshot;
 mod ssh_keys;
 mod users;
 

@@ -7,6 +7,7 @@
 pub mod contract;
 mod ops;
 pub mod rules;
+pub mod snapshot;
 pub mod sqlite;
 mod stop_guard;
 mod traits;
@@ -23,7 +24,7 @@ pub mod prelude {
     pub use super::traits::{
         AccessKeyStore, AccountStore, AuditStore, GroupStore, HostStore, LinuxIdStore,
         LockoutStore, LoginProfileStore, MfaStore, PolicyStore, RoleStore, SessionStore,
-        SshKeyStore, Store, TagStore, UserStore,
+        SnapshotStore, SshKeyStore, Store, TagStore, UserStore,
     };
 }
 
