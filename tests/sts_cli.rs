@@ -1,15 +1,14 @@
 //! `iam` role-session administration: list active sessions, revoke one, and AWS's
 //! "Revoke active sessions" for a role. Runs the real `iam` binary on a private store.
 
-use std::process::Command;
+mod support;
 
-#[path = "bin_path/mod.rs"]
-mod bin_path;
+use std::process::Command;
 
 use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, RoleSession};
 
 fn iam(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin_path::iam())
+    let out = Command::new(support::bin("iam"))
         .arg("--db")
         .arg(db)
         .args(args)

@@ -3,18 +3,20 @@
 //! Runs in a private mount namespace (overlay /etc, bind-mounted userdb directory and
 //! nsswitch.conf): the machine's accounts do not change.
 
-mod userdb_common;
+mod support;
 
-use userdb_common::{Sandbox, root_or_skip};
+use support::sandbox::{RUN_TIMEOUT, Sandbox};
 
-#[path = "bin_path/mod.rs"]
-mod bin_path;
+/// The `iam` binary under test.
+fn iam() -> String {
+    support::bin("iam").display().to_string()
+}
 
 /// Bash prologue: the `iam` of this build on a store inside the sandbox, managing the
 /// namespace's /etc/userdb and the sandbox's key export.
 fn env(sb: &Sandbox) -> String {
-    let iam = bin_path::iam();
-    let r = sb.path().display();
+    let r = sb.root().display();
+    let iam = iam();
     format!(
         "export PAM_IAM_DB={r}/db/iam.db PAM_IAM_USERDB_DIR=/etc/userdb PAM_IAM_KEYS_DIR={r}/keys\n\
          iam() {{ {iam} \"$@\" >/dev/null; }}\n"
@@ -23,14 +25,10 @@ fn env(sb: &Sandbox) -> String {
 
 #[test]
 fn cli_changes_resolve_immediately() {
-    let iam = bin_path::iam();
-    if !root_or_skip("cli_changes_resolve_immediately") {
-        return;
-    }
-    let sb = Sandbox::new();
-    let out = sb.run_ok(
-        false,
-        &format!(
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let iam = iam();
+    let out = sb.run_ok(&format!(
             "{}\
              set -e\n\
              iam create-user --user-name iamt-ann\n\
@@ -74,13 +72,10 @@ fn cli_changes_resolve_immediately() {
 
 #[test]
 fn drift_is_reported_by_check_and_repaired_by_sync() {
-    let iam = bin_path::iam();
-    if !root_or_skip("drift_is_reported_by_check_and_repaired_by_sync") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let iam = iam();
     let out = sb.run(
-        false,
         &format!(
             "{}\
              iam create-user --user-name iamt-dee\n\
@@ -92,9 +87,10 @@ fn drift_is_reported_by_check_and_repaired_by_sync() {
              getent passwd 70000; ls /etc/userdb/local.user\n",
             env(&sb)
         ),
+        RUN_TIMEOUT,
     );
-    let so = String::from_utf8_lossy(&out.stdout);
-    let se = String::from_utf8_lossy(&out.stderr);
+    let so = &out.stdout;
+    let se = &out.stderr;
     assert!(
         so.starts_with("missing   70000.user\nrc=254\nunresolved\nmissing   70000.user\nrc=0\niamt-dee:x:70000:"),
         "{so}\n{se}"
@@ -108,14 +104,11 @@ fn drift_is_reported_by_check_and_repaired_by_sync() {
 
 #[test]
 fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
-    let iam = bin_path::iam();
-    if !root_or_skip("corrupt_or_unreadable_store_leaves_records_and_says_why") {
-        return;
-    }
-    let sb = Sandbox::new();
-    let r = sb.path().display();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let r = sb.root().display();
+    let iam = iam();
     let out = sb.run(
-        false,
         &format!(
             "{}\
              iam create-user --user-name iamt-eve\n\
@@ -141,9 +134,10 @@ fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
              getent passwd iamt-eve\n",
             env(&sb)
         ),
+        RUN_TIMEOUT,
     );
-    let so = String::from_utf8_lossy(&out.stdout);
-    let se = String::from_utf8_lossy(&out.stderr);
+    let so = &out.stdout;
+    let se = &out.stderr;
     assert!(
         so.contains(
             "[corrupt]\nrc=254\nrc=254\nunchanged\niamt-eve:x:70000:70000:iamt-eve:/home/iamt-eve:/bin/bash\niamt-grp:x:70001:iamt-eve\n"
