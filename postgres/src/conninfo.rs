@@ -267,12 +267,39 @@ impl Target {
                 self.describe
             ))
         };
-        match self.ssl {
-            SslMode::Disable => self.config.connect(postgres::NoTls).map_err(cant),
-            _ => {
-                let tls = self.tls()?;
-                self.config.connect(tls).map_err(cant)
-            }
+        // The client's connect_timeout bounds only each TCP connect; a server that
+        // accepts but never answers (stopped, overloaded) would hold the handshake
+        // forever. The whole connection gets the timeout once per host, plus a second.
+        let hosts = u32::try_from(self.config.get_hosts().len().max(1)).unwrap_or(1);
+        let per = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let limit = per * hosts + Duration::from_secs(1);
+        let config = self.config.clone();
+        let tls = match self.ssl {
+            SslMode::Disable => None,
+            _ => Some(self.tls()?),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("pg-connect".into())
+            .spawn(move || {
+                let r = match tls {
+                    None => config.connect(postgres::NoTls),
+                    Some(t) => config.connect(t),
+                };
+                let _ = tx.send(r);
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start a connection: {e}")))?;
+        match rx.recv_timeout(limit) {
+            Ok(r) => r.map_err(cant),
+            Err(_) => Err(StoreError::Unsupported(format!(
+                "cannot connect to the PostgreSQL store at {}: no answer within {} s (server stopped, overloaded or unreachable)",
+                self.describe,
+                limit.as_secs()
+            ))),
         }
     }
 

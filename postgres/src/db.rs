@@ -155,22 +155,41 @@ impl<'a> Db<'a> {
             Ok(c) => c,
             Err(e) => return Err(unknown(format!("reconnecting failed ({e})"))),
         };
-        let status = c.query_one("SELECT txid_status($1)", &[&xid]);
+        // The old backend may not have noticed the lost connection yet ("in progress"):
+        // ask again for a little while.
+        let mut status = c.query_one("SELECT txid_status($1)", &[&xid]);
+        for _ in 0..50 {
+            match &status {
+                Ok(r)
+                    if r.try_get::<_, Option<String>>(0).ok().flatten().as_deref()
+                        == Some("in progress") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    status = c.query_one("SELECT txid_status($1)", &[&xid]);
+                }
+                _ => break,
+            }
+        }
         *self.c = c;
         self.stmts.clear();
+        let not_committed = |why: &str| {
+            // Nothing was changed: running the transaction again is safe.
+            self.retry.set(true);
+            StoreError::Database(format!("{first}; {why}: nothing was changed"))
+        };
         match status {
             Ok(r) => match r.try_get::<_, Option<String>>(0) {
                 Ok(Some(s)) if s == "committed" => Ok(()),
-                Ok(Some(s)) if s == "aborted" => Err(StoreError::Database(format!(
-                    "{first}; the server lost the connection before the change committed: nothing was changed (run the command again)"
-                ))),
+                Ok(Some(s)) if s == "aborted" => Err(not_committed(
+                    "the connection was lost before the change committed",
+                )),
                 Ok(s) => Err(unknown(format!("the server reports it as {s:?}"))),
                 Err(e) => Err(unknown(e.to_string())),
             },
             // A promoted standby that never saw the transaction: "in the future".
-            Err(e) if e.code().is_some() => Err(StoreError::Database(format!(
-                "{first}; the server now serving the store never received the change: nothing was changed (run the command again)"
-            ))),
+            Err(e) if e.code().is_some() => Err(not_committed(
+                "the server now serving the store never received the change",
+            )),
             Err(e) => Err(unknown(explain(&e, self.target).to_string())),
         }
     }
@@ -228,8 +247,9 @@ impl<'a> Db<'a> {
 pub(crate) fn explain(e: &postgres::Error, target: &Target) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
+        let standby = code == "25006" || code == "0A000" && db.message().contains("hot standby");
         return match code {
-            "25006" => StoreError::ReadOnly(format!(
+            _ if standby => StoreError::ReadOnly(format!(
                 "{} is a read-only server (a standby in recovery): give the primary, or every host with target_session_attrs=read-write ({})",
                 target.describe(),
                 db.message()
@@ -257,6 +277,14 @@ pub(crate) fn explain(e: &postgres::Error, target: &Target) -> StoreError {
         "PostgreSQL {}: {}",
         target.describe(),
         msg.replace('\n', " ")
+    ))
+}
+
+/// A read-write open reached a standby.
+pub(crate) fn standby(target: &Target) -> StoreError {
+    StoreError::ReadOnly(format!(
+        "{} is a read-only server (a standby in recovery): give the primary, or every host with target_session_attrs=read-write",
+        target.describe()
     ))
 }
 

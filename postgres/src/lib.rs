@@ -97,6 +97,12 @@ impl PgStore {
         let xid = Cell::new(None);
         let account_id = {
             let mut db = Db::new(&mut client, &mut stmts, &retry, &xid, &target);
+            if opts.mode == OpenMode::ReadWrite {
+                let r = db.one("SELECT pg_is_in_recovery()", &[])?;
+                if g::<bool>(&r, 0)? {
+                    return Err(db::standby(&target));
+                }
+            }
             migrate::migrate(&mut db, opts.mode == OpenMode::ReadOnly)?;
             let row = db.one("SELECT account_id FROM account WHERE id = 1", &[])?;
             g::<String>(&row, 0)?

@@ -71,7 +71,11 @@ pub fn free_port() -> u16 {
         .unwrap_or(55432)
 }
 
-fn temp_dir() -> Result<PathBuf, String> {
+/// A fresh 0700 directory under /var/tmp (owned by `postgres` when root).
+///
+/// # Errors
+/// What failed.
+pub fn temp_dir() -> Result<PathBuf, String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -125,7 +129,7 @@ impl Server {
                 port,
                 data: data.clone(),
             };
-            match s.pg_ctl_start() {
+            match s.pg_ctl_start("") {
                 Ok(()) => {
                     s.watchdog();
                     s.psql("postgres", "CREATE DATABASE iam")?;
@@ -142,9 +146,9 @@ impl Server {
     ///
     /// # Errors
     /// What failed, with the server log.
-    pub fn pg_ctl_start(&self) -> Result<(), String> {
+    pub fn pg_ctl_start(&self, extra: &str) -> Result<(), String> {
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off -c max_connections=250 -c max_wal_senders=4 -c wal_level=replica",
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off -c max_connections=250 -c max_wal_senders=4 -c wal_level=replica {extra}",
             self.port,
             self.dir.display()
         );
@@ -160,6 +164,53 @@ impl Server {
                 std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
             )
         })
+    }
+
+    /// A streaming standby of `primary` (`pg_basebackup -R`), started on its own port
+    /// with `cluster_name` = `name` (the name `synchronous_standby_names` lists).
+    ///
+    /// # Errors
+    /// What failed, with the server log.
+    pub fn standby_of(primary: &Server, name: &str) -> Result<Server, String> {
+        let dir = temp_dir()?;
+        let data = dir.join("data");
+        let mut c = pg_command("pg_basebackup");
+        c.arg("-D")
+            .arg(&data)
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .arg("-p")
+            .arg(primary.port.to_string());
+        run(c, "pg_basebackup")?;
+        let s = Server {
+            dir,
+            port: free_port(),
+            data,
+        };
+        s.pg_ctl_start(&format!("-c cluster_name={name}"))?;
+        s.watchdog();
+        Ok(s)
+    }
+
+    /// `pg_ctl promote -w`: the standby becomes a primary.
+    ///
+    /// # Errors
+    /// pg_ctl's output.
+    pub fn promote(&self) -> Result<(), String> {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-t", "60", "promote"]);
+        run(c, "pg_ctl promote").map(|_| ())
     }
 
     /// A `postgres://` URL for database `db` as the superuser.
@@ -202,11 +253,19 @@ impl Server {
     /// # Errors
     /// psql's output when it fails.
     pub fn fresh_db(&self) -> Result<String, String> {
+        Ok(self.url(&self.fresh_db_name()?))
+    }
+
+    /// A new empty database; its name.
+    ///
+    /// # Errors
+    /// psql's output when it fails.
+    pub fn fresh_db_name(&self) -> Result<String, String> {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("t{}_{n}", std::process::id());
         self.psql("postgres", &format!("CREATE DATABASE {name}"))?;
-        Ok(self.url(&name))
+        Ok(name)
     }
 
     /// The postmaster's PID, from `postmaster.pid`.
@@ -314,4 +373,144 @@ pub fn fresh_store() -> Option<(String, Box<dyn pam_iam::store::Store>)> {
     ))
     .unwrap_or_else(|e| panic!("{url}: {e}"));
     Some((url, store))
+}
+
+/// What a [`Proxy`] does to the next `COMMIT` once armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitFault {
+    /// Forward it, then cut the connection before the answer comes back (the server
+    /// committed; the client does not know).
+    DropAnswer,
+    /// As `DropAnswer`, and refuse every later connection (the client cannot ask).
+    DropAnswerThenRefuse,
+    /// Cut the connection instead of forwarding it (the server never commits).
+    DropCommit,
+}
+
+/// A loopback TCP proxy in front of a server that can lose one `COMMIT` (see
+/// [`CommitFault`]): the fault a server restart or a network cut makes, at the one
+/// moment that decides whether a write happened.
+pub struct Proxy {
+    /// The port clients connect to.
+    pub port: u16,
+    state: std::sync::Arc<std::sync::Mutex<ProxyState>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    armed: Option<CommitFault>,
+    refuse: bool,
+}
+
+impl Proxy {
+    /// A proxy to `127.0.0.1:upstream`.
+    ///
+    /// # Panics
+    /// When it cannot listen.
+    pub fn start(upstream: u16) -> Proxy {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let l = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        let port = l.local_addr().expect("addr").port();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(ProxyState::default()));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(client) = c else { continue };
+                if st.lock().map(|s| s.refuse).unwrap_or(true) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (c2, s2) = match (client.try_clone(), server.try_clone()) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    _ => continue,
+                };
+                let st2 = st.clone();
+                // Set before a COMMIT goes through whose answer must not come back.
+                let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let mute2 = mute.clone();
+                // client -> server, watching for COMMIT
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let (mut from, mut to) = (client, server);
+                    let mut buf = [0u8; 65536];
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        let is_commit = chunk.first() == Some(&b'Q')
+                            && chunk.windows(6).any(|w| w == b"COMMIT");
+                        let fault = if is_commit {
+                            st2.lock().ok().and_then(|mut s| s.armed.take())
+                        } else {
+                            None
+                        };
+                        match fault {
+                            Some(CommitFault::DropCommit) => {}
+                            Some(f) => {
+                                if f == CommitFault::DropAnswerThenRefuse {
+                                    if let Ok(mut s) = st2.lock() {
+                                        s.refuse = true;
+                                    }
+                                }
+                                mute.store(true, std::sync::atomic::Ordering::SeqCst);
+                                let _ = to.write_all(chunk);
+                                // Give the server time to commit before the cut.
+                                std::thread::sleep(Duration::from_millis(300));
+                            }
+                            None => {
+                                if to.write_all(chunk).is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                        }
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                        break;
+                    }
+                });
+                // server -> client
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let (mut from, mut to) = (s2, c2);
+                    let mut buf = [0u8; 65536];
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if mute2.load(std::sync::atomic::Ordering::SeqCst) {
+                            // The other pump cuts both sides once the server committed.
+                            return;
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Proxy { port, state }
+    }
+
+    /// The next `COMMIT` meets `fault`.
+    pub fn arm(&self, fault: CommitFault) {
+        if let Ok(mut s) = self.state.lock() {
+            s.armed = Some(fault);
+        }
+    }
+
+    /// `url` (of the proxied server) with this proxy's port.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable&connect_timeout=2",
+            self.port
+        )
+    }
 }
