@@ -3,8 +3,7 @@
 use super::*;
 use pam_iam::credentials::HashParams;
 
-/// Settings key of the shortest role session (seconds); absent means AWS's 900.
-const MIN_DURATION_KEY: &str = "sts.min_session_duration";
+use rules::{HASH_PARAMS_KEY, MIN_DURATION_KEY};
 
 const UPSERT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
@@ -25,17 +24,13 @@ impl AccountStore for PgStore {
     }
 
     fn hash_params(&self) -> Result<HashParams> {
-        match self.read1(|db| setting(db, "argon2"))? {
-            None => Ok(HashParams::default()),
-            Some(s) => serde_json::from_str(&s)
-                .map_err(|e| StoreError::Database(format!("bad argon2 setting: {e}"))),
-        }
+        rules::decode_hash_params(self.read1(|db| setting(db, HASH_PARAMS_KEY))?)
     }
 
     fn set_hash_params(&self, p: &HashParams) -> Result<()> {
-        let json = serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?;
+        let json = rules::encode_hash_params(p)?;
         self.write(Iso::ReadCommitted, |db| {
-            db.exec(UPSERT_SETTING, &[&"argon2", &json])?;
+            db.exec(UPSERT_SETTING, &[&HASH_PARAMS_KEY, &json])?;
             Ok(())
         })
     }
@@ -85,8 +80,9 @@ impl AccountStore for PgStore {
     }
 
     fn sts_min_session_duration(&self) -> Result<Option<i64>> {
-        let v = self.read1(|db| setting(db, MIN_DURATION_KEY))?;
-        Ok(v.and_then(|s| s.parse::<i64>().ok()).filter(|n| *n >= 1))
+        Ok(rules::decode_min_session_duration(
+            self.read1(|db| setting(db, MIN_DURATION_KEY))?,
+        ))
     }
 
     fn set_sts_min_session_duration(&self, seconds: Option<i64>) -> Result<()> {

@@ -309,16 +309,11 @@ impl LoginProfileStore for PgStore {
                 None => Ok(None),
             }
         })?;
-        v.map(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| StoreError::Database(format!("bad password policy: {e}")))
-        })
-        .transpose()
+        rules::decode_password_policy(v)
     }
 
     fn put_password_policy(&self, p: &PasswordPolicy) -> Result<()> {
-        p.validate().map_err(StoreError::Validation)?;
-        let json = serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?;
+        let json = rules::encode_password_policy(p)?;
         self.write(Iso::ReadCommitted, |db| {
             db.exec(
                 "INSERT INTO password_policy (id, json) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET json = excluded.json",
