@@ -187,6 +187,14 @@ fn hostile_conversations_and_users_deny_with_the_right_code() {
     }
 }
 
+/// The audited `authenticate` allows of `user`.
+fn authenticate_allows(iam: &Iam, user: &str) -> u64 {
+    iam.audit(user)
+        .iter()
+        .filter(|(a, d, _)| a == "authenticate" && d == "allow")
+        .count() as u64
+}
+
 /// Parse `at=I rss_kb=R fds=F threads=T ...` checkpoint lines.
 fn checkpoints(text: &str) -> Vec<(u64, u64, u64, u64)> {
     text.lines()
@@ -262,13 +270,8 @@ fn a_long_lived_host_keeps_rss_and_fds_flat_and_never_sees_a_thread() {
         iam.failures("bob") <= 1,
         "the last right login cleared the count"
     );
-    let allows = iam
-        .audit("bob")
-        .iter()
-        .filter(|(a, d, _)| a == "authenticate" && d == "allow")
-        .count() as u64;
     assert_eq!(
-        allows,
+        authenticate_allows(&iam, "bob"),
         rounds.div_ceil(3) + 10,
         "one audited allow per right-password round"
     );
@@ -338,13 +341,8 @@ fn a_multithreaded_host_logs_in_from_several_threads_at_once_and_frees_every_kep
     assert!(vg_out.contains("mismatches=0\n"), "{vg_out}\n{log}");
     assert!(vg.contains("ERROR SUMMARY: 0 errors"), "{vg}");
 
-    let allows = iam
-        .audit("bob")
-        .iter()
-        .filter(|(a, d, _)| a == "authenticate" && d == "allow")
-        .count() as u64;
     assert_eq!(
-        allows,
+        authenticate_allows(&iam, "bob"),
         threads * rounds.div_ceil(3) + vg_threads * vg_rounds.div_ceil(3),
         "one audited allow per right-password round"
     );

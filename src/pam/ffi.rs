@@ -40,19 +40,23 @@ fn contain_panics() {
                 return;
             }
             let tid = nix::unistd::gettid().as_raw();
-            if let Ok(mut p) = PANICS.lock() {
-                p.push((tid, info.to_string()));
-            }
+            panics().push((tid, info.to_string()));
         }));
     });
+}
+
+/// The recorded messages (poisoning cannot hide them: no code panics holding the lock,
+/// and if some did, the list would still be whole).
+fn panics() -> std::sync::MutexGuard<'static, Vec<(i32, String)>> {
+    PANICS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The panic message this thread recorded, if any.
 fn take_panic() -> String {
     let tid = nix::unistd::gettid().as_raw();
-    let Ok(mut p) = PANICS.lock() else {
-        return String::new();
-    };
+    let mut p = panics();
     let msg = p
         .iter()
         .position(|(t, _)| *t == tid)
@@ -68,18 +72,19 @@ fn take_panic() -> String {
 fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     contain_panics();
     INSIDE.with(|d| d.set(d.get() + 1));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    INSIDE.with(|d| d.set(d.get().saturating_sub(1)));
-    result.map_err(|payload| {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         let msg = take_panic();
-        // Dropping a panic payload can itself panic: drop it contained, and forget what
-        // that panic carries.
+        // Dropping a panic payload can itself panic: drop it contained (still inside,
+        // so nothing is printed), and forget what that second panic carries.
         if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)))
         {
             std::mem::forget(again);
+            let _ = take_panic();
         }
         msg
-    })
+    });
+    INSIDE.with(|d| d.set(d.get().saturating_sub(1)));
+    result
 }
 
 /// One export, with nothing escaping to libpam: a panic anywhere (reading the
@@ -579,7 +584,25 @@ mod tests {
         for t in threads {
             t.join().expect("no panic escaped a thread");
         }
-        assert!(PANICS.lock().unwrap().is_empty(), "every message was taken");
+        assert!(panics().is_empty(), "every message was taken");
+    }
+
+    #[test]
+    fn a_payload_that_panics_when_dropped_is_contained_too() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("dropping the payload");
+            }
+        }
+        let got = contained(|| -> u32 { std::panic::panic_any(Bomb) });
+        assert!(got.is_err());
+        assert_eq!(
+            take_panic(),
+            "",
+            "the second panic's message was taken as well"
+        );
+        assert_eq!(contained(|| 7), Ok(7));
     }
 
     #[test]
