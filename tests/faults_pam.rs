@@ -276,11 +276,7 @@ fn a_long_lived_host_keeps_rss_and_fds_flat_and_never_sees_a_thread() {
 
 #[test]
 fn a_multithreaded_host_logs_in_from_several_threads_at_once_and_frees_every_kept_store() {
-    if !should_run(
-        "a_multithreaded_host_logs_in_from_several_threads_at_once_and_frees_every_kept_store",
-    ) {
-        return;
-    }
+    require_root!();
     // Native: 4 threads x 300 rounds at once; under memcheck (which runs one thread at a
     // time, switching often): 3 x 9. Every wrong-password round leaves the store kept by
     // authenticate on the handle for pam_end's cleanup to close.
