@@ -224,11 +224,11 @@ fn free_response(resp: *mut sys::PamResponse) -> Option<Zeroizing<Vec<u8>>> {
     } else {
         // SAFETY: the application's malloc'd NUL-terminated answer, ours to free.
         let len = unsafe { CStr::from_ptr(text) }.to_bytes().len();
-        // SAFETY: the same `len` readable bytes.
-        let copy = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len) };
-        let bytes = Zeroizing::new(copy.to_vec());
-        // SAFETY: `len` bytes of the answer are writable; wipe them before free.
-        unsafe { std::ptr::write_bytes(text, 0, len) };
+        // SAFETY: the same `len` bytes, ours (readable and writable) until freed.
+        let answer = unsafe { std::slice::from_raw_parts_mut(text.cast::<u8>(), len) };
+        let bytes = Zeroizing::new(answer.to_vec());
+        // Volatile writes: a plain wipe just before free may be optimised away.
+        zeroize::Zeroize::zeroize(answer);
         // SAFETY: allocated by the application with malloc.
         unsafe { libc::free(text.cast()) };
         Some(bytes)
