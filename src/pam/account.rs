@@ -11,7 +11,7 @@ use super::options::Options;
 pub fn acct_mgmt<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     host: &str,
     now: i64,
 ) -> PamCode {

@@ -61,7 +61,7 @@ pub fn line(rec: &AuditRecord) -> String {
 /// Append to the store, then log one syslog line. Returns false when the store write
 /// failed: callers turn an unaudited allow into a denial, so that line says "deny" and
 /// why (never an "allow" line for a login that was refused).
-pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &AuditRecord) -> bool {
+pub fn report<H: PamHandler>(h: &mut H, backend: Option<&Backend>, rec: &AuditRecord) -> bool {
     let stored = match backend {
         Some(b) => b.audit(rec),
         None => Ok(()),
@@ -97,7 +97,7 @@ pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &Aud
 /// store itself is what failed (a second "cannot write" line would only repeat it).
 pub fn report_failure<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     rec: &AuditRecord,
     e: &super::backend::BackendError,
 ) {

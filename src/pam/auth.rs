@@ -13,7 +13,7 @@ use super::backend::{Backend, BackendError, Crypto, LoginUser};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
 use crate::credentials::second_factor::{
-    self, Attempt, CODE_PROMPT, Device, Outcome, Proof, Settled,
+    self, Attempt, CODE_PROMPT, Device, FactorStore, Outcome, Proof, Settled,
 };
 
 /// The password prompt (the contract fixes it).
@@ -51,7 +51,7 @@ enum Factor {
 pub fn authenticate<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     now: i64,
 ) -> PamCode {
@@ -173,7 +173,11 @@ pub fn authenticate<H: PamHandler>(
         Factor::NotRequired => {
             // The success, re-checking the lock at this moment: a lock reached by other
             // attempts while this one waited at a prompt wins.
-            match backend.settle(&u.name, &Proof::Nothing, password_login, now) {
+            match backend
+                .store()
+                .settle(&u.name, &Proof::Nothing, password_login, now)
+                .map_err(BackendError::from)
+            {
                 Ok(Settled::Accepted) => "password",
                 Ok(Settled::Locked { until }) => {
                     let why = format!("account locked until {until} (locked during this login)");
@@ -300,7 +304,7 @@ fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamC
 /// replay watermark, lockout, rate limit); on success it has also settled the login.
 fn second_factor(
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     u: &LoginUser,
     code: Option<&Secret>,
@@ -323,13 +327,15 @@ fn second_factor(
         window: u16::from(opts.window),
         password_login,
     };
-    second_factor::verify(backend, crypto.pacing(), &attempt).map(Factor::Checked)
+    second_factor::verify(backend.store(), crypto.pacing(), &attempt)
+        .map(Factor::Checked)
+        .map_err(BackendError::from)
 }
 
 /// Seal this login's facts into the PAM environment for `account`.
 fn hand_over<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     facts: AuthFacts,
 ) -> Result<(), BackendError> {
@@ -349,13 +355,13 @@ fn hand_over<H: PamHandler>(
 fn deny<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     u: &LoginUser,
     reason: &str,
 ) -> PamCode {
-    if let Err(e) = backend.count_failure(&u.name, now) {
+    if let Err(e) = backend.store().count_failure(&u.name, now) {
         h.syslog(
             Priority::Err,
             &format!("cannot count the failed login: {e}"),
@@ -368,7 +374,7 @@ fn deny<H: PamHandler>(
 fn refuse<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     reason: &str,
@@ -387,7 +393,7 @@ fn refuse<H: PamHandler>(
 /// Fail closed with one clear line.
 pub(crate) fn store_error<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     e: &BackendError,

@@ -5,7 +5,7 @@ use super::audit::{self, LoginItems};
 use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::Options;
-use crate::credentials::second_factor::{Proof, Settled};
+use crate::credentials::second_factor::{FactorStore, Proof, Settled};
 
 /// Prompts, as passwd(1) users know them.
 pub const CURRENT_PROMPT: &str = "Current password: ";
@@ -29,7 +29,7 @@ pub enum Pass {
 pub fn chauthtok<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     pass: Pass,
     expired: bool,
@@ -74,7 +74,7 @@ pub fn chauthtok<H: PamHandler>(
             Err(c) => return c,
         };
         if !crypto.verify_password(&phc, &old) {
-            let _ = backend.count_failure(&user.name, now);
+            let _ = backend.store().count_failure(&user.name, now);
             if opts.fail_delay_usec > 0 {
                 h.fail_delay(opts.fail_delay_usec);
             }
@@ -88,7 +88,11 @@ pub fn chauthtok<H: PamHandler>(
         // The right current password is a successful authentication: settled as a login
         // is, re-checking the lock at this moment (another attempt may have locked the
         // user while this one waited at the prompt).
-        match backend.settle(&user.name, &Proof::Nothing, false, now) {
+        match backend
+            .store()
+            .settle(&user.name, &Proof::Nothing, false, now)
+            .map_err(BackendError::from)
+        {
             Ok(Settled::Accepted) => {}
             Ok(Settled::Locked { until }) => {
                 return refuse_locked(h, backend, &items, now, until);
@@ -137,7 +141,7 @@ pub fn chauthtok<H: PamHandler>(
 /// prompt or arrived while the user typed: say so, audit it, refuse.
 fn refuse_locked<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     until: i64,

@@ -14,7 +14,7 @@ pub enum Phase {
 }
 
 /// Record the session event; non-IAM users are left to other modules.
-pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, now: i64) -> PamCode {
+pub fn session<H: PamHandler>(h: &mut H, backend: &Backend, phase: Phase, now: i64) -> PamCode {
     let items = match LoginItems::read(h) {
         Ok(i) => i,
         Err(code) => return code,

@@ -31,7 +31,7 @@ pub fn publickey_done(info: Option<&str>) -> bool {
 pub fn require_publickey<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
 ) -> Option<PamCode> {

@@ -82,3 +82,33 @@ pub fn assign_linux_id(
         Ok(id)
     })
 }
+
+/// Every store is the second-factor check's store: its lockout sub-trait already holds
+/// the three atomic steps, so PAM, iam-sts and sudo all reach them through this one
+/// impl (no adapter of theirs forwards them).
+impl crate::credentials::second_factor::FactorStore for dyn Store + '_ {
+    type Error = StoreError;
+
+    fn admit(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &crate::credentials::second_factor::Throttle,
+    ) -> Result<crate::credentials::second_factor::Admission> {
+        self.admit_attempt(user, now_ms, throttle)
+    }
+
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState> {
+        self.record_failure(user, now)
+    }
+
+    fn settle(
+        &self,
+        user: &str,
+        proof: &crate::credentials::second_factor::Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<crate::credentials::second_factor::Settled> {
+        self.settle_success(user, proof, password_login, now)
+    }
+}

@@ -11,7 +11,7 @@ use crate::credentials::second_factor::{self, Attempt, Device, Outcome};
 use crate::credentials::{recovery, totp};
 
 use super::backend::{
-    Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
+    Backend, Principal, Question, RoleSession, StsAudit, StsRole, StsUser, Verdict,
 };
 use super::error::StsError;
 use super::harden::SignalGuard;
@@ -53,7 +53,7 @@ pub struct CallContext {
 
 /// Assumes a role and stores the session; every outcome is audited.
 pub fn assume_role(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
@@ -83,7 +83,7 @@ pub fn assume_role(
 }
 
 fn assume_role_inner(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
@@ -311,7 +311,7 @@ pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
 /// lockout as logins, a locked user is refused before the code is looked at, attempts are
 /// rate limited per user, a failure is delayed, and a code is accepted once.
 pub(crate) fn verify_mfa(
-    b: &dyn StsBackend,
+    b: &Backend,
     user: &StsUser,
     serial: Option<&String>,
     code: &str,
@@ -342,7 +342,7 @@ pub(crate) fn verify_mfa(
     // The check writes the store: let it finish before a signal ends the program.
     let outcome = {
         let _hold = SignalGuard::block();
-        second_factor::verify(b, b.pacing(), &attempt)?
+        second_factor::verify(b.store(), b.pacing(), &attempt).map_err(StsError::Store)?
     };
     let why = match outcome {
         Outcome::Totp | Outcome::Recovery => return Ok(()),
@@ -366,7 +366,7 @@ pub(crate) fn verify_mfa(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::sts::fake::{Fake, ctx};
+    use crate::sts::testing::{World, ctx};
 
     fn args(role: &str) -> AssumeRoleArgs {
         AssumeRoleArgs {
@@ -382,35 +382,35 @@ pub(crate) mod tests {
 
     #[test]
     fn allowed_user_gets_a_stored_session() {
-        let f = Fake::new();
+        let f = World::new();
         let out = assume_role(&f, &ctx("alice"), &args("admin"), &mut no_prompt())
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.access_key_id.starts_with("ASIA") && out.access_key_id.len() == 20);
         assert_eq!(out.arn, "arn:aws:sts::123456789012:assumed-role/admin/s1");
         assert_eq!(out.secret_access_key.len(), 40);
-        let s = f.sessions.borrow();
+        let s = f.sessions();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].expires - s[0].issued, 3600);
         assert_ne!(s[0].secret_hash, out.secret_access_key);
         assert!(!s[0].secret_hash.contains(&out.session_token));
-        assert_eq!(f.audits.borrow()[0].decision, "allow");
+        assert_eq!(f.audits()[0].decision, "allow");
     }
 
     #[test]
     fn trust_policy_without_user_denies() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("bob"), &args("admin"), &mut no_prompt())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("trust policy does not allow"), "{e}");
-        assert!(f.sessions.borrow().is_empty());
-        assert_eq!(f.audits.borrow()[0].decision, "deny");
+        assert!(f.sessions().is_empty());
+        assert_eq!(f.audits()[0].decision, "deny");
     }
 
     #[test]
     fn unknown_role_and_other_account_deny() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("alice"), &args("nope"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::AccessDenied(_))));
         let mut a = args("admin");
@@ -421,7 +421,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unknown_role_reads_like_a_role_that_does_not_trust_you() {
-        let f = Fake::new();
+        let f = World::new();
         let msg = |user: &str, role: &str| {
             let e = assume_role(&f, &ctx(user), &args(role), &mut no_prompt());
             e.err().map(|e| e.to_string()).unwrap_or_default()
@@ -439,13 +439,8 @@ pub(crate) mod tests {
 
     #[test]
     fn wrong_codes_count_toward_the_login_lockout() {
-        let f = Fake::new();
-        f.factors
-            .settings
-            .set(Some(crate::credentials::LockoutSettings {
-                max_failed_attempts: 3,
-                lockout_duration_seconds: 900,
-            }));
+        let f = World::new();
+        f.set_lockout(3, 900);
         let mut a = args("nope");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
         for i in 0..3 {
@@ -455,33 +450,33 @@ pub(crate) mod tests {
             f.clock.advance_ms(1_000);
         }
         assert_eq!(
-            f.factors.failures("alice"),
+            f.failures("alice"),
             3,
             "counted, even for a role that does not exist"
         );
         assert_eq!(f.clock.delays.get(), 3, "each failure delayed");
         // Locked: the right code is refused before it is looked at.
         a.role_arn = args("mfa-admin").role_arn;
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("locked"), "{e}");
-        assert!(f.factors.watermarks.borrow().is_empty());
-        assert!(f.sessions.borrow().is_empty());
+        assert_eq!(f.watermark(), -1, "no code spent");
+        assert!(f.sessions().is_empty());
     }
 
     #[test]
     fn non_iam_user_denied() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("mallory"), &args("admin"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::NotIamUser(_))));
     }
 
     #[test]
     fn duration_bounds() {
-        let f = Fake::new();
+        let f = World::new();
         let mut a = args("admin");
         a.duration = Some(899);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
@@ -489,28 +484,28 @@ pub(crate) mod tests {
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
         a.duration = Some(900);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
-        f.min.set(2);
+        f.set_min_duration(2);
         a.duration = Some(2);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
     }
 
     #[test]
     fn mfa_role_prompts_then_rejects_replay() {
-        let f = Fake::new();
+        let f = World::new();
         let mut asked = 0;
         let mut p = |m: &str| {
             assert_eq!(m, CODE_PROMPT);
             asked += 1;
-            Some(crate::sts::fake::good_code())
+            Some(crate::sts::testing::good_code())
         };
         let out = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut p);
         assert!(out.is_ok(), "{:?}", out.err());
         assert_eq!(asked, 1);
-        assert_eq!(f.sessions.borrow()[0].mfa_time, Some(1000));
+        assert_eq!(f.sessions()[0].mfa_time, Some(1000));
         // The same code again: replayed.
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
             .err()
             .map(|e| e.to_string())
@@ -520,7 +515,7 @@ pub(crate) mod tests {
 
     #[test]
     fn mfa_role_without_terminal_or_with_bad_code_denies() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::MfaRequired { .. })));
         let mut a = args("mfa-admin");
@@ -529,18 +524,18 @@ pub(crate) mod tests {
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
         a.serial = Some("arn:aws:iam::123456789012:mfa/bob".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
-        assert!(f.sessions.borrow().is_empty());
+        assert!(f.sessions().is_empty());
     }
 
     #[test]
     fn code_with_serial_counts_as_mfa() {
-        let f = Fake::new();
+        let f = World::new();
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
     }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::assume::CallContext;
-use super::backend::{RoleSession, StsAudit, StsBackend};
+use super::backend::{Backend, RoleSession, StsAudit};
 use super::error::StsError;
 use super::harden::SignalGuard;
 
@@ -32,7 +32,7 @@ pub fn ended_because(
 
 /// AWS's GetCallerIdentity shape. In a terminal with a role session in effect the
 /// caller is that session (as AWS answers for role credentials), else the IAM user.
-pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Value, StsError> {
+pub fn get_caller_identity(b: &Backend, ctx: &CallContext) -> Result<Value, StsError> {
     let user = b
         .user(&ctx.user)?
         .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
@@ -91,7 +91,7 @@ pub fn session_json(
 }
 
 /// The caller's own sessions, newest first (expired ones only with `all`).
-pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result<Value, StsError> {
+pub fn list_sessions(b: &Backend, ctx: &CallContext, all: bool) -> Result<Value, StsError> {
     if b.user(&ctx.user)?.is_none() {
         return Err(StsError::NotIamUser(ctx.user.clone()));
     }
@@ -108,7 +108,7 @@ pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result
 
 /// Revokes one of the caller's own sessions (by access key id, or all of them).
 pub fn revoke_session(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     access_key_id: Option<&str>,
 ) -> Result<Value, StsError> {
@@ -151,9 +151,9 @@ pub fn revoke_session(
 mod tests {
     use super::*;
     use crate::sts::assume::{AssumeRoleArgs, assume_role};
-    use crate::sts::fake::{Fake, ctx};
+    use crate::sts::testing::{World, ctx};
 
-    fn assume(f: &Fake) -> String {
+    fn assume(f: &World) -> String {
         let a = AssumeRoleArgs {
             role_arn: "arn:aws:iam::123456789012:role/admin".to_string(),
             session_name: "s1".to_string(),
@@ -167,20 +167,20 @@ mod tests {
 
     #[test]
     fn caller_identity_is_user_then_session() {
-        let f = Fake::new();
+        let f = World::new();
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
         assume(&f);
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:sts::123456789012:assumed-role/admin/s1");
-        assert_eq!(v["UserId"], "AROAADMIN:s1");
+        assert_eq!(v["UserId"], format!("{}:s1", f.role_id("admin")));
     }
 
     #[test]
     fn a_session_of_a_replaced_role_is_not_the_caller_and_shows_why() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f);
-        f.recreated.borrow_mut().insert("admin".to_string());
+        f.recreate_role("admin");
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
         let v = list_sessions(&f, &ctx("alice"), true).unwrap_or_else(|e| panic!("{e}"));
@@ -188,7 +188,7 @@ mod tests {
         let why = v["Sessions"][0]["EndedBecause"]
             .as_str()
             .unwrap_or_default();
-        assert!(why.contains("AROAADMIN2"), "{why}");
+        assert!(why.contains(&f.role_id("admin")), "{why}");
         let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"].as_array().map(Vec::len), Some(0));
     }
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn list_and_revoke_own() {
-        let f = Fake::new();
+        let f = World::new();
         let id = assume(&f);
         let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"][0]["AccessKeyId"], id.as_str());

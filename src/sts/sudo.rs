@@ -8,7 +8,7 @@
 use zeroize::Zeroizing;
 
 use super::assume::{Prompt, verify_mfa, wants_mfa};
-use super::backend::{Principal, Question, RoleSession, StsAudit, StsBackend, StsRole};
+use super::backend::{Backend, Principal, Question, RoleSession, StsAudit, StsRole};
 use super::error::StsError;
 use super::scope::TerminalScope;
 use crate::credentials::second_factor::CODE_PROMPT;
@@ -66,11 +66,7 @@ fn how_to_assume(account: &str, last: Option<&RoleSession>) -> String {
 }
 
 /// Decides a sudo run and audits it.
-pub fn sudo_decision(
-    b: &dyn StsBackend,
-    req: &SudoRequest,
-    prompt: &mut Prompt<'_>,
-) -> SudoOutcome {
+pub fn sudo_decision(b: &Backend, req: &SudoRequest, prompt: &mut Prompt<'_>) -> SudoOutcome {
     let outcome = match decide(b, req, prompt) {
         Ok(o) => o,
         Err(e) => SudoOutcome::Unavailable(e.to_string()),
@@ -103,7 +99,7 @@ pub fn sudo_decision(
 }
 
 fn decide(
-    b: &dyn StsBackend,
+    b: &Backend,
     req: &SudoRequest,
     prompt: &mut Prompt<'_>,
 ) -> Result<SudoOutcome, StsError> {
@@ -251,7 +247,7 @@ pub fn sudo_decision_at(
     req: &SudoRequest,
     prompt: &mut Prompt<'_>,
 ) -> SudoOutcome {
-    match super::store_backend::StoreBackend::open_concrete(db, false, host) {
+    match Backend::open(db, false, host) {
         Ok(b) => sudo_decision(&b, req, prompt),
         Err(e) => SudoOutcome::Unavailable(e.to_string()),
     }
@@ -266,16 +262,16 @@ pub fn no_prompt(_: &str) -> Option<Zeroizing<String>> {
 mod tests {
     use super::*;
     use crate::sts::assume::{AssumeRoleArgs, assume_role};
-    use crate::sts::fake::{Fake, ctx, scope};
+    use crate::sts::testing::{World, ctx, scope};
 
-    fn assume(f: &Fake, user: &str, role: &str, duration: Option<i64>) {
+    fn assume(f: &World, user: &str, role: &str, duration: Option<i64>) {
         let a = AssumeRoleArgs {
             role_arn: format!("arn:aws:iam::123456789012:role/{role}"),
             session_name: "s1".to_string(),
             duration,
             ..Default::default()
         };
-        let mut p = |_: &str| Some(crate::sts::fake::good_code());
+        let mut p = |_: &str| Some(crate::sts::testing::good_code());
         if let Err(e) = assume_role(f, &ctx(user), &a, &mut p) {
             panic!("{e}");
         }
@@ -293,27 +289,27 @@ mod tests {
         }
     }
 
-    fn run(f: &Fake, r: &SudoRequest) -> SudoOutcome {
+    fn run(f: &World, r: &SudoRequest) -> SudoOutcome {
         sudo_decision(f, r, &mut no_prompt)
     }
 
     #[test]
     fn session_in_this_terminal_allows() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         assert!(matches!(
             run(&f, &req("alice", 34816, 1100)),
             SudoOutcome::Allowed { .. }
         ));
         assert_eq!(
-            f.audits.borrow().last().map(|a| a.decision.as_str()),
+            f.audits().last().map(|a| a.decision.as_str()),
             Some("allow")
         );
     }
 
     #[test]
     fn no_session_denies_and_says_what_to_run() {
-        let f = Fake::new();
+        let f = World::new();
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
                 assert!(
@@ -327,7 +323,7 @@ mod tests {
 
     #[test]
     fn other_terminal_denies() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         match run(&f, &req("alice", 34817, 1100)) {
             SudoOutcome::Denied { message, .. } => {
@@ -340,7 +336,7 @@ mod tests {
 
     #[test]
     fn other_user_and_non_iam_user() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         assert!(matches!(
             run(&f, &req("bob", 34816, 1100)),
@@ -351,7 +347,7 @@ mod tests {
 
     #[test]
     fn expiry_and_revoke_deny() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", Some(900));
         match run(&f, &req("alice", 34816, 1900)) {
             SudoOutcome::Denied { message, .. } => {
@@ -359,9 +355,9 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
-        let id = f.sessions.borrow()[0].access_key_id.clone();
+        let id = f.sessions()[0].access_key_id.clone();
         assert_eq!(f.revoke_session("alice", &id, 1050).ok(), Some(true));
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
@@ -373,9 +369,9 @@ mod tests {
 
     #[test]
     fn a_recreated_role_ends_its_old_sessions() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
-        f.recreated.borrow_mut().insert("admin".to_string());
+        f.recreate_role("admin");
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
                 assert!(message.contains("deleted and created again"), "{message}");
@@ -393,7 +389,7 @@ mod tests {
 
     #[test]
     fn role_without_sudo_denies() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "viewer", None);
         assert!(matches!(
             run(&f, &req("alice", 34816, 1100)),
@@ -403,7 +399,7 @@ mod tests {
 
     #[test]
     fn recent_mfa_reprompts_in_auth_only() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "recent-mfa", None);
         // No MFA in the session, account phase: denied without asking.
         assert!(matches!(
@@ -415,7 +411,7 @@ mod tests {
         let mut asked = 0;
         let mut p = |_: &str| {
             asked += 1;
-            Some(crate::sts::fake::good_code())
+            Some(crate::sts::testing::good_code())
         };
         let o = sudo_decision(&f, &r, &mut p);
         assert!(matches!(o, SudoOutcome::Allowed { .. }), "{o:?}");
@@ -434,14 +430,9 @@ mod tests {
 
     #[test]
     fn wrong_codes_at_the_reprompt_count_toward_the_login_lockout() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "recent-mfa", None);
-        f.factors
-            .settings
-            .set(Some(crate::credentials::LockoutSettings {
-                max_failed_attempts: 3,
-                lockout_duration_seconds: 900,
-            }));
+        f.set_lockout(3, 900);
         f.clock.advance_ms(1_000);
         let mut r = req("alice", 34816, 1100);
         r.may_prompt = true;
@@ -453,16 +444,16 @@ mod tests {
             );
             f.clock.advance_ms(1_000);
         }
-        assert_eq!(f.factors.failures("alice"), 3);
-        let o = sudo_decision(&f, &r, &mut |_: &str| Some(crate::sts::fake::good_code()));
+        assert_eq!(f.failures("alice"), 3);
+        let o = sudo_decision(
+            &f,
+            &r,
+            &mut |_: &str| Some(crate::sts::testing::good_code()),
+        );
         match o {
             SudoOutcome::Denied { message, .. } => assert!(message.contains("locked"), "{message}"),
             o => panic!("{o:?}"),
         }
-        assert_eq!(
-            f.sessions.borrow()[0].mfa_time,
-            None,
-            "no MFA proof recorded"
-        );
+        assert_eq!(f.sessions()[0].mfa_time, None, "no MFA proof recorded");
     }
 }
