@@ -12,6 +12,7 @@ use super::authfacts::{self, AuthFacts, Binding};
 use super::backend::{Backend, BackendError, Crypto, LoginUser};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
+use crate::audit::Decision;
 use crate::credentials::second_factor::{
     self, Attempt, CODE_PROMPT, Device, FactorStore, Outcome, Proof, Settled,
 };
@@ -225,7 +226,7 @@ pub fn authenticate<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "authenticate", "allow", reason),
+        &items.record(now, "authenticate", Decision::Allow, reason),
     ) {
         return PamCode::SystemErr;
     }
@@ -385,7 +386,7 @@ fn refuse<H: PamHandler>(
     audit::report(
         h,
         Some(backend),
-        &items.record(now, "authenticate", "deny", reason),
+        &items.record(now, "authenticate", Decision::Deny, reason),
     );
     PamCode::AuthErr
 }
@@ -399,7 +400,7 @@ pub(crate) fn store_error<H: PamHandler>(
     e: &BackendError,
 ) -> PamCode {
     let code = error_code(e);
-    let rec = items.record(now, "authenticate", "error", &format!("{e}"));
+    let rec = items.record(now, "authenticate", Decision::Error, &format!("{e}"));
     audit::report_failure(h, backend, &rec, e);
     code
 }

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 use super::handler::Secret;
-use crate::authz::{self, AuthzError, Facts, Subject, Target};
+use crate::audit::Event;
+use crate::authz::{self, AuthzError, Request, Verdict};
 use crate::credentials::second_factor::{self, Pacing};
 use crate::credentials::{self, HashParams};
-use crate::store::{self, AuditEvent, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 /// Why the store could not answer; each maps to one documented PAM code.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -68,58 +69,6 @@ pub struct ExpiryRules {
     pub hard_expiry: bool,
 }
 
-/// One policy question for `account`: may this user do `action` on this host, now?
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessRequest {
-    /// IAM user name.
-    pub user: String,
-    /// `host:Login` or `host:Sudo`.
-    pub action: String,
-    /// Host name, the last part of the host ARN.
-    pub host: String,
-    /// PAM_SERVICE.
-    pub service: Option<String>,
-    /// PAM_TTY.
-    pub tty: Option<String>,
-    /// PAM_RHOST.
-    pub rhost: Option<String>,
-    /// Unix seconds of this login's MFA authentication; `None` without MFA.
-    pub mfa_auth_time: Option<i64>,
-    /// Unix seconds.
-    pub now: i64,
-}
-
-/// The policy engine's answer, with what the audit trail needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessDecision {
-    /// Allowed (and not explicitly denied).
-    pub allowed: bool,
-    /// Human text: the policy and statement that decided, or "no statement allows".
-    pub reason: String,
-}
-
-/// One audit event, written to the store and to syslog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// Unix seconds.
-    pub time: i64,
-    /// `authenticate`, the account action (`host:Login`, `host:Sudo`), `chauthtok`,
-    /// `open_session`, `close_session`.
-    pub event: String,
-    /// PAM_USER.
-    pub user: String,
-    /// PAM_SERVICE.
-    pub service: Option<String>,
-    /// PAM_RHOST.
-    pub rhost: Option<String>,
-    /// PAM_TTY.
-    pub tty: Option<String>,
-    /// `allow`, `deny` or `error`.
-    pub decision: String,
-    /// Why.
-    pub reason: String,
-}
-
 impl From<StoreError> for BackendError {
     fn from(e: StoreError) -> BackendError {
         match e {
@@ -151,7 +100,7 @@ pub struct Backend {
     auth_key: PathBuf,
     /// Every policy question asked, for unit tests of what `account` asks.
     #[cfg(test)]
-    pub(crate) asked: std::cell::RefCell<Vec<AccessRequest>>,
+    pub(crate) asked: std::cell::RefCell<Vec<Request>>,
 }
 
 /// Open the store for one PAM call. A missing store is an error (PAM never creates one).
@@ -257,41 +206,18 @@ impl Backend {
     ///
     /// # Errors
     /// The store failed or a stored policy does not parse.
-    pub fn authorize(&self, req: &AccessRequest) -> Result<AccessDecision, BackendError> {
+    pub fn authorize(&self, req: &Request) -> Result<Verdict, BackendError> {
         #[cfg(test)]
         self.asked.borrow_mut().push(req.clone());
-        let facts = Facts {
-            action: req.action.clone(),
-            target: Target::Host(req.host.clone()),
-            mfa_time: req.mfa_auth_time,
-            service: req.service.clone(),
-            tty: req.tty.clone(),
-            rhost: req.rhost.clone(),
-            now: req.now,
-        };
-        let v = authz::authorize(self.store.as_ref(), Subject::User(&req.user), &facts)?;
-        Ok(AccessDecision {
-            allowed: v.allowed,
-            reason: v.reason,
-        })
+        Ok(authz::authorize(self.store.as_ref(), req)?)
     }
 
     /// Append to the audit trail.
     ///
     /// # Errors
     /// The store failed.
-    pub fn audit(&self, rec: &AuditRecord) -> Result<(), BackendError> {
-        let e = AuditEvent {
-            time: rec.time,
-            user: rec.user.clone(),
-            service: rec.service.clone().unwrap_or_default(),
-            rhost: rec.rhost.clone(),
-            tty: rec.tty.clone(),
-            action: rec.event.clone(),
-            decision: rec.decision.clone(),
-            reason: rec.reason.clone(),
-        };
-        Ok(self.store.append_audit(&e)?)
+    pub fn audit(&self, e: &Event) -> Result<(), BackendError> {
+        Ok(self.store.append_audit(e)?)
     }
 
     /// The secret that authenticates facts `auth` hands to `account` through the PAM

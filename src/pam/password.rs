@@ -5,6 +5,7 @@ use super::audit::{self, LoginItems};
 use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::Options;
+use crate::audit::Decision;
 use crate::credentials::second_factor::{FactorStore, Proof, Settled};
 
 /// Prompts, as passwd(1) users know them.
@@ -40,7 +41,7 @@ pub fn chauthtok<H: PamHandler>(
         Err(code) => return code,
     };
     let report_err = |h: &mut H, e: &BackendError| {
-        let rec = items.record(now, "chauthtok", "error", &e.to_string());
+        let rec = items.record(now, "chauthtok", Decision::Error, &e.to_string());
         audit::report_failure(h, backend, &rec, e);
         super::auth::error_code(e)
     };
@@ -65,7 +66,12 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", "no login profile (password)"),
+                &items.record(
+                    now,
+                    "chauthtok",
+                    Decision::Deny,
+                    "no login profile (password)",
+                ),
             );
             return PamCode::AuthtokErr;
         };
@@ -81,7 +87,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", "wrong current password"),
+                &items.record(now, "chauthtok", Decision::Deny, "wrong current password"),
             );
             return PamCode::AuthtokRecoveryErr;
         }
@@ -119,7 +125,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", &msg),
+                &items.record(now, "chauthtok", Decision::Deny, &msg),
             );
             return PamCode::AuthtokErr;
         }
@@ -130,7 +136,7 @@ pub fn chauthtok<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "chauthtok", "allow", "password changed"),
+        &items.record(now, "chauthtok", Decision::Allow, "password changed"),
     ) {
         h.syslog(Priority::Err, "password changed but not audited");
     }
@@ -153,7 +159,7 @@ fn refuse_locked<H: PamHandler>(
         &items.record(
             now,
             "chauthtok",
-            "deny",
+            Decision::Deny,
             &format!("account locked until {until}"),
         ),
     );

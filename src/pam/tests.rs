@@ -11,6 +11,8 @@ use super::handler::*;
 use super::options::{Mode, Options};
 use super::password::Pass;
 use super::{Hook, run};
+use crate::audit::Decision;
+use crate::authz::{Principal, Request, Target};
 use crate::credentials::second_factor::Pacing;
 use crate::credentials::second_factor::memory::{self, FakeClock};
 use crate::credentials::{self, LockoutSettings, PasswordPolicy};
@@ -266,7 +268,7 @@ impl World {
     fn password_last_used(&self, user: &str) -> Option<i64> {
         self.store().get_user(user).unwrap().password_last_used
     }
-    fn asked(&self) -> Vec<AccessRequest> {
+    fn asked(&self) -> Vec<Request> {
         self.backend.asked.borrow().clone()
     }
     fn set_expiry(&self, rules: ExpiryRules) {
@@ -636,7 +638,7 @@ fn code_only_mode_needs_sshds_publickey_first() {
             "{:?}",
             pam.log
         );
-        assert_eq!(w.last_audit().decision, "deny");
+        assert_eq!(w.last_audit().decision, Decision::Deny);
     }
     // The same code still works after publickey (it was never checked above).
     let (code, _) = auth_after_publickey(&w, "alice", &[&code_at(NOW)], NOW);
@@ -706,14 +708,14 @@ fn account_allows_and_passes_every_fact() {
     let req = w.asked()[0].clone();
     assert_eq!(
         req,
-        AccessRequest {
-            user: "alice".into(),
+        Request {
+            principal: Principal::User("alice".into()),
             action: "host:Login".into(),
-            host: "web-1".into(),
+            target: Target::Host("web-1".into()),
             service: Some("sshd".into()),
             tty: Some("ssh".into()),
             rhost: Some("10.0.0.5".into()),
-            mfa_auth_time: Some(NOW),
+            mfa_time: Some(NOW),
             now: NOW + 2,
         }
     );
@@ -729,11 +731,11 @@ fn account_without_mfa_or_with_forged_facts() {
     let w = World::new();
     let (_, b, _) = login(&w, "bob", &["bob-pw"], NOW);
     assert_eq!(b, PamCode::Success);
-    assert_eq!(w.asked()[0].mfa_auth_time, None);
+    assert_eq!(w.asked()[0].mfa_time, None);
     // publickey login: no facts at all
     let mut pam = FakePam::new("alice", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::Success);
-    assert_eq!(w.asked()[1].mfa_auth_time, None);
+    assert_eq!(w.asked()[1].mfa_time, None);
     // a user-supplied value claiming MFA is ignored
     let mut pam = FakePam::new("alice", &[]);
     pam.env.insert(
@@ -741,14 +743,14 @@ fn account_without_mfa_or_with_forged_facts() {
         format!("v1:{NOW}:1:{}", "00".repeat(32)),
     );
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::Success);
-    assert_eq!(w.asked()[2].mfa_auth_time, None);
+    assert_eq!(w.asked()[2].mfa_time, None);
     assert!(pam.env.is_empty());
     // facts sealed for another rhost do not count
     let mut pam = FakePam::new("alice", &["alice-pw", &code_at(NOW)]);
     w.run(&mut pam, Hook::Authenticate, NOW);
     pam.rhost = Some("10.9.9.9".into());
     w.run(&mut pam, Hook::AcctMgmt, NOW);
-    assert_eq!(w.asked()[3].mfa_auth_time, None);
+    assert_eq!(w.asked()[3].mfa_time, None);
 }
 
 #[test]
@@ -765,7 +767,7 @@ fn account_denial_names_the_deciding_statement() {
     let (a, b, _) = login(&w, "bob", &["bob-pw"], NOW);
     assert_eq!((a, b), (PamCode::Success, PamCode::PermDenied));
     let rec = w.last_audit();
-    assert_eq!(rec.decision, "deny");
+    assert_eq!(rec.decision, Decision::Deny);
     assert!(
         rec.reason.contains("DenyLab") && rec.reason.contains("host:Login on host web-1"),
         "{}",
@@ -803,7 +805,7 @@ fn account_unknown_user_and_errors() {
     w.temp.sql("UPDATE user_inline SET document = 'not JSON'");
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::SystemErr);
-    assert_eq!(w.last_audit().decision, "error");
+    assert_eq!(w.last_audit().decision, Decision::Error);
 }
 
 #[test]

@@ -10,13 +10,14 @@ use crate::credentials::ids::{self, IdKind};
 use crate::credentials::second_factor::{self, Attempt, Device, Outcome};
 use crate::credentials::{recovery, totp};
 
-use super::backend::{
-    Backend, Principal, Question, RoleSession, StsAudit, StsRole, StsUser, Verdict,
-};
+use super::backend::{Backend, StsRole, StsUser};
 use super::error::StsError;
 use super::harden::SignalGuard;
 use super::model::{self, AssumeRoleOutput, MAX_SESSION_POLICY_CHARS, ValidationError};
 use super::scope::TerminalScope;
+use crate::audit::{Decision, Event};
+use crate::authz::{Principal, Request, Target, Verdict};
+use crate::store::RoleSession;
 
 use crate::credentials::second_factor::CODE_PROMPT;
 
@@ -64,18 +65,18 @@ pub fn assume_role(
         Ok(o) => return Ok(o),
         Err(e) => e,
     };
-    let rec = StsAudit {
+    let rec = Event {
         time: ctx.now,
-        event: "assume-role".to_string(),
+        action: "sts:AssumeRole".to_string(),
         user: ctx.user.clone(),
         decision: if e.code() == "AccessDenied" {
-            "deny"
+            Decision::Deny
         } else {
-            "error"
-        }
-        .to_string(),
+            Decision::Error
+        },
         reason: format!("{} as {:?}: {e}", args.role_arn, args.session_name),
         service: "iam-sts".to_string(),
+        rhost: None,
         tty: Some(ctx.scope.describe()),
     };
     let _ = b.audit(&rec);
@@ -194,40 +195,37 @@ fn assume_role_inner(
     let token = ids::secret_from_bytes(&token_bytes);
     let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
     let session = RoleSession {
-        access_key_id: access_key_id.clone(),
-        user: user.name.clone(),
-        role: role.name.clone(),
-        role_arn: role.arn.clone(),
-        role_id: role.id.clone(),
-        user_id: user.id.clone(),
-        ended: None,
+        session_id: access_key_id.clone(),
+        user_name: user.name.clone(),
+        role_name: role.name.clone(),
         session_name: args.session_name.clone(),
-        scope: ctx.scope.key(),
-        scope_label: ctx.scope.describe(),
+        token_hash: b.hash_secret(hash_input.as_bytes()),
         issued: ctx.now,
         expires: ctx.now + duration,
-        mfa_time,
-        secret_hash: b.hash_secret(hash_input.as_bytes()),
-        session_policy: args.policy.clone(),
+        scope: ctx.scope.key(),
         revoked: None,
+        mfa_time,
+        role_id: Some(role.id.clone()),
+        user_id: Some(user.id.clone()),
     };
     let arn = crate::arn::assumed_role(&account, &role.name, &args.session_name);
-    let audit = StsAudit {
+    let audit = Event {
         time: ctx.now,
-        event: "assume-role".to_string(),
+        action: "sts:AssumeRole".to_string(),
         user: ctx.user.clone(),
-        decision: "allow".to_string(),
+        decision: Decision::Allow,
         reason: format!(
             "assumed {arn} ({access_key_id}) until {}{}",
             crate::time::iso8601(session.expires),
             if mfa_time.is_some() { ", with MFA" } else { "" }
         ),
         service: "iam-sts".to_string(),
+        rhost: None,
         tty: Some(ctx.scope.describe()),
     };
     {
         let _hold = SignalGuard::block();
-        b.insert_session(&session, &audit)?;
+        b.insert_session(&session, args.policy.as_deref(), &audit)?;
     }
     Ok(AssumeRoleOutput {
         access_key_id,
@@ -240,16 +238,15 @@ fn assume_role_inner(
 }
 
 /// The policy question of assuming `resource`.
-fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Question {
-    Question {
-        principal: Principal::User(user.name.clone()),
-        action: "sts:AssumeRole".to_string(),
-        resource: resource.to_string(),
+fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Request {
+    Request {
         mfa_time,
-        service: None,
-        tty: None,
-        source_ip: None,
-        now,
+        ..Request::new(
+            Principal::User(user.name.clone()),
+            "sts:AssumeRole",
+            Target::Arn(resource.to_string()),
+            now,
+        )
     }
 }
 
@@ -391,9 +388,9 @@ pub(crate) mod tests {
         let s = f.sessions();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].expires - s[0].issued, 3600);
-        assert_ne!(s[0].secret_hash, out.secret_access_key);
-        assert!(!s[0].secret_hash.contains(&out.session_token));
-        assert_eq!(f.audits()[0].decision, "allow");
+        assert_ne!(s[0].token_hash, out.secret_access_key);
+        assert!(!s[0].token_hash.contains(&out.session_token));
+        assert_eq!(f.audits()[0].decision, Decision::Allow);
     }
 
     #[test]
@@ -405,7 +402,7 @@ pub(crate) mod tests {
             .unwrap_or_default();
         assert!(e.contains("trust policy does not allow"), "{e}");
         assert!(f.sessions().is_empty());
-        assert_eq!(f.audits()[0].decision, "deny");
+        assert_eq!(f.audits()[0].decision, Decision::Deny);
     }
 
     #[test]

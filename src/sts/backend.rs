@@ -11,12 +11,14 @@ use zeroize::Zeroizing;
 
 use super::error::StsError;
 use super::model;
-use crate::authz::{self, Facts, Subject, Target};
+use crate::audit::{self, Decision, Event};
+use crate::authz::session::{SessionStatus, absent_as_none};
+use crate::authz::{self, Principal, Request, Target, Verdict};
 use crate::credentials;
 use crate::credentials::second_factor::{Pacing, SystemPacing};
 use crate::policy::{Policy, PolicyKind};
 use crate::store::prelude::*;
-use crate::store::{self, StoreError};
+use crate::store::{self, RoleSession, StoreError};
 
 /// The caller as an IAM user.
 #[derive(Clone)]
@@ -46,115 +48,37 @@ pub struct StsRole {
     pub trust_policy: String,
 }
 
-/// A stored role session. The secret access key and token are kept only as a hash.
+/// A stored session as the session commands and the sudo decision list it: the one
+/// [`RoleSession`], its role's ARN, and why it no longer counts when its role or user
+/// was replaced since it was issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleSession {
-    /// `ASIA…`, the session's public id.
-    pub access_key_id: String,
-    /// IAM user who assumed it.
-    pub user: String,
-    /// Role name.
-    pub role: String,
-    /// Role ARN.
+pub struct Listed {
+    /// The stored session.
+    pub session: RoleSession,
+    /// The role's ARN (its path included while the role exists).
     pub role_arn: String,
-    /// `AROA…` of the role it was issued for.
-    pub role_id: String,
-    /// `AIDA…` of the user who assumed it.
-    pub user_id: String,
-    /// Why the session no longer counts although it is neither expired nor revoked: its
-    /// role or user was deleted (perhaps created again under the same name) since.
+    /// Why the session ended although it is neither expired nor revoked.
     pub ended: Option<String>,
-    /// `--role-session-name`.
-    pub session_name: String,
-    /// `TerminalScope::key()` of the terminal it was assumed in.
-    pub scope: String,
-    /// People-readable scope (`tty 136:3 (session 1234)`).
-    pub scope_label: String,
-    /// Unix seconds (aws:TokenIssueTime).
-    pub issued: i64,
-    /// Unix seconds.
-    pub expires: i64,
-    /// Unix seconds of the last MFA proof in this session.
-    pub mfa_time: Option<i64>,
-    /// SHA-256 (hex) of the secret access key and session token.
-    pub secret_hash: String,
-    /// The `--policy` session policy, if any.
-    pub session_policy: Option<String>,
-    /// Unix seconds of revocation.
-    pub revoked: Option<i64>,
 }
 
-impl RoleSession {
+impl Listed {
+    /// The session's status at `now` (the one rule, [`authz::session::status`]).
+    pub fn status(&self, now: i64) -> SessionStatus {
+        authz::session::status(&self.session, self.ended.is_some(), now)
+    }
+
     /// Usable at `now`: not expired, not revoked, and its role and user are still the
     /// ones it was issued for.
     pub fn active(&self, now: i64) -> bool {
-        self.revoked.is_none() && self.ended.is_none() && now < self.expires
+        self.status(now) == SessionStatus::Active
     }
 }
 
-/// Who a policy question is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// An IAM user with long-term credentials.
-    User(String),
-    /// A role session (policies of the role, plus its session policy).
-    Session(Box<RoleSession>),
-}
-
-/// One policy question, context facts included; authz turns it into a policy request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    /// Who asks.
-    pub principal: Principal,
-    /// `sts:AssumeRole`, `host:Sudo`.
-    pub action: String,
-    /// Role or host ARN.
-    pub resource: String,
-    /// Unix seconds of the MFA proof behind this request.
-    pub mfa_time: Option<i64>,
-    /// PAM_SERVICE, `None` for iam-sts.
-    pub service: Option<String>,
-    /// PAM_TTY or the terminal name.
-    pub tty: Option<String>,
-    /// Client address (PAM_RHOST) when it is an address.
-    pub source_ip: Option<String>,
-    /// Unix seconds.
-    pub now: i64,
-}
-
-/// The policy engine's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// Allowed and not explicitly denied.
-    pub allowed: bool,
-    /// Explicitly denied.
-    pub explicit_deny: bool,
-    /// Which statements decided, for audit and messages.
-    pub reason: String,
-    /// Condition keys the policies used that the request did not have.
-    pub missing_context: Vec<String>,
-    /// Some evaluated policy has a condition on `aws:MultiFactorAuth*`, so a fresh
-    /// TOTP proof could change the answer.
-    pub uses_mfa: bool,
-}
-
-/// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StsAudit {
-    /// Unix seconds.
-    pub time: i64,
-    /// `assume-role`, `sudo`, `revoke-session`.
-    pub event: String,
-    /// IAM user.
-    pub user: String,
-    /// `allow`, `deny`, `error`.
-    pub decision: String,
-    /// Why, with the role / session.
-    pub reason: String,
-    /// PAM service (`sudo`) or `iam-sts`.
-    pub service: String,
-    /// Terminal scope description.
-    pub tty: Option<String>,
+impl std::ops::Deref for Listed {
+    type Target = RoleSession;
+    fn deref(&self) -> &RoleSession {
+        &self.session
+    }
 }
 
 /// The store opened for role sessions, with this host's name and the second factor's
@@ -217,113 +141,6 @@ impl Backend {
         &*self.store
     }
 
-    /// The authz question for one of our questions: the host of this machine becomes
-    /// `Target::Host` (host ARN, host tags, host:Name), anything else an ARN.
-    fn facts(&self, q: &Question) -> Result<Facts, StsError> {
-        let account = self.account_id()?;
-        let target = if q.resource == crate::arn::host(&account, &self.host) {
-            Target::Host(self.host.clone())
-        } else {
-            Target::Arn(q.resource.clone())
-        };
-        Ok(Facts {
-            action: q.action.clone(),
-            target,
-            mfa_time: q.mfa_time,
-            service: q.service.clone(),
-            tty: q.tty.clone(),
-            rhost: q.source_ip.clone(),
-            now: q.now,
-        })
-    }
-
-    /// The store's audit row for an event; also its syslog line when this backend logs.
-    fn audit_event(&self, rec: &StsAudit) -> store::AuditEvent {
-        let action = match rec.event.as_str() {
-            "assume-role" => "sts:AssumeRole",
-            "sudo" => "host:Sudo",
-            "revoke-session" => "sts:RevokeSession",
-            other => other,
-        };
-        if self.syslog {
-            syslog_line(
-                rec.decision == "allow",
-                &format!(
-                    "{action} user={} decision={} tty={:?}: {}",
-                    rec.user,
-                    rec.decision,
-                    rec.tty.as_deref().unwrap_or("-"),
-                    rec.reason
-                ),
-            );
-        }
-        store::AuditEvent {
-            time: rec.time,
-            user: rec.user.clone(),
-            service: rec.service.clone(),
-            rhost: None,
-            tty: rec.tty.clone(),
-            action: action.to_string(),
-            decision: rec.decision.clone(),
-            reason: rec.reason.clone(),
-        }
-    }
-
-    fn to_store_session(s: &RoleSession) -> store::RoleSession {
-        store::RoleSession {
-            session_id: s.access_key_id.clone(),
-            user_name: s.user.clone(),
-            role_name: s.role.clone(),
-            session_name: s.session_name.clone(),
-            token_hash: s.secret_hash.clone(),
-            issued: s.issued,
-            expires: s.expires,
-            scope: s.scope.clone(),
-            revoked: s.revoked,
-            mfa_time: s.mfa_time,
-            role_id: Some(s.role_id.clone()),
-            user_id: Some(s.user_id.clone()),
-        }
-    }
-
-    /// The current id of a role, `None` when there is no such role.
-    fn role_id_now(&self, name: &str) -> Result<Option<(String, String)>, StsError> {
-        match self.store.get_role(name) {
-            Ok(r) => Ok(Some((r.arn, r.role_id))),
-            Err(StoreError::NoSuchEntity(_)) => Ok(None),
-            Err(e) => Err(store_err(e)),
-        }
-    }
-
-    /// The current id of a user, `None` when there is no such user.
-    fn user_id_now(&self, name: &str) -> Result<Option<String>, StsError> {
-        match self.store.get_user(name) {
-            Ok(u) => Ok(Some(u.user_id)),
-            Err(StoreError::NoSuchEntity(_)) => Ok(None),
-            Err(e) => Err(store_err(e)),
-        }
-    }
-}
-
-fn verdict(v: authz::Verdict) -> Verdict {
-    Verdict {
-        allowed: v.allowed,
-        explicit_deny: v.explicit_deny,
-        reason: if v.explicit_deny {
-            format!("explicitly denied by {}", v.reason)
-        } else {
-            v.reason
-        },
-        missing_context: v.missing_context,
-        uses_mfa: v.uses_mfa,
-    }
-}
-
-fn authz_err(e: authz::AuthzError) -> StsError {
-    StsError::from(e)
-}
-
-impl Backend {
     /// The 12-digit account id of this store.
     pub fn account_id(&self) -> Result<String, StsError> {
         self.store.account_id().map_err(store_err)
@@ -383,142 +200,80 @@ impl Backend {
         &*self.pacing
     }
 
-    /// Evaluate the principal's identity policies (user, or role + session policy).
-    pub fn authorize(&self, q: &Question) -> Result<Verdict, StsError> {
-        let facts = self.facts(q)?;
-        let v = match &q.principal {
-            Principal::User(name) => authz::authorize(&*self.store, Subject::User(name), &facts),
-            Principal::Session(s) => {
-                // Checked again here, not only when listing: a role replaced in between
-                // must not lend its policies to the old session.
-                let role_now = self.role_id_now(&s.role)?.map(|(_, id)| id);
-                let user_now = self.user_id_now(&s.user)?;
-                let ended = super::sessions::ended_because(
-                    "role",
-                    &s.role,
-                    Some(&s.role_id),
-                    role_now.as_deref(),
-                )
-                .or_else(|| {
-                    super::sessions::ended_because(
-                        "user",
-                        &s.user,
-                        Some(&s.user_id),
-                        user_now.as_deref(),
-                    )
-                });
-                if let Some(why) = ended {
-                    return Ok(Verdict {
-                        allowed: false,
-                        explicit_deny: false,
-                        reason: format!("the role session ended: {why}"),
-                        missing_context: Vec::new(),
-                        uses_mfa: false,
-                    });
-                }
-                let doc = match &s.session_policy {
-                    Some(d) => Some(d.clone()),
-                    None => self
-                        .store
-                        .role_session_policy(&s.access_key_id)
-                        .map_err(store_err)?,
-                };
-                let row = Self::to_store_session(s);
-                authz::authorize(&*self.store, Subject::Session(&row, doc.as_deref()), &facts)
-            }
+    /// Evaluate the principal's identity policies (user, or role + session policy); a
+    /// session whose role or user was replaced is denied (authz checks it every time).
+    pub fn authorize(&self, req: &Request) -> Result<Verdict, StsError> {
+        let mut v = authz::authorize(&*self.store, req)?;
+        if v.explicit_deny {
+            v.reason = format!("explicitly denied by {}", v.reason);
         }
-        .map_err(authz_err)?;
-        Ok(verdict(v))
+        Ok(v)
     }
 
-    /// Evaluate a role's trust policy for a user.
-    pub fn trust(&self, role: &StsRole, q: &Question) -> Result<Verdict, StsError> {
-        let Principal::User(name) = &q.principal else {
+    /// Evaluate a role's trust policy for the user asking.
+    pub fn trust(&self, role: &StsRole, req: &Request) -> Result<Verdict, StsError> {
+        if !matches!(req.principal, Principal::User(_)) {
             return Err(StsError::Internal(
                 "only IAM users assume roles here".into(),
             ));
-        };
-        let facts = Facts {
+        }
+        let req = Request {
             target: Target::Arn(role.arn.clone()),
-            ..self.facts(q)?
+            ..req.clone()
         };
-        let v = authz::trust(&*self.store, name, &role.name, &role.trust_policy, &facts)?;
-        Ok(Verdict {
-            allowed: v.allowed,
-            explicit_deny: v.explicit_deny,
-            reason: v.reason,
-            missing_context: v.missing_context,
-            uses_mfa: v.uses_mfa,
-        })
+        Ok(authz::trust(
+            &*self.store,
+            &role.name,
+            &role.trust_policy,
+            &req,
+        )?)
     }
 
-    /// Store a new session together with its audit event, atomically.
-    pub fn insert_session(&self, s: &RoleSession, audit: &StsAudit) -> Result<(), StsError> {
-        let event = self.audit_event(audit);
-        store::issue_role_session(
-            &*self.store,
-            &Self::to_store_session(s),
-            s.session_policy.as_deref(),
-            &event,
-        )
-        .map_err(store_err)
+    /// Store a new session, its `--policy` session policy and its audit event,
+    /// atomically.
+    pub fn insert_session(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        audit: &Event,
+    ) -> Result<(), StsError> {
+        self.log(audit);
+        store::issue_role_session(&*self.store, s, policy, audit).map_err(store_err)
     }
 
     /// Sessions of a user, newest first: only those active at `live_at` when given.
-    /// `session_policy` is left unset here; `authorize` looks it up itself.
-    pub fn sessions_of(
-        &self,
-        user: &str,
-        live_at: Option<i64>,
-    ) -> Result<Vec<RoleSession>, StsError> {
+    pub fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<Listed>, StsError> {
         let account = self.account_id()?;
         let rows = self
             .store
             .list_role_sessions(Some(user), live_at)
             .map_err(store_err)?;
-        let user_now = self.user_id_now(user)?;
+        let user_now = absent_as_none(self.store.get_user(user).map(|u| u.user_id))?;
         let mut roles: HashMap<String, Option<(String, String)>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             if !roles.contains_key(&r.role_name) {
-                roles.insert(r.role_name.clone(), self.role_id_now(&r.role_name)?);
+                let now = absent_as_none(
+                    self.store
+                        .get_role(&r.role_name)
+                        .map(|r| (r.arn, r.role_id)),
+                )?;
+                roles.insert(r.role_name.clone(), now);
             }
             let role_now = roles.get(&r.role_name).cloned().flatten();
             let role_arn = role_now
                 .as_ref()
                 .map(|(arn, _)| arn.clone())
                 .unwrap_or_else(|| crate::arn::role(&account, "/", &r.role_name));
-            let ended = super::sessions::ended_because(
-                "role",
-                &r.role_name,
-                r.role_id.as_deref(),
+            let ended = authz::session::ended_given(
+                &r,
                 role_now.as_ref().map(|(_, id)| id.as_str()),
-            )
-            .or_else(|| {
-                super::sessions::ended_because(
-                    "user",
-                    &r.user_name,
-                    r.user_id.as_deref(),
-                    user_now.as_deref(),
-                )
-            });
-            out.push(RoleSession {
-                scope_label: super::scope::describe_key(&r.scope),
-                access_key_id: r.session_id,
-                user: r.user_name,
-                role: r.role_name,
+                user_now.as_deref(),
+            );
+            out.push(Listed {
+                session: r,
                 role_arn,
-                role_id: r.role_id.unwrap_or_default(),
-                user_id: r.user_id.unwrap_or_default(),
                 ended,
-                session_name: r.session_name,
-                scope: r.scope,
-                issued: r.issued,
-                expires: r.expires,
-                mfa_time: r.mfa_time,
-                secret_hash: r.token_hash,
-                session_policy: None,
-                revoked: r.revoked,
             });
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.issued));
@@ -555,9 +310,17 @@ impl Backend {
     }
 
     /// Append to the audit trail (and syslog when this backend logs).
-    pub fn audit(&self, rec: &StsAudit) -> Result<(), StsError> {
-        let event = self.audit_event(rec);
-        self.store.append_audit(&event).map_err(store_err)
+    pub fn audit(&self, e: &Event) -> Result<(), StsError> {
+        self.log(e);
+        self.store.append_audit(e).map_err(store_err)
+    }
+
+    /// The event's syslog line, when this backend logs (iam-sts; the PAM module logs
+    /// through pam_syslog instead).
+    fn log(&self, e: &Event) {
+        if self.syslog {
+            syslog_line(e.decision == Decision::Allow, &audit::line(e));
+        }
     }
 
     /// Refuses a `--policy` that is not a valid session policy.
@@ -647,16 +410,12 @@ mod tests {
         let b = Backend::open(path.to_str().unwrap(), false, Some("web1")).unwrap();
         let mut role = b.role("admin").unwrap().unwrap();
         role.trust_policy = r#"{"Version":"2012-10-17","Statement":"#.to_string();
-        let q = Question {
-            principal: Principal::User("alice".into()),
-            action: "sts:AssumeRole".into(),
-            resource: role.arn.clone(),
-            mfa_time: None,
-            service: None,
-            tty: None,
-            source_ip: None,
-            now: 2,
-        };
+        let q = Request::new(
+            Principal::User("alice".into()),
+            "sts:AssumeRole",
+            Target::Arn(role.arn.clone()),
+            2,
+        );
         let e = b.trust(&role, &q).unwrap_err();
         assert!(matches!(e, StsError::BadPolicy { .. }), "{e:?}");
         let msg = e.to_string();

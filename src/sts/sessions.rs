@@ -4,31 +4,10 @@
 use serde_json::{Value, json};
 
 use super::assume::CallContext;
-use super::backend::{Backend, RoleSession, StsAudit};
+use super::backend::{Backend, Listed};
 use super::error::StsError;
 use super::harden::SignalGuard;
-
-/// Why a session no longer counts, if its role (`kind` "role") or user ("user") named
-/// `name` is not the one it was issued for: `issued_for` is the id stored with the
-/// session (`None` for sessions older than that record), `now_id` the current id of that
-/// name (`None` when it no longer exists).
-pub fn ended_because(
-    kind: &str,
-    name: &str,
-    issued_for: Option<&str>,
-    now_id: Option<&str>,
-) -> Option<String> {
-    match (issued_for, now_id) {
-        (Some(a), Some(b)) if a == b => None,
-        (Some(a), Some(b)) => Some(format!(
-            "{kind} {name} was deleted and created again since the session was issued (the session is for {kind} id {a}, {name} is now {b})"
-        )),
-        (Some(a), None) => Some(format!("{kind} {name} (id {a}) was deleted")),
-        (None, _) => Some(format!(
-            "the session does not record which {kind} {name} it was issued for (issued before this version), so it cannot be proven to be the current one"
-        )),
-    }
-}
+use crate::audit::{Decision, Event};
 
 /// AWS's GetCallerIdentity shape. In a terminal with a role session in effect the
 /// caller is that session (as AWS answers for role credentials), else the IAM user.
@@ -45,41 +24,27 @@ pub fn get_caller_identity(b: &Backend, ctx: &CallContext) -> Result<Value, StsE
         .max_by_key(|s| s.issued);
     Ok(match here {
         Some(s) => json!({
-            "UserId": format!("{}:{}", s.role_id, s.session_name),
+            "UserId": format!("{}:{}", s.role_id.as_deref().unwrap_or_default(), s.session_name),
             "Account": account,
-            "Arn": crate::arn::assumed_role(&account, &s.role, &s.session_name),
+            "Arn": crate::arn::assumed_role(&account, &s.role_name, &s.session_name),
         }),
         None => json!({ "UserId": user.id, "Account": account, "Arn": user.arn }),
     })
 }
 
 /// One session in `list-sessions` / `iam list-role-sessions` output.
-pub fn session_json(
-    account: &str,
-    s: &RoleSession,
-    now: i64,
-    current_scope: Option<&str>,
-) -> Value {
-    let status = if s.revoked.is_some() {
-        "Revoked"
-    } else if now >= s.expires {
-        "Expired"
-    } else if s.ended.is_some() {
-        "Ended"
-    } else {
-        "Active"
-    };
+pub fn session_json(account: &str, s: &Listed, now: i64, current_scope: Option<&str>) -> Value {
     let mut v = json!({
-        "AccessKeyId": s.access_key_id,
-        "UserName": s.user,
+        "AccessKeyId": s.session_id,
+        "UserName": s.user_name,
         "RoleArn": s.role_arn,
         "RoleSessionName": s.session_name,
-        "Arn": crate::arn::assumed_role(account, &s.role, &s.session_name),
-        "Terminal": s.scope_label,
+        "Arn": crate::arn::assumed_role(account, &s.role_name, &s.session_name),
+        "Terminal": super::scope::describe_key(&s.scope),
         "IssuedAt": crate::time::iso8601(s.issued),
         "Expiration": crate::time::iso8601(s.expires),
         "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
-        "Status": status,
+        "Status": s.status(now).as_str(),
     });
     if let Some(why) = &s.ended {
         v["EndedBecause"] = json!(why);
@@ -121,7 +86,7 @@ pub fn revoke_session(
             .sessions_of(&ctx.user, Some(ctx.now))?
             .into_iter()
             .filter(|s| s.active(ctx.now))
-            .map(|s| s.access_key_id)
+            .map(|s| s.session.session_id)
             .collect(),
     };
     let mut revoked = Vec::new();
@@ -133,13 +98,14 @@ pub fn revoke_session(
         if !done {
             return Err(StsError::NoSuchSession(id));
         }
-        b.audit(&StsAudit {
+        b.audit(&Event {
             time: ctx.now,
-            event: "revoke-session".to_string(),
+            action: "sts:RevokeSession".to_string(),
             user: ctx.user.clone(),
-            decision: "allow".to_string(),
+            decision: Decision::Allow,
             reason: format!("revoked own role session {id}"),
             service: "iam-sts".to_string(),
+            rhost: None,
             tty: Some(ctx.scope.describe()),
         })?;
         revoked.push(id);
@@ -191,14 +157,6 @@ mod tests {
         assert!(why.contains(&f.role_id("admin")), "{why}");
         let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"].as_array().map(Vec::len), Some(0));
-    }
-
-    #[test]
-    fn ended_because_compares_ids() {
-        assert_eq!(ended_because("role", "r", Some("A"), Some("A")), None);
-        assert!(ended_because("role", "r", Some("A"), Some("B")).is_some());
-        assert!(ended_because("user", "u", Some("A"), None).is_some());
-        assert!(ended_because("role", "r", None, Some("A")).is_some());
     }
 
     #[test]

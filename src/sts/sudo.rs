@@ -8,9 +8,11 @@
 use zeroize::Zeroizing;
 
 use super::assume::{Prompt, verify_mfa, wants_mfa};
-use super::backend::{Backend, Principal, Question, RoleSession, StsAudit, StsRole};
+use super::backend::{Backend, Listed, StsRole};
 use super::error::StsError;
-use super::scope::TerminalScope;
+use super::scope::{TerminalScope, describe_key};
+use crate::audit::{Decision, Event};
+use crate::authz::{Principal, Request, Target};
 use crate::credentials::second_factor::CODE_PROMPT;
 
 /// One sudo run to decide.
@@ -53,7 +55,7 @@ pub enum SudoOutcome {
     Unavailable(String),
 }
 
-fn how_to_assume(account: &str, last: Option<&RoleSession>) -> String {
+fn how_to_assume(account: &str, last: Option<&Listed>) -> String {
     match last {
         Some(s) => format!(
             "iam-sts assume-role --role-arn {} --role-session-name {}",
@@ -72,28 +74,29 @@ pub fn sudo_decision(b: &Backend, req: &SudoRequest, prompt: &mut Prompt<'_>) ->
         Err(e) => SudoOutcome::Unavailable(e.to_string()),
     };
     let (decision, reason) = match &outcome {
-        SudoOutcome::Allowed { reason } => ("allow", reason.clone()),
-        SudoOutcome::Denied { reason, .. } => ("deny", reason.clone()),
+        SudoOutcome::Allowed { reason } => (Decision::Allow, reason.clone()),
+        SudoOutcome::Denied { reason, .. } => (Decision::Deny, reason.clone()),
         SudoOutcome::NotIamUser => return outcome,
-        SudoOutcome::Unavailable(r) => ("error", r.clone()),
+        SudoOutcome::Unavailable(r) => (Decision::Error, r.clone()),
     };
-    let rec = StsAudit {
+    let rec = Event {
         time: req.now,
-        event: "sudo".to_string(),
+        action: "host:Sudo".to_string(),
         user: req.user.clone(),
-        decision: decision.to_string(),
+        decision,
         reason: format!(
             "{} ({}): {reason}",
             req.service.as_deref().unwrap_or("sudo"),
             if req.may_prompt { "auth" } else { "account" }
         ),
         service: req.service.clone().unwrap_or_else(|| "sudo".to_string()),
+        rhost: None,
         tty: Some(req.scope.describe()),
     };
     match b.audit(&rec) {
         Ok(()) => outcome,
         // Unaudited elevation is not allowed.
-        Err(e) if decision == "allow" => SudoOutcome::Unavailable(e.to_string()),
+        Err(e) if decision == Decision::Allow => SudoOutcome::Unavailable(e.to_string()),
         Err(_) => outcome,
     }
 }
@@ -121,19 +124,19 @@ fn decide(
         let all = b.sessions_of(&user.name, None)?;
         return Ok(no_session(&account, &all, &key, req.now));
     };
-    let session_arn = crate::arn::assumed_role(&account, &session.role, &session.session_name);
+    let session_arn = crate::arn::assumed_role(&account, &session.role_name, &session.session_name);
 
-    let mut current = session.clone();
+    let mut current = session.session.clone();
     let mut asked = false;
     loop {
-        let q = Question {
+        let q = Request {
             principal: Principal::Session(Box::new(current.clone())),
             action: "host:Sudo".to_string(),
-            resource: host_arn.clone(),
+            target: Target::Host(host.clone()),
             mfa_time: current.mfa_time,
             service: req.service.clone(),
             tty: req.tty.clone(),
-            source_ip: req
+            rhost: req
                 .rhost
                 .clone()
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
@@ -144,14 +147,14 @@ fn decide(
             return Ok(SudoOutcome::Allowed {
                 reason: format!(
                     "{session_arn} ({}) allowed host:Sudo on {host_arn}: {}",
-                    current.access_key_id, v.reason
+                    current.session_id, v.reason
                 ),
             });
         }
         let role_stub = StsRole {
-            name: current.role.clone(),
-            arn: current.role_arn.clone(),
-            id: current.role_id.clone(),
+            name: current.role_name.clone(),
+            arn: session.role_arn.clone(),
+            id: current.role_id.clone().unwrap_or_default(),
             max_session_duration: 0,
             trust_policy: String::new(),
         };
@@ -166,7 +169,7 @@ fn decide(
             if let Err(e) = verify_mfa(b, &user, None, &code) {
                 return Ok(deny(format!("{session_arn}: {e}"), e.to_string()));
             }
-            b.set_session_mfa(&current.access_key_id, req.now)?;
+            b.set_session_mfa(&current.session_id, req.now)?;
             current.mfa_time = Some(req.now);
             continue;
         }
@@ -175,7 +178,7 @@ fn decide(
             format!(
                 "your role session {} (role {}) is not allowed host:Sudo on {host}{}",
                 current.session_name,
-                current.role,
+                current.role_name,
                 if v.explicit_deny {
                     " (explicitly denied: the session may have been revoked by an administrator)"
                 } else {
@@ -190,7 +193,7 @@ fn deny(reason: String, message: String) -> SudoOutcome {
     SudoOutcome::Denied { reason, message }
 }
 
-fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> SudoOutcome {
+fn no_session(account: &str, sessions: &[Listed], key: &str, now: i64) -> SudoOutcome {
     let latest_here = sessions
         .iter()
         .filter(|s| s.scope == key)
@@ -203,18 +206,18 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
     let run = how_to_assume(account, last);
     let (reason, what) = match (latest_here, active_elsewhere) {
         (Some(s), _) if s.revoked.is_some() => (
-            format!("role session {} was revoked", s.access_key_id),
+            format!("role session {} was revoked", s.session_id),
             format!("your role session {} was revoked", s.session_name),
         ),
         (Some(s), _) if now < s.expires && s.ended.is_some() => {
             let why = s.ended.clone().unwrap_or_default();
             (
-                format!("role session {} ended: {why}", s.access_key_id),
+                format!("role session {} ended: {why}", s.session_id),
                 format!("your role session {} ended: {why}", s.session_name),
             )
         }
         (Some(s), _) => (
-            format!("role session {} expired", s.access_key_id),
+            format!("role session {} expired", s.session_id),
             format!(
                 "your role session {} expired at {}",
                 s.session_name,
@@ -224,11 +227,13 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
         (None, Some(s)) => (
             format!(
                 "role session {} belongs to another terminal ({})",
-                s.access_key_id, s.scope_label
+                s.session_id,
+                describe_key(&s.scope)
             ),
             format!(
                 "your role session {} belongs to another terminal ({}); role sessions work only where they were assumed",
-                s.session_name, s.scope_label
+                s.session_name,
+                describe_key(&s.scope)
             ),
         ),
         (None, None) => (
@@ -301,10 +306,7 @@ mod tests {
             run(&f, &req("alice", 34816, 1100)),
             SudoOutcome::Allowed { .. }
         ));
-        assert_eq!(
-            f.audits().last().map(|a| a.decision.as_str()),
-            Some("allow")
-        );
+        assert_eq!(f.audits().last().map(|a| a.decision), Some(Decision::Allow));
     }
 
     #[test]
@@ -357,7 +359,7 @@ mod tests {
         }
         let f = World::new();
         assume(&f, "alice", "admin", None);
-        let id = f.sessions()[0].access_key_id.clone();
+        let id = f.sessions()[0].session_id.clone();
         assert_eq!(f.revoke_session("alice", &id, 1050).ok(), Some(true));
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use zeroize::Zeroizing;
 
 use super::assume::CallContext;
-use super::backend::{Backend, RoleSession};
+use super::backend::{Backend, Listed};
 use super::scope::{Scope, TerminalScope};
 use crate::credentials::LockoutSettings;
 use crate::credentials::second_factor::memory::{self, FakeClock};
@@ -169,7 +169,7 @@ impl World {
     }
 
     /// Every user's sessions (alice's first), each user's newest first.
-    pub fn sessions(&self) -> Vec<RoleSession> {
+    pub fn sessions(&self) -> Vec<Listed> {
         let mut all = self.sessions_of("alice", None).unwrap();
         all.extend(self.sessions_of("bob", None).unwrap());
         all
