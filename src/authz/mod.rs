@@ -11,7 +11,8 @@ use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Source, SourceType,
 };
 use crate::store::{
-    ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag, TagTarget, User,
+    ApplicablePolicy, PolicyOrigin, PrincipalKind, RoleSession, Store, StoreError, Tag, TagTarget,
+    User,
 };
 
 pub mod session;
@@ -143,10 +144,15 @@ pub enum AuthzError {
 /// [`AuthzError`] when the store fails or a stored policy does not parse.
 pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError> {
     let account = store.account_id()?;
-    let (caller, policies, session_policy) = match &req.principal {
+    let (caller, kind, policies, session_policy) = match &req.principal {
         Principal::User(name) => {
             let u = store.get_user(name)?;
-            (Caller::user(&u), store.user_policies(name)?, None)
+            (
+                Caller::user(&u),
+                PrincipalKind::User,
+                store.user_policies(name)?,
+                None,
+            )
         }
         Principal::Session(s) => {
             if let Some(why) = session::ended(store, s)? {
@@ -162,7 +168,12 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
                 session: Some((s.session_name.clone(), s.issued, r.arn.clone())),
             };
             let doc = store.role_session_policy(&s.session_id)?;
-            (p, store.role_policies(&s.role_name)?, doc)
+            (
+                p,
+                PrincipalKind::Role,
+                store.role_policies(&s.role_name)?,
+                doc,
+            )
         }
     };
     let (resource, resource_tags) = match &req.target {
@@ -177,7 +188,7 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
         .chain(policies.boundary.iter())
         .any(|p| mentions_mfa(&p.document))
         || session_policy.as_deref().is_some_and(mentions_mfa);
-    let set = policy_set(&policies, session_policy.as_deref())?;
+    let set = policy_set(&policies, kind, session_policy.as_deref())?;
     let context = build_context(&caller, &resource_tags, req);
     let question = policy::Request {
         action: req.action.clone(),
@@ -344,43 +355,51 @@ pub fn source_ip(rhost: &str) -> Option<String> {
     })
 }
 
-/// Parse the stored documents into a policy set; a document that does not parse is an
-/// error (fail closed), named by its source.
+/// The principal's policy set: its stored identity policies (a user's own and its
+/// groups'), its boundary and a session policy, parsed as the kinds they were stored as
+/// (`principal` says whose inline policies they are). The one parse of stored policies
+/// for every caller: the PAM module, iam-sts, sudo, iam-authorized-keys and the
+/// simulator. A document that does not parse is an error (fail closed), named by its
+/// source.
 ///
 /// # Errors
 /// [`AuthzError::BadPolicy`].
 pub fn policy_set(
     p: &crate::store::PrincipalPolicies,
+    principal: PrincipalKind,
     session: Option<&str>,
 ) -> Result<PolicySet, AuthzError> {
-    let parse = |a: &ApplicablePolicy| -> Result<(Source, Policy), AuthzError> {
-        let (kind, stype) = match &a.origin {
-            PolicyOrigin::Inline if a.source.starts_with("arn:") => {
-                (PolicyKind::Managed, SourceType::UserManaged)
-            }
-            PolicyOrigin::Inline => (PolicyKind::RoleInline, SourceType::User),
-            PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
-                (PolicyKind::Managed, SourceType::UserManaged)
-            }
-            PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
-            PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
-        };
-        let source = match &a.origin {
-            PolicyOrigin::GroupInline(g) => format!("group/{g}/{}", a.source),
-            _ => a.source.clone(),
-        };
-        let policy = Policy::parse(&a.document, kind).map_err(|e| AuthzError::BadPolicy {
-            policy: source.clone(),
-            error: e.to_string(),
-        })?;
-        Ok((Source::new(source, stype), policy))
+    let parse = |a: &ApplicablePolicy, stype: SourceType, kind: PolicyKind| {
+        Policy::parse(&a.document, kind)
+            .map(|policy| (Source::new(a.source.clone(), stype), policy))
+            .map_err(|e| AuthzError::BadPolicy {
+                policy: a.source.clone(),
+                error: e.to_string(),
+            })
+    };
+    let identity_kind = |a: &ApplicablePolicy| match (&a.origin, principal) {
+        (PolicyOrigin::Inline, PrincipalKind::User) => (SourceType::User, PolicyKind::UserInline),
+        (PolicyOrigin::Inline, PrincipalKind::Group) | (PolicyOrigin::GroupInline(_), _) => {
+            (SourceType::Group, PolicyKind::GroupInline)
+        }
+        (PolicyOrigin::Inline, PrincipalKind::Role) => (SourceType::Role, PolicyKind::RoleInline),
+        (PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) | PolicyOrigin::Boundary, _) => {
+            (SourceType::UserManaged, PolicyKind::Managed)
+        }
     };
     let identity = p
         .identity
         .iter()
-        .map(parse)
+        .map(|a| {
+            let (stype, kind) = identity_kind(a);
+            parse(a, stype, kind)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let boundary = p.boundary.as_ref().map(parse).transpose()?;
+    let boundary = p
+        .boundary
+        .as_ref()
+        .map(|b| parse(b, SourceType::UserManaged, PolicyKind::Boundary))
+        .transpose()?;
     let session = session
         .map(|d| {
             Policy::parse(d, PolicyKind::Session)

@@ -178,25 +178,10 @@ impl Backend {
     /// # Errors
     /// `Refused` carries the text for the user; the store failed.
     pub fn change_password(&self, user: &str, new: &str, now: i64) -> Result<(), BackendError> {
-        let policy = self.store.get_password_policy()?.unwrap_or_default();
-        policy
-            .check(new)
-            .map_err(|v| BackendError::Refused(v.to_string()))?;
-        let depth = policy.reuse_depth().max(1);
-        let history = self.store.password_history(user, depth)?;
-        if history
-            .iter()
-            .any(|h| credentials::verify_password(new.as_bytes(), h))
-        {
-            return Err(BackendError::Refused(format!(
-                "Password does not conform to the account password policy: it must differ from the last {depth} password(s)"
-            )));
-        }
-        let params = self.store.hash_params()?;
-        let hash = Zeroizing::new(
-            credentials::hash_password(new.as_bytes(), &params)
-                .map_err(|e| BackendError::Internal(e.to_string()))?,
-        );
+        let hash = store::new_password_hash(&*self.store, user, new).map_err(|e| match e {
+            store::NewPasswordError::Refused(why) => BackendError::Refused(why),
+            store::NewPasswordError::Store(e) => e.into(),
+        })?;
         Ok(self
             .store
             .update_login_profile(user, Some(&hash), Some(false), now)?)

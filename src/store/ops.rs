@@ -112,3 +112,49 @@ impl crate::credentials::second_factor::FactorStore for dyn Store + '_ {
         self.settle_success(user, proof, password_login, now)
     }
 }
+
+/// A new password that may not be set, or a store that could not tell.
+#[derive(Debug, thiserror::Error)]
+pub enum NewPasswordError {
+    /// The account password policy refuses it; the text is for the person choosing it.
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed (or hashing did).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The one check of a new password, for administrators (`iam create-login-profile`,
+/// `update-login-profile`) and users (`passwd` through PAM): the account password
+/// policy's rules, then reuse of the current password or, with
+/// `PasswordReusePrevention` N, of any of the last N (the stricter of the two checks this
+/// replaces: a new password always differs from the current one); then its argon2id hash
+/// with the store's parameters.
+///
+/// # Errors
+/// [`NewPasswordError::Refused`] saying which rule; the store's errors.
+pub fn new_password_hash(
+    store: &dyn Store,
+    user: &str,
+    password: &str,
+) -> std::result::Result<zeroize::Zeroizing<String>, NewPasswordError> {
+    let policy = store.get_password_policy()?.unwrap_or_default();
+    policy
+        .check(password)
+        .map_err(|v| NewPasswordError::Refused(v.to_string()))?;
+    let depth = policy.reuse_depth().max(1);
+    if store
+        .password_history(user, depth)?
+        .iter()
+        .any(|h| crate::credentials::verify_password(password.as_bytes(), h))
+    {
+        return Err(NewPasswordError::Refused(format!(
+            "Password does not conform to the account password policy: it must differ from the last {depth} password(s)"
+        )));
+    }
+    let params = store.hash_params()?;
+    Ok(zeroize::Zeroizing::new(
+        crate::credentials::hash_password(password.as_bytes(), &params)
+            .map_err(StoreError::from)?,
+    ))
+}

@@ -105,7 +105,7 @@ pub fn check(store: &dyn Store, user: &str, host: &str) -> Result<Option<String>
     let account = store.account_id().map_err(|e| e.to_string())?;
     let u = store.get_user(user).map_err(|e| e.to_string())?;
     let pols = store.user_policies(user).map_err(|e| e.to_string())?;
-    let set = match authz::policy_set(&pols, None) {
+    let set = match authz::policy_set(&pols, crate::store::PrincipalKind::User, None) {
         Ok(set) => set,
         Err(e @ AuthzError::BadPolicy { .. }) => return Ok(Some(e.to_string())),
         Err(e) => return Err(e.to_string()),
