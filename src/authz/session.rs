@@ -3,7 +3,7 @@
 //! revoked nor expired and its role and user are still the ones it was issued for (a
 //! role deleted and created again under the same name is another role).
 
-use crate::store::{RoleSession, Store, StoreError};
+use crate::store::{RoleSession, Store, StoreError, absent_as_none};
 
 /// Where a role session stands, in the words both CLIs print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,15 +85,6 @@ pub fn ended(store: &dyn Store, s: &RoleSession) -> Result<Option<String>, Store
     let role_now = absent_as_none(store.get_role(&s.role_name).map(|r| r.role_id))?;
     let user_now = absent_as_none(store.get_user(&s.user_name).map(|u| u.user_id))?;
     Ok(ended_given(s, role_now.as_deref(), user_now.as_deref()))
-}
-
-/// `Ok(None)` for an entity that is not there.
-pub fn absent_as_none<T>(r: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(StoreError::NoSuchEntity(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

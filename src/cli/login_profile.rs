@@ -215,6 +215,10 @@ fn login_profile_json(user: &str, create_date: i64, reset: bool) -> Value {
 fn create_login_profile(ctx: &Ctx, user: &str, stdin: bool, reset: bool) -> Out {
     ctx.store.get_user(user)?;
     let password = read_password(stdin)?;
+    // An existing profile is refused as such, not as a reuse of its password.
+    if crate::store::absent_as_none(ctx.store.get_login_profile(user))?.is_some() {
+        return Err(crate::store::rules::login_profile_exists(user).into());
+    }
     let hash = new_password_hash(ctx, user, &password)?;
     let lp = ctx
         .store

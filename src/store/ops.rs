@@ -44,9 +44,18 @@ pub fn issue_role_session(
 
 /// `Ok(false)` for an entity that is not there, its answer otherwise.
 fn still_there(r: Result<bool>) -> Result<bool> {
+    absent_as_none(r).map(|b| b.unwrap_or(false))
+}
+
+/// `Ok(None)` for an entity that is not there (`NoSuchEntity`), the answer otherwise.
+///
+/// # Errors
+/// Any other store error.
+pub fn absent_as_none<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
-        Err(StoreError::NoSuchEntity(_)) => Ok(false),
-        other => other,
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NoSuchEntity(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -12,13 +12,13 @@ use zeroize::Zeroizing;
 use super::error::StsError;
 use super::model;
 use crate::audit::{self, Decision, Event};
-use crate::authz::session::{SessionStatus, absent_as_none};
+use crate::authz::session::SessionStatus;
 use crate::authz::{self, Principal, Request, Target, Verdict};
 use crate::credentials;
 use crate::credentials::second_factor::{Pacing, SystemPacing};
 use crate::policy::{Policy, PolicyKind};
 use crate::store::prelude::*;
-use crate::store::{self, RoleSession, StoreError};
+use crate::store::{self, RoleSession, StoreError, absent_as_none};
 
 /// The caller as an IAM user.
 #[derive(Clone)]
