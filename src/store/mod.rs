@@ -10,6 +10,8 @@ pub mod rules;
 pub mod snapshot;
 pub mod sqlite;
 mod stop_guard;
+#[cfg(test)]
+pub(crate) mod temp;
 mod traits;
 mod types;
 
