@@ -170,7 +170,7 @@ fn populate(s: &dyn Store) {
             rhost: Some("10.0.0.1".into()),
             tty: None,
             action: "host:Login".into(),
-            decision: "allow".into(),
+            decision: pam_iam::audit::Decision::Allow,
             reason: "ok".into(),
         })
         .unwrap();

@@ -8,7 +8,7 @@ impl AuditStore for PgStore {
             db.exec(
                 "INSERT INTO audit_events (time, \"user\", service, rhost, tty, action, decision, reason)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&e.time, &e.user, &e.service, &e.rhost, &e.tty, &e.action, &e.decision, &e.reason],
+                &[&e.time, &e.user, &e.service, &e.rhost, &e.tty, &e.action, &e.decision.as_str(), &e.reason],
             )?;
             Ok(())
         })
@@ -34,7 +34,10 @@ impl AuditStore for PgStore {
                     rhost: g(r, 4)?,
                     tty: g(r, 5)?,
                     action: g(r, 6)?,
-                    decision: g(r, 7)?,
+                    // A word this version does not know (none is written) reads as an
+                    // error, never as an allow.
+                    decision: pam_iam::audit::Decision::parse(&g::<String>(r, 7)?)
+                        .unwrap_or(pam_iam::audit::Decision::Error),
                     reason: g(r, 8)?,
                 })
             })
