@@ -27,17 +27,29 @@ fn seed_login_user(s: &dyn Store) {
         &NewUser {
             name: "bench".into(),
             path: "/".into(),
-            tags: vec![Tag { key: "team".into(), value: "ops".into() }],
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "ops".into(),
+            }],
             ..Default::default()
         },
         1,
     )
     .unwrap();
-    s.create_login_profile("bench", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA", false, 1)
+    s.create_login_profile(
+        "bench",
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+        false,
+        1,
+    )
+    .unwrap();
+    let d = s
+        .create_virtual_mfa_device("bench", "/", &[7; 20], 1)
         .unwrap();
-    let d = s.create_virtual_mfa_device("bench", "/", &[7; 20], 1).unwrap();
-    s.enable_mfa_device("bench", &d.serial_number, 0, &[], 1).unwrap();
-    s.put_inline_policy(PrincipalKind::User, "bench", "own", DOC).unwrap();
+    s.enable_mfa_device("bench", &d.serial_number, 0, &[], 1)
+        .unwrap();
+    s.put_inline_policy(PrincipalKind::User, "bench", "own", DOC)
+        .unwrap();
     for g in 0..10 {
         let gname = format!("bg{g}");
         s.create_group(&gname, "/", 1).unwrap();
@@ -54,7 +66,8 @@ fn seed_login_user(s: &dyn Store) {
                     1,
                 )
                 .unwrap();
-            s.attach_policy(PrincipalKind::Group, &gname, &p.arn).unwrap();
+            s.attach_policy(PrincipalKind::Group, &gname, &p.arn)
+                .unwrap();
         }
     }
 }
@@ -92,17 +105,26 @@ fn main() {
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let server = Server::start().expect("PostgreSQL");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let sqlite = dir.path().join("bench.db");
     let sq = open(&OpenOptions::new(sqlite.as_path(), OpenMode::ReadWrite)).unwrap();
     let pg_url = server.url("iam");
-    let pg = pam_iam_postgres::PgStore::open(&OpenOptions::new(pg_url.as_str(), OpenMode::ReadWrite)).unwrap();
+    let pg =
+        pam_iam_postgres::PgStore::open(&OpenOptions::new(pg_url.as_str(), OpenMode::ReadWrite))
+            .unwrap();
     let t = Instant::now();
     for s in [&*sq, &pg as &dyn Store] {
         seed_login_user(s);
         filler(s, fillers);
     }
-    eprintln!("seeded {fillers} filler users in each store in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {fillers} filler users in each store in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // Warm up (statement cache, page cache), then interleave.
     for _ in 0..50 {
@@ -120,9 +142,19 @@ fn main() {
         b.push(t.elapsed());
     }
     let trips = (pg.round_trips() - trips0) as f64 / rounds as f64;
-    println!("login read (user + credentials + lock + MFA + groups + 21 policies), {fillers} other users, {rounds} interleaved rounds");
-    println!("  SQLite      median {:>8.3} ms   p95 {:>8.3} ms", median(&mut a).as_secs_f64() * 1e3, p95(&mut a).as_secs_f64() * 1e3);
-    println!("  PostgreSQL  median {:>8.3} ms   p95 {:>8.3} ms   {trips:.2} round trips", median(&mut b).as_secs_f64() * 1e3, p95(&mut b).as_secs_f64() * 1e3);
+    println!(
+        "login read (user + credentials + lock + MFA + groups + 21 policies), {fillers} other users, {rounds} interleaved rounds"
+    );
+    println!(
+        "  SQLite      median {:>8.3} ms   p95 {:>8.3} ms",
+        median(&mut a).as_secs_f64() * 1e3,
+        p95(&mut a).as_secs_f64() * 1e3
+    );
+    println!(
+        "  PostgreSQL  median {:>8.3} ms   p95 {:>8.3} ms   {trips:.2} round trips",
+        median(&mut b).as_secs_f64() * 1e3,
+        p95(&mut b).as_secs_f64() * 1e3
+    );
 
     // The contract suite's mix: all 12 cases, each on a fresh store (made untimed).
     let mix_rounds = 5;
@@ -138,7 +170,11 @@ fn main() {
         let pgs: Vec<pam_iam_postgres::PgStore> = (0..CASES.len())
             .map(|_| {
                 let url = server.fresh_db().unwrap();
-                pam_iam_postgres::PgStore::open(&OpenOptions::new(url.as_str(), OpenMode::ReadWrite)).unwrap()
+                pam_iam_postgres::PgStore::open(&OpenOptions::new(
+                    url.as_str(),
+                    OpenMode::ReadWrite,
+                ))
+                .unwrap()
             })
             .collect();
         let t = Instant::now();
@@ -154,9 +190,17 @@ fn main() {
         b.push(t.elapsed());
         trips = pgs.iter().map(|s| s.round_trips()).sum::<u64>() - before;
     }
-    println!("contract-suite mix (12 cases, {trips} PostgreSQL round trips), {mix_rounds} interleaved rounds");
-    println!("  SQLite      median {:>8.1} ms per mix", median(&mut a).as_secs_f64() * 1e3);
-    println!("  PostgreSQL  median {:>8.1} ms per mix", median(&mut b).as_secs_f64() * 1e3);
+    println!(
+        "contract-suite mix (12 cases, {trips} PostgreSQL round trips), {mix_rounds} interleaved rounds"
+    );
+    println!(
+        "  SQLite      median {:>8.1} ms per mix",
+        median(&mut a).as_secs_f64() * 1e3
+    );
+    println!(
+        "  PostgreSQL  median {:>8.1} ms per mix",
+        median(&mut b).as_secs_f64() * 1e3
+    );
     drop(sq);
     drop(pg);
     server.stop();
