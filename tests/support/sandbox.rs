@@ -347,6 +347,9 @@ mkdir -p $T/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid
 for d in shm mqueue; do if [ -d /dev/$d ]; then mkdir -p $T/dev/$d; mount --bind /dev/$d $T/dev/$d; fi; done
 ln -s /proc/self/fd $T/dev/fd; ln -s /proc/self/fd/0 $T/dev/stdin; ln -s /proc/self/fd/1 $T/dev/stdout; ln -s /proc/self/fd/2 $T/dev/stderr
 mount --rbind $T/dev /dev
+# A previous run's "ready" must not pass for this listener's (the redirect below may
+# truncate the file only after the wait loop has looked at it).
+rm -f $T/syslog.ready
 python3 -c '
 import socket, sys, os
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
