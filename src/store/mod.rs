@@ -90,6 +90,27 @@ impl Location {
     }
 }
 
+impl Location {
+    /// Where the key sealing access-key secrets lives unless `iamd` is told otherwise:
+    /// beside a SQLite file, [`DEFAULT_SECRETS_KEY`] for a server store. It is a file
+    /// of its own, never in the store, so a dump of the store alone holds no secret.
+    pub fn default_secrets_key(&self) -> PathBuf {
+        match self {
+            Location::Sqlite(p) => match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join(SECRETS_KEY_FILE),
+                _ => PathBuf::from(SECRETS_KEY_FILE),
+            },
+            Location::Postgres(_) => PathBuf::from(DEFAULT_SECRETS_KEY),
+        }
+    }
+}
+
+/// File name of the access-key sealing key beside a SQLite store.
+pub const SECRETS_KEY_FILE: &str = "pam_iam_secrets.key";
+
+/// The access-key sealing key of a store that is not a local file.
+pub const DEFAULT_SECRETS_KEY: &str = "/var/lib/pam-iam/pam_iam_secrets.key";
+
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
