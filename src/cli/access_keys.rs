@@ -108,7 +108,7 @@ fn create(ctx: &Ctx, user: Option<&str>) -> Out {
     let sealed = credentials::sealed::seal(&key, &id, secret.as_bytes())?;
     let hash = credentials::sha256_hex(secret.as_bytes());
     let k = match user {
-        Some(user) => crate::store::atomically(&*ctx.store, |s| {
+        Some(user) => crate::store::atomically(ctx.store, |s| {
             let k = s.create_access_key(user, &id, &hash, ctx.now)?;
             s.set_access_key_secret(&id, &sealed)?;
             Ok(k)

@@ -353,7 +353,10 @@ mod tests {
         assert_eq!(e.code, "ValidationError");
         let e = argv(
             &ops["GetUser"],
-            &[("Nope".into(), ArgValue::Scalar("x".into()))],
+            &[
+                ("UserName".into(), ArgValue::Scalar("x".into())),
+                ("Nope".into(), ArgValue::Scalar("x".into())),
+            ],
         )
         .unwrap_err();
         assert_eq!(e.code, "InvalidParameter");
