@@ -3,16 +3,17 @@
 //! a key that is not Active is refused; a user for whom `host:Login` cannot be allowed
 //! gets no keys. Private mount + network namespaces; nothing on the machine changes.
 
-mod userdb_common;
-
-use std::path::Path;
-use std::process::Command;
+mod support;
 
 use pam_iam::userdb::keys::{self, UserKeys};
 use pam_iam::userdb::{Account, Config, GroupEntry, IdRange, Mode, Snapshot, Source, sync};
-use userdb_common::{Sandbox, root_or_skip};
+use support::sandbox::Sandbox;
+use support::ssh::keygen;
 
-const BIN: &str = env!("CARGO_BIN_EXE_iam-authorized-keys");
+/// The `iam-authorized-keys` binary under test.
+fn keys_command() -> String {
+    support::bin("iam-authorized-keys").display().to_string()
+}
 
 struct Fixed {
     snap: Snapshot,
@@ -28,26 +29,12 @@ impl Source for Fixed {
     }
 }
 
-fn keygen(dir: &Path, name: &str) -> String {
-    let path = dir.join(name);
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    std::fs::read_to_string(path.with_extension("pub"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 /// Users `iamtest-kate` (keys: active `k1`; `k2` deactivated, so not exported) and
 /// `iamtest-dan` (an active key, but `host:Login` certainly denied).
 fn setup(sb: &Sandbox) -> (String, String) {
-    let k1 = keygen(sb.path(), "k1");
-    let _k2 = keygen(sb.path(), "k2");
-    let d1 = keygen(sb.path(), "d1");
+    let k1 = keygen(sb.root(), "k1").1;
+    let _k2 = keygen(sb.root(), "k2").1;
+    let d1 = keygen(sb.root(), "d1").1;
     let (kate, _) = Account::from_tags("iamtest-kate", 70010, 70010, &[]);
     let (dan, _) = Account::from_tags("iamtest-dan", 70011, 70011, &[]);
     let src = Fixed {
@@ -87,22 +74,19 @@ fn setup(sb: &Sandbox) -> (String, String) {
 
 #[test]
 fn command_prints_active_keys_to_an_unprivileged_caller_only() {
-    if !root_or_skip("command_prints_active_keys_to_an_unprivileged_caller_only") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
     let (_, k1) = setup(&sb);
+    let bin = keys_command();
     let kd = sb.keys();
     let kd = kd.display();
-    let out = sb.run_ok(
-        false,
-        &format!(
-            "as_nobody() {{ setpriv --reuid=65534 --regid=65534 --clear-groups env -i {BIN} --keys-dir {kd} \"$@\"; }}\n\
+    let out = sb.run_ok(&format!(
+            "as_nobody() {{ setpriv --reuid=65534 --regid=65534 --clear-groups env -i {bin} --keys-dir {kd} \"$@\"; }}\n\
              echo '[kate]'; as_nobody iamtest-kate\n\
              echo '[dan]'; as_nobody iamtest-dan\n\
              echo '[nobody-such]'; as_nobody iamtest-ghost\n\
              echo '[bad]'; as_nobody '../etc/passwd'; echo rc=$?\n\
-             echo '[usage]'; {BIN} 2>&1; echo rc=$?\n"
+             echo '[usage]'; {bin} 2>&1; echo rc=$?\n"
         ),
     );
     assert_eq!(
@@ -115,12 +99,13 @@ fn command_prints_active_keys_to_an_unprivileged_caller_only() {
 }
 
 fn sshd_script(sb: &Sandbox, port: u16, tests: &str) -> String {
-    let r = sb.path().display();
+    let bin = keys_command();
+    let r = sb.root().display();
     let kd = sb.keys();
     let kd = kd.display();
     format!(
         "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd\n\
-         mkdir -p /etc/pam-iam-test && cp {BIN} /etc/pam-iam-test/ && chmod 0755 /etc/pam-iam-test/iam-authorized-keys\n\
+         mkdir -p /etc/pam-iam-test && cp {bin} /etc/pam-iam-test/ && chmod 0755 /etc/pam-iam-test/iam-authorized-keys\n\
          printf 'auth required pam_deny.so\\naccount required pam_permit.so\\nsession required pam_permit.so\\n' > /etc/pam.d/sshd\n\
          ssh-keygen -q -t ed25519 -N '' -f {r}/hostkey\n\
          cat > {r}/sshd_config <<EOF\n\
@@ -142,25 +127,21 @@ EOF\n\
 
 #[test]
 fn sshd_accepts_an_active_key_and_refuses_others() {
-    if !root_or_skip("sshd_accepts_an_active_key_and_refuses_others") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let mut sb = Sandbox::with_etc_userdb();
+    sb.private_net();
     setup(&sb);
-    let r = sb.path().display().to_string();
-    let out = sb.run_ok(
-        true,
-        &sshd_script(
-            &sb,
-            2201,
-            &format!(
-                "echo '[k1]'; login {r}/k1 iamtest-kate\n\
+    let r = sb.root().display().to_string();
+    let out = sb.run_ok(&sshd_script(
+        &sb,
+        2201,
+        &format!(
+            "echo '[k1]'; login {r}/k1 iamtest-kate\n\
                  echo '[k2]'; login {r}/k2 iamtest-kate\n\
                  echo '[dan]'; login {r}/d1 iamtest-dan\n"
-            ),
         ),
-    );
-    let log = std::fs::read_to_string(sb.path().join("sshd.log")).unwrap_or_default();
+    ));
+    let log = std::fs::read_to_string(sb.path("sshd.log")).unwrap_or_default();
     let section = |name: &str| -> String {
         out.split(&format!("[{name}]\n"))
             .nth(1)
@@ -191,35 +172,32 @@ fn sshd_accepts_an_active_key_and_refuses_others() {
 
 #[test]
 fn cli_key_changes_and_policies_reach_the_command() {
-    if !root_or_skip("cli_key_changes_and_policies_reach_the_command") {
-        return;
-    }
-    let sb = Sandbox::new();
-    let pubkey = keygen(sb.path(), "kim");
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let pubkey = keygen(sb.root(), "kim").1;
     let k = keys::normalize_key(&pubkey).unwrap();
-    let r = sb.path().display();
-    let iam = env!("CARGO_BIN_EXE_iam");
+    let r = sb.root().display();
+    let iam = support::bin("iam").display().to_string();
+    let bin = keys_command();
     let doc = |effect: &str, cond: &str| {
         format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"{effect}","Action":"host:Login","Resource":"*"{cond}}}]}}"#
         )
     };
-    std::fs::write(sb.path().join("allow.json"), doc("Allow", "")).unwrap();
-    std::fs::write(sb.path().join("deny.json"), doc("Deny", "")).unwrap();
+    std::fs::write(sb.path("allow.json"), doc("Allow", "")).unwrap();
+    std::fs::write(sb.path("deny.json"), doc("Deny", "")).unwrap();
     std::fs::write(
-        sb.path().join("deny-net.json"),
+        sb.path("deny-net.json"),
         doc(
             "Deny",
             r#","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
         ),
     )
     .unwrap();
-    let out = sb.run_ok(
-        false,
-        &format!(
+    let out = sb.run_ok(&format!(
             "export PAM_IAM_DB={r}/db/iam.db PAM_IAM_USERDB_DIR=/etc/userdb PAM_IAM_KEYS_DIR={r}/keys\n\
              iam() {{ {iam} \"$@\" > {r}/last.json; }}\n\
-             keys() {{ echo \"[$1]\"; setpriv --reuid=65534 --regid=65534 --clear-groups env -i {BIN} --keys-dir {r}/keys iamt-kim; }}\n\
+             keys() {{ echo \"[$1]\"; setpriv --reuid=65534 --regid=65534 --clear-groups env -i {bin} --keys-dir {r}/keys iamt-kim; }}\n\
              set -e\n\
              iam create-user --user-name iamt-kim\n\
              iam upload-ssh-public-key --user-name iamt-kim --ssh-public-key-body \"$(cat {r}/kim.pub)\"\n\

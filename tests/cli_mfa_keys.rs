@@ -1,9 +1,10 @@
 //! `iam` MFA devices (codes from oathtool), recovery codes, access keys and SSH keys.
 
-mod cli_support;
-use cli_support::*;
+mod support;
+use support::cli::*;
+use support::totp::code_pair;
 
-fn device(iam: &Iam, name: &str) -> (String, String) {
+fn device(iam: &Cli, name: &str) -> (String, String) {
     let v = iam.ok(&[
         "create-virtual-mfa-device",
         "--virtual-mfa-device-name",
@@ -20,7 +21,7 @@ fn device(iam: &Iam, name: &str) -> (String, String) {
 
 #[test]
 fn enable_mfa_with_oathtool_codes() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     let (serial, seed) = device(&iam, "alice");
     assert!(serial.ends_with(":mfa/alice"));
@@ -257,7 +258,7 @@ fn enable_mfa_with_oathtool_codes() {
 
 #[test]
 fn mfa_device_errors_and_outputs() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     device(&iam, "dev1");
     iam.err(
         &[
@@ -341,7 +342,7 @@ fn mfa_device_errors_and_outputs() {
 
 #[test]
 fn access_keys() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     let k1 = iam.ok(&["create-access-key", "--user-name", "alice"]);
     let id1 = k1["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
@@ -433,7 +434,7 @@ const ED25519: &str =
 
 #[test]
 fn ssh_public_keys() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     let v = iam.ok(&[
         "upload-ssh-public-key",

@@ -1,13 +1,13 @@
 //! `iam` managed and inline policies, roles, hosts, account reports, audit trail, the
 //! simulator, and concurrent writers.
 
-mod cli_support;
-use cli_support::*;
+mod support;
 use serde_json::json;
+use support::cli::*;
 
 const DENY_SUDO: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoSudo","Effect":"Deny","Action":"host:Sudo","Resource":"*"}]}"#;
 
-fn policy(iam: &Iam, name: &str, doc: &str) -> String {
+fn policy(iam: &Cli, name: &str, doc: &str) -> String {
     iam.ok(&[
         "create-policy",
         "--policy-name",
@@ -22,7 +22,7 @@ fn policy(iam: &Iam, name: &str, doc: &str) -> String {
 
 #[test]
 fn managed_policies_and_versions() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     let file = iam.dir.path().join("web.json");
     std::fs::write(&file, ALLOW_LOGIN).unwrap();
     let v = iam.ok(&[
@@ -239,7 +239,7 @@ fn managed_policies_and_versions() {
 
 #[test]
 fn attachments_and_entities() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
     iam.ok(&[
@@ -397,7 +397,7 @@ fn attachments_and_entities() {
 
 #[test]
 fn inline_policies() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
     iam.ok(&[
@@ -489,7 +489,7 @@ fn inline_policies() {
 
 #[test]
 fn roles() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     let b = policy(&iam, "bound", ALLOW_LOGIN);
     let v = iam.ok(&[
         "create-role",
@@ -683,7 +683,7 @@ fn roles() {
 
 #[test]
 fn host_tags() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.ok(&[
         "tag-host",
         "--host-name",
@@ -719,7 +719,7 @@ fn nix_hostname() -> String {
 
 #[test]
 fn account_summary_details_and_credential_report() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.user("bob");
     iam.ok_with(
@@ -830,7 +830,7 @@ fn account_summary_details_and_credential_report() {
 
 #[test]
 fn audit_trail_filters() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     {
         let s = pam_iam::store::open_path(&iam.db, pam_iam::store::OpenMode::ReadWrite).unwrap();
@@ -898,7 +898,7 @@ fn audit_trail_filters() {
 
 #[test]
 fn cli_changes_are_audited() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
     iam.ok(&[
@@ -926,7 +926,7 @@ fn cli_changes_are_audited() {
 
 #[test]
 fn simulate_custom_policy() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     let v = iam.ok(&[
         "simulate-custom-policy",
         "--policy-input-list",
@@ -1007,7 +1007,7 @@ fn simulate_custom_policy() {
 
 #[test]
 fn simulate_principal_policy() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     let acct = iam.account();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
@@ -1099,7 +1099,7 @@ fn simulate_principal_policy() {
 #[test]
 fn concurrent_writers_lose_nothing() {
     // A fresh store: the first writers also race to create and migrate it.
-    let iam = Iam::new();
+    let iam = Cli::new();
     let spawn_all = |args: Vec<Vec<String>>| {
         let children: Vec<_> = args
             .iter()
@@ -1154,7 +1154,7 @@ fn concurrent_writers_lose_nothing() {
 /// the entity does not exist.
 #[test]
 fn missing_entities_table() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
     iam.ok(&[

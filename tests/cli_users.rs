@@ -1,13 +1,13 @@
 //! `iam` users, tags, groups, passwords, password policy and lockout: the real binary on a
 //! temporary store, happy paths and every error path.
 
-mod cli_support;
-use cli_support::*;
+mod support;
 use std::os::unix::fs::PermissionsExt;
+use support::cli::*;
 
 #[test]
 fn user_lifecycle() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     let v = iam.ok(&[
         "create-user",
         "--user-name",
@@ -49,7 +49,7 @@ fn user_lifecycle() {
 
 #[test]
 fn user_errors() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.err(
         &["create-user", "--user-name", "alice"],
@@ -115,7 +115,7 @@ fn user_errors() {
 
 #[test]
 fn delete_user_conflicts_until_everything_is_gone() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&["create-group", "--group-name", "ops"]);
     iam.ok(&[
@@ -184,7 +184,7 @@ fn delete_user_conflicts_until_everything_is_gone() {
 
 #[test]
 fn user_tags_and_boundaries() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&[
         "tag-user",
@@ -279,7 +279,7 @@ fn user_tags_and_boundaries() {
 
 #[test]
 fn groups() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.user("bob");
     let g = iam.ok(&["create-group", "--group-name", "ops", "--path", "/team/"]);
@@ -392,7 +392,7 @@ fn groups() {
 
 #[test]
 fn login_profiles_and_password_policy() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.err_with(
         &[
@@ -614,7 +614,7 @@ fn login_profiles_and_password_policy() {
 
 #[test]
 fn password_never_from_argv_and_needs_a_terminal() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     // `--password VALUE` is not accepted: the value would be a stray argument.
     let out = iam.run(&[
@@ -627,7 +627,9 @@ fn password_never_from_argv_and_needs_a_terminal() {
     assert_eq!(out.status.code(), Some(252));
     // Without --password-stdin and without a terminal the CLI refuses instead of hanging.
     let out = std::process::Command::new("setsid")
-        .args(["-w", IAM, "create-login-profile", "--user-name", "alice"])
+        .arg("-w")
+        .arg(support::cli::iam())
+        .args(["create-login-profile", "--user-name", "alice"])
         .env("PAM_IAM_DB", &iam.db)
         .stdin(std::process::Stdio::null())
         .output()
@@ -647,9 +649,12 @@ fn password_from_a_terminal() {
         eprintln!("SKIP password_from_a_terminal: script(1) (util-linux) not installed");
         return;
     }
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
-    let cmd = format!("{IAM} create-login-profile --user-name alice");
+    let cmd = format!(
+        "{} create-login-profile --user-name alice",
+        support::cli::iam().display()
+    );
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("PAM_IAM_DB", &iam.db)
@@ -711,7 +716,7 @@ fn password_from_a_terminal() {
 
 #[test]
 fn lockout_policy_and_unlock() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     assert_eq!(
         iam.ok(&["get-account-lockout-policy"])["LockoutPolicy"]["Enabled"],
@@ -760,7 +765,7 @@ fn lockout_policy_and_unlock() {
 
 #[test]
 fn hash_parameters_are_configurable() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     iam.ok(&[
         "set-password-hash-parameters",
@@ -789,7 +794,7 @@ fn hash_parameters_are_configurable() {
 
 #[test]
 fn store_is_created_private_and_refused_when_unsafe() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&iam.db), 0o600);
@@ -841,7 +846,7 @@ fn store_is_created_private_and_refused_when_unsafe() {
 
 #[test]
 fn output_formats() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.ok(&[
         "create-user",
         "--user-name",
@@ -863,7 +868,7 @@ fn output_formats() {
 
 #[test]
 fn schema_v1_store_migrates_on_open() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     std::fs::create_dir_all(iam.db.parent().unwrap()).unwrap();
     std::fs::set_permissions(
         iam.db.parent().unwrap(),
@@ -903,7 +908,7 @@ fn schema_v1_store_migrates_on_open() {
 
 #[test]
 fn tag_and_group_quotas() {
-    let iam = Iam::new();
+    let iam = Cli::new();
     iam.user("alice");
     let tags: Vec<String> = (0..51).map(|i| format!("Key=k{i},Value=v")).collect();
     let mut args = vec!["tag-user", "--user-name", "alice", "--tags"];

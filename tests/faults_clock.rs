@@ -4,11 +4,13 @@
 //! counts and re-arms it) and accepts no code outside the window. Each test first proves the shift reached the module (the audit row's
 //! time). Role session expiry under a user-set clock: tests/sudo_roles.rs.
 
-mod common;
+mod support;
 
-use common::iam::{Iam, now};
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use std::time::Duration;
+use support::now;
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::totp;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
 account required {module} db={db} host=web-1
@@ -29,7 +31,7 @@ fn world() -> (Sandbox, Iam, String) {
 }
 
 /// pamtester under `faketime -f OFFSET` (e.g. "-10m"; "" for the real clock).
-fn login(sb: &Sandbox, offset: &str, user: &str, answers: &[&str]) -> common::Outcome {
+fn login(sb: &Sandbox, offset: &str, user: &str, answers: &[&str]) -> support::Outcome {
     let input = sb.write("in", &(answers.join("\n") + "\n"), 0o600);
     let fake = if offset.is_empty() {
         String::new()
@@ -69,19 +71,17 @@ fn assert_clock(iam: &Iam, user: &str, offset: i64) {
 
 #[test]
 fn a_clock_moved_back_cannot_make_a_used_code_valid_again() {
-    if !should_run("a_clock_moved_back_cannot_make_a_used_code_valid_again") {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed) = world();
-    wait_for_fresh_step(15);
-    let used = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(15);
+    let used = totp::code(&seed, 0);
     let out = login(&sb, "", "alice", &["alice-Passw0rd", &used]);
     assert!(out.ok(), "{out}");
     let used_at = now();
 
     // Ten minutes back: the code of that moment was never used, but its step is below
     // the watermark the last login left.
-    let back = oathtool(&seed, -600);
+    let back = totp::code(&seed, -600);
     let out = login(&sb, "-10m", "alice", &["alice-Passw0rd", &back]);
     assert!(!out.ok(), "{out}");
     assert_clock(&iam, "alice", -600);
@@ -104,17 +104,13 @@ fn a_clock_moved_back_cannot_make_a_used_code_valid_again() {
     );
     // A recovery path still exists: the next fresh code on the real clock works.
     wait_for_next_step(used_at);
-    let out = login(&sb, "", "alice", &["alice-Passw0rd", &oathtool(&seed, 0)]);
+    let out = login(&sb, "", "alice", &["alice-Passw0rd", &totp::code(&seed, 0)]);
     assert!(out.ok(), "{out}\n{}", sb.syslog());
 }
 
 #[test]
 fn a_clock_moved_forward_unlocks_only_after_the_lock_ends_and_takes_no_code_outside_the_window() {
-    if !should_run(
-        "a_clock_moved_forward_unlocks_only_after_the_lock_ends_and_takes_no_code_outside_the_window",
-    ) {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed) = world();
     for _ in 0..3 {
         assert!(!login(&sb, "", "bob", &["nope"]).ok());
@@ -139,12 +135,12 @@ fn a_clock_moved_forward_unlocks_only_after_the_lock_ends_and_takes_no_code_outs
     assert_clock(&iam, "bob", 2400);
 
     // Codes: 10 minutes on, the real clock's code is outside the window.
-    wait_for_fresh_step(15);
+    totp::wait_for_fresh_step(15);
     let out = login(
         &sb,
         "+10m",
         "alice",
-        &["alice-Passw0rd", &oathtool(&seed, 0)],
+        &["alice-Passw0rd", &totp::code(&seed, 0)],
     );
     assert!(!out.ok(), "{out}");
     assert_clock(&iam, "alice", 600);
@@ -155,10 +151,10 @@ fn a_clock_moved_forward_unlocks_only_after_the_lock_ends_and_takes_no_code_outs
         &sb,
         "+10m",
         "alice",
-        &["alice-Passw0rd", &oathtool(&seed, 600)],
+        &["alice-Passw0rd", &totp::code(&seed, 600)],
     );
     assert!(out.ok(), "{out}");
-    let out = login(&sb, "", "alice", &["alice-Passw0rd", &oathtool(&seed, 0)]);
+    let out = login(&sb, "", "alice", &["alice-Passw0rd", &totp::code(&seed, 0)]);
     assert!(!out.ok(), "{out}");
     assert_eq!(
         last_audit(&iam, "alice").1,

@@ -2,17 +2,16 @@
 //! clear syslog line (an allow that cannot be audited is a deny), the store stays
 //! intact, and everything works again, with nothing to repair, once space returns.
 
-mod common;
+mod support;
 
-use common::iam::Iam;
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use std::time::Duration;
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::totp;
 
 #[test]
 fn a_full_disk_fails_closed_and_recovers_when_space_returns() {
-    if !should_run("a_full_disk_fails_closed_and_recovers_when_space_returns") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     let disk = sb.path("disk");
     std::fs::create_dir(&disk).unwrap();
@@ -31,9 +30,9 @@ fn a_full_disk_fails_closed_and_recovers_when_space_returns() {
         .web_group(&["alice", "bob"]);
     let (seed, _) = iam.mfa("alice");
     drop(iam);
-    wait_for_fresh_step(20);
-    let code_now = oathtool(&seed, 0);
-    let code_next = oathtool(&seed, 30);
+    totp::wait_for_fresh_step(20);
+    let code_now = totp::code(&seed, 0);
+    let code_next = totp::code(&seed, 30);
     let login = |tag: &str, user: &str, answers: &str| {
         format!(
             "printf '{answers}' | pamtester -v iam-test {user} authenticate acct_mgmt > $T/{tag}.out 2>&1; echo $? > $T/{tag}.rc\n\

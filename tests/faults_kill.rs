@@ -6,12 +6,12 @@
 //!
 //! `FAULTS_KILLS` sets the number of kills (default 1,000).
 
-mod common;
+mod support;
 
-use common::iam::Iam;
-use common::{Sandbox, should_run};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+use support::sandbox::Sandbox;
+use support::store::Iam;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
 account required {module} db={db} host=web-1
@@ -166,9 +166,7 @@ out.close()
 
 #[test]
 fn a_thousand_kill_9s_lose_nothing_and_let_nobody_in() {
-    if !should_run("a_thousand_kill_9s_lose_nothing_and_let_nobody_in") {
-        return;
-    }
+    require_root!();
     let kills: u32 = std::env::var("FAULTS_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -202,7 +200,7 @@ fn a_thousand_kill_9s_lose_nothing_and_let_nobody_in() {
          printf 'nope\\n' | pamtester iam-test pw authenticate > after-wrong.out 2>&1; echo $? > after-wrong.rc\n\
          ls {dir} > dir.ls\n",
         db = sb.db(),
-        iam = common::iam_bin().display(),
+        iam = support::bin("iam").display(),
         dir = sb.dir.path().display(),
     );
     let out = sb.run(&script, Duration::from_secs(1800));

@@ -4,11 +4,12 @@
 //! Latency percentiles are printed, never asserted (scripts/faults-bench reports them
 //! with the default argon2 parameters: `FAULTS_DEFAULT_ARGON2=1`).
 
-mod common;
+mod support;
 
-use common::iam::Iam;
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use std::time::Duration;
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::totp;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
 account required {module} db={db} host=web-1
@@ -49,7 +50,7 @@ while procs:
 /// A six-digit code outside the window (oathtool's codes for the previous, current and
 /// next step), so a "wrong code" is never right by chance.
 fn wrong_code(seed: &str) -> String {
-    let window: Vec<String> = (-1..=1).map(|k| oathtool(seed, 30 * k)).collect();
+    let window: Vec<String> = (-1..=1).map(|k| totp::code(seed, 30 * k)).collect();
     (0..)
         .map(|n| format!("{n:06}"))
         .find(|c| !window.contains(c))
@@ -63,12 +64,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[test]
 fn five_hundred_concurrent_logins_decide_right_and_count_exactly() {
-    if !should_run("five_hundred_concurrent_logins_decide_right_and_count_exactly") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     sb.service("iam-test", STACK);
-    let params = common::iam::fault_params();
+    let params = support::store::fault_params();
     let iam = Iam::create_with(&sb.db(), params);
     iam.lockout(1000, 900);
     let mut names = Vec::new();
@@ -89,7 +88,7 @@ fn five_hundred_concurrent_logins_decide_right_and_count_exactly() {
     iam.web_group(&names.iter().map(String::as_str).collect::<Vec<_>>());
     let seed_of = |u: &str| &seeds.iter().find(|(n, _)| n == u).unwrap().1;
 
-    wait_for_fresh_step(25);
+    totp::wait_for_fresh_step(25);
     let mut jobs = Vec::new();
     for i in 0..RIGHT_USERS {
         for j in 0..RIGHT_EACH {
@@ -97,7 +96,7 @@ fn five_hundred_concurrent_logins_decide_right_and_count_exactly() {
         }
     }
     for i in 0..MFA_USERS {
-        let code = oathtool(seed_of(&format!("m{i}")), 0);
+        let code = totp::code(seed_of(&format!("m{i}")), 0);
         jobs.push(format!("right.m{i}.0\tm{i}\tm{i}-Passw0rd\\n{code}\\n"));
     }
     for i in 0..WRONG_USERS {

@@ -8,13 +8,14 @@
 //! default argon2 parameters) and under valgrind; the knobs are environment variables:
 //! `FAULTS_ROUNDS`, `FAULTS_DEFAULT_ARGON2=1`, `FAULTS_VALGRIND=1`.
 
-mod common;
+mod support;
 
-use common::iam::Iam;
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::totp;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
 account required {module} db={db} host=web-1
@@ -60,7 +61,7 @@ fn world() -> (Sandbox, Iam, String) {
         .user("bob", 2002)
         .user("eve", 2003)
         .service("iam-test", STACK);
-    let iam = Iam::create_with(&sb.db(), common::iam::fault_params());
+    let iam = Iam::create_with(&sb.db(), support::store::fault_params());
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"))
         .user("eve", Some(EVE_PASSWORD))
@@ -115,14 +116,12 @@ fn bob_failures() -> u32 {
 
 #[test]
 fn hostile_conversations_and_users_deny_with_the_right_code() {
-    if !should_run("hostile_conversations_and_users_deny_with_the_right_code") {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed) = world();
     let host = pamhost(&sb);
     let mut script = String::new();
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     for (i, (user, conv, _, _)) in CASES.iter().enumerate() {
         let password = match *user {
             "name:alice" => "alice-Passw0rd",
@@ -210,9 +209,7 @@ fn checkpoints(text: &str) -> Vec<(u64, u64, u64, u64)> {
 
 #[test]
 fn a_long_lived_host_keeps_rss_and_fds_flat_and_never_sees_a_thread() {
-    if !should_run("a_long_lived_host_keeps_rss_and_fds_flat_and_never_sees_a_thread") {
-        return;
-    }
+    require_root!();
     let rounds: u64 = std::env::var("FAULTS_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -2,23 +2,15 @@
 //! which builds the .deb, runs lintian, and installs, upgrades, removes and purges it
 //! in a fresh Debian 12 chroot with real pamtester logins. Needs root; the script's
 //! output is shown when it fails.
+
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
 #[test]
 fn debian_package_installs_logs_in_upgrades_removes_and_purges() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the package test must run as root in CI"
-        );
-        eprintln!("SKIP debian package test: needs root (run scripts/test-package as root)");
-        return;
-    }
+    require_root!();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-package");
     let out = Command::new(&script)
         .output()

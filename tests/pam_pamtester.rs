@@ -2,12 +2,14 @@
 //! every authentication path, the account decision, password changes, sessions, the
 //! fault cases, and 100 concurrent logins.
 
-mod common;
+mod support;
 
-use common::iam::{Iam, allow_login, now};
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use pam_iam::credentials::PasswordPolicy;
 use pam_iam::store::PrincipalKind;
+use support::now;
+use support::sandbox::Sandbox;
+use support::store::{Iam, allow_login};
+use support::totp;
 
 const STACK: &str = "auth required {module} db={db} fail_delay=0
 account required {module} db={db} host=web-1
@@ -29,29 +31,21 @@ fn world() -> (Sandbox, Iam, String, Vec<String>) {
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"));
     let (seed, codes) = iam.mfa("alice");
-    iam.group("web", &["alice", "bob"]);
-    iam.attach(
-        PrincipalKind::Group,
-        "web",
-        "web-login",
-        &allow_login(&iam.account, "web-*"),
-    );
+    iam.web_group(&["alice", "bob"]);
     (sb, iam, seed, codes)
 }
 
 #[test]
 fn password_and_code_login_with_session_audited() {
-    if !should_run("password_and_code_login_with_session_audited") {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed, _) = world();
-    wait_for_fresh_step(5);
+    totp::wait_for_fresh_step(5);
     let ops = ["authenticate", "acct_mgmt", "open_session", "close_session"];
     let out = sb.pamtester(
         "iam-test",
         "alice",
         &ops,
-        &["alice-Passw0rd", &oathtool(&seed, 0)],
+        &["alice-Passw0rd", &totp::code(&seed, 0)],
     );
     assert!(out.ok(), "{out}\n{}", sb.syslog());
     assert!(
@@ -95,16 +89,14 @@ fn password_and_code_login_with_session_audited() {
 
 #[test]
 fn wrong_password_or_code_fails_and_counts() {
-    if !should_run("wrong_password_or_code_fails_and_counts") {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed, _) = world();
-    wait_for_fresh_step(5);
+    totp::wait_for_fresh_step(5);
     let out = sb.pamtester(
         "iam-test",
         "alice",
         &["authenticate"],
-        &["wrong", &oathtool(&seed, 0)],
+        &["wrong", &totp::code(&seed, 0)],
     );
     assert!(!out.ok() && out.stderr.contains(AUTH_FAILED), "{out}");
     assert!(
@@ -126,7 +118,7 @@ fn wrong_password_or_code_fails_and_counts() {
         "iam-test",
         "alice",
         &["authenticate"],
-        &["alice-Passw0rd", &oathtool(&seed, 0)],
+        &["alice-Passw0rd", &totp::code(&seed, 0)],
     );
     assert!(out.ok(), "{out}");
     assert_eq!(iam.failures("alice"), 0);
@@ -134,13 +126,11 @@ fn wrong_password_or_code_fails_and_counts() {
 
 #[test]
 fn a_code_is_accepted_once_and_the_watermark_never_goes_back() {
-    if !should_run("a_code_is_accepted_once_and_the_watermark_never_goes_back") {
-        return;
-    }
+    require_root!();
     let (sb, iam, seed, _) = world();
-    wait_for_fresh_step(8);
-    let next = oathtool(&seed, 30);
-    let now_code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(8);
+    let next = totp::code(&seed, 30);
+    let now_code = totp::code(&seed, 0);
     let out = sb.pamtester(
         "iam-test",
         "alice",
@@ -168,9 +158,7 @@ fn a_code_is_accepted_once_and_the_watermark_never_goes_back() {
 
 #[test]
 fn recovery_codes_work_once() {
-    if !should_run("recovery_codes_work_once") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, codes) = world();
     let out = sb.pamtester(
         "iam-test",
@@ -192,9 +180,7 @@ fn recovery_codes_work_once() {
 
 #[test]
 fn lockout_then_unlock() {
-    if !should_run("lockout_then_unlock") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, _) = world();
     iam.lockout(3, 900);
     for _ in 0..3 {
@@ -222,9 +208,7 @@ fn lockout_then_unlock() {
 
 #[test]
 fn unknown_and_passwordless_users_fail_like_everyone_else() {
-    if !should_run("unknown_and_passwordless_users_fail_like_everyone_else") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, _) = world();
     iam.user("carol", None);
     let out = sb.pamtester("iam-test", "nobody-here", &["authenticate"], &["x"]);
@@ -245,9 +229,7 @@ fn unknown_and_passwordless_users_fail_like_everyone_else() {
 
 #[test]
 fn local_accounts_fall_through_to_pam_unix() {
-    if !should_run("local_accounts_fall_through_to_pam_unix") {
-        return;
-    }
+    require_root!();
     let (mut sb, _iam, _, _) = world();
     sb.unix_user("localadmin", 2100, "local-pw-1").service(
         "iam-fallthrough",
@@ -290,9 +272,7 @@ account required pam_unix.so
 
 #[test]
 fn policy_decides_per_host_with_the_reason_audited() {
-    if !should_run("policy_decides_per_host_with_the_reason_audited") {
-        return;
-    }
+    require_root!();
     let (mut sb, iam, _, _) = world();
     sb.service("iam-db", &STACK.replace("host=web-1", "host=db-1"));
     let out = sb.pamtester("iam-db", "bob", &["acct_mgmt"], &[]);
@@ -312,9 +292,7 @@ fn policy_decides_per_host_with_the_reason_audited() {
 
 #[test]
 fn expired_passwords_must_change_or_are_refused_under_hard_expiry() {
-    if !should_run("expired_passwords_must_change_or_are_refused_under_hard_expiry") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, _) = world();
     iam.user_at("dave", Some("dave-Passw0rd"), now() - 3 * 86_400);
     iam.group("web2", &["dave"]);
@@ -404,9 +382,7 @@ fn assert_fails_closed(sb: &Sandbox, what: &str, expect_in_log: &str) {
 
 #[test]
 fn unusable_stores_fail_closed() {
-    if !should_run("unusable_stores_fail_closed") {
-        return;
-    }
+    require_root!();
     use std::os::unix::fs::PermissionsExt;
     let mut sb = Sandbox::new();
     sb.user("bob", 2002).service("iam-test", STACK);
@@ -458,9 +434,7 @@ fn unusable_stores_fail_closed() {
 
 #[test]
 fn a_hundred_concurrent_logins() {
-    if !should_run("a_hundred_concurrent_logins") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     sb.service("iam-test", STACK);
     let iam = Iam::create(&sb.db());
@@ -535,9 +509,7 @@ fn a_hundred_concurrent_logins() {
 /// in `account`, because the module cannot tell who is an IAM user (fail closed).
 #[test]
 fn a_missing_store_never_locks_root_out_of_the_shipped_fragment() {
-    if !should_run("a_missing_store_never_locks_root_out_of_the_shipped_fragment") {
-        return;
-    }
+    require_root!();
     let fragment =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pam.d/pam-iam")).unwrap();
     let stack: String = fragment
@@ -586,9 +558,7 @@ fn a_missing_store_never_locks_root_out_of_the_shipped_fragment() {
 /// audit rows; a second PAM transaction in a new process opens it again.
 #[test]
 fn a_login_opens_the_store_once() {
-    if !should_run("a_login_opens_the_store_once") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, _) = world();
     let input = sb.write("bob.in", "bob-Passw0rd\n", 0o600);
     let script = format!(
@@ -628,9 +598,7 @@ grep -c '{}\", O_RDWR' $T/trace.1 $T/trace.2",
 /// past ~100 frames plus one transaction's.
 #[test]
 fn the_wal_stays_short_across_logins() {
-    if !should_run("the_wal_stays_short_across_logins") {
-        return;
-    }
+    require_root!();
     let (sb, iam, _, _) = world();
     let input = sb.write("bob.in", "bob-Passw0rd\n", 0o600);
     let script = format!(

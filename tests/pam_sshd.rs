@@ -1,11 +1,12 @@
 //! pam_iam.so inside a real sshd (OpenSSH, 127.0.0.1, private mount namespace) with the
 //! real OpenSSH client over keyboard-interactive; codes typed from oathtool.
 
-mod common;
+mod support;
 
-use common::iam::{Iam, allow_login};
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
 use pam_iam::store::PrincipalKind;
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::totp;
 
 /// The shipped pam.d/pam-iam fragment (or another shipped service file) with the test
 /// module, store and host name: the stack users get.
@@ -33,26 +34,18 @@ fn world(host: &str) -> World {
     iam.user("alice", Some("alice-Passw0rd"))
         .user("bob", Some("bob-Passw0rd"));
     let (seed, _) = iam.mfa("alice");
-    iam.group("web", &["alice", "bob"]);
-    iam.attach(
-        PrincipalKind::Group,
-        "web",
-        "web-login",
-        &allow_login(&iam.account, "web-*"),
-    );
+    iam.web_group(&["alice", "bob"]);
     World { sb, iam, seed }
 }
 
 #[test]
 fn group_policy_allows_web_hosts_with_password_and_code() {
-    if !should_run("group_policy_allows_web_hosts_with_password_and_code") {
-        return;
-    }
+    require_root!();
     let w = world("web-1");
     let sshd =
         w.sb.start_sshd("AuthenticationMethods keyboard-interactive");
-    wait_for_fresh_step(10);
-    let code = oathtool(&w.seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&w.seed, 0);
     let login = sshd.login("alice", &[(PW, "alice-Passw0rd"), (CODE, &code)], &[]);
     assert!(login.ok(), "{login}\n{}\n{}", sshd.log(), w.sb.syslog());
     assert!(login.out.stdout.contains("LOGIN-OK alice"), "{login}");
@@ -77,9 +70,7 @@ fn group_policy_allows_web_hosts_with_password_and_code() {
 
 #[test]
 fn denied_on_a_host_the_policy_does_not_allow() {
-    if !should_run("denied_on_a_host_the_policy_does_not_allow") {
-        return;
-    }
+    require_root!();
     let w = world("db-1");
     let sshd =
         w.sb.start_sshd("AuthenticationMethods keyboard-interactive");
@@ -96,9 +87,7 @@ fn denied_on_a_host_the_policy_does_not_allow() {
 
 #[test]
 fn explicit_deny_on_source_ip() {
-    if !should_run("explicit_deny_on_source_ip") {
-        return;
-    }
+    require_root!();
     let w = world("web-1");
     let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoLoopback","Effect":"Deny","Action":"host:Login","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}"#;
     w.iam
@@ -117,9 +106,7 @@ fn explicit_deny_on_source_ip() {
 
 #[test]
 fn a_policy_requiring_mfa_sees_this_logins_mfa_across_sshds_fork() {
-    if !should_run("a_policy_requiring_mfa_sees_this_logins_mfa_across_sshds_fork") {
-        return;
-    }
+    require_root!();
     let w = world("mfa-1");
     let mfa_only = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"MfaLogin","Effect":"Allow","Action":"host:Login","Resource":"arn:aws:iam::{}:host/mfa-*","Condition":{{"Bool":{{"aws:MultiFactorAuthPresent":"true"}},"NumericLessThan":{{"aws:MultiFactorAuthAge":"300"}}}}}}]}}"#,
@@ -129,10 +116,10 @@ fn a_policy_requiring_mfa_sees_this_logins_mfa_across_sshds_fork() {
         .attach(PrincipalKind::Group, "web", "mfa-login", &mfa_only);
     let sshd =
         w.sb.start_sshd("AuthenticationMethods keyboard-interactive");
-    wait_for_fresh_step(10);
+    totp::wait_for_fresh_step(10);
     let login = sshd.login(
         "alice",
-        &[(PW, "alice-Passw0rd"), (CODE, &oathtool(&w.seed, 0))],
+        &[(PW, "alice-Passw0rd"), (CODE, &totp::code(&w.seed, 0))],
         &[],
     );
     assert!(
@@ -159,9 +146,9 @@ fn a_policy_requiring_mfa_sees_this_logins_mfa_across_sshds_fork() {
 }
 
 /// The environment of alice's session (a second login running `env`).
-fn sshd_session_env(sshd: &common::Sshd, w: &World) -> String {
+fn sshd_session_env(sshd: &support::ssh::Sshd, w: &World) -> String {
     // the next step's code (inside the ±1 window, above the watermark)
-    let code = oathtool(&w.seed, 30);
+    let code = totp::code(&w.seed, 30);
     let l = sshd.login_cmd(
         "alice",
         &[(PW, "alice-Passw0rd"), (CODE, &code)],
@@ -174,9 +161,7 @@ fn sshd_session_env(sshd: &common::Sshd, w: &World) -> String {
 
 #[test]
 fn forced_password_change_over_ssh() {
-    if !should_run("forced_password_change_over_ssh") {
-        return;
-    }
+    require_root!();
     let w = world("web-1");
     w.iam.require_reset("bob");
     let sshd =
@@ -204,25 +189,16 @@ fn forced_password_change_over_ssh() {
 
 #[test]
 fn public_key_then_verification_code() {
-    if !should_run("public_key_then_verification_code") {
-        return;
-    }
+    require_root!();
     let mut w = world("web-1");
     let stack = sshd_stack(&w.sb, "sshd-key-and-code", "web-1");
     w.sb.service("sshd", &stack);
-    let key = w.sb.path("alice_key");
-    let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let pubkey = std::fs::read_to_string(w.sb.path("alice_key.pub")).unwrap();
-    w.sb.write("authorized_keys/alice", &pubkey, 0o644);
+    let (key, pubkey) = support::ssh::keygen(w.sb.root(), "alice_key");
+    w.sb.write("authorized_keys/alice", &format!("{pubkey}\n"), 0o644);
     let sshd = w.sb.start_sshd(
         "PubkeyAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive",
     );
-    wait_for_fresh_step(10);
+    totp::wait_for_fresh_step(10);
     let key_arg = key.display().to_string();
     let args = [
         "-i",
@@ -232,7 +208,7 @@ fn public_key_then_verification_code() {
         "-o",
         "PreferredAuthentications=publickey,keyboard-interactive",
     ];
-    let login = sshd.login("alice", &[(CODE, &oathtool(&w.seed, 0))], &args);
+    let login = sshd.login("alice", &[(CODE, &totp::code(&w.seed, 0))], &args);
     assert!(login.ok(), "{login}\n{}\n{}", sshd.log(), w.sb.syslog());
     assert_eq!(login.prompts, ["Verification code: "], "{login}");
     assert!(

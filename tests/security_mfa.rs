@@ -10,14 +10,15 @@
 //! Runs as root in private mount namespaces; skipped with a message otherwise (a
 //! failure when CI=true).
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::iam::{Iam, now};
-use common::{Outcome, Sandbox, should_run};
 use pam_iam::store::{NewRole, PrincipalKind};
+use support::sandbox::Sandbox;
+use support::store::Iam;
+use support::{Outcome, now};
 
 const ALICE: u32 = 5301;
 const PASSWORD: &str = "alice-password-1";
@@ -46,15 +47,8 @@ impl World {
     fn new() -> World {
         let mut sb = Sandbox::new();
         sb.user("alice", ALICE);
-        std::fs::create_dir_all(sb.path("varlib/pam-iam")).unwrap();
-        std::fs::set_permissions(sb.path("varlib"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(
-            sb.path("varlib/pam-iam"),
-            std::fs::Permissions::from_mode(0o700),
-        )
-        .unwrap();
-        let iam = Iam::create(&sb.path("varlib/pam-iam/iam.db").display().to_string());
+        let db = sb.default_store();
+        let iam = Iam::create(&db.display().to_string());
         iam.user("alice", Some(PASSWORD));
         let (seed, _) = iam.mfa("alice");
         let account = iam.account.clone();
@@ -105,25 +99,11 @@ impl World {
         }
         iam.lockout(MAX_FAILURES, 900);
 
-        std::fs::create_dir_all(sb.path("bin")).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_iam-sts"), sb.path("bin/iam-sts")).unwrap();
-        std::fs::set_permissions(
-            sb.path("bin/iam-sts"),
-            std::fs::Permissions::from_mode(0o4755),
-        )
-        .unwrap();
+        sb.setuid_bin("iam-sts");
         // Answers written by alice's processes.
         std::fs::create_dir_all(sb.path("out")).unwrap();
         std::fs::set_permissions(sb.path("out"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let sudoers = "Defaults timestamp_timeout=0\nDefaults lecture=never\n\
-                       root ALL=(ALL:ALL) ALL\nalice ALL=(ALL:ALL) ALL\n";
-        sb.write("etc/sudoers", sudoers, 0o440);
-        sb.bind(sb.path("etc/sudoers"), "/etc/sudoers");
-        sb.bind(sb.path("varlib"), "/var/lib");
-        sb.service(
-            "sudo",
-            "auth required {module} sudo\naccount required {module} sudo\nsession required pam_permit.so\n",
-        );
+        sb.sudo(&["alice"]);
         sb.service(
             "iam-test",
             "auth required {module} db=/var/lib/pam-iam/iam.db\naccount required pam_permit.so\n",
@@ -151,7 +131,7 @@ impl World {
     fn wrong_code(&self) -> String {
         let valid: Vec<String> = [-60, -30, 0, 30, 60]
             .iter()
-            .map(|o| common::oathtool(&self.seed, *o))
+            .map(|o| support::totp::code(&self.seed, *o))
             .collect();
         (0..10)
             .map(|d| d.to_string().repeat(6))
@@ -257,9 +237,7 @@ fn rate(w: &World, what: &str) -> f64 {
 
 #[test]
 fn guessing_codes_through_iam_sts_locks_and_is_rate_limited() {
-    if !should_run("guessing_codes_through_iam_sts_locks_and_is_rate_limited") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let wrong = w.wrong_code();
     let assume = |code: &str| {
@@ -275,7 +253,7 @@ fn guessing_codes_through_iam_sts_locks_and_is_rate_limited() {
     assert_eq!(outs.len(), BURST, "{out}");
     assert_locked_by_the_burst(&w, &outs);
 
-    let right = common::oathtool(&w.seed, 0);
+    let right = support::totp::code(&w.seed, 0);
     let out = w.run(&format!("{}; echo RIGHT=$?", assume(&right)));
     assert!(out.stdout.contains("RIGHT=1"), "{out}");
     assert!(
@@ -291,9 +269,7 @@ fn guessing_codes_through_iam_sts_locks_and_is_rate_limited() {
 
 #[test]
 fn guessing_codes_at_sudos_prompt_locks_and_is_rate_limited() {
-    if !should_run("guessing_codes_at_sudos_prompt_locks_and_is_rate_limited") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let wrong = w.wrong_code();
     let out = w.out();
@@ -332,9 +308,7 @@ fn guessing_codes_at_sudos_prompt_locks_and_is_rate_limited() {
 
 #[test]
 fn guessing_codes_at_the_pam_login_locks_and_is_rate_limited() {
-    if !should_run("guessing_codes_at_the_pam_login_locks_and_is_rate_limited") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let wrong = w.wrong_code();
     let login = |code: &str| {
@@ -366,7 +340,7 @@ fn guessing_codes_at_the_pam_login_locks_and_is_rate_limited() {
     );
     assert!(w.locked(), "locked after {MAX_FAILURES} failures");
 
-    let right = common::oathtool(&w.seed, 0);
+    let right = support::totp::code(&w.seed, 0);
     let out = w.run(&format!("{}; echo RIGHT=$?", login(&right)));
     assert!(!out.stdout.contains("RIGHT=0"), "{out}");
     assert!(out.stdout.contains("RIGHT="), "{out}");
@@ -383,9 +357,7 @@ fn guessing_codes_at_the_pam_login_locks_and_is_rate_limited() {
 /// right. It must be refused, and the count must not go back to 0.
 #[test]
 fn a_right_answer_on_a_prompt_opened_before_the_lock_is_refused() {
-    if !should_run("a_right_answer_on_a_prompt_opened_before_the_lock_is_refused") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     // A password-only user and the MFA user, each raced the same way.
     w.iam.user("bob", Some(PASSWORD));
@@ -409,7 +381,7 @@ wait"
     assert!(last.2.contains("locked during this login"), "{last:?}");
 
     // alice: right password and the right code typed on the old prompts.
-    let code = common::oathtool(&w.seed, 0);
+    let code = support::totp::code(&w.seed, 0);
     let res = w.run(
         &race(
             "alice",
@@ -438,9 +410,7 @@ wait"
 /// exist is refused with the words used for a role whose trust policy does not name you.
 #[test]
 fn a_probing_client_cannot_tell_users_apart() {
-    if !should_run("a_probing_client_cannot_tell_users_apart") {
-        return;
-    }
+    require_root!();
     let mut w = World::new();
     for (name, uid) in [
         ("bob", 5302),

@@ -3,13 +3,15 @@
 //! privilege-raising services decided as `host:Sudo` (Debian's polkit-1 service file),
 //! `mode=code` behind a real sshd, and planted `authorized_keys` for IAM users.
 
-mod common;
+mod support;
 
-use common::iam::{Iam, allow_login};
-use common::{Sandbox, iam_bin, oathtool, run_with_timeout, should_run, wait_for_fresh_step};
 use pam_iam::store::PrincipalKind;
 use std::process::Command;
 use std::time::Duration;
+use support::sandbox::Sandbox;
+use support::ssh::keygen;
+use support::store::{Iam, allow_login};
+use support::{run_with_timeout, totp};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -62,9 +64,9 @@ fn packaged_common(sb: &Sandbox, account_args: &str) -> (String, String) {
     (auth, account)
 }
 
-fn iam_cli(db: &str, args: &[&str]) -> common::Outcome {
+fn iam_cli(db: &str, args: &[&str]) -> support::Outcome {
     run_with_timeout(
-        Command::new(iam_bin())
+        Command::new(support::bin("iam"))
             .args(args)
             .env("PAM_IAM_DB", db)
             .env("PAM_IAM_USERDB", "off"),
@@ -80,9 +82,7 @@ fn iam_cli(db: &str, args: &[&str]) -> common::Outcome {
 /// a screen locker asks. Root stays the way in (the profile's root guard).
 #[test]
 fn packaged_profile_never_hands_an_iam_user_to_pam_unix_during_a_store_outage() {
-    if !should_run("packaged_profile_never_hands_an_iam_user_to_pam_unix_during_a_store_outage") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     sb.unix_user("dave", 2301, "dave-local-pw")
         .unix_user("toor", 0, "toor-pw-1")
@@ -163,9 +163,7 @@ fn packaged_profile_never_hands_an_iam_user_to_pam_unix_during_a_store_outage() 
 /// `iam` both refuse otherwise, naming the file and its mode.
 #[test]
 fn store_directory_and_journal_files_must_be_private() {
-    if !should_run("store_directory_and_journal_files_must_be_private") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     sb.user("alice", 2401).service(
         "iam-test",
@@ -272,9 +270,7 @@ fn polkit_service_file() -> Option<&'static str> {
 /// the list.
 #[test]
 fn polkit_is_decided_as_host_sudo() {
-    if !should_run("polkit_is_decided_as_host_sudo") {
-        return;
-    }
+    require_root!();
     let Some(polkit) = polkit_service_file() else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -353,26 +349,12 @@ fn polkit_is_decided_as_host_sudo() {
 
 // ------------------------------------------------------------------ item 6
 
-fn new_key(sb: &Sandbox, name: &str) -> (std::path::PathBuf, String) {
-    let key = sb.path(name);
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let public = std::fs::read_to_string(sb.path(&format!("{name}.pub"))).unwrap();
-    (key, public)
-}
-
 /// `mode=code` asks only for a code because sshd checked a key first. Behind an sshd
 /// that does not (keyboard-interactive alone) it must refuse instead of letting a code
 /// alone log in.
 #[test]
 fn code_only_mode_refuses_unless_sshd_verified_a_public_key() {
-    if !should_run("code_only_mode_refuses_unless_sshd_verified_a_public_key") {
-        return;
-    }
+    require_root!();
     let mut sb = Sandbox::new();
     sb.user("alice", 2601);
     let stack = sb.shipped_stack("sshd-key-and-code", "web-1");
@@ -387,8 +369,8 @@ fn code_only_mode_refuses_unless_sshd_verified_a_public_key() {
         "login",
         &allow_login(&iam.account, "web-*"),
     );
-    let (key, public) = new_key(&sb, "alice_key");
-    sb.write("authorized_keys/alice", &public, 0o644);
+    let (key, public) = keygen(sb.root(), "alice_key");
+    sb.write("authorized_keys/alice", &format!("{public}\n"), 0o644);
     let key_arg = key.display().to_string();
     let with_key = [
         "-i",
@@ -403,8 +385,8 @@ fn code_only_mode_refuses_unless_sshd_verified_a_public_key() {
     // Misconfigured: keyboard-interactive alone. The code must not be enough.
     {
         let sshd = sb.start_sshd("AuthenticationMethods keyboard-interactive");
-        wait_for_fresh_step(10);
-        let login = sshd.login("alice", &[(CODE, &oathtool(&seed, 0))], &[]);
+        totp::wait_for_fresh_step(10);
+        let login = sshd.login("alice", &[(CODE, &totp::code(&seed, 0))], &[]);
         assert!(
             !login.ok(),
             "a code alone logged in behind keyboard-interactive: {login}\n{}",
@@ -432,7 +414,7 @@ fn code_only_mode_refuses_unless_sshd_verified_a_public_key() {
             .unwrap()
             .contains("ExposeAuthInfo")
     );
-    let login = sshd.login("alice", &[(CODE, &oathtool(&seed, 30))], &with_key);
+    let login = sshd.login("alice", &[(CODE, &totp::code(&seed, 30))], &with_key);
     assert!(login.ok(), "{login}\n{}\n{}", sshd.log(), sb.syslog());
     assert_eq!(login.prompts, ["Verification code: "], "{login}");
     assert_eq!(
@@ -477,9 +459,7 @@ fn free_system_gid() -> u32 {
 /// membership `iam` writes (nss-systemd from /run/userdb).
 #[test]
 fn planted_authorized_keys_do_not_let_an_iam_user_in() {
-    if !should_run("planted_authorized_keys_do_not_let_an_iam_user_in") {
-        return;
-    }
+    require_root!();
     use pam_iam::userdb::{self, Config, IdRange, Mode};
     let mut sb = Sandbox::new();
     sb.user("bob", 2701).userdb_nss();
@@ -491,9 +471,9 @@ fn planted_authorized_keys_do_not_let_an_iam_user_in() {
     let group_file = sb.write("etc/group.iam", &group, 0o644);
     sb.bind(group_file.clone(), "/etc/group");
 
-    let (iam_key, iam_pub) = new_key(&sb, "kate_iam_key");
-    let (planted_key, planted_pub) = new_key(&sb, "kate_planted_key");
-    let (bob_key, bob_pub) = new_key(&sb, "bob_key");
+    let (iam_key, iam_pub) = keygen(sb.root(), "kate_iam_key");
+    let (planted_key, planted_pub) = keygen(sb.root(), "kate_planted_key");
+    let (bob_key, bob_pub) = keygen(sb.root(), "bob_key");
     let iam = Iam::create(&sb.db());
     iam.user("iamkate", None);
     iam.attach(
@@ -508,7 +488,7 @@ fn planted_authorized_keys_do_not_let_an_iam_user_in() {
             "APKAKATE",
             iam_pub.trim(),
             "SHA256:test",
-            common::iam::now(),
+            support::now(),
         )
         .unwrap();
     // What `iam` does after every change: the records (and memberships) and key export.
@@ -534,8 +514,12 @@ fn planted_authorized_keys_do_not_let_an_iam_user_in() {
 
     // The planted key in the user's own authorized_keys file (the harness points
     // AuthorizedKeysFile at authorized_keys/%u); bob's is his legitimate one.
-    sb.write("authorized_keys/iamkate", &planted_pub, 0o644);
-    sb.write("authorized_keys/bob", &bob_pub, 0o644);
+    sb.write(
+        "authorized_keys/iamkate",
+        &format!("{planted_pub}\n"),
+        0o644,
+    );
+    sb.write("authorized_keys/bob", &format!("{bob_pub}\n"), 0o644);
     sb.service(
         "sshd",
         "auth required pam_deny.so\n\

@@ -7,13 +7,13 @@
 //!
 //! Runs as root; skipped with a message otherwise (a failure when CI=true).
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::should_run;
-use common::sts::*;
 use pam_iam::store::{NewRole, PrincipalKind};
+use support::sts::*;
+use support::{now, shell_quote};
 
 /// A directory every test user may write (sticky, like /tmp), as `$P` in scripts.
 fn public_dir(w: &World) -> String {
@@ -37,9 +37,7 @@ fn wait_file(path: &str) -> String {
 
 #[test]
 fn the_caller_cannot_stop_or_signal_the_helper() {
-    if !should_run("the_caller_cannot_stop_or_signal_the_helper") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let p = public_dir(&w);
     // alice starts the helper, which waits at the code prompt on her terminal (stdin of
@@ -85,9 +83,7 @@ fn the_caller_cannot_stop_or_signal_the_helper() {
 
 #[test]
 fn a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed() {
-    if !should_run("a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let p = public_dir(&w);
     // A writer (root) holds the store's write lock for 20 s; alice, with a role session,
@@ -133,9 +129,7 @@ fn a_stuck_writer_delays_sudo_a_bounded_time_then_it_fails_closed() {
 
 #[test]
 fn the_caller_cannot_stop_sudo_while_pam_iam_waits_for_or_holds_the_store_lock() {
-    if !should_run("the_caller_cannot_stop_sudo_while_pam_iam_waits_for_or_holds_the_store_lock") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let p = public_dir(&w);
     // sudo keeps alice's real uid, so she may signal it, except while pam_iam inside it
@@ -175,9 +169,7 @@ fn sudo_ok_marker(stdout: &str, marker: &str) -> bool {
 
 #[test]
 fn an_orphaned_helper_gets_no_session_and_orphans_share_none() {
-    if !should_run("an_orphaned_helper_gets_no_session_and_orphans_share_none") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let p = public_dir(&w);
     let sts = w.sts();
@@ -251,9 +243,7 @@ fn an_orphaned_helper_gets_no_session_and_orphans_share_none() {
 
 #[test]
 fn a_role_deleted_and_created_again_does_not_inherit_live_sessions() {
-    if !should_run("a_role_deleted_and_created_again_does_not_inherit_live_sessions") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let p = public_dir(&w);
     let sudo_policy = format!(
@@ -323,9 +313,7 @@ fn a_role_deleted_and_created_again_does_not_inherit_live_sessions() {
 
 #[test]
 fn every_iam_sts_command_takes_output_json_text_table() {
-    if !should_run("every_iam_sts_command_takes_output_json_text_table") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let sts = w.sts();
     let cmd = [

@@ -1,12 +1,14 @@
 //! `iam` role-session administration: list active sessions, revoke one, and AWS's
 //! "Revoke active sessions" for a role. Runs the real `iam` binary on a private store.
 
+mod support;
+
 use std::process::Command;
 
 use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, RoleSession};
 
 fn iam(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iam"))
+    let out = Command::new(support::bin("iam"))
         .arg("--db")
         .arg(db)
         .args(args)

@@ -5,19 +5,17 @@
 //!
 //! Runs as root; skipped with a message otherwise (a failure when CI=true).
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::should_run;
-use common::sts::*;
 use pam_iam::store::{OpenMode, OpenOptions, PrincipalKind};
+use support::sts::*;
+use support::{now, shell_quote};
 
 #[test]
 fn assume_role_then_sudo_runs_as_root() {
-    if !should_run("assume_role_then_sudo_runs_as_root") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let cmd = format!(
         "{}; {SUDO}; {} get-caller-identity",
@@ -48,9 +46,7 @@ fn assume_role_then_sudo_runs_as_root() {
 
 #[test]
 fn sudo_without_a_session_is_denied_with_what_to_run() {
-    if !should_run("sudo_without_a_session_is_denied_with_what_to_run") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let out = w.run(&World::term(ALICE, SUDO));
     eprintln!("what the user sees:\n{}", out.stdout);
@@ -63,9 +59,7 @@ fn sudo_without_a_session_is_denied_with_what_to_run() {
 
 #[test]
 fn a_session_from_another_terminal_is_denied() {
-    if !should_run("a_session_from_another_terminal_is_denied") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let script = format!(
         "{}\n{}",
@@ -80,9 +74,7 @@ fn a_session_from_another_terminal_is_denied() {
 
 #[test]
 fn another_user_on_the_same_terminal_cannot_use_it() {
-    if !should_run("another_user_on_the_same_terminal_cannot_use_it") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     // One terminal: alice assumes, then bob runs sudo on that very terminal and session.
     let inner = format!(
@@ -101,9 +93,7 @@ fn another_user_on_the_same_terminal_cannot_use_it() {
 
 #[test]
 fn an_expired_or_revoked_session_is_denied() {
-    if !should_run("an_expired_or_revoked_session_is_denied") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let expired = format!(
         "{}; sleep 3; {SUDO}",
@@ -138,9 +128,7 @@ fn an_expired_or_revoked_session_is_denied() {
 
 #[test]
 fn a_user_the_trust_policy_does_not_name_is_denied() {
-    if !should_run("a_user_the_trust_policy_does_not_name_is_denied") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let out = w.run(&World::term(
         CAROL,
@@ -166,12 +154,10 @@ fn a_user_the_trust_policy_does_not_name_is_denied() {
 
 #[test]
 fn mfa_trust_policy_needs_a_fresh_code() {
-    if !should_run("mfa_trust_policy_needs_a_fresh_code") {
-        return;
-    }
+    require_root!();
     let w = World::new();
-    common::wait_for_fresh_step(8);
-    let code = common::oathtool(&w.seed_b32, 0);
+    support::totp::wait_for_fresh_step(8);
+    let code = support::totp::code(&w.seed_b32, 0);
     // No terminal to ask on and no code: denied. (A shell of its own session runs it: a
     // helper that is itself the leader of a new session has no scope at all.)
     let no_code = format!(
@@ -202,7 +188,7 @@ fn mfa_trust_policy_needs_a_fresh_code() {
     );
 
     // The code typed at iam-sts's own prompt (the next step's code: this one is spent).
-    let next = common::oathtool(&w.seed_b32, 30);
+    let next = support::totp::code(&w.seed_b32, 30);
     std::fs::write(w.sb.path("typed"), format!("{next}\n")).unwrap();
     let prompted = format!(
         "{} assume-role --role-arn {} --role-session-name s2 --serial-number {} >/dev/null; echo PROMPTED=$?; {SUDO}",
@@ -223,9 +209,7 @@ fn mfa_trust_policy_needs_a_fresh_code() {
 
 #[test]
 fn the_helper_resists_subversion() {
-    if !should_run("the_helper_resists_subversion") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     // A preload library that leaves a mark when loaded.
     let src = w.sb.write(
@@ -343,9 +327,7 @@ fn the_helper_resists_subversion() {
 
 #[test]
 fn session_policies_and_admin_revocation_limit_sessions() {
-    if !should_run("session_policies_and_admin_revocation_limit_sessions") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     // A session policy that does not allow host:Sudo: the session cannot sudo.
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
@@ -389,12 +371,10 @@ fn session_policies_and_admin_revocation_limit_sessions() {
 
 #[test]
 fn sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa() {
-    if !should_run("sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa") {
-        return;
-    }
+    require_root!();
     let w = World::new();
-    common::wait_for_fresh_step(8);
-    let code = common::oathtool(&w.seed_b32, 0);
+    support::totp::wait_for_fresh_step(8);
+    let code = support::totp::code(&w.seed_b32, 0);
     let cmd = format!(
         "{}; {SUDO}; echo {code} | sudo -S id -u; echo ASKED=$?; {}",
         w.assume("recent-mfa", ""),
@@ -423,9 +403,7 @@ fn sudo_asks_for_a_code_when_the_role_wants_a_recent_mfa() {
 
 #[test]
 fn the_shipped_pam_d_sudo_works_and_lets_local_users_fall_through() {
-    if !should_run("the_shipped_pam_d_sudo_works_and_lets_local_users_fall_through") {
-        return;
-    }
+    require_root!();
     let mut w = World::new();
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pam.d/sudo")).unwrap();
@@ -455,9 +433,7 @@ fn the_shipped_pam_d_sudo_works_and_lets_local_users_fall_through() {
 
 #[test]
 fn sudos_own_timestamp_does_not_outlive_a_revoked_session() {
-    if !should_run("sudos_own_timestamp_does_not_outlive_a_revoked_session") {
-        return;
-    }
+    require_root!();
     let mut w = World::new();
     // sudo's usual 15-minute timestamp, kept in a private /run/sudo.
     let sudoers = "Defaults timestamp_timeout=15\nDefaults lecture=never\n\
@@ -502,9 +478,7 @@ fn libfaketime() -> String {
 /// own programs do see the clock moved back an hour.
 #[test]
 fn a_clock_the_user_moves_back_cannot_revive_an_expired_session() {
-    if !should_run("a_clock_the_user_moves_back_cannot_revive_an_expired_session") {
-        return;
-    }
+    require_root!();
     let w = World::new();
     let fake = format!("FAKETIME=-1h LD_PRELOAD={}", libfaketime());
     let cmd = format!(

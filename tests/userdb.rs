@@ -2,11 +2,11 @@
 //! `getent passwd`, `getent group`, `id`, with no /etc/passwd entry, inside a private
 //! mount namespace (nothing on the machine changes).
 
-mod userdb_common;
+mod support;
 
 use pam_iam::userdb::keys::UserKeys;
 use pam_iam::userdb::{Account, Config, GroupEntry, IdRange, Mode, Snapshot, Source, sync};
-use userdb_common::{Sandbox, root_or_skip};
+use support::sandbox::{RUN_TIMEOUT, Sandbox};
 
 struct Fixed(Result<Snapshot, String>);
 
@@ -47,10 +47,8 @@ fn snapshot() -> Snapshot {
 
 #[test]
 fn iam_users_and_groups_resolve_without_passwd_entries() {
-    if !root_or_skip("iam_users_and_groups_resolve_without_passwd_entries") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
     let rep = sync(&Fixed(Ok(snapshot())), &cfg(&sb), Mode::Repair).unwrap();
     assert!(
         rep.drift
@@ -59,7 +57,6 @@ fn iam_users_and_groups_resolve_without_passwd_entries() {
     );
 
     let out = sb.run_ok(
-        false,
         "grep -c '^iamtest-alice:' /etc/passwd || true\n\
          getent passwd iamtest-alice\n\
          getent passwd 70001\n\
@@ -87,10 +84,8 @@ fn iam_users_and_groups_resolve_without_passwd_entries() {
 
 #[test]
 fn deleted_user_stops_resolving_and_store_failure_keeps_records() {
-    if !root_or_skip("deleted_user_stops_resolving_and_store_failure_keeps_records") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
     let c = cfg(&sb);
     sync(&Fixed(Ok(snapshot())), &c, Mode::Repair).unwrap();
 
@@ -106,10 +101,7 @@ fn deleted_user_stops_resolving_and_store_failure_keeps_records() {
         err.contains("malformed") && err.contains("left unchanged"),
         "{err}"
     );
-    let out = sb.run_ok(
-        false,
-        "getent passwd iamtest-alice; getent group iamtest-ops\n",
-    );
+    let out = sb.run_ok("getent passwd iamtest-alice; getent group iamtest-ops\n");
     assert!(out.contains("iamtest-alice:x:70000"), "{out}");
     assert!(out.contains("iamtest-ops:x:70002:iamtest-alice"), "{out}");
 
@@ -119,11 +111,11 @@ fn deleted_user_stops_resolving_and_store_failure_keeps_records() {
     s.groups[0].members.clear();
     sync(&Fixed(Ok(s)), &c, Mode::Repair).unwrap();
     let out = sb.run(
-        false,
         "getent passwd iamtest-alice; echo rc=$?; getent passwd 70000; echo rc=$?\n\
          getent group iamtest-ops; getent passwd iamtest-bob\n",
+        RUN_TIMEOUT,
     );
-    let so = String::from_utf8_lossy(&out.stdout);
+    let so = &out.stdout;
     assert!(so.contains("rc=2\nrc=2\n"), "alice must be gone:\n{so}");
     assert!(so.contains("iamtest-ops:x:70002:\n"), "{so}");
     assert!(so.contains("iamtest-bob:x:70001"), "{so}");
@@ -131,10 +123,8 @@ fn deleted_user_stops_resolving_and_store_failure_keeps_records() {
 
 #[test]
 fn drift_is_reported_and_repaired() {
-    if !root_or_skip("drift_is_reported_and_repaired") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
     let c = cfg(&sb);
     sync(&Fixed(Ok(snapshot())), &c, Mode::Repair).unwrap();
     // Hand edits: a changed shell, a removed link, a foreign record.
@@ -173,7 +163,7 @@ fn drift_is_reported_and_repaired() {
         sb.userdb().join("local.user").exists(),
         "foreign record kept"
     );
-    let out = sb.run_ok(false, "getent passwd 70000; getent passwd iamtest-bob\n");
+    let out = sb.run_ok("getent passwd 70000; getent passwd iamtest-bob\n");
     assert!(out.contains("iamtest-alice:x:70000"), "{out}");
     assert!(out.contains(":/bin/sh\n"), "{out}");
 }

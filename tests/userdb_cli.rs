@@ -3,31 +3,32 @@
 //! Runs in a private mount namespace (overlay /etc, bind-mounted userdb directory and
 //! nsswitch.conf): the machine's accounts do not change.
 
-mod userdb_common;
+mod support;
 
-use userdb_common::{Sandbox, root_or_skip};
+use support::sandbox::{RUN_TIMEOUT, Sandbox};
 
-const IAM: &str = env!("CARGO_BIN_EXE_iam");
+/// The `iam` binary under test.
+fn iam() -> String {
+    support::bin("iam").display().to_string()
+}
 
 /// Bash prologue: the `iam` of this build on a store inside the sandbox, managing the
 /// namespace's /etc/userdb and the sandbox's key export.
 fn env(sb: &Sandbox) -> String {
-    let r = sb.path().display();
+    let r = sb.root().display();
+    let iam = iam();
     format!(
         "export PAM_IAM_DB={r}/db/iam.db PAM_IAM_USERDB_DIR=/etc/userdb PAM_IAM_KEYS_DIR={r}/keys\n\
-         iam() {{ {IAM} \"$@\" >/dev/null; }}\n"
+         iam() {{ {iam} \"$@\" >/dev/null; }}\n"
     )
 }
 
 #[test]
 fn cli_changes_resolve_immediately() {
-    if !root_or_skip("cli_changes_resolve_immediately") {
-        return;
-    }
-    let sb = Sandbox::new();
-    let out = sb.run_ok(
-        false,
-        &format!(
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let iam = iam();
+    let out = sb.run_ok(&format!(
             "{}\
              set -e\n\
              iam create-user --user-name iamt-ann\n\
@@ -44,7 +45,7 @@ fn cli_changes_resolve_immediately() {
              echo '[deleted]'; getent passwd iamt-ben || echo gone; getent passwd 71234 || echo gone\n\
              iam create-user --user-name iamt-cy\n\
              echo '[new]'; getent passwd iamt-cy\n\
-             echo '[check]'; {IAM} sync-userdb --check; echo rc=$?\n",
+             echo '[check]'; {iam} sync-userdb --check; echo rc=$?\n",
             env(&sb)
         ),
     );
@@ -71,26 +72,25 @@ fn cli_changes_resolve_immediately() {
 
 #[test]
 fn drift_is_reported_by_check_and_repaired_by_sync() {
-    if !root_or_skip("drift_is_reported_by_check_and_repaired_by_sync") {
-        return;
-    }
-    let sb = Sandbox::new();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let iam = iam();
     let out = sb.run(
-        false,
         &format!(
             "{}\
              iam create-user --user-name iamt-dee\n\
              rm /etc/userdb/70000.user\n\
              echo '{{\"userName\":\"local\",\"uid\":4711}}' > /etc/userdb/local.user\n\
-             {IAM} sync-userdb --check; echo rc=$?\n\
+             {iam} sync-userdb --check; echo rc=$?\n\
              getent passwd 70000 || echo unresolved\n\
-             {IAM} sync-userdb; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
              getent passwd 70000; ls /etc/userdb/local.user\n",
             env(&sb)
         ),
+        RUN_TIMEOUT,
     );
-    let so = String::from_utf8_lossy(&out.stdout);
-    let se = String::from_utf8_lossy(&out.stderr);
+    let so = &out.stdout;
+    let se = &out.stderr;
     assert!(
         so.starts_with("missing   70000.user\nrc=254\nunresolved\nmissing   70000.user\nrc=0\niamt-dee:x:70000:"),
         "{so}\n{se}"
@@ -104,13 +104,11 @@ fn drift_is_reported_by_check_and_repaired_by_sync() {
 
 #[test]
 fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
-    if !root_or_skip("corrupt_or_unreadable_store_leaves_records_and_says_why") {
-        return;
-    }
-    let sb = Sandbox::new();
-    let r = sb.path().display();
+    require_root!();
+    let sb = Sandbox::with_etc_userdb();
+    let r = sb.root().display();
+    let iam = iam();
     let out = sb.run(
-        false,
         &format!(
             "{}\
              iam create-user --user-name iamt-eve\n\
@@ -121,24 +119,25 @@ fn corrupt_or_unreadable_store_leaves_records_and_says_why() {
              echo '[corrupt]'\n\
              rm -f {r}/db/iam.db-wal {r}/db/iam.db-shm\n\
              head -c 8192 /dev/urandom > {r}/db/iam.db\n\
-             {IAM} sync-userdb; echo rc=$?\n\
-             {IAM} create-user --user-name iamt-x; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
+             {iam} create-user --user-name iamt-x; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              getent passwd iamt-eve; getent group iamt-grp\n\
              echo '[unreadable]'\n\
              cp {r}/iam.db.good {r}/db/iam.db; chmod 0666 {r}/db/iam.db\n\
-             {IAM} sync-userdb; echo rc=$?\n\
+             {iam} sync-userdb; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              echo '[missing]'\n\
              rm -f {r}/db/iam.db\n\
-             PAM_IAM_DB={r}/nowhere/iam.db {IAM} sync-userdb --check; echo rc=$?\n\
+             PAM_IAM_DB={r}/nowhere/iam.db {iam} sync-userdb --check; echo rc=$?\n\
              ls /etc/userdb | diff {r}/before - && echo unchanged\n\
              getent passwd iamt-eve\n",
             env(&sb)
         ),
+        RUN_TIMEOUT,
     );
-    let so = String::from_utf8_lossy(&out.stdout);
-    let se = String::from_utf8_lossy(&out.stderr);
+    let so = &out.stdout;
+    let se = &out.stderr;
     assert!(
         so.contains(
             "[corrupt]\nrc=254\nrc=254\nunchanged\niamt-eve:x:70000:70000:iamt-eve:/home/iamt-eve:/bin/bash\niamt-grp:x:70001:iamt-eve\n"

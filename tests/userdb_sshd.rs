@@ -1,27 +1,22 @@
 //! An IAM user that exists only as a userdb record (no /etc/passwd entry) logs in over a
 //! real sshd with pam_iam.so: password + code, and key (from `iam-authorized-keys`,
 //! run as nobody) + code. The session's pam_mkhomedir creates the home directory.
-//! Uses the shared harness (tests/common): private mount namespace, our own /run
+//! Uses the shared harness (tests/support): private mount namespace, our own /run
 //! (nss-systemd reads /run/userdb/), test nsswitch.conf; the machine is not changed.
 
-mod common;
+mod support;
 
 use std::path::Path;
 
-use common::{Sandbox, oathtool, should_run, wait_for_fresh_step};
-use pam_iam::credentials::{password, totp};
+use pam_iam::credentials::password;
 use pam_iam::store::{self, NewPolicy, NewUser, OpenMode, PrincipalKind, Store, Tag};
 use pam_iam::userdb::{self, Config, IdRange, Mode};
+use support::sandbox::Sandbox;
+use support::ssh::keygen;
+use support::{now, totp};
 
 const PASSWORD: &str = "correct horse battery staple 7";
 const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// The store (at the sandbox's db path) with IAM user `iamkate`: password, MFA, an
 /// uploaded SSH key, a policy allowing host:Login. Returns the base32 seed.
@@ -44,7 +39,7 @@ fn make_store(sb: &Sandbox, pubkey: &str) -> String {
     .unwrap();
     let hash = password::hash_password(PASSWORD.as_bytes(), &s.hash_params().unwrap()).unwrap();
     s.create_login_profile("iamkate", &hash, false, t).unwrap();
-    let seed = totp::new_seed().unwrap();
+    let seed = pam_iam::credentials::totp::new_seed().unwrap();
     let dev = s
         .create_virtual_mfa_device("iamkate", "/", &seed, t)
         .unwrap();
@@ -68,7 +63,7 @@ fn make_store(sb: &Sandbox, pubkey: &str) -> String {
     s.create_group("iamtest-devs", "/", t).unwrap();
     s.add_user_to_group("iamtest-devs", "iamkate").unwrap();
     sync(sb, &*s);
-    totp::base32(&seed).to_string()
+    pam_iam::credentials::totp::base32(&seed).to_string()
 }
 
 /// What `iam` does after every change: records into <sandbox>/run/userdb (seen as
@@ -90,23 +85,14 @@ fn sync(sb: &Sandbox, s: &dyn Store) {
 fn sandbox() -> (Sandbox, String) {
     let mut sb = Sandbox::new();
     sb.userdb_nss();
-    let key = sb.path("kate_key");
-    let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "kate", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let seed = make_store(&sb, pubkey.trim());
+    let (_, pubkey) = keygen(sb.root(), "kate_key");
+    let seed = make_store(&sb, &pubkey);
     (sb, seed)
 }
 
 #[test]
 fn userdb_user_logs_in_with_password_and_code() {
-    if !should_run("userdb_user_logs_in_with_password_and_code") {
-        return;
-    }
+    require_root!();
     let (mut sb, seed) = sandbox();
     sb.service(
         "sshd",
@@ -123,8 +109,8 @@ fn userdb_user_logs_in_with_password_and_code() {
             .contains("iamkate:"),
         "the user must not be in the machine's passwd"
     );
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     let l = sshd.login(
         "iamkate",
         &[("Password", PASSWORD), ("Verification", &code)],
@@ -144,9 +130,7 @@ fn userdb_user_logs_in_with_password_and_code() {
 
 #[test]
 fn userdb_user_logs_in_with_key_and_code_through_authorized_keys_command() {
-    if !should_run("userdb_user_logs_in_with_key_and_code_through_authorized_keys_command") {
-        return;
-    }
+    require_root!();
     let (mut sb, seed) = sandbox();
     sb.service(
         "sshd",
@@ -172,8 +156,8 @@ fn userdb_user_logs_in_with_key_and_code_through_authorized_keys_command() {
         "-o",
         "PreferredAuthentications=publickey,keyboard-interactive",
     ];
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     let l = sshd.login("iamkate", &[("Verification", &code)], &args);
     assert!(
         l.ok(),
@@ -193,8 +177,8 @@ fn userdb_user_logs_in_with_key_and_code_through_authorized_keys_command() {
     s.update_ssh_public_key("iamkate", "APKAKATE", store::Status::Inactive)
         .unwrap();
     sync(&sb, &*s);
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     let l = sshd.login("iamkate", &[("Verification", &code)], &args);
     assert!(!l.ok(), "a deactivated key must be refused: {l}");
     // Refused at the key, before any code is asked (not a replayed-code refusal).
@@ -216,17 +200,15 @@ fn shipped(name: &str) -> String {
 
 #[test]
 fn shipped_pam_stacks_accept_userdb_users() {
-    if !should_run("shipped_pam_stacks_accept_userdb_users") {
-        return;
-    }
+    require_root!();
     // Password + code with pam.d/sshd (@include pam-iam: pam_unix's account check runs
     // too, on an account that exists only as a userdb record).
     let (mut sb, seed) = sandbox();
     sb.service("pam-iam", &shipped("pam-iam"))
         .service("sshd", &shipped("sshd"));
     let sshd = sb.start_sshd("AuthenticationMethods keyboard-interactive\n");
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     let l = sshd.login(
         "iamkate",
         &[("Password", PASSWORD), ("Verification", &code)],
@@ -251,8 +233,8 @@ fn shipped_pam_stacks_accept_userdb_users() {
         sb.path("keys").display()
     ));
     let key = sb.path("kate_key").display().to_string();
-    wait_for_fresh_step(10);
-    let code = oathtool(&seed, 0);
+    totp::wait_for_fresh_step(10);
+    let code = totp::code(&seed, 0);
     let l = sshd.login(
         "iamkate",
         &[("Verification", &code)],

@@ -1,17 +1,10 @@
-//! Store fixtures for whole-program tests, through the store's own API (fast, and
-//! independent of CLI flag details).
-#![allow(dead_code)]
+//! The store fixture of the whole-program tests: a store set up through the store's
+//! own API (fast, and independent of CLI flag details).
 
 use pam_iam::credentials::{self, HashParams, LockoutSettings, PasswordPolicy};
 use pam_iam::store::{self, NewPolicy, NewUser, OpenMode, PrincipalKind, Store, Tag};
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use super::now;
 
 /// argon2 parameters of the fault tests: cheap, or the defaults with
 /// FAULTS_DEFAULT_ARGON2=1 (scripts/faults-bench, for figures at real cost).
@@ -19,11 +12,16 @@ pub fn fault_params() -> HashParams {
     if std::env::var("FAULTS_DEFAULT_ARGON2").as_deref() == Ok("1") {
         HashParams::default()
     } else {
-        HashParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        }
+        cheap_params()
+    }
+}
+
+/// argon2 parameters of the functional tests: cheap (the benchmarks use the defaults).
+pub fn cheap_params() -> HashParams {
+    HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
     }
 }
 
@@ -41,14 +39,7 @@ impl Iam {
     /// Create a store at `path` with cheap argon2 parameters (functional tests; the
     /// benchmark uses the defaults).
     pub fn create(path: &str) -> Iam {
-        Self::create_with(
-            path,
-            HashParams {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-            },
-        )
+        Self::create_with(path, cheap_params())
     }
 
     /// Create a store with the given argon2 parameters.

@@ -2,15 +2,15 @@
 //! real `sudo` with `pam_iam.so`, unprivileged test users on real terminals (`script`),
 //! all inside the private mount namespace of a [`Sandbox`] (test users, sudoers, PAM
 //! service and the store at its default path exist only there).
-#![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use super::{Outcome, Sandbox};
+use super::sandbox::Sandbox;
+use super::{Outcome, now, shell_quote};
 use pam_iam::store::{self, Store};
 use pam_iam::store::{NewRole, NewUser, OpenMode, OpenOptions, PrincipalKind};
 
+/// Test users' uids (= gids).
 pub const ALICE: u32 = 5101;
 pub const BOB: u32 = 5102;
 pub const CAROL: u32 = 5103;
@@ -45,14 +45,7 @@ impl World {
         sb.user("alice", ALICE)
             .user("bob", BOB)
             .user("carol", CAROL);
-        std::fs::create_dir_all(sb.path("varlib/pam-iam")).unwrap();
-        std::fs::set_permissions(sb.path("varlib"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(
-            sb.path("varlib/pam-iam"),
-            std::fs::Permissions::from_mode(0o700),
-        )
-        .unwrap();
+        sb.default_store();
         let now = now();
         let store = open_store(&sb);
         let account = store.account_id().unwrap();
@@ -152,22 +145,8 @@ impl World {
         store.set_sts_min_session_duration(Some(2)).unwrap();
         drop(store);
 
-        std::fs::create_dir_all(sb.path("bin")).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_iam-sts"), sb.path("bin/iam-sts")).unwrap();
-        std::fs::set_permissions(
-            sb.path("bin/iam-sts"),
-            std::fs::Permissions::from_mode(0o4755),
-        )
-        .unwrap();
-        let sudoers = "Defaults timestamp_timeout=0\nDefaults lecture=never\n\
-                       root ALL=(ALL:ALL) ALL\nalice,bob,carol ALL=(ALL:ALL) ALL\n";
-        sb.write("etc/sudoers", sudoers, 0o440);
-        sb.bind(sb.path("etc/sudoers"), "/etc/sudoers");
-        sb.bind(sb.path("varlib"), "/var/lib");
-        sb.service(
-            "sudo",
-            "auth required {module} sudo\naccount required {module} sudo\nsession required pam_permit.so\n",
-        );
+        sb.setuid_bin("iam-sts");
+        sb.sudo(&["alice", "bob", "carol"]);
         World {
             sb,
             account,
@@ -215,19 +194,6 @@ impl World {
 
 /// sudo as the test user, echoing SUDO=rc.
 pub const SUDO: &str = "sudo -S id -u </dev/null; echo SUDO=$?";
-
-/// Single-quotes for sh.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// sudo ran `id -u` as root.
 pub fn sudo_ok(out: &Outcome) -> bool {

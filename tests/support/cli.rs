@@ -1,31 +1,43 @@
-//! Harness for the `iam` CLI tests: a temporary store, the real binary, and assertions
-//! on what an administrator sees (stdout JSON, one stderr line, exit status, and that a
-//! failed command left the store byte-for-byte unchanged).
-#![allow(dead_code)]
+//! The `iam` CLI driver: a temporary store, the real binary, and assertions on what an
+//! administrator sees (stdout JSON, one stderr line, exit status, and that a failed
+//! command left the store byte-for-byte unchanged).
 
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// The binary under test.
-pub const IAM: &str = env!("CARGO_BIN_EXE_iam");
+/// The `iam` binary under test.
+pub fn iam() -> PathBuf {
+    super::bin("iam")
+}
 
 /// A temporary store and helpers to run `iam` against it.
-pub struct Iam {
+pub struct Cli {
+    /// Holds the store directory (removed on drop).
     pub dir: tempfile::TempDir,
+    /// The store's path (`PAM_IAM_DB`).
     pub db: PathBuf,
 }
 
-impl Iam {
-    pub fn new() -> Iam {
+impl Default for Cli {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cli {
+    /// A store path in a new temporary directory (the store is created by the first
+    /// command that writes).
+    pub fn new() -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("store/iam.db");
-        Iam { dir, db }
+        Cli { dir, db }
     }
 
+    /// `iam ARGS` on this store, not yet run.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(IAM);
+        let mut c = Command::new(iam());
         c.args(args)
             .env("PAM_IAM_DB", &self.db)
             .env_remove("PAM_IAM_INSECURE_STORE");
@@ -51,6 +63,7 @@ impl Iam {
         child.wait_with_output().unwrap()
     }
 
+    /// Run with stdin from /dev/null.
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_with(args, None)
     }
@@ -60,6 +73,7 @@ impl Iam {
         self.ok_with(args, None)
     }
 
+    /// [`Cli::ok`] with stdin text.
     pub fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> Value {
         let out = self.run_with(args, stdin);
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -135,6 +149,7 @@ impl Iam {
         self.err_with(args, None, code)
     }
 
+    /// [`Cli::err`] with stdin text.
     pub fn err_with(&self, args: &[&str], stdin: Option<&str>, code: &str) -> String {
         let before = self.dump();
         let out = self.run_with(args, stdin);
@@ -168,6 +183,7 @@ impl Iam {
         stderr
     }
 
+    /// The store's account id (creating the store if it does not exist yet).
     pub fn account(&self) -> String {
         let u = self.ok(&["get-account-summary"]);
         assert!(u["SummaryMap"].is_object());
@@ -181,36 +197,15 @@ impl Iam {
             .to_string()
     }
 
+    /// `iam create-user --user-name NAME`.
     pub fn user(&self, name: &str) -> Value {
         self.ok(&["create-user", "--user-name", name])
     }
 }
 
-/// oathtool is the independent TOTP implementation the codes come from: the code for
-/// unix time `t`.
-pub fn oathtool_at(seed: &str, t: i64) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", seed, "-N", &format!("@{t}")])
-        .output()
-        .expect("oathtool (Debian package oathtool) is required by the MFA tests");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Two consecutive codes starting `offset` seconds from now, both computed from one
-/// reading of the clock (so a step boundary between two calls cannot split them).
-pub fn code_pair(seed: &str, offset: i64) -> (String, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    (
-        oathtool_at(seed, now + offset),
-        oathtool_at(seed, now + offset + 30),
-    )
-}
-
+/// Allows host:Login everywhere.
 pub const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+/// Trusts every principal to assume the role.
 pub const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
 
 fn cell(v: rusqlite::types::ValueRef<'_>) -> String {

@@ -1,0 +1,282 @@
+//! The one harness of the whole-program tests. Every `tests/*.rs` that runs a real
+//! program declares `mod support;` and takes what it needs:
+//!
+//! - [`bin`] and [`module_so`]: the workspace's binaries and the PAM module, found in the
+//!   target directory of the running test executable;
+//! - [`require_root!`](crate::require_root): skip a root-only test with a clear message,
+//!   or fail it under `CI=true`;
+//! - [`sandbox`]: private mount (and network) namespaces with binds, an overlay /etc,
+//!   test users, PAM services and a captured /dev/log; helpers killed by PID;
+//! - [`ssh`]: a real sshd in the sandbox and the real OpenSSH client;
+//! - [`store`]: a store set up through the store's own API;
+//! - [`cli`]: the `iam` CLI driven as an administrator would;
+//! - [`sts`]: the role-session world (setuid `iam-sts`, real sudo);
+//! - [`totp`]: codes from oathtool, an independent TOTP implementation.
+//!
+//! ```ignore
+//! mod support;
+//! use support::sandbox::Sandbox;
+//!
+//! #[test]
+//! fn alice_logs_in() {
+//!     require_root!();
+//!     let mut sb = Sandbox::new();
+//!     sb.user("alice", 2001).service("iam-test", "auth required {module} db={db}");
+//!     let out = sb.pamtester("iam-test", "alice", &["authenticate"], &["pw"]);
+//!     assert!(out.ok(), "{out}");
+//! }
+//! ```
+#![allow(dead_code)]
+
+pub mod cli;
+pub mod sandbox;
+pub mod ssh;
+pub mod store;
+pub mod sts;
+pub mod totp;
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Skips the calling test (returns from it) when not root, with a message naming the
+/// test; under `CI=true` a missing root fails the test instead, so CI never silently
+/// skips the real-program proofs. Use as the first line of a root-only `#[test]`.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::support::root_or_skip() {
+            return;
+        }
+    };
+}
+
+/// The check behind [`require_root!`](crate::require_root): true when root; otherwise
+/// prints a SKIP line (or panics under `CI=true`) and returns false.
+pub fn root_or_skip() -> bool {
+    if is_root() {
+        return true;
+    }
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = thread
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("this test");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: needs root, and CI=true forbids skipping (run the tests as root)");
+    }
+    eprintln!(
+        "SKIP {test}: needs root (private namespaces, real sshd/sudo/pamtester); run the \
+         tests as root (CI=true turns this skip into a failure)"
+    );
+    false
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The workspace's root directory (the root package's manifest directory).
+pub fn workspace_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, found from the running test executable (target/<profile>/deps/x).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// The workspace binary `name` (`iam`, `iam-sts`, `iam-authorized-keys`, …) as built in
+/// target/<profile>/, whichever workspace crate defines it.
+///
+/// How it gets built: `cargo test` builds a package's binaries before that package's
+/// integration tests, so the root crate's binaries are always fresh here; a binary of
+/// another workspace member is built by a plain `cargo test` at the root because every
+/// member is a default member and Cargo builds a member's binaries for its own
+/// integration tests. When one suite runs alone (`cargo test --test NAME`) a binary of
+/// another crate may be missing or older than the sources: then it is built here, once
+/// per test process, with `cargo build --bin NAME` in the profile of this executable.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let path = target_dir().join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|n| n == name) {
+        if stale(&path, true) {
+            cargo_build(&["--bin", name]);
+        }
+        built.push(name.to_string());
+    }
+    assert!(
+        path.exists(),
+        "{} missing (build it with `cargo build --release --bin {name}`)",
+        path.display()
+    );
+    path
+}
+
+/// The built PAM module, target/<profile>/libpam_iam.so, built here if missing or older
+/// than the sources.
+pub fn module_so() -> PathBuf {
+    let so = target_dir().join("libpam_iam.so");
+    if stale(&so, false) {
+        cargo_build(&["--lib"]);
+    }
+    assert!(so.exists(), "{} missing", so.display());
+    so
+}
+
+/// True when `artifact` is missing or older than some file in the root crate's `src/`
+/// (and, with `members`, in `src/` of every member directory with a Cargo.toml).
+fn stale(artifact: &Path, members: bool) -> bool {
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut t = std::time::UNIX_EPOCH;
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let m = if p.is_dir() {
+                    newest(&p)
+                } else {
+                    e.metadata().and_then(|m| m.modified()).unwrap_or(t)
+                };
+                t = t.max(m);
+            }
+        }
+        t
+    }
+    let root = workspace_dir();
+    let mut src = newest(&root.join("src"));
+    let dirs = std::fs::read_dir(root).into_iter().flatten().flatten();
+    for member in dirs.map(|e| e.path()).filter(|_| members) {
+        if member.join("Cargo.toml").is_file() && member.join("src").is_dir() {
+            src = src.max(newest(&member.join("src")));
+        }
+    }
+    std::fs::metadata(artifact)
+        .and_then(|m| m.modified())
+        .map_or(true, |m| m < src)
+}
+
+/// `cargo build ARGS` at the workspace root, in the profile of this test executable.
+fn cargo_build(args: &[&str]) {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.arg("build").args(args).current_dir(workspace_dir());
+    if target_dir().file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let st = cmd.status().expect("run cargo build");
+    assert!(st.success(), "cargo build {args:?} failed");
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Single-quotes for sh.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A finished program: exit status and what it printed.
+pub struct Outcome {
+    /// Exit code (-1 when killed).
+    pub code: i32,
+    /// stdout
+    pub stdout: String,
+    /// stderr
+    pub stderr: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Exit code 0.
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "exit {} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Run a command with a hard timeout; its whole process group is killed on expiry.
+pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duration) -> Outcome {
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // A session of its own, as a login shell has (its pid is also its process group, for
+    // the kill below). CI starts jobs with no session in their pid namespace, and a
+    // terminal-less iam-sts needs its parent in the caller's session.
+    // SAFETY: setsid(2) is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        let _ = si.write_all(input.as_bytes());
+    }
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(timeout).is_err() {
+        kill_group(pid);
+    }
+    let out = waiter.join().unwrap().expect("wait");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// SIGTERM to each PID (a helper the harness started and recorded); never by name.
+pub fn terminate(pids: &[i32]) {
+    for &pid in pids {
+        if pid > 1 {
+            // SAFETY: kill(2) on a PID this harness recorded for a process it started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// SIGKILL to the process group `pgid` (a child started in a group of its own).
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) on the process group created for a child of this harness.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+}
