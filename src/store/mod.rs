@@ -80,27 +80,24 @@ impl Location {
     /// Where the key sealing PAM's auth facts lives unless the options say otherwise:
     /// beside a SQLite file (as it always has), [`DEFAULT_AUTH_KEY`] for a server store.
     pub fn default_auth_key(&self) -> PathBuf {
-        match self {
-            Location::Sqlite(p) => match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.join(AUTH_KEY_FILE),
-                _ => PathBuf::from(AUTH_KEY_FILE),
-            },
-            Location::Postgres(_) => PathBuf::from(DEFAULT_AUTH_KEY),
-        }
+        self.key_file(AUTH_KEY_FILE, DEFAULT_AUTH_KEY)
     }
-}
 
-impl Location {
     /// Where the key sealing access-key secrets lives unless `iamd` is told otherwise:
     /// beside a SQLite file, [`DEFAULT_SECRETS_KEY`] for a server store. It is a file
     /// of its own, never in the store, so a dump of the store alone holds no secret.
     pub fn default_secrets_key(&self) -> PathBuf {
+        self.key_file(SECRETS_KEY_FILE, DEFAULT_SECRETS_KEY)
+    }
+
+    /// `file` beside a SQLite store, `server_default` for a server store.
+    fn key_file(&self, file: &str, server_default: &str) -> PathBuf {
         match self {
             Location::Sqlite(p) => match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.join(SECRETS_KEY_FILE),
-                _ => PathBuf::from(SECRETS_KEY_FILE),
+                Some(d) if !d.as_os_str().is_empty() => d.join(file),
+                _ => PathBuf::from(file),
             },
-            Location::Postgres(_) => PathBuf::from(DEFAULT_SECRETS_KEY),
+            Location::Postgres(_) => PathBuf::from(server_default),
         }
     }
 }
