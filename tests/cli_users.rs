@@ -646,7 +646,7 @@ fn password_from_a_terminal() {
         .output()
         .is_err()
     {
-        eprintln!("SKIP password_from_a_terminal: script(1) (util-linux) not installed");
+        support::skip("script(1) (util-linux) not installed");
         return;
     }
     let iam = Cli::new();

@@ -29,7 +29,7 @@ fn pamhost(sb: &Sandbox) -> PathBuf {
         .args(["-Wall", "-Wextra", "-Werror", "-O1", "-g", "-o"])
         .arg(&bin)
         .arg(&src)
-        .arg("-lpam")
+        .args(["-lpam", "-pthread"])
         .output()
         .expect("gcc (apt libpam0g-dev)");
     assert!(
@@ -186,6 +186,14 @@ fn hostile_conversations_and_users_deny_with_the_right_code() {
     }
 }
 
+/// The audited `authenticate` allows of `user`.
+fn authenticate_allows(iam: &Iam, user: &str) -> u64 {
+    iam.audit(user)
+        .iter()
+        .filter(|(a, d, _)| a == "authenticate" && d == "allow")
+        .count() as u64
+}
+
 /// Parse `at=I rss_kb=R fds=F threads=T ...` checkpoint lines.
 fn checkpoints(text: &str) -> Vec<(u64, u64, u64, u64)> {
     text.lines()
@@ -259,14 +267,76 @@ fn a_long_lived_host_keeps_rss_and_fds_flat_and_never_sees_a_thread() {
         iam.failures("bob") <= 1,
         "the last right login cleared the count"
     );
-    let allows = iam
-        .audit("bob")
-        .iter()
-        .filter(|(a, d, _)| a == "authenticate" && d == "allow")
-        .count() as u64;
     assert_eq!(
-        allows,
+        authenticate_allows(&iam, "bob"),
         rounds.div_ceil(3) + 10,
+        "one audited allow per right-password round"
+    );
+}
+
+#[test]
+fn a_multithreaded_host_logs_in_from_several_threads_at_once_and_frees_every_kept_store() {
+    require_root!();
+    // Native: 4 threads x 300 rounds at once; under memcheck (which runs one thread at a
+    // time, switching often): 3 x 9. Every wrong-password round leaves the store kept by
+    // authenticate on the handle for pam_end's cleanup to close.
+    let (threads, rounds) = (4u64, 300u64);
+    let (vg_threads, vg_rounds) = (3u64, 9u64);
+    let (sb, iam, _) = world();
+    let host = pamhost(&sb);
+    let script = format!(
+        "{h} iam-test threads {threads} {rounds} bob bob-Passw0rd > $T/threads.out 2>&1; echo $? > $T/threads.rc\n\
+         valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --log-file=$T/valgrind.threads.log \
+           {h} iam-test threads {vg_threads} {vg_rounds} bob bob-Passw0rd > $T/vg.out 2>&1; echo $? > $T/vg.rc\n",
+        h = host.display()
+    );
+    let out = sb.run(&script, Duration::from_secs(1800));
+    assert!(out.ok(), "{out}");
+    let log = sb.syslog();
+    let text = std::fs::read_to_string(sb.path("threads.out")).unwrap();
+    let rc = std::fs::read_to_string(sb.path("threads.rc")).unwrap();
+    println!("{text}");
+    assert_eq!(rc.trim(), "0", "{text}");
+    assert!(text.contains("mismatches=0\n"), "{text}\n{log}");
+    let cp = checkpoints(&text);
+    assert_eq!(cp.len(), 2, "{text}");
+    let (_, _, fds0, _) = cp[0];
+    let (at, _, fds_end, threads_end) = cp[1];
+    assert_eq!(at, threads * rounds, "{text}");
+    assert_eq!(threads_end, 1, "all joined, none of ours left: {text}");
+    assert!(
+        text.contains(&format!("max_threads_in_conv={}", threads + 1)),
+        "the host's threads only, even mid-hook: {text}"
+    );
+    // pam_syslog's /dev/log socket aside, every store's descriptors were closed: those
+    // of the kept stores by pam_end's cleanup.
+    assert!(fds_end <= fds0 + 1, "descriptors before and after: {text}");
+    assert!(!log.contains("internal error"), "a panic was caught: {log}");
+
+    let vg = std::fs::read_to_string(sb.path("valgrind.threads.log")).unwrap_or_default();
+    let vg_out = std::fs::read_to_string(sb.path("vg.out")).unwrap_or_default();
+    let vg_rc = std::fs::read_to_string(sb.path("vg.rc")).unwrap_or_default();
+    let summary: Vec<&str> = vg
+        .lines()
+        .filter(|l| {
+            [
+                "ERROR SUMMARY",
+                "definitely lost",
+                "indirectly lost",
+                "in use at exit",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
+        })
+        .collect();
+    println!("valgrind threads: {summary:?}");
+    assert_eq!(vg_rc.trim(), "0", "memcheck: {vg_out}\n{vg}");
+    assert!(vg_out.contains("mismatches=0\n"), "{vg_out}\n{log}");
+    assert!(vg.contains("ERROR SUMMARY: 0 errors"), "{vg}");
+
+    assert_eq!(
+        authenticate_allows(&iam, "bob"),
+        threads * rounds.div_ceil(3) + vg_threads * vg_rounds.div_ceil(3),
         "one audited allow per right-password round"
     );
 }

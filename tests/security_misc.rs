@@ -272,13 +272,7 @@ fn polkit_service_file() -> Option<&'static str> {
 fn polkit_is_decided_as_host_sudo() {
     require_root!();
     let Some(polkit) = polkit_service_file() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "polkit's PAM service file is missing: apt-get install polkitd"
-        );
-        eprintln!(
-            "SKIP polkit_is_decided_as_host_sudo: no polkit-1 service (apt-get install polkitd)"
-        );
+        support::skip("polkit's PAM service file is missing (apt-get install polkitd)");
         return;
     };
     let text = std::fs::read_to_string(polkit).unwrap();

@@ -52,12 +52,15 @@ fn the_caller_cannot_stop_or_signal_the_helper() {
         w.serial()
     );
     let script = format!(
-        "sleep 4 | setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null &\n\
+        // The terminal's input is a FIFO held open until root has looked and killed: the
+        // helper stays at its prompt however slow the machine is.
+        "mkfifo $T/tty-in; exec 9<>$T/tty-in\n\
+         setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null <$T/tty-in &\n\
          {}\nh=$(cat {p}/helper.pid); sleep 1.5\n\
          grep -E '^(State|Uid|Gid|Groups):' /proc/$h/status\n\
          # The helper at its prompt holds no write lock: a writer gets it at once.\n\
          python3 -c \"import sqlite3; c=sqlite3.connect('/var/lib/pam-iam/iam.db', timeout=1, isolation_level=None); c.execute('BEGIN IMMEDIATE'); c.execute('ROLLBACK'); print('LOCK=free')\"\n\
-         kill -KILL $h; echo ROOTKILL=$?; wait",
+         kill -KILL $h; echo ROOTKILL=$?; exec 9>&-; wait",
         shell_quote(&alice),
         wait_file(&format!("{p}/helper.pid")),
     );

@@ -1,9 +1,9 @@
 //! The PAM module `pam_iam.so`.
 //!
-//! `ffi.rs` is the only file that touches libpam; it adapts a PAM handle to the
-//! [`handler::PamHandler`] trait and calls [`dispatch`]. Everything below is plain Rust,
-//! generic over that trait and over [`backend::Backend`] (the store), so each login path
-//! is unit-tested with a scripted fake:
+//! `sys.rs` is the whole C binding and `ffi.rs` its only user: it adapts a PAM handle
+//! to the [`handler::PamHandler`] trait and calls [`dispatch`]. Everything below is
+//! plain Rust, generic over that trait and over [`backend::Backend`] (the store), so
+//! each login path is unit-tested with a scripted fake:
 //!
 //! `pam_sm_authenticate` → [`dispatch`] → [`auth::authenticate`] → decision → PAM code.
 
@@ -20,6 +20,7 @@ pub mod session;
 pub mod sshinfo;
 pub mod store_backend;
 pub mod sudo_role;
+mod sys;
 #[cfg(test)]
 mod tests;
 

@@ -13,11 +13,18 @@
  *       / pam_end, cycling right password, wrong password, unknown user; prints
  *       "at=I rss_kb=R fds=F threads=T" at the start, after 10% of the rounds and at the
  *       end, then "mismatches=M" (rounds whose codes were not the expected ones).
+ *   pamhost SERVICE threads T N USER PASSWORD
+ *       T threads started together, each running N rounds at once with the others in
+ *       this one process (its own handles, the same loaded module), cycling right
+ *       password, wrong password (pam_end then frees the store kept on the handle),
+ *       unknown user; prints "at=0 ..." before and "at=T*N ..." after (all joined),
+ *       then "mismatches=M".
  *
  * Exit status 0 unless the harness itself failed (bad arguments, pam_start refused).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +257,56 @@ static void checkpoint(long at, const struct script *s) {
     fflush(stdout);
 }
 
+/* Round I of a loop: right password, wrong password or unknown user (TAG keeps unknown
+ * names apart between threads); returns 1 when the codes were not the expected ones,
+ * -1 when pam_start failed. */
+static int round_of(const char *service, const char *user, const char *tag, long i,
+                    struct script *s) {
+    char unknown[64];
+    int want_auth = PAM_SUCCESS, want_acct = PAM_SUCCESS, auth_rc, acct_rc;
+    s->conv = "ok";
+    if (i % 3 == 1) {
+        s->conv = "wrong";
+        want_auth = PAM_AUTH_ERR;
+        want_acct = -1;
+    } else if (i % 3 == 2) {
+        snprintf(unknown, sizeof unknown, "nobody-%s%ld", tag, i);
+        user = unknown;
+        want_auth = PAM_USER_UNKNOWN;
+        want_acct = -1;
+    }
+    if (transaction(service, user, s, &auth_rc, &acct_rc) != 0)
+        return -1;
+    if (auth_rc == want_auth && acct_rc == want_acct)
+        return 0;
+    fprintf(stderr, "%sround %ld (%s): authenticate=%s acct_mgmt=%s\n", tag, i, s->conv,
+            code_name(auth_rc), acct_rc == -1 ? "-" : code_name(acct_rc));
+    return 1;
+}
+
+struct worker {
+    pthread_t id;
+    pthread_barrier_t *start;
+    const char *service, *user;
+    long rounds, mismatches;
+    int failed; /* pam_start refused */
+    char tag[16];
+    struct script s;
+};
+
+static void *work(void *arg) {
+    struct worker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (long i = 0; i < w->rounds && !w->failed; i++) {
+        int r = round_of(w->service, w->user, w->tag, i, &w->s);
+        if (r < 0)
+            w->failed = 1;
+        else
+            w->mismatches += r;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 6 && !strcmp(argv[2], "case")) {
         struct script s = {argv[4], argv[5], argc > 6 ? argv[6] : NULL, 0, 0};
@@ -267,34 +324,49 @@ int main(int argc, char **argv) {
         struct script s = {"ok", argv[5], NULL, 0, 0};
         checkpoint(0, &s);
         for (long i = 0; i < n; i++) {
-            char unknown[64];
-            const char *user = argv[4];
-            int want_auth = PAM_SUCCESS, want_acct = PAM_SUCCESS, auth_rc, acct_rc;
-            s.conv = "ok";
-            if (i % 3 == 1) {
-                s.conv = "wrong";
-                want_auth = PAM_AUTH_ERR;
-                want_acct = -1;
-            } else if (i % 3 == 2) {
-                snprintf(unknown, sizeof unknown, "nobody-%ld", i);
-                user = unknown;
-                want_auth = PAM_USER_UNKNOWN;
-                want_acct = -1;
-            }
-            if (transaction(argv[1], user, &s, &auth_rc, &acct_rc) != 0)
+            int r = round_of(argv[1], argv[4], "", i, &s);
+            if (r < 0)
                 return 1;
-            if (auth_rc != want_auth || acct_rc != want_acct) {
-                if (mismatches++ < 5)
-                    fprintf(stderr, "round %ld (%s): authenticate=%s acct_mgmt=%s\n", i, s.conv,
-                            code_name(auth_rc), acct_rc == -1 ? "-" : code_name(acct_rc));
-            }
+            mismatches += r;
             if (i + 1 == n / 10 || i + 1 == n)
                 checkpoint(i + 1, &s);
         }
         printf("mismatches=%ld\n", mismatches);
         return 0;
     }
+    if (argc == 7 && !strcmp(argv[2], "threads")) {
+        int t = atoi(argv[3]);
+        long n = atol(argv[4]), mismatches = 0;
+        struct script all = {"ok", argv[6], NULL, 0, 0};
+        struct worker *w = calloc((size_t)(t > 0 ? t : 1), sizeof *w);
+        pthread_barrier_t start;
+        int failed = 0;
+        if (t < 1 || !w || pthread_barrier_init(&start, NULL, (unsigned)t) != 0)
+            return 2;
+        checkpoint(0, &all);
+        for (int k = 0; k < t; k++) {
+            w[k] = (struct worker){.start = &start, .service = argv[1], .user = argv[5],
+                                   .rounds = n};
+            w[k].s = (struct script){"ok", argv[6], NULL, 0, 0};
+            snprintf(w[k].tag, sizeof w[k].tag, "t%d-", k);
+            if (pthread_create(&w[k].id, NULL, work, &w[k]) != 0)
+                return 1;
+        }
+        for (int k = 0; k < t; k++) {
+            pthread_join(w[k].id, NULL);
+            mismatches += w[k].mismatches;
+            failed |= w[k].failed;
+            if (w[k].s.max_threads > all.max_threads)
+                all.max_threads = w[k].s.max_threads;
+        }
+        pthread_barrier_destroy(&start);
+        free(w);
+        checkpoint((long)t * n, &all);
+        printf("mismatches=%ld\n", mismatches);
+        return failed;
+    }
     fprintf(stderr, "usage: pamhost SERVICE case USER CONV PASSWORD [CODE]\n"
-                    "       pamhost SERVICE loop N USER PASSWORD\n");
+                    "       pamhost SERVICE loop N USER PASSWORD\n"
+                    "       pamhost SERVICE threads T N USER PASSWORD\n");
     return 2;
 }

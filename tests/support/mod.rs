@@ -55,11 +55,19 @@ macro_rules! require_root {
 }
 
 /// The check behind [`require_root!`](crate::require_root): true when root; otherwise
-/// prints a SKIP line (or panics under `CI=true`) and returns false.
+/// [`skip`]s (or fails under `CI=true`) and returns false.
 pub fn root_or_skip() -> bool {
     if is_root() {
         return true;
     }
+    skip("needs root (private namespaces, real sshd/sudo/pamtester); run the tests as root");
+    false
+}
+
+/// Says why the calling test skips (the caller then returns): a SKIP line naming the
+/// test, or, under `CI=true`, a panic, because CI has everything a test needs and must
+/// never silently skip a proof.
+pub fn skip(why: &str) {
     // libtest runs each test on a thread named after it.
     let thread = std::thread::current();
     let test = thread
@@ -67,13 +75,9 @@ pub fn root_or_skip() -> bool {
         .filter(|n| *n != "main")
         .unwrap_or("this test");
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root, and CI=true forbids skipping (run the tests as root)");
+        panic!("{test}: {why}, and CI=true forbids skipping");
     }
-    eprintln!(
-        "SKIP {test}: needs root (private namespaces, real sshd/sudo/pamtester); run the \
-         tests as root (CI=true turns this skip into a failure)"
-    );
-    false
+    eprintln!("SKIP {test}: {why} (CI=true turns this skip into a failure)");
 }
 
 /// Whether the tests run as root.
@@ -98,13 +102,15 @@ pub fn target_dir() -> PathBuf {
 /// The workspace binary `name` (`iam`, `iam-sts`, `iam-authorized-keys`, …) as built in
 /// target/<profile>/, whichever workspace crate defines it.
 ///
-/// How it gets built: `cargo test` builds a package's binaries before that package's
-/// integration tests, so the root crate's binaries are always fresh here; a binary of
-/// another workspace member is built by a plain `cargo test` at the root because every
-/// member is a default member and Cargo builds a member's binaries for its own
-/// integration tests. When one suite runs alone (`cargo test --test NAME`) a binary of
-/// another crate may be missing or older than the sources: then it is built here, once
-/// per test process, with `cargo build --bin NAME` in the profile of this executable.
+/// How it gets built: Cargo builds a package's binaries whenever one of that package's
+/// integration tests is selected, so for the root crate's binaries a `cargo test` of any
+/// suite here has just built them. A binary of another workspace member (the `iam` CLI
+/// in its own crate) is built by a plain `cargo test` at the root when that member, a
+/// default member, has an integration test of its own. In every other case (one suite
+/// run alone with `cargo test --test NAME`, a member without integration tests) a
+/// binary missing here or older than the workspace's sources is built by this function,
+/// once per test process, with `cargo build --bin NAME` at the workspace root in the
+/// profile of this executable (Cargo finds the member that defines NAME).
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let path = target_dir().join(name);

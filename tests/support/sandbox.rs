@@ -359,11 +359,14 @@ while True:
 ' $T/syslog.txt > $T/syslog.ready 2>/dev/null </dev/null &
 echo $! >> $T/pids
 disown $!
-for i in $(seq 100); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
+# Up to 10 s: on a loaded machine a niced python can take seconds to start, and a line
+# logged before it listens is lost.
+for i in $(seq 500); do [ -s $T/syslog.ready ] && break; sleep 0.02; done
+[ -s $T/syslog.ready ] || echo "harness: the /dev/log listener did not start within 10 s" >&2
 # On exit, a marker through /dev/log: once it is in the file, every line logged before it
 # is too (datagrams are read in order), so the listener can be killed without losing any.
 __sync=harness-sync-$$-$RANDOM
-trap '__rc=$?; logger -u /dev/log -t harness-sync "$__sync" 2>/dev/null; for i in $(seq 250); do grep -qF "$__sync" $T/syslog.txt 2>/dev/null && break; sleep 0.02; done; exit $__rc' EXIT
+trap '__rc=$?; logger -u /dev/log -t harness-sync "$__sync" 2>/dev/null; for i in $(seq 750); do grep -qF "$__sync" $T/syslog.txt 2>/dev/null && break; sleep 0.02; done; exit $__rc' EXIT
 "#;
         }
         s += "set +e\n";
