@@ -290,7 +290,7 @@ fn mfa_device_errors_and_outputs() {
     );
     assert!(t.contains("Base32StringSeed\t") && t.contains('█'), "{t}");
     // --outfile writes the PNG (mode 0600) as the AWS CLI does.
-    let png = iam.dir.path().join("qr.png");
+    let png = iam.dir().join("qr.png");
     iam.ok(&[
         "create-virtual-mfa-device",
         "--virtual-mfa-device-name",
@@ -307,7 +307,7 @@ fn mfa_device_errors_and_outputs() {
         std::fs::metadata(&png).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let seedfile = iam.dir.path().join("seed.txt");
+    let seedfile = iam.dir().join("seed.txt");
     let v = iam.ok(&[
         "create-virtual-mfa-device",
         "--virtual-mfa-device-name",
@@ -448,7 +448,7 @@ fn ssh_public_keys() {
     assert!(id.starts_with("APKA"));
     assert_eq!(k["Status"], "Active");
     // Same fingerprint as ssh-keygen -l.
-    let keyfile = iam.dir.path().join("k.pub");
+    let keyfile = iam.dir().join("k.pub");
     std::fs::write(&keyfile, ED25519).unwrap();
     if let Ok(out) = std::process::Command::new("ssh-keygen")
         .args(["-l", "-f", keyfile.to_str().unwrap()])

@@ -23,7 +23,7 @@ fn policy(iam: &Cli, name: &str, doc: &str) -> String {
 #[test]
 fn managed_policies_and_versions() {
     let iam = Cli::new();
-    let file = iam.dir.path().join("web.json");
+    let file = iam.dir().join("web.json");
     std::fs::write(&file, ALLOW_LOGIN).unwrap();
     let v = iam.ok(&[
         "create-policy",

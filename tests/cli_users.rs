@@ -826,7 +826,7 @@ fn store_is_created_private_and_refused_when_unsafe() {
         std::fs::Permissions::from_mode(0o700),
     )
     .unwrap();
-    let link = iam.dir.path().join("store/link.db");
+    let link = iam.dir().join("store/link.db");
     std::os::unix::fs::symlink(&iam.db, &link).unwrap();
     let out = iam
         .cmd(&["get-user", "--user-name", "alice"])
@@ -835,7 +835,7 @@ fn store_is_created_private_and_refused_when_unsafe() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
     // --db wins over the environment.
-    let other = iam.dir.path().join("other/iam.db");
+    let other = iam.dir().join("other/iam.db");
     let out = iam
         .cmd(&["--db", other.to_str().unwrap(), "list-users"])
         .output()

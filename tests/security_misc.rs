@@ -6,8 +6,8 @@
 mod support;
 
 use pam_iam::store::PrincipalKind;
-use std::process::Command;
 use std::time::Duration;
+use support::cli::Cli;
 use support::sandbox::Sandbox;
 use support::ssh::keygen;
 use support::store::{Iam, allow_login};
@@ -66,10 +66,7 @@ fn packaged_common(sb: &Sandbox, account_args: &str) -> (String, String) {
 
 fn iam_cli(db: &str, args: &[&str]) -> support::Outcome {
     run_with_timeout(
-        Command::new(support::bin("iam"))
-            .args(args)
-            .env("PAM_IAM_DB", db)
-            .env("PAM_IAM_USERDB", "off"),
+        Cli::at(db).cmd(args).env("PAM_IAM_USERDB", "off"),
         None,
         Duration::from_secs(30),
     )

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The `iam` binary under test.
@@ -12,10 +12,10 @@ pub fn iam() -> PathBuf {
     super::bin("iam")
 }
 
-/// A temporary store and helpers to run `iam` against it.
+/// A store (temporary, or one a test set up) and helpers to run `iam` against it.
 pub struct Cli {
-    /// Holds the store directory (removed on drop).
-    pub dir: tempfile::TempDir,
+    /// Holds a temporary store directory (removed on drop).
+    tmp: Option<tempfile::TempDir>,
     /// The store's path (`PAM_IAM_DB`).
     pub db: PathBuf,
 }
@@ -32,7 +32,23 @@ impl Cli {
     pub fn new() -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("store/iam.db");
-        Cli { dir, db }
+        Cli { tmp: Some(dir), db }
+    }
+
+    /// The store at `db`, which the test owns.
+    pub fn at(db: impl Into<PathBuf>) -> Cli {
+        Cli {
+            tmp: None,
+            db: db.into(),
+        }
+    }
+
+    /// A directory for the test's own files: the temporary directory, or the store's.
+    pub fn dir(&self) -> &Path {
+        match &self.tmp {
+            Some(t) => t.path(),
+            None => self.db.parent().expect("a store path has a parent"),
+        }
     }
 
     /// `iam ARGS` on this store, not yet run.
