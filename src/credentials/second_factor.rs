@@ -538,6 +538,19 @@ pub(crate) mod memory {
         }
     }
 
+    /// A clock shared between a backend that waits on it and the test that moves it.
+    impl Pacing for std::rc::Rc<FakeClock> {
+        fn now_ms(&self) -> i64 {
+            (**self).now_ms()
+        }
+        fn sleep(&self, d: Duration) {
+            (**self).sleep(d);
+        }
+        fn fail_delay(&self) {
+            (**self).fail_delay();
+        }
+    }
+
     /// The TOTP code of `seed` at unix second `t`, from totp-rs.
     pub(crate) fn code(seed: &[u8], t: i64) -> String {
         totp::code_at(seed, t).expect("seed").to_string()

@@ -1,4 +1,4 @@
-//! Every login path, driven through a scripted PAM handle and an in-memory store.
+//! Every login path, driven through a scripted PAM handle and a temporary store.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -11,9 +11,14 @@ use super::handler::*;
 use super::options::{Mode, Options};
 use super::password::Pass;
 use super::{Hook, run};
-use crate::credentials::LockState;
-use crate::credentials::second_factor::memory::{self, FakeClock, MemoryFactors};
-use crate::credentials::second_factor::{Admission, FactorStore, Pacing, Proof, Settled, Throttle};
+use crate::audit::Decision;
+use crate::authz::{Principal, Request, Target};
+use crate::credentials::second_factor::Pacing;
+use crate::credentials::second_factor::memory::{self, FakeClock};
+use crate::credentials::{self, LockoutSettings, PasswordPolicy};
+use crate::store::prelude::*;
+use crate::store::temp::TempStore;
+use crate::store::{AuditEvent, AuditFilter, NewUser, PrincipalKind};
 
 const NOW: i64 = 1_700_000_000;
 const LOCK_AFTER: u32 = 3;
@@ -108,163 +113,6 @@ impl PamHandler for FakePam {
     }
 }
 
-type PolicyFn = Box<dyn Fn(&AccessRequest) -> Result<AccessDecision, BackendError>>;
-
-struct FakeStore {
-    users: RefCell<HashMap<String, LoginUser>>,
-    factors: MemoryFactors,
-    history: RefCell<HashMap<String, Vec<String>>>,
-    audit: RefCell<Vec<AuditRecord>>,
-    requests: RefCell<Vec<AccessRequest>>,
-    policy: PolicyFn,
-    expiry: ExpiryRules,
-    broken: Option<BackendError>,
-    audit_broken: Option<BackendError>,
-    /// Other logins lock the user right after this one looked it up (while it waits at
-    /// its prompts).
-    locked_by_others: std::cell::Cell<bool>,
-}
-
-fn user(name: &str, password: Option<&str>, mfa: bool) -> LoginUser {
-    LoginUser {
-        name: name.into(),
-        password_hash: password.map(|p| Zeroizing::new(format!("plain:{p}"))),
-        password_reset_required: false,
-        password_last_changed: Some(NOW - 86_400),
-        locked_until: None,
-        mfa: mfa.then(|| MfaDevice {
-            serial: format!("arn:aws:iam::123456789012:mfa/{name}"),
-            seed: Zeroizing::new(SEED.to_vec()),
-        }),
-    }
-}
-
-impl FakeStore {
-    fn new() -> FakeStore {
-        let mut users = HashMap::new();
-        for u in [
-            user("alice", Some("alice-pw"), true),
-            user("bob", Some("bob-pw"), false),
-            user("nopw", None, true),
-        ] {
-            users.insert(u.name.clone(), u);
-        }
-        let factors = MemoryFactors::with_lockout(LOCK_AFTER, 600);
-        factors.add_recovery("alice", RECOVERY);
-        FakeStore {
-            users: RefCell::new(users),
-            factors,
-            history: RefCell::default(),
-            audit: RefCell::default(),
-            requests: RefCell::default(),
-            policy: Box::new(|_| {
-                Ok(AccessDecision {
-                    allowed: true,
-                    reason: "allowed by web/0".into(),
-                })
-            }),
-            expiry: ExpiryRules::default(),
-            broken: None,
-            audit_broken: None,
-            locked_by_others: std::cell::Cell::new(false),
-        }
-    }
-    fn check(&self) -> Result<(), BackendError> {
-        self.broken.clone().map_or(Ok(()), Err)
-    }
-    fn last_audit(&self) -> AuditRecord {
-        self.audit.borrow().last().cloned().unwrap()
-    }
-}
-
-impl FactorStore for FakeStore {
-    type Error = BackendError;
-    fn admit(&self, user: &str, now_ms: i64, t: &Throttle) -> Result<Admission, BackendError> {
-        self.factors.admit(user, now_ms, t).map_err(|e| match e {})
-    }
-    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, BackendError> {
-        self.factors
-            .count_failure(user, now)
-            .map_err(|e| match e {})
-    }
-    fn settle(
-        &self,
-        user: &str,
-        proof: &Proof<'_>,
-        password_login: bool,
-        now: i64,
-    ) -> Result<Settled, BackendError> {
-        self.factors
-            .settle(user, proof, password_login, now)
-            .map_err(|e| match e {})
-    }
-}
-
-impl Backend for FakeStore {
-    fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
-        self.check()?;
-        let found = self.users.borrow().get(name).cloned().map(|mut u| {
-            u.locked_until = self.factors.lock(name).locked_until;
-            u
-        });
-        if self.locked_by_others.get() {
-            for _ in 0..LOCK_AFTER {
-                self.factors
-                    .count_failure(name, NOW)
-                    .unwrap_or_else(|e| match e {});
-            }
-        }
-        Ok(found)
-    }
-    fn expiry_rules(&self) -> Result<ExpiryRules, BackendError> {
-        Ok(self.expiry)
-    }
-    fn change_password(&self, user: &str, new: &str, now: i64) -> Result<(), BackendError> {
-        let mut h = self.history.borrow_mut();
-        let hist = h.entry(user.into()).or_default();
-        if hist.iter().any(|p| p == new) {
-            return Err(BackendError::Refused("Password was used recently".into()));
-        }
-        if new.len() < 8 {
-            return Err(BackendError::Refused(
-                "Password should have at least 8 characters".into(),
-            ));
-        }
-        let mut users = self.users.borrow_mut();
-        let u = users.get_mut(user).unwrap();
-        hist.push(
-            u.password_hash
-                .as_ref()
-                .unwrap()
-                .trim_start_matches("plain:")
-                .to_string(),
-        );
-        u.password_hash = Some(Zeroizing::new(format!("plain:{new}")));
-        u.password_reset_required = false;
-        u.password_last_changed = Some(now);
-        Ok(())
-    }
-    fn authorize(&self, req: &AccessRequest) -> Result<AccessDecision, BackendError> {
-        self.requests.borrow_mut().push(req.clone());
-        (self.policy)(req)
-    }
-    fn audit(&self, rec: &AuditRecord) -> Result<(), BackendError> {
-        if let Some(e) = &self.audit_broken {
-            return Err(e.clone());
-        }
-        self.audit.borrow_mut().push(rec.clone());
-        Ok(())
-    }
-    fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError> {
-        Ok(Zeroizing::new(b"0123456789abcdef0123456789abcdef".to_vec()))
-    }
-}
-
-struct FakeCrypto {
-    dummies: RefCell<u32>,
-    clock: FakeClock,
-}
-
 /// alice's and nopw's TOTP seed.
 const SEED: &[u8] = b"pam-test-seed-20byte";
 /// alice's one recovery code.
@@ -275,9 +123,84 @@ fn code_at(now: i64) -> String {
     memory::code(SEED, now)
 }
 
+/// Lets every user log in and sudo.
+const ALLOW: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"web","Effect":"Allow","Action":["host:Login","host:Sudo"],"Resource":"*"}]}"#;
+
+/// A temporary store with alice (password, MFA device, one recovery code), bob
+/// (password only) and nopw (MFA device, no password), each allowed by [`ALLOW`]; the
+/// lockout after [`LOCK_AFTER`] failures for 600 s; reuse of the last 24 passwords
+/// refused.
+fn temp_store() -> TempStore {
+    let t = TempStore::new();
+    let s = t.open();
+    s.put_lockout_settings(&LockoutSettings {
+        max_failed_attempts: LOCK_AFTER,
+        lockout_duration_seconds: 600,
+    })
+    .unwrap();
+    s.put_password_policy(&PasswordPolicy {
+        password_reuse_prevention: Some(24),
+        ..PasswordPolicy::default()
+    })
+    .unwrap();
+    let params = s.hash_params().unwrap();
+    for (name, password, mfa) in [
+        ("alice", Some("alice-pw"), true),
+        ("bob", Some("bob-pw"), false),
+        ("nopw", None, true),
+    ] {
+        s.create_user(
+            &NewUser {
+                name: name.into(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            NOW - 86_400,
+        )
+        .unwrap();
+        if let Some(pw) = password {
+            let hash = credentials::hash_password(pw.as_bytes(), &params).unwrap();
+            s.create_login_profile(name, &hash, false, NOW - 86_400)
+                .unwrap();
+        }
+        if mfa {
+            let d = s
+                .create_virtual_mfa_device(name, "/", SEED, NOW - 86_400)
+                .unwrap();
+            let codes: Vec<String> = if name == "alice" {
+                vec![credentials::recovery::hash(RECOVERY)]
+            } else {
+                vec![]
+            };
+            s.enable_mfa_device(name, &d.serial_number, -1, &codes, NOW - 86_400)
+                .unwrap();
+        }
+        s.put_inline_policy(PrincipalKind::User, name, "web", ALLOW)
+            .unwrap();
+    }
+    t
+}
+
+/// The real password check (cheap parameters in a temporary store), a counted dummy,
+/// the fake clock, and other logins that lock a user while this one checks a password.
+struct FakeCrypto {
+    dummies: RefCell<u32>,
+    clock: FakeClock,
+    /// Another login's connection to the store.
+    others: Box<dyn Store>,
+    /// The user other logins lock (with [`LOCK_AFTER`] failures) while this login checks
+    /// the password.
+    locked_by_others: RefCell<Option<&'static str>>,
+}
+
 impl Crypto for FakeCrypto {
     fn verify_password(&self, phc: &str, password: &str) -> bool {
-        phc == format!("plain:{password}")
+        if let Some(user) = self.locked_by_others.borrow().as_deref() {
+            for _ in 0..LOCK_AFTER {
+                self.others.record_failure(user, NOW).unwrap();
+            }
+        }
+        credentials::verify_password(password.as_bytes(), phc)
     }
     fn verify_dummy(&self, _password: &str) {
         *self.dummies.borrow_mut() += 1;
@@ -288,36 +211,80 @@ impl Crypto for FakeCrypto {
 }
 
 struct World {
-    store: FakeStore,
+    backend: Backend,
     crypto: FakeCrypto,
     opts: Options,
+    temp: TempStore,
 }
 
 impl World {
     fn new() -> World {
+        let temp = temp_store();
         World {
-            store: FakeStore::new(),
+            backend: Backend::new(temp.open(), temp.path.with_file_name("auth.key")),
             crypto: FakeCrypto {
                 dummies: RefCell::new(0),
                 clock: FakeClock::at(NOW),
+                others: temp.open(),
+                locked_by_others: RefCell::new(None),
             },
             opts: Options {
                 host: Some("web-1".into()),
                 ..Options::default()
             },
+            temp,
         }
+    }
+    fn store(&self) -> &dyn Store {
+        self.backend.store()
     }
     fn run(&self, pam: &mut FakePam, hook: Hook, now: i64) -> PamCode {
         // The second factor's clock follows the login's (it moves on by itself only
         // while an attempt waits for its slot).
         let clock = &self.crypto.clock;
         clock.ms.set(clock.ms.get().max(now * 1000));
-        run(pam, hook, &self.opts, &self.store, &self.crypto, now)
+        run(pam, hook, &self.opts, &self.backend, &self.crypto, now)
     }
     fn auth(&self, user: &str, answers: &[&str], now: i64) -> (PamCode, FakePam) {
         let mut pam = FakePam::new(user, answers);
         let code = self.run(&mut pam, Hook::Authenticate, now);
         (code, pam)
+    }
+    fn last_audit(&self) -> AuditEvent {
+        self.store()
+            .list_audit(&AuditFilter::default())
+            .unwrap()
+            .into_iter()
+            .max_by_key(|e| e.time)
+            .unwrap()
+    }
+    fn failures(&self, user: &str) -> u32 {
+        self.store().lock_state(user).unwrap().failed_attempts
+    }
+    /// The replay watermark of a user's device (-1: no code spent yet).
+    fn watermark(&self, user: &str) -> i64 {
+        self.store().enabled_mfa(user).unwrap().unwrap().watermark
+    }
+    fn password_last_used(&self, user: &str) -> Option<i64> {
+        self.store().get_user(user).unwrap().password_last_used
+    }
+    fn asked(&self) -> Vec<Request> {
+        self.backend.asked.borrow().clone()
+    }
+    fn set_expiry(&self, rules: ExpiryRules) {
+        self.store()
+            .put_password_policy(&PasswordPolicy {
+                max_password_age: rules.max_password_age_days,
+                hard_expiry: rules.hard_expiry,
+                password_reuse_prevention: Some(24),
+                ..PasswordPolicy::default()
+            })
+            .unwrap();
+    }
+    fn require_reset(&self, user: &str) {
+        self.store()
+            .update_login_profile(user, None, Some(true), NOW - 86_400)
+            .unwrap();
     }
 }
 
@@ -332,9 +299,9 @@ fn password_only_user() {
     assert_eq!(pam.prompts, [PW]);
     assert_eq!(pam.authtok.as_deref(), Some("bob-pw"));
     assert!(pam.env.contains_key(authfacts::ENV_NAME));
-    let a = w.store.last_audit();
+    let a = w.last_audit();
     assert_eq!(
-        (a.event.as_str(), a.decision.as_str(), a.reason.as_str()),
+        (a.action.as_str(), a.decision.as_str(), a.reason.as_str()),
         ("authenticate", "allow", "password")
     );
     assert!(
@@ -352,7 +319,7 @@ fn password_and_code() {
     let (code, pam) = w.auth("alice", &["alice-pw", &code_at(NOW)], NOW);
     assert_eq!(code, PamCode::Success);
     assert_eq!(pam.prompts, [PW, CODE]);
-    assert_eq!(w.store.last_audit().reason, "password + verification code");
+    assert_eq!(w.last_audit().reason, "password + verification code");
 }
 
 #[test]
@@ -363,18 +330,15 @@ fn wrong_password_still_asks_code_and_burns_nothing() {
     assert_eq!(pam.prompts, [PW, CODE]);
     assert_eq!(pam.delays, [2_000_000]);
     assert!(pam.env.is_empty());
-    assert_eq!(w.store.factors.failures("alice"), 1);
-    assert!(w.store.factors.watermarks.borrow().is_empty());
-    assert_eq!(w.store.last_audit().reason, "wrong password");
+    assert_eq!(w.failures("alice"), 1);
+    assert_eq!(w.watermark("alice"), -1, "no code spent");
+    assert_eq!(w.last_audit().reason, "wrong password");
     // the same code still works with the right password
     assert_eq!(
         w.auth("alice", &["alice-pw", &code_at(NOW)], NOW).0,
         PamCode::Success
     );
-    assert!(
-        w.store.factors.failures("alice") == 0,
-        "success clears failures"
-    );
+    assert!(w.failures("alice") == 0, "success clears failures");
 }
 
 #[test]
@@ -382,8 +346,8 @@ fn wrong_code_counts() {
     let w = World::new();
     let (code, _) = w.auth("alice", &["alice-pw", "000000"], NOW);
     assert_eq!(code, PamCode::AuthErr);
-    assert_eq!(w.store.factors.failures("alice"), 1);
-    assert_eq!(w.store.last_audit().reason, "wrong verification code");
+    assert_eq!(w.failures("alice"), 1);
+    assert_eq!(w.last_audit().reason, "wrong verification code");
 }
 
 #[test]
@@ -396,7 +360,7 @@ fn replay_and_watermark_never_goes_back() {
     let (code, _) = w.auth("alice", &["alice-pw", &code_at(NOW)], NOW + 1);
     assert_eq!(code, PamCode::AuthErr);
     assert_eq!(
-        w.store.last_audit().reason,
+        w.last_audit().reason,
         "verification code already used (replay)"
     );
     // the previous step's code is inside the window but below the watermark
@@ -429,9 +393,9 @@ fn recovery_code_once() {
     let w = World::new();
     let (code, pam) = w.auth("alice", &["alice-pw", RECOVERY], NOW);
     assert_eq!(code, PamCode::Success);
-    assert_eq!(w.store.last_audit().reason, "password + recovery code");
+    assert_eq!(w.last_audit().reason, "password + recovery code");
     let facts = authfacts::open(
-        b"0123456789abcdef0123456789abcdef",
+        &w.backend.auth_mac_key().unwrap(),
         &authfacts::Binding {
             user: "alice",
             service: "sshd",
@@ -484,7 +448,7 @@ fn code_prompt_always_asks_everyone_the_same() {
     // A user without a device: whatever is typed as the code is ignored.
     let (code, _) = w.auth("bob", &["bob-pw", ""], NOW);
     assert_eq!(code, PamCode::Success);
-    assert_eq!(w.store.last_audit().reason, "password");
+    assert_eq!(w.last_audit().reason, "password");
     // pam_unix (try_first_pass) still gets the password of an unknown user.
     let (_, pam) = w.auth("root", &["root-pw", "x"], NOW);
     assert_eq!(pam.authtok.as_deref(), Some("root-pw"));
@@ -512,7 +476,7 @@ fn user_without_password_gets_the_usual_prompts_and_fails() {
     assert_eq!(code, PamCode::AuthErr);
     assert_eq!(pam.prompts, [PW, CODE]);
     assert_eq!(*w.crypto.dummies.borrow(), 1);
-    assert_eq!(w.store.last_audit().reason, "no login profile (password)");
+    assert_eq!(w.last_audit().reason, "no login profile (password)");
 }
 
 #[test]
@@ -528,48 +492,38 @@ fn lockout_then_unlock() {
         "locked: even the right password fails"
     );
     assert_eq!(pam.prompts, [PW], "same prompts while locked");
-    assert!(
-        w.store
-            .last_audit()
-            .reason
-            .starts_with("account locked until")
-    );
+    assert!(w.last_audit().reason.starts_with("account locked until"));
     // after the lock expires (or an admin unlocks), the right password works
     assert_eq!(w.auth("bob", &["bob-pw"], NOW + 601).0, PamCode::Success);
-    assert_eq!(w.store.factors.failures("bob"), 0);
+    assert_eq!(w.failures("bob"), 0);
 }
 
 #[test]
 fn a_lock_reached_during_the_prompts_wins_over_the_right_answers() {
     // Password only: the success is refused, counted, and does not reset the count.
     let w = World::new();
-    w.store.locked_by_others.set(true);
+    w.crypto.locked_by_others.replace(Some("bob"));
     let (code, pam) = w.auth("bob", &["bob-pw"], NOW);
     assert_eq!(code, PamCode::AuthErr);
     assert!(pam.env.is_empty());
-    assert_eq!(w.store.factors.failures("bob"), LOCK_AFTER + 1);
-    assert!(w.store.factors.password_used.borrow().is_empty());
+    assert_eq!(w.failures("bob"), LOCK_AFTER + 1);
+    assert_eq!(w.password_last_used("bob"), None);
     assert!(
-        w.store
-            .last_audit()
-            .reason
-            .contains("locked during this login"),
+        w.last_audit().reason.contains("locked during this login"),
         "{}",
-        w.store.last_audit().reason
+        w.last_audit().reason
     );
     // Password and code: refused at the code's admission, the code not spent.
+    w.crypto.locked_by_others.replace(Some("alice"));
     let (code, pam) = w.auth("alice", &["alice-pw", &code_at(NOW)], NOW);
     assert_eq!(code, PamCode::AuthErr);
     assert!(pam.env.is_empty());
-    assert!(w.store.factors.watermarks.borrow().is_empty());
-    assert_eq!(w.store.factors.failures("alice"), LOCK_AFTER + 1);
+    assert_eq!(w.watermark("alice"), -1, "no code spent");
+    assert_eq!(w.failures("alice"), LOCK_AFTER + 1);
     assert!(
-        w.store
-            .last_audit()
-            .reason
-            .starts_with("account locked until"),
+        w.last_audit().reason.starts_with("account locked until"),
         "{}",
-        w.store.last_audit().reason
+        w.last_audit().reason
     );
 }
 
@@ -587,15 +541,11 @@ fn a_locked_user_cannot_change_the_password() {
         "no password is checked while locked"
     );
     assert_eq!(pam.messages, [super::password::LOCKED]);
-    assert!(
-        w.store
-            .last_audit()
-            .reason
-            .starts_with("account locked until")
-    );
+    assert!(w.last_audit().reason.starts_with("account locked until"));
     // Locked while the current password was being typed: refused at that moment.
     let w = World::new();
-    w.store.locked_by_others.set(true);
+    let before = w.store().get_login_profile("bob").unwrap().password_hash;
+    w.crypto.locked_by_others.replace(Some("bob"));
     let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
     pam.root = false;
     let update = Hook::Chauthtok {
@@ -604,8 +554,12 @@ fn a_locked_user_cannot_change_the_password() {
     };
     assert_eq!(w.run(&mut pam, update, NOW), PamCode::PermDenied);
     assert_eq!(pam.prompts, ["Current password: "]);
-    assert!(w.store.history.borrow().is_empty(), "password unchanged");
-    assert_eq!(w.store.factors.failures("bob"), LOCK_AFTER + 1);
+    assert_eq!(
+        w.store().get_login_profile("bob").unwrap().password_hash,
+        before,
+        "password unchanged"
+    );
+    assert_eq!(w.failures("bob"), LOCK_AFTER + 1);
 }
 
 #[test]
@@ -684,7 +638,7 @@ fn code_only_mode_needs_sshds_publickey_first() {
             "{:?}",
             pam.log
         );
-        assert_eq!(w.store.last_audit().decision, "deny");
+        assert_eq!(w.last_audit().decision, Decision::Deny);
     }
     // The same code still works after publickey (it was never checked above).
     let (code, _) = auth_after_publickey(&w, "alice", &[&code_at(NOW)], NOW);
@@ -698,7 +652,7 @@ fn code_only_mode() {
     let (code, pam) = auth_after_publickey(&w, "alice", &[&code_at(NOW)], NOW);
     assert_eq!(code, PamCode::Success);
     assert_eq!(pam.prompts, [CODE]);
-    assert_eq!(w.store.last_audit().reason, "publickey + verification code");
+    assert_eq!(w.last_audit().reason, "publickey + verification code");
     let (code, pam) = auth_after_publickey(&w, "root", &[], NOW);
     assert_eq!((code, pam.prompts.len()), (PamCode::UserUnknown, 0));
     let (code, _) = auth_after_publickey(&w, "bob", &["123456"], NOW);
@@ -715,8 +669,9 @@ fn code_only_mode() {
 
 #[test]
 fn store_errors_fail_closed() {
-    let mut w = World::new();
-    w.store.broken = Some(BackendError::Unavailable("locked".into()));
+    let w = World::new();
+    // A store whose tables are gone (a damaged file): every read fails.
+    w.temp.sql("ALTER TABLE users RENAME TO users_gone");
     let (code, pam) = w.auth("alice", &["alice-pw", &code_at(NOW)], NOW);
     assert_eq!(code, PamCode::AuthinfoUnavail);
     assert!(pam.prompts.is_empty());
@@ -750,23 +705,23 @@ fn account_allows_and_passes_every_fact() {
     let (a, b, pam) = login(&w, "alice", &["alice-pw", &code_at(NOW)], NOW);
     assert_eq!((a, b), (PamCode::Success, PamCode::Success));
     assert!(pam.env.is_empty(), "the sealed facts are consumed");
-    let req = w.store.requests.borrow()[0].clone();
+    let req = w.asked()[0].clone();
     assert_eq!(
         req,
-        AccessRequest {
-            user: "alice".into(),
+        Request {
+            principal: Principal::User("alice".into()),
             action: "host:Login".into(),
-            host: "web-1".into(),
+            target: Target::Host("web-1".into()),
             service: Some("sshd".into()),
             tty: Some("ssh".into()),
             rhost: Some("10.0.0.5".into()),
-            mfa_auth_time: Some(NOW),
+            mfa_time: Some(NOW),
             now: NOW + 2,
         }
     );
-    let a = w.store.last_audit();
+    let a = w.last_audit();
     assert_eq!(
-        (a.event.as_str(), a.decision.as_str()),
+        (a.action.as_str(), a.decision.as_str()),
         ("host:Login", "allow")
     );
 }
@@ -776,11 +731,11 @@ fn account_without_mfa_or_with_forged_facts() {
     let w = World::new();
     let (_, b, _) = login(&w, "bob", &["bob-pw"], NOW);
     assert_eq!(b, PamCode::Success);
-    assert_eq!(w.store.requests.borrow()[0].mfa_auth_time, None);
+    assert_eq!(w.asked()[0].mfa_time, None);
     // publickey login: no facts at all
     let mut pam = FakePam::new("alice", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::Success);
-    assert_eq!(w.store.requests.borrow()[1].mfa_auth_time, None);
+    assert_eq!(w.asked()[1].mfa_time, None);
     // a user-supplied value claiming MFA is ignored
     let mut pam = FakePam::new("alice", &[]);
     pam.env.insert(
@@ -788,34 +743,31 @@ fn account_without_mfa_or_with_forged_facts() {
         format!("v1:{NOW}:1:{}", "00".repeat(32)),
     );
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::Success);
-    assert_eq!(w.store.requests.borrow()[2].mfa_auth_time, None);
+    assert_eq!(w.asked()[2].mfa_time, None);
     assert!(pam.env.is_empty());
     // facts sealed for another rhost do not count
     let mut pam = FakePam::new("alice", &["alice-pw", &code_at(NOW)]);
     w.run(&mut pam, Hook::Authenticate, NOW);
     pam.rhost = Some("10.9.9.9".into());
     w.run(&mut pam, Hook::AcctMgmt, NOW);
-    assert_eq!(w.store.requests.borrow()[3].mfa_auth_time, None);
+    assert_eq!(w.asked()[3].mfa_time, None);
 }
 
 #[test]
 fn account_denial_names_the_deciding_statement() {
-    let mut w = World::new();
-    w.store.policy = Box::new(|r| {
-        Ok(AccessDecision {
-            allowed: false,
-            reason: if r.rhost.as_deref() == Some("10.0.0.5") {
-                "explicit deny by arn:aws:iam::123456789012:policy/no-lab statement 0 (DenyLab)"
-                    .into()
-            } else {
-                "no statement allows".into()
-            },
-        })
-    });
+    let w = World::new();
+    w.store()
+        .put_inline_policy(
+            PrincipalKind::User,
+            "bob",
+            "no-lab",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyLab","Effect":"Deny","Action":"host:Login","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.5/32"}}}]}"#,
+        )
+        .unwrap();
     let (a, b, _) = login(&w, "bob", &["bob-pw"], NOW);
     assert_eq!((a, b), (PamCode::Success, PamCode::PermDenied));
-    let rec = w.store.last_audit();
-    assert_eq!(rec.decision, "deny");
+    let rec = w.last_audit();
+    assert_eq!(rec.decision, Decision::Deny);
     assert!(
         rec.reason.contains("DenyLab") && rec.reason.contains("host:Login on host web-1"),
         "{}",
@@ -825,15 +777,20 @@ fn account_denial_names_the_deciding_statement() {
 
 #[test]
 fn an_allow_that_cannot_be_audited_is_one_deny_line() {
-    let mut w = World::new();
-    w.store.audit_broken = Some(BackendError::Unavailable("disk full".into()));
+    let w = World::new();
+    // The audit table refuses every row, as a full disk would.
+    w.temp.sql(
+        "CREATE TRIGGER full BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
     let (code, pam) = w.auth("bob", &["bob-pw"], NOW);
     assert_eq!(code, PamCode::SystemErr);
     assert_eq!(pam.log.len(), 1, "{:?}", pam.log);
     assert!(
         pam.log[0].starts_with("authenticate deny user=\"bob\"")
-            && pam.log[0]
-                .contains("cannot write the audit trail, so not allowing (password): store unavailable: disk full"),
+            && pam.log[0].contains(
+                "cannot write the audit trail, so not allowing (password): store unavailable: "
+            )
+            && pam.log[0].ends_with("disk full\""),
         "{:?}",
         pam.log
     );
@@ -841,13 +798,14 @@ fn an_allow_that_cannot_be_audited_is_one_deny_line() {
 
 #[test]
 fn account_unknown_user_and_errors() {
-    let mut w = World::new();
+    let w = World::new();
     let mut pam = FakePam::new("root", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::UserUnknown);
-    w.store.policy = Box::new(|_| Err(BackendError::BadPolicy("policy/web: not JSON".into())));
+    // A stored policy that no longer parses.
+    w.temp.sql("UPDATE user_inline SET document = 'not JSON'");
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::SystemErr);
-    assert_eq!(w.store.last_audit().decision, "error");
+    assert_eq!(w.last_audit().decision, Decision::Error);
 }
 
 #[test]
@@ -856,34 +814,32 @@ fn sudo_service_asks_host_sudo() {
     let mut pam = FakePam::new("bob", &[]);
     pam.service = Some("sudo".into());
     w.run(&mut pam, Hook::AcctMgmt, NOW);
-    assert_eq!(w.store.requests.borrow()[0].action, "host:Sudo");
+    assert_eq!(w.asked()[0].action, "host:Sudo");
 }
 
 #[test]
 fn expired_passwords() {
-    let mut w = World::new();
-    w.store.expiry = ExpiryRules {
+    let w = World::new();
+    w.set_expiry(ExpiryRules {
         max_password_age_days: Some(1),
         hard_expiry: false,
-    };
+    });
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(
         w.run(&mut pam, Hook::AcctMgmt, NOW),
         PamCode::NewAuthtokReqd
     );
-    w.store.expiry.hard_expiry = true;
+    w.set_expiry(ExpiryRules {
+        max_password_age_days: Some(1),
+        hard_expiry: true,
+    });
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW), PamCode::AcctExpired);
     // not yet expired
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::AcctMgmt, NOW - 10), PamCode::Success);
     // an administrator's reset request always allows the change
-    w.store
-        .users
-        .borrow_mut()
-        .get_mut("bob")
-        .unwrap()
-        .password_reset_required = true;
+    w.require_reset("bob");
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(
         w.run(&mut pam, Hook::AcctMgmt, NOW - 10),
@@ -915,13 +871,8 @@ fn chauthtok(w: &World, pam: &mut FakePam, expired: bool) -> PamCode {
 
 #[test]
 fn forced_change_then_login() {
-    let mut w = World::new();
-    w.store
-        .users
-        .borrow_mut()
-        .get_mut("bob")
-        .unwrap()
-        .password_reset_required = true;
+    let w = World::new();
+    w.require_reset("bob");
     let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
     assert_eq!(chauthtok(&w, &mut pam, true), PamCode::Success);
     assert_eq!(
@@ -932,8 +883,7 @@ fn forced_change_then_login() {
             "Retype new password: "
         ]
     );
-    assert_eq!(w.store.last_audit().reason, "password changed");
-    w.store.expiry = ExpiryRules::default();
+    assert_eq!(w.last_audit().reason, "password changed");
     let (a, b, _) = login(&w, "bob", &["new-password-1"], NOW);
     assert_eq!((a, b), (PamCode::Success, PamCode::Success));
 }
@@ -947,14 +897,32 @@ fn change_refusals() {
     assert_eq!(chauthtok(&w, &mut pam, true), PamCode::AuthtokErr);
     let mut pam = FakePam::new("bob", &["bob-pw", "short", "short"]);
     assert_eq!(chauthtok(&w, &mut pam, true), PamCode::AuthtokErr);
-    assert!(pam.messages.iter().any(|m| m.contains("at least 8")));
-    // reuse prevention: change once, then back to the old one
+    assert!(
+        pam.messages
+            .iter()
+            .any(|m| m.contains("minimum length of 8")),
+        "{:?}",
+        pam.messages
+    );
+    // reuse prevention: change twice, then back to the first new one
     let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
     assert_eq!(chauthtok(&w, &mut pam, true), PamCode::Success);
-    let mut pam = FakePam::new("bob", &["new-password-1", "bob-pw", "bob-pw"]);
+    let mut pam = FakePam::new(
+        "bob",
+        &["new-password-1", "new-password-2", "new-password-2"],
+    );
+    pam.root = false;
+    assert_eq!(chauthtok(&w, &mut pam, false), PamCode::Success);
+    let mut pam = FakePam::new(
+        "bob",
+        &["new-password-2", "new-password-1", "new-password-1"],
+    );
     pam.root = false;
     assert_eq!(chauthtok(&w, &mut pam, false), PamCode::AuthtokErr);
-    assert_eq!(w.store.last_audit().reason, "Password was used recently");
+    assert_eq!(
+        w.last_audit().reason,
+        "Password does not conform to the account password policy: it must differ from the last 24 password(s)"
+    );
     // root running passwd for a user is not asked the current password
     let mut pam = FakePam::new("bob", &["root-set-pw-1", "root-set-pw-1"]);
     assert_eq!(chauthtok(&w, &mut pam, false), PamCode::Success);
@@ -972,14 +940,14 @@ fn sessions_are_audited() {
     let w = World::new();
     let mut pam = FakePam::new("bob", &[]);
     assert_eq!(w.run(&mut pam, Hook::OpenSession, NOW), PamCode::Success);
-    assert_eq!(w.store.last_audit().event, "open_session");
+    assert_eq!(w.last_audit().action, "open_session");
     assert_eq!(
         w.run(&mut pam, Hook::CloseSession, NOW + 5),
         PamCode::Success
     );
-    let a = w.store.last_audit();
+    let a = w.last_audit();
     assert_eq!(
-        (a.event.as_str(), a.time, a.tty.as_deref()),
+        (a.action.as_str(), a.time, a.tty.as_deref()),
         ("close_session", NOW + 5, Some("ssh"))
     );
     let mut pam = FakePam::new("root", &[]);

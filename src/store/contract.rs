@@ -318,7 +318,11 @@ pub(crate) fn roles_tags_hosts_audit_sessions_ids(s: &dyn Store) {
             user: "alice".into(),
             service: "sshd".into(),
             action: "host:Login".into(),
-            decision: if t % 2 == 0 { "allow" } else { "deny" }.into(),
+            decision: if t % 2 == 0 {
+                crate::audit::Decision::Allow
+            } else {
+                crate::audit::Decision::Deny
+            },
             ..Default::default()
         })
         .unwrap();

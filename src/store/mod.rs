@@ -8,6 +8,8 @@ mod ops;
 pub mod rules;
 pub mod sqlite;
 mod stop_guard;
+#[cfg(test)]
+pub(crate) mod temp;
 mod traits;
 mod types;
 
