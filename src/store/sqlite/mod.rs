@@ -18,6 +18,7 @@ mod roles;
 pub(crate) mod safe_open;
 mod schema;
 mod sessions;
+mod snapshot;
 mod ssh_keys;
 mod users;
 
