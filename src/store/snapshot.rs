@@ -83,6 +83,20 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created",
             "last_used",
             "last_used_service",
+            "secret_sealed",
+        ],
+    ),
+    (
+        "root_access_keys",
+        &[
+            "pk",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "status",
+            "created",
+            "last_used",
+            "last_used_service",
         ],
     ),
     (
@@ -271,6 +285,24 @@ pub fn unknown_table(name: &str) -> StoreError {
     StoreError::Database(format!(
         "the store holds a table `{name}` that migrate-store does not know; refusing to copy a store partly (this build is older than the store's schema?)"
     ))
+}
+
+/// Checks that a table's columns (as the backend lists them) are exactly the ones
+/// [`TABLES`] names, so a column a migration added is never left behind silently.
+///
+/// # Errors
+/// [`StoreError::Database`] naming the table and the difference.
+pub fn check_columns(table: &str, known: &[&str], actual: &[String]) -> Result<()> {
+    let mut a: Vec<&str> = actual.iter().map(String::as_str).collect();
+    let mut k = known.to_vec();
+    a.sort_unstable();
+    k.sort_unstable();
+    if a != k {
+        return Err(StoreError::Database(format!(
+            "table {table} has the columns {a:?}, migrate-store knows {k:?}; refusing to copy a store partly (this build does not match the store's schema)"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that a copy holds exactly what was copied (counts and checksums per table).
