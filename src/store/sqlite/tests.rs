@@ -7,6 +7,9 @@ use crate::store::contract::{Fixture, store_contract_suite, user};
 use crate::store::*;
 use std::os::unix::fs::PermissionsExt;
 
+/// The schema version a fresh or migrated store has.
+const LATEST: i64 = super::schema::MIGRATIONS.len() as i64;
+
 /// A fresh store in its own temporary directory.
 fn fixture() -> Fixture {
     let dir = super::safe_open::private_tempdir();
@@ -38,7 +41,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
     );
     let acct = s.account_id().unwrap();
     assert_eq!(acct.len(), 12);
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     drop(s);
     // Fixed at creation: reopening keeps it.
     assert_eq!(
@@ -151,7 +154,7 @@ fn migrates_v1_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.account_id().unwrap(), "123456789012");
     let u = s.get_user("alice").unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/alice");
@@ -276,7 +279,7 @@ fn migrates_v4_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 2);
     let t = Throttle::DEFAULT;
     assert_eq!(
@@ -314,7 +317,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.get_user("alice").unwrap().name, "alice");
 }
 
@@ -331,7 +334,7 @@ fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     let ids = |id: &str| {
         let all = s.list_role_sessions(None, None).unwrap();
         let r = all.iter().find(|r| r.session_id == id).unwrap();
@@ -416,9 +419,66 @@ mod temp_store_tests {
 }
 
 #[test]
+fn root_keys_and_sealed_secrets() {
+    let f = fixture();
+    let s = &*f.store;
+    user(s, "bob");
+    atomically(s, |t| {
+        t.create_access_key("bob", "AKIAB", "h", 1)?;
+        t.set_access_key_secret("AKIAB", b"sealed-b")
+    })
+    .unwrap();
+    let c = s.access_key_credential("AKIAB").unwrap();
+    assert!(!c.root);
+    assert_eq!(c.key.user_name, "bob");
+    assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
+        .unwrap();
+    s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)
+        .unwrap();
+    assert_eq!(
+        s.create_root_access_key("AKIAR3", "h", b"x", 4)
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    let c = s.access_key_credential("AKIAR1").unwrap();
+    assert!(c.root);
+    assert_eq!(c.key.user_name, "");
+    assert_eq!(s.list_root_access_keys().unwrap().len(), 2);
+    assert!(
+        s.list_access_keys("bob").unwrap().len() == 1,
+        "root keys are nobody's"
+    );
+    s.update_root_access_key("AKIAR1", Status::Inactive)
+        .unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap().key.status,
+        Status::Inactive
+    );
+    s.record_access_key_use("AKIAR1", "iam", 9).unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1")
+            .unwrap()
+            .key
+            .last_used_date,
+        Some(9)
+    );
+    s.delete_root_access_key("AKIAR1").unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.delete_root_access_key("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+}
+
+#[test]
 fn export_refuses_a_table_or_column_it_does_not_know() {
     for ddl in [
-        "ALTER TABLE access_keys ADD COLUMN sealed BLOB",
+        "ALTER TABLE access_keys ADD COLUMN later BLOB",
         "CREATE TABLE later_table (x INTEGER)",
     ] {
         let dir = super::safe_open::private_tempdir();
