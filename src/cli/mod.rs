@@ -13,6 +13,7 @@ pub mod api;
 pub mod args;
 mod audit;
 mod groups;
+mod host_credentials;
 mod hosts;
 mod input;
 mod lockout;

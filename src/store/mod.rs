@@ -5,6 +5,7 @@
 #[cfg(test)]
 pub(crate) mod contract;
 mod ops;
+pub mod replica;
 pub mod rules;
 pub mod sqlite;
 mod stop_guard;
