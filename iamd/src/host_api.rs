@@ -163,15 +163,34 @@ pub fn error_body(e: &ApiError) -> Value {
     json!({ "Error": { "Code": e.code, "Message": e.message } })
 }
 
-/// The headers to send with a signed `GET path?query` to `host` (the agent's side):
-/// `host`, `x-amz-date` and `authorization`, signed by the same code that verifies.
+/// The headers to send with a signed `GET path?query` to `host` (the agent's side).
 ///
 /// # Errors
-/// A signature that cannot be computed (never for these headers).
+/// As [`sign`].
 pub fn sign_get(
     host: &str,
     path: &str,
     query: &str,
+    key_id: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    sign("GET", host, path, query, b"", SERVICE, key_id, secret, now)
+}
+
+/// `host`, `x-amz-date` and `authorization` headers for a request, signed for
+/// `service` by the same code that verifies signatures.
+///
+/// # Errors
+/// A signature that cannot be computed (never for these headers).
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    method: &str,
+    host: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    service: &str,
     key_id: &str,
     secret: &[u8],
     now: i64,
@@ -185,16 +204,16 @@ pub fn sign_get(
         access_key: key_id.to_string(),
         date: amz[..8].to_string(),
         region: "fleet".into(),
-        service: SERVICE.into(),
+        service: service.into(),
         signed_headers: vec!["host".into(), "x-amz-date".into()],
         signature: String::new(),
     };
     let rx = Received {
-        method: "GET",
+        method,
         path,
         query,
         headers: &headers,
-        body: b"",
+        body,
     };
     let sig = sigv4::expected_signature(&rx, &auth, &amz, secret)?;
     let mut out = headers;

@@ -561,8 +561,37 @@ async fn host_replica(
                     .observe("host:GetReplica", "Unchanged", started.elapsed());
                 return json_response(200, &host_api::unchanged_body(v));
             }
-            let host = caller.host.clone();
-            match st.pool.run(move |s| s.export_replica(&host)).await {
+            // The credential is checked again: it may have been deleted while the
+            // request waited, and a revoked host gets nothing more.
+            let (host, key_id) = (caller.host.clone(), caller.key_id.clone());
+            let after_wait = st
+                .pool
+                .run(move |s| match s.host_credential(&key_id) {
+                    Ok(_) => s.export_replica(&host),
+                    Err(pam_iam::store::StoreError::NoSuchEntity(_)) => {
+                        Err(pam_iam::store::StoreError::NoSuchEntity(String::new()))
+                    }
+                    Err(e) => Err(e),
+                })
+                .await;
+            let after_wait = match after_wait {
+                Some(Err(pam_iam::store::StoreError::NoSuchEntity(_))) => {
+                    let e: ApiError = crate::sigv4::SigError::UnknownKey.into();
+                    st.audit.send(
+                        Some(host_api::audit(
+                            Some(&caller),
+                            &caller.key_id,
+                            &http.source_ip,
+                            now(),
+                            &Err(e.clone()),
+                        )),
+                        None,
+                    );
+                    return json_response(e.status, &host_api::error_body(&e));
+                }
+                other => other,
+            };
+            match after_wait {
                 Some(Ok(r)) => Ok((caller, Pulled::Snapshot(Box::new(r)))),
                 Some(Err(e)) => Err((Some(caller), e.into())),
                 None => Err((
