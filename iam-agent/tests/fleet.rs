@@ -188,6 +188,7 @@ fn http(port: u16, req: &str) -> Option<String> {
 }
 
 /// A request signed with `key_id`/`secret` for `service`: (status, body).
+#[allow(clippy::too_many_arguments)]
 fn signed(
     port: u16,
     method: &str,
