@@ -8,6 +8,7 @@
 )]
 
 pub mod arn;
+pub mod audit;
 pub mod authz;
 pub mod cli;
 pub mod credentials;

@@ -853,7 +853,7 @@ fn audit_trail_filters() {
                 rhost: Some("10.0.0.5".into()),
                 tty: Some("ssh".into()),
                 action: "host:Login".into(),
-                decision: decision.to_string(),
+                decision: pam_iam::audit::Decision::parse(decision).unwrap(),
                 reason: "test".into(),
             })
             .unwrap();

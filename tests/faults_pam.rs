@@ -2,7 +2,9 @@
 //! with gcc against libpam): hostile conversations and PAM_USER values must deny with
 //! the right code and never crash the host; a long-lived host process (display
 //! managers, cockpit, polkit agents) must keep RSS and open descriptors flat over many
-//! logins and never see a thread of ours.
+//! logins and never see a thread of ours; a multithreaded host logging in from several
+//! threads at once, and a host that forks with the store kept on the handle, must close
+//! every kept store exactly where it was opened.
 //!
 //! `scripts/faults-bench` runs the same tests at full size (10,000 rounds with the
 //! default argon2 parameters) and under valgrind; the knobs are environment variables:
@@ -339,4 +341,88 @@ fn a_multithreaded_host_logs_in_from_several_threads_at_once_and_frees_every_kep
         threads * rounds.div_ceil(3) + vg_threads * vg_rounds.div_ceil(3),
         "one audited allow per right-password round"
     );
+}
+
+/// A host that forks after authenticate (login and su fork before they exec the shell)
+/// and whose child ends its copy of the handle, with PAM_DATA_SILENT or without: the
+/// child's cleanup frees the slot but leaves the inherited SQLite connection open (it
+/// must not be closed under the parent) and nothing crashes; the parent's acct_mgmt
+/// still uses the store it kept, and the parent's pam_end closes it.
+#[test]
+fn a_forked_child_ending_its_copy_of_the_handle_leaves_the_kept_store_to_the_parent() {
+    require_root!();
+    let (sb, _iam, _) = world();
+    let host = pamhost(&sb);
+    let mut script = String::new();
+    for mode in ["silent", "plain"] {
+        script += &format!(
+            "{h} iam-test fork {mode} bob bob-Passw0rd > $T/fork.{mode} 2>&1; echo $? > $T/fork.{mode}.rc\n\
+             mkdir -p $T/vg.{mode}; valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --log-file=$T/vg.{mode}/%p.log \
+               {h} iam-test fork {mode} bob bob-Passw0rd > $T/vgfork.{mode} 2>&1; echo $? > $T/vgfork.{mode}.rc\n",
+            h = host.display()
+        );
+    }
+    let out = sb.run(&script, Duration::from_secs(600));
+    assert!(out.ok(), "{out}");
+    let log = sb.syslog();
+    let db = sb.db();
+    for mode in ["silent", "plain"] {
+        for run in ["fork", "vgfork"] {
+            let text = std::fs::read_to_string(sb.path(&format!("{run}.{mode}"))).unwrap();
+            let rc = std::fs::read_to_string(sb.path(&format!("{run}.{mode}.rc"))).unwrap();
+            println!("{run} {mode}: {text}");
+            assert_eq!(rc.trim(), "0", "{run} {mode}: {text}");
+            assert!(
+                text.contains("authenticate=PAM_SUCCESS acct_mgmt=PAM_SUCCESS child=exit:0"),
+                "{run} {mode}: {text}\n{log}"
+            );
+            let fds = |who: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{who} fd_list=")))
+                    .unwrap_or_else(|| panic!("{who} in {text}"))
+                    .to_string()
+            };
+            assert!(
+                fds("child").contains(&db),
+                "{run} {mode}: the child closed the inherited store: {text}"
+            );
+            assert!(
+                !fds("parent").contains(&db),
+                "{run} {mode}: the parent's pam_end left the store open: {text}"
+            );
+        }
+        // Memory errors in either process (the child's inherited connection is left
+        // unclosed on purpose, so only the parent's leaks count).
+        let logs: Vec<(u32, String)> = std::fs::read_dir(sb.path(&format!("vg.{mode}")))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let pid = p.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+                (pid, std::fs::read_to_string(p).unwrap())
+            })
+            .collect();
+        assert_eq!(logs.len(), 2, "parent and child: {logs:?}");
+        for (pid, v) in &logs {
+            let summary: Vec<&str> = v
+                .lines()
+                .filter(|l| l.contains("ERROR SUMMARY") || l.contains("lost:"))
+                .collect();
+            println!("valgrind fork {mode} {pid}: {summary:?}");
+            let is_child = logs
+                .iter()
+                .any(|(other, _)| v.contains(&format!("Parent PID: {other}\n")));
+            if !is_child {
+                assert!(v.contains("ERROR SUMMARY: 0 errors"), "parent: {v}");
+            }
+            for bad in [
+                "Invalid read",
+                "Invalid write",
+                "Invalid free",
+                "uninitialised",
+            ] {
+                assert!(!v.contains(bad), "{mode} {pid}: {v}");
+            }
+        }
+    }
+    assert!(!log.contains("internal error"), "a panic was caught: {log}");
 }

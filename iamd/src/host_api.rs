@@ -131,7 +131,11 @@ pub fn audit(
         rhost: Some(ip.to_string()),
         tty: None,
         action: "host:GetReplica".into(),
-        decision: if result.is_ok() { "allow" } else { "deny" }.into(),
+        decision: if result.is_ok() {
+            pam_iam::audit::Decision::Allow
+        } else {
+            pam_iam::audit::Decision::Deny
+        },
         reason: match result {
             Ok(()) => "OK".into(),
             Err(e) => e.code.clone(),

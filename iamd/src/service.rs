@@ -7,7 +7,8 @@
 use crate::query::{self, QueryRequest};
 use crate::sigv4::{self, Received, SigError};
 use pam_iam::arn;
-use pam_iam::authz::{self, Facts, Subject, Target};
+use pam_iam::audit::Decision;
+use pam_iam::authz::{self, Principal, Request, Target};
 use pam_iam::cli::api::{self, ArgValue, Operation};
 use pam_iam::credentials::sealed;
 use pam_iam::store::{AuditEvent, Store, StoreError, User};
@@ -210,7 +211,7 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         rhost: Some(req.source_ip.clone()),
         tty: None,
         action: format!("iam:{}", reply.action),
-        decision: "deny".into(),
+        decision: Decision::Deny,
         reason: String::new(),
     };
     let outcome = (|| -> Result<Option<Value>, ApiError> {
@@ -625,31 +626,30 @@ fn authorize(
     audit: &mut AuditEvent,
 ) -> Result<(), ApiError> {
     let Caller::User(u) = caller else {
-        audit.decision = "allowed".into();
+        audit.decision = Decision::Allow;
         audit.reason.push_str("; root user");
         return Ok(());
     };
-    let facts = Facts {
-        action: action.to_string(),
-        target: Target::Arn(resource.to_string()),
+    let req = Request {
         rhost: audit.rhost.clone(),
-        now: audit.time,
-        ..Facts::default()
+        ..Request::new(
+            Principal::User(u.name.clone()),
+            action,
+            Target::Arn(resource.to_string()),
+            audit.time,
+        )
     };
-    let v = authz::authorize(store, Subject::User(&u.name), &facts).map_err(|e| {
+    let v = authz::authorize(store, &req).map_err(|e| {
         ApiError::new(
             "ServiceFailure",
             format!("the request could not be authorized: {e}"),
         )
     })?;
     audit.decision = if v.allowed {
-        "allowed"
-    } else if v.explicit_deny {
-        "explicitDeny"
+        Decision::Allow
     } else {
-        "implicitDeny"
-    }
-    .into();
+        Decision::Deny
+    };
     audit.reason.push_str(&format!("; {}", v.reason));
     if v.allowed {
         return Ok(());
@@ -679,7 +679,7 @@ fn sts_call(
     match q.action.as_str() {
         // Always allowed, as AWS: it needs no permission.
         "GetCallerIdentity" => {
-            audit.decision = "allowed".into();
+            audit.decision = Decision::Allow;
             let account = store.account_id()?;
             let (arn, id) = match caller {
                 Caller::Root => (arn::root(&account), account.clone()),

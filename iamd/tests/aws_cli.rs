@@ -494,7 +494,7 @@ fn delegated_admin_is_limited_by_its_own_policy() {
     let o = s.iam(&["list-user-policies", "--user-name", "deleg"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("\"x\""));
     // The denial is audited with its decision.
-    let o = s.iam(&["list-audit-events", "--decision", "implicitDeny"]);
+    let o = s.iam(&["list-audit-events", "--decision", "deny"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("iam:CreateUser"),
         "{}",

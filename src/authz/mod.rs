@@ -8,24 +8,31 @@ use crate::arn;
 use crate::time::iso8601;
 
 use crate::policy::{
-    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Source, SourceType,
+    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Source, SourceType,
 };
 use crate::store::{
-    ApplicablePolicy, PolicyOrigin, RoleSession, Store, StoreError, Tag, TagTarget, User,
+    ApplicablePolicy, PolicyOrigin, PrincipalKind, RoleSession, Store, StoreError, Tag, TagTarget,
+    User,
 };
 
+pub mod session;
+
 /// Who asks.
-#[derive(Debug, Clone, Copy)]
-pub enum Subject<'a> {
-    /// An IAM user with long-term credentials.
-    User(&'a str),
-    /// A role session, with its optional session policy document.
-    Session(&'a RoleSession, Option<&'a str>),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An IAM user with long-term credentials, by name.
+    User(String),
+    /// A role session (the role's policies, limited by the session's policy).
+    Session(Box<RoleSession>),
 }
 
-/// What is asked and the facts of the request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
+/// One question for the decision core: who asks to do what on which resource, and the
+/// facts of the request (the PAM module, iam-sts, sudo and iam-authorized-keys all ask
+/// this way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Who asks.
+    pub principal: Principal,
     /// `host:Login`, `host:Sudo`, `sts:AssumeRole`, ...
     pub action: String,
     /// The target: `Target::Host(name)` gets the host ARN and host tags.
@@ -40,6 +47,22 @@ pub struct Facts {
     pub rhost: Option<String>,
     /// Unix seconds.
     pub now: i64,
+}
+
+impl Request {
+    /// `principal` asks for `action` on `target` at `now`, with no other facts.
+    pub fn new(principal: Principal, action: &str, target: Target, now: i64) -> Request {
+        Request {
+            principal,
+            action: action.to_string(),
+            target,
+            mfa_time: None,
+            service: None,
+            tty: None,
+            rhost: None,
+            now,
+        }
+    }
 }
 
 /// The resource of a request.
@@ -72,6 +95,22 @@ pub struct Verdict {
     pub decision: Decision,
 }
 
+impl Verdict {
+    /// A denial decided before any policy was read (a session that no longer counts).
+    pub fn denied(reason: String) -> Verdict {
+        decided(
+            Decision {
+                effect: Effect::ImplicitDeny,
+                matched: Vec::new(),
+                missing_context: Vec::new(),
+                boundary_allowed: None,
+            },
+            reason,
+            false,
+        )
+    }
+}
+
 /// Why no decision could be made; callers deny.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthzError {
@@ -97,24 +136,30 @@ pub enum AuthzError {
     },
 }
 
-/// Decide one request against the store.
+/// Decide one request against the store. A role session whose role or user was
+/// replaced since it was issued is denied before any policy is read (it must not lend
+/// the new role's policies to the old session).
 ///
 /// # Errors
 /// [`AuthzError`] when the store fails or a stored policy does not parse.
-pub fn authorize(
-    store: &dyn Store,
-    subject: Subject<'_>,
-    facts: &Facts,
-) -> Result<Verdict, AuthzError> {
+pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError> {
     let account = store.account_id()?;
-    let (principal, policies, session_policy) = match subject {
-        Subject::User(name) => {
+    let (caller, kind, policies, session_policy) = match &req.principal {
+        Principal::User(name) => {
             let u = store.get_user(name)?;
-            (Principal::user(&u), store.user_policies(name)?, None)
+            (
+                Caller::user(&u),
+                PrincipalKind::User,
+                store.user_policies(name)?,
+                None,
+            )
         }
-        Subject::Session(s, session_policy) => {
+        Principal::Session(s) => {
+            if let Some(why) = session::ended(store, s)? {
+                return Ok(Verdict::denied(format!("the role session ended: {why}")));
+            }
             let r = store.get_role(&s.role_name)?;
-            let p = Principal {
+            let p = Caller {
                 arn: arn::assumed_role(&account, &r.name, &s.session_name),
                 kind: "AssumedRole",
                 user_name: None,
@@ -122,10 +167,16 @@ pub fn authorize(
                 tags: r.tags.clone(),
                 session: Some((s.session_name.clone(), s.issued, r.arn.clone())),
             };
-            (p, store.role_policies(&s.role_name)?, session_policy)
+            let doc = store.role_session_policy(&s.session_id)?;
+            (
+                p,
+                PrincipalKind::Role,
+                store.role_policies(&s.role_name)?,
+                doc,
+            )
         }
     };
-    let (resource, resource_tags) = match &facts.target {
+    let (resource, resource_tags) = match &req.target {
         Target::Host(h) => (arn::host(&account, h), store.list_host_tags(h)?),
         Target::Arn(a) => (a.clone(), Vec::new()),
         Target::None => (String::new(), Vec::new()),
@@ -136,54 +187,59 @@ pub fn authorize(
         .iter()
         .chain(policies.boundary.iter())
         .any(|p| mentions_mfa(&p.document))
-        || session_policy.is_some_and(mentions_mfa);
-    let set = policy_set(&policies, session_policy)?;
-    let context = build_context(&principal, &resource_tags, facts);
-    let req = Request {
-        action: facts.action.clone(),
+        || session_policy.as_deref().is_some_and(mentions_mfa);
+    let set = policy_set(&policies, kind, session_policy.as_deref())?;
+    let context = build_context(&caller, &resource_tags, req);
+    let question = policy::Request {
+        action: req.action.clone(),
         resource,
-        principal_arn: principal.arn.clone(),
+        principal_arn: caller.arn.clone(),
         context,
     };
-    let decision = policy::evaluate(&set, &req);
+    let decision = policy::evaluate(&set, &question);
     Ok(verdict(decision, uses_mfa))
 }
 
-/// Decide whether the IAM user `user` may assume a role by the role's trust policy (the
-/// resource policy of `sts:AssumeRole`): the user is the principal, the role's tags are
-/// the resource tags, `facts` (target: the role's ARN) the rest of the context.
+/// Decide whether the IAM user asking (`req.principal`) may assume a role by the role's
+/// trust policy (the resource policy of `sts:AssumeRole`): the user is the principal, the
+/// role's tags are the resource tags, `req` (target: the role's ARN) the rest of the
+/// context. Only IAM users assume roles here: a session is denied.
 ///
 /// # Errors
 /// [`AuthzError`] when the store fails or the trust policy does not parse.
 pub fn trust(
     store: &dyn Store,
-    user: &str,
     role: &str,
     trust_policy: &str,
-    facts: &Facts,
+    req: &Request,
 ) -> Result<Verdict, AuthzError> {
+    let Principal::User(user) = &req.principal else {
+        return Ok(Verdict::denied(
+            "only IAM users assume roles here".to_string(),
+        ));
+    };
     let u = store.get_user(user)?;
-    let who = Principal::user(&u);
+    let who = Caller::user(&u);
     let role_tags = store.list_tags(TagTarget::Role, role)?;
     let trust =
         Policy::parse(trust_policy, PolicyKind::Trust).map_err(|e| AuthzError::BadTrustPolicy {
             role: role.to_string(),
             error: e.to_string(),
         })?;
-    let resource = match &facts.target {
+    let resource = match &req.target {
         Target::Arn(a) => a.clone(),
         Target::Host(_) | Target::None => String::new(),
     };
-    let req = Request {
-        action: facts.action.clone(),
+    let question = policy::Request {
+        action: req.action.clone(),
         resource,
         principal_arn: who.arn.clone(),
-        context: build_context(&who, &role_tags, facts),
+        context: build_context(&who, &role_tags, req),
     };
     let uses_mfa = trust_policy
         .to_ascii_lowercase()
         .contains("aws:multifactorauth");
-    let decision = policy::evaluate_trust(&trust, &req);
+    let decision = policy::evaluate_trust(&trust, &question);
     let reason = if decision.matched.is_empty() {
         "no statement of the trust policy allows it".to_string()
     } else {
@@ -206,9 +262,9 @@ pub fn trust(
     Ok(decided(decision, reason, uses_mfa))
 }
 
-/// The requesting principal, as the context needs it.
+/// The requesting principal's identity, as the request context needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub struct Caller {
     /// User ARN, or the assumed-role session ARN.
     pub arn: String,
     /// `User` or `AssumedRole`.
@@ -223,11 +279,11 @@ pub struct Principal {
     pub session: Option<(String, i64, String)>,
 }
 
-impl Principal {
+impl Caller {
     /// An IAM user as the principal of a request: the one place that says which user
     /// fields become `aws:username`, `aws:userid`, `aws:PrincipalArn` and the tags.
-    pub fn user(u: &User) -> Principal {
-        Principal {
+    pub fn user(u: &User) -> Caller {
+        Caller {
             arn: u.arn.clone(),
             kind: "User",
             user_name: Some(u.name.clone()),
@@ -239,7 +295,7 @@ impl Principal {
 }
 
 /// Every condition key of the contract for one request. Pure.
-pub fn build_context(p: &Principal, resource_tags: &[Tag], f: &Facts) -> Context {
+pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context {
     let mut c = Context::new();
     if let Some(n) = &p.user_name {
         c.insert("aws:username", n.clone());
@@ -299,43 +355,51 @@ pub fn source_ip(rhost: &str) -> Option<String> {
     })
 }
 
-/// Parse the stored documents into a policy set; a document that does not parse is an
-/// error (fail closed), named by its source.
+/// The principal's policy set: its stored identity policies (a user's own and its
+/// groups'), its boundary and a session policy, parsed as the kinds they were stored as
+/// (`principal` says whose inline policies they are). The one parse of stored policies
+/// for every caller: the PAM module, iam-sts, sudo, iam-authorized-keys and the
+/// simulator. A document that does not parse is an error (fail closed), named by its
+/// source.
 ///
 /// # Errors
 /// [`AuthzError::BadPolicy`].
 pub fn policy_set(
     p: &crate::store::PrincipalPolicies,
+    principal: PrincipalKind,
     session: Option<&str>,
 ) -> Result<PolicySet, AuthzError> {
-    let parse = |a: &ApplicablePolicy| -> Result<(Source, Policy), AuthzError> {
-        let (kind, stype) = match &a.origin {
-            PolicyOrigin::Inline if a.source.starts_with("arn:") => {
-                (PolicyKind::Managed, SourceType::UserManaged)
-            }
-            PolicyOrigin::Inline => (PolicyKind::RoleInline, SourceType::User),
-            PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) => {
-                (PolicyKind::Managed, SourceType::UserManaged)
-            }
-            PolicyOrigin::GroupInline(_) => (PolicyKind::GroupInline, SourceType::Group),
-            PolicyOrigin::Boundary => (PolicyKind::Boundary, SourceType::None),
-        };
-        let source = match &a.origin {
-            PolicyOrigin::GroupInline(g) => format!("group/{g}/{}", a.source),
-            _ => a.source.clone(),
-        };
-        let policy = Policy::parse(&a.document, kind).map_err(|e| AuthzError::BadPolicy {
-            policy: source.clone(),
-            error: e.to_string(),
-        })?;
-        Ok((Source::new(source, stype), policy))
+    let parse = |a: &ApplicablePolicy, stype: SourceType, kind: PolicyKind| {
+        Policy::parse(&a.document, kind)
+            .map(|policy| (Source::new(a.source.clone(), stype), policy))
+            .map_err(|e| AuthzError::BadPolicy {
+                policy: a.source.clone(),
+                error: e.to_string(),
+            })
+    };
+    let identity_kind = |a: &ApplicablePolicy| match (&a.origin, principal) {
+        (PolicyOrigin::Inline, PrincipalKind::User) => (SourceType::User, PolicyKind::UserInline),
+        (PolicyOrigin::Inline, PrincipalKind::Group) | (PolicyOrigin::GroupInline(_), _) => {
+            (SourceType::Group, PolicyKind::GroupInline)
+        }
+        (PolicyOrigin::Inline, PrincipalKind::Role) => (SourceType::Role, PolicyKind::RoleInline),
+        (PolicyOrigin::Attached | PolicyOrigin::GroupAttached(_) | PolicyOrigin::Boundary, _) => {
+            (SourceType::UserManaged, PolicyKind::Managed)
+        }
     };
     let identity = p
         .identity
         .iter()
-        .map(parse)
+        .map(|a| {
+            let (stype, kind) = identity_kind(a);
+            parse(a, stype, kind)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let boundary = p.boundary.as_ref().map(parse).transpose()?;
+    let boundary = p
+        .boundary
+        .as_ref()
+        .map(|b| parse(b, SourceType::UserManaged, PolicyKind::Boundary))
+        .transpose()?;
     let session = session
         .map(|d| {
             Policy::parse(d, PolicyKind::Session)
@@ -391,8 +455,8 @@ fn decided(decision: Decision, reason: String, uses_mfa: bool) -> Verdict {
 mod tests {
     use super::*;
 
-    fn alice() -> Principal {
-        Principal {
+    fn alice() -> Caller {
+        Caller {
             arn: "arn:aws:iam::123456789012:user/alice".into(),
             kind: "User",
             user_name: Some("alice".into()),
@@ -407,7 +471,8 @@ mod tests {
 
     #[test]
     fn every_contract_key() {
-        let f = Facts {
+        let f = Request {
+            principal: Principal::User("alice".into()),
             action: "host:Login".into(),
             target: Target::Host("web-1".into()),
             mfa_time: Some(1_700_000_000),
@@ -449,16 +514,15 @@ mod tests {
 
     #[test]
     fn local_logins_and_sessions() {
-        let f = Facts {
+        let f = Request {
             rhost: Some("workstation.example".into()),
-            now: 0,
-            ..Facts::default()
+            ..Request::new(Principal::User("alice".into()), "", Target::None, 0)
         };
         let c = build_context(&alice(), &[], &f);
         assert!(c.get("aws:SourceIp").is_none());
         assert_eq!(c.get("aws:MultiFactorAuthPresent").unwrap(), ["false"]);
         assert!(c.get("aws:MultiFactorAuthAge").is_none());
-        let p = Principal {
+        let p = Caller {
             arn: "arn:aws:sts::123456789012:assumed-role/admin/alice".into(),
             kind: "AssumedRole",
             user_name: None,

@@ -2,7 +2,7 @@
 //! Each noun's commands, handlers and effect on the store live in that noun's module;
 //! this file holds the global flags and the order the nouns appear in `iam --help`.
 
-use super::{Op, access_keys, account, audit, groups, hosts, lockout, login_profile, mfa};
+use super::{Op, access_keys, account, audit, groups, hosts, lockout, login_profile, mfa, migrate};
 use super::{policies, roles, sessions, simulator, ssh_keys, userdb, users};
 use crate::store::Status;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -19,9 +19,12 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "iam", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
-    /// Store path (default /var/lib/pam-iam/iam.db). PAM_IAM_INSECURE_STORE=1 skips the
-    /// owner/mode checks (development only; PAM and iam-sts ignore it).
-    #[arg(long, global = true, env = "PAM_IAM_DB", value_name = "PATH")]
+    /// Store location (default /var/lib/pam-iam/iam.db): a path or sqlite:PATH, or a
+    /// PostgreSQL URL postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DB?… (passwords from
+    /// a passfile or client certificates, never in the URL). PAM_IAM_INSECURE_STORE=1
+    /// skips a SQLite file's owner/mode checks (development only; PAM and iam-sts
+    /// ignore it).
+    #[arg(long, global = true, env = "PAM_IAM_DB", value_name = "LOCATION")]
     pub db: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Json)]
@@ -111,6 +114,9 @@ pub enum Command {
     /// The policy simulator.
     #[command(flatten)]
     Simulator(simulator::SimulatorCommand),
+    /// Moving a store between backends.
+    #[command(flatten)]
+    Migrate(migrate::MigrateCommand),
 }
 
 impl Command {
@@ -132,6 +138,7 @@ impl Command {
             Command::Audit(c) => c.op(),
             Command::Userdb(c) => c.op(),
             Command::Simulator(c) => c.op(),
+            Command::Migrate(c) => c.op(),
         }
     }
 }

@@ -125,7 +125,7 @@ pub(super) fn record(ctx: &Ctx, op: &str) {
         rhost: None,
         tty,
         action: format!("iam:{op}"),
-        decision: "allow".into(),
+        decision: crate::audit::Decision::Allow,
         reason: targets(&args),
     };
     if let Err(e) = ctx.store.append_audit(&event) {

@@ -192,26 +192,12 @@ fn violation(msg: impl Into<String>) -> CliError {
     CliError::new("PasswordPolicyViolation", msg)
 }
 
-/// Check a new password against the account policy and the user's history, then hash it.
-fn new_password_hash(ctx: &Ctx, user: &str, password: &str) -> Result<String, CliError> {
-    let policy = ctx.store.get_password_policy()?.unwrap_or_default();
-    policy
-        .check(password)
-        .map_err(|e| violation(e.to_string()))?;
-    let depth = policy.reuse_depth();
-    if depth > 0 {
-        for old in ctx.store.password_history(user, depth)? {
-            if credentials::verify_password(password.as_bytes(), &old) {
-                return Err(violation(format!(
-                    "Password was used recently and cannot be reused (PasswordReusePrevention is {depth})"
-                )));
-            }
-        }
-    }
-    Ok(credentials::hash_password(
-        password.as_bytes(),
-        &ctx.store.hash_params()?,
-    )?)
+/// The one new-password check (policy, reuse), then the hash.
+fn new_password_hash(ctx: &Ctx, user: &str, password: &str) -> Result<Zeroizing<String>, CliError> {
+    crate::store::new_password_hash(ctx.store, user, password).map_err(|e| match e {
+        crate::store::NewPasswordError::Refused(why) => violation(why),
+        crate::store::NewPasswordError::Store(e) => e.into(),
+    })
 }
 
 fn read_password(stdin: bool) -> Result<Zeroizing<String>, CliError> {
@@ -229,6 +215,10 @@ fn login_profile_json(user: &str, create_date: i64, reset: bool) -> Value {
 fn create_login_profile(ctx: &Ctx, user: &str, stdin: bool, reset: bool) -> Out {
     ctx.store.get_user(user)?;
     let password = read_password(stdin)?;
+    // An existing profile is refused as such, not as a reuse of its password.
+    if crate::store::absent_as_none(ctx.store.get_login_profile(user))?.is_some() {
+        return Err(crate::store::rules::login_profile_exists(user).into());
+    }
     let hash = new_password_hash(ctx, user, &password)?;
     let lp = ctx
         .store
@@ -269,7 +259,7 @@ fn update_login_profile(
         ));
     }
     ctx.store
-        .update_login_profile(user, hash.as_deref(), reset, ctx.now)?;
+        .update_login_profile(user, hash.as_ref().map(|h| h.as_str()), reset, ctx.now)?;
     Ok(None)
 }
 

@@ -19,6 +19,7 @@ mod input;
 mod lockout;
 mod login_profile;
 mod mfa;
+mod migrate;
 pub mod output;
 mod policies;
 mod qr;
@@ -300,7 +301,7 @@ mod tests {
             for sub in cli.get_subcommands() {
                 let name = sub.get_name();
                 let want = match name {
-                    "simulate-custom-policy" => None,
+                    "simulate-custom-policy" | "migrate-store" => None,
                     "sync-userdb" => Some(Effect::SyncUserdb),
                     "simulate-principal-policy" => Some(Effect::Read),
                     n if n.starts_with("get-") || n.starts_with("list-") => Some(Effect::Read),

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{Ctx, Op, Out};
+use crate::authz::session;
 use crate::store::PrincipalKind;
 
 /// The inline policy name AWS's console uses for "Revoke active sessions".
@@ -84,14 +85,11 @@ fn list(ctx: &Ctx, role_name: Option<&str>, user_name: Option<&str>, all: bool) 
         if role_name.is_some_and(|r| !r.eq_ignore_ascii_case(&s.role_name)) {
             continue;
         }
-        let status = if s.revoked.is_some() {
-            "Revoked"
-        } else if now >= s.expires {
-            "Expired"
-        } else {
-            "Active"
-        };
-        list.push(json!({
+        // The one rule of iam-sts and sudo: a session whose role or user was replaced
+        // since it was issued is not active, whatever its expiry says.
+        let ended = session::ended(&**store, &s)?;
+        let status = session::status(&s, ended.is_some(), now).as_str();
+        let mut v = json!({
             "AccessKeyId": s.session_id,
             "UserName": s.user_name,
             "RoleName": s.role_name,
@@ -102,7 +100,11 @@ fn list(ctx: &Ctx, role_name: Option<&str>, user_name: Option<&str>, all: bool) 
             "Expiration": crate::time::iso8601(s.expires),
             "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
             "Status": status,
-        }));
+        });
+        if let Some(why) = ended {
+            v["EndedBecause"] = json!(why);
+        }
+        list.push(v);
     }
     Ok(Some(json!({ "RoleSessions": list })))
 }
@@ -122,6 +124,73 @@ fn revoke_older(ctx: &Ctx, role_name: &str) -> Out {
 mod tests {
     use super::*;
     use crate::policy::{Policy, PolicyKind};
+
+    /// `iam list-role-sessions` applies the rule iam-sts and sudo apply: a session of a
+    /// role deleted and created again since is "Ended", never "Active".
+    #[test]
+    fn a_session_of_a_replaced_role_is_listed_as_ended() {
+        use crate::store::prelude::*;
+        use crate::store::{NewRole, NewUser, RoleSession, temp::TempStore};
+        let t = TempStore::new();
+        let s = t.open();
+        let now = 1_800_000_000;
+        let alice = s
+            .create_user(
+                &NewUser {
+                    name: "alice".into(),
+                    path: "/".into(),
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap();
+        let role = |s: &dyn Store| {
+            s.create_role(
+                &NewRole {
+                    name: "admin".into(),
+                    path: "/".into(),
+                    assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#.into(),
+                    max_session_duration: 3600,
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap()
+        };
+        let old = role(&*s);
+        s.create_role_session(&RoleSession {
+            session_id: "ASIAAAAAAAAAAAAAAAA1".into(),
+            user_name: "alice".into(),
+            role_name: "admin".into(),
+            session_name: "s1".into(),
+            token_hash: "hash".into(),
+            issued: now,
+            expires: now + 900,
+            scope: "tty:boot:34816:100:200".into(),
+            role_id: Some(old.role_id),
+            user_id: Some(alice.user_id),
+            ..RoleSession::default()
+        })
+        .unwrap();
+        let c = Ctx {
+            store: &*s,
+            now: now + 1,
+            output: super::super::args::Output::Json,
+            secrets_key: std::path::PathBuf::new(),
+        };
+        let listed =
+            |c: &Ctx| list(c, None, None, false).unwrap().unwrap()["RoleSessions"][0].clone();
+        assert_eq!(listed(&c)["Status"], "Active");
+        c.store.delete_role("admin").unwrap();
+        let new = role(c.store);
+        let v = listed(&c);
+        assert_eq!(v["Status"], "Ended", "{v}");
+        let why = v["EndedBecause"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("deleted and created again") && why.contains(&new.role_id),
+            "{why}"
+        );
+    }
 
     #[test]
     fn revoke_policy_is_a_valid_role_policy() {

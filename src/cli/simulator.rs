@@ -2,8 +2,9 @@
 //! `simulate-principal-policy` (the stored policies of a user, group or role).
 
 use super::{CliError, Ctx, Op, Out, input};
-use crate::policy::{self, Policy, PolicyKind, PolicySet, Source, SourceType, simulate as sim};
-use crate::store::{ApplicablePolicy, PolicyOrigin, PrincipalKind};
+use crate::authz::{self, AuthzError};
+use crate::policy::{self, simulate as sim};
+use crate::store::{ApplicablePolicy, PolicyOrigin, PrincipalKind, PrincipalPolicies};
 use clap::Subcommand;
 use serde_json::Value;
 
@@ -165,46 +166,18 @@ fn simulate_custom(args: &Inputs) -> Result<Value, CliError> {
     Ok(sim::results_json(&results, &pairs))
 }
 
-fn parse_stored(p: &ApplicablePolicy, kind: PolicyKind) -> Result<Policy, CliError> {
-    Policy::parse(&p.document, kind).map_err(|e| {
-        CliError::new(
-            "MalformedPolicyDocument",
-            format!("stored policy {} is invalid: {e}", p.source),
-        )
-    })
-}
-
-/// Turn a principal's stored policies into the evaluator's set.
+/// The principal's stored policies as authz parses them for every decision.
 fn policy_set(
-    applicable: &[ApplicablePolicy],
-    boundary: Option<&ApplicablePolicy>,
+    policies: &PrincipalPolicies,
     principal: PrincipalKind,
-) -> Result<PolicySet, CliError> {
-    let mut set = PolicySet::default();
-    for p in applicable {
-        let (st, kind) = match (&p.origin, principal) {
-            (PolicyOrigin::Inline, PrincipalKind::Role) => {
-                (SourceType::Role, PolicyKind::RoleInline)
-            }
-            (PolicyOrigin::Inline, PrincipalKind::Group) => {
-                (SourceType::Group, PolicyKind::GroupInline)
-            }
-            (PolicyOrigin::Inline, PrincipalKind::User) => {
-                (SourceType::User, PolicyKind::UserInline)
-            }
-            (PolicyOrigin::GroupInline(_), _) => (SourceType::Group, PolicyKind::GroupInline),
-            _ => (SourceType::UserManaged, PolicyKind::Managed),
-        };
-        set.identity
-            .push((Source::new(p.source.clone(), st), parse_stored(p, kind)?));
-    }
-    if let Some(b) = boundary {
-        set.boundary = Some((
-            Source::new(b.source.clone(), SourceType::UserManaged),
-            parse_stored(b, PolicyKind::Boundary)?,
-        ));
-    }
-    Ok(set)
+) -> Result<policy::PolicySet, CliError> {
+    authz::policy_set(policies, principal, None).map_err(|e| match e {
+        AuthzError::BadPolicy { policy, error } => CliError::new(
+            "MalformedPolicyDocument",
+            format!("stored policy {policy} is invalid: {error}"),
+        ),
+        other => CliError::new("ServiceFailure", other.to_string()),
+    })
 }
 
 /// The stored policies of a group (inline and attached), for simulate-principal-policy.
@@ -252,16 +225,16 @@ fn simulate_principal(ctx: &Ctx, policy_source_arn: &str, args: &Inputs) -> Out 
         CliError::new("InvalidInput", format!("malformed ARN {policy_source_arn}"))
     })?;
     let name = path_name.rsplit('/').next().unwrap_or(path_name);
-    let (kind, applicable, boundary) = match kind_word {
-        "user" => {
-            let p = ctx.store.user_policies(name)?;
-            (PrincipalKind::User, p.identity, p.boundary)
-        }
-        "role" => {
-            let p = ctx.store.role_policies(name)?;
-            (PrincipalKind::Role, p.identity, p.boundary)
-        }
-        "group" => (PrincipalKind::Group, group_policies(ctx, name)?, None),
+    let (kind, stored) = match kind_word {
+        "user" => (PrincipalKind::User, ctx.store.user_policies(name)?),
+        "role" => (PrincipalKind::Role, ctx.store.role_policies(name)?),
+        "group" => (
+            PrincipalKind::Group,
+            PrincipalPolicies {
+                identity: group_policies(ctx, name)?,
+                boundary: None,
+            },
+        ),
         other => {
             return Err(CliError::new(
                 "InvalidInput",
@@ -269,7 +242,8 @@ fn simulate_principal(ctx: &Ctx, policy_source_arn: &str, args: &Inputs) -> Out 
             ));
         }
     };
-    let mut set = policy_set(&applicable, boundary.as_ref(), kind)?;
+    let mut set = policy_set(&stored, kind)?;
+    let (applicable, boundary) = (stored.identity, stored.boundary);
     let extra = load_all(&args.policies)?;
     let bounds = load_all(&args.boundaries)?;
     let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();

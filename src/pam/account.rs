@@ -3,15 +3,17 @@
 use super::audit::{self, LoginItems};
 use super::auth::{debug, error_code};
 use super::authfacts::{self, Binding};
-use super::backend::{AccessRequest, Backend, BackendError};
+use super::backend::{Backend, BackendError};
 use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
+use crate::audit::Decision;
+use crate::authz::{Principal, Request, Target};
 
 /// Decide the account phase for PAM_USER on `host`.
 pub fn acct_mgmt<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     host: &str,
     now: i64,
 ) -> PamCode {
@@ -20,7 +22,7 @@ pub fn acct_mgmt<H: PamHandler>(
         Err(code) => return code,
     };
     let action = opts.account_action(items.service.as_deref());
-    let report = |h: &mut H, decision: &str, reason: &str| -> bool {
+    let report = |h: &mut H, decision: Decision, reason: &str| -> bool {
         audit::report(
             h,
             Some(backend),
@@ -28,7 +30,7 @@ pub fn acct_mgmt<H: PamHandler>(
         )
     };
     let fail = |h: &mut H, e: &BackendError| -> PamCode {
-        let rec = items.record(now, &action, "error", &e.to_string());
+        let rec = items.record(now, &action, Decision::Error, &e.to_string());
         audit::report_failure(h, backend, &rec, e);
         error_code(e)
     };
@@ -76,14 +78,14 @@ pub fn acct_mgmt<H: PamHandler>(
         }
     };
 
-    let req = AccessRequest {
-        user: user.name.clone(),
+    let req = Request {
+        principal: Principal::User(user.name.clone()),
         action: action.clone(),
-        host: host.to_string(),
+        target: Target::Host(host.to_string()),
+        mfa_time: facts.filter(|f| f.mfa).map(|f| f.auth_time),
         service: items.service.clone(),
         tty: items.tty.clone(),
         rhost: items.rhost.clone(),
-        mfa_auth_time: facts.filter(|f| f.mfa).map(|f| f.auth_time),
         now,
     };
     let decision = match backend.authorize(&req) {
@@ -92,7 +94,7 @@ pub fn acct_mgmt<H: PamHandler>(
     };
     let reason = format!("{action} on host {host}: {}", decision.reason);
     if !decision.allowed {
-        report(h, "deny", &reason);
+        report(h, Decision::Deny, &reason);
         return PamCode::PermDenied;
     }
 
@@ -107,7 +109,7 @@ pub fn acct_mgmt<H: PamHandler>(
             _ => false,
         };
         if expired && rules.hard_expiry && !user.password_reset_required {
-            report(h, "deny", "password expired (HardExpiry)");
+            report(h, Decision::Deny, "password expired (HardExpiry)");
             h.error("Your password has expired; ask an administrator to reset it.");
             return PamCode::AcctExpired;
         }
@@ -117,13 +119,13 @@ pub fn acct_mgmt<H: PamHandler>(
             } else {
                 "password expired"
             };
-            report(h, "change_required", why);
+            report(h, Decision::ChangeRequired, why);
             h.error("You are required to change your password immediately.");
             return PamCode::NewAuthtokReqd;
         }
     }
 
-    if !report(h, "allow", &reason) {
+    if !report(h, Decision::Allow, &reason) {
         return PamCode::SystemErr;
     }
     PamCode::Success

@@ -1,7 +1,8 @@
-//! One way to report a decision: the store's audit table and one syslog line.
+//! One way to report a decision: the store's audit table and the one syslog line.
 
-use super::backend::{AuditRecord, Backend};
+use super::backend::Backend;
 use super::handler::{PamHandler, Priority};
+use crate::audit::{Decision, Event, line};
 
 /// What PAM says about who is logging in from where; read once per hook.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,59 +28,44 @@ impl LoginItems {
         })
     }
 
-    /// An audit record for this login.
-    pub fn record(&self, now: i64, event: &str, decision: &str, reason: &str) -> AuditRecord {
-        AuditRecord {
+    /// An audit event of this login: `action` is `authenticate`, the account action
+    /// (`host:Login`, `host:Sudo`), `chauthtok`, `open_session` or `close_session`.
+    pub fn record(&self, now: i64, action: &str, decision: Decision, reason: &str) -> Event {
+        Event {
             time: now,
-            event: event.to_string(),
+            action: action.to_string(),
             user: self.user.clone(),
-            service: self.service.clone(),
+            service: self.service.clone().unwrap_or_default(),
             rhost: self.rhost.clone(),
             tty: self.tty.clone(),
-            decision: decision.to_string(),
+            decision,
             reason: reason.to_string(),
         }
     }
 }
 
-/// The syslog line of an audit record. Values are quoted and escaped: PAM_USER and
-/// PAM_RHOST come from the network.
-pub fn line(rec: &AuditRecord) -> String {
-    let opt = |o: &Option<String>| format!("{:?}", o.as_deref().unwrap_or(""));
-    format!(
-        "{} {} user={:?} service={} rhost={} tty={} reason={:?}",
-        rec.event,
-        rec.decision,
-        rec.user,
-        opt(&rec.service),
-        opt(&rec.rhost),
-        opt(&rec.tty),
-        rec.reason
-    )
-}
-
 /// Append to the store, then log one syslog line. Returns false when the store write
 /// failed: callers turn an unaudited allow into a denial, so that line says "deny" and
 /// why (never an "allow" line for a login that was refused).
-pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &AuditRecord) -> bool {
+pub fn report<H: PamHandler>(h: &mut H, backend: Option<&Backend>, rec: &Event) -> bool {
     let stored = match backend {
         Some(b) => b.audit(rec),
         None => Ok(()),
     };
     match stored {
         Ok(()) => {
-            let prio = match rec.decision.as_str() {
-                "allow" => Priority::Info,
-                "error" => Priority::Err,
-                _ => Priority::Notice,
+            let prio = match rec.decision {
+                Decision::Allow => Priority::Info,
+                Decision::Error => Priority::Err,
+                Decision::Deny | Decision::ChangeRequired => Priority::Notice,
             };
             h.syslog(prio, &line(rec));
             true
         }
         Err(e) => {
             let mut unaudited = rec.clone();
-            if rec.decision == "allow" {
-                unaudited.decision = "deny".into();
+            if rec.decision == Decision::Allow {
+                unaudited.decision = Decision::Deny;
                 unaudited.reason = format!(
                     "cannot write the audit trail, so not allowing ({}): {e}",
                     rec.reason
@@ -97,8 +83,8 @@ pub fn report<H: PamHandler>(h: &mut H, backend: Option<&dyn Backend>, rec: &Aud
 /// store itself is what failed (a second "cannot write" line would only repeat it).
 pub fn report_failure<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
-    rec: &AuditRecord,
+    backend: &Backend,
+    rec: &Event,
     e: &super::backend::BackendError,
 ) {
     let target = match e {
@@ -106,24 +92,4 @@ pub fn report_failure<H: PamHandler>(
         _ => Some(backend),
     };
     report(h, target, rec);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_escapes_network_values() {
-        let items = LoginItems {
-            user: "ev\"il\nuser".into(),
-            service: Some("sshd".into()),
-            rhost: None,
-            tty: Some("ssh".into()),
-        };
-        let l = line(&items.record(1, "auth", "deny", "wrong password"));
-        assert_eq!(
-            l,
-            r#"auth deny user="ev\"il\nuser" service="sshd" rhost="" tty="ssh" reason="wrong password""#
-        );
-    }
 }

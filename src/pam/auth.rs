@@ -12,8 +12,9 @@ use super::authfacts::{self, AuthFacts, Binding};
 use super::backend::{Backend, BackendError, Crypto, LoginUser};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
+use crate::audit::Decision;
 use crate::credentials::second_factor::{
-    self, Attempt, CODE_PROMPT, Device, Outcome, Proof, Settled,
+    self, Attempt, CODE_PROMPT, Device, FactorStore, Outcome, Proof, Settled,
 };
 
 /// The password prompt (the contract fixes it).
@@ -51,7 +52,7 @@ enum Factor {
 pub fn authenticate<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     now: i64,
 ) -> PamCode {
@@ -173,7 +174,11 @@ pub fn authenticate<H: PamHandler>(
         Factor::NotRequired => {
             // The success, re-checking the lock at this moment: a lock reached by other
             // attempts while this one waited at a prompt wins.
-            match backend.settle(&u.name, &Proof::Nothing, password_login, now) {
+            match backend
+                .store()
+                .settle(&u.name, &Proof::Nothing, password_login, now)
+                .map_err(BackendError::from)
+            {
                 Ok(Settled::Accepted) => "password",
                 Ok(Settled::Locked { until }) => {
                     let why = format!("account locked until {until} (locked during this login)");
@@ -221,7 +226,7 @@ pub fn authenticate<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "authenticate", "allow", reason),
+        &items.record(now, "authenticate", Decision::Allow, reason),
     ) {
         return PamCode::SystemErr;
     }
@@ -300,7 +305,7 @@ fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamC
 /// replay watermark, lockout, rate limit); on success it has also settled the login.
 fn second_factor(
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     u: &LoginUser,
     code: Option<&Secret>,
@@ -323,13 +328,15 @@ fn second_factor(
         window: u16::from(opts.window),
         password_login,
     };
-    second_factor::verify(backend, crypto.pacing(), &attempt).map(Factor::Checked)
+    second_factor::verify(backend.store(), crypto.pacing(), &attempt)
+        .map(Factor::Checked)
+        .map_err(BackendError::from)
 }
 
 /// Seal this login's facts into the PAM environment for `account`.
 fn hand_over<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     facts: AuthFacts,
 ) -> Result<(), BackendError> {
@@ -349,13 +356,13 @@ fn hand_over<H: PamHandler>(
 fn deny<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     u: &LoginUser,
     reason: &str,
 ) -> PamCode {
-    if let Err(e) = backend.count_failure(&u.name, now) {
+    if let Err(e) = backend.store().count_failure(&u.name, now) {
         h.syslog(
             Priority::Err,
             &format!("cannot count the failed login: {e}"),
@@ -368,7 +375,7 @@ fn deny<H: PamHandler>(
 fn refuse<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     reason: &str,
@@ -379,7 +386,7 @@ fn refuse<H: PamHandler>(
     audit::report(
         h,
         Some(backend),
-        &items.record(now, "authenticate", "deny", reason),
+        &items.record(now, "authenticate", Decision::Deny, reason),
     );
     PamCode::AuthErr
 }
@@ -387,13 +394,13 @@ fn refuse<H: PamHandler>(
 /// Fail closed with one clear line.
 pub(crate) fn store_error<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     e: &BackendError,
 ) -> PamCode {
     let code = error_code(e);
-    let rec = items.record(now, "authenticate", "error", &format!("{e}"));
+    let rec = items.record(now, "authenticate", Decision::Error, &format!("{e}"));
     audit::report_failure(h, backend, &rec, e);
     code
 }

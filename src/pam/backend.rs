@@ -1,12 +1,21 @@
-//! What the PAM module needs from the store and from the credential code.
-//!
-//! Two narrow traits keep the login logic free of SQL and of slow crypto in unit tests:
-//! `Backend` (the store, adapted in `store_backend.rs`) and `Crypto` (argon2id, the clock).
+//! What the PAM module needs from the store and from the credential code: [`Backend`],
+//! the store (any `dyn Store`, opened with its safety checks) seen as the login phases
+//! use it — every method one store call or one authz call, no SQL — and [`Crypto`]
+//! (argon2id, the clock), a trait so unit tests pay neither argon2's cost nor real
+//! waiting. The lockout state (failures, lock, the second factor's attempt slots and
+//! replay watermark) is reached through [`Backend::store`], whose one `FactorStore` impl
+//! every caller of `credentials::second_factor` shares.
+
+use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
 use super::handler::Secret;
-use crate::credentials::second_factor::{FactorStore, Pacing};
+use crate::audit::Event;
+use crate::authz::{self, AuthzError, Request, Verdict};
+use crate::credentials::second_factor::{self, Pacing};
+use crate::credentials::{self, HashParams};
+use crate::store::{self, Store, StoreError};
 
 /// Why the store could not answer; each maps to one documented PAM code.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -60,77 +69,150 @@ pub struct ExpiryRules {
     pub hard_expiry: bool,
 }
 
-/// One policy question for `account`: may this user do `action` on this host, now?
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessRequest {
-    /// IAM user name.
-    pub user: String,
-    /// `host:Login` or `host:Sudo`.
-    pub action: String,
-    /// Host name, the last part of the host ARN.
-    pub host: String,
-    /// PAM_SERVICE.
-    pub service: Option<String>,
-    /// PAM_TTY.
-    pub tty: Option<String>,
-    /// PAM_RHOST.
-    pub rhost: Option<String>,
-    /// Unix seconds of this login's MFA authentication; `None` without MFA.
-    pub mfa_auth_time: Option<i64>,
-    /// Unix seconds.
-    pub now: i64,
+impl From<StoreError> for BackendError {
+    fn from(e: StoreError) -> BackendError {
+        match e {
+            StoreError::Insecure { .. }
+            | StoreError::Io { .. }
+            | StoreError::Database(_)
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::ReadOnly(_) => BackendError::Unavailable(e.to_string()),
+            other => BackendError::Internal(other.to_string()),
+        }
+    }
 }
 
-/// The policy engine's answer, with what the audit trail needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessDecision {
-    /// Allowed (and not explicitly denied).
-    pub allowed: bool,
-    /// Human text: the policy and statement that decided, or "no statement allows".
-    pub reason: String,
+impl From<AuthzError> for BackendError {
+    fn from(e: AuthzError) -> BackendError {
+        match e {
+            AuthzError::Store(s) => s.into(),
+            bad @ (AuthzError::BadPolicy { .. } | AuthzError::BadTrustPolicy { .. }) => {
+                BackendError::BadPolicy(bad.to_string())
+            }
+        }
+    }
 }
 
-/// One audit event, written to the store and to syslog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// Unix seconds.
-    pub time: i64,
-    /// `authenticate`, the account action (`host:Login`, `host:Sudo`), `chauthtok`,
-    /// `open_session`, `close_session`.
-    pub event: String,
-    /// PAM_USER.
-    pub user: String,
-    /// PAM_SERVICE.
-    pub service: Option<String>,
-    /// PAM_RHOST.
-    pub rhost: Option<String>,
-    /// PAM_TTY.
-    pub tty: Option<String>,
-    /// `allow`, `deny` or `error`.
-    pub decision: String,
-    /// Why.
-    pub reason: String,
+/// The store as PAM sees it: the store itself and the file of the auth-facts key.
+pub struct Backend {
+    store: Box<dyn Store>,
+    /// The auth-facts key file (the store options' `auth_key`).
+    auth_key: PathBuf,
+    /// Every policy question asked, for unit tests of what `account` asks.
+    #[cfg(test)]
+    pub(crate) asked: std::cell::RefCell<Vec<Request>>,
 }
 
-/// The store as PAM sees it. Every method is one short store call. The lockout state
-/// (failures, lock, the attempt slots of the second-factor rate limit, the replay
-/// watermark) is reached only through [`FactorStore`], the interface every caller of
-/// `credentials::second_factor` shares.
-pub trait Backend: FactorStore<Error = BackendError> {
+/// Open the store for one PAM call. A missing store is an error (PAM never creates one).
+///
+/// # Errors
+/// [`BackendError::Unavailable`] naming the file and the problem.
+pub fn open(db: &str) -> Result<(Backend, RealCrypto), BackendError> {
+    let opts = store::OpenOptions::for_login(db);
+    if let Some(path) = opts.location.sqlite_path() {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BackendError::Unavailable(format!("{db} does not exist")));
+            }
+            Err(e) => return Err(BackendError::Unavailable(format!("{db}: {e}"))),
+        }
+    }
+    let store = store::open(&opts)?;
+    let params = store.hash_params()?;
+    Ok((Backend::new(store, opts.auth_key), RealCrypto { params }))
+}
+
+impl Backend {
+    /// The phases' view of an open store whose auth-facts key lives at `auth_key`.
+    pub fn new(store: Box<dyn Store>, auth_key: PathBuf) -> Backend {
+        Backend {
+            store,
+            auth_key,
+            #[cfg(test)]
+            asked: std::cell::RefCell::default(),
+        }
+    }
+
+    /// The store: for the second-factor check and the lockout steps.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
     /// Look up an IAM user; `Ok(None)` when the store has no such user.
-    fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError>;
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
+        let Some(info) = self.store.auth_info(name)? else {
+            return Ok(None);
+        };
+        let lp = info.login_profile;
+        Ok(Some(LoginUser {
+            name: info.user.name,
+            password_hash: lp.as_ref().map(|p| p.password_hash.clone()),
+            password_reset_required: lp.as_ref().is_some_and(|p| p.password_reset_required),
+            password_last_changed: lp.as_ref().map(|p| p.password_last_changed),
+            locked_until: info.lock.locked_until,
+            mfa: info.mfa.map(|m| MfaDevice {
+                serial: m.serial_number,
+                seed: m.seed,
+            }),
+        }))
+    }
+
     /// Expiry rules of the account password policy.
-    fn expiry_rules(&self) -> Result<ExpiryRules, BackendError>;
-    /// Change a password with the account password policy (reuse included) enforced;
-    /// `Refused` carries the text for the user.
-    fn change_password(&self, user: &str, new: &str, now: i64) -> Result<(), BackendError>;
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn expiry_rules(&self) -> Result<ExpiryRules, BackendError> {
+        let p = self.store.get_password_policy()?.unwrap_or_default();
+        Ok(ExpiryRules {
+            max_password_age_days: p.max_password_age,
+            hard_expiry: p.hard_expiry,
+        })
+    }
+
+    /// Change a password with the account password policy (reuse included) enforced.
+    ///
+    /// # Errors
+    /// `Refused` carries the text for the user; the store failed.
+    pub fn change_password(&self, user: &str, new: &str, now: i64) -> Result<(), BackendError> {
+        let hash = store::new_password_hash(&*self.store, user, new).map_err(|e| match e {
+            store::NewPasswordError::Refused(why) => BackendError::Refused(why),
+            store::NewPasswordError::Store(e) => e.into(),
+        })?;
+        Ok(self
+            .store
+            .update_login_profile(user, Some(&hash), Some(false), now)?)
+    }
+
     /// Evaluate the user's policies for the request.
-    fn authorize(&self, req: &AccessRequest) -> Result<AccessDecision, BackendError>;
+    ///
+    /// # Errors
+    /// The store failed or a stored policy does not parse.
+    pub fn authorize(&self, req: &Request) -> Result<Verdict, BackendError> {
+        #[cfg(test)]
+        self.asked.borrow_mut().push(req.clone());
+        Ok(authz::authorize(self.store.as_ref(), req)?)
+    }
+
     /// Append to the audit trail.
-    fn audit(&self, rec: &AuditRecord) -> Result<(), BackendError>;
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn audit(&self, e: &Event) -> Result<(), BackendError> {
+        Ok(self.store.append_audit(e)?)
+    }
+
     /// The secret that authenticates facts `auth` hands to `account` through the PAM
-    /// environment; it lives only in the root-only store.
-    fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError>;
+    /// environment; it lives only in a root-only file.
+    ///
+    /// # Errors
+    /// The key file is unsafe or cannot be written.
+    pub fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError> {
+        super::auth_key::auth_key(&self.auth_key)
+    }
 }
 
 /// Credential checks and their clock, behind a trait so unit tests pay neither argon2's
@@ -143,4 +225,39 @@ pub trait Crypto {
     /// The clock of the second-factor check. Its fail delay is libpam's: every failure
     /// goes through `auth::deny`, which asks pam_fail_delay for `fail_delay=`.
     fn pacing(&self) -> &dyn Pacing;
+}
+
+/// argon2id through `credentials`, with the store's hash parameters for the dummy
+/// verification, and the real clock.
+pub struct RealCrypto {
+    /// argon2 parameters of this store.
+    pub params: HashParams,
+}
+
+impl Crypto for RealCrypto {
+    fn verify_password(&self, phc: &str, password: &str) -> bool {
+        credentials::verify_password(password.as_bytes(), phc)
+    }
+
+    fn verify_dummy(&self, password: &str) {
+        let _ = credentials::verify_dummy(password.as_bytes(), &self.params);
+    }
+
+    fn pacing(&self) -> &dyn Pacing {
+        &LibpamPacing
+    }
+}
+
+/// The system clock and real waits for attempt slots; the fail delay is libpam's
+/// (pam_fail_delay, asked for by `auth::deny`), so nothing sleeps for it here.
+struct LibpamPacing;
+
+impl Pacing for LibpamPacing {
+    fn now_ms(&self) -> i64 {
+        second_factor::unix_ms()
+    }
+    fn sleep(&self, d: std::time::Duration) {
+        std::thread::sleep(d);
+    }
+    fn fail_delay(&self) {}
 }

@@ -2,14 +2,15 @@
 //!
 //! `sys.rs` is the whole C binding and `ffi.rs` its only user: it adapts a PAM handle
 //! to the [`handler::PamHandler`] trait and calls [`dispatch`]. Everything below is
-//! plain Rust, generic over that trait and over [`backend::Backend`] (the store), so
-//! each login path is unit-tested with a scripted fake:
+//! plain Rust, generic over that trait and given a [`backend::Backend`] (the store), so
+//! each login path is unit-tested with a scripted handle over a temporary store:
 //!
 //! `pam_sm_authenticate` → [`dispatch`] → [`auth::authenticate`] → decision → PAM code.
 
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod auth_key;
 pub mod authfacts;
 pub mod backend;
 mod ffi;
@@ -18,7 +19,6 @@ pub mod options;
 pub mod password;
 pub mod session;
 pub mod sshinfo;
-pub mod store_backend;
 pub mod sudo_role;
 mod sys;
 #[cfg(test)]
@@ -101,12 +101,12 @@ pub struct KeptStore {
     /// (device, inode) of `db` when it was opened.
     file: (u64, u64),
     /// Always `Some` until dropped.
-    open: Option<(store_backend::StoreBackend, store_backend::RealCrypto)>,
+    open: Option<(Backend, backend::RealCrypto)>,
 }
 
 impl KeptStore {
     fn open(db: &str) -> Result<KeptStore, BackendError> {
-        let open = store_backend::open(db)?;
+        let open = backend::open(db)?;
         // Unreadable now (removed since): (0, 0) never matches, so no hook reuses it.
         let file = file_id(db).unwrap_or_default();
         Ok(KeptStore {
@@ -147,7 +147,7 @@ pub fn run<H: PamHandler>(
     h: &mut H,
     hook: Hook,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn backend::Crypto,
     now: i64,
 ) -> PamCode {

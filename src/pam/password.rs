@@ -5,7 +5,8 @@ use super::audit::{self, LoginItems};
 use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::Options;
-use crate::credentials::second_factor::{Proof, Settled};
+use crate::audit::Decision;
+use crate::credentials::second_factor::{FactorStore, Proof, Settled};
 
 /// Prompts, as passwd(1) users know them.
 pub const CURRENT_PROMPT: &str = "Current password: ";
@@ -29,7 +30,7 @@ pub enum Pass {
 pub fn chauthtok<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     crypto: &dyn Crypto,
     pass: Pass,
     expired: bool,
@@ -40,7 +41,7 @@ pub fn chauthtok<H: PamHandler>(
         Err(code) => return code,
     };
     let report_err = |h: &mut H, e: &BackendError| {
-        let rec = items.record(now, "chauthtok", "error", &e.to_string());
+        let rec = items.record(now, "chauthtok", Decision::Error, &e.to_string());
         audit::report_failure(h, backend, &rec, e);
         super::auth::error_code(e)
     };
@@ -65,7 +66,12 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", "no login profile (password)"),
+                &items.record(
+                    now,
+                    "chauthtok",
+                    Decision::Deny,
+                    "no login profile (password)",
+                ),
             );
             return PamCode::AuthtokErr;
         };
@@ -74,21 +80,25 @@ pub fn chauthtok<H: PamHandler>(
             Err(c) => return c,
         };
         if !crypto.verify_password(&phc, &old) {
-            let _ = backend.count_failure(&user.name, now);
+            let _ = backend.store().count_failure(&user.name, now);
             if opts.fail_delay_usec > 0 {
                 h.fail_delay(opts.fail_delay_usec);
             }
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", "wrong current password"),
+                &items.record(now, "chauthtok", Decision::Deny, "wrong current password"),
             );
             return PamCode::AuthtokRecoveryErr;
         }
         // The right current password is a successful authentication: settled as a login
         // is, re-checking the lock at this moment (another attempt may have locked the
         // user while this one waited at the prompt).
-        match backend.settle(&user.name, &Proof::Nothing, false, now) {
+        match backend
+            .store()
+            .settle(&user.name, &Proof::Nothing, false, now)
+            .map_err(BackendError::from)
+        {
             Ok(Settled::Accepted) => {}
             Ok(Settled::Locked { until }) => {
                 return refuse_locked(h, backend, &items, now, until);
@@ -115,7 +125,7 @@ pub fn chauthtok<H: PamHandler>(
             audit::report(
                 h,
                 Some(backend),
-                &items.record(now, "chauthtok", "deny", &msg),
+                &items.record(now, "chauthtok", Decision::Deny, &msg),
             );
             return PamCode::AuthtokErr;
         }
@@ -126,7 +136,7 @@ pub fn chauthtok<H: PamHandler>(
     if !audit::report(
         h,
         Some(backend),
-        &items.record(now, "chauthtok", "allow", "password changed"),
+        &items.record(now, "chauthtok", Decision::Allow, "password changed"),
     ) {
         h.syslog(Priority::Err, "password changed but not audited");
     }
@@ -137,7 +147,7 @@ pub fn chauthtok<H: PamHandler>(
 /// prompt or arrived while the user typed: say so, audit it, refuse.
 fn refuse_locked<H: PamHandler>(
     h: &mut H,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
     until: i64,
@@ -149,7 +159,7 @@ fn refuse_locked<H: PamHandler>(
         &items.record(
             now,
             "chauthtok",
-            "deny",
+            Decision::Deny,
             &format!("account locked until {until}"),
         ),
     );

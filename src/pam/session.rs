@@ -3,6 +3,7 @@
 use super::audit::{self, LoginItems};
 use super::backend::Backend;
 use super::handler::{PamCode, PamHandler};
+use crate::audit::Decision;
 
 /// Which end of the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub enum Phase {
 }
 
 /// Record the session event; non-IAM users are left to other modules.
-pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, now: i64) -> PamCode {
+pub fn session<H: PamHandler>(h: &mut H, backend: &Backend, phase: Phase, now: i64) -> PamCode {
     let items = match LoginItems::read(h) {
         Ok(i) => i,
         Err(code) => return code,
@@ -27,7 +28,7 @@ pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, no
         Ok(Some(_)) => {}
         Ok(None) => return PamCode::Ignore,
         Err(e) => {
-            let rec = items.record(now, event, "error", &e.to_string());
+            let rec = items.record(now, event, Decision::Error, &e.to_string());
             audit::report_failure(h, backend, &rec, &e);
             return PamCode::SessionErr;
         }
@@ -35,7 +36,7 @@ pub fn session<H: PamHandler>(h: &mut H, backend: &dyn Backend, phase: Phase, no
     if audit::report(
         h,
         Some(backend),
-        &items.record(now, event, "allow", "session"),
+        &items.record(now, event, Decision::Allow, "session"),
     ) {
         PamCode::Success
     } else {

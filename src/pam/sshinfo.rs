@@ -9,6 +9,7 @@ use super::audit::{self, LoginItems};
 use super::backend::Backend;
 use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
+use crate::audit::Decision;
 
 /// The PAM environment variable sshd fills with the completed methods.
 pub const ENV_NAME: &str = "SSH_AUTH_INFO_0";
@@ -31,7 +32,7 @@ pub fn publickey_done(info: Option<&str>) -> bool {
 pub fn require_publickey<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &dyn Backend,
+    backend: &Backend,
     items: &LoginItems,
     now: i64,
 ) -> Option<PamCode> {
@@ -60,7 +61,7 @@ pub fn require_publickey<H: PamHandler>(
         &items.record(
             now,
             "authenticate",
-            "deny",
+            Decision::Deny,
             "mode=code without a verified public key",
         ),
     );

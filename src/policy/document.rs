@@ -89,10 +89,12 @@ impl ErrorCode {
     }
 }
 
-/// Why a document was refused: the AWS code and message, and where (statement index
-/// from 0, its Sid, the field), so the administrator can find the line to fix.
+/// Why a document was refused: the AWS code (`MalformedPolicyDocument` or
+/// `LimitExceeded`, never AWS's `ValidationError`, which is `sts::model`'s) and message,
+/// and where (statement index from 0, its Sid, the field), so the administrator can find
+/// the line to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
+pub struct PolicyError {
     /// `MalformedPolicyDocument` or `LimitExceeded`.
     pub code: ErrorCode,
     /// AWS's wording, then what exactly is wrong.
@@ -105,7 +107,7 @@ pub struct ValidationError {
     pub field: Option<String>,
 }
 
-impl fmt::Display for ValidationError {
+impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         let mut parts = Vec::new();
@@ -125,9 +127,9 @@ impl fmt::Display for ValidationError {
     }
 }
 
-impl ValidationError {
+impl PolicyError {
     pub(crate) fn malformed(message: impl Into<String>) -> Self {
-        ValidationError {
+        PolicyError {
             code: ErrorCode::MalformedPolicyDocument,
             message: message.into(),
             statement: None,
@@ -386,16 +388,16 @@ impl Policy {
     /// Parses, validates and compiles a document of the given kind.
     ///
     /// # Errors
-    /// A [`ValidationError`] with AWS's code and wording, naming the statement (index
+    /// A [`PolicyError`] with AWS's code and wording, naming the statement (index
     /// and Sid) and the field at fault: bad JSON, duplicate keys, unknown elements,
     /// missing Effect/Action/Resource, bad Effect, unknown condition operators, bad
     /// CIDRs, dates, numbers or wildcards, wrong Version, or a document over the size
     /// quota of its kind (whitespace not counted).
-    pub fn parse(json: &str, kind: PolicyKind) -> Result<Policy, ValidationError> {
+    pub fn parse(json: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let limit = kind.size_limit();
         let size = non_whitespace_chars(json, limit + 1);
         if size > limit {
-            return Err(ValidationError {
+            return Err(PolicyError {
                 code: ErrorCode::LimitExceeded,
                 message: kind.size_error(),
                 statement: None,

@@ -35,7 +35,7 @@ mod values;
 mod variables;
 
 pub use context::Context;
-pub use document::{ErrorCode, Policy, PolicyKind, StatementEffect, ValidationError, Version};
+pub use document::{ErrorCode, Policy, PolicyError, PolicyKind, StatementEffect, Version};
 pub use eval::{
     Decision, Effect, MatchedStatement, PolicySet, Request, Source, SourceType, evaluate,
     evaluate_trust,

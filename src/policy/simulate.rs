@@ -23,7 +23,7 @@
 //! Errors are [`SimulateError`]: print its message with `InvalidInput` as the code.
 
 use super::context::Context;
-use super::document::{Policy, PolicyKind, ValidationError};
+use super::document::{Policy, PolicyError, PolicyKind};
 use super::eval::{Decision, PolicySet, Request, Source, SourceType, evaluate};
 use super::json::Json;
 use super::values::{decode_base64, parse_bool, parse_date, parse_number};
@@ -309,11 +309,8 @@ pub fn context_from_entries(entries: &[ContextEntry]) -> Result<Context, Simulat
 /// intersected here.
 ///
 /// # Errors
-/// The first document's [`ValidationError`], with the document named in its field.
-pub fn custom_policy_set(
-    policies: &[&str],
-    boundaries: &[&str],
-) -> Result<PolicySet, ValidationError> {
+/// The first document's [`PolicyError`], with the document named in its field.
+pub fn custom_policy_set(policies: &[&str], boundaries: &[&str]) -> Result<PolicySet, PolicyError> {
     let mut set = PolicySet::default();
     for (i, text) in policies.iter().enumerate() {
         let name = format!("PolicyInputList.{}", i + 1);
@@ -328,7 +325,7 @@ pub fn custom_policy_set(
     Ok(set)
 }
 
-fn name_doc(mut e: ValidationError, name: &str) -> ValidationError {
+fn name_doc(mut e: PolicyError, name: &str) -> PolicyError {
     e.message = format!("{name}: {}", e.message);
     e
 }

@@ -3,8 +3,8 @@
 
 use super::condition::{Cmp, Condition, Values, parse_operator, split_arn};
 use super::document::{
-    ActionPat, ActionSpec, Policy, PolicyKind, PrincipalId, PrincipalSpec, ResourceSpec,
-    ServiceIndex, Statement, StatementEffect, ValidationError, Version,
+    ActionPat, ActionSpec, Policy, PolicyError, PolicyKind, PrincipalId, PrincipalSpec,
+    ResourceSpec, ServiceIndex, Statement, StatementEffect, Version,
 };
 use super::json::Json;
 use super::pattern::Glob;
@@ -14,8 +14,8 @@ use super::variables::{Piece, Template};
 const SYNTAX: &str = "Syntax errors in policy.";
 const VENDOR: &str = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
 
-fn syntax(detail: impl std::fmt::Display) -> ValidationError {
-    ValidationError::malformed(format!("{SYNTAX} {detail}"))
+fn syntax(detail: impl std::fmt::Display) -> PolicyError {
+    PolicyError::malformed(format!("{SYNTAX} {detail}"))
 }
 
 /// Where in the document we are, for error locations.
@@ -26,13 +26,13 @@ struct Loc<'a> {
 }
 
 impl Loc<'_> {
-    fn err(&self, e: ValidationError, field: &str) -> ValidationError {
+    fn err(&self, e: PolicyError, field: &str) -> PolicyError {
         e.at(self.index, self.sid, field)
     }
 }
 
 /// Parses, validates and compiles (size was already checked by the caller).
-pub(crate) fn compile(text: &str, kind: PolicyKind) -> Result<Policy, ValidationError> {
+pub(crate) fn compile(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
     let doc = Json::parse(text).map_err(|e| syntax(format!("Invalid JSON: {e}.")))?;
     let Json::Object(top) = doc else {
         return Err(syntax(format!(
@@ -59,7 +59,7 @@ pub(crate) fn compile(text: &str, kind: PolicyKind) -> Result<Policy, Validation
                             o => o.type_name().to_string(),
                         };
                         return Err(top_loc.err(
-                            ValidationError::malformed(format!(
+                            PolicyError::malformed(format!(
                                 "Policy document must be version 2012-10-17 or greater. \
                                  Version {shown} is not a policy language version: use \"2012-10-17\"."
                             )),
@@ -113,7 +113,7 @@ pub(crate) fn compile(text: &str, kind: PolicyKind) -> Result<Policy, Validation
         if let Some(Json::String(sid)) = statement_sid(st) {
             if !sid.is_empty() {
                 if sids.contains(&sid.as_str()) {
-                    return Err(ValidationError::malformed(
+                    return Err(PolicyError::malformed(
                         "Statement IDs (SID) in a single policy must be unique.",
                     )
                     .at(Some(i), Some(sid), "Sid"));
@@ -157,7 +157,7 @@ fn get<'a>(kv: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
 }
 
 /// A string or an array of strings (AWS's "one or many" element shape).
-fn strings<'a>(v: &'a Json, loc: Loc<'_>, field: &str) -> Result<Vec<&'a str>, ValidationError> {
+fn strings<'a>(v: &'a Json, loc: Loc<'_>, field: &str) -> Result<Vec<&'a str>, PolicyError> {
     match v {
         Json::String(s) => Ok(vec![s.as_str()]),
         Json::Array(items) => items
@@ -188,7 +188,7 @@ fn compile_statement(
     st: &Json,
     kind: PolicyKind,
     vars: bool,
-) -> Result<Statement, ValidationError> {
+) -> Result<Statement, PolicyError> {
     let mut loc = Loc {
         index: Some(i),
         sid: None,
@@ -216,7 +216,7 @@ fn compile_statement(
     if let Some(s) = sid {
         if !kind.is_trust() && !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(loc.err(
-                ValidationError::malformed(
+                PolicyError::malformed(
                     "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies \
                      the regular expression [0-9A-Za-z]*",
                 ),
@@ -239,7 +239,7 @@ fn compile_statement(
     let effect = match get(kv, "Effect") {
         None => {
             return Err(loc.err(
-                ValidationError::malformed("Missing required field Effect"),
+                PolicyError::malformed("Missing required field Effect"),
                 "Effect",
             ));
         }
@@ -247,7 +247,7 @@ fn compile_statement(
         Some(Json::String(s)) if s == "Deny" => StatementEffect::Deny,
         Some(Json::String(s)) => {
             return Err(loc.err(
-                ValidationError::malformed(format!("Invalid effect: {s} (use Allow or Deny)")),
+                PolicyError::malformed(format!("Invalid effect: {s} (use Allow or Deny)")),
                 "Effect",
             ));
         }
@@ -273,7 +273,7 @@ fn compile_statement(
         (None, Some(a)) => ActionSpec::NotAction(compile_actions(a, loc, "NotAction")?),
         (None, None) => {
             return Err(loc.err(
-                ValidationError::malformed("Policy statement must contain actions."),
+                PolicyError::malformed("Policy statement must contain actions."),
                 "Action",
             ));
         }
@@ -288,7 +288,7 @@ fn compile_statement(
                 "NotResource"
             };
             return Err(loc.err(
-                ValidationError::malformed(format!("Has prohibited field {field}")),
+                PolicyError::malformed(format!("Has prohibited field {field}")),
                 field,
             ));
         }
@@ -305,7 +305,7 @@ fn compile_statement(
         (None, None) if kind.is_trust() => ResourceSpec::Absent,
         (None, None) => {
             return Err(loc.err(
-                ValidationError::malformed("Policy statement must contain resources."),
+                PolicyError::malformed("Policy statement must contain resources."),
                 "Resource",
             ));
         }
@@ -319,7 +319,7 @@ fn compile_statement(
                 "NotPrincipal"
             };
             return Err(loc.err(
-                ValidationError::malformed("Policy document should not specify a principal."),
+                PolicyError::malformed("Policy document should not specify a principal."),
                 field,
             ));
         }
@@ -333,7 +333,7 @@ fn compile_statement(
         (None, Some(p)) => Some(compile_principal(p, true, loc, "NotPrincipal")?),
         (None, None) if kind.is_trust() => {
             return Err(loc.err(
-                ValidationError::malformed("Missing required field Principal"),
+                PolicyError::malformed("Missing required field Principal"),
                 "Principal",
             ));
         }
@@ -355,11 +355,11 @@ fn compile_statement(
     })
 }
 
-fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>, ValidationError> {
+fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>, PolicyError> {
     let list = strings(v, loc, field)?;
     if list.is_empty() {
         return Err(loc.err(
-            ValidationError::malformed("Policy statement must contain actions."),
+            PolicyError::malformed("Policy statement must contain actions."),
             field,
         ));
     }
@@ -373,13 +373,13 @@ fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>
             }
             let Some((vendor, name)) = a.split_once(':') else {
                 return Err(loc.err(
-                    ValidationError::malformed(format!("{VENDOR} Action {a:?} has none.")),
+                    PolicyError::malformed(format!("{VENDOR} Action {a:?} has none.")),
                     field,
                 ));
             };
             if name.contains(':') {
                 return Err(loc.err(
-                    ValidationError::malformed(format!(
+                    PolicyError::malformed(format!(
                         "Actions/Condition can contain only one colon. Action {a:?} has more."
                     )),
                     field,
@@ -387,9 +387,7 @@ fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>
             }
             if vendor.is_empty() || name.is_empty() || a.contains(char::is_whitespace) {
                 return Err(loc.err(
-                    ValidationError::malformed(format!(
-                        "{VENDOR} Action {a:?} is not service:Name."
-                    )),
+                    PolicyError::malformed(format!("{VENDOR} Action {a:?} is not service:Name.")),
                     field,
                 ));
             }
@@ -403,7 +401,7 @@ fn compile_actions(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<ActionPat>
         .collect()
 }
 
-fn template(s: &str, vars: bool, loc: Loc<'_>, field: &str) -> Result<Template, ValidationError> {
+fn template(s: &str, vars: bool, loc: Loc<'_>, field: &str) -> Result<Template, PolicyError> {
     Template::parse(s, vars).map_err(|e| loc.err(syntax(format!("{e} in {s:?}.")), field))
 }
 
@@ -412,11 +410,11 @@ fn compile_resources(
     loc: Loc<'_>,
     field: &str,
     vars: bool,
-) -> Result<Vec<Glob>, ValidationError> {
+) -> Result<Vec<Glob>, PolicyError> {
     let list = strings(v, loc, field)?;
     if list.is_empty() {
         return Err(loc.err(
-            ValidationError::malformed("Policy statement must contain resources."),
+            PolicyError::malformed("Policy statement must contain resources."),
             field,
         ));
     }
@@ -425,7 +423,7 @@ fn compile_resources(
             if r != "*" {
                 let Some(segs) = split_arn(r).filter(|s| s[0] == "arn") else {
                     return Err(loc.err(
-                        ValidationError::malformed(format!(
+                        PolicyError::malformed(format!(
                             "Resource {r} must be in ARN format or \"*\"."
                         )),
                         field,
@@ -433,7 +431,7 @@ fn compile_resources(
                 };
                 if segs[2].is_empty() || segs[2].contains(['*', '?']) || segs[1].contains('?') {
                     return Err(loc.err(
-                        ValidationError::malformed(format!(
+                        PolicyError::malformed(format!(
                             "Resource vendor must be fully qualified and cannot contain regexes. \
                              ({r})"
                         )),
@@ -455,10 +453,10 @@ fn compile_principal(
     negated: bool,
     loc: Loc<'_>,
     field: &str,
-) -> Result<PrincipalSpec, ValidationError> {
+) -> Result<PrincipalSpec, PolicyError> {
     let invalid = |shown: String| {
         loc.err(
-            ValidationError::malformed(format!("Invalid principal in policy: {shown}")),
+            PolicyError::malformed(format!("Invalid principal in policy: {shown}")),
             field,
         )
     };
@@ -536,8 +534,8 @@ fn compile_principal(
 }
 
 /// Condition values: a string, number or boolean, or an array of them.
-fn condition_values(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<String>, ValidationError> {
-    let one = |j: &Json| -> Result<String, ValidationError> {
+fn condition_values(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<String>, PolicyError> {
+    let one = |j: &Json| -> Result<String, PolicyError> {
         match j {
             Json::String(s) => Ok(s.clone()),
             Json::Number(n) => Ok(n.clone()),
@@ -557,11 +555,7 @@ fn condition_values(v: &Json, loc: Loc<'_>, field: &str) -> Result<Vec<String>, 
     }
 }
 
-fn compile_conditions(
-    c: &Json,
-    loc: Loc<'_>,
-    vars: bool,
-) -> Result<Vec<Condition>, ValidationError> {
+fn compile_conditions(c: &Json, loc: Loc<'_>, vars: bool) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(ops) = c else {
         return Err(loc.err(
             syntax(format!(
@@ -576,7 +570,7 @@ fn compile_conditions(
         let field_op = format!("Condition.{op}");
         let spec = parse_operator(op).ok_or_else(|| {
             loc.err(
-                ValidationError::malformed(format!("Invalid Condition type : {op}")),
+                PolicyError::malformed(format!("Invalid Condition type : {op}")),
                 &field_op,
             )
         })?;
@@ -595,9 +589,7 @@ fn compile_conditions(
                 Some((vendor, name)) if !vendor.is_empty() && !name.is_empty() => {}
                 _ => {
                     return Err(loc.err(
-                        ValidationError::malformed(format!(
-                            "{VENDOR} Condition key {key:?} has none."
-                        )),
+                        PolicyError::malformed(format!("{VENDOR} Condition key {key:?} has none.")),
                         &field,
                     ));
                 }
@@ -720,7 +712,7 @@ fn lower_template(t: Template) -> Template {
 mod tests {
     use super::*;
 
-    fn err(doc: &str, kind: PolicyKind) -> ValidationError {
+    fn err(doc: &str, kind: PolicyKind) -> PolicyError {
         compile(doc, kind).expect_err(doc)
     }
 

@@ -2,13 +2,17 @@
 //! event. All SQL lives under this module; callers see the [`Store`] trait and plain
 //! domain types, so a PostgreSQL backend can be added later beside [`sqlite`].
 
-#[cfg(test)]
-pub(crate) mod contract;
+#[cfg(any(test, feature = "contract"))]
+#[doc(hidden)]
+pub mod contract;
 mod ops;
 pub mod replica;
 pub mod rules;
+pub mod snapshot;
 pub mod sqlite;
 mod stop_guard;
+#[cfg(test)]
+pub(crate) mod temp;
 mod traits;
 mod types;
 
@@ -23,7 +27,7 @@ pub mod prelude {
     pub use super::traits::{
         AccessKeyStore, AccountStore, AuditStore, GroupStore, HostStore, LinuxIdStore,
         LockoutStore, LoginProfileStore, MfaStore, PolicyStore, RoleStore, SessionStore,
-        SshKeyStore, Store, TagStore, UserStore,
+        SnapshotStore, SshKeyStore, Store, TagStore, UserStore,
     };
 }
 
@@ -54,7 +58,8 @@ pub enum OpenMode {
 pub enum Location {
     /// A SQLite database file.
     Sqlite(PathBuf),
-    /// A PostgreSQL conninfo URL (not supported yet: [`open`] says so).
+    /// A PostgreSQL URL: [`open`] reaches it through the backend a binary registered
+    /// ([`register_server_backend`]).
     Postgres(String),
 }
 
@@ -209,11 +214,26 @@ impl OpenOptions {
 pub fn open(opts: &OpenOptions) -> Result<Box<dyn Store>> {
     match &opts.location {
         Location::Sqlite(_) => Ok(Box::new(sqlite::SqliteStore::open(opts)?)),
-        Location::Postgres(url) => Err(StoreError::Unsupported(format!(
-            "{}: PostgreSQL stores are not supported yet; use a SQLite path (sqlite:PATH)",
-            redact_url(url)
-        ))),
+        Location::Postgres(url) => match SERVER_BACKEND.get() {
+            Some(open) => open(opts),
+            None => Err(StoreError::Unsupported(format!(
+                "{}: this program reads only SQLite stores (PostgreSQL is for the iam CLI and the IAM server; pam_iam.so and iam-sts use a local store)",
+                redact_url(url)
+            ))),
+        },
     }
+}
+
+/// Opens a store at a server location (`postgres://…`).
+pub type ServerOpener = fn(&OpenOptions) -> Result<Box<dyn Store>>;
+
+static SERVER_BACKEND: std::sync::OnceLock<ServerOpener> = std::sync::OnceLock::new();
+
+/// Lets [`open`] reach PostgreSQL stores: a binary that links the backend crate (`iam`,
+/// the IAM server) registers its opener once at start. The library itself links no
+/// database client, so `pam_iam.so` and `iam-sts` never can.
+pub fn register_server_backend(open: ServerOpener) {
+    let _ = SERVER_BACKEND.set(open);
 }
 
 /// A URL without its password (`postgres://u:secret@h/db` -> `postgres://u:***@h/db`).
@@ -253,17 +273,15 @@ pub fn open_path(path: &Path, mode: OpenMode) -> Result<Box<dyn Store>> {
 }
 
 /// [`Store::atomically`] returning what `f` computes: `f`'s steps commit together or
-/// not at all.
+/// not at all. A server backend runs `f` again when the transaction lost a
+/// serialization race, so `f` acts only through the store it is given.
 ///
 /// # Errors
 /// `f`'s error (everything rolled back) or the store's.
-pub fn atomically<T>(store: &dyn Store, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
-    let mut f = Some(f);
+pub fn atomically<T>(store: &dyn Store, mut f: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
     let mut out = None;
     store.atomically(&mut |s| {
-        if let Some(f) = f.take() {
-            out = Some(f(s)?);
-        }
+        out = Some(f(s)?);
         Ok(())
     })?;
     out.ok_or_else(|| StoreError::Database("the transaction body did not run".into()))

@@ -44,9 +44,18 @@ pub fn issue_role_session(
 
 /// `Ok(false)` for an entity that is not there, its answer otherwise.
 fn still_there(r: Result<bool>) -> Result<bool> {
+    absent_as_none(r).map(|b| b.unwrap_or(false))
+}
+
+/// `Ok(None)` for an entity that is not there (`NoSuchEntity`), the answer otherwise.
+///
+/// # Errors
+/// Any other store error.
+pub fn absent_as_none<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
-        Err(StoreError::NoSuchEntity(_)) => Ok(false),
-        other => other,
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NoSuchEntity(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -81,4 +90,80 @@ pub fn assign_linux_id(
         tx.bind_linux_id(entity_id, id)?;
         Ok(id)
     })
+}
+
+/// Every store is the second-factor check's store: its lockout sub-trait already holds
+/// the three atomic steps, so PAM, iam-sts and sudo all reach them through this one
+/// impl (no adapter of theirs forwards them).
+impl crate::credentials::second_factor::FactorStore for dyn Store + '_ {
+    type Error = StoreError;
+
+    fn admit(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &crate::credentials::second_factor::Throttle,
+    ) -> Result<crate::credentials::second_factor::Admission> {
+        self.admit_attempt(user, now_ms, throttle)
+    }
+
+    fn count_failure(&self, user: &str, now: i64) -> Result<LockState> {
+        self.record_failure(user, now)
+    }
+
+    fn settle(
+        &self,
+        user: &str,
+        proof: &crate::credentials::second_factor::Proof<'_>,
+        password_login: bool,
+        now: i64,
+    ) -> Result<crate::credentials::second_factor::Settled> {
+        self.settle_success(user, proof, password_login, now)
+    }
+}
+
+/// A new password that may not be set, or a store that could not tell.
+#[derive(Debug, thiserror::Error)]
+pub enum NewPasswordError {
+    /// The account password policy refuses it; the text is for the person choosing it.
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed (or hashing did).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The one check of a new password, for administrators (`iam create-login-profile`,
+/// `update-login-profile`) and users (`passwd` through PAM): the account password
+/// policy's rules, then reuse of the current password or, with
+/// `PasswordReusePrevention` N, of any of the last N (the stricter of the two checks this
+/// replaces: a new password always differs from the current one); then its argon2id hash
+/// with the store's parameters.
+///
+/// # Errors
+/// [`NewPasswordError::Refused`] saying which rule; the store's errors.
+pub fn new_password_hash(
+    store: &dyn Store,
+    user: &str,
+    password: &str,
+) -> std::result::Result<zeroize::Zeroizing<String>, NewPasswordError> {
+    let policy = store.get_password_policy()?.unwrap_or_default();
+    policy
+        .check(password)
+        .map_err(|v| NewPasswordError::Refused(v.to_string()))?;
+    let depth = policy.reuse_depth().max(1);
+    if store
+        .password_history(user, depth)?
+        .iter()
+        .any(|h| crate::credentials::verify_password(password.as_bytes(), h))
+    {
+        return Err(NewPasswordError::Refused(format!(
+            "Password does not conform to the account password policy: it must differ from the last {depth} password(s)"
+        )));
+    }
+    let params = store.hash_params()?;
+    Ok(zeroize::Zeroizing::new(
+        crate::credentials::hash_password(password.as_bytes(), &params)
+            .map_err(StoreError::from)?,
+    ))
 }

@@ -105,6 +105,62 @@ pub fn check_min_session_duration(n: i64) -> Result<()> {
     Ok(())
 }
 
+// ---- stored settings (the same text in every backend) --------------------------------------
+
+/// Settings key of the shortest role session (seconds); absent means AWS's 900.
+pub const MIN_DURATION_KEY: &str = "sts.min_session_duration";
+
+/// Settings key of the argon2 parameters.
+pub const HASH_PARAMS_KEY: &str = "argon2";
+
+/// The stored shortest role session, if set and sane.
+pub fn decode_min_session_duration(v: Option<String>) -> Option<i64> {
+    v.and_then(|s| s.parse::<i64>().ok()).filter(|n| *n >= 1)
+}
+
+/// The argon2 parameters as stored (JSON).
+///
+/// # Errors
+/// [`StoreError::Database`] if they cannot be serialised.
+pub fn encode_hash_params(p: &crate::credentials::HashParams) -> Result<String> {
+    serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+/// The stored argon2 parameters (the default when unset).
+///
+/// # Errors
+/// [`StoreError::Database`] for a corrupt setting.
+pub fn decode_hash_params(v: Option<String>) -> Result<crate::credentials::HashParams> {
+    match v {
+        None => Ok(crate::credentials::HashParams::default()),
+        Some(s) => serde_json::from_str(&s)
+            .map_err(|e| StoreError::Database(format!("bad argon2 setting: {e}"))),
+    }
+}
+
+/// A password policy as stored (JSON), after validating it.
+///
+/// # Errors
+/// [`StoreError::Validation`] for an invalid policy.
+pub fn encode_password_policy(p: &crate::credentials::PasswordPolicy) -> Result<String> {
+    p.validate().map_err(StoreError::Validation)?;
+    serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+/// The stored password policy, if any.
+///
+/// # Errors
+/// [`StoreError::Database`] for a corrupt one.
+pub fn decode_password_policy(
+    v: Option<String>,
+) -> Result<Option<crate::credentials::PasswordPolicy>> {
+    v.map(|s| {
+        serde_json::from_str(&s)
+            .map_err(|e| StoreError::Database(format!("bad password policy: {e}")))
+    })
+    .transpose()
+}
+
 // ---- principals ---------------------------------------------------------------------------
 
 /// An unknown user name.

@@ -33,7 +33,7 @@ fn locations_parse_sqlite_paths_and_postgres_urls() {
 }
 
 #[test]
-fn a_postgres_location_is_refused_clearly_without_its_password() {
+fn a_postgres_location_without_a_registered_backend_is_refused_clearly_without_its_password() {
     let e = open(&OpenOptions::new(
         "postgres://iam:s3cret@db1:5432/iam",
         OpenMode::ReadWrite,
@@ -41,7 +41,7 @@ fn a_postgres_location_is_refused_clearly_without_its_password() {
     .err()
     .unwrap();
     let msg = e.to_string();
-    assert!(msg.contains("not supported yet"), "{msg}");
+    assert!(msg.contains("reads only SQLite stores"), "{msg}");
     assert!(msg.contains("postgres://iam:***@db1:5432/iam"), "{msg}");
     assert!(!msg.contains("s3cret"), "{msg}");
     assert_eq!(e.code(), "StoreUnavailable");

@@ -487,6 +487,17 @@ pub trait LinuxIdStore {
     fn bind_linux_id(&self, entity_id: &str, id: u32) -> Result<()>;
 }
 
+/// The whole store as rows, for `iam migrate-store` (see [`super::snapshot`]).
+pub trait SnapshotStore {
+    /// Every row of every table in [`super::snapshot::TABLES`], read as one consistent
+    /// snapshot. Refuses a store holding a table that list does not know.
+    fn export_snapshot(&self) -> Result<super::snapshot::Snapshot>;
+    /// Writes every row of `s` into this store, whose account row it replaces; refuses
+    /// (`EntityAlreadyExists`) a store holding anything beyond its account row. Compose
+    /// with a verifying export in one [`Store::atomically`] (as `migrate-store` does).
+    fn import_snapshot(&self, s: &super::snapshot::Snapshot) -> Result<()>;
+}
+
 /// The whole store: every aggregate. Object-safe: callers hold a `Box<dyn Store>` from
 /// [`super::open`] and never name a backend.
 pub trait Store:
@@ -505,6 +516,7 @@ pub trait Store:
     + HostStore
     + AuditStore
     + LinuxIdStore
+    + SnapshotStore
 {
     /// Runs `f` as one transaction (SQLite: `BEGIN IMMEDIATE`, so the write lock is
     /// taken first): every step `f` takes through the `&dyn Store` it is given commits

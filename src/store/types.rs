@@ -381,7 +381,7 @@ pub struct Role {
 }
 
 /// A role session issued by iam-sts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoleSession {
     /// Session id (`ASIA…` access key id of the session).
     pub session_id: String,
@@ -412,27 +412,8 @@ pub struct RoleSession {
     pub user_id: Option<String>,
 }
 
-/// One audit trail entry (written by PAM, iam-sts and the CLI).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AuditEvent {
-    /// Unix time.
-    pub time: i64,
-    /// User name as given.
-    pub user: String,
-    /// PAM service (`sshd`, `sudo`) or `iam`/`iam-sts`.
-    pub service: String,
-    /// Remote host, if any.
-    pub rhost: Option<String>,
-    /// Terminal, if any.
-    pub tty: Option<String>,
-    /// `host:Login`, `authenticate`, `iam:CreateUser`, …
-    pub action: String,
-    /// `allow`/`deny` (or `allowed`, `explicitDeny`, `implicitDeny`).
-    pub decision: String,
-    /// Why.
-    pub reason: String,
-}
+/// The store's name for the one audit event type, [`crate::audit::Event`].
+pub use crate::audit::Event as AuditEvent;
 
 /// Filter for `list_audit`.
 #[derive(Debug, Clone, Default)]

@@ -10,13 +10,14 @@ use crate::credentials::ids::{self, IdKind};
 use crate::credentials::second_factor::{self, Attempt, Device, Outcome};
 use crate::credentials::{recovery, totp};
 
-use super::backend::{
-    Principal, Question, RoleSession, StsAudit, StsBackend, StsRole, StsUser, Verdict,
-};
+use super::backend::{Backend, StsRole, StsUser};
 use super::error::StsError;
 use super::harden::SignalGuard;
 use super::model::{self, AssumeRoleOutput, MAX_SESSION_POLICY_CHARS, ValidationError};
 use super::scope::TerminalScope;
+use crate::audit::{Decision, Event};
+use crate::authz::{Principal, Request, Target, Verdict};
+use crate::store::RoleSession;
 
 use crate::credentials::second_factor::CODE_PROMPT;
 
@@ -53,7 +54,7 @@ pub struct CallContext {
 
 /// Assumes a role and stores the session; every outcome is audited.
 pub fn assume_role(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
@@ -64,18 +65,18 @@ pub fn assume_role(
         Ok(o) => return Ok(o),
         Err(e) => e,
     };
-    let rec = StsAudit {
+    let rec = Event {
         time: ctx.now,
-        event: "assume-role".to_string(),
+        action: "sts:AssumeRole".to_string(),
         user: ctx.user.clone(),
         decision: if e.code() == "AccessDenied" {
-            "deny"
+            Decision::Deny
         } else {
-            "error"
-        }
-        .to_string(),
+            Decision::Error
+        },
         reason: format!("{} as {:?}: {e}", args.role_arn, args.session_name),
         service: "iam-sts".to_string(),
+        rhost: None,
         tty: Some(ctx.scope.describe()),
     };
     let _ = b.audit(&rec);
@@ -83,7 +84,7 @@ pub fn assume_role(
 }
 
 fn assume_role_inner(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
@@ -194,40 +195,37 @@ fn assume_role_inner(
     let token = ids::secret_from_bytes(&token_bytes);
     let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
     let session = RoleSession {
-        access_key_id: access_key_id.clone(),
-        user: user.name.clone(),
-        role: role.name.clone(),
-        role_arn: role.arn.clone(),
-        role_id: role.id.clone(),
-        user_id: user.id.clone(),
-        ended: None,
+        session_id: access_key_id.clone(),
+        user_name: user.name.clone(),
+        role_name: role.name.clone(),
         session_name: args.session_name.clone(),
-        scope: ctx.scope.key(),
-        scope_label: ctx.scope.describe(),
+        token_hash: b.hash_secret(hash_input.as_bytes()),
         issued: ctx.now,
         expires: ctx.now + duration,
-        mfa_time,
-        secret_hash: b.hash_secret(hash_input.as_bytes()),
-        session_policy: args.policy.clone(),
+        scope: ctx.scope.key(),
         revoked: None,
+        mfa_time,
+        role_id: Some(role.id.clone()),
+        user_id: Some(user.id.clone()),
     };
     let arn = crate::arn::assumed_role(&account, &role.name, &args.session_name);
-    let audit = StsAudit {
+    let audit = Event {
         time: ctx.now,
-        event: "assume-role".to_string(),
+        action: "sts:AssumeRole".to_string(),
         user: ctx.user.clone(),
-        decision: "allow".to_string(),
+        decision: Decision::Allow,
         reason: format!(
             "assumed {arn} ({access_key_id}) until {}{}",
             crate::time::iso8601(session.expires),
             if mfa_time.is_some() { ", with MFA" } else { "" }
         ),
         service: "iam-sts".to_string(),
+        rhost: None,
         tty: Some(ctx.scope.describe()),
     };
     {
         let _hold = SignalGuard::block();
-        b.insert_session(&session, &audit)?;
+        b.insert_session(&session, args.policy.as_deref(), &audit)?;
     }
     Ok(AssumeRoleOutput {
         access_key_id,
@@ -240,16 +238,15 @@ fn assume_role_inner(
 }
 
 /// The policy question of assuming `resource`.
-fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Question {
-    Question {
-        principal: Principal::User(user.name.clone()),
-        action: "sts:AssumeRole".to_string(),
-        resource: resource.to_string(),
+fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Request {
+    Request {
         mfa_time,
-        service: None,
-        tty: None,
-        source_ip: None,
-        now,
+        ..Request::new(
+            Principal::User(user.name.clone()),
+            "sts:AssumeRole",
+            Target::Arn(resource.to_string()),
+            now,
+        )
     }
 }
 
@@ -311,7 +308,7 @@ pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
 /// lockout as logins, a locked user is refused before the code is looked at, attempts are
 /// rate limited per user, a failure is delayed, and a code is accepted once.
 pub(crate) fn verify_mfa(
-    b: &dyn StsBackend,
+    b: &Backend,
     user: &StsUser,
     serial: Option<&String>,
     code: &str,
@@ -342,7 +339,7 @@ pub(crate) fn verify_mfa(
     // The check writes the store: let it finish before a signal ends the program.
     let outcome = {
         let _hold = SignalGuard::block();
-        second_factor::verify(b, b.pacing(), &attempt)?
+        second_factor::verify(b.store(), b.pacing(), &attempt).map_err(StsError::Store)?
     };
     let why = match outcome {
         Outcome::Totp | Outcome::Recovery => return Ok(()),
@@ -366,7 +363,7 @@ pub(crate) fn verify_mfa(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::sts::fake::{Fake, ctx};
+    use crate::sts::testing::{World, ctx};
 
     fn args(role: &str) -> AssumeRoleArgs {
         AssumeRoleArgs {
@@ -382,35 +379,35 @@ pub(crate) mod tests {
 
     #[test]
     fn allowed_user_gets_a_stored_session() {
-        let f = Fake::new();
+        let f = World::new();
         let out = assume_role(&f, &ctx("alice"), &args("admin"), &mut no_prompt())
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.access_key_id.starts_with("ASIA") && out.access_key_id.len() == 20);
         assert_eq!(out.arn, "arn:aws:sts::123456789012:assumed-role/admin/s1");
         assert_eq!(out.secret_access_key.len(), 40);
-        let s = f.sessions.borrow();
+        let s = f.sessions();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].expires - s[0].issued, 3600);
-        assert_ne!(s[0].secret_hash, out.secret_access_key);
-        assert!(!s[0].secret_hash.contains(&out.session_token));
-        assert_eq!(f.audits.borrow()[0].decision, "allow");
+        assert_ne!(s[0].token_hash, out.secret_access_key);
+        assert!(!s[0].token_hash.contains(&out.session_token));
+        assert_eq!(f.audits()[0].decision, Decision::Allow);
     }
 
     #[test]
     fn trust_policy_without_user_denies() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("bob"), &args("admin"), &mut no_prompt())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("trust policy does not allow"), "{e}");
-        assert!(f.sessions.borrow().is_empty());
-        assert_eq!(f.audits.borrow()[0].decision, "deny");
+        assert!(f.sessions().is_empty());
+        assert_eq!(f.audits()[0].decision, Decision::Deny);
     }
 
     #[test]
     fn unknown_role_and_other_account_deny() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("alice"), &args("nope"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::AccessDenied(_))));
         let mut a = args("admin");
@@ -421,7 +418,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unknown_role_reads_like_a_role_that_does_not_trust_you() {
-        let f = Fake::new();
+        let f = World::new();
         let msg = |user: &str, role: &str| {
             let e = assume_role(&f, &ctx(user), &args(role), &mut no_prompt());
             e.err().map(|e| e.to_string()).unwrap_or_default()
@@ -439,13 +436,8 @@ pub(crate) mod tests {
 
     #[test]
     fn wrong_codes_count_toward_the_login_lockout() {
-        let f = Fake::new();
-        f.factors
-            .settings
-            .set(Some(crate::credentials::LockoutSettings {
-                max_failed_attempts: 3,
-                lockout_duration_seconds: 900,
-            }));
+        let f = World::new();
+        f.set_lockout(3, 900);
         let mut a = args("nope");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
         for i in 0..3 {
@@ -455,33 +447,33 @@ pub(crate) mod tests {
             f.clock.advance_ms(1_000);
         }
         assert_eq!(
-            f.factors.failures("alice"),
+            f.failures("alice"),
             3,
             "counted, even for a role that does not exist"
         );
         assert_eq!(f.clock.delays.get(), 3, "each failure delayed");
         // Locked: the right code is refused before it is looked at.
         a.role_arn = args("mfa-admin").role_arn;
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("locked"), "{e}");
-        assert!(f.factors.watermarks.borrow().is_empty());
-        assert!(f.sessions.borrow().is_empty());
+        assert_eq!(f.watermark(), -1, "no code spent");
+        assert!(f.sessions().is_empty());
     }
 
     #[test]
     fn non_iam_user_denied() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("mallory"), &args("admin"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::NotIamUser(_))));
     }
 
     #[test]
     fn duration_bounds() {
-        let f = Fake::new();
+        let f = World::new();
         let mut a = args("admin");
         a.duration = Some(899);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
@@ -489,28 +481,28 @@ pub(crate) mod tests {
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_err());
         a.duration = Some(900);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
-        f.min.set(2);
+        f.set_min_duration(2);
         a.duration = Some(2);
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
     }
 
     #[test]
     fn mfa_role_prompts_then_rejects_replay() {
-        let f = Fake::new();
+        let f = World::new();
         let mut asked = 0;
         let mut p = |m: &str| {
             assert_eq!(m, CODE_PROMPT);
             asked += 1;
-            Some(crate::sts::fake::good_code())
+            Some(crate::sts::testing::good_code())
         };
         let out = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut p);
         assert!(out.is_ok(), "{:?}", out.err());
         assert_eq!(asked, 1);
-        assert_eq!(f.sessions.borrow()[0].mfa_time, Some(1000));
+        assert_eq!(f.sessions()[0].mfa_time, Some(1000));
         // The same code again: replayed.
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt())
             .err()
             .map(|e| e.to_string())
@@ -520,7 +512,7 @@ pub(crate) mod tests {
 
     #[test]
     fn mfa_role_without_terminal_or_with_bad_code_denies() {
-        let f = Fake::new();
+        let f = World::new();
         let e = assume_role(&f, &ctx("alice"), &args("mfa-admin"), &mut no_prompt());
         assert!(matches!(e, Err(StsError::MfaRequired { .. })));
         let mut a = args("mfa-admin");
@@ -529,18 +521,18 @@ pub(crate) mod tests {
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
         a.serial = Some("arn:aws:iam::123456789012:mfa/bob".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         let e = assume_role(&f, &ctx("alice"), &a, &mut no_prompt());
         assert!(matches!(e, Err(StsError::Mfa(_))));
-        assert!(f.sessions.borrow().is_empty());
+        assert!(f.sessions().is_empty());
     }
 
     #[test]
     fn code_with_serial_counts_as_mfa() {
-        let f = Fake::new();
+        let f = World::new();
         let mut a = args("mfa-admin");
         a.serial = Some("arn:aws:iam::123456789012:mfa/alice".to_string());
-        a.code = Some(crate::sts::fake::good_code());
+        a.code = Some(crate::sts::testing::good_code());
         assert!(assume_role(&f, &ctx("alice"), &a, &mut no_prompt()).is_ok());
     }
 

@@ -14,7 +14,7 @@ use super::assume::{self, AssumeRoleArgs, CallContext};
 use super::error::StsError;
 use super::harden::{self, Inherited};
 use super::scope::CallerFacts;
-use super::{sessions, store_backend};
+use super::{backend, sessions};
 use crate::cli::args::Output;
 use crate::cli::output;
 
@@ -148,7 +148,7 @@ fn execute(
     // Fully root from here on: the caller can no longer stop or slow the helper while it
     // holds the store's write lock.
     harden::become_root()?;
-    let backend = store_backend::StoreBackend::open(&db, true)?;
+    let backend = backend::Backend::open(&db, true, None)?;
     match cli.cmd {
         Command::AssumeRole {
             role_arn,
@@ -166,13 +166,13 @@ fn execute(
                 code: token_code.map(Zeroizing::new),
                 policy,
             };
-            let out = assume::assume_role(&*backend, &ctx, &args, &mut prompt_tty)?;
+            let out = assume::assume_role(&backend, &ctx, &args, &mut prompt_tty)?;
             Ok(out.to_json())
         }
-        Command::GetCallerIdentity => sessions::get_caller_identity(&*backend, &ctx),
-        Command::ListSessions { all } => sessions::list_sessions(&*backend, &ctx, all),
+        Command::GetCallerIdentity => sessions::get_caller_identity(&backend, &ctx),
+        Command::ListSessions { all } => sessions::list_sessions(&backend, &ctx, all),
         Command::RevokeSession { access_key_id } => {
-            sessions::revoke_session(&*backend, &ctx, access_key_id.as_deref())
+            sessions::revoke_session(&backend, &ctx, access_key_id.as_deref())
         }
     }
 }

@@ -1,21 +1,20 @@
 //! Role sessions: the setuid `iam-sts` helper and the sudo decision of the PAM module.
 //!
 //! `scope` (who and which terminal) and `harden` (process hygiene) are the edges;
-//! `assume`, `sessions` and `sudo` are the logic, written against `backend::StsBackend`;
-//! `store_backend` adapts the real store and authz to it; `cli` parses and prints.
+//! `assume`, `sessions` and `sudo` are the logic, written against `backend::Backend` (the
+//! store and authz as role sessions see them); `cli` parses and prints.
 
 pub mod assume;
 pub mod backend;
 pub mod cli;
 pub mod error;
-#[cfg(test)]
-mod fake;
 pub mod harden;
 pub mod model;
 pub mod scope;
 pub mod sessions;
-pub mod store_backend;
 pub mod sudo;
+#[cfg(test)]
+mod testing;
 
 use std::process::ExitCode;
 

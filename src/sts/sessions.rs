@@ -4,35 +4,14 @@
 use serde_json::{Value, json};
 
 use super::assume::CallContext;
-use super::backend::{RoleSession, StsAudit, StsBackend};
+use super::backend::{Backend, Listed};
 use super::error::StsError;
 use super::harden::SignalGuard;
-
-/// Why a session no longer counts, if its role (`kind` "role") or user ("user") named
-/// `name` is not the one it was issued for: `issued_for` is the id stored with the
-/// session (`None` for sessions older than that record), `now_id` the current id of that
-/// name (`None` when it no longer exists).
-pub fn ended_because(
-    kind: &str,
-    name: &str,
-    issued_for: Option<&str>,
-    now_id: Option<&str>,
-) -> Option<String> {
-    match (issued_for, now_id) {
-        (Some(a), Some(b)) if a == b => None,
-        (Some(a), Some(b)) => Some(format!(
-            "{kind} {name} was deleted and created again since the session was issued (the session is for {kind} id {a}, {name} is now {b})"
-        )),
-        (Some(a), None) => Some(format!("{kind} {name} (id {a}) was deleted")),
-        (None, _) => Some(format!(
-            "the session does not record which {kind} {name} it was issued for (issued before this version), so it cannot be proven to be the current one"
-        )),
-    }
-}
+use crate::audit::{Decision, Event};
 
 /// AWS's GetCallerIdentity shape. In a terminal with a role session in effect the
 /// caller is that session (as AWS answers for role credentials), else the IAM user.
-pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Value, StsError> {
+pub fn get_caller_identity(b: &Backend, ctx: &CallContext) -> Result<Value, StsError> {
     let user = b
         .user(&ctx.user)?
         .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
@@ -45,41 +24,27 @@ pub fn get_caller_identity(b: &dyn StsBackend, ctx: &CallContext) -> Result<Valu
         .max_by_key(|s| s.issued);
     Ok(match here {
         Some(s) => json!({
-            "UserId": format!("{}:{}", s.role_id, s.session_name),
+            "UserId": format!("{}:{}", s.role_id.as_deref().unwrap_or_default(), s.session_name),
             "Account": account,
-            "Arn": crate::arn::assumed_role(&account, &s.role, &s.session_name),
+            "Arn": crate::arn::assumed_role(&account, &s.role_name, &s.session_name),
         }),
         None => json!({ "UserId": user.id, "Account": account, "Arn": user.arn }),
     })
 }
 
 /// One session in `list-sessions` / `iam list-role-sessions` output.
-pub fn session_json(
-    account: &str,
-    s: &RoleSession,
-    now: i64,
-    current_scope: Option<&str>,
-) -> Value {
-    let status = if s.revoked.is_some() {
-        "Revoked"
-    } else if now >= s.expires {
-        "Expired"
-    } else if s.ended.is_some() {
-        "Ended"
-    } else {
-        "Active"
-    };
+pub fn session_json(account: &str, s: &Listed, now: i64, current_scope: Option<&str>) -> Value {
     let mut v = json!({
-        "AccessKeyId": s.access_key_id,
-        "UserName": s.user,
+        "AccessKeyId": s.session_id,
+        "UserName": s.user_name,
         "RoleArn": s.role_arn,
         "RoleSessionName": s.session_name,
-        "Arn": crate::arn::assumed_role(account, &s.role, &s.session_name),
-        "Terminal": s.scope_label,
+        "Arn": crate::arn::assumed_role(account, &s.role_name, &s.session_name),
+        "Terminal": super::scope::describe_key(&s.scope),
         "IssuedAt": crate::time::iso8601(s.issued),
         "Expiration": crate::time::iso8601(s.expires),
         "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
-        "Status": status,
+        "Status": s.status(now).as_str(),
     });
     if let Some(why) = &s.ended {
         v["EndedBecause"] = json!(why);
@@ -91,7 +56,7 @@ pub fn session_json(
 }
 
 /// The caller's own sessions, newest first (expired ones only with `all`).
-pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result<Value, StsError> {
+pub fn list_sessions(b: &Backend, ctx: &CallContext, all: bool) -> Result<Value, StsError> {
     if b.user(&ctx.user)?.is_none() {
         return Err(StsError::NotIamUser(ctx.user.clone()));
     }
@@ -108,7 +73,7 @@ pub fn list_sessions(b: &dyn StsBackend, ctx: &CallContext, all: bool) -> Result
 
 /// Revokes one of the caller's own sessions (by access key id, or all of them).
 pub fn revoke_session(
-    b: &dyn StsBackend,
+    b: &Backend,
     ctx: &CallContext,
     access_key_id: Option<&str>,
 ) -> Result<Value, StsError> {
@@ -121,7 +86,7 @@ pub fn revoke_session(
             .sessions_of(&ctx.user, Some(ctx.now))?
             .into_iter()
             .filter(|s| s.active(ctx.now))
-            .map(|s| s.access_key_id)
+            .map(|s| s.session.session_id)
             .collect(),
     };
     let mut revoked = Vec::new();
@@ -133,13 +98,14 @@ pub fn revoke_session(
         if !done {
             return Err(StsError::NoSuchSession(id));
         }
-        b.audit(&StsAudit {
+        b.audit(&Event {
             time: ctx.now,
-            event: "revoke-session".to_string(),
+            action: "sts:RevokeSession".to_string(),
             user: ctx.user.clone(),
-            decision: "allow".to_string(),
+            decision: Decision::Allow,
             reason: format!("revoked own role session {id}"),
             service: "iam-sts".to_string(),
+            rhost: None,
             tty: Some(ctx.scope.describe()),
         })?;
         revoked.push(id);
@@ -151,9 +117,9 @@ pub fn revoke_session(
 mod tests {
     use super::*;
     use crate::sts::assume::{AssumeRoleArgs, assume_role};
-    use crate::sts::fake::{Fake, ctx};
+    use crate::sts::testing::{World, ctx};
 
-    fn assume(f: &Fake) -> String {
+    fn assume(f: &World) -> String {
         let a = AssumeRoleArgs {
             role_arn: "arn:aws:iam::123456789012:role/admin".to_string(),
             session_name: "s1".to_string(),
@@ -167,20 +133,20 @@ mod tests {
 
     #[test]
     fn caller_identity_is_user_then_session() {
-        let f = Fake::new();
+        let f = World::new();
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
         assume(&f);
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:sts::123456789012:assumed-role/admin/s1");
-        assert_eq!(v["UserId"], "AROAADMIN:s1");
+        assert_eq!(v["UserId"], format!("{}:s1", f.role_id("admin")));
     }
 
     #[test]
     fn a_session_of_a_replaced_role_is_not_the_caller_and_shows_why() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f);
-        f.recreated.borrow_mut().insert("admin".to_string());
+        f.recreate_role("admin");
         let v = get_caller_identity(&f, &ctx("alice")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Arn"], "arn:aws:iam::123456789012:user/alice");
         let v = list_sessions(&f, &ctx("alice"), true).unwrap_or_else(|e| panic!("{e}"));
@@ -188,22 +154,14 @@ mod tests {
         let why = v["Sessions"][0]["EndedBecause"]
             .as_str()
             .unwrap_or_default();
-        assert!(why.contains("AROAADMIN2"), "{why}");
+        assert!(why.contains(&f.role_id("admin")), "{why}");
         let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"].as_array().map(Vec::len), Some(0));
     }
 
     #[test]
-    fn ended_because_compares_ids() {
-        assert_eq!(ended_because("role", "r", Some("A"), Some("A")), None);
-        assert!(ended_because("role", "r", Some("A"), Some("B")).is_some());
-        assert!(ended_because("user", "u", Some("A"), None).is_some());
-        assert!(ended_because("role", "r", None, Some("A")).is_some());
-    }
-
-    #[test]
     fn list_and_revoke_own() {
-        let f = Fake::new();
+        let f = World::new();
         let id = assume(&f);
         let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"][0]["AccessKeyId"], id.as_str());

@@ -8,9 +8,11 @@
 use zeroize::Zeroizing;
 
 use super::assume::{Prompt, verify_mfa, wants_mfa};
-use super::backend::{Principal, Question, RoleSession, StsAudit, StsBackend, StsRole};
+use super::backend::{Backend, Listed, StsRole};
 use super::error::StsError;
-use super::scope::TerminalScope;
+use super::scope::{TerminalScope, describe_key};
+use crate::audit::{Decision, Event};
+use crate::authz::{Principal, Request, Target};
 use crate::credentials::second_factor::CODE_PROMPT;
 
 /// One sudo run to decide.
@@ -53,7 +55,7 @@ pub enum SudoOutcome {
     Unavailable(String),
 }
 
-fn how_to_assume(account: &str, last: Option<&RoleSession>) -> String {
+fn how_to_assume(account: &str, last: Option<&Listed>) -> String {
     match last {
         Some(s) => format!(
             "iam-sts assume-role --role-arn {} --role-session-name {}",
@@ -66,44 +68,41 @@ fn how_to_assume(account: &str, last: Option<&RoleSession>) -> String {
 }
 
 /// Decides a sudo run and audits it.
-pub fn sudo_decision(
-    b: &dyn StsBackend,
-    req: &SudoRequest,
-    prompt: &mut Prompt<'_>,
-) -> SudoOutcome {
+pub fn sudo_decision(b: &Backend, req: &SudoRequest, prompt: &mut Prompt<'_>) -> SudoOutcome {
     let outcome = match decide(b, req, prompt) {
         Ok(o) => o,
         Err(e) => SudoOutcome::Unavailable(e.to_string()),
     };
     let (decision, reason) = match &outcome {
-        SudoOutcome::Allowed { reason } => ("allow", reason.clone()),
-        SudoOutcome::Denied { reason, .. } => ("deny", reason.clone()),
+        SudoOutcome::Allowed { reason } => (Decision::Allow, reason.clone()),
+        SudoOutcome::Denied { reason, .. } => (Decision::Deny, reason.clone()),
         SudoOutcome::NotIamUser => return outcome,
-        SudoOutcome::Unavailable(r) => ("error", r.clone()),
+        SudoOutcome::Unavailable(r) => (Decision::Error, r.clone()),
     };
-    let rec = StsAudit {
+    let rec = Event {
         time: req.now,
-        event: "sudo".to_string(),
+        action: "host:Sudo".to_string(),
         user: req.user.clone(),
-        decision: decision.to_string(),
+        decision,
         reason: format!(
             "{} ({}): {reason}",
             req.service.as_deref().unwrap_or("sudo"),
             if req.may_prompt { "auth" } else { "account" }
         ),
         service: req.service.clone().unwrap_or_else(|| "sudo".to_string()),
+        rhost: None,
         tty: Some(req.scope.describe()),
     };
     match b.audit(&rec) {
         Ok(()) => outcome,
         // Unaudited elevation is not allowed.
-        Err(e) if decision == "allow" => SudoOutcome::Unavailable(e.to_string()),
+        Err(e) if decision == Decision::Allow => SudoOutcome::Unavailable(e.to_string()),
         Err(_) => outcome,
     }
 }
 
 fn decide(
-    b: &dyn StsBackend,
+    b: &Backend,
     req: &SudoRequest,
     prompt: &mut Prompt<'_>,
 ) -> Result<SudoOutcome, StsError> {
@@ -125,19 +124,19 @@ fn decide(
         let all = b.sessions_of(&user.name, None)?;
         return Ok(no_session(&account, &all, &key, req.now));
     };
-    let session_arn = crate::arn::assumed_role(&account, &session.role, &session.session_name);
+    let session_arn = crate::arn::assumed_role(&account, &session.role_name, &session.session_name);
 
-    let mut current = session.clone();
+    let mut current = session.session.clone();
     let mut asked = false;
     loop {
-        let q = Question {
+        let q = Request {
             principal: Principal::Session(Box::new(current.clone())),
             action: "host:Sudo".to_string(),
-            resource: host_arn.clone(),
+            target: Target::Host(host.clone()),
             mfa_time: current.mfa_time,
             service: req.service.clone(),
             tty: req.tty.clone(),
-            source_ip: req
+            rhost: req
                 .rhost
                 .clone()
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
@@ -148,14 +147,14 @@ fn decide(
             return Ok(SudoOutcome::Allowed {
                 reason: format!(
                     "{session_arn} ({}) allowed host:Sudo on {host_arn}: {}",
-                    current.access_key_id, v.reason
+                    current.session_id, v.reason
                 ),
             });
         }
         let role_stub = StsRole {
-            name: current.role.clone(),
-            arn: current.role_arn.clone(),
-            id: current.role_id.clone(),
+            name: current.role_name.clone(),
+            arn: session.role_arn.clone(),
+            id: current.role_id.clone().unwrap_or_default(),
             max_session_duration: 0,
             trust_policy: String::new(),
         };
@@ -170,7 +169,7 @@ fn decide(
             if let Err(e) = verify_mfa(b, &user, None, &code) {
                 return Ok(deny(format!("{session_arn}: {e}"), e.to_string()));
             }
-            b.set_session_mfa(&current.access_key_id, req.now)?;
+            b.set_session_mfa(&current.session_id, req.now)?;
             current.mfa_time = Some(req.now);
             continue;
         }
@@ -179,7 +178,7 @@ fn decide(
             format!(
                 "your role session {} (role {}) is not allowed host:Sudo on {host}{}",
                 current.session_name,
-                current.role,
+                current.role_name,
                 if v.explicit_deny {
                     " (explicitly denied: the session may have been revoked by an administrator)"
                 } else {
@@ -194,7 +193,7 @@ fn deny(reason: String, message: String) -> SudoOutcome {
     SudoOutcome::Denied { reason, message }
 }
 
-fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> SudoOutcome {
+fn no_session(account: &str, sessions: &[Listed], key: &str, now: i64) -> SudoOutcome {
     let latest_here = sessions
         .iter()
         .filter(|s| s.scope == key)
@@ -207,18 +206,18 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
     let run = how_to_assume(account, last);
     let (reason, what) = match (latest_here, active_elsewhere) {
         (Some(s), _) if s.revoked.is_some() => (
-            format!("role session {} was revoked", s.access_key_id),
+            format!("role session {} was revoked", s.session_id),
             format!("your role session {} was revoked", s.session_name),
         ),
         (Some(s), _) if now < s.expires && s.ended.is_some() => {
             let why = s.ended.clone().unwrap_or_default();
             (
-                format!("role session {} ended: {why}", s.access_key_id),
+                format!("role session {} ended: {why}", s.session_id),
                 format!("your role session {} ended: {why}", s.session_name),
             )
         }
         (Some(s), _) => (
-            format!("role session {} expired", s.access_key_id),
+            format!("role session {} expired", s.session_id),
             format!(
                 "your role session {} expired at {}",
                 s.session_name,
@@ -228,11 +227,13 @@ fn no_session(account: &str, sessions: &[RoleSession], key: &str, now: i64) -> S
         (None, Some(s)) => (
             format!(
                 "role session {} belongs to another terminal ({})",
-                s.access_key_id, s.scope_label
+                s.session_id,
+                describe_key(&s.scope)
             ),
             format!(
                 "your role session {} belongs to another terminal ({}); role sessions work only where they were assumed",
-                s.session_name, s.scope_label
+                s.session_name,
+                describe_key(&s.scope)
             ),
         ),
         (None, None) => (
@@ -251,7 +252,7 @@ pub fn sudo_decision_at(
     req: &SudoRequest,
     prompt: &mut Prompt<'_>,
 ) -> SudoOutcome {
-    match super::store_backend::StoreBackend::open_concrete(db, false, host) {
+    match Backend::open(db, false, host) {
         Ok(b) => sudo_decision(&b, req, prompt),
         Err(e) => SudoOutcome::Unavailable(e.to_string()),
     }
@@ -266,16 +267,16 @@ pub fn no_prompt(_: &str) -> Option<Zeroizing<String>> {
 mod tests {
     use super::*;
     use crate::sts::assume::{AssumeRoleArgs, assume_role};
-    use crate::sts::fake::{Fake, ctx, scope};
+    use crate::sts::testing::{World, ctx, scope};
 
-    fn assume(f: &Fake, user: &str, role: &str, duration: Option<i64>) {
+    fn assume(f: &World, user: &str, role: &str, duration: Option<i64>) {
         let a = AssumeRoleArgs {
             role_arn: format!("arn:aws:iam::123456789012:role/{role}"),
             session_name: "s1".to_string(),
             duration,
             ..Default::default()
         };
-        let mut p = |_: &str| Some(crate::sts::fake::good_code());
+        let mut p = |_: &str| Some(crate::sts::testing::good_code());
         if let Err(e) = assume_role(f, &ctx(user), &a, &mut p) {
             panic!("{e}");
         }
@@ -293,27 +294,24 @@ mod tests {
         }
     }
 
-    fn run(f: &Fake, r: &SudoRequest) -> SudoOutcome {
+    fn run(f: &World, r: &SudoRequest) -> SudoOutcome {
         sudo_decision(f, r, &mut no_prompt)
     }
 
     #[test]
     fn session_in_this_terminal_allows() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         assert!(matches!(
             run(&f, &req("alice", 34816, 1100)),
             SudoOutcome::Allowed { .. }
         ));
-        assert_eq!(
-            f.audits.borrow().last().map(|a| a.decision.as_str()),
-            Some("allow")
-        );
+        assert_eq!(f.audits().last().map(|a| a.decision), Some(Decision::Allow));
     }
 
     #[test]
     fn no_session_denies_and_says_what_to_run() {
-        let f = Fake::new();
+        let f = World::new();
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
                 assert!(
@@ -327,7 +325,7 @@ mod tests {
 
     #[test]
     fn other_terminal_denies() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         match run(&f, &req("alice", 34817, 1100)) {
             SudoOutcome::Denied { message, .. } => {
@@ -340,7 +338,7 @@ mod tests {
 
     #[test]
     fn other_user_and_non_iam_user() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
         assert!(matches!(
             run(&f, &req("bob", 34816, 1100)),
@@ -351,7 +349,7 @@ mod tests {
 
     #[test]
     fn expiry_and_revoke_deny() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", Some(900));
         match run(&f, &req("alice", 34816, 1900)) {
             SudoOutcome::Denied { message, .. } => {
@@ -359,9 +357,9 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
-        let id = f.sessions.borrow()[0].access_key_id.clone();
+        let id = f.sessions()[0].session_id.clone();
         assert_eq!(f.revoke_session("alice", &id, 1050).ok(), Some(true));
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
@@ -373,9 +371,9 @@ mod tests {
 
     #[test]
     fn a_recreated_role_ends_its_old_sessions() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "admin", None);
-        f.recreated.borrow_mut().insert("admin".to_string());
+        f.recreate_role("admin");
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
                 assert!(message.contains("deleted and created again"), "{message}");
@@ -393,7 +391,7 @@ mod tests {
 
     #[test]
     fn role_without_sudo_denies() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "viewer", None);
         assert!(matches!(
             run(&f, &req("alice", 34816, 1100)),
@@ -403,7 +401,7 @@ mod tests {
 
     #[test]
     fn recent_mfa_reprompts_in_auth_only() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "recent-mfa", None);
         // No MFA in the session, account phase: denied without asking.
         assert!(matches!(
@@ -415,7 +413,7 @@ mod tests {
         let mut asked = 0;
         let mut p = |_: &str| {
             asked += 1;
-            Some(crate::sts::fake::good_code())
+            Some(crate::sts::testing::good_code())
         };
         let o = sudo_decision(&f, &r, &mut p);
         assert!(matches!(o, SudoOutcome::Allowed { .. }), "{o:?}");
@@ -434,14 +432,9 @@ mod tests {
 
     #[test]
     fn wrong_codes_at_the_reprompt_count_toward_the_login_lockout() {
-        let f = Fake::new();
+        let f = World::new();
         assume(&f, "alice", "recent-mfa", None);
-        f.factors
-            .settings
-            .set(Some(crate::credentials::LockoutSettings {
-                max_failed_attempts: 3,
-                lockout_duration_seconds: 900,
-            }));
+        f.set_lockout(3, 900);
         f.clock.advance_ms(1_000);
         let mut r = req("alice", 34816, 1100);
         r.may_prompt = true;
@@ -453,16 +446,16 @@ mod tests {
             );
             f.clock.advance_ms(1_000);
         }
-        assert_eq!(f.factors.failures("alice"), 3);
-        let o = sudo_decision(&f, &r, &mut |_: &str| Some(crate::sts::fake::good_code()));
+        assert_eq!(f.failures("alice"), 3);
+        let o = sudo_decision(
+            &f,
+            &r,
+            &mut |_: &str| Some(crate::sts::testing::good_code()),
+        );
         match o {
             SudoOutcome::Denied { message, .. } => assert!(message.contains("locked"), "{message}"),
             o => panic!("{o:?}"),
         }
-        assert_eq!(
-            f.sessions.borrow()[0].mfa_time,
-            None,
-            "no MFA proof recorded"
-        );
+        assert_eq!(f.sessions()[0].mfa_time, None, "no MFA proof recorded");
     }
 }

@@ -105,20 +105,23 @@ pub fn check(store: &dyn Store, user: &str, host: &str) -> Result<Option<String>
     let account = store.account_id().map_err(|e| e.to_string())?;
     let u = store.get_user(user).map_err(|e| e.to_string())?;
     let pols = store.user_policies(user).map_err(|e| e.to_string())?;
-    let set = match authz::policy_set(&pols, None) {
+    let set = match authz::policy_set(&pols, crate::store::PrincipalKind::User, None) {
         Ok(set) => set,
         Err(e @ AuthzError::BadPolicy { .. }) => return Ok(Some(e.to_string())),
         Err(e) => return Err(e.to_string()),
     };
-    let principal = authz::Principal::user(&u);
-    let facts = authz::Facts {
-        action: "host:Login".into(),
-        target: authz::Target::Host(host.clone()),
+    let caller = authz::Caller::user(&u);
+    let facts = authz::Request {
         service: Some(SERVICE.into()),
-        ..Default::default()
+        ..authz::Request::new(
+            authz::Principal::User(u.name.clone()),
+            "host:Login",
+            authz::Target::Host(host.clone()),
+            0,
+        )
     };
     let host_tags = store.list_host_tags(&host).map_err(|e| e.to_string())?;
-    let mut ctx = authz::build_context(&principal, &host_tags, &facts);
+    let mut ctx = authz::build_context(&caller, &host_tags, &facts);
     strip_unknown(&mut ctx);
     let req = Request {
         action: facts.action,

@@ -19,6 +19,12 @@
  *       password, wrong password (pam_end then frees the store kept on the handle),
  *       unknown user; prints "at=0 ..." before and "at=T*N ..." after (all joined),
  *       then "mismatches=M".
+ *   pamhost SERVICE fork silent|plain USER PASSWORD
+ *       pam_start / pam_authenticate, then fork(2): the child ends its copy of the handle
+ *       (pam_end with PAM_DATA_SILENT, or without it: plain), prints "child fd_list=..."
+ *       and _exits; the parent waits, then pam_acct_mgmt / pam_end on its handle and
+ *       prints "authenticate=PAM_X acct_mgmt=PAM_Y child=exit:N|signal:N" and
+ *       "parent fd_list=..." after its pam_end.
  *
  * Exit status 0 unless the harness itself failed (bad arguments, pam_start refused).
  */
@@ -26,6 +32,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <security/pam_appl.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +341,41 @@ int main(int argc, char **argv) {
         printf("mismatches=%ld\n", mismatches);
         return 0;
     }
+    if (argc == 6 && !strcmp(argv[2], "fork")) {
+        struct script s = {"ok", argv[5], NULL, 0, 0};
+        struct pam_conv conv = {conversation, &s};
+        pam_handle_t *h = NULL;
+        char fds[4096];
+        int auth_rc, acct_rc = -1, status = 0;
+        int silent = !strcmp(argv[3], "silent") ? PAM_DATA_SILENT : 0;
+        pid_t child;
+        if (pam_start(argv[1], argv[4], &conv, &h) != PAM_SUCCESS)
+            return 1;
+        auth_rc = pam_authenticate(h, 0);
+        fflush(stdout);
+        child = fork();
+        if (child < 0)
+            return 1;
+        if (child == 0) {
+            pam_end(h, PAM_SUCCESS | silent);
+            fd_list(fds, sizeof fds);
+            printf("child fd_list=%s\n", fds);
+            fflush(stdout);
+            _exit(0);
+        }
+        if (waitpid(child, &status, 0) != child)
+            return 1;
+        if (auth_rc == PAM_SUCCESS)
+            acct_rc = pam_acct_mgmt(h, 0);
+        pam_end(h, acct_rc == PAM_SUCCESS ? PAM_SUCCESS : auth_rc);
+        printf("authenticate=%s acct_mgmt=%s child=%s:%d\n", code_name(auth_rc),
+               acct_rc == -1 ? "-" : code_name(acct_rc),
+               WIFEXITED(status) ? "exit" : "signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        fd_list(fds, sizeof fds);
+        printf("parent fd_list=%s\n", fds);
+        return 0;
+    }
     if (argc == 7 && !strcmp(argv[2], "threads")) {
         int t = atoi(argv[3]);
         long n = atol(argv[4]), mismatches = 0;
@@ -367,6 +409,7 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "usage: pamhost SERVICE case USER CONV PASSWORD [CODE]\n"
                     "       pamhost SERVICE loop N USER PASSWORD\n"
-                    "       pamhost SERVICE threads T N USER PASSWORD\n");
+                    "       pamhost SERVICE threads T N USER PASSWORD\n"
+                    "       pamhost SERVICE fork silent|plain USER PASSWORD\n");
     return 2;
 }

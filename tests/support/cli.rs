@@ -3,9 +3,8 @@
 //! command left the store byte-for-byte unchanged).
 
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The `iam` binary under test.
 pub fn iam() -> PathBuf {
@@ -62,21 +61,9 @@ impl Cli {
 
     /// Run with stdin text (or /dev/null).
     pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut c = self.cmd(args);
-        c.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        if let Some(s) = stdin {
-            // The command may fail (and exit) before reading its stdin: a broken pipe
-            // here is part of that outcome, not a test error.
-            let _ = child.stdin.take().unwrap().write_all(s.as_bytes());
-        }
-        child.wait_with_output().unwrap()
+        super::spawn(&mut self.cmd(args), stdin)
+            .wait_with_output()
+            .unwrap()
     }
 
     /// Run with stdin from /dev/null.

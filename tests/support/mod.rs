@@ -228,13 +228,6 @@ impl fmt::Display for Outcome {
 pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duration) -> Outcome {
     use std::os::unix::process::CommandExt;
     let start = Instant::now();
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
     // A session of its own, as a login shell has (its pid is also its process group, for
     // the kill below). CI starts jobs with no session in their pid namespace, and a
     // terminal-less iam-sts needs its parent in the caller's session.
@@ -245,11 +238,7 @@ pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duratio
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("spawn");
-    if let Some(input) = stdin {
-        let mut si = child.stdin.take().unwrap();
-        let _ = si.write_all(input.as_bytes());
-    }
+    let child = spawn(cmd, stdin);
     let pid = child.id() as i32;
     let (tx, rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
@@ -267,6 +256,24 @@ pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duratio
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
     }
+}
+
+/// Starts `cmd` with stdout and stderr captured and `stdin` written to its input (or
+/// /dev/null). A program may exit before reading its input: a broken pipe then is part
+/// of its outcome, not a test error.
+pub fn spawn(cmd: &mut Command, stdin: Option<&str>) -> std::process::Child {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    }
+    child
 }
 
 /// SIGTERM to each PID (a helper the harness started and recorded); never by name.

@@ -204,7 +204,7 @@ impl Iam {
             .list_audit(&f)
             .unwrap()
             .into_iter()
-            .map(|e| (e.action, e.decision, e.reason))
+            .map(|e| (e.action, e.decision.to_string(), e.reason))
             .collect()
     }
 }

@@ -2,8 +2,7 @@
 
 use super::*;
 
-/// Settings key of the shortest role session (seconds); absent means AWS's 900.
-const MIN_DURATION_KEY: &str = "sts.min_session_duration";
+use rules::{HASH_PARAMS_KEY, MIN_DURATION_KEY};
 
 impl AccountStore for SqliteStore {
     fn account_id(&self) -> Result<String> {
@@ -19,23 +18,21 @@ impl AccountStore for SqliteStore {
     fn hash_params(&self) -> Result<HashParams> {
         let v: Option<String> = self
             .conn
-            .query_row("SELECT value FROM settings WHERE key = 'argon2'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [HASH_PARAMS_KEY],
+                |r| r.get(0),
+            )
             .optional()?;
-        match v {
-            None => Ok(HashParams::default()),
-            Some(s) => serde_json::from_str(&s)
-                .map_err(|e| StoreError::Database(format!("bad argon2 setting: {e}"))),
-        }
+        rules::decode_hash_params(v)
     }
 
     fn set_hash_params(&self, p: &HashParams) -> Result<()> {
-        let json = serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?;
+        let json = rules::encode_hash_params(p)?;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO settings (key, value) VALUES ('argon2', ?1) ON CONFLICT DO UPDATE SET value = excluded.value",
-                [json],
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value",
+                [HASH_PARAMS_KEY, json.as_str()],
             )?;
             Ok(())
         })
@@ -89,7 +86,7 @@ impl AccountStore for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(v.and_then(|s| s.parse::<i64>().ok()).filter(|n| *n >= 1))
+            Ok(rules::decode_min_session_duration(v))
         })
     }
 

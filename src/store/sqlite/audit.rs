@@ -8,7 +8,7 @@ impl AuditStore for SqliteStore {
             tx.execute(
                 "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![e.time, e.user, e.service, e.rhost, e.tty, e.action, e.decision, e.reason],
+                params![e.time, e.user, e.service, e.rhost, e.tty, e.action, e.decision.as_str(), e.reason],
             )?;
             Ok(())
         })
@@ -31,7 +31,10 @@ impl AuditStore for SqliteStore {
                     rhost: r.get(4)?,
                     tty: r.get(5)?,
                     action: r.get(6)?,
-                    decision: r.get(7)?,
+                    // A word this version does not know (none is written) reads as an
+                    // error, never as an allow.
+                    decision: crate::audit::Decision::parse(&r.get::<_, String>(7)?)
+                        .unwrap_or(crate::audit::Decision::Error),
                     reason: r.get(8)?,
                 })
             })?;

@@ -134,19 +134,7 @@ impl GroupStore for SqliteStore {
     ) -> Result<()> {
         self.write(|tx| {
             let pk = group_pk(tx, name)?;
-            if let Some(n) = new_name {
-                let other: Option<i64> = tx
-                    .query_row("SELECT pk FROM groups WHERE name = ?1", [n], |r| r.get(0))
-                    .optional()?;
-                if other.is_some_and(|o| o != pk) {
-                    return Err(rules::group_exists(n));
-                }
-                tx.execute("UPDATE groups SET name = ?1 WHERE pk = ?2", params![n, pk])?;
-            }
-            if let Some(p) = new_path {
-                tx.execute("UPDATE groups SET path = ?1 WHERE pk = ?2", params![p, pk])?;
-            }
-            Ok(())
+            rename(tx, "groups", pk, new_name, new_path, rules::group_exists)
         })
     }
 

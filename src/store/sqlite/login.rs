@@ -188,16 +188,11 @@ impl LoginProfileStore for SqliteStore {
                 r.get(0)
             })
             .optional()?;
-        v.map(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| StoreError::Database(format!("bad password policy: {e}")))
-        })
-        .transpose()
+        rules::decode_password_policy(v)
     }
 
     fn put_password_policy(&self, p: &PasswordPolicy) -> Result<()> {
-        p.validate().map_err(StoreError::Validation)?;
-        let json = serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?;
+        let json = rules::encode_password_policy(p)?;
         self.write(|tx| {
             tx.execute("INSERT INTO password_policy (id, json) VALUES (1, ?1) ON CONFLICT DO UPDATE SET json = excluded.json", [json])?;
             Ok(())

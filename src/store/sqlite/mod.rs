@@ -19,6 +19,7 @@ mod roles;
 pub(crate) mod safe_open;
 mod schema;
 mod sessions;
+mod snapshot;
 mod ssh_keys;
 mod users;
 
@@ -256,6 +257,42 @@ impl SqliteStore {
 }
 
 // ---- lookups shared by the methods ---------------------------------------------------------
+
+/// Renames and/or moves row `pk` of `table` (`users`, `groups`): a new name another row
+/// already has (under the table's collation: exact for users, any case for groups) is
+/// refused with `taken(name)`; the row's own name is never a conflict.
+fn rename(
+    tx: &Connection,
+    table: &str,
+    pk: i64,
+    new_name: Option<&str>,
+    new_path: Option<&str>,
+    taken: fn(&str) -> StoreError,
+) -> Result<()> {
+    if let Some(n) = new_name {
+        let other: Option<i64> = tx
+            .query_row(
+                &format!("SELECT pk FROM {table} WHERE name = ?1"),
+                [n],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if other.is_some_and(|o| o != pk) {
+            return Err(taken(n));
+        }
+        tx.execute(
+            &format!("UPDATE {table} SET name = ?1 WHERE pk = ?2"),
+            params![n, pk],
+        )?;
+    }
+    if let Some(p) = new_path {
+        tx.execute(
+            &format!("UPDATE {table} SET path = ?1 WHERE pk = ?2"),
+            params![p, pk],
+        )?;
+    }
+    Ok(())
+}
 
 fn user_pk(tx: &Connection, name: &str) -> Result<i64> {
     tx.query_row("SELECT pk FROM users WHERE name = ?1", [name], |r| r.get(0))

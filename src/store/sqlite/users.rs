@@ -165,21 +165,7 @@ impl UserStore for SqliteStore {
     ) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, name)?;
-            if let Some(n) = new_name {
-                if n != name
-                    && tx
-                        .query_row("SELECT 1 FROM users WHERE name = ?1", [n], |_| Ok(()))
-                        .optional()?
-                        .is_some()
-                {
-                    return Err(rules::user_exists(n));
-                }
-                tx.execute("UPDATE users SET name = ?1 WHERE pk = ?2", params![n, pk])?;
-            }
-            if let Some(p) = new_path {
-                tx.execute("UPDATE users SET path = ?1 WHERE pk = ?2", params![p, pk])?;
-            }
-            Ok(())
+            rename(tx, "users", pk, new_name, new_path, rules::user_exists)
         })
     }
 

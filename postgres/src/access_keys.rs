@@ -1,0 +1,116 @@
+//! Access keys in PostgreSQL.
+
+use super::*;
+
+const KEY_SELECT: &str =
+    "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service
+     FROM access_keys k JOIN users u ON u.pk = k.user_pk";
+
+fn key_row(r: &postgres::Row) -> Result<AccessKey> {
+    let status: String = g(r, 2)?;
+    Ok(AccessKey {
+        access_key_id: g(r, 0)?,
+        user_name: g(r, 1)?,
+        status: Status::parse(&status).unwrap_or(Status::Inactive),
+        create_date: g(r, 3)?,
+        last_used_date: g(r, 4)?,
+        last_used_service: g(r, 5)?,
+    })
+}
+
+impl AccessKeyStore for PgStore {
+    fn create_access_key(
+        &self,
+        user: &str,
+        key_id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<AccessKey> {
+        self.write(Iso::Serializable, |db| {
+            let pk = user_pk(db, user)?;
+            rules::check_access_keys(count(
+                db,
+                "SELECT count(*) FROM access_keys WHERE user_pk = $1",
+                pk,
+            )?)?;
+            db.exec(
+                "INSERT INTO access_keys (key_id, user_pk, secret_hash, status, created) VALUES ($1, $2, $3, 'Active', $4)",
+                &[&key_id, &pk, &secret_hash, &now],
+            )?;
+            Ok(AccessKey {
+                access_key_id: key_id.to_string(),
+                user_name: user.to_string(),
+                status: Status::Active,
+                create_date: now,
+                last_used_date: None,
+                last_used_service: None,
+            })
+        })
+    }
+
+    fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
+        self.read(|db| {
+            let pk = user_pk(db, user)?;
+            db.rows(
+                &format!("{KEY_SELECT} WHERE k.user_pk = $1 ORDER BY k.created, k.key_id"),
+                &[&pk],
+            )?
+            .iter()
+            .map(key_row)
+            .collect()
+        })
+    }
+
+    fn get_access_key(&self, key_id: &str) -> Result<AccessKey> {
+        self.read1(
+            |db| match db.opt(&format!("{KEY_SELECT} WHERE k.key_id = $1"), &[&key_id])? {
+                Some(r) => key_row(&r),
+                None => Err(rules::no_such_access_key(key_id)),
+            },
+        )
+    }
+
+    fn access_key_secret_hash(&self, key_id: &str) -> Result<String> {
+        self.read1(|db| {
+            match db.opt(
+                "SELECT secret_hash FROM access_keys WHERE key_id = $1 AND status = 'Active'",
+                &[&key_id],
+            )? {
+                Some(r) => g(&r, 0),
+                None => Err(rules::no_such_access_key(key_id)),
+            }
+        })
+    }
+
+    fn update_access_key(&self, user: &str, key_id: &str, status: Status) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let pk = user_pk(db, user)?;
+            let n = db.exec(
+                "UPDATE access_keys SET status = $1 WHERE key_id = $2 AND user_pk = $3",
+                &[&status.as_str(), &key_id, &pk],
+            )?;
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+
+    fn delete_access_key(&self, user: &str, key_id: &str) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let pk = user_pk(db, user)?;
+            let n = db.exec(
+                "DELETE FROM access_keys WHERE key_id = $1 AND user_pk = $2",
+                &[&key_id, &pk],
+            )?;
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+
+    fn record_access_key_use(&self, key_id: &str, service: &str, now: i64) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let n = db.exec(
+                "UPDATE access_keys SET last_used = $1, last_used_service = $2 WHERE key_id = $3",
+                &[&now, &service, &key_id],
+            )?;
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! Schema migrations: the SQL files under `postgres/migrations/`, twins of SQLite's
+//! migrations and numbered alike. `pam_iam_schema.version` counts the migrations
+//! applied; they run in one transaction holding a transaction-level advisory lock, so
+//! two processes opening a fresh store at once migrate it exactly once.
+
+use crate::db::{Db, Iso, g};
+use pam_iam::credentials::ids;
+use pam_iam::store::{Result, StoreError};
+
+/// Every migration in order; the schema version is how many are applied.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_core.sql"),
+    include_str!("../migrations/0002_sessions_ids_report_settings.sql"),
+    include_str!("../migrations/0003_role_session_policies.sql"),
+    include_str!("../migrations/0004_session_principal_ids.sql"),
+    include_str!("../migrations/0005_factor_throttle.sql"),
+];
+
+/// The advisory lock key migrations hold ("pam-iam" in ASCII).
+const LOCK_KEY: i64 = 0x0070_616d_2d69_616d;
+
+/// Bring the schema up to date (see the module doc).
+pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
+    let latest = MIGRATIONS.len() as i64;
+    let v = version(db)?;
+    if v > latest {
+        return Err(too_new(v, latest));
+    }
+    if v == latest {
+        return Ok(());
+    }
+    if read_only {
+        return Err(StoreError::ReadOnly(format!(
+            "the store has schema version {v} and needs migrating to {latest}; run any iam command with a read-write location first"
+        )));
+    }
+    db.transaction(Iso::ReadCommitted, &mut |db| {
+        db.exec("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+        // Another process may have migrated while this one waited for the lock.
+        let v = version(db)?;
+        if v > latest {
+            return Err(too_new(v, latest));
+        }
+        for (i, m) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(v).unwrap_or(0))
+        {
+            if i == 0 {
+                db.exec_batch("CREATE TABLE pam_iam_schema (version BIGINT NOT NULL)")?;
+                db.exec_batch("INSERT INTO pam_iam_schema (version) VALUES (0)")?;
+            }
+            db.exec_batch(m)?;
+            if i == 0 {
+                let acct = ids::new_account_id()?;
+                db.exec(
+                    "INSERT INTO account (id, account_id) VALUES (1, $1)",
+                    &[&acct],
+                )?;
+            }
+        }
+        db.exec("UPDATE pam_iam_schema SET version = $1", &[&latest])?;
+        Ok(())
+    })
+}
+
+fn too_new(found: i64, supported: i64) -> StoreError {
+    StoreError::SchemaTooNew { found, supported }
+}
+
+/// The version, reading the table only when it exists (one round trip when it does not).
+pub(crate) fn version(db: &mut Db<'_>) -> Result<i64> {
+    let r = db.one("SELECT to_regclass('pam_iam_schema') IS NOT NULL", &[])?;
+    if !g::<bool>(&r, 0)? {
+        return Ok(0);
+    }
+    let r = db.one(
+        "SELECT coalesce(max(version), 0)::bigint FROM pam_iam_schema",
+        &[],
+    )?;
+    g(&r, 0)
+}

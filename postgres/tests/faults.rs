@@ -1,0 +1,235 @@
+//! Bad input and faults on a real PostgreSQL 15: each error is one line naming the
+//! server, nothing is half-written, and a write whose COMMIT answer was lost is settled
+//! (committed, or not and run again) instead of guessed.
+
+use pam_iam::store::*;
+use pam_iam_postgres::testing::{self, CommitFault, Proxy};
+use std::time::{Duration, Instant};
+
+fn open(url: &str) -> Result<Box<dyn Store>> {
+    pam_iam_postgres::open(&OpenOptions::new(url, OpenMode::ReadWrite))
+}
+
+fn user(name: &str) -> NewUser {
+    NewUser {
+        name: name.into(),
+        path: "/".into(),
+        ..Default::default()
+    }
+}
+
+fn one_line(e: &StoreError) -> String {
+    let m = e.to_string();
+    assert!(!m.contains('\n'), "one line: {m}");
+    m
+}
+
+#[test]
+fn an_unreachable_server_fails_within_the_timeout_naming_host_and_port() {
+    if !testing::available() {
+        return;
+    }
+    // Nothing listens.
+    let port = testing::free_port();
+    let t = Instant::now();
+    let e = open(&format!(
+        "postgres://iam@127.0.0.1:{port}/iam?sslmode=disable"
+    ))
+    .err()
+    .expect("refused");
+    let m = one_line(&e);
+    assert!(
+        m.contains(&format!("127.0.0.1:{port}/iam")) && m.contains("cannot connect"),
+        "{m}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(e.code(), "StoreUnavailable");
+    // Something accepts the connection but never answers (a stopped server): the
+    // handshake is bounded too.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let t = Instant::now();
+    let e = open(&format!(
+        "postgres://iam@127.0.0.1:{port}/iam?sslmode=disable&connect_timeout=1"
+    ))
+    .err()
+    .expect("timed out");
+    let m = one_line(&e);
+    assert!(
+        m.contains(&format!("127.0.0.1:{port}")) && m.contains("no answer within 2 s"),
+        "{m}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
+
+#[test]
+fn passwords_come_from_the_passfile_and_a_wrong_one_is_one_clear_line() {
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    server
+        .psql("postgres", "CREATE ROLE pw LOGIN PASSWORD 'right-horse'")
+        .unwrap();
+    let db = server.fresh_db_name().unwrap();
+    server
+        .psql("postgres", &format!("ALTER DATABASE {db} OWNER TO pw"))
+        .unwrap();
+    let hba = server.data.join("pg_hba.conf");
+    let old = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all pw 127.0.0.1/32 scram-sha-256\n{old}"),
+    )
+    .unwrap();
+    server.psql("postgres", "SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pgpass");
+    let url = format!(
+        "postgres://pw@127.0.0.1:{}/{db}?sslmode=disable&passfile={}",
+        server.port,
+        pass.display()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let write = |pw: &str, mode: u32| {
+        std::fs::write(
+            &pass,
+            format!("# comment\n127.0.0.1:{}:{db}:pw:{pw}\n", server.port),
+        )
+        .unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("wrong", 0o600);
+    let e = open(&url).err().expect("wrong password");
+    let m = one_line(&e);
+    assert!(
+        m.contains("password authentication failed")
+            && m.contains(&format!("127.0.0.1:{}", server.port)),
+        "{m}"
+    );
+    assert!(!m.contains("wrong"), "{m}");
+    write("right-horse", 0o644);
+    let e = open(&url).err().expect("group-readable passfile");
+    assert!(one_line(&e).contains("chmod 600"), "{e}");
+    write("right-horse", 0o600);
+    let s = open(&url).unwrap_or_else(|e| panic!("{e}"));
+    s.create_user(&user("alice"), 1).unwrap();
+    // A password in the URL is refused without echoing it.
+    let e = open(&format!(
+        "postgres://pw:right-horse@127.0.0.1:{}/{db}",
+        server.port
+    ))
+    .err()
+    .expect("refused");
+    assert!(
+        !e.to_string().contains("right-horse") && e.to_string().contains("passfile"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let url = server.url(&db);
+    open(&url).unwrap();
+    server
+        .psql(&db, "UPDATE pam_iam_schema SET version = 99")
+        .unwrap();
+    let e = open(&url).err().expect("too new");
+    assert!(
+        matches!(
+            e,
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 5
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "store schema version 99 is newer than this program supports (5)"
+    );
+}
+
+#[test]
+fn concurrent_opens_of_a_fresh_database_migrate_it_once() {
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    let url = server.fresh_db().unwrap();
+    let ids: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| sc.spawn(|| open(&url).map(|s| s.account_id().unwrap())))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    });
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one account: {ids:?}");
+}
+
+#[test]
+fn a_lost_commit_answer_is_settled_by_asking_the_server() {
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let proxy = Proxy::start(server.port);
+    let s = open(&proxy.url(&db)).unwrap_or_else(|e| panic!("{e}"));
+
+    // The server committed, the answer was lost: the call reports success, once.
+    proxy.arm(CommitFault::DropAnswer);
+    s.create_user(&user("committed"), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The COMMIT never arrived: the transaction is run again, the user exists once.
+    proxy.arm(CommitFault::DropCommit);
+    s.create_user(&user("retried"), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = s
+        .list_users("/")
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["committed", "retried"]);
+
+    // The answer was lost and the server cannot be asked: the caller is told the
+    // outcome is unknown (here it did commit).
+    proxy.arm(CommitFault::DropAnswerThenRefuse);
+    let e = s
+        .create_user(&user("unknown"), 1)
+        .expect_err("unknown outcome");
+    let m = one_line(&e);
+    assert!(
+        m.contains("whether the change was applied is unknown"),
+        "{m}"
+    );
+    let direct = open(&server.url(&db)).unwrap();
+    assert!(direct.get_user("unknown").is_ok());
+}
+
+#[test]
+fn atomically_runs_again_after_a_lost_commit_and_commits_once() {
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let proxy = Proxy::start(server.port);
+    let s = open(&proxy.url(&db)).unwrap_or_else(|e| panic!("{e}"));
+    proxy.arm(CommitFault::DropCommit);
+    let mut runs = 0;
+    atomically(&*s, |tx| {
+        runs += 1;
+        tx.create_user(&user("a"), 1)?;
+        tx.create_group("g", "/", 1)?;
+        tx.add_user_to_group("g", "a")
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(runs, 2, "ran again after the lost COMMIT");
+    assert_eq!(s.group_members("g").unwrap().len(), 1);
+}
