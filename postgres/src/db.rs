@@ -34,6 +34,9 @@ pub(crate) struct Db<'a> {
     target: &'a Target,
     /// The transaction id of the open write transaction, to settle a lost COMMIT.
     xid: &'a Cell<Option<i64>>,
+    /// Messages exchanged with the server (a round trip each), for the benchmark and
+    /// the round-trip test.
+    trips: &'a Cell<u64>,
 }
 
 /// Get column `i` of a row, as a store error when the type is not what the code expects.
@@ -51,6 +54,7 @@ impl<'a> Db<'a> {
         stmts: &'a mut HashMap<String, Statement>,
         retry: &'a Cell<bool>,
         xid: &'a Cell<Option<i64>>,
+        trips: &'a Cell<u64>,
         target: &'a Target,
     ) -> Db<'a> {
         Db {
@@ -59,6 +63,7 @@ impl<'a> Db<'a> {
             retry,
             target,
             xid,
+            trips,
         }
     }
 
@@ -72,10 +77,17 @@ impl<'a> Db<'a> {
         explain(&e, self.target)
     }
 
+    fn trip(&self) {
+        self.trips.set(self.trips.get() + 1);
+    }
+
     fn prep(&mut self, sql: &str) -> Result<Statement> {
+        self.trip();
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
+        // Preparing is a round trip of its own, once per statement and connection.
+        self.trip();
         let s = self.c.prepare(sql).map_err(|e| self.err(e))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
@@ -107,6 +119,7 @@ impl<'a> Db<'a> {
 
     /// Statements without parameters (DDL, transaction control).
     pub(crate) fn exec_batch(&mut self, sql: &str) -> Result<()> {
+        self.trip();
         self.c.batch_execute(sql).map_err(|e| self.err(e))
     }
 
@@ -117,6 +130,7 @@ impl<'a> Db<'a> {
             Iso::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT txid_current()",
             Iso::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
+        self.trip();
         let msgs = self.c.simple_query(sql).map_err(|e| self.err(e))?;
         self.xid.set(msgs.iter().find_map(|m| match m {
             SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
@@ -128,6 +142,7 @@ impl<'a> Db<'a> {
     /// `COMMIT`. When the answer is lost (the server went away), a new connection asks
     /// the server whether the transaction committed, so the caller is told which.
     pub(crate) fn commit(&mut self) -> Result<()> {
+        self.trip();
         match self.c.batch_execute("COMMIT") {
             Ok(()) => {
                 self.xid.set(None);

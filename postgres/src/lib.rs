@@ -63,6 +63,8 @@ pub struct PgStore {
     retry: Cell<bool>,
     /// The id of the open write transaction (to settle a COMMIT whose answer was lost).
     xid: Cell<Option<i64>>,
+    /// Round trips to the server so far (see [`PgStore::round_trips`]).
+    trips: Cell<u64>,
 }
 
 /// Clears [`PgStore::in_transaction`] when the transaction body ends, even by panic.
@@ -95,8 +97,9 @@ impl PgStore {
         let mut stmts = HashMap::new();
         let retry = Cell::new(false);
         let xid = Cell::new(None);
+        let trips = Cell::new(0);
         let account_id = {
-            let mut db = Db::new(&mut client, &mut stmts, &retry, &xid, &target);
+            let mut db = Db::new(&mut client, &mut stmts, &retry, &xid, &trips, &target);
             if opts.mode == OpenMode::ReadWrite {
                 let r = db.one("SELECT pg_is_in_recovery()", &[])?;
                 if g::<bool>(&r, 0)? {
@@ -116,7 +119,14 @@ impl PgStore {
             in_transaction: Cell::new(false),
             retry,
             xid,
+            trips,
         })
+    }
+
+    /// Round trips to the server this store has made (statements, prepares, BEGIN and
+    /// COMMIT), for benchmarks and the tests that bound them.
+    pub fn round_trips(&self) -> u64 {
+        self.trips.get()
     }
 
     fn arn(&self, kind: &str, path: &str, name: &str) -> String {
@@ -137,7 +147,14 @@ impl PgStore {
     fn raw<T>(&self, f: &mut dyn FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let mut c = self.client.borrow_mut();
         let mut s = self.stmts.borrow_mut();
-        let mut db = Db::new(&mut c, &mut s, &self.retry, &self.xid, &self.target);
+        let mut db = Db::new(
+            &mut c,
+            &mut s,
+            &self.retry,
+            &self.xid,
+            &self.trips,
+            &self.target,
+        );
         f(&mut db)
     }
 

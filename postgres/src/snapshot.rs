@@ -62,13 +62,22 @@ impl SnapshotStore for PgStore {
             )?;
             for r in &names {
                 let name: String = g(r, 0)?;
-                if name != "pam_iam_schema" && !TABLES.iter().any(|(t, _)| *t == name) {
+                if name != "pam_iam_schema" && !snapshot::known_table(&name) {
                     return Err(snapshot::unknown_table(&name));
                 }
             }
             let version = migrate::version(db)?;
             let mut tables = Vec::with_capacity(TABLES.len());
             for (name, cols) in TABLES {
+                let actual = db
+                    .rows(
+                        "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+                        &[name],
+                    )?
+                    .iter()
+                    .map(|r| g::<String>(r, 0))
+                    .collect::<Result<Vec<_>>>()?;
+                snapshot::check_columns(name, cols, &actual)?;
                 let rows = db.rows(&format!("SELECT {} FROM \"{name}\"", quoted(cols)), &[])?;
                 let rows = rows
                     .iter()

@@ -12,3 +12,60 @@ fn pg_fixture() -> Option<Fixture> {
 }
 
 pam_iam::store_contract_suite!(pg_fixture);
+
+/// What a login reads (user, credentials, lock, MFA device, every group's and the
+/// user's own policies, the boundary) for a user in 10 groups with 20 managed policies:
+/// two round trips, whatever the number of groups and policies (no query per group).
+#[test]
+fn a_login_read_is_two_round_trips() {
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let url = server.fresh_db().unwrap();
+    let s = pam_iam_postgres::PgStore::open(&OpenOptions::new(url.as_str(), OpenMode::ReadWrite))
+        .unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+    s.create_user(
+        &NewUser {
+            name: "alice".into(),
+            path: "/".into(),
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap();
+    s.create_login_profile("alice", "h", false, 1).unwrap();
+    s.put_inline_policy(PrincipalKind::User, "alice", "own", doc)
+        .unwrap();
+    for g in 0..10 {
+        let gname = format!("g{g}");
+        s.create_group(&gname, "/", 1).unwrap();
+        s.add_user_to_group(&gname, "alice").unwrap();
+        for k in 0..2 {
+            let p = s
+                .create_policy(
+                    &NewPolicy {
+                        name: format!("p{g}_{k}"),
+                        path: "/".into(),
+                        document: doc.into(),
+                        ..Default::default()
+                    },
+                    1,
+                )
+                .unwrap();
+            s.attach_policy(PrincipalKind::Group, &gname, &p.arn)
+                .unwrap();
+        }
+    }
+    let read = || {
+        let a = s.auth_info("alice").unwrap().unwrap();
+        let p = s.user_policies("alice").unwrap();
+        assert!(a.login_profile.is_some());
+        assert_eq!(p.identity.len(), 21);
+    };
+    read(); // prepares the two statements (once per connection)
+    let before = s.round_trips();
+    read();
+    assert_eq!(s.round_trips() - before, 2);
+}

@@ -83,6 +83,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created",
             "last_used",
             "last_used_service",
+            "secret_sealed",
         ],
     ),
     (
@@ -149,7 +150,41 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("credential_report", &["id", "generated", "content"]),
     ("settings", &["key", "value"]),
     ("factor_throttle", &["user_pk", "next_free_ms"]),
+    (
+        "root_access_keys",
+        &[
+            "pk",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "status",
+            "created",
+            "last_used",
+            "last_used_service",
+        ],
+    ),
+    (
+        "host_credentials",
+        &[
+            "pk",
+            "host",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "created",
+            "last_used",
+        ],
+    ),
 ];
+
+/// Tables a store derives and never copies: the fleet store version (migration 8) starts
+/// afresh in the target, whose agents resync fully.
+pub const DERIVED_TABLES: &[&str] = &["store_version"];
+
+/// Whether `name` is a table of the schema (copied or derived).
+pub fn known_table(name: &str) -> bool {
+    TABLES.iter().any(|(t, _)| *t == name) || DERIVED_TABLES.contains(&name)
+}
 
 /// One stored value (the store's column types: integers, text, bytes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -271,6 +306,24 @@ pub fn unknown_table(name: &str) -> StoreError {
     StoreError::Database(format!(
         "the store holds a table `{name}` that migrate-store does not know; refusing to copy a store partly (this build is older than the store's schema?)"
     ))
+}
+
+/// Checks that a table's columns (as the backend lists them) are exactly the ones
+/// [`TABLES`] names, so a column a migration added is never left behind silently.
+///
+/// # Errors
+/// [`StoreError::Database`] naming the table and the difference.
+pub fn check_columns(table: &str, known: &[&str], actual: &[String]) -> Result<()> {
+    let mut a: Vec<&str> = actual.iter().map(String::as_str).collect();
+    let mut k = known.to_vec();
+    a.sort_unstable();
+    k.sort_unstable();
+    if a != k {
+        return Err(StoreError::Database(format!(
+            "table {table} has the columns {a:?}, migrate-store knows {k:?}; refusing to copy a store partly (this build does not match the store's schema)"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that a copy holds exactly what was copied (counts and checksums per table).

@@ -19,13 +19,18 @@ impl SnapshotStore for SqliteStore {
             )?;
             for name in st.query_map([], |r| r.get::<_, String>(0))? {
                 let name = name?;
-                if !TABLES.iter().any(|(t, _)| *t == name) {
+                if !snapshot::known_table(&name) {
                     return Err(snapshot::unknown_table(&name));
                 }
             }
             let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             let mut tables = Vec::with_capacity(TABLES.len());
             for (name, cols) in TABLES {
+                let mut st = tx.prepare("SELECT name FROM pragma_table_info(?1)")?;
+                let actual = st
+                    .query_map([name], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                snapshot::check_columns(name, cols, &actual)?;
                 let mut st = tx.prepare(&format!("SELECT {} FROM \"{name}\"", quoted(cols)))?;
                 let mut rows = Vec::new();
                 let mut q = st.query([])?;

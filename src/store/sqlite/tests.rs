@@ -474,3 +474,22 @@ fn root_keys_and_sealed_secrets() {
         "NoSuchEntity"
     );
 }
+
+#[test]
+fn export_refuses_a_table_or_column_it_does_not_know() {
+    for ddl in [
+        "ALTER TABLE access_keys ADD COLUMN sealed BLOB",
+        "CREATE TABLE later_table (x INTEGER)",
+    ] {
+        let dir = super::safe_open::private_tempdir();
+        let db = dir.path().join("iam.db");
+        let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+        assert!(s.export_snapshot().is_ok());
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch(ddl)
+            .unwrap();
+        let e = s.export_snapshot().unwrap_err().to_string();
+        assert!(e.contains("refusing to copy a store partly"), "{ddl}: {e}");
+    }
+}
