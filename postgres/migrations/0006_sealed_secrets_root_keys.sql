@@ -1,4 +1,5 @@
--- Migration 6 (twin of SQLite's V6, iamd): access-key secrets sealed at rest, and the
+-- Migration 6 (twin of SQLite's V6, iamd): access-key secrets sealed at rest
+-- (credentials::sealed; keys made before have none and must be rotated), and the
 -- account root user's access keys (at most two, no user row).
 ALTER TABLE access_keys ADD COLUMN secret_sealed BYTEA;
 CREATE TABLE root_access_keys (

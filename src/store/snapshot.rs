@@ -87,6 +87,19 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "root_access_keys",
+        &[
+            "pk",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "status",
+            "created",
+            "last_used",
+            "last_used_service",
+        ],
+    ),
+    (
         "ssh_keys",
         &[
             "pk",
@@ -150,19 +163,6 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("credential_report", &["id", "generated", "content"]),
     ("settings", &["key", "value"]),
     ("factor_throttle", &["user_pk", "next_free_ms"]),
-    (
-        "root_access_keys",
-        &[
-            "pk",
-            "key_id",
-            "secret_hash",
-            "secret_sealed",
-            "status",
-            "created",
-            "last_used",
-            "last_used_service",
-        ],
-    ),
     (
         "host_credentials",
         &[
