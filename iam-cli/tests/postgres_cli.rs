@@ -166,8 +166,6 @@ fn populate(s: &dyn Store) {
     };
     issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();
-    s.create_root_access_key("AKIAROOT", "h", b"sealed-root", 12)
-        .unwrap();
     s.create_host_credential("web1", "HKIAWEB1", "h", b"sealed-host", 13)
         .unwrap();
     for t in 0..3 {
