@@ -898,7 +898,10 @@ fn schema_v1_store_migrates_on_open() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(
+        v, 6,
+        "every migration applied (6: sealed secrets, root keys)"
+    );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
 }

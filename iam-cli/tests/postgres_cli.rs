@@ -111,6 +111,10 @@ fn populate(s: &dyn Store) {
     s.create_access_key("alice", "AKIAEXAMPLE1", "secret-hash", 60)
         .unwrap();
     s.record_access_key_use("AKIAEXAMPLE1", "sts", 61).unwrap();
+    s.set_access_key_secret("AKIAEXAMPLE1", &[9, 0, 255])
+        .unwrap();
+    s.create_root_access_key("AKIAROOT1", "root-hash", &[1, 2], 62)
+        .unwrap();
     s.upload_ssh_public_key(
         "bob",
         "APKAEXAMPLE1",

@@ -66,21 +66,23 @@ fn a_hundred_concurrent_iam_writers_lose_nothing_and_quotas_hold() {
     }
     assert_eq!(s.group_members("g").unwrap().len(), N);
 
-    // One user, a quota of two keys: exactly two of a hundred racing writers win, every
+    // One user, a quota of 50 tags: exactly 50 of a hundred racing writers win, every
     // other one is refused with AWS's LimitExceeded (not a serialization error).
-    let outs = race(&db, |_| {
+    let outs = race(&db, |i| {
         vec![
-            "create-access-key".into(),
+            "tag-user".into(),
             "--user-name".into(),
             "c0".into(),
+            "--tags".into(),
+            format!("Key=k{i},Value=v"),
         ]
     });
     let won = outs.iter().filter(|o| o.status.success()).count();
     for o in outs.iter().filter(|o| !o.status.success()) {
         assert!(stderr(o).contains("LimitExceeded"), "{}", stderr(o));
     }
-    assert_eq!(won, 2);
-    assert_eq!(s.list_access_keys("c0").unwrap().len(), 2);
+    assert_eq!(won, 50);
+    assert_eq!(s.list_tags(TagTarget::User, "c0").unwrap().len(), 50);
     // Every write was audited, once.
     let audited = s
         .list_audit(&AuditFilter::default())
@@ -88,7 +90,7 @@ fn a_hundred_concurrent_iam_writers_lose_nothing_and_quotas_hold() {
         .iter()
         .filter(|e| e.service == "iam")
         .count();
-    assert_eq!(audited, N + N + 2);
+    assert_eq!(audited, N + N + 50);
 }
 
 #[test]

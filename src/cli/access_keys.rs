@@ -5,6 +5,7 @@ use super::args::KeyStatusArg;
 use super::output::iso8601;
 use super::{CliError, Ctx, Op, Out};
 use crate::credentials::{self, ids};
+use crate::store::AccessKey;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -12,17 +13,19 @@ use serde_json::{Value, json};
 #[derive(Debug, Subcommand)]
 #[command(rename_all = "kebab-case")]
 pub enum AccessKeyCommand {
-    /// Create an access key; the secret is shown only now (at most 2 per user).
+    /// Create an access key; the secret is shown only now (at most 2 per user). Without
+    /// --user-name: a key of the account root user (arn:aws:iam::ACCT:root), the
+    /// break-glass credential for iamd, allowed every action (at most 2).
     CreateAccessKey {
-        /// User name.
+        /// User name (default: the account root user).
         #[arg(long)]
-        user_name: String,
+        user_name: Option<String>,
     },
-    /// List a user's access keys.
+    /// List a user's access keys (without --user-name: the root user's).
     ListAccessKeys {
-        /// User name.
+        /// User name (default: the account root user).
         #[arg(long)]
-        user_name: String,
+        user_name: Option<String>,
     },
     /// Activate or deactivate an access key.
     UpdateAccessKey {
@@ -58,24 +61,34 @@ impl AccessKeyCommand {
     pub(super) fn op(self) -> Op {
         use AccessKeyCommand::*;
         match self {
-            CreateAccessKey { user_name } => Op::write(move |ctx| create(ctx, &user_name)),
-            ListAccessKeys { user_name } => Op::read(move |ctx| list(ctx, &user_name)),
+            CreateAccessKey { user_name } => {
+                Op::write(move |ctx| create(ctx, user_name.as_deref()))
+            }
+            ListAccessKeys { user_name } => Op::read(move |ctx| list(ctx, user_name.as_deref())),
             UpdateAccessKey {
                 access_key_id,
                 status,
                 user_name,
             } => Op::write(move |ctx| {
-                let user = owner(ctx, &access_key_id, user_name)?;
-                ctx.store
-                    .update_access_key(&user, &access_key_id, status.into())?;
+                match owner(ctx, &access_key_id, user_name)? {
+                    Some(user) => {
+                        ctx.store
+                            .update_access_key(&user, &access_key_id, status.into())?
+                    }
+                    None => ctx
+                        .store
+                        .update_root_access_key(&access_key_id, status.into())?,
+                }
                 Ok(None)
             }),
             DeleteAccessKey {
                 access_key_id,
                 user_name,
             } => Op::write(move |ctx| {
-                let user = owner(ctx, &access_key_id, user_name)?;
-                ctx.store.delete_access_key(&user, &access_key_id)?;
+                match owner(ctx, &access_key_id, user_name)? {
+                    Some(user) => ctx.store.delete_access_key(&user, &access_key_id)?,
+                    None => ctx.store.delete_root_access_key(&access_key_id)?,
+                }
                 Ok(None)
             }),
             GetAccessKeyLastUsed { access_key_id } => {
@@ -85,41 +98,63 @@ impl AccessKeyCommand {
     }
 }
 
-fn create(ctx: &Ctx, user: &str) -> Out {
+/// A new key of `user` (`None`: of the root user), its secret sealed under the store's
+/// secrets key so `iamd` can verify the key's signatures; only a hash is kept besides.
+fn create(ctx: &Ctx, user: Option<&str>) -> Out {
     let id = ids::new_id(ids::IdKind::AccessKey)?;
     let secret = ids::new_secret_access_key()?;
-    let k = ctx.store.create_access_key(
-        user,
-        &id,
-        &credentials::sha256_hex(secret.as_bytes()),
-        ctx.now,
-    )?;
-    Ok(Some(json!({ "AccessKey": {
+    let key = credentials::key_file::load_or_create(&ctx.secrets_key)
+        .map_err(|e| CliError::new("ServiceFailure", format!("the secrets key: {e}")))?;
+    let sealed = credentials::sealed::seal(&key, &id, secret.as_bytes())?;
+    let hash = credentials::sha256_hex(secret.as_bytes());
+    let k = match user {
+        Some(user) => crate::store::atomically(ctx.store, |s| {
+            let k = s.create_access_key(user, &id, &hash, ctx.now)?;
+            s.set_access_key_secret(&id, &sealed)?;
+            Ok(k)
+        })?,
+        None => ctx
+            .store
+            .create_root_access_key(&id, &hash, &sealed, ctx.now)?,
+    };
+    let mut v = key_json(&k);
+    v["SecretAccessKey"] = json!(secret.as_str());
+    Ok(Some(json!({ "AccessKey": v })))
+}
+
+/// AWS `AccessKeyMetadata` (a root key has no `UserName`).
+fn key_json(k: &AccessKey) -> Value {
+    let mut v = json!({
         "UserName": k.user_name,
         "AccessKeyId": k.access_key_id,
         "Status": k.status.as_str(),
-        "SecretAccessKey": secret.as_str(),
         "CreateDate": iso8601(k.create_date),
-    }})))
+    });
+    if k.user_name.is_empty() {
+        v.as_object_mut().map(|o| o.remove("UserName"));
+    }
+    v
 }
 
-fn list(ctx: &Ctx, user: &str) -> Out {
-    let list: Vec<Value> = ctx
-        .store
-        .list_access_keys(user)?
-        .iter()
-        .map(|k| json!({ "UserName": k.user_name, "AccessKeyId": k.access_key_id, "Status": k.status.as_str(), "CreateDate": iso8601(k.create_date) }))
-        .collect();
+fn list(ctx: &Ctx, user: Option<&str>) -> Out {
+    let keys = match user {
+        Some(user) => ctx.store.list_access_keys(user)?,
+        None => ctx.store.list_root_access_keys()?,
+    };
+    let list: Vec<Value> = keys.iter().map(key_json).collect();
     Ok(Some(
         json!({ "AccessKeyMetadata": list, "IsTruncated": false }),
     ))
 }
 
-/// `--user-name`, or the key's owner when it is left out.
-fn owner(ctx: &Ctx, key_id: &str, user: Option<String>) -> Result<String, CliError> {
+/// `--user-name`, or the key's owner when it is left out (`None`: the root user).
+fn owner(ctx: &Ctx, key_id: &str, user: Option<String>) -> Result<Option<String>, CliError> {
     match user {
-        Some(u) => Ok(u),
-        None => Ok(ctx.store.get_access_key(key_id)?.user_name),
+        Some(u) => Ok(Some(u)),
+        None => {
+            let c = ctx.store.access_key_credential(key_id)?;
+            Ok((!c.root).then_some(c.key.user_name))
+        }
     }
 }
 

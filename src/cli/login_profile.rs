@@ -194,7 +194,7 @@ fn violation(msg: impl Into<String>) -> CliError {
 
 /// The one new-password check (policy, reuse), then the hash.
 fn new_password_hash(ctx: &Ctx, user: &str, password: &str) -> Result<Zeroizing<String>, CliError> {
-    crate::store::new_password_hash(&*ctx.store, user, password).map_err(|e| match e {
+    crate::store::new_password_hash(ctx.store, user, password).map_err(|e| match e {
         crate::store::NewPasswordError::Refused(why) => violation(why),
         crate::store::NewPasswordError::Store(e) => e.into(),
     })

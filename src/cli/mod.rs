@@ -9,6 +9,7 @@
 
 mod access_keys;
 mod account;
+pub mod api;
 pub mod args;
 mod audit;
 mod groups;
@@ -78,10 +79,12 @@ impl From<crate::credentials::CredError> for CliError {
 }
 
 /// What every handler gets: the open store and the time of the call.
-pub(crate) struct Ctx {
-    store: Box<dyn Store>,
+pub(crate) struct Ctx<'a> {
+    store: &'a dyn Store,
     now: i64,
     output: args::Output,
+    /// The key file sealing access-key secrets.
+    secrets_key: std::path::PathBuf,
 }
 
 /// Result of a handler: JSON to print, or nothing (AWS prints nothing for many writes).
@@ -103,7 +106,7 @@ pub(crate) enum Effect {
 }
 
 /// A command's handler, given the open store.
-pub(crate) type Handler = Box<dyn FnOnce(&Ctx) -> Out>;
+pub(crate) type Handler = Box<dyn FnOnce(&Ctx<'_>) -> Out>;
 
 /// A parsed command, ready to run: its effect on the store and its handler.
 pub(crate) enum Op {
@@ -115,12 +118,12 @@ pub(crate) enum Op {
 
 impl Op {
     /// A command that only reads the store.
-    pub(crate) fn read(handler: impl FnOnce(&Ctx) -> Out + 'static) -> Op {
+    pub(crate) fn read(handler: impl FnOnce(&Ctx<'_>) -> Out + 'static) -> Op {
         Op::Store(Effect::Read, Box::new(handler))
     }
 
     /// A command that changes the store (audited, followed by the userdb refresh).
-    pub(crate) fn write(handler: impl FnOnce(&Ctx) -> Out + 'static) -> Op {
+    pub(crate) fn write(handler: impl FnOnce(&Ctx<'_>) -> Out + 'static) -> Op {
         Op::Store(Effect::Write, Box::new(handler))
     }
 }
@@ -218,9 +221,10 @@ fn run(cli: Cli, name: &str) -> Result<(), CliError> {
         ..OpenOptions::new(path.clone(), mode)
     })?;
     let ctx = Ctx {
-        store,
+        store: &*store,
         now: now(),
         output: cli.output,
+        secrets_key: store::Location::from(&path).default_secrets_key(),
     };
     let out = handler(&ctx)?;
     if effect == Effect::Write {

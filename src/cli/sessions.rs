@@ -172,17 +172,17 @@ mod tests {
             ..RoleSession::default()
         })
         .unwrap();
-        let ctx = |s| Ctx {
-            store: s,
+        let c = Ctx {
+            store: &*s,
             now: now + 1,
             output: super::super::args::Output::Json,
+            secrets_key: std::path::PathBuf::new(),
         };
         let listed =
             |c: &Ctx| list(c, None, None, false).unwrap().unwrap()["RoleSessions"][0].clone();
-        let c = ctx(s);
         assert_eq!(listed(&c)["Status"], "Active");
         c.store.delete_role("admin").unwrap();
-        let new = role(&*c.store);
+        let new = role(c.store);
         let v = listed(&c);
         assert_eq!(v["Status"], "Ended", "{v}");
         let why = v["EndedBecause"].as_str().unwrap_or_default();

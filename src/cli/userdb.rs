@@ -60,7 +60,7 @@ pub(crate) fn after_change(ctx: &Ctx, store_path: &Path) {
     if !manages_host(store_path) {
         return;
     }
-    match run(&*ctx.store, Mode::Repair) {
+    match run(ctx.store, Mode::Repair) {
         Ok(rep) => {
             for w in &rep.warnings {
                 eprintln!("iam: userdb: {w}");
@@ -75,7 +75,7 @@ pub(crate) fn after_change(ctx: &Ctx, store_path: &Path) {
 /// `iam sync-userdb [--check]`: print the drift, repair it unless `--check`.
 fn sync_userdb(ctx: &Ctx, check: bool) -> Out {
     let mode = if check { Mode::Check } else { Mode::Repair };
-    let rep = run(&*ctx.store, mode).map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
+    let rep = run(ctx.store, mode).map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
     for d in &rep.drift {
         println!("{d}");
     }
@@ -119,7 +119,7 @@ pub(crate) fn with_explicit_uid(
     let out = create(ctx)?;
     let u = ctx.store.get_user(user)?;
     let range = (cfg.range.first, cfg.range.last);
-    if let Err(e) = store::assign_linux_id(&*ctx.store, &u.user_id, Some(uid), range, &in_use) {
+    if let Err(e) = store::assign_linux_id(ctx.store, &u.user_id, Some(uid), range, &in_use) {
         let _ = ctx.store.delete_user(user);
         return Err(e.into());
     }

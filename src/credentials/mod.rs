@@ -3,10 +3,12 @@
 //! OS random generator; the clock is passed in (`second_factor` takes it as `Pacing`).
 
 pub mod ids;
+pub mod key_file;
 pub mod lockout;
 pub mod password;
 pub mod password_policy;
 pub mod recovery;
+pub mod sealed;
 pub mod second_factor;
 pub mod totp;
 

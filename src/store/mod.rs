@@ -85,15 +85,33 @@ impl Location {
     /// Where the key sealing PAM's auth facts lives unless the options say otherwise:
     /// beside a SQLite file (as it always has), [`DEFAULT_AUTH_KEY`] for a server store.
     pub fn default_auth_key(&self) -> PathBuf {
+        self.key_file(AUTH_KEY_FILE, DEFAULT_AUTH_KEY)
+    }
+
+    /// Where the key sealing access-key secrets lives unless `iamd` is told otherwise:
+    /// beside a SQLite file, [`DEFAULT_SECRETS_KEY`] for a server store. It is a file
+    /// of its own, never in the store, so a dump of the store alone holds no secret.
+    pub fn default_secrets_key(&self) -> PathBuf {
+        self.key_file(SECRETS_KEY_FILE, DEFAULT_SECRETS_KEY)
+    }
+
+    /// `file` beside a SQLite store, `server_default` for a server store.
+    fn key_file(&self, file: &str, server_default: &str) -> PathBuf {
         match self {
             Location::Sqlite(p) => match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.join(AUTH_KEY_FILE),
-                _ => PathBuf::from(AUTH_KEY_FILE),
+                Some(d) if !d.as_os_str().is_empty() => d.join(file),
+                _ => PathBuf::from(file),
             },
-            Location::Postgres(_) => PathBuf::from(DEFAULT_AUTH_KEY),
+            Location::Postgres(_) => PathBuf::from(server_default),
         }
     }
 }
+
+/// File name of the access-key sealing key beside a SQLite store.
+pub const SECRETS_KEY_FILE: &str = "pam_iam_secrets.key";
+
+/// The access-key sealing key of a store that is not a local file.
+pub const DEFAULT_SECRETS_KEY: &str = "/var/lib/pam-iam/pam_iam_secrets.key";
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

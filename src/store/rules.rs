@@ -403,6 +403,19 @@ pub fn no_such_access_key(key_id: &str) -> StoreError {
     nse(format!("The Access Key with id {key_id} cannot be found."))
 }
 
+/// The root user's access-key quota (`existing`: root keys before this one), as AWS.
+///
+/// # Errors
+/// [`StoreError::LimitExceeded`].
+pub fn check_root_access_keys(existing: i64) -> Result<()> {
+    if existing >= MAX_ACCESS_KEYS {
+        return Err(StoreError::LimitExceeded(format!(
+            "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS} (the root user has at most {MAX_ACCESS_KEYS} access keys)"
+        )));
+    }
+    Ok(())
+}
+
 /// The SSH-key quota (`existing`: the user's keys before this one).
 ///
 /// # Errors

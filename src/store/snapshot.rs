@@ -83,6 +83,20 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created",
             "last_used",
             "last_used_service",
+            "secret_sealed",
+        ],
+    ),
+    (
+        "root_access_keys",
+        &[
+            "pk",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "status",
+            "created",
+            "last_used",
+            "last_used_service",
         ],
     ),
     (

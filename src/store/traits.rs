@@ -182,8 +182,56 @@ pub trait AccessKeyStore {
     fn update_access_key(&self, user: &str, key_id: &str, status: Status) -> Result<()>;
     /// Delete a key.
     fn delete_access_key(&self, user: &str, key_id: &str) -> Result<()>;
-    /// Note a use of a key.
+    /// Note a use of a key (a user's or the root user's).
     fn record_access_key_use(&self, key_id: &str, service: &str, now: i64) -> Result<()>;
+
+    // Sealed secrets and root keys (migration 6). The defaults refuse, so a backend
+    // without that migration still builds and says what it lacks.
+
+    /// Store the sealed secret of a user's key (compose with
+    /// [`AccessKeyStore::create_access_key`] in one [`Store::atomically`]).
+    fn set_access_key_secret(&self, key_id: &str, sealed: &[u8]) -> Result<()> {
+        let _ = (key_id, sealed);
+        Err(no_root_keys())
+    }
+    /// A key of a user or of the root user, with its sealed secret (NoSuchEntity if
+    /// there is no such key).
+    fn access_key_credential(&self, key_id: &str) -> Result<KeyCredential> {
+        let _ = key_id;
+        Err(no_root_keys())
+    }
+    /// Store a new root access key (LimitExceeded at 2).
+    fn create_root_access_key(
+        &self,
+        key_id: &str,
+        secret_hash: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<AccessKey> {
+        let _ = (key_id, secret_hash, sealed, now);
+        Err(no_root_keys())
+    }
+    /// The root user's keys.
+    fn list_root_access_keys(&self) -> Result<Vec<AccessKey>> {
+        Err(no_root_keys())
+    }
+    /// Activate or deactivate a root key.
+    fn update_root_access_key(&self, key_id: &str, status: Status) -> Result<()> {
+        let _ = (key_id, status);
+        Err(no_root_keys())
+    }
+    /// Delete a root key.
+    fn delete_root_access_key(&self, key_id: &str) -> Result<()> {
+        let _ = key_id;
+        Err(no_root_keys())
+    }
+}
+
+/// What a backend without sealed secrets and root keys answers.
+fn no_root_keys() -> StoreError {
+    StoreError::Unsupported(
+        "this store backend does not keep sealed access-key secrets or root keys yet".into(),
+    )
 }
 
 /// SSH public keys of users.

@@ -181,6 +181,19 @@ pub struct AccessKey {
     pub last_used_service: Option<String>,
 }
 
+/// What verifying a request signed with an access key needs: the key, whose it is,
+/// and its secret sealed under the server's key file (`None` for keys made before
+/// secrets were sealed: they cannot sign requests and must be rotated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCredential {
+    /// The key (`user_name` is empty for a root key).
+    pub key: AccessKey,
+    /// A key of the account root user (`arn:aws:iam::ACCT:root`).
+    pub root: bool,
+    /// `credentials::sealed` bytes, bound to the key id.
+    pub sealed_secret: Option<Vec<u8>>,
+}
+
 /// An SSH public key of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshKey {

@@ -259,5 +259,22 @@ CREATE TABLE factor_throttle (
 );
 "#;
 
+/// Migration 6 (iamd): access-key secrets sealed at rest (`credentials::sealed`, so the
+/// server can verify SigV4 signatures; keys made before have none and must be rotated),
+/// and the account root user's access keys (at most two, no user row).
+pub(crate) const V6: &str = r#"
+ALTER TABLE access_keys ADD COLUMN secret_sealed BLOB;
+CREATE TABLE root_access_keys (
+  pk INTEGER PRIMARY KEY,
+  key_id TEXT NOT NULL UNIQUE,
+  secret_hash TEXT NOT NULL,
+  secret_sealed BLOB,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  created INTEGER NOT NULL,
+  last_used INTEGER,
+  last_used_service TEXT
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];

@@ -7,6 +7,9 @@ use crate::store::contract::{Fixture, store_contract_suite, user};
 use crate::store::*;
 use std::os::unix::fs::PermissionsExt;
 
+/// The schema version a fresh or migrated store has.
+const LATEST: i64 = super::schema::MIGRATIONS.len() as i64;
+
 /// A fresh store in its own temporary directory.
 fn fixture() -> Fixture {
     let dir = super::safe_open::private_tempdir();
@@ -38,7 +41,7 @@ fn creates_file_0600_dir_0700_with_account_id() {
     );
     let acct = s.account_id().unwrap();
     assert_eq!(acct.len(), 12);
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     drop(s);
     // Fixed at creation: reopening keeps it.
     assert_eq!(
@@ -151,7 +154,7 @@ fn migrates_v1_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.account_id().unwrap(), "123456789012");
     let u = s.get_user("alice").unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/alice");
@@ -276,7 +279,7 @@ fn migrates_v4_fixture() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 2);
     let t = Throttle::DEFAULT;
     assert_eq!(
@@ -314,7 +317,7 @@ fn migration_3_tolerates_an_existing_session_policy_table() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     assert_eq!(s.get_user("alice").unwrap().name, "alice");
 }
 
@@ -331,7 +334,7 @@ fn migration_4_binds_sessions_to_the_ids_they_were_issued_for() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), LATEST);
     let ids = |id: &str| {
         let all = s.list_role_sessions(None, None).unwrap();
         let r = all.iter().find(|r| r.session_id == id).unwrap();

@@ -1,0 +1,9 @@
+//! `iamd`: the AWS IAM and STS wire APIs over a pam-iam store, so the real AWS CLI,
+//! boto3 and Terraform administer pam-iam. Every request is verified by SigV4 with the
+//! store's access keys and authorized with the caller's own policies.
+
+pub mod query;
+pub mod server;
+pub mod service;
+pub mod sigv4;
+pub mod xml;

@@ -1,0 +1,450 @@
+//! The HTTP side: axum routes (`POST /` for IAM and STS, `GET /healthz`), a pool of store
+//! threads (each with its own store connection; every store call is blocking and runs
+//! there, never on the async runtime), a batching audit writer, and Prometheus metrics.
+
+use crate::service::{self, ApiError, Env, HttpRequest, Reply};
+use crate::xml;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pam_iam::store::{self, AuditEvent, OpenOptions, Store};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Largest request body: a 131,072-character policy URL-encoded (up to 3 bytes per
+/// character) plus the other members.
+pub const MAX_BODY: usize = 3 * 131_072 + 16 * 1024;
+
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce(&dyn Store) + Send>;
+
+/// Store threads: each opens its own store and runs jobs from one queue.
+pub struct Pool {
+    tx: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Pool {
+    /// Start `n` threads on the store at `opts`.
+    ///
+    /// # Errors
+    /// The first thread's open error (bad location, permissions, schema).
+    pub fn start(opts: &OpenOptions, n: usize) -> Result<Pool, store::StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n.max(1) {
+            let rx = Arc::clone(&rx);
+            spawn_with_store(opts, format!("iamd-store-{i}"), move |store| {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking job answers nothing (its caller sees a 500) and the
+                    // thread goes on serving.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store)));
+                }
+            })?;
+        }
+        Ok(Pool { tx: Mutex::new(tx) })
+    }
+
+    /// Run `f` on a store thread and wait for it without blocking the runtime.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (otx, orx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |s| {
+            let _ = otx.send(f(s));
+        });
+        self.tx.lock().ok()?.send(job).ok()?;
+        orx.await.ok()
+    }
+}
+
+/// Start thread `name` that opens its own store (a store is not `Send`: it is made and
+/// used on one thread) and runs `body` with it; the open error is returned here.
+fn spawn_with_store(
+    opts: &OpenOptions,
+    name: String,
+    body: impl FnOnce(&dyn Store) + Send + 'static,
+) -> Result<(), store::StoreError> {
+    let opts = opts.clone();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(8 << 20)
+        .spawn(move || match store::open(&opts) {
+            Ok(store) => {
+                let _ = ready_tx.send(Ok(()));
+                body(&*store);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| store::StoreError::Database(format!("cannot start a store thread: {e}")))?;
+    ready_rx
+        .recv()
+        .map_err(|_| store::StoreError::Database("a store thread died at start".into()))?
+}
+
+/// The audit trail writer: rows and key uses batched into one transaction.
+pub struct AuditWriter {
+    tx: Mutex<mpsc::Sender<AuditItem>>,
+}
+
+/// An audit row and/or a key use (key id, service, time) to note.
+type AuditItem = (Option<AuditEvent>, Option<(String, &'static str, i64)>);
+
+impl AuditWriter {
+    /// Start the writer thread with its own store.
+    ///
+    /// # Errors
+    /// The store's open error.
+    pub fn start(opts: &OpenOptions) -> Result<AuditWriter, store::StoreError> {
+        let (tx, rx) = mpsc::channel::<AuditItem>();
+        spawn_with_store(opts, "iamd-audit".into(), move |store| {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(x) => batch.push(x),
+                        Err(_) => break,
+                    }
+                }
+                let mut uses: HashMap<String, (&'static str, i64)> = HashMap::new();
+                for (_, u) in &batch {
+                    if let Some((k, s, t)) = u {
+                        uses.insert(k.clone(), (s, *t));
+                    }
+                }
+                let r = store::atomically(store, |s| {
+                    for (e, _) in &batch {
+                        if let Some(e) = e {
+                            s.append_audit(e)?;
+                        }
+                    }
+                    for (k, (svc, t)) in &uses {
+                        // A key deleted meanwhile has no use to note.
+                        let _ = s.record_access_key_use(k, svc, *t);
+                    }
+                    Ok(())
+                });
+                if let Err(e) = r {
+                    eprintln!("iamd: {} audit rows could not be written: {e}", batch.len());
+                }
+            }
+        })?;
+        Ok(AuditWriter { tx: Mutex::new(tx) })
+    }
+
+    fn send(&self, e: Option<AuditEvent>, key: Option<(String, &'static str, i64)>) {
+        if let Ok(tx) = self.tx.lock() {
+            let _ = tx.send((e, key));
+        }
+    }
+}
+
+/// Request counts and latency, for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    by_action: Mutex<HashMap<(String, String), u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// Latency histogram bounds, seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
+
+impl Metrics {
+    fn observe(&self, action: &str, code: &str, elapsed: Duration) {
+        if let Ok(mut m) = self.by_action.lock() {
+            *m.entry((action.to_string(), code.to_string())).or_default() += 1;
+        }
+        let s = elapsed.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP iamd_requests_total API requests by action and result code.\n# TYPE iamd_requests_total counter\n",
+        );
+        if let Ok(m) = self.by_action.lock() {
+            let mut rows: Vec<_> = m.iter().collect();
+            rows.sort();
+            for ((a, c), n) in rows {
+                out.push_str(&format!(
+                    "iamd_requests_total{{action=\"{}\",code=\"{}\"}} {n}\n",
+                    label(a),
+                    label(c)
+                ));
+            }
+        }
+        out.push_str("# HELP iamd_request_duration_seconds Time to answer an API request.\n# TYPE iamd_request_duration_seconds histogram\n");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            out.push_str(&format!(
+                "iamd_request_duration_seconds_bucket{{le=\"{b}\"}} {}\n",
+                self.buckets[i].load(Ordering::Relaxed)
+            ));
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "iamd_request_duration_seconds_bucket{{le=\"+Inf\"}} {n}\n"
+        ));
+        out.push_str(&format!(
+            "iamd_request_duration_seconds_sum {}\niamd_request_duration_seconds_count {n}\n",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ));
+        out
+    }
+}
+
+/// A label value with what Prometheus forbids replaced (actions come from clients).
+fn label(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// Store threads.
+    pub pool: Pool,
+    /// Audit writer.
+    pub audit: AuditWriter,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The sealing key's bytes.
+    pub secrets_key: Arc<Zeroizing<Vec<u8>>>,
+    /// Its file.
+    pub secrets_key_path: PathBuf,
+    /// The SQLite file, for the userdb refresh.
+    pub store_path: Option<PathBuf>,
+}
+
+/// Build the shared state: store threads, audit writer, the secrets key (created when
+/// missing).
+///
+/// # Errors
+/// A message naming what could not be opened.
+pub fn state(
+    opts: &OpenOptions,
+    secrets_key_path: PathBuf,
+    workers: usize,
+) -> Result<Arc<AppState>, String> {
+    let pool = Pool::start(opts, workers).map_err(|e| e.to_string())?;
+    let audit = AuditWriter::start(opts).map_err(|e| e.to_string())?;
+    let key = pam_iam::credentials::key_file::load_or_create(&secrets_key_path)?;
+    Ok(Arc::new(AppState {
+        pool,
+        audit,
+        metrics: Metrics::default(),
+        secrets_key: Arc::new(key),
+        secrets_key_path,
+        store_path: opts
+            .location
+            .sqlite_path()
+            .map(std::path::Path::to_path_buf),
+    }))
+}
+
+/// The API router.
+pub fn api_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", post(api))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+/// The metrics router.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    match st.pool.run(|s| s.schema_version().is_ok()).await {
+        Some(true) => (StatusCode::OK, "ok\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response(),
+    }
+}
+
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    let h = crate::sigv4::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn xml_response(status: u16, body: String, rid: &str) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(rid) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+async fn api(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let rid = request_id();
+    let (parts, body) = req.into_parts();
+    let error = |e: ApiError, action: &str| {
+        st.metrics.observe(action, &e.code, started.elapsed());
+        xml_response(
+            e.status,
+            xml::error(xml::IAM_NS, e.status, &e.code, &e.message, &rid),
+            &rid,
+        )
+    };
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return error(
+                ApiError::new(
+                    "RequestEntityTooLarge",
+                    format!("Request body is larger than {MAX_BODY} bytes"),
+                ),
+                "-",
+            );
+        }
+        Err(_) => {
+            return error(
+                ApiError::new("RequestTimeout", "Request body was not sent in time"),
+                "-",
+            );
+        }
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.to_string(), |v| v.to_string()),
+        v4 => v4.to_string(),
+    };
+    let http = HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers,
+        body: body.to_vec(),
+        source_ip: ip,
+    };
+    let key = Arc::clone(&st.secrets_key);
+    let key_path = st.secrets_key_path.clone();
+    let store_path = st.store_path.clone();
+    let reply: Option<Reply> = st
+        .pool
+        .run(move |s| {
+            let env = Env {
+                secrets_key: &key,
+                secrets_key_path: &key_path,
+                store_path: store_path.as_deref(),
+                now: now(),
+            };
+            service::handle(s, &env, &http)
+        })
+        .await;
+    let Some(reply) = reply else {
+        return error(
+            ApiError::new("ServiceFailure", "the request failed inside the server"),
+            "-",
+        );
+    };
+    let key_use = reply
+        .key_used
+        .clone()
+        .filter(|_| reply.result.is_ok())
+        .map(|(k, s)| (k, s, now()));
+    st.audit.send(reply.audit, key_use);
+    let ns = reply.service.namespace();
+    match reply.result {
+        Ok(v) => {
+            st.metrics.observe(&reply.action, "OK", started.elapsed());
+            xml_response(
+                200,
+                xml::response(ns, &reply.action, v.as_ref(), &rid),
+                &rid,
+            )
+        }
+        Err(e) => {
+            st.metrics
+                .observe(&reply.action, &e.code, started.elapsed());
+            xml_response(
+                e.status,
+                xml::error(ns, e.status, &e.code, &e.message, &rid),
+                &rid,
+            )
+        }
+    }
+}

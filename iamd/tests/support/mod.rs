@@ -1,0 +1,237 @@
+//! Starts `iamd` on a loopback port over a fresh store and drives it with the real AWS
+//! CLI v1 and boto3 from the venv scripts/test creates (`IAMD_AWS_VENV`).
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The venv with `aws` and boto3, or `None` (skip) outside CI.
+pub fn venv() -> Option<PathBuf> {
+    match std::env::var_os("IAMD_AWS_VENV") {
+        Some(p) if Path::new(&p).join("bin/aws").exists() => Some(PathBuf::from(p)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("IAMD_AWS_VENV does not hold the AWS CLI venv (scripts/test makes it)")
+        }
+        _ => {
+            eprintln!(
+                "skipped: set IAMD_AWS_VENV to a venv with awscli and boto3 (see scripts/test)"
+            );
+            None
+        }
+    }
+}
+
+/// A binary of the workspace, beside the running test's directory.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+/// Credentials.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A running iamd over a temporary store.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub port: u16,
+    pub venv: PathBuf,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// A store with a root key (made by `iam create-access-key`), and iamd on it.
+    pub fn start(venv: PathBuf) -> (Server, Key) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("iam.db");
+        let out = Command::new(bin("iam"))
+            .arg("create-access-key")
+            .env("PAM_IAM_DB", &db)
+            .env("PAM_IAM_INSECURE_STORE", "1")
+            .env("PAM_IAM_USERDB", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let root = Key {
+            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+            secret: v["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
+        };
+        assert!(v["AccessKey"].get("UserName").is_none());
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("iamd.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_iamd"))
+            .args(["--db", db.to_str().unwrap(), "--http", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("PAM_IAM_INSECURE_STORE", "1")
+            .env("PAM_IAM_USERDB", "off")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Server {
+            dir,
+            db,
+            port,
+            venv,
+            child,
+        };
+        s.wait_healthy();
+        (s, root)
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ =
+                    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let mut s = String::new();
+                let _ = c.read_to_string(&mut s);
+                if s.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("iamd did not become healthy: {}", self.log());
+    }
+
+    /// The server's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("iamd.log")).unwrap_or_default()
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn client_env(&self, c: &mut Command, key: &Key) {
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", &key.id)
+            .env("AWS_SECRET_ACCESS_KEY", &key.secret)
+            .env("AWS_DEFAULT_REGION", "eu-west-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_MAX_ATTEMPTS", "1");
+    }
+
+    /// `aws --endpoint-url … ARGS` as `key`.
+    pub fn aws(&self, key: &Key, args: &[&str]) -> Output {
+        self.aws_with(key, &[], args)
+    }
+
+    /// The same, with `prefix` (e.g. `faketime -f -10m`) before the command.
+    pub fn aws_with(&self, key: &Key, prefix: &[&str], args: &[&str]) -> Output {
+        let aws = self.venv.join("bin/aws");
+        let mut c = match prefix.split_first() {
+            Some((p, rest)) => {
+                let mut c = Command::new(p);
+                c.args(rest).arg(&aws);
+                c
+            }
+            None => Command::new(&aws),
+        };
+        self.client_env(&mut c, key);
+        c.args(["--endpoint-url", &self.endpoint(), "--output", "json"])
+            .args(args);
+        c.output().unwrap()
+    }
+
+    /// `aws …` that must succeed; its JSON output (`null` when it prints nothing).
+    pub fn ok(&self, key: &Key, args: &[&str]) -> serde_json::Value {
+        let o = self.aws(key, args);
+        assert!(
+            o.status.success(),
+            "aws {args:?}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
+        if o.stdout.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&o.stdout).unwrap()
+        }
+    }
+
+    /// `aws …` that must fail with AWS error `code`; its stderr.
+    pub fn fails(&self, key: &Key, args: &[&str], code: &str) -> String {
+        let o = self.aws(key, args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "aws {args:?} succeeded");
+        assert!(
+            err.contains(&format!("({code})")),
+            "aws {args:?}: want {code}, got {err}"
+        );
+        err
+    }
+
+    /// A Python script from the venv (`python3 SCRIPT ARGS`) as `key`.
+    pub fn python(&self, key: &Key, script: &Path, args: &[&str]) -> Output {
+        let mut c = Command::new(self.venv.join("bin/python3"));
+        self.client_env(&mut c, key);
+        c.arg(script).args(args);
+        c.output().unwrap()
+    }
+
+    /// One raw body signed by botocore's signer: (HTTP status, body).
+    pub fn raw(&self, key: &Key, service: &str, body: &str, extra: &[&str]) -> (u16, String) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/raw_call.py");
+        let mut args = vec![self.endpoint(), service.to_string(), body.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = self.python(key, &script, &a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (status, body) = out.split_once('\n').unwrap();
+        (status.trim().parse().unwrap(), body.to_string())
+    }
+
+    /// `iam ARGS` on the server's store (the local CLI, as Linux root).
+    pub fn iam(&self, args: &[&str]) -> Output {
+        Command::new(bin("iam"))
+            .args(args)
+            .env("PAM_IAM_DB", &self.db)
+            .env("PAM_IAM_INSECURE_STORE", "1")
+            .env("PAM_IAM_USERDB", "off")
+            .output()
+            .unwrap()
+    }
+
+    /// A new access key for `user`, made through the API by `by`.
+    pub fn key_for(&self, by: &Key, user: &str) -> Key {
+        let v = self.ok(by, &["iam", "create-access-key", "--user-name", user]);
+        Key {
+            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+            secret: v["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
+        }
+    }
+}
