@@ -111,9 +111,9 @@ fn populate(s: &dyn Store) {
     s.create_access_key("alice", "AKIAEXAMPLE1", "secret-hash", 60)
         .unwrap();
     s.record_access_key_use("AKIAEXAMPLE1", "sts", 61).unwrap();
-    s.set_access_key_secret("AKIAEXAMPLE1", &[9, 0, 255])
+    s.set_access_key_secret("AKIAEXAMPLE1", b"sealed-1")
         .unwrap();
-    s.create_root_access_key("AKIAROOT1", "root-hash", &[1, 2], 62)
+    s.create_root_access_key("AKIAROOTEXAMPLE", "root-hash", b"sealed-r", 62)
         .unwrap();
     s.upload_ssh_public_key(
         "bob",

@@ -14,7 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_role_session_policies.sql"),
     include_str!("../migrations/0004_session_principal_ids.sql"),
     include_str!("../migrations/0005_factor_throttle.sql"),
-    include_str!("../migrations/0006_root_access_keys.sql"),
+    include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
 ];
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).

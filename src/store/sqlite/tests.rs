@@ -421,7 +421,7 @@ mod temp_store_tests {
 #[test]
 fn export_refuses_a_table_or_column_it_does_not_know() {
     for ddl in [
-        "ALTER TABLE access_keys ADD COLUMN sealed BLOB",
+        "ALTER TABLE access_keys ADD COLUMN later BLOB",
         "CREATE TABLE later_table (x INTEGER)",
     ] {
         let dir = super::safe_open::private_tempdir();
