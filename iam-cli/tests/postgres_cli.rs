@@ -166,6 +166,8 @@ fn populate(s: &dyn Store) {
     };
     issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();
+    s.create_host_credential("web1", "HKIAWEB1", "h", b"sealed-host", 13)
+        .unwrap();
     for t in 0..3 {
         s.append_audit(&AuditEvent {
             time: 100 + t,

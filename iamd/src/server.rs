@@ -2,6 +2,7 @@
 //! threads (each with its own store connection; every store call is blocking and runs
 //! there, never on the async runtime), a batching audit writer, and Prometheus metrics.
 
+use crate::host_api;
 use crate::service::{self, ApiError, Env, HttpRequest, Reply};
 use crate::xml;
 use axum::Router;
@@ -252,6 +253,10 @@ pub struct AppState {
     pub secrets_key_path: PathBuf,
     /// The SQLite file, for the userdb refresh.
     pub store_path: Option<PathBuf>,
+    /// The store version, watched for the host API's long polls.
+    pub version: tokio::sync::watch::Sender<i64>,
+    /// Whether the watcher runs (it starts with the first long poll).
+    pub watching: std::sync::Once,
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
@@ -277,14 +282,21 @@ pub fn state(
             .location
             .sqlite_path()
             .map(std::path::Path::to_path_buf),
+        version: tokio::sync::watch::Sender::new(0),
+        watching: std::sync::Once::new(),
     }))
 }
+
+/// How often the watcher reads the store version (every `iamd` sharing a store sees
+/// every writer's changes this way).
+const VERSION_POLL: Duration = Duration::from_millis(100);
 
 /// The API router.
 pub fn api_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(api))
         .route("/healthz", get(healthz))
+        .route(host_api::REPLICA_PATH, get(host_replica))
         .with_state(state)
 }
 
@@ -376,30 +388,7 @@ async fn api(
             );
         }
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let ip = match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(v6.to_string(), |v| v.to_string()),
-        v4 => v4.to_string(),
-    };
-    let http = HttpRequest {
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers,
-        body: body.to_vec(),
-        source_ip: ip,
-    };
+    let http = http_request(&parts, &body, peer);
     let key = Arc::clone(&st.secrets_key);
     let key_path = st.secrets_key_path.clone();
     let store_path = st.store_path.clone();
@@ -445,6 +434,206 @@ async fn api(
                 xml::error(ns, e.status, &e.code, &e.message, &rid),
                 &rid,
             )
+        }
+    }
+}
+
+/// A request as the service layer takes it (owned: it crosses to a store thread).
+fn http_request(parts: &axum::http::request::Parts, body: &[u8], peer: SocketAddr) -> HttpRequest {
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.to_string(), |v| v.to_string()),
+        v4 => v4.to_string(),
+    };
+    HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers,
+        body: body.to_vec(),
+        source_ip: ip,
+    }
+}
+
+/// Start the store-version watcher once: it publishes each new version to the waiting
+/// pulls.
+fn watch_versions(st: &Arc<AppState>) {
+    st.watching.call_once(|| {
+        let st = Arc::clone(st);
+        tokio::spawn(async move {
+            loop {
+                if let Some(Ok(v)) = st.pool.run(|s| s.store_version()).await {
+                    st.version.send_if_modified(|old| {
+                        let changed = *old != v;
+                        *old = v;
+                        changed
+                    });
+                }
+                tokio::time::sleep(VERSION_POLL).await;
+            }
+        });
+    });
+}
+
+fn json_response(status: u16, v: &serde_json::Value) -> Response {
+    let mut r = Response::new(Body::from(v.to_string()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// What a store thread answers a pull with.
+enum Pulled {
+    Snapshot(Box<pam_iam::store::replica::Replica>),
+    Unchanged(i64),
+}
+
+/// `GET /host/v1/replica`: authenticate the host, answer its view now when the version
+/// moved, else wait for a change (see [`host_api`]).
+async fn host_replica(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, _) = req.into_parts();
+    let http = http_request(&parts, &[], peer);
+    let pull = match host_api::parse_pull(&http.query) {
+        Ok(p) => p,
+        Err(e) => return json_response(e.status, &host_api::error_body(&e)),
+    };
+    watch_versions(&st);
+    let mut changes = st.version.subscribe();
+    let key = Arc::clone(&st.secrets_key);
+    let req2 = http.clone();
+    let first = st
+        .pool
+        .run(
+            move |s| -> Result<
+                (host_api::HostCaller, Pulled),
+                (Option<host_api::HostCaller>, service::ApiError),
+            > {
+                let caller =
+                    host_api::authenticate(s, &key, &req2, now()).map_err(|e| (None, e))?;
+                let pulled = (|| {
+                    let v = s.store_version()?;
+                    if pull.since == Some(v) && pull.wait > 0 {
+                        return Ok(Pulled::Unchanged(v));
+                    }
+                    Ok(Pulled::Snapshot(Box::new(s.export_replica(&caller.host)?)))
+                })()
+                .map_err(|e: pam_iam::store::StoreError| (Some(caller.clone()), e.into()))?;
+                Ok((caller, pulled))
+            },
+        )
+        .await;
+    let result = match first {
+        None => Err((
+            None,
+            ApiError::new("ServiceFailure", "the request failed inside the server"),
+        )),
+        Some(r) => r,
+    };
+    let result = match result {
+        Ok((caller, Pulled::Unchanged(v))) => {
+            // Wait for another version, then take the snapshot.
+            let wait = Duration::from_secs(pull.wait);
+            let moved = matches!(
+                tokio::time::timeout(wait, changes.wait_for(|x| *x != 0 && *x != v)).await,
+                Ok(Ok(_))
+            );
+            if !moved {
+                st.metrics
+                    .observe("host:GetReplica", "Unchanged", started.elapsed());
+                return json_response(200, &host_api::unchanged_body(v));
+            }
+            // The credential is checked again: it may have been deleted while the
+            // request waited, and a revoked host gets nothing more.
+            let (host, key_id) = (caller.host.clone(), caller.key_id.clone());
+            let after_wait = st
+                .pool
+                .run(move |s| match s.host_credential(&key_id) {
+                    Ok(_) => s.export_replica(&host),
+                    Err(pam_iam::store::StoreError::NoSuchEntity(_)) => {
+                        Err(pam_iam::store::StoreError::NoSuchEntity(String::new()))
+                    }
+                    Err(e) => Err(e),
+                })
+                .await;
+            let after_wait = match after_wait {
+                Some(Err(pam_iam::store::StoreError::NoSuchEntity(_))) => {
+                    let e: ApiError = crate::sigv4::SigError::UnknownKey.into();
+                    st.audit.send(
+                        Some(host_api::audit(
+                            Some(&caller),
+                            &caller.key_id,
+                            &http.source_ip,
+                            now(),
+                            &Err(e.clone()),
+                        )),
+                        None,
+                    );
+                    return json_response(e.status, &host_api::error_body(&e));
+                }
+                other => other,
+            };
+            match after_wait {
+                Some(Ok(r)) => Ok((caller, Pulled::Snapshot(Box::new(r)))),
+                Some(Err(e)) => Err((Some(caller), e.into())),
+                None => Err((
+                    Some(caller),
+                    ApiError::new("ServiceFailure", "the request failed inside the server"),
+                )),
+            }
+        }
+        other => other,
+    };
+    match result {
+        Ok((caller, Pulled::Snapshot(r))) => {
+            let body = host_api::snapshot_body(&r);
+            st.audit.send(
+                Some(host_api::audit(
+                    Some(&caller),
+                    &caller.key_id,
+                    &http.source_ip,
+                    now(),
+                    &Ok(()),
+                )),
+                None,
+            );
+            st.metrics
+                .observe("host:GetReplica", "OK", started.elapsed());
+            json_response(200, &body)
+        }
+        Ok((_, Pulled::Unchanged(v))) => json_response(200, &host_api::unchanged_body(v)),
+        Err((caller, e)) => {
+            st.audit.send(
+                Some(host_api::audit(
+                    caller.as_ref(),
+                    &host_api::key_hint(&http),
+                    &http.source_ip,
+                    now(),
+                    &Err(e.clone()),
+                )),
+                None,
+            );
+            st.metrics
+                .observe("host:GetReplica", &e.code, started.elapsed());
+            json_response(e.status, &host_api::error_body(&e))
         }
     }
 }

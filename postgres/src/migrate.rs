@@ -15,6 +15,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_session_principal_ids.sql"),
     include_str!("../migrations/0005_factor_throttle.sql"),
     include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
+    include_str!("../migrations/0007_reserved.sql"),
+    include_str!("../migrations/0008_fleet_hosts.sql"),
 ];
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).

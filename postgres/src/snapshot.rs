@@ -62,7 +62,7 @@ impl SnapshotStore for PgStore {
             )?;
             for r in &names {
                 let name: String = g(r, 0)?;
-                if name != "pam_iam_schema" && !TABLES.iter().any(|(t, _)| *t == name) {
+                if name != "pam_iam_schema" && !snapshot::known_table(&name) {
                     return Err(snapshot::unknown_table(&name));
                 }
             }

@@ -33,6 +33,26 @@ pub enum HostCommand {
         #[arg(long)]
         host_name: Option<String>,
     },
+    /// Issue fleet-mode credentials for a host (principal arn:aws:iam::ACCT:host/NAME),
+    /// which its iam-agent signs every request to iamd with. The secret is shown (or
+    /// written to --credentials-file, root-only) only now; one set per host.
+    CreateHostCredentials {
+        /// Host name.
+        #[arg(long)]
+        host_name: String,
+        /// Write the credentials to this new file (mode 0600) for the agent instead of
+        /// printing the secret.
+        #[arg(long)]
+        credentials_file: Option<std::path::PathBuf>,
+    },
+    /// Delete a host's credentials: its agent is refused from now on.
+    DeleteHostCredentials {
+        /// Host name.
+        #[arg(long)]
+        host_name: String,
+    },
+    /// List the hosts that have credentials (never the secrets).
+    ListHostCredentials,
 }
 
 impl HostCommand {
@@ -54,6 +74,17 @@ impl HostCommand {
                 Ok(None)
             }),
             ListHostTags { host_name } => Op::read(move |ctx| list_tags(ctx, host_name)),
+            CreateHostCredentials {
+                host_name,
+                credentials_file,
+            } => Op::write(move |ctx| {
+                super::host_credentials::create(ctx, &host_name, credentials_file.as_deref())
+            }),
+            DeleteHostCredentials { host_name } => Op::write(move |ctx| {
+                ctx.store.delete_host_credential(&host_name)?;
+                Ok(None)
+            }),
+            ListHostCredentials => Op::read(super::host_credentials::list),
         }
     }
 }

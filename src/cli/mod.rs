@@ -13,6 +13,7 @@ pub mod api;
 pub mod args;
 mod audit;
 mod groups;
+mod host_credentials;
 mod hosts;
 mod input;
 mod lockout;
@@ -309,7 +310,7 @@ mod tests {
                 reads += usize::from(want == Some(Effect::Read));
                 assert_eq!(effect_of(sub), want, "{name}");
             }
-            assert_eq!(reads, 40);
+            assert_eq!(reads, 41);
         };
         std::thread::Builder::new()
             .stack_size(32 << 20)

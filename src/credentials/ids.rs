@@ -26,6 +26,8 @@ pub enum IdKind {
     SessionKey,
     /// `APKA…` SSH public key ids
     SshKey,
+    /// `HKIA…` host credentials (fleet mode)
+    HostKey,
 }
 
 impl IdKind {
@@ -38,12 +40,13 @@ impl IdKind {
             IdKind::AccessKey => "AKIA",
             IdKind::SessionKey => "ASIA",
             IdKind::SshKey => "APKA",
+            IdKind::HostKey => "HKIA",
         }
     }
 
     fn random_len(self) -> usize {
         match self {
-            IdKind::AccessKey | IdKind::SessionKey | IdKind::SshKey => 16,
+            IdKind::AccessKey | IdKind::SessionKey | IdKind::SshKey | IdKind::HostKey => 16,
             _ => 17,
         }
     }

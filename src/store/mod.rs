@@ -6,6 +6,7 @@
 #[doc(hidden)]
 pub mod contract;
 mod ops;
+pub mod replica;
 pub mod rules;
 pub mod snapshot;
 pub mod sqlite;

@@ -163,7 +163,28 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("credential_report", &["id", "generated", "content"]),
     ("settings", &["key", "value"]),
     ("factor_throttle", &["user_pk", "next_free_ms"]),
+    (
+        "host_credentials",
+        &[
+            "pk",
+            "host",
+            "key_id",
+            "secret_hash",
+            "secret_sealed",
+            "created",
+            "last_used",
+        ],
+    ),
 ];
+
+/// Tables a store derives and never copies: the fleet store version (migration 8) starts
+/// afresh in the target, whose agents resync fully.
+pub const DERIVED_TABLES: &[&str] = &["store_version"];
+
+/// Whether `name` is a table of the schema (copied or derived).
+pub fn known_table(name: &str) -> bool {
+    TABLES.iter().any(|(t, _)| *t == name) || DERIVED_TABLES.contains(&name)
+}
 
 /// One stored value (the store's column types: integers, text, bytes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -406,6 +406,61 @@ pub trait HostStore {
     fn untag_host(&self, host: &str, keys: &[String]) -> Result<()>;
     /// Tags of a host (empty if none).
     fn list_host_tags(&self, host: &str) -> Result<Vec<Tag>>;
+
+    // Fleet mode (migration 8). The defaults refuse, so a backend without it still
+    // builds and says what it lacks.
+
+    /// Store the credentials of `host` (EntityAlreadyExists if it has some).
+    fn create_host_credential(
+        &self,
+        host: &str,
+        key_id: &str,
+        secret_hash: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<HostCredential> {
+        let _ = (host, key_id, secret_hash, sealed, now);
+        Err(no_fleet())
+    }
+    /// Every host's credentials, by host name.
+    fn list_host_credentials(&self) -> Result<Vec<HostCredential>> {
+        Err(no_fleet())
+    }
+    /// Delete the credentials of `host` (NoSuchEntity if it has none): cuts it off.
+    fn delete_host_credential(&self, host: &str) -> Result<()> {
+        let _ = host;
+        Err(no_fleet())
+    }
+    /// The credentials with key id `key_id` and their sealed secret (NoSuchEntity).
+    fn host_credential(&self, key_id: &str) -> Result<(HostCredential, Vec<u8>)> {
+        let _ = key_id;
+        Err(no_fleet())
+    }
+    /// Note a request signed with `key_id`.
+    fn record_host_credential_use(&self, key_id: &str, now: i64) -> Result<()> {
+        let _ = (key_id, now);
+        Err(no_fleet())
+    }
+    /// The store version: bumped by every change to what a replica carries.
+    fn store_version(&self) -> Result<i64> {
+        Err(no_fleet())
+    }
+    /// `host`'s view of the store ([`super::replica::REPLICA_TABLES`]), in one snapshot.
+    fn export_replica(&self, host: &str) -> Result<super::replica::Replica> {
+        let _ = host;
+        Err(no_fleet())
+    }
+    /// Replace this store's replicated tables with `r` in one transaction and set its
+    /// store version to `r`'s (an agent's replica).
+    fn import_replica(&self, r: &super::replica::Replica) -> Result<()> {
+        let _ = r;
+        Err(no_fleet())
+    }
+}
+
+/// What a backend without fleet mode answers.
+fn no_fleet() -> StoreError {
+    StoreError::Unsupported("this store backend does not serve fleet mode (hosts) yet".into())
 }
 
 /// The audit trail.

@@ -447,3 +447,17 @@ pub enum IdSpace {
     /// Linux gids.
     Gid,
 }
+
+/// A host's credentials in fleet mode (never the secret): the agent on `host` signs its
+/// requests to `iamd` with them, as the principal `arn:aws:iam::ACCT:host/HOST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCredential {
+    /// Host name.
+    pub host: String,
+    /// `HKIA…` key id.
+    pub key_id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds of the last request signed with it.
+    pub last_used: Option<i64>,
+}

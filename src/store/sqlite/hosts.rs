@@ -42,4 +42,43 @@ impl HostStore for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+
+    fn create_host_credential(
+        &self,
+        host: &str,
+        key_id: &str,
+        secret_hash: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<HostCredential> {
+        self.fleet_create_credential(host, key_id, secret_hash, sealed, now)
+    }
+
+    fn list_host_credentials(&self) -> Result<Vec<HostCredential>> {
+        self.fleet_list_credentials()
+    }
+
+    fn delete_host_credential(&self, host: &str) -> Result<()> {
+        self.fleet_delete_credential(host)
+    }
+
+    fn host_credential(&self, key_id: &str) -> Result<(HostCredential, Vec<u8>)> {
+        self.fleet_credential(key_id)
+    }
+
+    fn record_host_credential_use(&self, key_id: &str, now: i64) -> Result<()> {
+        self.fleet_record_use(key_id, now)
+    }
+
+    fn store_version(&self) -> Result<i64> {
+        self.fleet_store_version()
+    }
+
+    fn export_replica(&self, host: &str) -> Result<crate::store::replica::Replica> {
+        self.fleet_export(host)
+    }
+
+    fn import_replica(&self, r: &crate::store::replica::Replica) -> Result<()> {
+        self.fleet_import(r)
+    }
 }

@@ -7,6 +7,7 @@
 mod access_keys;
 mod account;
 mod audit;
+mod fleet;
 mod groups;
 mod hosts;
 mod linux_ids;

@@ -96,9 +96,13 @@ pub(crate) fn prepare(path: &Path, opts: &OpenOptions) -> Result<PathBuf, StoreE
         check_ancestors(&dir)?;
     }
 
+    // O_PATH: closing this descriptor must not release the POSIX locks SQLite holds on
+    // the file through this process's other connections (closing any other kind of
+    // descriptor does, and then another process closing its connection believes it is
+    // the last one, checkpoints and deletes the WAL under the live connections).
     let mut oo = fs::OpenOptions::new();
     oo.read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC);
     let file = match oo.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound && opts.mode == OpenMode::ReadWrite => {
@@ -123,6 +127,9 @@ pub(crate) fn prepare(path: &Path, opts: &OpenOptions) -> Result<PathBuf, StoreE
         Err(e) => return Err(io_err(path, e)),
     };
     let md = file.metadata().map_err(|e| io_err(path, e))?;
+    if md.file_type().is_symlink() {
+        return Err(insecure(path, "the store is a symbolic link".into()));
+    }
     if !md.is_file() {
         return Err(insecure(path, "the store is not a regular file".into()));
     }

@@ -276,5 +276,83 @@ CREATE TABLE root_access_keys (
 );
 "#;
 
+/// Migration 7: reserved (core); a no-op here so numbering stays aligned.
+pub(crate) const V7: &str = "";
+
+/// Migration 8 (fleet mode): host credentials (`iam create-host-credentials`: the secret
+/// sealed like access keys, so `iamd` verifies the agent's SigV4 signatures), and the
+/// store version that every change to what a host's replica carries bumps (triggers), so
+/// agents wait for a change and resync.
+pub(crate) const V8: &str = r#"
+CREATE TABLE host_credentials (
+  pk INTEGER PRIMARY KEY,
+  host TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  key_id TEXT NOT NULL UNIQUE,
+  secret_hash TEXT NOT NULL,
+  secret_sealed BLOB NOT NULL,
+  created INTEGER NOT NULL,
+  last_used INTEGER
+);
+CREATE TABLE store_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO store_version (id, version) VALUES (1, 1);
+CREATE TRIGGER store_version_users_insert AFTER INSERT ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_users_update AFTER UPDATE ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_users_delete AFTER DELETE ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_tags_insert AFTER INSERT ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_tags_update AFTER UPDATE ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_tags_delete AFTER DELETE ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_groups_insert AFTER INSERT ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_groups_update AFTER UPDATE ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_groups_delete AFTER DELETE ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_members_insert AFTER INSERT ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_members_update AFTER UPDATE ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_members_delete AFTER DELETE ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policies_insert AFTER INSERT ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policies_update AFTER UPDATE ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policies_delete AFTER DELETE ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policy_versions_insert AFTER INSERT ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policy_versions_update AFTER UPDATE ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_policy_versions_delete AFTER DELETE ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_roles_insert AFTER INSERT ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_roles_update AFTER UPDATE ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_roles_delete AFTER DELETE ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_tags_insert AFTER INSERT ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_tags_update AFTER UPDATE ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_tags_delete AFTER DELETE ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_attached_insert AFTER INSERT ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_attached_update AFTER UPDATE ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_attached_delete AFTER DELETE ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_attached_insert AFTER INSERT ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_attached_update AFTER UPDATE ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_attached_delete AFTER DELETE ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_attached_insert AFTER INSERT ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_attached_update AFTER UPDATE ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_attached_delete AFTER DELETE ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_inline_insert AFTER INSERT ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_inline_update AFTER UPDATE ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_user_inline_delete AFTER DELETE ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_inline_insert AFTER INSERT ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_inline_update AFTER UPDATE ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_group_inline_delete AFTER DELETE ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_inline_insert AFTER INSERT ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_inline_update AFTER UPDATE ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_inline_delete AFTER DELETE ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_host_tags_insert AFTER INSERT ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_host_tags_update AFTER UPDATE ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_host_tags_delete AFTER DELETE ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_ssh_keys_insert AFTER INSERT ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_ssh_keys_update AFTER UPDATE ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_ssh_keys_delete AFTER DELETE ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_id_allocations_insert AFTER INSERT ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_id_allocations_update AFTER UPDATE ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_id_allocations_delete AFTER DELETE ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_account_insert AFTER INSERT ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_account_update AFTER UPDATE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];

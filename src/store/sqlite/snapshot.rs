@@ -19,7 +19,7 @@ impl SnapshotStore for SqliteStore {
             )?;
             for name in st.query_map([], |r| r.get::<_, String>(0))? {
                 let name = name?;
-                if !TABLES.iter().any(|(t, _)| *t == name) {
+                if !snapshot::known_table(&name) {
                     return Err(snapshot::unknown_table(&name));
                 }
             }

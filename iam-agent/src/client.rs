@@ -1,0 +1,129 @@
+//! One signed pull from one `iamd` (plain HTTP/1.1 on loopback, `Connection: close`):
+//! a transport failure (no connection, timeout, a broken answer) is told apart from an
+//! answer, because only the former moves the agent to the next server.
+
+use crate::config::{HostCredentials, Server};
+use iamd::host_api;
+use pam_iam::store::replica::Replica;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// What a server answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// The host's view at a new version.
+    Snapshot(Box<Replica>),
+    /// Nothing changed while the server waited.
+    Unchanged,
+    /// The server refused (revoked credential, bad signature, …): final, not retried
+    /// elsewhere.
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+}
+
+/// The server could not be reached or gave no usable answer.
+#[derive(Debug)]
+pub struct Transport(pub String);
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest answer read (a replica of a big account is a few MB).
+const MAX_ANSWER: u64 = 256 << 20;
+
+/// Pull once: `since` is the version held (none: a full snapshot now).
+///
+/// # Errors
+/// [`Transport`] when the server is down, slow beyond `wait` + 10 s, or answers garbage.
+pub fn pull(
+    server: &Server,
+    creds: &HostCredentials,
+    since: Option<i64>,
+    wait: u64,
+    now: i64,
+) -> Result<Answer, Transport> {
+    let query = match since {
+        Some(v) => format!("since={v}&wait={wait}"),
+        None => "wait=0".to_string(),
+    };
+    let headers = host_api::sign_get(
+        &server.authority,
+        host_api::REPLICA_PATH,
+        &query,
+        &creds.key_id,
+        creds.secret.as_bytes(),
+        now,
+    )
+    .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
+    let addr: std::net::SocketAddr = server
+        .authority
+        .parse()
+        .map_err(|_| Transport(format!("{}: not IP:PORT", server.url)))?;
+    let mut c = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        .map_err(|e| Transport(format!("{}: {e}", server.url)))?;
+    let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
+    c.set_read_timeout(Some(Duration::from_secs(wait + 10)))
+        .map_err(io)?;
+    let mut req = format!("GET {}?{query} HTTP/1.1\r\n", host_api::REPLICA_PATH);
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("connection: close\r\n\r\n");
+    c.write_all(req.as_bytes()).map_err(io)?;
+    let mut raw = Vec::new();
+    c.take(MAX_ANSWER).read_to_end(&mut raw).map_err(io)?;
+    parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+}
+
+fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the answer ended before its headers did")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no HTTP status line")?;
+    if head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:"))
+    {
+        return Err("a chunked answer (iamd sends a length)".into());
+    }
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("HTTP {status} with a body that is not JSON: {e}"))?;
+    if status == 200 {
+        if v["Unchanged"] == true {
+            return Ok(Answer::Unchanged);
+        }
+        let r: Replica =
+            serde_json::from_value(v["Replica"].clone()).map_err(|e| format!("replica: {e}"))?;
+        return Ok(Answer::Snapshot(Box::new(r)));
+    }
+    if status >= 500 {
+        // The server is up but cannot serve (its store is down): try another.
+        return Err(format!(
+            "HTTP {status}: {}",
+            v["Error"]["Message"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(Answer::Refused {
+        status,
+        code: v["Error"]["Code"].as_str().unwrap_or("?").to_string(),
+        message: v["Error"]["Message"].as_str().unwrap_or("").to_string(),
+    })
+}

@@ -1,0 +1,175 @@
+//! `/etc/pam-iam/agent.toml` and the host credentials file it names.
+
+use serde::Deserialize;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/pam-iam/agent.toml";
+
+/// The agent's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `iamd` base URLs, tried in order (`http://127.0.0.1:8443`).
+    pub servers: Vec<String>,
+    /// The host credentials file (`iam create-host-credentials --credentials-file`).
+    #[serde(default = "default_credentials")]
+    pub credentials: PathBuf,
+    /// The replica this agent keeps.
+    #[serde(default = "default_replica")]
+    pub replica: PathBuf,
+    /// The socket `pam_iam.so` will talk to (served by the next slice).
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+    /// How long one pull waits at the server for a change.
+    #[serde(default = "default_wait")]
+    pub wait_seconds: u64,
+    /// Pause before trying again when every server is down or refused.
+    #[serde(default = "default_retry")]
+    pub retry_seconds: u64,
+}
+
+fn default_credentials() -> PathBuf {
+    PathBuf::from("/etc/pam-iam/host-credentials.json")
+}
+fn default_replica() -> PathBuf {
+    PathBuf::from("/var/lib/pam-iam/replica.db")
+}
+fn default_socket() -> PathBuf {
+    PathBuf::from("/run/pam-iam/agent.sock")
+}
+fn default_wait() -> u64 {
+    20
+}
+fn default_retry() -> u64 {
+    2
+}
+
+/// A server of the list: where to connect and what the `Host` header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The URL as configured.
+    pub url: String,
+    /// `HOST:PORT`.
+    pub authority: String,
+}
+
+/// What is wrong with the configuration or the credentials file.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    Read(PathBuf, std::io::Error),
+    /// The file is not valid.
+    Invalid(PathBuf, String),
+    /// The credentials file may be read by others.
+    Exposed(PathBuf, String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+            ConfigError::Invalid(p, e) => write!(f, "{}: {e}", p.display()),
+            ConfigError::Exposed(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Read and check `path`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file and what is wrong.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        let c: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string()))?;
+        if c.servers.is_empty() {
+            return Err(ConfigError::Invalid(
+                path.into(),
+                "servers is empty: list at least one iamd URL".into(),
+            ));
+        }
+        for s in &c.servers {
+            parse_server(s).map_err(|e| ConfigError::Invalid(path.into(), e))?;
+        }
+        Ok(c)
+    }
+
+    /// The servers, parsed (checked by [`Config::load`]).
+    pub fn server_list(&self) -> Vec<Server> {
+        self.servers
+            .iter()
+            .filter_map(|s| parse_server(s).ok())
+            .collect()
+    }
+}
+
+/// `http://HOST:PORT` on a loopback address (TLS is not built yet, and a replica must
+/// never cross a network in clear: whoever could alter it in flight could grant logins).
+fn parse_server(s: &str) -> Result<Server, String> {
+    let Some(rest) = s.strip_prefix("http://") else {
+        return Err(format!(
+            "server {s:?}: only http:// on a loopback address is supported yet (TLS comes next)"
+        ));
+    };
+    let authority = rest.trim_end_matches('/');
+    let addr: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| format!("server {s:?}: give http://IP:PORT"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "server {s:?}: plain HTTP is refused off loopback (TLS comes next)"
+        ));
+    }
+    Ok(Server {
+        url: s.to_string(),
+        authority: authority.to_string(),
+    })
+}
+
+/// The host credentials the agent signs with.
+#[derive(Deserialize)]
+pub struct HostCredentials {
+    /// Host name.
+    #[serde(rename = "HostName")]
+    pub host: String,
+    /// `HKIA…`
+    #[serde(rename = "AccessKeyId")]
+    pub key_id: String,
+    /// The secret.
+    #[serde(rename = "SecretAccessKey")]
+    pub secret: Zeroizing<String>,
+}
+
+impl HostCredentials {
+    /// Read the credentials file, which must be this user's (root's) and closed to
+    /// everyone else.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] saying what to fix.
+    pub fn load(path: &Path) -> Result<HostCredentials, ConfigError> {
+        let md = std::fs::metadata(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        if md.uid() != euid || md.mode() & 0o077 != 0 {
+            return Err(ConfigError::Exposed(
+                path.into(),
+                format!(
+                    "the credentials file must be owned by uid {euid} with mode 0600 (it is uid {}, mode {:o}): chown root {p}; chmod 600 {p}",
+                    md.uid(),
+                    md.mode() & 0o7777,
+                    p = path.display()
+                ),
+            ));
+        }
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?,
+        );
+        serde_json::from_str(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string()))
+    }
+}

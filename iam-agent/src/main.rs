@@ -1,0 +1,146 @@
+//! `iam-agent [--config /etc/pam-iam/agent.toml] [--once]`: the fleet-mode host daemon.
+//! It keeps this host's replica (a SQLite store with the same schema, holding only what
+//! a host may know) in step with `iamd` by long polls signed with the host's
+//! credentials, fails over along the server list, and keeps the last good replica while
+//! every server is down.
+
+mod client;
+mod config;
+
+use clap::Parser;
+use client::Answer;
+use config::{Config, HostCredentials};
+use pam_iam::store::{self, OpenMode, OpenOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Keep this host's pam-iam replica in step with iamd.
+#[derive(Debug, Parser)]
+#[command(name = "iam-agent", version, about)]
+struct Args {
+    /// The configuration file.
+    #[arg(long, default_value = config::DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Pull once (no waiting) and exit: 0 when the replica is current.
+    #[arg(long)]
+    once: bool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn log(msg: &str) {
+    eprintln!("iam-agent: {msg}");
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let cfg = Config::load(&args.config).map_err(|e| e.to_string())?;
+    let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
+    let opts = OpenOptions {
+        insecure_ok: std::env::var(store::ENV_INSECURE).is_ok_and(|v| v == "1"),
+        ..OpenOptions::new(cfg.replica.as_path(), OpenMode::ReadWrite)
+    };
+    let replica = store::open(&opts).map_err(|e| format!("the replica: {e}"))?;
+    let servers = cfg.server_list();
+    log(&format!(
+        "host {} keeping {} from {} server(s) (serving {} comes with online logins)",
+        creds.host,
+        cfg.replica.display(),
+        servers.len(),
+        cfg.socket.display()
+    ));
+    // The first pull after a start is always a full snapshot: the version a replica
+    // holds says nothing about which store it came from.
+    let mut since: Option<i64> = None;
+    let mut current = 0usize;
+    loop {
+        let wait = if args.once || since.is_none() {
+            0
+        } else {
+            cfg.wait_seconds
+        };
+        let mut answered = false;
+        for i in 0..servers.len() {
+            let k = (current + i) % servers.len();
+            let s = &servers[k];
+            match client::pull(s, &creds, since, wait, now()) {
+                Ok(Answer::Snapshot(r)) => {
+                    if r.host != creds.host {
+                        return Err(format!(
+                            "{} sent the view of host {}, not {}: refusing it",
+                            s.url, r.host, creds.host
+                        ));
+                    }
+                    match replica.import_replica(&r) {
+                        Ok(()) => {
+                            log(&format!(
+                                "replica at store version {} from {}",
+                                r.store_version, s.url
+                            ));
+                            since = Some(r.store_version);
+                        }
+                        Err(e) => log(&format!(
+                            "cannot write the replica (keeping the old one): {e}"
+                        )),
+                    }
+                    current = k;
+                    answered = true;
+                    break;
+                }
+                Ok(Answer::Unchanged) => {
+                    current = k;
+                    answered = true;
+                    break;
+                }
+                Ok(Answer::Refused {
+                    status,
+                    code,
+                    message,
+                }) => {
+                    // An answer is final: every server shares the store and says the same.
+                    log(&format!(
+                        "refused by {} (HTTP {status} {code}: {message}); keeping the replica at version {}",
+                        s.url,
+                        since.map_or("none".into(), |v| v.to_string())
+                    ));
+                    if args.once {
+                        return Err(format!("refused: {code}"));
+                    }
+                    std::thread::sleep(Duration::from_secs(cfg.retry_seconds.max(1)));
+                    answered = true;
+                    break;
+                }
+                Err(e) => log(&format!("server unreachable: {e}")),
+            }
+        }
+        if args.once {
+            return if since.is_some() {
+                Ok(())
+            } else {
+                Err("no server answered".into())
+            };
+        }
+        if !answered {
+            log(&format!(
+                "every server is down; keeping the replica at version {}",
+                since.map_or("none".into(), |v| v.to_string())
+            ));
+            std::thread::sleep(Duration::from_secs(cfg.retry_seconds.max(1)));
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The host API of fleet mode: agents pull their host's replica, signed (SigV4, scope
+//! service [`SERVICE`]) with the host credentials `iam create-host-credentials` issued.
+//! The host is whoever the credential belongs to, never a name the request carries; a
+//! host credential opens only this API and a user's or root key never opens it.
+//!
+//! `GET /host/v1/replica?since=V&wait=S`: the host's view of the store
+//! ([`pam_iam::store::replica`]) when the store version is not `V`; otherwise the
+//! request waits up to `S` seconds (at most [`MAX_WAIT_SECS`]) for a change and answers
+//! `{"StoreVersion":V,"Unchanged":true}` if none came.
+
+use crate::service::{ApiError, HttpRequest};
+use crate::sigv4::{self, Authorization, Received, SigError};
+use pam_iam::credentials::sealed;
+use pam_iam::store::replica::Replica;
+use pam_iam::store::{AuditEvent, Store, StoreError};
+use serde_json::{Value, json};
+
+/// The SigV4 credential scope's service for the host API.
+pub const SERVICE: &str = "pam-iam-host";
+
+/// The replica endpoint.
+pub const REPLICA_PATH: &str = "/host/v1/replica";
+
+/// The longest a pull waits for a change.
+pub const MAX_WAIT_SECS: u64 = 60;
+
+/// The host that signed a request.
+#[derive(Debug, Clone)]
+pub struct HostCaller {
+    /// Host name (from the credential).
+    pub host: String,
+    /// The credential's key id.
+    pub key_id: String,
+}
+
+/// A pull's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pull {
+    /// The version the agent holds (`None`: it holds none).
+    pub since: Option<i64>,
+    /// Seconds to wait for a change.
+    pub wait: u64,
+}
+
+/// Parse `since` and `wait`; any other parameter (a host name above all) is refused.
+///
+/// # Errors
+/// `InvalidParameterValue` naming the parameter.
+pub fn parse_pull(query: &str) -> Result<Pull, ApiError> {
+    let mut p = Pull {
+        since: None,
+        wait: 0,
+    };
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let bad = || {
+            ApiError::new(
+                "InvalidParameterValue",
+                format!("{k}={v:?} is not a valid value"),
+            )
+        };
+        match k.as_ref() {
+            "since" => p.since = Some(v.parse().map_err(|_| bad())?),
+            "wait" => p.wait = v.parse::<u64>().map_err(|_| bad())?.min(MAX_WAIT_SECS),
+            _ => {
+                return Err(ApiError::new(
+                    "InvalidParameterValue",
+                    format!(
+                        "the host API takes only since and wait, not {k:?}: a host is known by its credential"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Verify the signature with the host credential it names (on a store thread).
+///
+/// # Errors
+/// AWS's signature errors; `InvalidClientTokenId` for an unknown (or deleted) credential.
+pub fn authenticate(
+    store: &dyn Store,
+    secrets_key: &[u8],
+    req: &HttpRequest,
+    now: i64,
+) -> Result<HostCaller, ApiError> {
+    let rx = Received {
+        method: &req.method,
+        path: &req.path,
+        query: &req.query,
+        headers: &req.headers,
+        body: &req.body,
+    };
+    let header = rx.header("authorization").ok_or(SigError::Missing)?;
+    let auth = sigv4::parse_authorization(header)?;
+    if auth.service != SERVICE {
+        return Err(SigError::Mismatch(format!(
+            "Credential should be scoped to correct service: '{SERVICE}', not '{}'.",
+            auth.service
+        ))
+        .into());
+    }
+    let (amz, t) = sigv4::request_time(&rx)?;
+    sigv4::check_time(&auth, &amz, t, now)?;
+    let (cred, sealed_secret) = match store.host_credential(&auth.access_key) {
+        Ok(c) => c,
+        Err(StoreError::NoSuchEntity(_)) => return Err(SigError::UnknownKey.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let secret =
+        sealed::open(secrets_key, &auth.access_key, &sealed_secret).ok_or(SigError::UnknownKey)?;
+    sigv4::verify(&rx, &auth, &amz, &secret)?;
+    Ok(HostCaller {
+        host: cred.host,
+        key_id: cred.key_id,
+    })
+}
+
+/// The audit row of a host API call, attributed to the credential's host.
+pub fn audit(
+    caller: Option<&HostCaller>,
+    key_hint: &str,
+    ip: &str,
+    now: i64,
+    result: &Result<(), ApiError>,
+) -> AuditEvent {
+    AuditEvent {
+        time: now,
+        user: caller.map_or_else(|| key_hint.to_string(), |c| format!("host/{}", c.host)),
+        service: "iamd".into(),
+        rhost: Some(ip.to_string()),
+        tty: None,
+        action: "host:GetReplica".into(),
+        decision: if result.is_ok() {
+            pam_iam::audit::Decision::Allow
+        } else {
+            pam_iam::audit::Decision::Deny
+        },
+        reason: match result {
+            Ok(()) => "OK".into(),
+            Err(e) => e.code.clone(),
+        },
+    }
+}
+
+/// The key id a request names, for the audit row of a refusal.
+pub fn key_hint(req: &HttpRequest) -> String {
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| sigv4::parse_authorization(v).ok())
+        .map_or_else(|| "-".into(), |a| a.access_key)
+}
+
+/// The answer to a pull.
+pub fn snapshot_body(r: &Replica) -> Value {
+    json!({ "StoreVersion": r.store_version, "Replica": r })
+}
+
+/// The answer when nothing changed.
+pub fn unchanged_body(version: i64) -> Value {
+    json!({ "StoreVersion": version, "Unchanged": true })
+}
+
+/// An error answer.
+pub fn error_body(e: &ApiError) -> Value {
+    json!({ "Error": { "Code": e.code, "Message": e.message } })
+}
+
+/// The headers to send with a signed `GET path?query` to `host` (the agent's side).
+///
+/// # Errors
+/// As [`sign`].
+pub fn sign_get(
+    host: &str,
+    path: &str,
+    query: &str,
+    key_id: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    sign("GET", host, path, query, b"", SERVICE, key_id, secret, now)
+}
+
+/// `host`, `x-amz-date` and `authorization` headers for a request, signed for
+/// `service` by the same code that verifies signatures.
+///
+/// # Errors
+/// A signature that cannot be computed (never for these headers).
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    method: &str,
+    host: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    service: &str,
+    key_id: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let amz = sigv4::amz_date(now);
+    let headers = vec![
+        ("host".to_string(), host.to_string()),
+        ("x-amz-date".to_string(), amz.clone()),
+    ];
+    let auth = Authorization {
+        access_key: key_id.to_string(),
+        date: amz[..8].to_string(),
+        region: "fleet".into(),
+        service: service.into(),
+        signed_headers: vec!["host".into(), "x-amz-date".into()],
+        signature: String::new(),
+    };
+    let rx = Received {
+        method,
+        path,
+        query,
+        headers: &headers,
+        body,
+    };
+    let sig = sigv4::expected_signature(&rx, &auth, &amz, secret)?;
+    let mut out = headers;
+    out.push((
+        "authorization".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key_id}/{}, SignedHeaders=host;x-amz-date, Signature={sig}",
+            auth.scope()
+        ),
+    ));
+    Ok(out)
+}

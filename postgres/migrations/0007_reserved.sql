@@ -1,0 +1,2 @@
+-- Migration 7: reserved (core); a no-op, as in SQLite.
+SELECT 1;

@@ -1,0 +1,240 @@
+//! Fleet mode in SQLite: host credentials, the store version, and a host's replica
+//! exported from (and imported into) the tables [`crate::store::replica`] lists.
+
+use super::*;
+use crate::store::replica::{REPLICA_TABLES, Replica, ReplicaTable, RowFilter, filter_of};
+
+fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential> {
+    Ok(HostCredential {
+        host: r.get(0)?,
+        key_id: r.get(1)?,
+        created: r.get(2)?,
+        last_used: r.get(3)?,
+    })
+}
+
+fn to_json(v: Value, table: &str) -> Result<serde_json::Value> {
+    Ok(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => serde_json::Value::from(i),
+        Value::Real(f) => serde_json::Value::from(f),
+        Value::Text(t) => serde_json::Value::String(t),
+        // No replicated table holds bytes: refuse rather than guess.
+        Value::Blob(_) => {
+            return Err(StoreError::Database(format!(
+                "replicated table {table} holds a blob; refusing to export it"
+            )));
+        }
+    })
+}
+
+fn from_json(v: &serde_json::Value) -> Result<Value> {
+    Ok(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => {
+            return Err(StoreError::Database(format!(
+                "a replica value is not a scalar: {other}"
+            )));
+        }
+    })
+}
+
+/// A table name or column name that is a plain identifier (they are spliced into SQL).
+fn ident(s: &str) -> Result<&str> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+    {
+        Ok(s)
+    } else {
+        Err(StoreError::Database(format!(
+            "not a column or table name: {s:?}"
+        )))
+    }
+}
+
+impl SqliteStore {
+    pub(super) fn fleet_create_credential(
+        &self,
+        host: &str,
+        key_id: &str,
+        secret_hash: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<HostCredential> {
+        self.write(|tx| {
+            let exists: Option<String> = tx
+                .query_row("SELECT key_id FROM host_credentials WHERE host = ?1", [host], |r| r.get(0))
+                .optional()?;
+            if let Some(k) = exists {
+                return Err(StoreError::EntityAlreadyExists(format!(
+                    "Host {host} already has credentials ({k}); delete them first with iam delete-host-credentials --host-name {host}"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO host_credentials (host, key_id, secret_hash, secret_sealed, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![host, key_id, secret_hash, sealed, now],
+            )?;
+            Ok(HostCredential {
+                host: host.to_string(),
+                key_id: key_id.to_string(),
+                created: now,
+                last_used: None,
+            })
+        })
+    }
+
+    pub(super) fn fleet_list_credentials(&self) -> Result<Vec<HostCredential>> {
+        self.read(|tx| {
+            let mut st = tx.prepare(
+                "SELECT host, key_id, created, last_used FROM host_credentials ORDER BY host",
+            )?;
+            let rows = st.query_map([], host_credential_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub(super) fn fleet_delete_credential(&self, host: &str) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM host_credentials WHERE host = ?1", [host])?;
+            found(n, || {
+                StoreError::NoSuchEntity(format!("Host {host} has no credentials."))
+            })
+        })
+    }
+
+    pub(super) fn fleet_credential(&self, key_id: &str) -> Result<(HostCredential, Vec<u8>)> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT host, key_id, created, last_used, secret_sealed FROM host_credentials WHERE key_id = ?1",
+                [key_id],
+                |r| Ok((host_credential_row(r)?, r.get::<_, Vec<u8>>(4)?)),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::NoSuchEntity(format!("The host credential {key_id} does not exist."))
+            })
+        })
+    }
+
+    pub(super) fn fleet_record_use(&self, key_id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE host_credentials SET last_used = ?2 WHERE key_id = ?1",
+                params![key_id, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn fleet_store_version(&self) -> Result<i64> {
+        self.read(|tx| {
+            Ok(
+                tx.query_row("SELECT version FROM store_version WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    pub(super) fn fleet_export(&self, host: &str) -> Result<Replica> {
+        self.read(|tx| {
+            let store_version: i64 =
+                tx.query_row("SELECT version FROM store_version WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+            let schema_version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let mut tables = Vec::with_capacity(REPLICA_TABLES.len());
+            for (name, filter) in REPLICA_TABLES {
+                let sql = match filter {
+                    RowFilter::All => format!("SELECT * FROM {name}"),
+                    RowFilter::ThisHost => format!("SELECT * FROM {name} WHERE host = ?1"),
+                };
+                let mut st = tx.prepare(&sql)?;
+                let columns: Vec<String> = st.column_names().map(str::to_string).collect();
+                let n = columns.len();
+                let mut q = match filter {
+                    RowFilter::All => st.query([])?,
+                    RowFilter::ThisHost => st.query([host])?,
+                };
+                let mut rows = Vec::new();
+                while let Some(r) = q.next()? {
+                    let mut row = Vec::with_capacity(n);
+                    for i in 0..n {
+                        row.push(to_json(r.get::<_, Value>(i)?, name)?);
+                    }
+                    rows.push(row);
+                }
+                tables.push(ReplicaTable {
+                    name: (*name).to_string(),
+                    columns,
+                    rows,
+                });
+            }
+            Ok(Replica {
+                account_id: self.account_id.clone(),
+                schema_version,
+                store_version,
+                host: host.to_string(),
+                tables,
+            })
+        })
+    }
+
+    pub(super) fn fleet_import(&self, r: &Replica) -> Result<()> {
+        self.write(|tx| {
+            let schema: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if schema != r.schema_version {
+                return Err(StoreError::Database(format!(
+                    "the server's store has schema version {} and this replica {schema}: install the same pam-iam version on both",
+                    r.schema_version
+                )));
+            }
+            tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+            for (name, _) in REPLICA_TABLES.iter().rev() {
+                tx.execute(&format!("DELETE FROM {name}"), [])?;
+            }
+            for t in &r.tables {
+                if filter_of(&t.name).is_none() {
+                    return Err(StoreError::Database(format!(
+                        "the server sent table {:?}, which a replica never carries",
+                        t.name
+                    )));
+                }
+                let cols = t
+                    .columns
+                    .iter()
+                    .map(|c| ident(c))
+                    .collect::<Result<Vec<_>>>()?;
+                let marks = (1..=cols.len())
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut st = tx.prepare(&format!(
+                    "INSERT INTO {} ({}) VALUES ({marks})",
+                    ident(&t.name)?,
+                    cols.join(", ")
+                ))?;
+                for row in &t.rows {
+                    let vals = row.iter().map(from_json).collect::<Result<Vec<_>>>()?;
+                    st.execute(rusqlite::params_from_iter(vals))?;
+                }
+            }
+            tx.execute(
+                "UPDATE account SET account_id = ?1 WHERE id = 1",
+                [&r.account_id],
+            )?;
+            tx.execute(
+                "UPDATE store_version SET version = ?1 WHERE id = 1",
+                [r.store_version],
+            )?;
+            Ok(())
+        })
+    }
+}
