@@ -106,10 +106,100 @@ impl AccessKeyStore for PgStore {
 
     fn record_access_key_use(&self, key_id: &str, service: &str, now: i64) -> Result<()> {
         self.write(Iso::ReadCommitted, |db| {
-            let n = db.exec(
+            let mut n = db.exec(
                 "UPDATE access_keys SET last_used = $1, last_used_service = $2 WHERE key_id = $3",
                 &[&now, &service, &key_id],
             )?;
+            if n == 0 {
+                n = db.exec(
+                    "UPDATE root_access_keys SET last_used = $1, last_used_service = $2 WHERE key_id = $3",
+                    &[&now, &service, &key_id],
+                )?;
+            }
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+    fn set_access_key_secret(&self, key_id: &str, sealed: &[u8]) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let n = db.exec(
+                "UPDATE access_keys SET secret_sealed = $1 WHERE key_id = $2",
+                &[&sealed, &key_id],
+            )?;
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+
+    fn access_key_credential(&self, key_id: &str) -> Result<KeyCredential> {
+        self.read1(|db| {
+            let r = db.opt(
+                "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed, false
+                 FROM access_keys k JOIN users u ON u.pk = k.user_pk WHERE k.key_id = $1
+                 UNION ALL
+                 SELECT key_id, '', status, created, last_used, last_used_service, secret_sealed, true
+                 FROM root_access_keys WHERE key_id = $1",
+                &[&key_id],
+            )?;
+            match r {
+                Some(r) => Ok(KeyCredential {
+                    key: key_row(&r)?,
+                    sealed_secret: g(&r, 6)?,
+                    root: g(&r, 7)?,
+                }),
+                None => Err(rules::no_such_access_key(key_id)),
+            }
+        })
+    }
+
+    fn create_root_access_key(
+        &self,
+        key_id: &str,
+        secret_hash: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<AccessKey> {
+        self.write(Iso::Serializable, |db| {
+            let r = db.one("SELECT count(*) FROM root_access_keys", &[])?;
+            rules::check_root_access_keys(g(&r, 0)?)?;
+            db.exec(
+                "INSERT INTO root_access_keys (key_id, secret_hash, secret_sealed, status, created) VALUES ($1, $2, $3, 'Active', $4)",
+                &[&key_id, &secret_hash, &sealed, &now],
+            )?;
+            Ok(AccessKey {
+                access_key_id: key_id.to_string(),
+                user_name: String::new(),
+                status: Status::Active,
+                create_date: now,
+                last_used_date: None,
+                last_used_service: None,
+            })
+        })
+    }
+
+    fn list_root_access_keys(&self) -> Result<Vec<AccessKey>> {
+        self.read1(|db| {
+            db.rows(
+                "SELECT key_id, '', status, created, last_used, last_used_service FROM root_access_keys ORDER BY created, key_id",
+                &[],
+            )?
+            .iter()
+            .map(key_row)
+            .collect()
+        })
+    }
+
+    fn update_root_access_key(&self, key_id: &str, status: Status) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let n = db.exec(
+                "UPDATE root_access_keys SET status = $1 WHERE key_id = $2",
+                &[&status.as_str(), &key_id],
+            )?;
+            found(n, || rules::no_such_access_key(key_id))
+        })
+    }
+
+    fn delete_root_access_key(&self, key_id: &str) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let n = db.exec("DELETE FROM root_access_keys WHERE key_id = $1", &[&key_id])?;
             found(n, || rules::no_such_access_key(key_id))
         })
     }

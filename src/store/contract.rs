@@ -71,7 +71,8 @@ macro_rules! store_contract_suite {
             session_policy_round_trip_and_mfa_update,
             a_session_for_a_replaced_role_or_user_is_refused,
             min_duration_setting_is_bounded,
-            atomically_is_all_or_nothing
+            atomically_is_all_or_nothing,
+            root_keys_and_sealed_secrets
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -690,4 +691,59 @@ pub fn atomically_is_all_or_nothing(s: &dyn Store) {
     .unwrap();
     assert_eq!(n, 0);
     assert_eq!(s.list_groups_for_user("bob").unwrap().len(), 1);
+}
+
+/// Root access keys and sealed secrets (migration 6).
+pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
+    user(s, "bob");
+    atomically(s, |t| {
+        t.create_access_key("bob", "AKIAB", "h", 1)?;
+        t.set_access_key_secret("AKIAB", b"sealed-b")
+    })
+    .unwrap();
+    let c = s.access_key_credential("AKIAB").unwrap();
+    assert!(!c.root);
+    assert_eq!(c.key.user_name, "bob");
+    assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
+        .unwrap();
+    s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)
+        .unwrap();
+    assert_eq!(
+        s.create_root_access_key("AKIAR3", "h", b"x", 4)
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    let c = s.access_key_credential("AKIAR1").unwrap();
+    assert!(c.root);
+    assert_eq!(c.key.user_name, "");
+    assert_eq!(s.list_root_access_keys().unwrap().len(), 2);
+    assert!(
+        s.list_access_keys("bob").unwrap().len() == 1,
+        "root keys are nobody's"
+    );
+    s.update_root_access_key("AKIAR1", Status::Inactive)
+        .unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap().key.status,
+        Status::Inactive
+    );
+    s.record_access_key_use("AKIAR1", "iam", 9).unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1")
+            .unwrap()
+            .key
+            .last_used_date,
+        Some(9)
+    );
+    s.delete_root_access_key("AKIAR1").unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.delete_root_access_key("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
 }
