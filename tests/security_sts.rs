@@ -46,14 +46,15 @@ fn the_caller_cannot_stop_or_signal_the_helper() {
         "{} assume-role --role-arn {} --role-session-name s1 --serial-number {} >/dev/null 2>&1 & h=$!; \
          echo $h > {p}/helper.pid; sleep 1; \
          kill -STOP $h; echo STOP=$?; kill -TERM $h; echo TERM=$?; \
-         grep '^State' /proc/$h/status",
+         grep '^State' /proc/$h/status; wait $h",
         w.sts(),
         w.role("mfa-admin"),
         w.serial()
     );
     let script = format!(
-        // The terminal's input is a FIFO held open until root has looked and killed: the
-        // helper stays at its prompt however slow the machine is.
+        // The terminal's input is a FIFO held open, and alice's shell waits for the helper,
+        // until root has looked and killed it: the helper's terminal stays up (no hangup)
+        // however slow the machine is.
         "mkfifo $T/tty-in; exec 9<>$T/tty-in\n\
          setpriv --reuid={ALICE} --regid={ALICE} --clear-groups -- script -qec {} /dev/null <$T/tty-in &\n\
          {}\nh=$(cat {p}/helper.pid); sleep 1.5\n\
