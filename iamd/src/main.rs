@@ -28,8 +28,9 @@ struct Args {
     /// Address and port for Prometheus metrics (`GET /metrics`); none by default.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
-    /// The key file sealing access-key secrets (default: beside a SQLite store).
-    #[arg(long)]
+    /// The key file sealing access-key secrets (default: beside a SQLite store,
+    /// /var/lib/pam-iam/pam_iam_secrets.key for a PostgreSQL store).
+    #[arg(long, env = "PAM_IAM_SECRETS_KEY")]
     secrets_key: Option<PathBuf>,
     /// Store threads (each holds one store connection).
     #[arg(long, default_value_t = 4)]
@@ -37,6 +38,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    store::register_server_backend(pam_iam_postgres::open);
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
