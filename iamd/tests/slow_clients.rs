@@ -410,3 +410,29 @@ fn bad_configuration_is_refused_with_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing.toml: No such file"), "{err}");
 }
+
+#[test]
+fn a_deeply_nested_member_name_does_not_kill_the_server() {
+    let (s, root) = Server::start_with(PathBuf::new(), &[]);
+    // Unsigned, so refused, but parsed first: 200,000 nested parts in 400 KB.
+    let mut body = b"Action=GetUser&Version=2010-05-08&A".to_vec();
+    body.extend(b".a".repeat(195_000));
+    body.extend(b"=1");
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.write_all(&body).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}\n{}", s.log());
+    assert!(out.contains("MissingAuthenticationToken"), "{out}");
+    let (st, body, _) = signed_call(s.port, &root, "iam", "Action=GetUser&Version=2010-05-08");
+    assert_eq!(st, 200, "{body}\n{}", s.log());
+}
