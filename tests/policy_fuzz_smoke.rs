@@ -128,20 +128,11 @@ fn random_inputs_never_crash_the_engine() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x9E37_79B9_7F4A_7C15);
     let (execs, crashes) = campaign(iters, seed);
-    println!(
-        "policy fuzz smoke: {execs} executions, {} crashes (seed {seed})",
-        crashes.len()
+    mutate::report(
+        "policy",
+        execs,
+        &crashes,
+        seed,
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
     );
-    if !crashes.is_empty() {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy-fuzz-crashes");
-        let _ = std::fs::create_dir_all(&dir);
-        for (i, c) in crashes.iter().enumerate() {
-            let _ = std::fs::write(dir.join(format!("crash-{i}")), c);
-        }
-        panic!(
-            "{} crashing inputs written to {}",
-            crashes.len(),
-            dir.display()
-        );
-    }
 }

@@ -112,3 +112,24 @@ pub fn campaign(c: &Campaign<'_>, iters: u64, seed: u64, run: fn(&[u8])) -> (u64
     panic::set_hook(prev);
     (execs, crashes)
 }
+
+/// Print the campaign's count (`NAME fuzz smoke: N executions, M crashes (seed S)`) and
+/// fail with the crashing inputs written under `tmp/NAME-fuzz-crashes/`.
+pub fn report(name: &str, execs: u64, crashes: &[Vec<u8>], seed: u64, tmp: &std::path::Path) {
+    println!(
+        "{name} fuzz smoke: {execs} executions, {} crashes (seed {seed})",
+        crashes.len()
+    );
+    if !crashes.is_empty() {
+        let dir = tmp.join(format!("{name}-fuzz-crashes"));
+        let _ = std::fs::create_dir_all(&dir);
+        for (i, c) in crashes.iter().enumerate() {
+            let _ = std::fs::write(dir.join(format!("crash-{i}")), c);
+        }
+        panic!(
+            "{} crashing inputs written to {}",
+            crashes.len(),
+            dir.display()
+        );
+    }
+}

@@ -94,23 +94,14 @@ fn run(name: &str, c: &mutate::Campaign<'_>, f: fn(&[u8])) {
     let seed = 0x9E37_79B9_7F4A_7C15;
     let started = std::time::Instant::now();
     let (execs, crashes) = mutate::campaign(c, iters(), seed, f);
-    println!(
-        "{name} fuzz smoke: {execs} executions, {} crashes (seed {seed}), {:?}",
-        crashes.len(),
-        started.elapsed()
+    println!("{name}: {:?}", started.elapsed());
+    mutate::report(
+        name,
+        execs,
+        &crashes,
+        seed,
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
     );
-    if !crashes.is_empty() {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-fuzz-crashes"));
-        let _ = std::fs::create_dir_all(&dir);
-        for (i, c) in crashes.iter().enumerate() {
-            let _ = std::fs::write(dir.join(format!("crash-{i}")), c);
-        }
-        panic!(
-            "{} crashing inputs written to {}",
-            crashes.len(),
-            dir.display()
-        );
-    }
 }
 
 #[test]
