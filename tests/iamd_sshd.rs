@@ -61,7 +61,8 @@ impl Iamd {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ =
+                    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut s = String::new();
                 let _ = c.read_to_string(&mut s);
                 if s.starts_with("HTTP/1.1 200") {
@@ -86,7 +87,11 @@ fn root_key(db: &str) -> (String, String) {
         .env("PAM_IAM_USERDB", "off")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let k = &v["AccessKey"];
     (
