@@ -335,17 +335,22 @@ pub fn call(
             wrote: false,
         }),
         Op::Store(effect, handler) => {
-            let ctx = Ctx {
-                store,
-                now,
-                output: super::args::Output::Json,
-                secrets_key: secrets_key.to_path_buf(),
-            };
+            let ctx = server_ctx(store, now, secrets_key);
             Ok(Outcome {
                 result: handler(&ctx)?,
                 wrote: effect != Effect::Read,
             })
         }
+    }
+}
+
+/// A handler's context for a server's call: JSON output, the server's clock and key.
+fn server_ctx<'a>(store: &'a dyn Store, now: i64, secrets_key: &Path) -> Ctx<'a> {
+    Ctx {
+        store,
+        now,
+        output: super::args::Output::Json,
+        secrets_key: secrets_key.to_path_buf(),
     }
 }
 
@@ -368,12 +373,7 @@ fn with_passwords_call(
         };
         members.push((name.as_str(), v.as_str()));
     }
-    let ctx = Ctx {
-        store,
-        now,
-        output: super::args::Output::Json,
-        secrets_key: secrets_key.to_path_buf(),
-    };
+    let ctx = server_ctx(store, now, secrets_key);
     let out = super::login_profile::remote(
         &ctx,
         &op.name,
@@ -389,12 +389,7 @@ fn with_passwords_call(
 /// After a change made through the server: refresh this host's userdb directory and
 /// SSH key export as `iam` does, when `store_path` is the host's store.
 pub fn after_change(store: &dyn Store, store_path: &Path) {
-    let ctx = Ctx {
-        store,
-        now: 0,
-        output: super::args::Output::Json,
-        secrets_key: std::path::PathBuf::new(),
-    };
+    let ctx = server_ctx(store, 0, Path::new(""));
     super::userdb::after_change(&ctx, store_path);
 }
 
