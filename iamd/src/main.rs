@@ -48,6 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    store::register_server_backend(pam_iam_postgres::open);
     if args.http && !args.listen.ip().is_loopback() {
         return Err(format!(
             "--http serves plain HTTP and is refused on {}: use a loopback address or --tls-cert/--tls-key",
