@@ -23,6 +23,7 @@ use pam_iam_postgres::testing::Server as Pg;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -188,6 +189,8 @@ pub struct Options {
     pub agents: bool,
     /// The agents' long-poll wait.
     pub wait_seconds: u64,
+    /// A SQLite store file instead of PostgreSQL (for comparisons; no failover).
+    pub sqlite: bool,
 }
 
 impl Default for Options {
@@ -197,6 +200,7 @@ impl Default for Options {
             servers: 2,
             agents: true,
             wait_seconds: 20,
+            sqlite: std::env::var("FLEETX_TMP_SQLITE").is_ok(),
         }
     }
 }
@@ -362,10 +366,9 @@ fn relay(listen: u16, to: u16) -> Proc {
 pub struct Fleet {
     /// Everything lives here (removed on drop).
     pub dir: tempfile::TempDir,
-    /// The primary (the first one; after [`Fleet::fail_over`], dead).
-    pub primary: Pg,
-    /// The synchronous standby (after [`Fleet::fail_over`], the primary).
-    pub standby: Pg,
+    /// The PostgreSQL servers: primary, then its synchronous standby (none for a SQLite
+    /// store).
+    pub pg: Option<(Pg, Pg)>,
     /// The store URL every server and the `iam` CLI use: both PostgreSQL servers,
     /// whichever is writable.
     pub url: String,
@@ -373,6 +376,9 @@ pub struct Fleet {
     pub root_key: Key,
     /// The account id.
     pub account: String,
+    /// The key sealing secrets at rest, shared by `iamd` and the `iam` CLI (beside a
+    /// SQLite store; the server default, in the namespace's /var/lib, for PostgreSQL).
+    pub secrets_key: PathBuf,
     /// The servers.
     pub servers: Vec<Iamd>,
     /// The hosts.
@@ -384,8 +390,10 @@ impl Drop for Fleet {
     fn drop(&mut self) {
         self.hosts.clear();
         self.servers.clear();
-        self.standby.stop();
-        self.primary.stop();
+        if let Some((primary, standby)) = &self.pg {
+            standby.stop();
+            primary.stop();
+        }
     }
 }
 
@@ -407,9 +415,20 @@ impl Fleet {
             .tempdir()
             .unwrap();
         enter_private_namespaces(dir.path());
-        let primary = Pg::start().unwrap_or_else(|e| panic!("PostgreSQL primary: {e}"));
-        // The schema and the root key exist before the standby is cloned.
-        let root = iam_at(&primary.url("iam"), &["create-access-key"]);
+        let (pg, url, account, root) = if opts.sqlite {
+            let db = dir.path().join("server/iam.db");
+            std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+            std::fs::set_permissions(db.parent().unwrap(), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+            let url = db.display().to_string();
+            let root = iam_at(&url, &["create-access-key"]);
+            let account = rusqlite::Connection::open(&db)
+                .and_then(|c| c.query_row("SELECT account_id FROM account", [], |r| r.get(0)))
+                .unwrap();
+            (None, url, account, root)
+        } else {
+            postgres_pair()
+        };
         let root_key = Key {
             id: root["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
             secret: root["AccessKey"]["SecretAccessKey"]
@@ -417,23 +436,18 @@ impl Fleet {
                 .unwrap()
                 .into(),
         };
-        let account = primary
-            .psql("iam", "SELECT account_id FROM account")
-            .unwrap_or_else(|e| panic!("{e}"))
-            .trim()
-            .to_string();
-        let standby = Pg::standby_of(&primary, "s1").unwrap_or_else(|e| panic!("standby: {e}"));
-        primary
-            .make_synchronous("s1")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let url = pam_iam_postgres::testing::read_write_url(&[&standby, &primary], "iam");
+        let secrets_key = if opts.sqlite {
+            PathBuf::from(&url).with_file_name(pam_iam::store::SECRETS_KEY_FILE)
+        } else {
+            PathBuf::from(SECRETS_KEY)
+        };
         let mut f = Fleet {
             dir,
-            primary,
-            standby,
+            pg,
             url,
             root_key,
             account,
+            secrets_key,
             servers: Vec::new(),
             hosts: Vec::new(),
             opts: opts.clone(),
@@ -469,7 +483,8 @@ impl Fleet {
             .unwrap();
         let mut p = Proc::spawn(
             Command::new(support::bin("iamd"))
-                .args(["--db", &self.url, "--http", "--secrets-key", SECRETS_KEY])
+                .args(["--db", &self.url, "--http", "--secrets-key"])
+                .arg(&self.secrets_key)
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .env("PAM_IAM_USERDB", "off")
@@ -509,6 +524,8 @@ impl Fleet {
     pub fn add_host(&self, name: &str) -> Host {
         let dir = self.path(&format!("hosts/{name}"));
         std::fs::create_dir_all(&dir).unwrap();
+        // The replica's directory: root only, as the store's safety checks demand.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         let credentials = dir.join("host-credentials.json");
         self.iam(&[
             "create-host-credentials",
@@ -643,15 +660,40 @@ impl Fleet {
         done.into_iter().flatten().collect()
     }
 
-    /// `kill -9` the primary's postmaster, then promote the standby (the store URL
-    /// names both: writers find the new primary by themselves).
-    pub fn fail_over(&self) {
-        assert!(self.primary.pid().is_some(), "the primary runs");
-        self.primary.signal_and_wait(libc::SIGKILL);
-        self.standby
+    /// `kill -9` the primary's postmaster (its backends follow it).
+    pub fn kill_primary(&self) {
+        let (primary, _) = self.pg.as_ref().expect("a PostgreSQL fleet");
+        assert!(primary.pid().is_some(), "the primary runs");
+        primary.signal_and_wait(libc::SIGKILL);
+    }
+
+    /// Promote the standby (the store URL names both: every client finds the new
+    /// primary by itself).
+    pub fn promote_standby(&self) {
+        let (_, standby) = self.pg.as_ref().expect("a PostgreSQL fleet");
+        standby
             .promote()
             .unwrap_or_else(|e| panic!("promote: {e}"));
     }
+}
+
+/// A PostgreSQL primary with the store's schema and a root key, and its synchronous
+/// standby: the servers, the URL naming both, the account id, `create-access-key`'s JSON.
+fn postgres_pair() -> (Option<(Pg, Pg)>, String, String, Value) {
+    let primary = Pg::start().unwrap_or_else(|e| panic!("PostgreSQL primary: {e}"));
+    // The schema and the root key exist before the standby is cloned.
+    let root = iam_at(&primary.url("iam"), &["create-access-key"]);
+    let account = primary
+        .psql("iam", "SELECT account_id FROM account")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trim()
+        .to_string();
+    let standby = Pg::standby_of(&primary, "s1").unwrap_or_else(|e| panic!("standby: {e}"));
+    primary
+        .make_synchronous("s1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = pam_iam_postgres::testing::read_write_url(&[&standby, &primary], "iam");
+    (Some((primary, standby)), url, account, root)
 }
 
 /// The AWS CLI venv (`IAMD_AWS_VENV`, made by scripts/test), or `None` (skip) outside CI.
