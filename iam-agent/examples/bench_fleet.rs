@@ -1,8 +1,8 @@
 //! Fleet benchmarks on the fleet harness (`tests/fleet_harness`), run by
 //! `scripts/bench-fleet` (root: private namespaces). Never a timed test.
 //!
-//! - `propagation HOSTS CHANGES [agents|light]`: a policy attached or detached with the
-//!   `iam` CLI on the PostgreSQL store, until every host holds it: with `agents`, HOSTS
+//! - `propagation HOSTS CHANGES [agents|light] [sqlite]`: a policy attached or detached
+//!   with the `iam` CLI on the PostgreSQL store (or a SQLite file, for comparison), until every host holds it: with `agents`, HOSTS
 //!   real `iam-agent`s (each behind its own socat relays, each writing its SQLite
 //!   replica: the change is in the replica `account` decides on when the agent logs
 //!   the version); with `light`, HOSTS threads long-polling the host API as an agent does,
@@ -25,22 +25,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The idle clients' long-poll wait: below iamd's default `idle_timeout` (60 s), which
+/// closes a connection with nothing read or written for that long.
+const IDLE_WAIT: u64 = 50;
+
 const LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
-    assert!(support::is_root(), "bench_fleet needs root (private namespaces)");
+    assert!(
+        support::is_root(),
+        "bench_fleet needs root (private namespaces)"
+    );
     match args.first().map(String::as_str) {
         Some("propagation") => propagation(
             num(1, 100),
             num(2, 20),
-            args.get(3).is_some_and(|m| m == "light"),
+            args.iter().any(|m| m == "light"),
+            args.iter().any(|m| m == "sqlite"),
         ),
         Some("idle") => idle(num(1, 1000), num(2, 60) as u64),
         _ => {
             eprintln!(
-                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] | idle HOSTS SECONDS"
+                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] [sqlite] | idle HOSTS SECONDS"
             );
             std::process::exit(2);
         }
@@ -83,7 +91,8 @@ fn pull(port: u16, c: &Creds, since: Option<i64>, wait: u64) -> Option<(u16, i64
     )
     .ok()?;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(wait + 10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(wait + 10)))
+        .ok()?;
     let mut req = format!("GET {}?{query} HTTP/1.1\r\n", iamd::host_api::REPLICA_PATH);
     for (k, v) in h {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -143,14 +152,14 @@ fn logged_version(h: &Host, off: &mut u64, best: &mut i64) -> i64 {
     *best
 }
 
-fn propagation(hosts: usize, changes: usize, light: bool) {
+fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
     let t_setup = Instant::now();
     let mut f = Fleet::start(Options {
         hosts,
         servers: 2,
         agents: !light,
         wait_seconds: 20,
-        sqlite: false,
+        sqlite,
     });
     let probe_host = f.add_host("bench-probe");
     let probe = creds(&probe_host);
@@ -314,7 +323,7 @@ fn idle(hosts: usize, seconds: u64) {
         hosts: 0,
         servers: 1,
         agents: false,
-        wait_seconds: 60,
+        wait_seconds: IDLE_WAIT,
         sqlite: false,
     });
     f.iam(&["create-user", "--user-name", "alice"]);
@@ -350,10 +359,9 @@ fn idle(hosts: usize, seconds: u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for i in 0..hosts {
-        let v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("h{i}.json"))).unwrap(),
-        )
-        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("h{i}.json"))).unwrap())
+                .unwrap();
         let c = Creds {
             key_id: v["AccessKeyId"].as_str().unwrap().into(),
             secret: v["SecretAccessKey"].as_str().unwrap().into(),
@@ -367,7 +375,7 @@ fn idle(hosts: usize, seconds: u64) {
                     let mut since = None;
                     let mut counted = false;
                     while !stop.load(Ordering::Relaxed) {
-                        let wait = if since.is_some() { 60 } else { 0 };
+                        let wait = if since.is_some() { IDLE_WAIT } else { 0 };
                         match pull(port, &c, since, wait) {
                             Some((200, v)) => {
                                 since = Some(v);
@@ -393,7 +401,10 @@ fn idle(hosts: usize, seconds: u64) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("{hosts} clients past their first snapshot after {:?}", t.elapsed());
+    eprintln!(
+        "{hosts} clients past their first snapshot after {:?}",
+        t.elapsed()
+    );
     // Let the start-up burst settle, then measure idle windows.
     std::thread::sleep(Duration::from_secs(5));
     for w in 0..2 {
@@ -414,7 +425,7 @@ fn idle(hosts: usize, seconds: u64) {
         );
     }
     stop.store(true, Ordering::Relaxed);
-    // The clients end with their next answer (within the 60 s wait) or when the server
+    // The clients end with their next answer (within the long-poll wait) or when the server
     // is gone: stop the fleet first.
     drop(f);
     for t in threads {

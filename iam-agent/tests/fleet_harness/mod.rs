@@ -200,7 +200,7 @@ impl Default for Options {
             servers: 2,
             agents: true,
             wait_seconds: 20,
-            sqlite: std::env::var("FLEETX_TMP_SQLITE").is_ok(),
+            sqlite: false,
         }
     }
 }
@@ -671,9 +671,7 @@ impl Fleet {
     /// primary by itself).
     pub fn promote_standby(&self) {
         let (_, standby) = self.pg.as_ref().expect("a PostgreSQL fleet");
-        standby
-            .promote()
-            .unwrap_or_else(|e| panic!("promote: {e}"));
+        standby.promote().unwrap_or_else(|e| panic!("promote: {e}"));
     }
 }
 
