@@ -240,6 +240,9 @@ pub struct Host {
     pub socket: PathBuf,
     /// agent.toml.
     pub config: PathBuf,
+    /// Its `pam_iam.conf` (agent mode: its socket and replica), named by `conf=` on the
+    /// pam_iam lines of its PAM services.
+    pub pam_conf: PathBuf,
     /// The agent's log (stderr).
     pub log: PathBuf,
     /// The relays' listening ports (one per server, in the servers' order).
@@ -347,6 +350,60 @@ impl Host {
             .env("PAM_IAM_USERDB", "off")
             .output()
             .unwrap()
+    }
+}
+
+impl Host {
+    /// The PAM stack of this host in agent mode (auth and account through `pam_iam.so`
+    /// with this host's `pam_iam.conf`; `host=` its name).
+    pub fn stack(&self) -> String {
+        format!(
+            "auth required {{module}} conf={c} fail_delay=0\naccount required {{module}} conf={c} host={h}\nsession required pam_permit.so\n",
+            c = self.pam_conf.display(),
+            h = self.name
+        )
+    }
+
+    /// A sandbox for this host's logins: the Linux accounts `users` (name, uid), PAM
+    /// services `fleet-login` and `sshd` with [`Host::stack`].
+    pub fn sandbox(&self, users: &[(&str, u32)]) -> support::sandbox::Sandbox {
+        let mut sb = support::sandbox::Sandbox::new();
+        for (u, uid) in users {
+            sb.user(u, *uid);
+        }
+        let stack = self.stack();
+        sb.service("fleet-login", &stack).service("sshd", &stack);
+        sb
+    }
+
+    /// Whether the agent serves its socket.
+    pub fn serving(&self) -> bool {
+        self.socket.exists()
+    }
+}
+
+/// How a login ended, from pamtester's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// authenticate and acct_mgmt succeeded.
+    Allowed,
+    /// Refused as wrong (PAM_AUTH_ERR, PAM_PERM_DENIED, …): a decision.
+    Denied,
+    /// Nothing decided (PAM_AUTHINFO_UNAVAIL: no agent or no server answer).
+    Unavailable,
+}
+
+/// pamtester's outcome, classified.
+pub fn classify(out: &support::Outcome) -> Login {
+    let all = format!("{}{}", out.stdout, out.stderr);
+    if out.ok() && all.contains("successfully authenticated") {
+        Login::Allowed
+    } else if all.contains("Authentication information cannot be recovered")
+        || all.contains("Authentication service cannot retrieve")
+    {
+        Login::Unavailable
+    } else {
+        Login::Denied
     }
 }
 
@@ -539,6 +596,16 @@ impl Fleet {
         let replica = dir.join("replica.db");
         let socket = dir.join("agent.sock");
         let config = dir.join("agent.toml");
+        let pam_conf = dir.join("pam_iam.conf");
+        std::fs::write(
+            &pam_conf,
+            format!(
+                "# {name}: logins through this host's iam-agent\nmode = agent\nsocket = {}\nreplica = {}\ntimeout_seconds = 20\n",
+                socket.display(),
+                replica.display()
+            ),
+        )
+        .unwrap();
         let servers: Vec<String> = relay_ports
             .iter()
             .map(|p| format!("\"http://127.0.0.1:{p}\""))
@@ -563,6 +630,7 @@ impl Fleet {
             replica,
             socket,
             config,
+            pam_conf,
             relay_ports,
             upstream,
             relays: Vec::new(),
@@ -621,6 +689,115 @@ impl Fleet {
             String::from_utf8_lossy(&o.stderr)
         );
         Some(serde_json::from_slice(&o.stdout).unwrap_or(Value::Null))
+    }
+
+    /// With the AWS CLI (`iamd` number 0): user `name` with `password` and an enabled
+    /// virtual MFA device, in group `web` whose inline policy allows `host:Login` on
+    /// `host/web-*` (made on first use). Returns the device's base32 seed, or `None`
+    /// when the AWS CLI is absent outside CI.
+    pub fn aws_mfa_user(&self, name: &str, password: &str) -> Option<String> {
+        self.aws_ok(0, &["iam", "create-user", "--user-name", name])?;
+        self.aws_ok(
+            0,
+            &[
+                "iam",
+                "create-login-profile",
+                "--user-name",
+                name,
+                "--password",
+                password,
+                "--no-password-reset-required",
+            ],
+        )?;
+        let seed_file = self.path(&format!("{name}.seed"));
+        self.aws_ok(
+            0,
+            &[
+                "iam",
+                "create-virtual-mfa-device",
+                "--virtual-mfa-device-name",
+                name,
+                "--outfile",
+                seed_file.to_str().unwrap(),
+                "--bootstrap-method",
+                "Base32StringSeed",
+            ],
+        )?;
+        let seed = std::fs::read_to_string(&seed_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        let now = support::now();
+        self.aws_ok(
+            0,
+            &[
+                "iam",
+                "enable-mfa-device",
+                "--user-name",
+                name,
+                "--serial-number",
+                &format!("arn:aws:iam::{}:mfa/{name}", self.account),
+                "--authentication-code1",
+                &support::totp::code_at(&seed, now - 60),
+                "--authentication-code2",
+                &support::totp::code_at(&seed, now - 30),
+            ],
+        )?;
+        self.aws_web_group(name)?;
+        Some(seed)
+    }
+
+    /// With the AWS CLI: `name` joins group `web` (allowed `host:Login` on `host/web-*`).
+    pub fn aws_web_group(&self, name: &str) -> Option<()> {
+        let listed = self.aws_ok(0, &["iam", "list-groups"])?;
+        if !listed.to_string().contains("\"web\"") {
+            self.aws_ok(0, &["iam", "create-group", "--group-name", "web"])?;
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"host:Login","Resource":"arn:aws:iam::{}:host/web-*"}}]}}"#,
+                self.account
+            );
+            self.aws_ok(
+                0,
+                &[
+                    "iam",
+                    "put-group-policy",
+                    "--group-name",
+                    "web",
+                    "--policy-name",
+                    "web-login",
+                    "--policy-document",
+                    &doc,
+                ],
+            )?;
+        }
+        self.aws_ok(
+            0,
+            &[
+                "iam",
+                "add-user-to-group",
+                "--group-name",
+                "web",
+                "--user-name",
+                name,
+            ],
+        )?;
+        Some(())
+    }
+
+    /// The store's audit rows of `user`: (action, decision, reason), oldest first.
+    pub fn audit(&self, user: &str) -> Vec<(String, String, String)> {
+        let v = self.iam(&["list-audit-events", "--user-name", user]);
+        let rows = v
+            .as_object()
+            .and_then(|o| o.values().find_map(Value::as_array))
+            .cloned()
+            .unwrap_or_default();
+        rows.iter()
+            .map(|e| {
+                let f = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                (f("Action"), f("Decision"), f("Reason"))
+            })
+            .collect()
     }
 
     /// Wait until every host's replica satisfies `f`; the time each took.
