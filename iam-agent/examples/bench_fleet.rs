@@ -160,6 +160,7 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
         agents: !light,
         wait_seconds: 20,
         sqlite,
+        show: false,
     });
     let probe_host = f.add_host("bench-probe");
     let probe = creds(&probe_host);
@@ -325,6 +326,7 @@ fn idle(hosts: usize, seconds: u64) {
         agents: false,
         wait_seconds: IDLE_WAIT,
         sqlite: false,
+        show: false,
     });
     f.iam(&["create-user", "--user-name", "alice"]);
     // One credential per simulated host, issued with the CLI, four at a time.

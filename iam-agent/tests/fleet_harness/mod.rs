@@ -191,6 +191,8 @@ pub struct Options {
     pub wait_seconds: u64,
     /// A SQLite store file instead of PostgreSQL (for comparisons; no failover).
     pub sqlite: bool,
+    /// Print each `iam` and `aws` command before running it (the demo).
+    pub show: bool,
 }
 
 impl Default for Options {
@@ -201,6 +203,7 @@ impl Default for Options {
             agents: true,
             wait_seconds: 20,
             sqlite: false,
+            show: false,
         }
     }
 }
@@ -645,7 +648,26 @@ impl Fleet {
     /// # Panics
     /// When it fails.
     pub fn iam(&self, args: &[&str]) -> Value {
+        self.show("iam", args);
         iam_at(&self.url, args)
+    }
+
+    fn show(&self, prog: &str, args: &[&str]) {
+        if self.opts.show {
+            let quoted: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    if a.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
+                    {
+                        a.to_string()
+                    } else {
+                        support::shell_quote(a)
+                    }
+                })
+                .collect();
+            println!("\x1b[2m$ {prog} {}\x1b[0m", quoted.join(" "));
+        }
     }
 
     /// `iam ARGS` on the fleet's store: the raw output.
@@ -660,6 +682,7 @@ impl Fleet {
     /// Under `CI=true` without the venv.
     pub fn aws(&self, server: usize, args: &[&str]) -> Option<Output> {
         let venv = aws_venv()?;
+        self.show("aws", args);
         Some(
             Command::new(venv.join("bin/aws"))
                 .env_clear()
