@@ -248,9 +248,9 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
         let v = version_now(port, &probe);
         let mut done = vec![None; hosts];
         while done.iter().any(Option::is_none) {
-            for i in 0..hosts {
-                if done[i].is_none() && current(&f, i, &mut offs, &mut best) >= v {
-                    done[i] = Some(t0.elapsed().as_secs_f64() * 1e3);
+            for (i, d) in done.iter_mut().enumerate() {
+                if d.is_none() && current(&f, i, &mut offs, &mut best) >= v {
+                    *d = Some(t0.elapsed().as_secs_f64() * 1e3);
                 }
             }
             assert!(
