@@ -78,6 +78,7 @@ impl<'a> Db<'a> {
     }
 
     fn trip(&self) {
+        crate::watch::progress();
         self.trips.set(self.trips.get() + 1);
     }
 
@@ -130,6 +131,7 @@ impl<'a> Db<'a> {
             Iso::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT txid_current()",
             Iso::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
+        crate::watch::begin(self.target.describe());
         self.trip();
         let msgs = self.c.simple_query(sql).map_err(|e| self.err(e))?;
         self.xid.set(msgs.iter().find_map(|m| match m {
@@ -143,7 +145,8 @@ impl<'a> Db<'a> {
     /// the server whether the transaction committed, so the caller is told which.
     pub(crate) fn commit(&mut self) -> Result<()> {
         self.trip();
-        match self.c.batch_execute("COMMIT") {
+        crate::watch::commit_sent();
+        let out = match self.c.batch_execute("COMMIT") {
             Ok(()) => {
                 self.xid.set(None);
                 Ok(())
@@ -153,7 +156,9 @@ impl<'a> Db<'a> {
                 self.settle_lost_commit(first)
             }
             Err(e) => Err(self.err(e)),
-        }
+        };
+        crate::watch::end();
+        out
     }
 
     fn settle_lost_commit(&mut self, first: StoreError) -> Result<()> {
@@ -211,6 +216,7 @@ impl<'a> Db<'a> {
 
     /// `ROLLBACK`, best effort (a lost connection has rolled back already).
     pub(crate) fn rollback(&mut self) {
+        crate::watch::end();
         self.xid.set(None);
         if !self.c.is_closed() {
             let _ = self.c.batch_execute("ROLLBACK");

@@ -26,6 +26,7 @@ mod sessions;
 mod snapshot;
 mod ssh_keys;
 mod users;
+pub mod watch;
 
 #[doc(hidden)]
 pub mod testing;

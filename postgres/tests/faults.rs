@@ -440,3 +440,140 @@ fn full_disk() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&wal);
 }
+
+/// The `iam` binary next to this test's directory (`target/release/iam`), built if
+/// missing.
+fn iam_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("iam");
+    if !bin.exists() {
+        let st = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--bin", "iam"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cargo build --bin iam");
+    }
+    bin
+}
+
+fn signal_cluster(server: &testing::Server, sig: i32) {
+    let pid = server.pid().expect("postmaster pid");
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .unwrap();
+    let mut pids = vec![pid];
+    pids.extend(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok()),
+    );
+    for p in pids {
+        // SAFETY: kill has no memory preconditions; p is this cluster's process.
+        unsafe {
+            libc::kill(p, sig);
+        }
+    }
+}
+
+/// A server frozen mid-statement (SIGSTOP of the postmaster and its backends while the
+/// write waits inside its transaction): `iam` ends within PAM_IAM_DB_TIMEOUT with one
+/// line naming host:port and saying the change was not committed; after SIGCONT the
+/// store holds no trace of it.
+#[test]
+fn a_frozen_server_ends_the_command_within_the_timeout_saying_not_committed() {
+    if !testing::available() {
+        return;
+    }
+    let server = testing::Server::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = server.url("iam");
+    let iam = iam_bin();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&iam)
+            .arg("--db")
+            .arg(&url)
+            .args(args)
+            .env("PAM_IAM_DB_TIMEOUT", "2")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["create-user", "--user-name", "before"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another session holds the users table, so the write waits inside its transaction.
+    let mut locker = testing::pg_command("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "iam",
+            "-c",
+        ])
+        .arg("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let mut child = std::process::Command::new(&iam)
+        .arg("--db")
+        .arg(&url)
+        .args(["create-user", "--user-name", "frozen"])
+        .env("PAM_IAM_DB_TIMEOUT", "2")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    signal_cluster(&server, libc::SIGSTOP);
+    let mut done = None;
+    while t.elapsed() < Duration::from_secs(15) {
+        if let Some(st) = child.try_wait().unwrap() {
+            done = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = t.elapsed();
+    if done.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    signal_cluster(&server, libc::SIGCONT);
+    server
+        .psql(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let _ = locker.kill();
+    let _ = locker.wait();
+    let st = done.expect("iam ended within the bound");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    eprintln!("frozen: {err} after {elapsed:?}");
+    assert_eq!(st.code(), Some(254), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{}", server.port))
+            && err.contains("has not answered for 2 s")
+            && err.contains("not committed"),
+        "{err}"
+    );
+    // Consistent: the write is absent, the store is whole, and writes go on.
+    let s = open(&url).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.get_user("frozen"),
+        Err(StoreError::NoSuchEntity(_))
+    ));
+    assert_eq!(s.list_users("/").unwrap().len(), 1);
+    s.create_user(&user("after"), 1).unwrap();
+    server.stop();
+}
