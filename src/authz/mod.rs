@@ -47,6 +47,9 @@ pub struct Request {
     pub rhost: Option<String>,
     /// Unix seconds.
     pub now: i64,
+    /// Fleet mode (`pam-iam:Offline`): decided while `iamd` was unreachable; `None`
+    /// outside fleet mode (the key is absent).
+    pub offline: Option<bool>,
 }
 
 impl Request {
@@ -61,6 +64,7 @@ impl Request {
             tty: None,
             rhost: None,
             now,
+            offline: None,
         }
     }
 }
@@ -337,6 +341,9 @@ pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context 
     if let Some(t) = &f.tty {
         c.insert("host:Tty", t.clone());
     }
+    if let Some(o) = f.offline {
+        c.insert("pam-iam:Offline", if o { "true" } else { "false" });
+    }
     c
 }
 
@@ -480,6 +487,7 @@ mod tests {
             tty: Some("ssh".into()),
             rhost: Some("::ffff:10.0.0.5".into()),
             now: 1_700_000_042,
+            offline: None,
         };
         let c = build_context(
             &alice(),
