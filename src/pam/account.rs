@@ -99,6 +99,7 @@ pub fn acct_mgmt<H: PamHandler>(
                 Ok(proto::Answer::Status { online: true })
             ),
         }),
+        call: crate::authz::CallFacts::default(),
     };
     let decision = match backend.authorize(&req) {
         Ok(d) => d,

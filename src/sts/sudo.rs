@@ -142,6 +142,7 @@ fn decide(
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
             now: req.now,
             offline: None,
+            call: crate::authz::CallFacts::default(),
         };
         let v = b.authorize(&q)?;
         if v.allowed {

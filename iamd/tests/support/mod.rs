@@ -65,6 +65,21 @@ fn free_port() -> u16 {
 impl Server {
     /// A store with a root key (made by `iam create-access-key`), and iamd on it.
     pub fn start(venv: PathBuf) -> (Server, Key) {
+        Server::start_full(venv, None, &[])
+    }
+
+    /// The same, with more iamd arguments (`--config`, `--max-connections`, …).
+    pub fn start_with(venv: PathBuf, extra: &[&str]) -> (Server, Key) {
+        Server::start_full(venv, None, extra)
+    }
+
+    /// The same, the store's account id set to `account` (AWS's documented examples name
+    /// account 123456789012 in their ARNs) before anything is created in it.
+    pub fn start_in(venv: PathBuf, account: Option<&str>) -> (Server, Key) {
+        Server::start_full(venv, account, &[])
+    }
+
+    fn start_full(venv: PathBuf, account: Option<&str>, extra: &[&str]) -> (Server, Key) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("iam.db");
         let out = Command::new(bin("iam"))
@@ -79,6 +94,14 @@ impl Server {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(a) = account {
+            let o = Command::new("sqlite3")
+                .arg(&db)
+                .arg(format!("UPDATE account SET account_id = '{a}'"))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let root = Key {
             id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
@@ -90,6 +113,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_iamd"))
             .args(["--db", db.to_str().unwrap(), "--http", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .env("PAM_IAM_INSECURE_STORE", "1")
             .env("PAM_IAM_USERDB", "off")
             .stdout(Stdio::null())
@@ -122,6 +146,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("iamd did not become healthy: {}", self.log());
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The server's stderr so far.

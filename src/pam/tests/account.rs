@@ -21,6 +21,7 @@ fn account_allows_and_passes_every_fact() {
             mfa_time: Some(NOW),
             now: NOW + 2,
             offline: None,
+            call: Default::default(),
         }
     );
     let a = w.last_audit();
