@@ -730,6 +730,44 @@ fn users_manage_their_own_password_and_mfa_and_nobody_elses() {
     let bobs = s.ok(&root, &["iam", "list-mfa-devices", "--user-name", "bob"]);
     assert_eq!(bobs["MFADevices"], serde_json::json!([]), "nothing changed");
 
+    // The login's lockout rule: wrong current passwords count, and a locked user is
+    // refused before the current password is checked; nothing changes meanwhile.
+    let o = s.iam(&[
+        "update-account-lockout-policy",
+        "--max-failed-attempts",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    put_policy(&s, &root, "bob", "self-manage", SELF_MANAGE_CREDENTIALS);
+    let bob = s.key_for(&root, "bob");
+    let change = |old: &'static str, new: &'static str| {
+        [
+            "iam",
+            "change-password",
+            "--old-password",
+            old,
+            "--new-password",
+            new,
+        ]
+    };
+    for _ in 0..2 {
+        s.fails(
+            &bob,
+            &change("guess-secret-12", "bobs-new-secret-13"),
+            "AccessDenied",
+        );
+    }
+    let e = s.fails(
+        &bob,
+        &change("bobs-secret-44", "bobs-new-secret-13"),
+        "EntityTemporarilyUnmodifiable",
+    );
+    assert!(e.contains("locked"), "{e}");
+    let o = s.iam(&["unlock-user", "--user-name", "bob"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The password did not change while locked: the old one still is the current one.
+    s.ok(&bob, &change("bobs-secret-44", "bobs-new-secret-13"));
+
     // No password reached the audit trail or the log.
     let trail = audit_and_log(&s);
     assert!(trail.contains("iam:ChangePassword"), "{trail}");
@@ -740,6 +778,8 @@ fn users_manage_their_own_password_and_mfa_and_nobody_elses() {
         "wrong-secret-77",
         "stolen-secret-10",
         "bobs-secret-44",
+        "bobs-new-secret-13",
+        "guess-secret-12",
     ] {
         assert!(!trail.contains(p), "{p} in the audit trail or log");
     }
