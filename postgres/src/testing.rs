@@ -107,9 +107,20 @@ impl Server {
     /// # Errors
     /// What failed, with the server log.
     pub fn start() -> Result<Server, String> {
-        let dir = temp_dir()?;
+        Server::start_in(temp_dir()?, None)
+    }
+
+    /// Like [`Server::start`], in `dir` (a directory the server user owns, e.g. a small
+    /// filesystem mounted there) and, when given, with the WAL in `waldir` elsewhere.
+    ///
+    /// # Errors
+    /// What failed, with the server log.
+    pub fn start_in(dir: PathBuf, waldir: Option<&Path>) -> Result<Server, String> {
         let data = dir.join("data");
         let mut c = pg_command("initdb");
+        if let Some(w) = waldir {
+            c.arg("-X").arg(w);
+        }
         c.arg("-D").arg(&data).args([
             "-A",
             "trust",
