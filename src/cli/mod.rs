@@ -8,6 +8,7 @@
 //! changes and prints.
 
 mod access_keys;
+pub use access_keys::rotation_warning;
 mod account;
 pub mod api;
 pub mod args;
