@@ -866,21 +866,23 @@ fn output_formats() {
     assert!(json.contains("\n    \"User\": {"), "{json}");
 }
 
+/// A CLI on a store an earlier version wrote (`sql`: a frozen fixture).
+fn old_store(sql: &str) -> Cli {
+    let iam = Cli::new();
+    let dir = iam.db.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    rusqlite::Connection::open(&iam.db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    std::fs::set_permissions(&iam.db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    iam
+}
+
 #[test]
 fn schema_v1_store_migrates_on_open() {
-    let iam = Cli::new();
-    std::fs::create_dir_all(iam.db.parent().unwrap()).unwrap();
-    std::fs::set_permissions(
-        iam.db.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o700),
-    )
-    .unwrap();
-    {
-        let c = rusqlite::Connection::open(&iam.db).unwrap();
-        c.execute_batch(include_str!("fixtures/store-v1.sql"))
-            .unwrap();
-    }
-    std::fs::set_permissions(&iam.db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let iam = old_store(include_str!("fixtures/store-v1.sql"));
     let u = iam.ok(&["get-user", "--user-name", "alice"]);
     assert_eq!(u["User"]["Arn"], "arn:aws:iam::123456789012:user/alice");
     assert_eq!(
@@ -909,19 +911,7 @@ fn schema_v1_store_migrates_on_open() {
 /// one), and the key made before secrets were sealed is reported as needing rotation.
 #[test]
 fn a_dump_of_the_store_holds_no_seed_and_no_secret() {
-    let iam = Cli::new();
-    std::fs::create_dir_all(iam.db.parent().unwrap()).unwrap();
-    std::fs::set_permissions(
-        iam.db.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o700),
-    )
-    .unwrap();
-    {
-        let c = rusqlite::Connection::open(&iam.db).unwrap();
-        c.execute_batch(include_str!("fixtures/store-v5-mfa.sql"))
-            .unwrap();
-    }
-    std::fs::set_permissions(&iam.db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let iam = old_store(include_str!("fixtures/store-v5-mfa.sql"));
     let k = iam.ok(&["create-access-key", "--user-name", "bob"]);
     let secret = k["AccessKey"]["SecretAccessKey"]
         .as_str()

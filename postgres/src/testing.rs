@@ -371,6 +371,12 @@ pub fn fresh_store() -> Option<(String, Box<dyn pam_iam::store::Store>)> {
     Some((url, store))
 }
 
+/// The SQL of the first `n` migrations (an older store's schema, for migration tests;
+/// the schema table and account row are the caller's).
+pub fn migrations_sql(n: usize) -> String {
+    crate::migrate::MIGRATIONS[..n].join("\n")
+}
+
 impl Server {
     /// Read-write options for database URL `url` of this server, with the secrets key
     /// in the server's directory (never the host's /var/lib/pam-iam).

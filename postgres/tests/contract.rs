@@ -77,19 +77,8 @@ fn schema_8_store(server: &pam_iam_postgres::testing::Server, key: &[u8]) -> Str
     let mut sql = String::from(
         "CREATE TABLE pam_iam_schema (version BIGINT NOT NULL); INSERT INTO pam_iam_schema VALUES (8);\n",
     );
-    for m in [
-        include_str!("../migrations/0001_core.sql"),
-        include_str!("../migrations/0002_sessions_ids_report_settings.sql"),
-        include_str!("../migrations/0003_role_session_policies.sql"),
-        include_str!("../migrations/0004_session_principal_ids.sql"),
-        include_str!("../migrations/0005_factor_throttle.sql"),
-        include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
-        include_str!("../migrations/0007_reserved.sql"),
-        include_str!("../migrations/0008_fleet_hosts.sql"),
-    ] {
-        sql.push_str(m);
-        sql.push('\n');
-    }
+    sql.push_str(&pam_iam_postgres::testing::migrations_sql(8));
+    sql.push('\n');
     let sealed =
         pam_iam::credentials::sealed::seal(key, "AKIAEXAMPLEKEY000001", SECRET.as_bytes()).unwrap();
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
