@@ -630,7 +630,7 @@ fn password_never_from_argv_and_needs_a_terminal() {
         .arg("-w")
         .arg(support::cli::iam())
         .args(["create-login-profile", "--user-name", "alice"])
-        .env("PAM_IAM_DB", &iam.db)
+        .envs(iam.envs())
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -657,7 +657,7 @@ fn password_from_a_terminal() {
     );
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
-        .env("PAM_IAM_DB", &iam.db)
+        .envs(iam.envs())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -744,7 +744,7 @@ fn lockout_policy_and_unlock() {
     );
     // Three failures recorded the way PAM records them lock the user.
     {
-        let s = pam_iam::store::open_path(&iam.db, pam_iam::store::OpenMode::ReadWrite).unwrap();
+        let s = iam.store();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -793,8 +793,8 @@ fn hash_parameters_are_configurable() {
 }
 
 #[test]
-fn store_is_created_private_and_refused_when_unsafe() {
-    let iam = Cli::new();
+fn sqlite_store_is_created_private_and_refused_when_unsafe() {
+    let iam = Cli::sqlite();
     iam.user("alice");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&iam.db), 0o600);
@@ -868,7 +868,7 @@ fn output_formats() {
 
 /// A CLI on a store an earlier version wrote (`sql`: a frozen fixture).
 fn old_store(sql: &str) -> Cli {
-    let iam = Cli::new();
+    let iam = Cli::sqlite();
     let dir = iam.db.parent().unwrap();
     std::fs::create_dir_all(dir).unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -881,7 +881,7 @@ fn old_store(sql: &str) -> Cli {
 }
 
 #[test]
-fn schema_v1_store_migrates_on_open() {
+fn sqlite_schema_v1_store_migrates_on_open() {
     let iam = old_store(include_str!("fixtures/store-v1.sql"));
     let u = iam.ok(&["get-user", "--user-name", "alice"]);
     assert_eq!(u["User"]["Arn"], "arn:aws:iam::123456789012:user/alice");
@@ -900,7 +900,7 @@ fn schema_v1_store_migrates_on_open() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 9, "every migration applied (9: sealed MFA seeds)");
+    assert_eq!(v, 10, "every migration applied (10: sealed MFA seeds)");
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
 }
@@ -910,7 +910,7 @@ fn schema_v1_store_migrates_on_open() {
 /// which its first open sealed. The devices still work (a code from oathtool enables
 /// one), and the key made before secrets were sealed is reported as needing rotation.
 #[test]
-fn a_dump_of_the_store_holds_no_seed_and_no_secret() {
+fn sqlite_a_dump_of_the_store_holds_no_seed_and_no_secret() {
     let iam = old_store(include_str!("fixtures/store-v5-mfa.sql"));
     let k = iam.ok(&["create-access-key", "--user-name", "bob"]);
     let secret = k["AccessKey"]["SecretAccessKey"]

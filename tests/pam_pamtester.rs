@@ -663,7 +663,7 @@ fn an_old_store_with_plain_seeds_logs_in_with_a_code_after_migration() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert!(v >= 9, "migrated: {v}");
+    assert!(v >= 10, "migrated: {v}");
     // The key file gone: the next login with a code fails closed and says why.
     let _ = std::fs::remove_file(sb.path("syslog.txt"));
     std::fs::rename(&key, dir.join("elsewhere.key")).unwrap();

@@ -1,6 +1,6 @@
 //! Schema migrations: the SQL files under `postgres/migrations/`, twins of SQLite's
 //! migrations and numbered alike. `pam_iam_schema.version` counts the migrations
-//! applied; they run in one transaction holding a transaction-level advisory lock, so
+//! applied; they run in one transaction while holding a session-level advisory lock, so
 //! two processes opening a fresh store at once migrate it exactly once.
 
 use crate::db::{Db, Iso, g};
@@ -19,11 +19,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
     include_str!("../migrations/0007_reserved.sql"),
     include_str!("../migrations/0008_fleet_hosts.sql"),
-    include_str!("../migrations/0009_sealed_mfa_seeds.sql"),
+    include_str!("../migrations/0009_commit_ordered_store_version.sql"),
+    include_str!("../migrations/0010_sealed_mfa_seeds.sql"),
 ];
 
 /// The migration whose SQL [`migrate`] completes by sealing the plain seeds.
-const SEALED_SEEDS: usize = 9;
+const SEALED_SEEDS: usize = 10;
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).
 const LOCK_KEY: i64 = 0x0070_616d_2d69_616d;
@@ -44,8 +45,12 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool, secrets_key: &Path) -> R
             "the store has schema version {v} and needs migrating to {latest}; run any iam command with a read-write location first"
         )));
     }
-    let sealed = db.transaction(Iso::ReadCommitted, &mut |db| {
-        db.exec("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    // The lock is the session's, taken before the transaction begins: a transaction
+    // that began before another process committed its migration would look the tables
+    // up in a stale catalog cache (an advisory lock does not refresh it) and migrate
+    // again ("relation pam_iam_schema already exists").
+    db.exec("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])?;
+    let out = db.transaction(Iso::ReadCommitted, &mut |db| {
         // Another process may have migrated while this one waited for the lock.
         let v = version(db)?;
         if v > latest {
@@ -75,8 +80,10 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool, secrets_key: &Path) -> R
         }
         db.exec("UPDATE pam_iam_schema SET version = $1", &[&latest])?;
         Ok(sealed)
-    })?;
-    if sealed > 0 {
+    });
+    // A lost connection has released the lock already.
+    let _ = db.exec("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
+    if out? > 0 {
         // The sealing UPDATEs left the plain seeds in dead row versions: rewrite the
         // (small) table now rather than at some later vacuum.
         db.exec_batch("VACUUM FULL mfa_devices")?;

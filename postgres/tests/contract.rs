@@ -70,14 +70,76 @@ fn a_login_read_is_two_round_trips() {
     assert_eq!(s.round_trips() - before, 2);
 }
 
-/// A schema-8 store (plain seeds, one access key sealed under `key`) in a fresh database
+/// Store versions are in commit order (migration 9): a transaction that changed a
+/// replicated table before another but commits after it still gets the higher version.
+/// A host that pulled in between holds the second change's version without the first
+/// change; when the first commits, the version must move past what the host holds, or
+/// the host's long poll would never learn of it.
+#[test]
+fn store_versions_follow_commit_order() {
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let url = server.url(&db);
+    let open = || {
+        pam_iam_postgres::PgStore::open(&OpenOptions::new(url.as_str(), OpenMode::ReadWrite))
+            .unwrap()
+    };
+    let (writer, reader) = (open(), open());
+    // The slow transaction: changes a replicated table, then waits before COMMIT.
+    let mut slow = postgres::Client::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            server.port
+        ),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let mut tx = slow.transaction().unwrap();
+    tx.batch_execute("INSERT INTO host_tags (host, key, value) VALUES ('web1', 'early', 'v')")
+        .unwrap();
+    // Meanwhile another change commits, and the host pulls.
+    writer
+        .create_user(
+            &NewUser {
+                name: "late".into(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let pulled = reader.export_replica("web1").unwrap();
+    let tags = pulled
+        .tables
+        .iter()
+        .find(|t| t.name == "host_tags")
+        .unwrap();
+    assert!(tags.rows.is_empty(), "the slow change is not committed yet");
+    assert_eq!(reader.store_version().unwrap(), pulled.store_version);
+    tx.commit().unwrap();
+    let now = reader.store_version().unwrap();
+    assert!(
+        now > pulled.store_version,
+        "a change committed after the pull at version {} must get a higher version (now {now})",
+        pulled.store_version
+    );
+    let again = reader.export_replica("web1").unwrap();
+    assert_eq!(again.store_version, now);
+    let tags = again.tables.iter().find(|t| t.name == "host_tags").unwrap();
+    assert_eq!(tags.rows.len(), 1);
+}
+
+/// A schema-9 store (plain seeds, one access key sealed under `key`) in a fresh database
 /// of the shared server; its name.
-fn schema_8_store(server: &pam_iam_postgres::testing::Server, key: &[u8]) -> String {
+fn schema_9_store(server: &pam_iam_postgres::testing::Server, key: &[u8]) -> String {
     let name = server.fresh_db_name().unwrap();
     let mut sql = String::from(
-        "CREATE TABLE pam_iam_schema (version BIGINT NOT NULL); INSERT INTO pam_iam_schema VALUES (8);\n",
+        "CREATE TABLE pam_iam_schema (version BIGINT NOT NULL); INSERT INTO pam_iam_schema VALUES (9);\n",
     );
-    sql.push_str(&pam_iam_postgres::testing::migrations_sql(8));
+    sql.push_str(&pam_iam_postgres::testing::migrations_sql(9));
     sql.push('\n');
     let sealed =
         pam_iam::credentials::sealed::seal(key, "AKIAEXAMPLEKEY000001", SECRET.as_bytes()).unwrap();
@@ -103,18 +165,18 @@ const SEED: &[u8] = b"12345678901234567890";
 const SPARE: &[u8] = b"sparesparesparespare";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-/// Migration 9 on PostgreSQL: a schema-8 store's plain seeds are sealed under the store's
+/// Migration 10 on PostgreSQL: a schema-9 store's plain seeds are sealed under the store's
 /// secrets key and the plain column dropped, in one transaction; `pg_dump` of the
 /// database then holds no seed and no access-key secret, in any encoding. A key file
 /// that is not the one the store's secrets are sealed under changes nothing.
 #[test]
-fn migration_9_seals_plain_seeds_and_a_dump_holds_no_secret() {
+fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     use pam_iam::store::*;
     let Some(server) = pam_iam_postgres::testing::shared() else {
         return;
     };
     let key = [5u8; 32];
-    let name = schema_8_store(server, &key);
+    let name = schema_9_store(server, &key);
     let url = server.url(&name);
     let key_path = server.dir.join(format!("{name}.key"));
     // The wrong key first: refused, nothing changed.
@@ -138,7 +200,7 @@ fn migration_9_seals_plain_seeds_and_a_dump_holds_no_secret() {
             .psql(&name, "SELECT version FROM pam_iam_schema")
             .unwrap()
             .trim(),
-        "8"
+        "9"
     );
     assert_eq!(
         server
@@ -153,7 +215,7 @@ fn migration_9_seals_plain_seeds_and_a_dump_holds_no_secret() {
     // The store's key: sealed.
     std::fs::write(&key_path, key).unwrap();
     let s = pam_iam_postgres::open(&opts).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 9);
+    assert_eq!(s.schema_version().unwrap(), 10);
     let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!(alice.seed.as_slice(), SEED);
     assert_eq!(

@@ -218,15 +218,22 @@ fn run(cli: Cli, name: &str) -> Result<(), CliError> {
     } else {
         OpenMode::ReadWrite
     };
+    let secrets_key = std::env::var_os(store::ENV_SECRETS_KEY)
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || store::Location::from(&path).default_secrets_key(),
+            std::path::PathBuf::from,
+        );
     let store = store::open(&OpenOptions {
         insecure_ok,
+        secrets_key: secrets_key.clone(),
         ..OpenOptions::new(path.clone(), mode)
     })?;
     let ctx = Ctx {
         store: &*store,
         now: now(),
         output: cli.output,
-        secrets_key: store::Location::from(&path).default_secrets_key(),
+        secrets_key,
     };
     let out = handler(&ctx)?;
     if effect == Effect::Write {

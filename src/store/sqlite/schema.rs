@@ -354,16 +354,21 @@ CREATE TRIGGER store_version_account_update AFTER UPDATE ON account BEGIN UPDATE
 CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
 "#;
 
-/// Migration 9: TOTP seeds sealed at rest (`credentials::mfa_seed`, under the secrets
+/// Migration 9: PostgreSQL's store version moves to commit order (its twin); a no-op
+/// here, where writers are serialized and the triggers of V8 already count in commit
+/// order.
+pub(crate) const V9: &str = "";
+
+/// Migration 10: TOTP seeds sealed at rest (`credentials::mfa_seed`, under the secrets
 /// key like access-key secrets). The SQL adds the sealed column; `migrate` finishes it in
 /// the same transaction ([`SEALED_SEEDS`]): every plain seed sealed, then the plain
 /// column dropped, so no seed stays in plain text, or nothing changes.
-pub(crate) const V9: &str = r#"
+pub(crate) const V10: &str = r#"
 ALTER TABLE mfa_devices ADD COLUMN seed_sealed BLOB;
 "#;
 
 /// The migration whose SQL `migrate` completes by sealing the plain seeds.
-pub(crate) const SEALED_SEEDS: usize = 9;
+pub(crate) const SEALED_SEEDS: usize = 10;
 
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];

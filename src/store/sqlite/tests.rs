@@ -321,11 +321,11 @@ fn file_holds(path: &std::path::Path, needle: &[u8]) -> bool {
     std::fs::read(path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
 }
 
-/// Migration 9 seals every plain seed under the secrets key beside the store (made on
+/// Migration 10 seals every plain seed under the secrets key beside the store (made on
 /// the way) and drops the plain column: neither the file nor its WAL holds a seed
 /// afterwards, and every seed still opens. Without the key file, no seed is read.
 #[test]
-fn migration_9_seals_every_plain_seed_and_fails_closed_without_the_key() {
+fn migration_10_seals_every_plain_seed_and_fails_closed_without_the_key() {
     let (dir, db) = v5_store_with_plain_seeds();
     assert!(file_holds(&db, ALICE_SEED), "the fixture holds plain seeds");
     let s = open_path(&db, OpenMode::ReadWrite).unwrap();
@@ -389,10 +389,10 @@ fn migration_9_seals_every_plain_seed_and_fails_closed_without_the_key() {
     ));
 }
 
-/// A secrets key that cannot be used (here: readable by others) fails migration 9 as a
+/// A secrets key that cannot be used (here: readable by others) fails migration 10 as a
 /// whole: the store stays at version 5 with its seeds, for a fixed key to seal.
 #[test]
-fn migration_9_without_a_usable_key_changes_nothing() {
+fn migration_10_without_a_usable_key_changes_nothing() {
     let (dir, db) = v5_store_with_plain_seeds();
     let key = dir.path().join(SECRETS_KEY_FILE);
     std::fs::write(&key, [9u8; 32]).unwrap();
