@@ -122,60 +122,18 @@ fn opt_date(t: Option<i64>) -> String {
     t.map_or_else(|| "N/A".to_string(), iso8601)
 }
 
-/// The access-key and certificate columns of a report row (first two keys, by creation).
-fn key_columns(row: &mut Vec<String>, keys: &[crate::store::AccessKey]) {
-    for i in 0..2 {
-        match keys.get(i) {
-            Some(k) => row.extend([
-                (k.status == crate::store::Status::Active).to_string(),
-                iso8601(k.create_date),
-                opt_date(k.last_used_date),
-                "N/A".into(),
-                k.last_used_service.clone().unwrap_or_else(|| "N/A".into()),
-            ]),
-            None => row.extend([
-                "false".into(),
-                "N/A".into(),
-                "N/A".into(),
-                "N/A".into(),
-                "N/A".into(),
-            ]),
-        }
-    }
-    row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
-}
-
-/// The CSV with AWS's credential report columns (certificates are always false/N/A).
+/// The CSV with AWS's credential report columns (certificates are always false/N/A),
+/// then pam-iam's `access_key_N_needs_rotation`: true for a key made before secrets
+/// were sealed (it cannot sign requests).
 fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
     let mut csv = String::from(
         "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,\
 access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,\
 access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,\
-cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
+cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated,\
+access_key_1_needs_rotation,access_key_2_needs_rotation\n",
     );
     let policy = ctx.store.get_password_policy()?.unwrap_or_default();
-    // The account root user comes first, as in AWS's report: no password or MFA device
-    // here (not_supported / false), its access keys (`iam create-access-key` without
-    // --user-name) as a user's. The account's creation time is not kept: N/A.
-    let root_keys = match ctx.store.list_root_access_keys() {
-        Ok(k) => k,
-        Err(crate::store::StoreError::Unsupported(_)) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    let account = ctx.store.account_id()?;
-    let mut row = vec![
-        "<root_account>".to_string(),
-        crate::arn::root(&account),
-        "N/A".into(),
-        "not_supported".into(),
-        "N/A".into(),
-        "not_supported".into(),
-        "not_supported".into(),
-        "false".into(),
-    ];
-    key_columns(&mut row, &root_keys);
-    csv.push_str(&row.join(","));
-    csv.push('\n');
     for u in ctx.store.list_users("/")? {
         let lp = match ctx.store.get_login_profile(&u.name) {
             Ok(lp) => Some(lp),
@@ -201,7 +159,31 @@ cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
                 .map_or("N/A".into(), iso8601),
             mfa.to_string(),
         ];
-        key_columns(&mut row, &keys);
+        for i in 0..2 {
+            match keys.get(i) {
+                Some(k) => row.extend([
+                    (k.status == crate::store::Status::Active).to_string(),
+                    iso8601(k.create_date),
+                    opt_date(k.last_used_date),
+                    "N/A".into(),
+                    k.last_used_service.clone().unwrap_or_else(|| "N/A".into()),
+                ]),
+                None => row.extend([
+                    "false".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                    "N/A".into(),
+                ]),
+            }
+        }
+        row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
+        for i in 0..2 {
+            row.push(match keys.get(i) {
+                Some(k) => super::access_keys::needs_rotation(ctx, &k.access_key_id)?.to_string(),
+                None => "N/A".into(),
+            });
+        }
         csv.push_str(&row.join(","));
         csv.push('\n');
     }
