@@ -5,7 +5,7 @@ use super::args::KeyStatusArg;
 use super::output::iso8601;
 use super::{CliError, Ctx, Op, Out};
 use crate::credentials::{self, ids};
-use crate::store::AccessKey;
+use crate::store::{AccessKey, StoreError};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -136,12 +136,52 @@ fn key_json(k: &AccessKey) -> Value {
     v
 }
 
+/// Keys made before secrets were sealed (migration 6): only a hash is kept, they cannot
+/// sign requests, and listings and the credential report say they need rotation.
+pub(crate) fn needs_rotation(ctx: &Ctx, key_id: &str) -> Result<bool, CliError> {
+    Ok(ctx
+        .store
+        .access_key_credential(key_id)?
+        .sealed_secret
+        .is_none())
+}
+
+/// The warning for keys that need rotation, naming them (`None` when there are none).
+pub fn rotation_warning(keys: &[AccessKey]) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let owner = if k.user_name.is_empty() {
+                "root"
+            } else {
+                &k.user_name
+            };
+            format!("{} ({owner})", k.access_key_id)
+        })
+        .collect();
+    Some(format!(
+        "{} access key(s) made before secrets were sealed keep only a hash and cannot sign requests: {}; rotate them (iam create-access-key, then iam delete-access-key)",
+        keys.len(),
+        names.join(", ")
+    ))
+}
+
 fn list(ctx: &Ctx, user: Option<&str>) -> Out {
     let keys = match user {
         Some(user) => ctx.store.list_access_keys(user)?,
         None => ctx.store.list_root_access_keys()?,
     };
-    let list: Vec<Value> = keys.iter().map(key_json).collect();
+    let mut list = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let mut v = key_json(k);
+        if needs_rotation(ctx, &k.access_key_id)? {
+            v["NeedsRotation"] = json!(true);
+        }
+        list.push(v);
+    }
     Ok(Some(
         json!({ "AccessKeyMetadata": list, "IsTruncated": false }),
     ))
@@ -159,7 +199,26 @@ fn owner(ctx: &Ctx, key_id: &str, user: Option<String>) -> Result<Option<String>
 }
 
 fn last_used(ctx: &Ctx, key_id: &str) -> Out {
-    let k = ctx.store.get_access_key(key_id)?;
+    let k = match ctx.store.get_access_key(key_id) {
+        Ok(k) => k,
+        // A root key answers too, as on AWS (its user is `root`).
+        Err(e @ StoreError::NoSuchEntity(_)) => {
+            let root = ctx
+                .store
+                .list_root_access_keys()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|k| k.access_key_id == key_id);
+            match root {
+                Some(k) => AccessKey {
+                    user_name: "root".into(),
+                    ..k
+                },
+                None => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut last = json!({ "ServiceName": k.last_used_service.clone().unwrap_or_else(|| "N/A".into()), "Region": "N/A" });
     if let Some(t) = k.last_used_date {
         last["LastUsedDate"] = json!(iso8601(t));

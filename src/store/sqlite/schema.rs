@@ -359,5 +359,16 @@ CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE
 /// order.
 pub(crate) const V9: &str = "";
 
+/// Migration 10: TOTP seeds sealed at rest (`credentials::mfa_seed`, under the secrets
+/// key like access-key secrets). The SQL adds the sealed column; `migrate` finishes it in
+/// the same transaction ([`SEALED_SEEDS`]): every plain seed sealed, then the plain
+/// column dropped, so no seed stays in plain text, or nothing changes.
+pub(crate) const V10: &str = r#"
+ALTER TABLE mfa_devices ADD COLUMN seed_sealed BLOB;
+"#;
+
+/// The migration whose SQL `migrate` completes by sealing the plain seeds.
+pub(crate) const SEALED_SEEDS: usize = 10;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
