@@ -899,8 +899,8 @@ fn schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 8,
-        "every migration applied (8: host credentials and the store version)"
+        v, 9,
+        "every migration applied (9: sealed secrets of API sessions)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

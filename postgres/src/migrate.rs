@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
     include_str!("../migrations/0007_reserved.sql"),
     include_str!("../migrations/0008_fleet_hosts.sql"),
+    include_str!("../migrations/0009_api_session_secrets.sql"),
 ];
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).

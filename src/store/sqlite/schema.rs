@@ -354,5 +354,12 @@ CREATE TRIGGER store_version_account_update AFTER UPDATE ON account BEGIN UPDATE
 CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
 "#;
 
+/// Migration 9 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
+/// `GetSessionToken`) are role sessions whose secret is sealed like access keys', so
+/// iamd can verify their SigV4 signatures (terminal-bound iam-sts sessions keep NULL).
+pub(crate) const V9: &str = r#"
+ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
