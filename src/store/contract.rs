@@ -593,13 +593,11 @@ pub fn api_sessions_keep_their_sealed_secret(s: &dyn Store) {
         ..session("ASIAUSER")
     };
     let root = RoleSession {
-        user_name: String::new(),
-        ..user.clone()
-    };
-    let root = RoleSession {
         session_id: "ASIAROOT".into(),
         token_hash: "h-ASIAROOT".into(),
-        ..root
+        user_name: String::new(),
+        user_id: None,
+        ..user.clone()
     };
     for x in [&role, &user, &root] {
         issue_role_session(s, x, None, &ev).unwrap_or_else(|e| panic!("{e}"));
