@@ -2,6 +2,8 @@
 //! boto3 and Terraform administer pam-iam. Every request is verified by SigV4 with the
 //! store's access keys and authorized with the caller's own policies.
 
+pub mod config;
+pub mod conn;
 pub mod host_api;
 pub mod query;
 pub mod server;

@@ -1,44 +1,107 @@
-//! `iamd --db LOCATION --listen ADDR:PORT [--tls-cert PEM --tls-key PEM | --http]`.
+//! `iamd [--config PATH] --db LOCATION --listen ADDR:PORT [--tls-cert PEM --tls-key PEM | --http]`;
+//! every flag may instead be a key of `/etc/pam-iam/iamd.toml` (see `iamd::config`).
 
 use clap::Parser;
+use iamd::config::{self, Config, Partial};
 use pam_iam::store::{self, OpenMode, OpenOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// The AWS IAM and STS APIs (Query protocol, SigV4) over a pam-iam store.
+///
+/// Every flag can also be set in the configuration file (the same name with `_` for
+/// `-`: `tls_cert = "/etc/pam-iam/iamd.crt"`); a flag given here wins.
 #[derive(Debug, Parser)]
 #[command(name = "iamd", version, about)]
 struct Args {
-    /// Store location: a SQLite path, sqlite:PATH, or a postgres:// URL.
-    #[arg(long, env = "PAM_IAM_DB", default_value = store::DEFAULT_PATH)]
-    db: String,
-    /// Address and port to serve the API on.
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    listen: SocketAddr,
+    /// Configuration file (default /etc/pam-iam/iamd.toml, if it exists).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Store location: a SQLite path, sqlite:PATH, or a postgres:// URL
+    /// [default: /var/lib/pam-iam/iam.db].
+    #[arg(long, env = "PAM_IAM_DB")]
+    db: Option<String>,
+    /// Address and port to serve the API on [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
     /// TLS certificate chain (PEM).
-    #[arg(long, requires = "tls_key", conflicts_with = "http")]
+    #[arg(
+        long,
+        requires = "tls_key",
+        conflicts_with = "http",
+        value_name = "PEM"
+    )]
     tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
-    #[arg(long, requires = "tls_cert", conflicts_with = "http")]
+    #[arg(
+        long,
+        requires = "tls_cert",
+        conflicts_with = "http",
+        value_name = "PEM"
+    )]
     tls_key: Option<PathBuf>,
     /// Plain HTTP (refused on anything but a loopback address).
     #[arg(long)]
     http: bool,
     /// Address and port for Prometheus metrics (`GET /metrics`); none by default.
-    #[arg(long)]
+    #[arg(long, value_name = "ADDR:PORT")]
     metrics_listen: Option<SocketAddr>,
     /// The key file sealing access-key secrets (default: beside a SQLite store).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     secrets_key: Option<PathBuf>,
-    /// Store threads (each holds one store connection).
-    #[arg(long, default_value_t = 4)]
-    workers: usize,
+    /// Store threads, each with its own store connection [default: 4].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    workers: Option<u64>,
+    /// Open connections at most; more are closed as soon as they are accepted
+    /// [default: 4096].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: Option<u64>,
+    /// Seconds a client has to send a request's head, the next one on a kept-alive
+    /// connection included [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: Option<u64>,
+    /// Seconds a connection may sit with nothing read or written [default: 60].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: Option<u64>,
+}
+
+impl Args {
+    fn partial(&self) -> Partial {
+        let size = |n: Option<u64>| n.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        Partial {
+            db: self.db.clone(),
+            listen: self.listen,
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            http: self.http.then_some(true),
+            metrics_listen: self.metrics_listen,
+            secrets_key: self.secrets_key.clone(),
+            workers: size(self.workers),
+            max_connections: size(self.max_connections),
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            body_timeout: self.body_timeout,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
+    let settings = args
+        .config
+        .as_deref()
+        .map_or_else(
+            || config::load(std::path::Path::new(config::DEFAULT_PATH), false),
+            |p| config::load(p, true),
+        )
+        .and_then(|file| Config::merge(args.partial(), file, store::DEFAULT_PATH));
+    let result = settings.map_err(|e| e.to_string()).and_then(run);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("iamd: {e}");
@@ -47,31 +110,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
-    if args.http && !args.listen.ip().is_loopback() {
-        return Err(format!(
-            "--http serves plain HTTP and is refused on {}: use a loopback address or --tls-cert/--tls-key",
-            args.listen
-        ));
-    }
-    if !args.http && args.tls_cert.is_none() {
-        return Err("give --tls-cert and --tls-key (or --http on a loopback address)".into());
+fn run(cfg: Config) -> Result<(), String> {
+    let nofile = iamd::conn::raise_nofile_limit();
+    let wanted = u64::try_from(cfg.max_connections).unwrap_or(u64::MAX) + 64;
+    if nofile < wanted {
+        eprintln!(
+            "iamd: warning: the open-file limit is {nofile}, below max_connections ({}) plus the server's own; connections may fail before the limit (raise LimitNOFILE)",
+            cfg.max_connections
+        );
     }
     let opts = OpenOptions {
         insecure_ok: std::env::var(store::ENV_INSECURE).is_ok_and(|v| v == "1"),
-        ..OpenOptions::new(args.db.as_str(), OpenMode::ReadWrite)
+        ..OpenOptions::new(cfg.db.as_str(), OpenMode::ReadWrite)
     };
-    let key = args
+    let key = cfg
         .secrets_key
         .clone()
         .unwrap_or_else(|| opts.location.default_secrets_key());
-    let state = iamd::server::state(&opts, key, args.workers)?;
+    let state = iamd::server::state(&opts, key, cfg.workers, cfg.body_timeout)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {
-        if let Some(m) = args.metrics_listen {
+        if let Some(m) = cfg.metrics_listen {
             let l = tokio::net::TcpListener::bind(m)
                 .await
                 .map_err(|e| format!("{m}: {e}"))?;
@@ -80,27 +142,54 @@ fn run(args: Args) -> Result<(), String> {
                 let _ = axum::serve(l, router).await;
             });
         }
+        let limit = iamd::conn::Limit::new(
+            cfg.max_connections,
+            cfg.header_timeout,
+            cfg.idle_timeout,
+            Arc::clone(&state.metrics.conns),
+        );
         let app =
             iamd::server::api_router(state).into_make_service_with_connect_info::<SocketAddr>();
         eprintln!(
             "iamd: serving IAM and STS on {}{}",
-            args.listen,
-            if args.http { " (plain HTTP)" } else { "" }
+            cfg.listen,
+            if cfg.tls.is_none() {
+                " (plain HTTP)"
+            } else {
+                ""
+            }
         );
-        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let configure = |b: &mut hyper_util::server::conn::auto::Builder<_>| {
+            b.http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(cfg.header_timeout)
+                .max_buf_size(64 * 1024);
+            b.http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .max_concurrent_streams(64);
+        };
+        if let Some((cert, key)) = &cfg.tls {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| format!("TLS certificate/key: {e}"))?;
-            axum_server::bind_rustls(args.listen, tls)
+            let mut server = axum_server::bind(cfg.listen).acceptor(
+                axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                    .handshake_timeout(cfg.header_timeout)
+                    .acceptor(limit),
+            );
+            configure(server.http_builder());
+            server
                 .serve(app)
                 .await
-                .map_err(|e| format!("{}: {e}", args.listen))
+                .map_err(|e| format!("{}: {e}", cfg.listen))
         } else {
-            axum_server::bind(args.listen)
+            let mut server = axum_server::bind(cfg.listen).acceptor(limit);
+            configure(server.http_builder());
+            server
                 .serve(app)
                 .await
-                .map_err(|e| format!("{}: {e}", args.listen))
+                .map_err(|e| format!("{}: {e}", cfg.listen))
         }
     })
 }

@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 /// Largest index of a list member (IAM lists are far shorter).
 const MAX_MEMBERS: usize = 1000;
 
+/// Most dot-separated parts in a member name. IAM's deepest is six
+/// (`ContextEntries.member.1.ContextKeyValues.member.1`); the parse and the conversion
+/// recurse once per part, so an unbounded name would overflow the stack.
+const MAX_DEPTH: usize = 12;
+
 /// A parsed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryRequest {
@@ -110,6 +115,12 @@ fn decode(b: &[u8]) -> Result<String, QueryError> {
 }
 
 fn insert(root: &mut BTreeMap<String, Node>, key: &str, value: String) -> Result<(), QueryError> {
+    if key.split('.').nth(MAX_DEPTH).is_some() {
+        let shown: String = key.chars().take(64).collect();
+        return Err(malformed(format!(
+            "member name {shown:?}… has more than {MAX_DEPTH} parts"
+        )));
+    }
     let mut parts = key.split('.').peekable();
     let mut map = root;
     while let Some(part) = parts.next() {
@@ -238,6 +249,18 @@ mod tests {
     }
 
     #[test]
+    fn deep_names_are_refused_not_recursed() {
+        let mut body = b"Action=X&A".to_vec();
+        body.extend(b".a".repeat(200_000));
+        body.extend(b"=1");
+        let e = parse("", &body).unwrap_err();
+        assert_eq!(e.code, "MalformedQueryString");
+        assert!(e.message.contains("more than 12 parts"), "{}", e.message);
+        let ok = parse("", b"Action=X&C.member.1.K.member.1.V.a.b.c.d.e=1").unwrap();
+        assert_eq!(ok.params.len(), 1);
+    }
+
+    #[test]
     fn refusals() {
         assert_eq!(parse("", b"Version=1").unwrap_err().code, "MissingAction");
         for bad in [
@@ -249,6 +272,7 @@ mod tests {
             b"Action=X&T..a=b",
             b"Action=X&U=%FF",
             b"Action=X&Action.x=1",
+            b"Action=X&A.b.c.d.e.f.g.h.i.j.k.l.m=1",
         ] {
             let e = parse("", bad).unwrap_err();
             assert_eq!(

@@ -24,9 +24,6 @@ use zeroize::Zeroizing;
 /// character) plus the other members.
 pub const MAX_BODY: usize = 3 * 131_072 + 16 * 1024;
 
-/// How long a client may take to send its body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 type Job = Box<dyn FnOnce(&dyn Store) + Send>;
 
 /// Store threads: each opens its own store and runs jobs from one queue.
@@ -165,6 +162,8 @@ pub struct Metrics {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
+    /// Connection counts, kept by the acceptor (`conn::Limit`).
+    pub conns: Arc<crate::conn::ConnStats>,
 }
 
 /// Latency histogram bounds, seconds.
@@ -221,6 +220,24 @@ impl Metrics {
             "iamd_request_duration_seconds_sum {}\niamd_request_duration_seconds_count {n}\n",
             self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
         ));
+        for (name, help, v) in [
+            ("accepted", "Connections accepted.", &self.conns.accepted),
+            (
+                "refused",
+                "Connections closed at once: max_connections were open.",
+                &self.conns.refused,
+            ),
+            (
+                "idle_closed",
+                "Connections closed after idle_timeout of silence.",
+                &self.conns.idle_closed,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP iamd_connections_{name}_total {help}\n# TYPE iamd_connections_{name}_total counter\niamd_connections_{name}_total {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
         out
     }
 }
@@ -257,6 +274,8 @@ pub struct AppState {
     pub version: tokio::sync::watch::Sender<i64>,
     /// Whether the watcher runs (it starts with the first long poll).
     pub watching: std::sync::Once,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
@@ -268,6 +287,7 @@ pub fn state(
     opts: &OpenOptions,
     secrets_key_path: PathBuf,
     workers: usize,
+    body_timeout: Duration,
 ) -> Result<Arc<AppState>, String> {
     let pool = Pool::start(opts, workers).map_err(|e| e.to_string())?;
     let audit = AuditWriter::start(opts).map_err(|e| e.to_string())?;
@@ -284,6 +304,7 @@ pub fn state(
             .map(std::path::Path::to_path_buf),
         version: tokio::sync::watch::Sender::new(0),
         watching: std::sync::Once::new(),
+        body_timeout,
     }))
 }
 
@@ -369,25 +390,25 @@ async fn api(
             &rid,
         )
     };
-    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return error(
-                ApiError::new(
-                    "RequestEntityTooLarge",
-                    format!("Request body is larger than {MAX_BODY} bytes"),
-                ),
-                "-",
-            );
-        }
-        Err(_) => {
-            return error(
-                ApiError::new("RequestTimeout", "Request body was not sent in time"),
-                "-",
-            );
-        }
-    };
+    let body =
+        match tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) => {
+                return error(
+                    ApiError::new(
+                        "RequestEntityTooLarge",
+                        format!("Request body is larger than {MAX_BODY} bytes"),
+                    ),
+                    "-",
+                );
+            }
+            Err(_) => {
+                return error(
+                    ApiError::new("RequestTimeout", "Request body was not sent in time"),
+                    "-",
+                );
+            }
+        };
     let http = http_request(&parts, &body, peer);
     let key = Arc::clone(&st.secrets_key);
     let key_path = st.secrets_key_path.clone();

@@ -65,6 +65,11 @@ fn free_port() -> u16 {
 impl Server {
     /// A store with a root key (made by `iam create-access-key`), and iamd on it.
     pub fn start(venv: PathBuf) -> (Server, Key) {
+        Server::start_with(venv, &[])
+    }
+
+    /// The same, with more iamd arguments (`--config`, `--max-connections`, …).
+    pub fn start_with(venv: PathBuf, extra: &[&str]) -> (Server, Key) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("iam.db");
         let out = Command::new(bin("iam"))
@@ -90,6 +95,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_iamd"))
             .args(["--db", db.to_str().unwrap(), "--http", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .env("PAM_IAM_INSECURE_STORE", "1")
             .env("PAM_IAM_USERDB", "off")
             .stdout(Stdio::null())
@@ -122,6 +128,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("iamd did not become healthy: {}", self.log());
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The server's stderr so far.

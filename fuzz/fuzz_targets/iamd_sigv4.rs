@@ -1,0 +1,11 @@
+#![no_main]
+//! libFuzzer entry: every input goes through iamd's SigV4 canonicaliser and verifier (fuzz/src/wire.rs); a
+//! panic or an undocumented error code is a crash.
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../src/wire.rs"]
+mod wire;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = wire::sigv4(data);
+});
