@@ -74,29 +74,25 @@ fn fresh_step(secs: i64) {
 }
 
 fn ok_t(s: &Server, c: &Creds, args: &[&str]) -> Value {
-    let o = s.aws_token(&c.key, &c.token, args);
-    assert!(
-        o.status.success(),
-        "aws {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        s.log()
-    );
-    if o.stdout.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
+    s.ok_token(&c.key, Some(&c.token), args)
 }
 
 fn fails_t(s: &Server, key: &Key, token: &str, args: &[&str], code: &str) -> String {
-    let o = s.aws_token(key, token, args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "aws {args:?} succeeded");
-    assert!(
-        err.contains(&format!("({code})")),
-        "aws {args:?}: want {code}, got {err}"
-    );
-    err
+    s.fails_token(key, Some(token), args, code)
+}
+
+/// The arguments of `sts assume-role --role-arn ROLE --role-session-name NAME EXTRA…`.
+fn assume<'a>(role: &'a str, name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "sts",
+        "assume-role",
+        "--role-arn",
+        role,
+        "--role-session-name",
+        name,
+    ];
+    v.extend_from_slice(extra);
+    v
 }
 
 fn account(s: &Server, root: &Key) -> String {
@@ -388,17 +384,7 @@ fn assume_role_calls_as_the_role() {
     let bob = user_with_policy(&s, &root, "bob", ASSUME_OPS);
     let carol = user_with_policy(&s, &root, "carol", "");
 
-    let v = s.ok(
-        &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "alice-fix",
-        ],
-    );
+    let v = s.ok(&alice, &assume(&ops, "alice-fix", &[]));
     let session_arn = format!("arn:aws:sts::{acct}:assumed-role/ops/alice-fix");
     assert_eq!(v["AssumedRoleUser"]["Arn"], session_arn);
     let role_id = s.ok(&root, &["iam", "get-role", "--role-name", "ops"])["Role"]["RoleId"]
@@ -441,14 +427,7 @@ fn assume_role_calls_as_the_role() {
         &s,
         &r.key,
         &r.token,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "again",
-        ],
+        &assume(&ops, "again", &[]),
         "AccessDenied",
     );
     // Audited with the session ARN.
@@ -462,161 +441,52 @@ fn assume_role_calls_as_the_role() {
 
     // A session policy narrows it.
     let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
-    let n = Creds::from(&s.ok(
-        &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "narrow",
-            "--policy",
-            narrow,
-        ],
-    ));
+    let n = Creds::from(&s.ok(&alice, &assume(&ops, "narrow", &["--policy", narrow])));
     ok_t(&s, &n, &["iam", "get-user", "--user-name", "bob"]);
     fails_t(&s, &n.key, &n.token, &["iam", "list-users"], "AccessDenied");
     s.fails(
         &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "bad",
-            "--policy",
-            "{not json",
-        ],
+        &assume(&ops, "bad", &["--policy", "{not json"]),
         "MalformedPolicyDocument",
     );
 
     // Durations over the role's maximum, bad session names.
     let e = s.fails(
         &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "long",
-            "--duration-seconds",
-            "7200",
-        ],
+        &assume(&ops, "long", &["--duration-seconds", "7200"]),
         "ValidationError",
     );
     assert!(e.contains("MaxSessionDuration"), "{e}");
-    s.fails(
-        &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "a b",
-        ],
-        "ValidationError",
-    );
+    s.fails(&alice, &assume(&ops, "a b", &[]), "ValidationError");
 
     // Untrusted callers: by the trust policy (bob), by the identity policy (carol), and
     // a role that does not exist reads the same.
-    let e = s.fails(
-        &bob,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &only_alice,
-            "--role-session-name",
-            "bob",
-        ],
-        "AccessDenied",
-    );
+    let e = s.fails(&bob, &assume(&only_alice, "bob", &[]), "AccessDenied");
     assert!(e.contains("trust policy"), "{e}");
     ok_t(
         &s,
-        &Creds::from(&s.ok(
-            &alice,
-            &[
-                "sts",
-                "assume-role",
-                "--role-arn",
-                &only_alice,
-                "--role-session-name",
-                "alice",
-            ],
-        )),
+        &Creds::from(&s.ok(&alice, &assume(&only_alice, "alice", &[]))),
         &["iam", "list-roles"],
     );
-    s.fails(
-        &carol,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "carol",
-        ],
-        "AccessDenied",
-    );
+    s.fails(&carol, &assume(&ops, "carol", &[]), "AccessDenied");
     s.fails(
         &bob,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &format!("arn:aws:iam::{acct}:role/nope"),
-            "--role-session-name",
-            "bob",
-        ],
+        &assume(&format!("arn:aws:iam::{acct}:role/nope"), "bob", &[]),
         "AccessDenied",
     );
-    s.fails(
-        &root,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &ops,
-            "--role-session-name",
-            "root",
-        ],
-        "AccessDenied",
-    );
+    s.fails(&root, &assume(&ops, "root", &[]), "AccessDenied");
 
     // A trust policy that wants MFA: refused without a code, allowed with one.
     let (serial, seed) = enrol_mfa(&s, "alice");
-    s.fails(
-        &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
-            &guarded,
-            "--role-session-name",
-            "guarded",
-        ],
-        "AccessDenied",
-    );
+    s.fails(&alice, &assume(&guarded, "guarded", &[]), "AccessDenied");
     fresh_step(5);
     let g = Creds::from(&s.ok(
         &alice,
-        &[
-            "sts",
-            "assume-role",
-            "--role-arn",
+        &assume(
             &guarded,
-            "--role-session-name",
             "guarded",
-            "--serial-number",
-            &serial,
-            "--token-code",
-            &code(&seed, 0),
-        ],
+            &["--serial-number", &serial, "--token-code", &code(&seed, 0)],
+        ),
     ));
     ok_t(&s, &g, &["iam", "list-users"]);
 

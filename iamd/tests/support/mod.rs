@@ -198,7 +198,12 @@ impl Server {
 
     /// `aws …` that must succeed; its JSON output (`null` when it prints nothing).
     pub fn ok(&self, key: &Key, args: &[&str]) -> serde_json::Value {
-        let o = self.aws(key, args);
+        self.ok_token(key, None, args)
+    }
+
+    /// [`Server::ok`] with an optional session token.
+    pub fn ok_token(&self, key: &Key, token: Option<&str>, args: &[&str]) -> serde_json::Value {
+        let o = self.aws_full(key, token, &[], args);
         assert!(
             o.status.success(),
             "aws {args:?}: {}\n{}",
@@ -214,7 +219,12 @@ impl Server {
 
     /// `aws …` that must fail with AWS error `code`; its stderr.
     pub fn fails(&self, key: &Key, args: &[&str], code: &str) -> String {
-        let o = self.aws(key, args);
+        self.fails_token(key, None, args, code)
+    }
+
+    /// [`Server::fails`] with an optional session token.
+    pub fn fails_token(&self, key: &Key, token: Option<&str>, args: &[&str], code: &str) -> String {
+        let o = self.aws_full(key, token, &[], args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(!o.status.success(), "aws {args:?} succeeded");
         assert!(
