@@ -8,10 +8,10 @@ use crate::query::{self, QueryRequest};
 use crate::sigv4::{self, Received, SigError};
 use pam_iam::arn;
 use pam_iam::audit::Decision;
-use pam_iam::authz::{self, Principal, Request, Target};
+use pam_iam::authz::{self, CallFacts, Principal, Request, Target};
 use pam_iam::cli::api::{self, ArgValue, Operation};
 use pam_iam::credentials::sealed;
-use pam_iam::store::{AuditEvent, SessionOf, Store, StoreError, User};
+use pam_iam::store::{AuditEvent, SessionOf, Store, StoreError, Tag, User};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -254,9 +254,8 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         } else {
             reply.key_used = Some((auth.access_key.clone(), reply.service.prefix()));
         }
-        let q = parsed
-            .clone()
-            .map_err(|e| ApiError::new(e.code, e.message))?;
+        // Moved, not copied: the members may hold passwords, wiped after the call.
+        let q = parsed.map_err(|e| ApiError::new(e.code, e.message))?;
         if q.version != reply.service.version() {
             return Err(ApiError::new(
                 "InvalidAction",
@@ -332,8 +331,7 @@ fn authenticate(
     }
 }
 
-/// IAM operations served: those of the `iam` CLI that AWS IAM has, minus the ones that
-/// read a password from a terminal (login profiles are set with the CLI for now).
+/// IAM operations served: those of the `iam` CLI that AWS IAM has, and `ChangePassword`.
 pub const IAM_OPERATIONS: &[&str] = &[
     "CreateUser",
     "GetUser",
@@ -345,8 +343,11 @@ pub const IAM_OPERATIONS: &[&str] = &[
     "ListUserTags",
     "PutUserPermissionsBoundary",
     "DeleteUserPermissionsBoundary",
+    "CreateLoginProfile",
     "GetLoginProfile",
+    "UpdateLoginProfile",
     "DeleteLoginProfile",
+    "ChangePassword",
     "UpdateAccountPasswordPolicy",
     "GetAccountPasswordPolicy",
     "DeleteAccountPasswordPolicy",
@@ -451,6 +452,18 @@ fn iam_call(
     mut q: QueryRequest,
     audit: &mut AuditEvent,
 ) -> Result<Option<Value>, ApiError> {
+    let out = iam_operation(store, env, caller, &mut q, audit);
+    forget_passwords(&mut q);
+    out
+}
+
+fn iam_operation(
+    store: &dyn Store,
+    env: &Env<'_>,
+    caller: &Caller,
+    q: &mut QueryRequest,
+    audit: &mut AuditEvent,
+) -> Result<Option<Value>, ApiError> {
     let invalid = || {
         ApiError::new(
             "InvalidAction",
@@ -487,14 +500,38 @@ fn iam_call(
             None => root_self = true,
         }
     }
-    let pages = Paging::take(op, &mut q)?;
-    let resource = resource_arn(store, &account, &q, caller);
+    if q.action == "ChangePassword" {
+        // The caller's own password, whoever the request names.
+        let u = match caller {
+            Caller::User(u) => Some(u),
+            Caller::Temporary(t) => t.user.as_ref(),
+            Caller::Root => None,
+        };
+        let Some(u) = u else {
+            return Err(ApiError::new(
+                "InvalidUserType",
+                "ChangePassword changes an IAM user's own password; the root user and role sessions have none here",
+            ));
+        };
+        if q.take("UserName").is_some() {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "UserName is not a parameter of ChangePassword",
+            ));
+        }
+        q.params
+            .push(("UserName".into(), ArgValue::Scalar(u.name.clone())));
+    }
+    let pages = Paging::take(op, q)?;
+    let res = resource(store, &account, q, caller);
+    let facts = call_facts(q, &res);
+    let resource = res.arn;
     if !audit.reason.is_empty() {
         audit.reason.push_str("; ");
     }
     audit.reason.push_str(&format!("resource {resource}"));
     let action = format!("iam:{}", q.action);
-    authorize(store, caller, &action, &resource, audit)?;
+    authorize(store, caller, &action, &resource, facts, audit)?;
     if root_self && q.action == "GetUser" {
         return Ok(Some(
             json!({"User": {"UserId": account, "Arn": arn::root(&account)}}),
@@ -510,6 +547,21 @@ fn iam_call(
         Some(v) => Some(pages.apply(&q.action, v)?),
         None => None,
     })
+}
+
+/// Wipe the passwords a call carried once it has run.
+fn forget_passwords(q: &mut QueryRequest) {
+    use zeroize::Zeroize;
+    let Some(op) = api::operations().get(&q.action) else {
+        return;
+    };
+    for (k, v) in &mut q.params {
+        if let (Some(api::ParamKind::Secret), ArgValue::Scalar(s)) =
+            (op.param(k).map(|p| &p.kind), v)
+        {
+            s.zeroize();
+        }
+    }
 }
 
 /// `Marker` / `MaxItems` of a list operation.
@@ -599,61 +651,181 @@ impl Paging {
     }
 }
 
-/// The resource ARN of an IAM call, per the Service Authorization Reference: the entity
+/// The resource of an IAM call as it stands: its ARN, and for an existing user or role
+/// its tags and permissions boundary (condition keys).
+struct Resource {
+    arn: String,
+    tags: Vec<Tag>,
+    boundary: Option<String>,
+}
+
+impl Resource {
+    fn arn(arn: String) -> Resource {
+        Resource {
+            arn,
+            tags: Vec::new(),
+            boundary: None,
+        }
+    }
+}
+
+/// The resource of an IAM call, per the Service Authorization Reference: the entity
 /// the call names (with its path, looked up where it exists), the caller for calls on
 /// oneself, `*` for account-wide lists.
-fn resource_arn(store: &dyn Store, account: &str, q: &QueryRequest, caller: &Caller) -> String {
+fn resource(store: &dyn Store, account: &str, q: &QueryRequest, caller: &Caller) -> Resource {
     let s = |k: &str| q.scalar(k).map(str::to_string);
     let path = s("Path").unwrap_or_else(|| "/".into());
     let a = q.action.as_str();
-    match a {
-        "CreateUser" => return arn::user(account, &path, &s("UserName").unwrap_or_default()),
-        "CreateGroup" => return arn::group(account, &path, &s("GroupName").unwrap_or_default()),
-        "CreateRole" => return arn::role(account, &path, &s("RoleName").unwrap_or_default()),
-        "CreatePolicy" => {
-            return arn::policy(account, &path, &s("PolicyName").unwrap_or_default());
-        }
-        "CreateVirtualMFADevice" => {
-            return arn::iam(
-                account,
-                "mfa",
-                &path,
-                &s("VirtualMFADeviceName").unwrap_or_default(),
-            );
-        }
-        _ => {}
+    let built = match a {
+        "CreateUser" => Some(arn::user(
+            account,
+            &path,
+            &s("UserName").unwrap_or_default(),
+        )),
+        "CreateGroup" => Some(arn::group(
+            account,
+            &path,
+            &s("GroupName").unwrap_or_default(),
+        )),
+        "CreateRole" => Some(arn::role(
+            account,
+            &path,
+            &s("RoleName").unwrap_or_default(),
+        )),
+        "CreatePolicy" => Some(arn::policy(
+            account,
+            &path,
+            &s("PolicyName").unwrap_or_default(),
+        )),
+        "CreateVirtualMFADevice" => Some(arn::iam(
+            account,
+            "mfa",
+            &path,
+            &s("VirtualMFADeviceName").unwrap_or_default(),
+        )),
+        _ => None,
+    };
+    if let Some(b) = built {
+        return Resource::arn(b);
+    }
+    if a == "SimulatePrincipalPolicy" {
+        // The user, group or role whose policies are simulated.
+        return Resource::arn(s("PolicySourceArn").unwrap_or_else(|| "*".into()));
     }
     if let Some(p) = s("PolicyArn")
         .filter(|_| a.contains("Policy") && !a.starts_with("Attach") && !a.starts_with("Detach"))
     {
-        return p;
+        return Resource::arn(p);
     }
     if let Some(r) = s("RoleName") {
-        return store
-            .get_role(&r)
-            .map_or_else(|_| arn::role(account, "/", &r), |r| r.arn);
+        return store.get_role(&r).map_or_else(
+            |_| Resource::arn(arn::role(account, "/", &r)),
+            |r| Resource {
+                arn: r.arn,
+                tags: r.tags,
+                boundary: r.permissions_boundary,
+            },
+        );
     }
     if let Some(g) = s("GroupName") {
-        return store
-            .get_group(&g)
-            .map_or_else(|_| arn::group(account, "/", &g), |g| g.arn);
+        return Resource::arn(
+            store
+                .get_group(&g)
+                .map_or_else(|_| arn::group(account, "/", &g), |g| g.arn),
+        );
     }
     if let Some(u) = s("UserName") {
-        return store
-            .get_user(&u)
-            .map_or_else(|_| arn::user(account, "/", &u), |u| u.arn);
+        return store.get_user(&u).map_or_else(
+            |_| Resource::arn(arn::user(account, "/", &u)),
+            |u| Resource {
+                arn: u.arn,
+                tags: u.tags,
+                boundary: u.permissions_boundary,
+            },
+        );
     }
     if SELF_OPERATIONS.contains(&a) {
-        return match caller {
+        return Resource::arn(match caller {
             Caller::Root => arn::root(account),
             Caller::User(u) => u.arn.clone(),
             Caller::Temporary(t) => t.arn.clone(),
-        };
+        });
     }
     if let Some(serial) = s("SerialNumber") {
-        return serial;
+        return Resource::arn(serial);
     }
-    "*".into()
+    Resource::arn("*".into())
+}
+
+/// Operations with the `iam:PermissionsBoundary` condition key (Service Authorization
+/// Reference): those that set a boundary carry the one they set, the others the boundary
+/// of the user or role they change.
+const BOUNDARY_KEY_OPERATIONS: &[&str] = &[
+    "CreateUser",
+    "CreateRole",
+    "PutUserPermissionsBoundary",
+    "PutRolePermissionsBoundary",
+    "DeleteUserPermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    "AttachUserPolicy",
+    "AttachRolePolicy",
+    "DetachUserPolicy",
+    "DetachRolePolicy",
+    "PutUserPolicy",
+    "PutRolePolicy",
+    "DeleteUserPolicy",
+    "DeleteRolePolicy",
+];
+
+/// The request's own condition keys: the tags it sets (`Tags`), the tag keys it names
+/// (`TagKeys`), the policy it attaches or detaches, the boundary it sets or meets, and
+/// the tags of the resource it names.
+fn call_facts(q: &QueryRequest, resource: &Resource) -> CallFacts {
+    let a = q.action.as_str();
+    let scalar = |v: &ArgValue| match v {
+        ArgValue::Scalar(s) => Some(s.clone()),
+        _ => None,
+    };
+    let member = |name: &str| q.params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let request_tags = match member("Tags") {
+        Some(ArgValue::List(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                ArgValue::Struct(m) => {
+                    let get = |k: &str| m.iter().find(|(n, _)| n == k).and_then(|(_, v)| scalar(v));
+                    Some(Tag {
+                        key: get("Key")?,
+                        value: get("Value").unwrap_or_default(),
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let tag_keys = match member("TagKeys") {
+        Some(ArgValue::List(items)) => items.iter().filter_map(scalar).collect(),
+        _ => Vec::new(),
+    };
+    let sets_boundary =
+        a.starts_with("Create") || (a.starts_with("Put") && a.ends_with("PermissionsBoundary"));
+    let permissions_boundary = if !BOUNDARY_KEY_OPERATIONS.contains(&a) {
+        None
+    } else if sets_boundary {
+        q.scalar("PermissionsBoundary").map(str::to_string)
+    } else {
+        resource.boundary.clone()
+    };
+    CallFacts {
+        request_tags,
+        tag_keys,
+        policy_arn: q
+            .scalar("PolicyArn")
+            .filter(|_| a.starts_with("Attach") || a.starts_with("Detach"))
+            .map(str::to_string),
+        permissions_boundary,
+        resource_tags: resource.tags.clone(),
+    }
 }
 
 /// Decide through the one decision core; root is allowed everything, as AWS root.
@@ -662,6 +834,7 @@ fn authorize(
     caller: &Caller,
     action: &str,
     resource: &str,
+    call: CallFacts,
     audit: &mut AuditEvent,
 ) -> Result<(), ApiError> {
     let Some((principal, mfa_time, caller_arn)) = caller.principal() else {
@@ -672,6 +845,7 @@ fn authorize(
     let req = Request {
         rhost: audit.rhost.clone(),
         mfa_time,
+        call,
         ..Request::new(
             principal,
             action,

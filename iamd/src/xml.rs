@@ -14,6 +14,9 @@ pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// Members holding a policy document: IAM returns them URL-encoded.
 const DOCUMENTS: &[&str] = &["PolicyDocument", "AssumeRolePolicyDocument", "Document"];
+/// Blob members whose JSON value is text: base64 on the wire, as botocore decodes
+/// them (`QRCodePNG` is base64 already in the CLI's JSON).
+const TEXT_BLOBS: &[&str] = &["Base32StringSeed"];
 /// Members that are maps.
 const MAPS: &[&str] = &["SummaryMap"];
 
@@ -50,6 +53,10 @@ fn element(out: &mut String, name: &str, v: &Value) {
             other => other.to_string(),
         };
         out.push_str(&url_encode(&doc));
+    } else if let (true, Value::String(t)) = (TEXT_BLOBS.contains(&name), v) {
+        out.push_str(&<base64ct::Base64 as base64ct::Encoding>::encode_string(
+            t.as_bytes(),
+        ));
     } else if MAPS.contains(&name) {
         if let Value::Object(m) = v {
             for (k, val) in m {
@@ -142,6 +149,16 @@ mod tests {
         assert!(
             m.contains("<SummaryMap><entry><key>Users</key><value>3</value></entry></SummaryMap>"),
             "{m}"
+        );
+        let b = response(
+            IAM_NS,
+            "CreateVirtualMFADevice",
+            Some(&json!({"VirtualMFADevice": {"Base32StringSeed": "JBSWY3DP"}})),
+            "r",
+        );
+        assert!(
+            b.contains("<Base32StringSeed>SkJTV1kzRFA=</Base32StringSeed>"),
+            "{b}"
         );
         let e = error(IAM_NS, 404, "NoSuchEntity", "no <user>", "r2");
         assert!(e.contains("<Type>Sender</Type><Code>NoSuchEntity</Code><Message>no &lt;user&gt;</Message></Error><RequestId>r2</RequestId>"));

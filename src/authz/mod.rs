@@ -47,6 +47,27 @@ pub struct Request {
     pub rhost: Option<String>,
     /// Unix seconds.
     pub now: i64,
+    /// What an API call asks to set and what its resource already is (iamd); empty for
+    /// logins, sudo and role assumption.
+    pub call: CallFacts,
+}
+
+/// The condition keys of an API call beyond the principal's: what the call sets and the
+/// resource it names as it stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFacts {
+    /// Tags the call sets: `aws:RequestTag/KEY`, and their keys in `aws:TagKeys`.
+    pub request_tags: Vec<Tag>,
+    /// Tag keys the call names without values (`UntagUser`): `aws:TagKeys`.
+    pub tag_keys: Vec<String>,
+    /// `iam:PolicyARN`: the managed policy an `Attach*`/`Detach*Policy` call names.
+    pub policy_arn: Option<String>,
+    /// `iam:PermissionsBoundary`: the boundary the call sets, or the one the user or
+    /// role it changes has.
+    pub permissions_boundary: Option<String>,
+    /// The tags of the IAM resource the call names: `aws:ResourceTag/KEY` and
+    /// `iam:ResourceTag/KEY`.
+    pub resource_tags: Vec<Tag>,
 }
 
 impl Request {
@@ -61,6 +82,7 @@ impl Request {
             tty: None,
             rhost: None,
             now,
+            call: CallFacts::default(),
         }
     }
 }
@@ -337,6 +359,27 @@ pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context 
     if let Some(t) = &f.tty {
         c.insert("host:Tty", t.clone());
     }
+    let call = &f.call;
+    for t in &call.request_tags {
+        c.insert(&format!("aws:RequestTag/{}", t.key), t.value.clone());
+    }
+    if !call.request_tags.is_empty() || !call.tag_keys.is_empty() {
+        let keys = call.request_tags.iter().map(|t| t.key.clone());
+        c.insert_values(
+            "aws:TagKeys",
+            keys.chain(call.tag_keys.iter().cloned()).collect(),
+        );
+    }
+    if let Some(p) = &call.policy_arn {
+        c.insert("iam:PolicyARN", p.clone());
+    }
+    if let Some(b) = &call.permissions_boundary {
+        c.insert("iam:PermissionsBoundary", b.clone());
+    }
+    for t in &call.resource_tags {
+        c.insert(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+        c.insert(&format!("iam:ResourceTag/{}", t.key), t.value.clone());
+    }
     c
 }
 
@@ -480,6 +523,7 @@ mod tests {
             tty: Some("ssh".into()),
             rhost: Some("::ffff:10.0.0.5".into()),
             now: 1_700_000_042,
+            call: CallFacts::default(),
         };
         let c = build_context(
             &alice(),
@@ -545,6 +589,50 @@ mod tests {
             c.get("aws:TokenIssueTime").unwrap(),
             ["1970-01-02T00:00:00Z"]
         );
+    }
+
+    #[test]
+    fn api_call_keys() {
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        let f = Request {
+            call: CallFacts {
+                request_tags: vec![tag("team", "web"), tag("env", "dev")],
+                tag_keys: vec!["old".into()],
+                policy_arn: Some("arn:aws:iam::123456789012:policy/p".into()),
+                permissions_boundary: Some("arn:aws:iam::123456789012:policy/b".into()),
+                resource_tags: vec![tag("owner", "ops")],
+            },
+            ..Request::new(
+                Principal::User("alice".into()),
+                "iam:TagUser",
+                Target::None,
+                0,
+            )
+        };
+        let c = build_context(&alice(), &[], &f);
+        assert_eq!(c.get("aws:RequestTag/team").unwrap(), ["web"]);
+        assert_eq!(c.get("aws:TagKeys").unwrap(), ["team", "env", "old"]);
+        assert_eq!(
+            c.get("iam:PolicyARN").unwrap(),
+            ["arn:aws:iam::123456789012:policy/p"]
+        );
+        assert_eq!(
+            c.get("iam:PermissionsBoundary").unwrap(),
+            ["arn:aws:iam::123456789012:policy/b"]
+        );
+        assert_eq!(c.get("aws:ResourceTag/owner").unwrap(), ["ops"]);
+        assert_eq!(c.get("iam:ResourceTag/owner").unwrap(), ["ops"]);
+        // A call that sets no tags has no aws:TagKeys, as AWS.
+        let c = build_context(
+            &alice(),
+            &[],
+            &Request::new(Principal::User("a".into()), "", Target::None, 0),
+        );
+        assert!(c.get("aws:TagKeys").is_none());
+        assert!(c.get("iam:PermissionsBoundary").is_none());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum ParamKind {
     },
     /// Repeated values (`--tag-keys a b`), or one JSON document of structures.
     List,
+    /// A password: the CLI reads it from a terminal, a remote caller gives it as a
+    /// value; it never goes into an argv.
+    Secret,
 }
 
 /// One parameter of an operation.
@@ -149,8 +152,59 @@ pub fn operations() -> &'static HashMap<String, Operation> {
                     },
                 )
             })
+            .chain(std::iter::once(change_password()))
+            .map(|(name, mut op)| {
+                with_passwords(&mut op);
+                (name, op)
+            })
             .collect()
     })
+}
+
+/// Members that are passwords, by operation: given as values by remote callers.
+const PASSWORDS: &[(&str, &[&str])] = &[
+    ("CreateLoginProfile", &["Password"]),
+    ("UpdateLoginProfile", &["Password"]),
+    ("ChangePassword", &["OldPassword", "NewPassword"]),
+];
+
+/// The password members of `op` become [`ParamKind::Secret`] (the CLI's terminal flags
+/// of the same name are not parameters remotely).
+fn with_passwords(op: &mut Operation) {
+    let Some((_, members)) = PASSWORDS.iter().find(|(n, _)| *n == op.name) else {
+        return;
+    };
+    op.params.retain(|p| !members.contains(&p.aws.as_str()));
+    for m in *members {
+        op.params.push(Param {
+            aws: (*m).to_string(),
+            long: String::new(),
+            kind: ParamKind::Secret,
+            // UpdateLoginProfile may change only PasswordResetRequired.
+            required: op.name != "UpdateLoginProfile",
+        });
+    }
+}
+
+/// `ChangePassword`: the caller changes its own password. The CLI (run as root on the
+/// store) sets passwords with update-login-profile; over the API it is the operation
+/// self-service users have. `UserName` is the caller, filled in by the server.
+fn change_password() -> (String, Operation) {
+    let name = "ChangePassword".to_string();
+    (
+        name.clone(),
+        Operation {
+            name,
+            subcommand: String::new(),
+            params: vec![Param {
+                aws: "UserName".into(),
+                long: "user-name".into(),
+                kind: ParamKind::Scalar,
+                required: true,
+            }],
+            grammar: clap::Command::new("iam"),
+        },
+    )
 }
 
 /// lowerCamel member name, as AWS's validation messages spell it.
@@ -160,9 +214,8 @@ fn lower_camel(aws: &str) -> String {
         .map_or(String::new(), |f| f.to_lowercase().chain(c).collect())
 }
 
-/// The argv for `op` with `args` (AWS member names), or AWS's validation error.
-fn argv(op: &Operation, args: &[(String, ArgValue)]) -> Result<Vec<String>, CliError> {
-    let mut argv = vec!["iam".to_string(), op.subcommand.clone()];
+/// Every required member given, every member one of `op`'s: AWS's validation errors.
+fn check_members(op: &Operation, args: &[(String, ArgValue)]) -> Result<(), CliError> {
     for p in op.params.iter().filter(|p| p.required) {
         if !args.iter().any(|(k, _)| *k == p.aws) {
             return Err(CliError::validation(format!(
@@ -171,13 +224,25 @@ fn argv(op: &Operation, args: &[(String, ArgValue)]) -> Result<Vec<String>, CliE
             )));
         }
     }
+    match args.iter().find(|(k, _)| op.param(k).is_none()) {
+        Some((name, _)) => Err(unknown(op, name)),
+        None => Ok(()),
+    }
+}
+
+fn unknown(op: &Operation, name: &str) -> CliError {
+    CliError::new(
+        "InvalidParameter",
+        format!("{name} is not a parameter of {}", op.name),
+    )
+}
+
+/// The argv for `op` with `args` (AWS member names), or AWS's validation error.
+fn argv(op: &Operation, args: &[(String, ArgValue)]) -> Result<Vec<String>, CliError> {
+    check_members(op, args)?;
+    let mut argv = vec!["iam".to_string(), op.subcommand.clone()];
     for (name, value) in args {
-        let p = op.param(name).ok_or_else(|| {
-            CliError::new(
-                "InvalidParameter",
-                format!("{name} is not a parameter of {}", op.name),
-            )
-        })?;
+        let p = op.param(name).ok_or_else(|| unknown(op, name))?;
         let scalar = |v: &str| -> Result<String, CliError> {
             // The CLI reads `file://` arguments from disk; a remote caller never may.
             if v.starts_with("file://") || v.starts_with("fileb://") {
@@ -249,6 +314,9 @@ pub fn call(
     op: &Operation,
     args: &[(String, ArgValue)],
 ) -> Result<Outcome, CliError> {
+    if op.params.iter().any(|p| p.kind == ParamKind::Secret) {
+        return with_passwords_call(store, secrets_key, now, op, args);
+    }
     let argv = argv(op, args)?;
     let matches = op
         .grammar
@@ -267,12 +335,7 @@ pub fn call(
             wrote: false,
         }),
         Op::Store(effect, handler) => {
-            let ctx = Ctx {
-                store,
-                now,
-                output: super::args::Output::Json,
-                secrets_key: secrets_key.to_path_buf(),
-            };
+            let ctx = server_ctx(store, now, secrets_key);
             Ok(Outcome {
                 result: handler(&ctx)?,
                 wrote: effect != Effect::Read,
@@ -281,15 +344,52 @@ pub fn call(
     }
 }
 
+/// A handler's context for a server's call: JSON output, the server's clock and key.
+fn server_ctx<'a>(store: &'a dyn Store, now: i64, secrets_key: &Path) -> Ctx<'a> {
+    Ctx {
+        store,
+        now,
+        output: super::args::Output::Json,
+        secrets_key: secrets_key.to_path_buf(),
+    }
+}
+
+/// A password operation: its members checked as [`argv`] checks them, then the
+/// login-profile handler that takes passwords as values.
+fn with_passwords_call(
+    store: &dyn Store,
+    secrets_key: &Path,
+    now: i64,
+    op: &Operation,
+    args: &[(String, ArgValue)],
+) -> Result<Outcome, CliError> {
+    check_members(op, args)?;
+    let mut members = Vec::with_capacity(args.len());
+    for (name, value) in args {
+        let ArgValue::Scalar(v) = value else {
+            return Err(CliError::validation(format!(
+                "{name}: this value does not have the parameter's shape"
+            )));
+        };
+        members.push((name.as_str(), v.as_str()));
+    }
+    let ctx = server_ctx(store, now, secrets_key);
+    let out = super::login_profile::remote(
+        &ctx,
+        &op.name,
+        &super::login_profile::RemoteMembers(members),
+    )
+    .ok_or_else(|| CliError::new("InvalidAction", format!("{} takes no password", op.name)))?;
+    Ok(Outcome {
+        result: out?,
+        wrote: true,
+    })
+}
+
 /// After a change made through the server: refresh this host's userdb directory and
 /// SSH key export as `iam` does, when `store_path` is the host's store.
 pub fn after_change(store: &dyn Store, store_path: &Path) {
-    let ctx = Ctx {
-        store,
-        now: 0,
-        output: super::args::Output::Json,
-        secrets_key: std::path::PathBuf::new(),
-    };
+    let ctx = server_ctx(store, 0, Path::new(""));
     super::userdb::after_change(&ctx, store_path);
 }
 

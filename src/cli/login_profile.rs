@@ -215,11 +215,18 @@ fn login_profile_json(user: &str, create_date: i64, reset: bool) -> Value {
 fn create_login_profile(ctx: &Ctx, user: &str, stdin: bool, reset: bool) -> Out {
     ctx.store.get_user(user)?;
     let password = read_password(stdin)?;
+    create_with(ctx, user, &password, reset)
+}
+
+/// `CreateLoginProfile` with the password given as a value (the terminal's, or a
+/// remote caller's through [`remote`]).
+fn create_with(ctx: &Ctx, user: &str, password: &str, reset: bool) -> Out {
+    ctx.store.get_user(user)?;
     // An existing profile is refused as such, not as a reuse of its password.
     if crate::store::absent_as_none(ctx.store.get_login_profile(user))?.is_some() {
         return Err(crate::store::rules::login_profile_exists(user).into());
     }
-    let hash = new_password_hash(ctx, user, &password)?;
+    let hash = new_password_hash(ctx, user, password)?;
     let lp = ctx
         .store
         .create_login_profile(user, &hash, reset, ctx.now)?;
@@ -247,11 +254,20 @@ fn update_login_profile(
     reset: Option<bool>,
 ) -> Out {
     ctx.store.get_login_profile(user)?;
-    let hash = if prompt || stdin {
-        let password = read_password(stdin)?;
-        Some(new_password_hash(ctx, user, &password)?)
+    let password = if prompt || stdin {
+        Some(read_password(stdin)?)
     } else {
         None
+    };
+    update_with(ctx, user, password.as_deref().map(String::as_str), reset)
+}
+
+/// `UpdateLoginProfile` with the new password (if any) given as a value.
+fn update_with(ctx: &Ctx, user: &str, password: Option<&str>, reset: Option<bool>) -> Out {
+    ctx.store.get_login_profile(user)?;
+    let hash = match password {
+        Some(p) => Some(new_password_hash(ctx, user, p)?),
+        None => None,
     };
     if hash.is_none() && reset.is_none() {
         return Err(CliError::validation(
@@ -261,6 +277,137 @@ fn update_login_profile(
     ctx.store
         .update_login_profile(user, hash.as_ref().map(|h| h.as_str()), reset, ctx.now)?;
     Ok(None)
+}
+
+/// `ChangePassword`: `user` (the caller) changes its own password, proving the current
+/// one. The lockout rule is the login's: a locked user is refused before the current
+/// password is checked (a check would let guessing go on around the lock), a wrong one
+/// counts as a failed attempt, a right one settles as a successful authentication. A
+/// password that hard-expired can only be reset by an administrator.
+fn change_password(ctx: &Ctx, user: &str, old: &str, new: &str) -> Out {
+    use crate::credentials::second_factor::{FactorStore, Proof, Settled};
+    let locked = |until: i64| {
+        CliError::new(
+            "EntityTemporarilyUnmodifiable",
+            format!(
+                "User {user} is locked after too many failed attempts until {}; try again later",
+                iso8601(until)
+            ),
+        )
+    };
+    ctx.store.get_user(user)?;
+    let lp = ctx.store.get_login_profile(user)?;
+    if let Some(until) = ctx
+        .store
+        .lock_state(user)?
+        .locked_until
+        .filter(|t| *t > ctx.now)
+    {
+        return Err(locked(until));
+    }
+    let policy = ctx.store.get_password_policy()?.unwrap_or_default();
+    if policy.state(
+        lp.password_last_changed,
+        lp.password_reset_required,
+        ctx.now,
+    ) == credentials::PasswordState::HardExpired
+    {
+        return Err(CliError::new(
+            "EntityTemporarilyUnmodifiable",
+            format!(
+                "The password of user {user} has expired and the account password policy (HardExpiry) lets only an administrator reset it (UpdateLoginProfile)"
+            ),
+        ));
+    }
+    if !credentials::verify_password(old.as_bytes(), &lp.password_hash) {
+        ctx.store.count_failure(user, ctx.now)?;
+        return Err(CliError::new(
+            "AccessDenied",
+            format!("The current password of user {user} is incorrect"),
+        ));
+    }
+    match ctx.store.settle(user, &Proof::Nothing, false, ctx.now)? {
+        Settled::Accepted => {}
+        Settled::Locked { until } => return Err(locked(until)),
+        Settled::Spent(_) => {
+            return Err(CliError::new(
+                "ServiceFailure",
+                "nothing to spend was spent",
+            ));
+        }
+    }
+    let hash = new_password_hash(ctx, user, new)?;
+    ctx.store
+        .update_login_profile(user, Some(&hash), Some(false), ctx.now)?;
+    Ok(None)
+}
+
+/// The password operations as a remote caller makes them (`iamd`): the passwords come
+/// as values of the call, never from a terminal, and go through the same handlers as
+/// the CLI's. `op` is `CreateLoginProfile`, `UpdateLoginProfile` or `ChangePassword`
+/// (the caller's own: `user` is the caller); `None` for any other operation.
+pub(super) fn remote(ctx: &Ctx, op: &str, m: &RemoteMembers<'_>) -> Option<Out> {
+    Some(match op {
+        "CreateLoginProfile" => (|| {
+            let user = m.required("UserName")?;
+            let password = m.required("Password")?;
+            create_with(
+                ctx,
+                user,
+                password,
+                m.flag("PasswordResetRequired")?.unwrap_or(false),
+            )
+        })(),
+        "UpdateLoginProfile" => (|| {
+            let user = m.required("UserName")?;
+            update_with(
+                ctx,
+                user,
+                m.get("Password"),
+                m.flag("PasswordResetRequired")?,
+            )
+        })(),
+        "ChangePassword" => (|| {
+            let user = m.required("UserName")?;
+            change_password(
+                ctx,
+                user,
+                m.required("OldPassword")?,
+                m.required("NewPassword")?,
+            )
+        })(),
+        _ => return None,
+    })
+}
+
+/// The scalar members of a remote call, by AWS name.
+pub(super) struct RemoteMembers<'a>(pub(super) Vec<(&'a str, &'a str)>);
+
+impl<'a> RemoteMembers<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    fn required(&self, name: &str) -> Result<&'a str, CliError> {
+        self.get(name).ok_or_else(|| {
+            let mut c = name.chars();
+            let lower: String = c.next().map_or(String::new(), |f| f.to_lowercase().chain(c).collect());
+            CliError::validation(format!(
+                "1 validation error detected: Value null at '{lower}' failed to satisfy constraint: Member must not be null"
+            ))
+        })
+    }
+
+    fn flag(&self, name: &str) -> Result<Option<bool>, CliError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(CliError::validation(format!(
+                "{name}: expected true or false, got {v:?}"
+            ))),
+        }
+    }
 }
 
 fn update_password_policy(ctx: &Ctx, p: &PasswordPolicy) -> Out {

@@ -87,6 +87,7 @@ pub fn acct_mgmt<H: PamHandler>(
         tty: items.tty.clone(),
         rhost: items.rhost.clone(),
         now,
+        call: crate::authz::CallFacts::default(),
     };
     let decision = match backend.authorize(&req) {
         Ok(d) => d,

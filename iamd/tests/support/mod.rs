@@ -65,11 +65,21 @@ fn free_port() -> u16 {
 impl Server {
     /// A store with a root key (made by `iam create-access-key`), and iamd on it.
     pub fn start(venv: PathBuf) -> (Server, Key) {
-        Server::start_with(venv, &[])
+        Server::start_full(venv, None, &[])
     }
 
     /// The same, with more iamd arguments (`--config`, `--max-connections`, …).
     pub fn start_with(venv: PathBuf, extra: &[&str]) -> (Server, Key) {
+        Server::start_full(venv, None, extra)
+    }
+
+    /// The same, the store's account id set to `account` (AWS's documented examples name
+    /// account 123456789012 in their ARNs) before anything is created in it.
+    pub fn start_in(venv: PathBuf, account: Option<&str>) -> (Server, Key) {
+        Server::start_full(venv, account, &[])
+    }
+
+    fn start_full(venv: PathBuf, account: Option<&str>, extra: &[&str]) -> (Server, Key) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("iam.db");
         let out = Command::new(bin("iam"))
@@ -84,6 +94,14 @@ impl Server {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(a) = account {
+            let o = Command::new("sqlite3")
+                .arg(&db)
+                .arg(format!("UPDATE account SET account_id = '{a}'"))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let root = Key {
             id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
