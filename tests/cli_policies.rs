@@ -833,7 +833,7 @@ fn audit_trail_filters() {
     let iam = Cli::new();
     iam.user("alice");
     {
-        let s = pam_iam::store::open_path(&iam.db, pam_iam::store::OpenMode::ReadWrite).unwrap();
+        let s = iam.store();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

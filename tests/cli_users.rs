@@ -630,7 +630,7 @@ fn password_never_from_argv_and_needs_a_terminal() {
         .arg("-w")
         .arg(support::cli::iam())
         .args(["create-login-profile", "--user-name", "alice"])
-        .env("PAM_IAM_DB", &iam.db)
+        .envs(iam.envs())
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -657,7 +657,7 @@ fn password_from_a_terminal() {
     );
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
-        .env("PAM_IAM_DB", &iam.db)
+        .envs(iam.envs())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -744,7 +744,7 @@ fn lockout_policy_and_unlock() {
     );
     // Three failures recorded the way PAM records them lock the user.
     {
-        let s = pam_iam::store::open_path(&iam.db, pam_iam::store::OpenMode::ReadWrite).unwrap();
+        let s = iam.store();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -793,8 +793,8 @@ fn hash_parameters_are_configurable() {
 }
 
 #[test]
-fn store_is_created_private_and_refused_when_unsafe() {
-    let iam = Cli::new();
+fn sqlite_store_is_created_private_and_refused_when_unsafe() {
+    let iam = Cli::sqlite();
     iam.user("alice");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&iam.db), 0o600);
@@ -867,8 +867,8 @@ fn output_formats() {
 }
 
 #[test]
-fn schema_v1_store_migrates_on_open() {
-    let iam = Cli::new();
+fn sqlite_schema_v1_store_migrates_on_open() {
+    let iam = Cli::sqlite();
     std::fs::create_dir_all(iam.db.parent().unwrap()).unwrap();
     std::fs::set_permissions(
         iam.db.parent().unwrap(),
@@ -899,8 +899,8 @@ fn schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 9,
-        "every migration applied (9: sealed secrets of API sessions)"
+        v, 10,
+        "every migration applied (10: sealed secrets of API sessions)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

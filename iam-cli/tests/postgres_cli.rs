@@ -302,3 +302,104 @@ fn the_cli_works_on_postgres_through_db_and_pam_iam_db() {
     assert!(!ok);
     assert!(err.contains("EntityAlreadyExists"), "{err}");
 }
+
+fn iam_env(db: &str, env: &[(&str, &std::path::Path)], args: &[&str]) -> (bool, String, String) {
+    let mut c = Command::new(IAM);
+    c.arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("PAM_IAM_DB")
+        .env_remove("PAM_IAM_SECRETS_KEY")
+        .env("PAM_IAM_USERDB", "off");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run iam");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A PostgreSQL store is not a file, so the key sealing access-key and host-credential
+/// secrets cannot sit beside it: `PAM_IAM_SECRETS_KEY` names the file (default
+/// /var/lib/pam-iam/pam_iam_secrets.key), created 0600 on first use; the secret in the
+/// store opens with it. A key file that cannot be made is one line and writes nothing.
+#[test]
+fn create_access_key_on_postgres_seals_under_the_secrets_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(server) = testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keys/secrets.key");
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    let env = [("PAM_IAM_SECRETS_KEY", key.as_path())];
+    let (ok, _, err) = iam_env(&db, &env, &["create-user", "--user-name", "alice"]);
+    assert!(ok, "{err}");
+
+    // A key file that cannot be created: one line, no key in the store.
+    let bad = dir.path().join("missing/dir/secrets.key");
+    let (ok, _, err) = iam_env(
+        &db,
+        &[("PAM_IAM_SECRETS_KEY", bad.as_path())],
+        &["create-access-key", "--user-name", "alice"],
+    );
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the secrets key") && err.contains("missing/dir"),
+        "{err}"
+    );
+    let (_, out, _) = iam_env(&db, &env, &["list-access-keys", "--user-name", "alice"]);
+    assert!(out.contains("\"AccessKeyMetadata\": []"), "{out}");
+
+    let (ok, out, err) = iam_env(&db, &env, &["create-access-key", "--user-name", "alice"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = v["AccessKey"]["AccessKeyId"].as_str().unwrap();
+    let secret = v["AccessKey"]["SecretAccessKey"].as_str().unwrap();
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key file is the owner's alone");
+    let bytes = std::fs::read(&key).unwrap();
+    let store = open_rw(&db);
+    let sealed = store
+        .access_key_credential(id)
+        .unwrap()
+        .sealed_secret
+        .unwrap();
+    assert_eq!(
+        pam_iam::credentials::sealed::open(&bytes, id, &sealed)
+            .as_deref()
+            .map(Vec::as_slice),
+        Some(secret.as_bytes()),
+        "the secret in PostgreSQL opens with the key file"
+    );
+
+    // Host credentials use the same file.
+    let creds = dir.path().join("web1.json");
+    let (ok, _, err) = iam_env(
+        &db,
+        &env,
+        &[
+            "create-host-credentials",
+            "--host-name",
+            "web1",
+            "--credentials-file",
+            creds.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    let hid = c["AccessKeyId"].as_str().unwrap();
+    let (_, sealed) = store.host_credential(hid).unwrap();
+    assert_eq!(
+        pam_iam::credentials::sealed::open(&bytes, hid, &sealed)
+            .as_deref()
+            .map(Vec::as_slice),
+        Some(c["SecretAccessKey"].as_str().unwrap().as_bytes())
+    );
+}

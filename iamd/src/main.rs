@@ -48,8 +48,9 @@ struct Args {
     /// Address and port for Prometheus metrics (`GET /metrics`); none by default.
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_listen: Option<SocketAddr>,
-    /// The key file sealing access-key secrets (default: beside a SQLite store).
-    #[arg(long, value_name = "PATH")]
+    /// The key file sealing access-key secrets (default: beside a SQLite store,
+    /// /var/lib/pam-iam/pam_iam_secrets.key for a PostgreSQL store).
+    #[arg(long, value_name = "PATH", env = "PAM_IAM_SECRETS_KEY")]
     secrets_key: Option<PathBuf>,
     /// Store threads, each with its own store connection [default: 4].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -91,6 +92,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    store::register_server_backend(pam_iam_postgres::open);
     let args = Args::parse();
     let settings = args
         .config

@@ -256,8 +256,16 @@ impl Target {
     /// One line naming the host(s) and what went wrong.
     pub fn connect(&self, _write: bool) -> Result<Client> {
         let cant = |e: postgres::Error| {
-            let inner = crate::db::explain(&e, self);
-            let msg = inner.to_string();
+            let msg = match crate::db::explain(&e, self) {
+                StoreError::Database(m) | StoreError::Unsupported(m) => m,
+                other => other.to_string(),
+            };
+            if let Some(reason) = tls_refusal(&msg) {
+                return StoreError::Unsupported(format!(
+                    "cannot connect to the PostgreSQL store at {}: TLS: the server's certificate was refused ({reason}): sslrootcert must be the CA that signed it, and with sslmode=verify-full the URL's host a name the certificate carries",
+                    self.describe
+                ));
+            }
             let msg = msg
                 .strip_prefix(&format!("PostgreSQL {}: ", self.describe))
                 .unwrap_or(&msg)
@@ -396,6 +404,26 @@ fn describe(c: &postgres::Config) -> String {
         })
         .collect();
     format!("{}/{}", hosts.join(","), c.get_dbname().unwrap_or(""))
+}
+
+/// The reason OpenSSL gave for refusing the server's certificate, if that is why a
+/// connection failed (its error stack repeats itself; the reason is the readable part).
+fn tls_refusal(msg: &str) -> Option<String> {
+    if !msg.contains("certificate verify failed") {
+        return None;
+    }
+    let reason = msg
+        .split(": ")
+        .map(str::trim)
+        .find(|part| {
+            !part.is_empty()
+                && !part.contains("error:")
+                && !part.contains(".c:")
+                && !part.starts_with("error performing")
+                && !part.starts_with("PostgreSQL ")
+        })
+        .unwrap_or("certificate verify failed");
+    Some(reason.trim_end_matches(':').to_string())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod account;
 mod audit;
 pub mod conninfo;
 mod db;
+mod fleet;
 mod groups;
 mod hosts;
 mod linux_ids;

@@ -1,6 +1,6 @@
 //! Schema migrations: the SQL files under `postgres/migrations/`, twins of SQLite's
 //! migrations and numbered alike. `pam_iam_schema.version` counts the migrations
-//! applied; they run in one transaction holding a transaction-level advisory lock, so
+//! applied; they run in one transaction while holding a session-level advisory lock, so
 //! two processes opening a fresh store at once migrate it exactly once.
 
 use crate::db::{Db, Iso, g};
@@ -17,7 +17,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_sealed_secrets_root_keys.sql"),
     include_str!("../migrations/0007_reserved.sql"),
     include_str!("../migrations/0008_fleet_hosts.sql"),
-    include_str!("../migrations/0009_api_session_secrets.sql"),
+    include_str!("../migrations/0009_commit_ordered_store_version.sql"),
+    include_str!("../migrations/0010_api_session_secrets.sql"),
 ];
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).
@@ -38,8 +39,12 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
             "the store has schema version {v} and needs migrating to {latest}; run any iam command with a read-write location first"
         )));
     }
-    db.transaction(Iso::ReadCommitted, &mut |db| {
-        db.exec("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    // The lock is the session's, taken before the transaction begins: a transaction
+    // that began before another process committed its migration would look the tables
+    // up in a stale catalog cache (an advisory lock does not refresh it) and migrate
+    // again ("relation pam_iam_schema already exists").
+    db.exec("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])?;
+    let out = db.transaction(Iso::ReadCommitted, &mut |db| {
         // Another process may have migrated while this one waited for the lock.
         let v = version(db)?;
         if v > latest {
@@ -65,7 +70,10 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
         }
         db.exec("UPDATE pam_iam_schema SET version = $1", &[&latest])?;
         Ok(())
-    })
+    });
+    // A lost connection has released the lock already.
+    let _ = db.exec("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
+    out
 }
 
 fn too_new(found: i64, supported: i64) -> StoreError {

@@ -6,7 +6,7 @@ use super::*;
 use pam_iam::store::snapshot::{self, Snapshot, TABLES, Table, Value};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-fn quoted(cols: &[&str]) -> String {
+pub(crate) fn quoted(cols: &[&str]) -> String {
     cols.iter()
         .map(|c| format!("\"{c}\""))
         .collect::<Vec<_>>()
@@ -15,7 +15,7 @@ fn quoted(cols: &[&str]) -> String {
 
 /// A snapshot value as a statement parameter.
 #[derive(Debug)]
-struct Param<'a>(&'a Value);
+pub(crate) struct Param<'a>(pub(crate) &'a Value);
 
 impl ToSql for Param<'_> {
     fn to_sql(
@@ -38,7 +38,7 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
-fn value(r: &postgres::Row, i: usize) -> Result<Value> {
+pub(crate) fn value(r: &postgres::Row, i: usize) -> Result<Value> {
     let ty = r.columns()[i].type_().clone();
     Ok(match ty {
         Type::INT8 => g::<Option<i64>>(r, i)?.map_or(Value::Null, Value::Int),
@@ -129,22 +129,27 @@ impl SnapshotStore for PgStore {
                     db.exec(&sql, &refs)?;
                 }
             }
-            // Identity columns continue after the copied ids.
-            let idents = db.rows(
-                "SELECT table_name::text, column_name::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND is_identity = 'YES'",
-                &[],
-            )?;
-            for r in &idents {
-                let (t, c): (String, String) = (g(r, 0)?, g(r, 1)?);
-                db.exec(
-                    &format!(
-                        "SELECT setval(pg_get_serial_sequence('\"{t}\"', '{c}'), coalesce((SELECT max(\"{c}\") FROM \"{t}\"), 0) + 1, false)"
-                    ),
-                    &[],
-                )?;
-            }
+            advance_identities(db)?;
             Ok(())
         })
     }
+}
+
+/// Identity columns continue after copied ids (explicit ids do not move their sequences).
+pub(crate) fn advance_identities(db: &mut Db<'_>) -> Result<()> {
+    let idents = db.rows(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND is_identity = 'YES'",
+        &[],
+    )?;
+    for r in &idents {
+        let (t, c): (String, String) = (g(r, 0)?, g(r, 1)?);
+        db.exec(
+            &format!(
+                "SELECT setval(pg_get_serial_sequence('\"{t}\"', '{c}'), coalesce((SELECT max(\"{c}\") FROM \"{t}\"), 0) + 1, false)"
+            ),
+            &[],
+        )?;
+    }
+    Ok(())
 }

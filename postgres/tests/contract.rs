@@ -69,3 +69,65 @@ fn a_login_read_is_two_round_trips() {
     read();
     assert_eq!(s.round_trips() - before, 2);
 }
+
+/// Store versions are in commit order (migration 9): a transaction that changed a
+/// replicated table before another but commits after it still gets the higher version.
+/// A host that pulled in between holds the second change's version without the first
+/// change; when the first commits, the version must move past what the host holds, or
+/// the host's long poll would never learn of it.
+#[test]
+fn store_versions_follow_commit_order() {
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let url = server.url(&db);
+    let open = || {
+        pam_iam_postgres::PgStore::open(&OpenOptions::new(url.as_str(), OpenMode::ReadWrite))
+            .unwrap()
+    };
+    let (writer, reader) = (open(), open());
+    // The slow transaction: changes a replicated table, then waits before COMMIT.
+    let mut slow = postgres::Client::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            server.port
+        ),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let mut tx = slow.transaction().unwrap();
+    tx.batch_execute("INSERT INTO host_tags (host, key, value) VALUES ('web1', 'early', 'v')")
+        .unwrap();
+    // Meanwhile another change commits, and the host pulls.
+    writer
+        .create_user(
+            &NewUser {
+                name: "late".into(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let pulled = reader.export_replica("web1").unwrap();
+    let tags = pulled
+        .tables
+        .iter()
+        .find(|t| t.name == "host_tags")
+        .unwrap();
+    assert!(tags.rows.is_empty(), "the slow change is not committed yet");
+    assert_eq!(reader.store_version().unwrap(), pulled.store_version);
+    tx.commit().unwrap();
+    let now = reader.store_version().unwrap();
+    assert!(
+        now > pulled.store_version,
+        "a change committed after the pull at version {} must get a higher version (now {now})",
+        pulled.store_version
+    );
+    let again = reader.export_replica("web1").unwrap();
+    assert_eq!(again.store_version, now);
+    let tags = again.tables.iter().find(|t| t.name == "host_tags").unwrap();
+    assert_eq!(tags.rows.len(), 1);
+}

@@ -145,14 +145,14 @@ fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
             e,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 9
+                supported: 10
             }
         ),
         "{e}"
     );
     assert_eq!(
         e.to_string(),
-        "store schema version 99 is newer than this program supports (9)"
+        "store schema version 99 is newer than this program supports (10)"
     );
 }
 
@@ -232,4 +232,84 @@ fn atomically_runs_again_after_a_lost_commit_and_commits_once() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(runs, 2, "ran again after the lost COMMIT");
     assert_eq!(s.group_members("g").unwrap().len(), 1);
+}
+
+/// TLS against a real TLS server (`ssl=on`, a test CA, a certificate for `localhost`):
+/// `sslmode=verify-full` with the right CA connects; a certificate from another CA,
+/// or a host name the certificate does not carry, is refused in one line naming the
+/// server, before anything is sent.
+#[test]
+fn tls_verify_full_connects_and_refuses_a_wrong_ca_or_host_name() {
+    if !testing::available() {
+        return;
+    }
+    let server = testing::Server::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = server.dir.clone();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=pam-iam-test-ca 2>/dev/null
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.crt -days 2 -subj /CN=pam-iam-other-ca 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\\n' > san.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
+        chmod 600 server.key
+        if [ \"$(id -u)\" = 0 ]; then chown postgres:postgres server.key server.crt; fi");
+    server.signal_and_wait(libc::SIGINT);
+    server
+        .pg_ctl_start(&format!(
+            "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key",
+            d = dir.display()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = server.fresh_db_name().unwrap();
+    let url = |host: &str, ca: &str| {
+        format!(
+            "postgres://postgres@{host}:{}/{db}?sslmode=verify-full&sslrootcert={}/{ca}&connect_timeout=5",
+            server.port,
+            dir.display()
+        )
+    };
+    // The good path: the chain and the name check out.
+    let s = open(&url("localhost", "ca.crt")).unwrap_or_else(|e| panic!("{e}"));
+    s.create_user(&user("alice"), 1).unwrap();
+    drop(s);
+    // (verify-full never falls back to plain text: the store was reached over TLS.)
+
+    // Another CA: refused, one line naming the server.
+    let e = open(&url("localhost", "other-ca.crt"))
+        .err()
+        .expect("wrong CA");
+    let m = one_line(&e);
+    assert!(m.contains(&format!("localhost:{}", server.port)), "{m}");
+    assert!(
+        m.contains(
+            "TLS: the server's certificate was refused (unable to get local issuer certificate)"
+        ),
+        "{m}"
+    );
+    eprintln!("wrong CA: {m}");
+
+    // The right CA but a name the certificate does not carry.
+    let e = open(&url("127.0.0.1", "ca.crt"))
+        .err()
+        .expect("wrong host name");
+    let m = one_line(&e);
+    assert!(m.contains(&format!("127.0.0.1:{}", server.port)), "{m}");
+    assert!(
+        m.contains("TLS: the server's certificate was refused (IP address mismatch)"),
+        "{m}"
+    );
+    eprintln!("wrong host name: {m}");
+    server.stop();
 }

@@ -225,7 +225,12 @@ fn run(cli: Cli, name: &str) -> Result<(), CliError> {
         store: &*store,
         now: now(),
         output: cli.output,
-        secrets_key: store::Location::from(&path).default_secrets_key(),
+        secrets_key: std::env::var_os(store::ENV_SECRETS_KEY)
+            .filter(|v| !v.is_empty())
+            .map_or_else(
+                || store::Location::from(&path).default_secrets_key(),
+                std::path::PathBuf::from,
+            ),
     };
     let out = handler(&ctx)?;
     if effect == Effect::Write {

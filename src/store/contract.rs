@@ -73,6 +73,8 @@ macro_rules! store_contract_suite {
             min_duration_setting_is_bounded,
             atomically_is_all_or_nothing,
             root_keys_and_sealed_secrets,
+            host_credentials_round_trip,
+            replica_export_import_and_store_version,
             api_sessions_keep_their_sealed_secret
         );
     };
@@ -571,7 +573,7 @@ fn session(id: &str) -> RoleSession {
     }
 }
 
-/// See the suite's cases list: iamd's temporary credentials (migration 9) are role
+/// See the suite's cases list: iamd's temporary credentials (migration 10) are role
 /// sessions with a sealed secret, found by the hash of their token; a user's own session
 /// (`GetSessionToken`) has no role, root's neither a role nor a user; each is revocable.
 pub fn api_sessions_keep_their_sealed_secret(s: &dyn Store) {
@@ -811,4 +813,140 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
         s.delete_root_access_key("AKIAR1").unwrap_err().code(),
         "NoSuchEntity"
     );
+}
+
+/// Host credentials (migration 8): one per host, its sealed secret, use, deletion.
+pub fn host_credentials_round_trip(s: &dyn Store) {
+    let v = s.store_version().unwrap();
+    let c = s
+        .create_host_credential("web1", "HKIAWEB1", "hash", b"sealed-1", 5)
+        .unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.key_id.as_str(), c.created),
+        ("web1", "HKIAWEB1", 5)
+    );
+    assert_eq!(
+        s.create_host_credential("WEB1", "HKIAWEB1B", "hash", b"x", 6)
+            .unwrap_err()
+            .code(),
+        "EntityAlreadyExists",
+        "host names compare without case"
+    );
+    s.create_host_credential("db1", "HKIADB1", "hash", b"sealed-2", 7)
+        .unwrap();
+    let (c, sealed) = s.host_credential("HKIAWEB1").unwrap();
+    assert_eq!(
+        (c.host.as_str(), sealed.as_slice()),
+        ("web1", &b"sealed-1"[..])
+    );
+    assert_eq!(c.last_used, None);
+    s.record_host_credential_use("HKIAWEB1", 9).unwrap();
+    assert_eq!(s.host_credential("HKIAWEB1").unwrap().0.last_used, Some(9));
+    let hosts: Vec<String> = s
+        .list_host_credentials()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.host)
+        .collect();
+    assert_eq!(hosts, ["db1", "web1"]);
+    s.delete_host_credential("web1").unwrap();
+    assert_eq!(
+        s.delete_host_credential("web1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.host_credential("HKIAWEB1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.store_version().unwrap(),
+        v,
+        "credentials are not in a replica: the version stays"
+    );
+}
+
+/// The store version moves with every change a replica carries and only with those; a
+/// host's export holds the replicated tables (its own host tags only) at that version;
+/// importing it back restores exactly that view and version.
+pub fn replica_export_import_and_store_version(s: &dyn Store) {
+    use super::replica::REPLICA_TABLES;
+    let v0 = s.store_version().unwrap();
+    user(s, "alice");
+    let v1 = s.store_version().unwrap();
+    assert!(v1 > v0, "a new user moves the version ({v0} -> {v1})");
+    let tag = |k: &str| Tag {
+        key: k.into(),
+        value: "v".into(),
+    };
+    s.tag_host("web1", &[tag("env")]).unwrap();
+    s.tag_host("db1", &[tag("tier")]).unwrap();
+    s.create_group("ops", "/", 1).unwrap();
+    s.add_user_to_group("ops", "alice").unwrap();
+    s.put_inline_policy(PrincipalKind::Group, "ops", "login", DOC)
+        .unwrap();
+    let v2 = s.store_version().unwrap();
+    assert!(v2 > v1);
+    // What a replica does not carry leaves the version alone.
+    s.create_login_profile("alice", "hash", false, 2).unwrap();
+    s.create_access_key("alice", "AKIAALICE", "h", 3).unwrap();
+    s.append_audit(&AuditEvent {
+        time: 4,
+        user: "alice".into(),
+        service: "sshd".into(),
+        action: "host:Login".into(),
+        decision: crate::audit::Decision::Allow,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.store_version().unwrap(), v2);
+
+    let r = s.export_replica("web1").unwrap();
+    assert_eq!(r.store_version, v2);
+    assert_eq!(r.host, "web1");
+    assert_eq!(r.schema_version, s.schema_version().unwrap());
+    assert_eq!(r.account_id, s.account_id().unwrap());
+    let names: Vec<&str> = r.tables.iter().map(|t| t.name.as_str()).collect();
+    let expected: Vec<&str> = REPLICA_TABLES.iter().map(|(t, _)| *t).collect();
+    assert_eq!(names, expected);
+    let table = |r: &super::replica::Replica, n: &str| {
+        r.tables.iter().find(|t| t.name == n).unwrap().clone()
+    };
+    let users = table(&r, "users");
+    let name_col = users.columns.iter().position(|c| c == "name").unwrap();
+    assert_eq!(users.rows.len(), 1);
+    assert_eq!(users.rows[0][name_col], serde_json::json!("alice"));
+    let hosts = table(&r, "host_tags");
+    let host_col = hosts.columns.iter().position(|c| c == "host").unwrap();
+    assert_eq!(hosts.rows.len(), 1, "only this host's tags");
+    assert_eq!(hosts.rows[0][host_col], serde_json::json!("web1"));
+    assert_eq!(table(&r, "group_inline").rows.len(), 1);
+
+    // Later changes, then the replica imported back: exactly its view and version.
+    user(s, "bob");
+    s.delete_inline_policy(PrincipalKind::Group, "ops", "login")
+        .unwrap();
+    assert!(s.store_version().unwrap() > v2);
+    // A replica store holds nothing a replica does not carry.
+    s.delete_access_key("alice", "AKIAALICE").unwrap();
+    s.delete_login_profile("alice").unwrap();
+    s.import_replica(&r).unwrap();
+    assert_eq!(s.store_version().unwrap(), v2);
+    assert_eq!(s.get_user("bob").unwrap_err().code(), "NoSuchEntity");
+    assert_eq!(s.export_replica("web1").unwrap(), r);
+    user(s, "carol");
+    assert!(
+        s.store_version().unwrap() > v2,
+        "versions go on after an import"
+    );
+
+    // A replica of another schema, or with a table a replica never carries, is refused
+    // and changes nothing.
+    let before = s.export_replica("web1").unwrap();
+    let mut other = before.clone();
+    other.schema_version += 1;
+    assert!(s.import_replica(&other).is_err());
+    let mut bad = before.clone();
+    bad.tables[0].name = "login_profiles".into();
+    assert!(s.import_replica(&bad).is_err());
+    assert_eq!(s.export_replica("web1").unwrap(), before);
 }

@@ -43,6 +43,10 @@ pub const ENV_DB: &str = "PAM_IAM_DB";
 /// owner/mode checks, for tests and development stores in a user's home.
 pub const ENV_INSECURE: &str = "PAM_IAM_INSECURE_STORE";
 
+/// Environment variable naming the key file that seals access-key and host-credential
+/// secrets, for `iam` and `iamd` alike (default: [`Location::default_secrets_key`]).
+pub const ENV_SECRETS_KEY: &str = "PAM_IAM_SECRETS_KEY";
+
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {

@@ -70,3 +70,91 @@ pub fn filter_of(table: &str) -> Option<RowFilter> {
         .find(|(t, _)| *t == table)
         .map(|(_, f)| *f)
 }
+
+/// A stored value as a replica's JSON scalar (both backends export through this).
+///
+/// # Errors
+/// Bytes: no replicated table holds any, so a blob is refused rather than guessed at.
+pub fn to_json(v: super::snapshot::Value, table: &str) -> super::Result<serde_json::Value> {
+    use super::snapshot::Value;
+    Ok(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Int(i) => serde_json::Value::from(i),
+        Value::Text(t) => serde_json::Value::String(t),
+        Value::Bytes(_) => {
+            return Err(super::StoreError::Database(format!(
+                "replicated table {table} holds a blob; refusing to export it"
+            )));
+        }
+    })
+}
+
+/// A replica's JSON scalar as a stored value (both backends import through this).
+///
+/// # Errors
+/// A value no replicated column holds (an array, an object, a fraction).
+pub fn from_json(v: &serde_json::Value) -> super::Result<super::snapshot::Value> {
+    use super::snapshot::Value;
+    Ok(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Int(i64::from(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => {
+                return Err(super::StoreError::Database(format!(
+                    "a replica value is not an integer: {n}"
+                )));
+            }
+        },
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => {
+            return Err(super::StoreError::Database(format!(
+                "a replica value is not a scalar: {other}"
+            )));
+        }
+    })
+}
+
+/// A table or column name of a received replica that is a plain identifier (they are
+/// spliced into SQL).
+///
+/// # Errors
+/// Anything else.
+pub fn ident(s: &str) -> super::Result<&str> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+    {
+        Ok(s)
+    } else {
+        Err(super::StoreError::Database(format!(
+            "not a column or table name: {s:?}"
+        )))
+    }
+}
+
+/// A received table a replica may carry.
+///
+/// # Errors
+/// A table a replica never carries.
+pub fn check_table(name: &str) -> super::Result<&str> {
+    if filter_of(name).is_none() {
+        return Err(super::StoreError::Database(format!(
+            "the server sent table {name:?}, which a replica never carries"
+        )));
+    }
+    ident(name)
+}
+
+/// A replica's schema version must be the store's own.
+///
+/// # Errors
+/// The two versions and what to do.
+pub fn check_schema(store: i64, replica: i64) -> super::Result<()> {
+    if store != replica {
+        return Err(super::StoreError::Database(format!(
+            "the server's store has schema version {replica} and this replica {store}: install the same pam-iam version on both"
+        )));
+    }
+    Ok(())
+}

@@ -451,7 +451,8 @@ pub trait HostStore {
         Err(no_fleet())
     }
     /// Replace this store's replicated tables with `r` in one transaction and set its
-    /// store version to `r`'s (an agent's replica).
+    /// store version to `r`'s (an agent's replica: a store holding no other rows that
+    /// refer to replicated ones, such as access keys or login profiles).
     fn import_replica(&self, r: &super::replica::Replica) -> Result<()> {
         let _ = r;
         Err(no_fleet())

@@ -1,6 +1,12 @@
 //! The `iam` CLI driver: a temporary store, the real binary, and assertions on what an
 //! administrator sees (stdout JSON, one stderr line, exit status, and that a failed
 //! command left the store byte-for-byte unchanged).
+//!
+//! The backend switch: `PAM_IAM_TEST_BACKEND=postgres` runs the same test bodies on a
+//! fresh database of a throwaway PostgreSQL cluster (`pam_iam_postgres::testing`, one
+//! server per test binary) instead of a temporary SQLite file. Tests about the SQLite
+//! file itself use [`Cli::sqlite`] and are named `sqlite_…`; the PostgreSQL run skips
+//! them (`--skip sqlite_`, scripts/test).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -11,12 +17,34 @@ pub fn iam() -> PathBuf {
     super::bin("iam")
 }
 
+/// Which store backend the CLI tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file (the default).
+    Sqlite,
+    /// A fresh database on the test binary's throwaway PostgreSQL server.
+    Postgres,
+}
+
+/// The backend `PAM_IAM_TEST_BACKEND` selects (`sqlite`, the default, or `postgres`).
+pub fn backend() -> Backend {
+    match std::env::var("PAM_IAM_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("" | "sqlite") => Backend::Sqlite,
+        Ok("postgres") => Backend::Postgres,
+        Ok(other) => panic!("PAM_IAM_TEST_BACKEND={other:?}: use sqlite or postgres"),
+    }
+}
+
 /// A store (temporary, or one a test set up) and helpers to run `iam` against it.
 pub struct Cli {
-    /// Holds a temporary store directory (removed on drop).
+    /// Holds a temporary directory (the SQLite store's, or the test's own files).
     tmp: Option<tempfile::TempDir>,
-    /// The store's path (`PAM_IAM_DB`).
+    /// The SQLite store's path (unused on PostgreSQL: see [`Cli::location`]).
     pub db: PathBuf,
+    /// What `PAM_IAM_DB` gets: the SQLite path or the PostgreSQL URL.
+    pub location: String,
+    /// The PostgreSQL database (port, name) when the store is one.
+    pg: Option<(u16, String)>,
 }
 
 impl Default for Cli {
@@ -26,20 +54,78 @@ impl Default for Cli {
 }
 
 impl Cli {
-    /// A store path in a new temporary directory (the store is created by the first
-    /// command that writes).
+    /// A fresh store on the selected [`backend`]: a path in a new temporary directory
+    /// (created by the first command that writes), or a new PostgreSQL database.
     pub fn new() -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("store/iam.db");
-        Cli { tmp: Some(dir), db }
+        match backend() {
+            Backend::Sqlite => Cli::sqlite(),
+            Backend::Postgres => {
+                let server = pam_iam_postgres::testing::shared().expect(
+                    "PAM_IAM_TEST_BACKEND=postgres needs PostgreSQL 15 (apt-get install postgresql)",
+                );
+                let name = server.fresh_db_name().unwrap();
+                let dir = tempfile::tempdir().unwrap();
+                Cli {
+                    db: dir.path().join("not-a-sqlite-store"),
+                    tmp: Some(dir),
+                    location: server.url(&name),
+                    pg: Some((server.port, name)),
+                }
+            }
+        }
     }
 
-    /// The store at `db`, which the test owns.
+    /// A temporary SQLite store whatever the backend switch says: for tests about the
+    /// store file itself (its modes, its bytes, an old file's migration).
+    pub fn sqlite() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("store/iam.db");
+        Cli {
+            location: db.display().to_string(),
+            tmp: Some(dir),
+            db,
+            pg: None,
+        }
+    }
+
+    /// The SQLite store at `db`, which the test owns.
     pub fn at(db: impl Into<PathBuf>) -> Cli {
+        let db = db.into();
         Cli {
             tmp: None,
-            db: db.into(),
+            location: db.display().to_string(),
+            db,
+            pg: None,
         }
+    }
+
+    /// Whether the store is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// The environment `iam` needs for this store (`PAM_IAM_DB`, and for PostgreSQL,
+    /// which is not a file, where its secrets key lives).
+    pub fn envs(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut v = vec![("PAM_IAM_DB", self.location.clone().into())];
+        if self.is_postgres() {
+            v.push((
+                "PAM_IAM_SECRETS_KEY",
+                self.dir().join("pam_iam_secrets.key").into_os_string(),
+            ));
+        }
+        v
+    }
+
+    /// The store, opened in-process (for what only PAM or iamd would write: failures,
+    /// audit rows from other services).
+    pub fn store(&self) -> Box<dyn pam_iam::store::Store> {
+        pam_iam::store::register_server_backend(pam_iam_postgres::open);
+        pam_iam::store::open(&pam_iam::store::OpenOptions::new(
+            self.location.as_str(),
+            pam_iam::store::OpenMode::ReadWrite,
+        ))
+        .unwrap_or_else(|e| panic!("{}: {e}", self.location))
     }
 
     /// A directory for the test's own files: the temporary directory, or the store's.
@@ -54,7 +140,7 @@ impl Cli {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(iam());
         c.args(args)
-            .env("PAM_IAM_DB", &self.db)
+            .envs(self.envs())
             .env_remove("PAM_IAM_INSECURE_STORE");
         c
     }
@@ -110,6 +196,9 @@ impl Cli {
 
     /// The database content (a `.dump`), to prove a failed command changed nothing.
     pub fn dump(&self) -> String {
+        if let Some((port, name)) = &self.pg {
+            return pg_dump(*port, name);
+        }
         if !self.db.exists() {
             return String::new();
         }
@@ -220,4 +309,34 @@ fn cell(v: rusqlite::types::ValueRef<'_>) -> String {
         Text(t) => String::from_utf8_lossy(t).into_owned(),
         Blob(b) => format!("{b:?}"),
     }
+}
+
+/// Every table's rows of a PostgreSQL database, in a stable order (sequences, which a
+/// failed INSERT may advance, are not content).
+fn pg_dump(port: u16, name: &str) -> String {
+    let mut c = postgres::Client::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname={name}"),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = String::new();
+    for t in tables {
+        let rows: Vec<String> = c
+            .query(&format!("SELECT t::text FROM \"{t}\" t ORDER BY 1"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        out.push_str(&format!("{t}: {rows:?}\n"));
+    }
+    out
 }

@@ -2,7 +2,8 @@
 //! exported from (and imported into) the tables [`crate::store::replica`] lists.
 
 use super::*;
-use crate::store::replica::{REPLICA_TABLES, Replica, ReplicaTable, RowFilter, filter_of};
+use crate::store::replica::{self, REPLICA_TABLES, Replica, ReplicaTable, RowFilter};
+use crate::store::snapshot;
 
 fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential> {
     Ok(HostCredential {
@@ -13,50 +14,19 @@ fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential
     })
 }
 
-fn to_json(v: Value, table: &str) -> Result<serde_json::Value> {
+/// A SQLite value as the value both backends export (no replicated column is real).
+fn stored(v: Value, table: &str) -> Result<snapshot::Value> {
     Ok(match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Integer(i) => serde_json::Value::from(i),
-        Value::Real(f) => serde_json::Value::from(f),
-        Value::Text(t) => serde_json::Value::String(t),
-        // No replicated table holds bytes: refuse rather than guess.
-        Value::Blob(_) => {
+        Value::Null => snapshot::Value::Null,
+        Value::Integer(i) => snapshot::Value::Int(i),
+        Value::Text(t) => snapshot::Value::Text(t),
+        Value::Blob(b) => snapshot::Value::Bytes(b),
+        Value::Real(_) => {
             return Err(StoreError::Database(format!(
-                "replicated table {table} holds a blob; refusing to export it"
+                "replicated table {table} holds a floating-point value; refusing to export it"
             )));
         }
     })
-}
-
-fn from_json(v: &serde_json::Value) -> Result<Value> {
-    Ok(match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Real(n.as_f64().unwrap_or(0.0)),
-        },
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        other => {
-            return Err(StoreError::Database(format!(
-                "a replica value is not a scalar: {other}"
-            )));
-        }
-    })
-}
-
-/// A table name or column name that is a plain identifier (they are spliced into SQL).
-fn ident(s: &str) -> Result<&str> {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
-    {
-        Ok(s)
-    } else {
-        Err(StoreError::Database(format!(
-            "not a column or table name: {s:?}"
-        )))
-    }
 }
 
 impl SqliteStore {
@@ -167,7 +137,10 @@ impl SqliteStore {
                 while let Some(r) = q.next()? {
                     let mut row = Vec::with_capacity(n);
                     for i in 0..n {
-                        row.push(to_json(r.get::<_, Value>(i)?, name)?);
+                        row.push(replica::to_json(
+                            stored(r.get::<_, Value>(i)?, name)?,
+                            name,
+                        )?);
                     }
                     rows.push(row);
                 }
@@ -190,27 +163,16 @@ impl SqliteStore {
     pub(super) fn fleet_import(&self, r: &Replica) -> Result<()> {
         self.write(|tx| {
             let schema: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-            if schema != r.schema_version {
-                return Err(StoreError::Database(format!(
-                    "the server's store has schema version {} and this replica {schema}: install the same pam-iam version on both",
-                    r.schema_version
-                )));
-            }
+            replica::check_schema(schema, r.schema_version)?;
             tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
             for (name, _) in REPLICA_TABLES.iter().rev() {
                 tx.execute(&format!("DELETE FROM {name}"), [])?;
             }
             for t in &r.tables {
-                if filter_of(&t.name).is_none() {
-                    return Err(StoreError::Database(format!(
-                        "the server sent table {:?}, which a replica never carries",
-                        t.name
-                    )));
-                }
                 let cols = t
                     .columns
                     .iter()
-                    .map(|c| ident(c))
+                    .map(|c| replica::ident(c))
                     .collect::<Result<Vec<_>>>()?;
                 let marks = (1..=cols.len())
                     .map(|i| format!("?{i}"))
@@ -218,11 +180,14 @@ impl SqliteStore {
                     .join(", ");
                 let mut st = tx.prepare(&format!(
                     "INSERT INTO {} ({}) VALUES ({marks})",
-                    ident(&t.name)?,
+                    replica::check_table(&t.name)?,
                     cols.join(", ")
                 ))?;
                 for row in &t.rows {
-                    let vals = row.iter().map(from_json).collect::<Result<Vec<_>>>()?;
+                    let vals = row
+                        .iter()
+                        .map(|v| Ok(super::snapshot::sql_value(&replica::from_json(v)?)))
+                        .collect::<Result<Vec<_>>>()?;
                     st.execute(rusqlite::params_from_iter(vals))?;
                 }
             }

@@ -354,12 +354,17 @@ CREATE TRIGGER store_version_account_update AFTER UPDATE ON account BEGIN UPDATE
 CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
 "#;
 
-/// Migration 9 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
+/// Migration 9: PostgreSQL's store version moves to commit order (its twin); a no-op
+/// here, where writers are serialized and the triggers of V8 already count in commit
+/// order.
+pub(crate) const V9: &str = "";
+
+/// Migration 10 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
 /// `GetSessionToken`) are role sessions whose secret is sealed like access keys', so
 /// iamd can verify their SigV4 signatures (terminal-bound iam-sts sessions keep NULL).
-pub(crate) const V9: &str = r#"
+pub(crate) const V10: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
 "#;
 
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];

@@ -11,6 +11,16 @@ fn quoted(cols: &[&str]) -> String {
         .join(", ")
 }
 
+/// A stored value as a SQLite parameter.
+pub(super) fn sql_value(v: &snapshot::Value) -> Value {
+    match v {
+        snapshot::Value::Null => Value::Null,
+        snapshot::Value::Int(n) => Value::Integer(*n),
+        snapshot::Value::Text(t) => Value::Text(t.clone()),
+        snapshot::Value::Bytes(b) => Value::Blob(b.clone()),
+    }
+}
+
 impl SnapshotStore for SqliteStore {
     fn export_snapshot(&self) -> Result<Snapshot> {
         self.read(|tx| {
@@ -90,15 +100,7 @@ impl SnapshotStore for SqliteStore {
                     quoted(t.columns)
                 ))?;
                 for r in &t.rows {
-                    let vals: Vec<Value> = r
-                        .iter()
-                        .map(|v| match v {
-                            snapshot::Value::Null => Value::Null,
-                            snapshot::Value::Int(n) => Value::Integer(*n),
-                            snapshot::Value::Text(t) => Value::Text(t.clone()),
-                            snapshot::Value::Bytes(b) => Value::Blob(b.clone()),
-                        })
-                        .collect();
+                    let vals: Vec<Value> = r.iter().map(sql_value).collect();
                     st.execute(rusqlite::params_from_iter(vals))?;
                 }
             }

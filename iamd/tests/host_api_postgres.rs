@@ -1,0 +1,186 @@
+//! iamd's host API over a PostgreSQL store (one throwaway server, `pam_iam_postgres::
+//! testing`): the real `iam` issues host credentials into PostgreSQL, the real `iamd`
+//! serves the store, and a signed long poll (`since=V&wait=S`) wakes when another `iam`
+//! commits a change, with a higher store version and the change in the replica.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn iam(db: &str, key: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin("iam"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("PAM_IAM_SECRETS_KEY", key)
+        .env("PAM_IAM_USERDB", "off")
+        .env_remove("PAM_IAM_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iam {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A signed `GET /host/v1/replica?query`: (status, JSON body).
+fn pull(port: u16, key_id: &str, secret: &str, query: &str) -> (u16, serde_json::Value) {
+    let authority = format!("127.0.0.1:{port}");
+    let headers = iamd::host_api::sign_get(
+        &authority,
+        iamd::host_api::REPLICA_PATH,
+        query,
+        key_id,
+        secret.as_bytes(),
+        now(),
+    )
+    .unwrap();
+    let mut req = format!("GET {}?{query} HTTP/1.1\r\n", iamd::host_api::REPLICA_PATH);
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("connection: close\r\n\r\n");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    let status: u16 = s[9..12].parse().unwrap();
+    let body = &s[s.find("\r\n\r\n").unwrap() + 4..];
+    // The body may be chunked: take the JSON object it holds.
+    let (a, b) = (body.find('{').unwrap(), body.rfind('}').unwrap());
+    (status, serde_json::from_str(&body[a..=b]).unwrap())
+}
+
+fn users_in(replica: &serde_json::Value) -> Vec<String> {
+    let t = replica["Replica"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "users")
+        .unwrap();
+    let col = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "name")
+        .unwrap();
+    t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[col].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    iam(&db, &key, &["create-user", "--user-name", "early"]);
+    let creds = dir.path().join("web1.json");
+    iam(
+        &db,
+        &key,
+        &[
+            "create-host-credentials",
+            "--host-name",
+            "web1",
+            "--credentials-file",
+            creds.to_str().unwrap(),
+        ],
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    let (key_id, secret) = (
+        c["AccessKeyId"].as_str().unwrap().to_string(),
+        c["SecretAccessKey"].as_str().unwrap().to_string(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.path().join("iamd.log")).unwrap();
+    let _iamd = Proc(
+        Command::new(bin("iamd"))
+            .args(["--db", &db, "--http", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("PAM_IAM_SECRETS_KEY", &key)
+            .env("PAM_IAM_USERDB", "off")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "iamd did not listen: {}",
+            std::fs::read_to_string(dir.path().join("iamd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // First pull: the whole view at the current version.
+    let (status, first) = pull(port, &key_id, &secret, "");
+    assert_eq!(status, 200, "{first}");
+    let v = first["StoreVersion"].as_i64().unwrap();
+    assert_eq!(users_in(&first), ["early"]);
+
+    // Nothing changes: a short wait answers Unchanged at the same version.
+    let (_, same) = pull(port, &key_id, &secret, &format!("since={v}&wait=1"));
+    assert_eq!(same["Unchanged"], true, "{same}");
+    assert_eq!(same["StoreVersion"], v);
+
+    // A long poll, and a change committed by another process while it waits.
+    let waiter = {
+        let (key_id, secret) = (key_id.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let r = pull(port, &key_id, &secret, &format!("since={v}&wait=30"));
+            (r, t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    iam(&db, &key, &["create-user", "--user-name", "late"]);
+    let ((status, woke), waited) = waiter.join().unwrap();
+    assert_eq!(status, 200, "{woke}");
+    assert!(
+        waited < Duration::from_secs(20),
+        "the pull woke on the commit, not at the end of its wait ({waited:?})"
+    );
+    assert!(woke["StoreVersion"].as_i64().unwrap() > v, "{woke}");
+    let mut users = users_in(&woke);
+    users.sort();
+    assert_eq!(users, ["early", "late"]);
+}
