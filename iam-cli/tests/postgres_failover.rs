@@ -53,28 +53,8 @@ fn writes_survive_kill_9_of_the_primary_and_continue_on_the_promoted_standby() {
     let standby = Server::standby_of(&primary, "s1").unwrap_or_else(|e| panic!("{e}"));
     let _s = Stop(&standby);
     primary
-        .psql(
-            "postgres",
-            "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (s1)'",
-        )
-        .unwrap();
-    primary.psql("postgres", "SELECT pg_reload_conf()").unwrap();
-    let t = Instant::now();
-    while primary
-        .psql(
-            "postgres",
-            "SELECT sync_state FROM pg_stat_replication WHERE application_name = 's1'",
-        )
-        .unwrap()
-        .trim()
-        != "quorum"
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "standby never became synchronous"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        .make_synchronous("s1")
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // A standby is no write target: one line naming it.
     let (ok, out) = iam(&standby.url("iam"), &["create-user", "--user-name", "nope"]);
@@ -86,10 +66,7 @@ fn writes_survive_kill_9_of_the_primary_and_continue_on_the_promoted_standby() {
     assert_eq!(out.trim().lines().count(), 1, "{out}");
 
     // Standby listed first: target_session_attrs=read-write finds the primary.
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/iam?target_session_attrs=read-write&sslmode=disable&connect_timeout=2",
-        standby.port, primary.port
-    );
+    let url = testing::read_write_url(&[&standby, &primary], "iam");
     let mut acked = Vec::new();
     let mut failures = 0;
     let mut promoted = false;

@@ -269,11 +269,33 @@ pub(crate) fn explain(e: &postgres::Error, target: &Target) -> StoreError {
                 target.describe(),
                 db.message()
             )),
-            "53100" => StoreError::Database(format!(
-                "the PostgreSQL server {} has no disk space left: nothing was changed ({})",
-                target.describe(),
-                db.message()
-            )),
+            // Class 53, insufficient resources: the statement failed before anything
+            // committed, so the transaction rolled back whole.
+            c if c.starts_with("53") => {
+                let (what, fix) = match c {
+                    "53100" => (
+                        "its disk is full (no space left on the device holding its data)",
+                        "free space on the server, then run the command again",
+                    ),
+                    "53200" => (
+                        "it is out of memory",
+                        "run the command again later, or give the server more memory",
+                    ),
+                    "53300" => (
+                        "it has no free connection slots (max_connections reached)",
+                        "run the command again later, or raise max_connections",
+                    ),
+                    _ => (
+                        "it is out of a resource (see its log)",
+                        "fix that on the server, then run the command again",
+                    ),
+                };
+                StoreError::Database(format!(
+                    "the PostgreSQL server {}: {what}: nothing was changed; {fix} ({}, SQLSTATE {code})",
+                    target.describe(),
+                    db.message()
+                ))
+            }
             _ => StoreError::Database(format!(
                 "PostgreSQL {}: {} (SQLSTATE {code})",
                 target.describe(),

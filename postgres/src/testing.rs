@@ -107,9 +107,20 @@ impl Server {
     /// # Errors
     /// What failed, with the server log.
     pub fn start() -> Result<Server, String> {
-        let dir = temp_dir()?;
+        Server::start_in(temp_dir()?, None)
+    }
+
+    /// Like [`Server::start`], in `dir` (a directory the server user owns, e.g. a small
+    /// filesystem mounted there) and, when given, with the WAL in `waldir` elsewhere.
+    ///
+    /// # Errors
+    /// What failed, with the server log.
+    pub fn start_in(dir: PathBuf, waldir: Option<&Path>) -> Result<Server, String> {
         let data = dir.join("data");
         let mut c = pg_command("initdb");
+        if let Some(w) = waldir {
+            c.arg("-X").arg(w);
+        }
         c.arg("-D").arg(&data).args([
             "-A",
             "trust",
@@ -199,6 +210,30 @@ impl Server {
         s.pg_ctl_start(&format!("-c cluster_name={name}"))?;
         s.watchdog();
         Ok(s)
+    }
+
+    /// Makes the standby started by [`Server::standby_of`] with `name` synchronous
+    /// (`synchronous_standby_names = 'ANY 1 (name)'`: a commit is acknowledged once it is
+    /// on both) and waits until `pg_stat_replication` says so.
+    ///
+    /// # Errors
+    /// psql's output, or a standby that is not synchronous within 30 s.
+    pub fn make_synchronous(&self, name: &str) -> Result<(), String> {
+        self.psql(
+            "postgres",
+            &format!("ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 ({name})'"),
+        )?;
+        self.psql("postgres", "SELECT pg_reload_conf()")?;
+        let t = Instant::now();
+        let q =
+            format!("SELECT sync_state FROM pg_stat_replication WHERE application_name = '{name}'");
+        while self.psql("postgres", &q)?.trim() != "quorum" {
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err(format!("standby {name} never became synchronous"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
     }
 
     /// `pg_ctl promote -w`: the standby becomes a primary.
@@ -317,6 +352,20 @@ impl Server {
             .spawn()
             .and_then(|mut c| c.wait());
     }
+}
+
+/// A multi-host URL for database `db` on `servers` that connects to whichever is
+/// writable (`target_session_attrs=read-write`, 2 s connect timeout): what a client
+/// that must follow a promoted standby is given.
+pub fn read_write_url(servers: &[&Server], db: &str) -> String {
+    let hosts: Vec<String> = servers
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    format!(
+        "postgres://postgres@{}/{db}?target_session_attrs=read-write&sslmode=disable&connect_timeout=2",
+        hosts.join(",")
+    )
 }
 
 /// Whether PostgreSQL is installed; under `CI=true` its absence is a failure.

@@ -313,3 +313,130 @@ fn tls_verify_full_connects_and_refuses_a_wrong_ca_or_host_name() {
     eprintln!("wrong host name: {m}");
     server.stop();
 }
+
+/// Fills `dir` (a small filesystem) with a file until the device is full.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for chunk in [1 << 20, 4096, 1] {
+        let buf = vec![0x5a; chunk];
+        while f.write_all(&buf).is_ok() {}
+    }
+    path
+}
+
+/// A full disk on the server (its data directory on a 64 MB tmpfs in a private mount
+/// namespace, WAL elsewhere): a write fails in one line naming the server and saying
+/// the disk is full; nothing is half-written (the store still opens, the failed user is
+/// absent, the count is unchanged); once space is freed the same write succeeds.
+#[test]
+fn a_full_disk_on_the_server_fails_a_write_in_one_line_and_loses_nothing() {
+    if !testing::available() {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "the full-disk test must run under CI=true: run it as root"
+        );
+        eprintln!("skipped: the full-disk test mounts a small tmpfs and needs root");
+        return;
+    }
+    // The mount namespace is this thread's (and its children's) only.
+    std::thread::spawn(full_disk).join().unwrap();
+}
+
+fn full_disk() {
+    // SAFETY: unshare/mount with valid C strings; affects this thread and its children.
+    unsafe {
+        assert_eq!(libc::unshare(libc::CLONE_NEWNS), 0, "unshare");
+        assert_eq!(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null()
+            ),
+            0,
+            "make / private"
+        );
+    }
+    let dir = testing::temp_dir().unwrap();
+    let wal = testing::temp_dir().unwrap();
+    let ids = |flag: &str| {
+        let out = std::process::Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o"])
+        .arg(format!(
+            "size=64m,mode=0700,uid={},gid={}",
+            ids("-u"),
+            ids("-g")
+        ))
+        .arg("pam-iam-full")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount tmpfs");
+    let wal_dir = wal.join("wal");
+    let server =
+        testing::Server::start_in(dir.clone(), Some(&wal_dir)).unwrap_or_else(|e| panic!("{e}"));
+    let db = server.fresh_db_name().unwrap();
+    let url = server.url(&db);
+    let s = open(&url).unwrap_or_else(|e| panic!("{e}"));
+    s.create_user(&user("before"), 1).unwrap();
+
+    let filler = fill(&dir);
+    let mut made = 1;
+    let mut failed = None;
+    for i in 0..20_000 {
+        let name = format!("user-{i:05}-{}", "x".repeat(40));
+        match s.create_user(&user(&name), 1) {
+            Ok(_) => made += 1,
+            Err(e) => {
+                failed = Some((name, e));
+                break;
+            }
+        }
+    }
+    let (name, e) = failed.expect("a write fails once the disk is full");
+    let m = one_line(&e);
+    eprintln!("full disk: {m}");
+    assert!(
+        m.contains(&format!("127.0.0.1:{}", server.port)) && m.contains("its disk is full"),
+        "{m}"
+    );
+    assert!(
+        m.contains("nothing was changed") && m.contains("53100"),
+        "{m}"
+    );
+
+    // Nothing half-written: the store opens, the failed user is absent, the count is
+    // what succeeded.
+    let again = open(&url).unwrap_or_else(|e| panic!("store opens on a full disk: {e}"));
+    assert!(matches!(
+        again.get_user(&name),
+        Err(StoreError::NoSuchEntity(_))
+    ));
+    assert_eq!(again.list_users("/").unwrap().len(), made);
+
+    // Space freed: the same write succeeds, once.
+    std::fs::remove_file(&filler).unwrap();
+    again
+        .create_user(&user(&name), 1)
+        .unwrap_or_else(|e| panic!("after freeing space: {e}"));
+    assert_eq!(s.list_users("/").unwrap().len(), made + 1);
+    drop((s, again));
+    server.signal_and_wait(libc::SIGINT);
+    let _ = std::process::Command::new("umount").arg(&dir).status();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&wal);
+}

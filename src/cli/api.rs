@@ -461,4 +461,72 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, "InvalidParameter");
     }
+
+    #[test]
+    fn passwords_are_values_never_argv() {
+        let dir = crate::store::sqlite::safe_open::private_tempdir();
+        let store = crate::store::open_path(
+            &dir.path().join("iam.db"),
+            crate::store::OpenMode::ReadWrite,
+        )
+        .unwrap();
+        let ops = operations();
+        let cp = &ops["CreateLoginProfile"];
+        assert_eq!(cp.param("Password").unwrap().kind, ParamKind::Secret);
+        assert!(cp.param("Password").unwrap().required);
+        assert_eq!(
+            ops["UpdateLoginProfile"].param("Password").unwrap().kind,
+            ParamKind::Secret
+        );
+        assert!(
+            !ops["UpdateLoginProfile"]
+                .param("Password")
+                .unwrap()
+                .required
+        );
+        let s = |v: &str| ArgValue::Scalar(v.into());
+        let key = dir.path().join("k");
+        let run = |op: &str, args: &[(&str, ArgValue)]| {
+            let args: Vec<(String, ArgValue)> = args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            call(&*store, &key, 0, &ops[op], &args)
+        };
+        let e = run("CreateLoginProfile", &[("UserName", s("alice"))]).unwrap_err();
+        assert!(e.message.contains("'password'"), "{}", e.message);
+        let e = run(
+            "CreateLoginProfile",
+            &[
+                ("UserName", s("alice")),
+                ("Password", s("Secret-pw-1")),
+                ("Nope", s("x")),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "InvalidParameter");
+        let e = run(
+            "CreateLoginProfile",
+            &[
+                ("UserName", s("alice")),
+                ("Password", ArgValue::List(vec![s("a")])),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        let e = run(
+            "CreateLoginProfile",
+            &[("UserName", s("ghost")), ("Password", s("Secret-pw-1"))],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+        let e = run(
+            "ChangePassword",
+            &[("UserName", s("ghost")), ("OldPassword", s("a"))],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("'newPassword'"), "{}", e.message);
+        let e = run("UpdateLoginProfile", &[("UserName", s("ghost"))]).unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+    }
 }

@@ -85,9 +85,17 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// The workspace's root directory (the root package's manifest directory).
+/// The workspace's root directory (the one holding Cargo.lock), also when this harness
+/// is compiled into another member's tests (`#[path]`, as iam-agent's fleet tests do).
 pub fn workspace_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let mut d = Path::new(env!("CARGO_MANIFEST_DIR"));
+    while !d.join("Cargo.lock").exists() {
+        match d.parent() {
+            Some(p) => d = p,
+            None => return Path::new(env!("CARGO_MANIFEST_DIR")),
+        }
+    }
+    d
 }
 
 /// target/<profile>, found from the running test executable (target/<profile>/deps/x).

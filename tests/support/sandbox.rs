@@ -115,8 +115,8 @@ impl Sandbox {
     /// and store: comments and `@include` lines dropped, `fail_delay=0` on every
     /// pam_iam line and `host=HOST` on its account lines.
     pub fn shipped_stack(&self, name: &str, host: &str) -> String {
-        let text = std::fs::read_to_string(format!("{}/pam.d/{name}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(super::workspace_dir().join("pam.d").join(name)).unwrap();
         let mut out = String::new();
         for line in text.lines() {
             let l = line.trim_start();
