@@ -12,6 +12,7 @@ pub mod audit;
 pub mod authz;
 pub mod cli;
 pub mod credentials;
+pub mod fleet;
 pub mod pam;
 pub mod policy;
 pub mod store;

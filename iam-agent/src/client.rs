@@ -66,6 +66,19 @@ pub fn pull(
         now,
     )
     .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
+    let head = format!("GET {}?{query} HTTP/1.1\r\n", host_api::REPLICA_PATH);
+    let raw = exchange(server, &head, &headers, b"", Duration::from_secs(wait + 10))?;
+    parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+}
+
+/// One request (`head` is the request line) and the raw answer, `Connection: close`.
+fn exchange(
+    server: &Server,
+    head: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    read_timeout: Duration,
+) -> Result<Vec<u8>, Transport> {
     let addr: std::net::SocketAddr = server
         .authority
         .parse()
@@ -73,20 +86,62 @@ pub fn pull(
     let mut c = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Transport(format!("{}: {e}", server.url)))?;
     let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
-    c.set_read_timeout(Some(Duration::from_secs(wait + 10)))
-        .map_err(io)?;
-    let mut req = format!("GET {}?{query} HTTP/1.1\r\n", host_api::REPLICA_PATH);
-    for (k, v) in &headers {
+    c.set_read_timeout(Some(read_timeout)).map_err(io)?;
+    c.set_write_timeout(Some(read_timeout)).map_err(io)?;
+    let mut req = head.to_string();
+    for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ));
     }
     req.push_str("connection: close\r\n\r\n");
     c.write_all(req.as_bytes()).map_err(io)?;
+    c.write_all(body).map_err(io)?;
     let mut raw = Vec::new();
     c.take(MAX_ANSWER).read_to_end(&mut raw).map_err(io)?;
-    parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+    Ok(raw)
 }
 
-fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
+/// How long a login call may take at one server (argon2id, a wait for an attempt slot).
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A signed JSON `POST` of the host API: the status and JSON body of the answer.
+///
+/// # Errors
+/// [`Transport`] when the server is down, slow beyond [`LOGIN_TIMEOUT`], or answers
+/// something that is not JSON over HTTP.
+pub fn post(
+    server: &Server,
+    creds: &HostCredentials,
+    path: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(u16, serde_json::Value), Transport> {
+    let headers = host_api::sign_post(
+        &server.authority,
+        path,
+        body,
+        &creds.key_id,
+        creds.secret.as_bytes(),
+        now,
+    )
+    .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
+    let raw = exchange(
+        server,
+        &format!("POST {path} HTTP/1.1\r\n"),
+        &headers,
+        body,
+        LOGIN_TIMEOUT,
+    )?;
+    split_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+}
+
+/// Status and JSON body of a raw HTTP answer.
+fn split_answer(raw: &[u8]) -> Result<(u16, serde_json::Value), String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -106,6 +161,11 @@ fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
     }
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| format!("HTTP {status} with a body that is not JSON: {e}"))?;
+    Ok((status, v))
+}
+
+fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
+    let (status, v) = split_answer(raw)?;
     if status == 200 {
         if v["Unchanged"] == true {
             return Ok(Answer::Unchanged);

@@ -20,9 +20,12 @@ pub struct Config {
     /// The replica this agent keeps.
     #[serde(default = "default_replica")]
     pub replica: PathBuf,
-    /// The socket `pam_iam.so` will talk to (served by the next slice).
+    /// The socket `pam_iam.so` and `iam-sts` talk to.
     #[serde(default = "default_socket")]
     pub socket: PathBuf,
+    /// The `iam-sts` helper whose processes may use the socket besides root's.
+    #[serde(default = "default_sts_helper")]
+    pub sts_helper: Option<PathBuf>,
     /// How long one pull waits at the server for a change.
     #[serde(default = "default_wait")]
     pub wait_seconds: u64,
@@ -39,6 +42,9 @@ fn default_replica() -> PathBuf {
 }
 fn default_socket() -> PathBuf {
     PathBuf::from("/run/pam-iam/agent.sock")
+}
+fn default_sts_helper() -> Option<PathBuf> {
+    Some(PathBuf::from("/usr/bin/iam-sts"))
 }
 fn default_wait() -> u64 {
     20

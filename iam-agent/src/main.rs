@@ -6,6 +6,7 @@
 
 mod client;
 mod config;
+mod serve;
 
 use clap::Parser;
 use client::Answer;
@@ -27,13 +28,13 @@ struct Args {
     once: bool,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn log(msg: &str) {
+pub(crate) fn log(msg: &str) {
     eprintln!("iam-agent: {msg}");
 }
 
@@ -57,8 +58,13 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let replica = store::open(&opts).map_err(|e| format!("the replica: {e}"))?;
     let servers = cfg.server_list();
+    let shared = std::sync::Arc::new(serve::Shared::new());
+    if !args.once {
+        let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
+        serve::start(&cfg, creds, std::sync::Arc::clone(&shared))?;
+    }
     log(&format!(
-        "host {} keeping {} from {} server(s) (serving {} comes with online logins)",
+        "host {} keeping {} from {} server(s), serving {}",
         creds.host,
         cfg.replica.display(),
         servers.len(),
@@ -80,6 +86,9 @@ fn run(args: &Args) -> Result<(), String> {
             let s = &servers[k];
             match client::pull(s, &creds, since, wait, now()) {
                 Ok(Answer::Snapshot(r)) => {
+                    shared
+                        .online
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     if r.host != creds.host {
                         return Err(format!(
                             "{} sent the view of host {}, not {}: refusing it",
@@ -103,6 +112,9 @@ fn run(args: &Args) -> Result<(), String> {
                     break;
                 }
                 Ok(Answer::Unchanged) => {
+                    shared
+                        .online
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     current = k;
                     answered = true;
                     break;
@@ -136,6 +148,9 @@ fn run(args: &Args) -> Result<(), String> {
             };
         }
         if !answered {
+            shared
+                .online
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             log(&format!(
                 "every server is down; keeping the replica at version {}",
                 since.map_or("none".into(), |v| v.to_string())

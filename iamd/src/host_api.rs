@@ -10,16 +10,30 @@
 
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
+use pam_iam::audit::Decision;
 use pam_iam::credentials::sealed;
+use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
+use pam_iam::pam::verify::{self, Presented, Rules, Verdict};
 use pam_iam::store::replica::Replica;
 use pam_iam::store::{AuditEvent, Store, StoreError};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 /// The SigV4 credential scope's service for the host API.
 pub const SERVICE: &str = "pam-iam-host";
 
 /// The replica endpoint.
 pub const REPLICA_PATH: &str = "/host/v1/replica";
+
+/// Which prompts a user gets (`POST`, JSON `{"User":…}`).
+pub const PROMPTS_PATH: &str = "/host/v1/prompts";
+
+/// A login's answers verified (`POST`, JSON [`LoginBody`]).
+pub const LOGIN_PATH: &str = "/host/v1/login";
+
+/// The largest login body read.
+pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 
 /// The longest a pull waits for a change.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -116,8 +130,10 @@ pub fn authenticate(
     })
 }
 
-/// The audit row of a host API call, attributed to the credential's host.
+/// The audit row of a host API call (`host:GetReplica`, `host:VerifyLogin`),
+/// attributed to the credential's host.
 pub fn audit(
+    action: &str,
     caller: Option<&HostCaller>,
     key_hint: &str,
     ip: &str,
@@ -130,7 +146,7 @@ pub fn audit(
         service: "iamd".into(),
         rhost: Some(ip.to_string()),
         tty: None,
-        action: "host:GetReplica".into(),
+        action: action.into(),
         decision: if result.is_ok() {
             pam_iam::audit::Decision::Allow
         } else {
@@ -229,4 +245,186 @@ pub fn sign(
         ),
     ));
     Ok(out)
+}
+
+/// `POST /host/v1/prompts`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptsBody {
+    /// PAM_USER on the host.
+    #[serde(rename = "User")]
+    pub user: String,
+}
+
+/// `POST /host/v1/login`'s body: a login's answers and PAM items as the host saw them.
+/// The host is the credential's; no field names it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// PAM_USER.
+    #[serde(rename = "User")]
+    pub user: String,
+    /// The password (absent in code-only mode).
+    #[serde(rename = "Password", default)]
+    pub password: Option<Zeroizing<String>>,
+    /// The verification or recovery code.
+    #[serde(rename = "Code", default)]
+    pub code: Option<Zeroizing<String>>,
+    /// PAM_SERVICE.
+    #[serde(rename = "Service", default)]
+    pub service: Option<String>,
+    /// PAM_RHOST.
+    #[serde(rename = "Rhost", default)]
+    pub rhost: Option<String>,
+    /// PAM_TTY.
+    #[serde(rename = "Tty", default)]
+    pub tty: Option<String>,
+    /// sshd verified a public key first (`mode=code`).
+    #[serde(rename = "CodeOnly", default)]
+    pub code_only: bool,
+}
+
+/// What a host API call over a JSON body answers: status and body, and the audit rows
+/// the call leaves (written by the caller through the audit writer).
+pub struct Served {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON answer.
+    pub body: Value,
+    /// The host the credential names (for metrics); `None` when not authenticated.
+    pub caller: Option<HostCaller>,
+}
+
+fn refused(caller: Option<HostCaller>, e: &ApiError) -> Served {
+    Served {
+        status: e.status,
+        body: error_body(e),
+        caller,
+    }
+}
+
+/// `POST /host/v1/prompts`: whether `User` is an IAM user and has an MFA device (the
+/// prompts the host asks, the same the local module would).
+pub fn serve_prompts(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+    let caller = match authenticate(store, secrets_key, req, now) {
+        Ok(c) => c,
+        Err(e) => return refused(None, &e),
+    };
+    let body: PromptsBody = match serde_json::from_slice(&req.body) {
+        Ok(b) => b,
+        Err(e) => return refused(Some(caller), &bad_body(&e)),
+    };
+    match login_user(store, &body.user) {
+        Ok(u) => Served {
+            status: 200,
+            body: json!({ "Known": u.is_some(), "Mfa": verify::wants_code(u.as_ref()) }),
+            caller: Some(caller),
+        },
+        Err(e) => refused(Some(caller), &backend_error(&e)),
+    }
+}
+
+/// `POST /host/v1/login`: the answers verified by the one login check of the product
+/// (`pam::verify`, as the local module runs it), and the `authenticate` audit row
+/// written before the answer, attributed to the credential's host. Answers
+/// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…}`, `{"Decision":"Deny",…}` or
+/// `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
+pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+    let caller = match authenticate(store, secrets_key, req, now) {
+        Ok(c) => c,
+        Err(e) => return refused(None, &e),
+    };
+    let body: LoginBody = match serde_json::from_slice(&req.body) {
+        Ok(b) => b,
+        Err(e) => return refused(Some(caller), &bad_body(&e)),
+    };
+    let decided = (|| {
+        let user = login_user(store, &body.user)?;
+        let crypto = RealCrypto {
+            params: store.hash_params()?,
+        };
+        let rules = Rules {
+            code_only: body.code_only,
+            window: DEFAULT_WINDOW,
+        };
+        let presented = Presented {
+            password: body.password.as_ref().map(|p| p.as_str()),
+            code: body.code.as_ref().map(|c| c.as_str()),
+        };
+        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now)
+    })();
+    let verdict = match decided {
+        Ok(v) => v,
+        Err(e) => return refused(Some(caller), &backend_error(&e)),
+    };
+    let (decision, reason, answer) = match &verdict {
+        Verdict::Unknown => (
+            Decision::Deny,
+            "not an IAM user".to_string(),
+            json!({ "Decision": "Unknown" }),
+        ),
+        Verdict::Denied { reason, .. } => (
+            Decision::Deny,
+            reason.clone(),
+            json!({ "Decision": "Deny", "Reason": reason }),
+        ),
+        Verdict::Allowed { reason, mfa } => (
+            Decision::Allow,
+            (*reason).to_string(),
+            json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now }),
+        ),
+    };
+    let row = AuditEvent {
+        time: now,
+        user: body.user.clone(),
+        service: body.service.clone().unwrap_or_default(),
+        rhost: body.rhost.clone(),
+        tty: body.tty.clone(),
+        action: "authenticate".into(),
+        decision,
+        reason: format!("host/{}: {reason}", caller.host),
+    };
+    // No answer without its audit row: an Allow that cannot be recorded is a 5xx.
+    if let Err(e) = store.append_audit(&row) {
+        return refused(Some(caller), &ApiError::from(e));
+    }
+    Served {
+        status: 200,
+        body: answer,
+        caller: Some(caller),
+    }
+}
+
+/// TOTP steps either side of now the server accepts (the module's default `window=`;
+/// a host cannot widen it).
+pub const DEFAULT_WINDOW: u8 = 1;
+
+fn bad_body(e: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        "InvalidParameterValue",
+        format!("the request body is not the expected JSON: {e}"),
+    )
+}
+
+fn backend_error(e: &BackendError) -> ApiError {
+    ApiError {
+        status: 503,
+        code: "ServiceUnavailable".into(),
+        message: e.to_string(),
+    }
+}
+
+/// The headers to send with a signed `POST path` of a JSON body to `host`.
+///
+/// # Errors
+/// As [`sign`].
+pub fn sign_post(
+    host: &str,
+    path: &str,
+    body: &[u8],
+    key_id: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    sign("POST", host, path, "", body, SERVICE, key_id, secret, now)
 }

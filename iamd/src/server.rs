@@ -318,6 +318,8 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route("/", post(api))
         .route("/healthz", get(healthz))
         .route(host_api::REPLICA_PATH, get(host_replica))
+        .route(host_api::PROMPTS_PATH, post(host_prompts))
+        .route(host_api::LOGIN_PATH, post(host_login))
         .with_state(state)
 }
 
@@ -600,6 +602,7 @@ async fn host_replica(
                     let e: ApiError = crate::sigv4::SigError::UnknownKey.into();
                     st.audit.send(
                         Some(host_api::audit(
+                            "host:GetReplica",
                             Some(&caller),
                             &caller.key_id,
                             &http.source_ip,
@@ -628,6 +631,7 @@ async fn host_replica(
             let body = host_api::snapshot_body(&r);
             st.audit.send(
                 Some(host_api::audit(
+                    "host:GetReplica",
                     Some(&caller),
                     &caller.key_id,
                     &http.source_ip,
@@ -644,6 +648,7 @@ async fn host_replica(
         Err((caller, e)) => {
             st.audit.send(
                 Some(host_api::audit(
+                    "host:GetReplica",
                     caller.as_ref(),
                     &host_api::key_hint(&http),
                     &http.source_ip,
@@ -657,4 +662,69 @@ async fn host_replica(
             json_response(e.status, &host_api::error_body(&e))
         }
     }
+}
+
+/// `POST /host/v1/prompts`.
+async fn host_prompts(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    host_post(st, peer, req, "host:Prompts", host_api::serve_prompts).await
+}
+
+/// `POST /host/v1/login`: a host's login verified on a store thread (argon2id there too).
+async fn host_login(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    host_post(st, peer, req, "host:VerifyLogin", host_api::serve_login).await
+}
+
+/// A signed JSON `POST` of the host API: read the body, serve it on a store thread, audit
+/// a refused credential.
+async fn host_post(
+    st: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request,
+    action: &'static str,
+    serve: fn(&dyn Store, &[u8], &HttpRequest, i64) -> host_api::Served,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, host_api::MAX_LOGIN_BODY).await else {
+        let e = ApiError::new("InvalidParameterValue", "the request body is too large");
+        return json_response(e.status, &host_api::error_body(&e));
+    };
+    let http = http_request(&parts, &bytes, peer);
+    // The body may hold a password: wiped once served.
+    drop(bytes);
+    let key = Arc::clone(&st.secrets_key);
+    let hint = host_api::key_hint(&http);
+    let ip = http.source_ip.clone();
+    let mut http = http;
+    let served = st
+        .pool
+        .run(move |s| {
+            let out = serve(s, &key, &http, now());
+            zeroize::Zeroize::zeroize(&mut http.body);
+            out
+        })
+        .await;
+    let Some(served) = served else {
+        let e = ApiError::new("ServiceFailure", "the request failed inside the server");
+        return json_response(e.status, &host_api::error_body(&e));
+    };
+    let code = served.body["Error"]["Code"].as_str().map(str::to_string);
+    if let (None, Some(c)) = (&served.caller, &code) {
+        let e = ApiError::new(c, served.body["Error"]["Message"].as_str().unwrap_or(""));
+        st.audit.send(
+            Some(host_api::audit(action, None, &hint, &ip, now(), &Err(e))),
+            None,
+        );
+    }
+    st.metrics
+        .observe(action, code.as_deref().unwrap_or("OK"), started.elapsed());
+    json_response(served.status, &served.body)
 }

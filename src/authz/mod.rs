@@ -47,6 +47,9 @@ pub struct Request {
     pub rhost: Option<String>,
     /// Unix seconds.
     pub now: i64,
+    /// Fleet mode (`pam-iam:Offline`): decided while `iamd` was unreachable; `None`
+    /// outside fleet mode (the key is absent).
+    pub offline: Option<bool>,
     /// What an API call asks to set and what its resource already is (iamd); empty for
     /// logins, sudo and role assumption.
     pub call: CallFacts,
@@ -82,6 +85,7 @@ impl Request {
             tty: None,
             rhost: None,
             now,
+            offline: None,
             call: CallFacts::default(),
         }
     }
@@ -359,6 +363,9 @@ pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context 
     if let Some(t) = &f.tty {
         c.insert("host:Tty", t.clone());
     }
+    if let Some(o) = f.offline {
+        c.insert("pam-iam:Offline", if o { "true" } else { "false" });
+    }
     let call = &f.call;
     for t in &call.request_tags {
         c.insert(&format!("aws:RequestTag/{}", t.key), t.value.clone());
@@ -523,6 +530,7 @@ mod tests {
             tty: Some("ssh".into()),
             rhost: Some("::ffff:10.0.0.5".into()),
             now: 1_700_000_042,
+            offline: None,
             call: CallFacts::default(),
         };
         let c = build_context(

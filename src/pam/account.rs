@@ -8,12 +8,17 @@ use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
 use crate::audit::Decision;
 use crate::authz::{Principal, Request, Target};
+use crate::fleet::conf::AgentConf;
+use crate::fleet::{client, proto};
 
-/// Decide the account phase for PAM_USER on `host`.
+/// Decide the account phase for PAM_USER on `host`. In fleet mode (`agent`) the
+/// store is the replica and the decision carries `pam-iam:Offline`: from the facts of
+/// this login's `auth`, else (a publickey login) whether the agent reaches `iamd` now.
 pub fn acct_mgmt<H: PamHandler>(
     h: &mut H,
     opts: &Options,
     backend: &Backend,
+    agent: Option<&AgentConf>,
     host: &str,
     now: i64,
 ) -> PamCode {
@@ -87,6 +92,13 @@ pub fn acct_mgmt<H: PamHandler>(
         tty: items.tty.clone(),
         rhost: items.rhost.clone(),
         now,
+        offline: agent.map(|a| match facts {
+            Some(f) => f.offline,
+            None => !matches!(
+                client::call(a, &proto::Request::Status),
+                Ok(proto::Answer::Status { online: true })
+            ),
+        }),
         call: crate::authz::CallFacts::default(),
     };
     let decision = match backend.authorize(&req) {

@@ -9,42 +9,24 @@ use zeroize::Zeroizing;
 
 use super::audit::{self, LoginItems};
 use super::authfacts::{self, AuthFacts, Binding};
-use super::backend::{Backend, BackendError, Crypto, LoginUser};
+use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::{Mode, Options};
+use super::verify::{self, Presented, Rules, Verdict};
 use crate::audit::Decision;
-use crate::credentials::second_factor::{
-    self, Attempt, CODE_PROMPT, Device, FactorStore, Outcome, Proof, Settled,
-};
+use crate::credentials::second_factor::CODE_PROMPT;
+use crate::fleet::conf::AgentConf;
+use crate::fleet::{client, proto};
 
 /// The password prompt (the contract fixes it).
 pub const PASSWORD_PROMPT: &str = "Password: ";
 /// Digits of a TOTP code; in `mode=combined` the answer ends with them.
 const TOTP_DIGITS: usize = 6;
 
-/// The state of the account as far as logging in goes. Everything but `Usable` must
-/// look the same to the person at the prompt.
-enum Standing<'a> {
-    Unknown,
-    NoPassword(&'a LoginUser),
-    Locked(&'a LoginUser, i64),
-    Usable(&'a LoginUser),
-}
-
 /// What the user answered.
 struct Answers {
     password: Option<Secret>,
     code: Option<Secret>,
-}
-
-/// How the second factor went.
-enum Factor {
-    /// The user has no MFA device (password mode).
-    NotRequired,
-    /// The shared check ran (and settled the success, or counted the failure).
-    Checked(Outcome),
-    /// `mode=code` for a user without an MFA device.
-    Missing,
 }
 
 /// Authenticate PAM_USER. Store errors have already been turned into `Err` by the caller
@@ -56,72 +38,45 @@ pub fn authenticate<H: PamHandler>(
     crypto: &dyn Crypto,
     now: i64,
 ) -> PamCode {
-    let items = match LoginItems::read(h) {
+    let items = match begin(h, opts, backend, now) {
         Ok(i) => i,
         Err(code) => return code,
     };
-    // Code only: sshd must have verified a public key first (SSH_AUTH_INFO_0).
-    if opts.mode == Mode::CodeOnly {
-        if let Some(code) = super::sshinfo::require_publickey(h, opts, backend, &items, now) {
-            return code;
-        }
-    }
     let user = match backend.login_user(&items.user) {
         Ok(u) => u,
         Err(e) => return store_error(h, backend, &items, now, &e),
     };
-    let standing = match &user {
-        None => Standing::Unknown,
-        Some(u) if u.password_hash.is_none() && opts.mode != Mode::CodeOnly => {
-            Standing::NoPassword(u)
-        }
-        Some(u) => match u.locked_until {
-            Some(t) if t > now => Standing::Locked(u, t),
-            _ => Standing::Usable(u),
-        },
-    };
-
     // Code-only mode (publickey already verified by sshd): non-IAM users fall through.
-    if opts.mode == Mode::CodeOnly && matches!(standing, Standing::Unknown) {
+    if opts.mode == Mode::CodeOnly && user.is_none() {
         debug(h, opts, &format!("user {:?} not in the store", items.user));
         return PamCode::UserUnknown;
     }
 
-    let has_mfa = match &standing {
-        Standing::Unknown => false,
-        Standing::NoPassword(u) | Standing::Locked(u, _) | Standing::Usable(u) => u.mfa.is_some(),
-    };
-    let answers = match ask(h, opts, has_mfa) {
+    let answers = match ask_logged(h, opts, &items, verify::wants_code(user.as_ref())) {
         Ok(a) => a,
-        Err(code) => {
-            h.syslog(
-                Priority::Notice,
-                &format!("conversation failed for user {:?}", items.user),
-            );
-            return code;
-        }
+        Err(code) => return code,
     };
-
-    // Verify the password (or spend the same time on the dummy hash).
-    let password_ok = match (&standing, &answers.password) {
-        (_, None) => true, // code-only mode: publickey was the first factor
-        (Standing::Usable(u), Some(pw)) | (Standing::Locked(u, _), Some(pw)) => {
-            match &u.password_hash {
-                Some(phc) => crypto.verify_password(phc, pw),
-                None => {
-                    crypto.verify_dummy(pw);
-                    false
-                }
-            }
-        }
-        (_, Some(pw)) => {
-            crypto.verify_dummy(pw);
-            false
-        }
+    let presented = Presented {
+        password: answers.password.as_ref().map(|p| p.as_str()),
+        code: answers.code.as_ref().map(|c| c.as_str()),
     };
-
-    let u = match standing {
-        Standing::Unknown => {
+    let rules = Rules {
+        code_only: opts.mode == Mode::CodeOnly,
+        window: opts.window,
+    };
+    let verdict = match verify::verify(
+        backend.store(),
+        crypto,
+        &rules,
+        user.as_ref(),
+        &presented,
+        now,
+    ) {
+        Ok(v) => v,
+        Err(e) => return store_error(h, backend, &items, now, &e),
+    };
+    let (reason, mfa) = match verdict {
+        Verdict::Unknown => {
             debug(h, opts, &format!("user {:?} not in the store", items.user));
             // The same delay as a denied IAM user, should the rest of the stack fail too
             // (libpam applies it only to a failed result).
@@ -130,87 +85,14 @@ pub fn authenticate<H: PamHandler>(
             }
             return PamCode::UserUnknown;
         }
-        Standing::NoPassword(u) => {
-            return deny(
-                h,
-                opts,
-                backend,
-                &items,
-                now,
-                u,
-                "no login profile (password)",
-            );
-        }
-        Standing::Locked(u, until) => {
-            return deny(
-                h,
-                opts,
-                backend,
-                &items,
-                now,
-                u,
-                &format!("account locked until {until}"),
-            );
-        }
-        Standing::Usable(u) => u,
-    };
-    if !password_ok {
-        return deny(h, opts, backend, &items, now, u, "wrong password");
-    }
-
-    let password_login = answers.password.is_some();
-    let factor = match second_factor(
-        opts,
-        backend,
-        crypto,
-        u,
-        answers.code.as_ref(),
-        password_login,
-    ) {
-        Ok(f) => f,
-        Err(e) => return store_error(h, backend, &items, now, &e),
-    };
-    let reason = match factor {
-        Factor::NotRequired => {
-            // The success, re-checking the lock at this moment: a lock reached by other
-            // attempts while this one waited at a prompt wins.
-            match backend
-                .store()
-                .settle(&u.name, &Proof::Nothing, password_login, now)
-                .map_err(BackendError::from)
-            {
-                Ok(Settled::Accepted) => "password",
-                Ok(Settled::Locked { until }) => {
-                    let why = format!("account locked until {until} (locked during this login)");
-                    return refuse(h, opts, backend, &items, now, &why);
-                }
-                Ok(Settled::Spent(_)) => {
-                    let e = BackendError::Internal("nothing to spend was spent".into());
-                    return store_error(h, backend, &items, now, &e);
-                }
-                Err(e) => return store_error(h, backend, &items, now, &e),
+        Verdict::Denied { reason, uncounted } => {
+            if let Some(why) = uncounted {
+                h.syslog(Priority::Err, &why);
             }
+            return refuse(h, opts, Some(backend), &items, now, &reason);
         }
-        Factor::Checked(Outcome::Totp) if !password_login => "publickey + verification code",
-        Factor::Checked(Outcome::Totp) => "password + verification code",
-        Factor::Checked(Outcome::Recovery) => "password + recovery code",
-        // Counted by the check already.
-        Factor::Checked(failed) => {
-            return refuse(h, opts, backend, &items, now, &failed.reason());
-        }
-        Factor::Missing => {
-            return deny(
-                h,
-                opts,
-                backend,
-                &items,
-                now,
-                u,
-                "no MFA device (mode=code)",
-            );
-        }
+        Verdict::Allowed { reason, mfa } => (reason, mfa),
     };
-    let mfa = matches!(factor, Factor::Checked(_));
 
     if let Err(e) = hand_over(
         h,
@@ -219,6 +101,7 @@ pub fn authenticate<H: PamHandler>(
         AuthFacts {
             auth_time: now,
             mfa,
+            offline: false,
         },
     ) {
         return store_error(h, backend, &items, now, &e);
@@ -231,6 +114,38 @@ pub fn authenticate<H: PamHandler>(
         return PamCode::SystemErr;
     }
     PamCode::Success
+}
+
+/// The items of this login; in code-only mode sshd must have verified a public key
+/// first (SSH_AUTH_INFO_0).
+fn begin<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &Backend,
+    now: i64,
+) -> Result<LoginItems, PamCode> {
+    let items = LoginItems::read(h)?;
+    if opts.mode == Mode::CodeOnly {
+        if let Some(code) = super::sshinfo::require_publickey(h, opts, backend, &items, now) {
+            return Err(code);
+        }
+    }
+    Ok(items)
+}
+
+/// [`ask`], logging a failed conversation.
+fn ask_logged<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    items: &LoginItems,
+    has_mfa: bool,
+) -> Result<Answers, PamCode> {
+    ask(h, opts, has_mfa).inspect_err(|_| {
+        h.syslog(
+            Priority::Notice,
+            &format!("conversation failed for user {:?}", items.user),
+        );
+    })
 }
 
 /// Prompt as the mode and the account require. Unknown, password-less and locked
@@ -301,38 +216,6 @@ fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamC
     Ok(pw)
 }
 
-/// The second factor, through the one check of the product (window, recovery codes,
-/// replay watermark, lockout, rate limit); on success it has also settled the login.
-fn second_factor(
-    opts: &Options,
-    backend: &Backend,
-    crypto: &dyn Crypto,
-    u: &LoginUser,
-    code: Option<&Secret>,
-    password_login: bool,
-) -> Result<Factor, BackendError> {
-    let Some(device) = &u.mfa else {
-        return Ok(if opts.mode == Mode::CodeOnly {
-            Factor::Missing
-        } else {
-            Factor::NotRequired
-        });
-    };
-    let attempt = Attempt {
-        user: &u.name,
-        device: Device {
-            serial: &device.serial,
-            seed: &device.seed,
-        },
-        answer: code.map_or("", |c| c.as_str()),
-        window: u16::from(opts.window),
-        password_login,
-    };
-    second_factor::verify(backend.store(), crypto.pacing(), &attempt)
-        .map(Factor::Checked)
-        .map_err(BackendError::from)
-}
-
 /// Seal this login's facts into the PAM environment for `account`.
 fn hand_over<H: PamHandler>(
     h: &mut H,
@@ -352,30 +235,11 @@ fn hand_over<H: PamHandler>(
         .map_err(|c| BackendError::Internal(format!("pam_putenv: {}", c.name())))
 }
 
-/// A failed login of an IAM user: count it, then [`refuse`].
-fn deny<H: PamHandler>(
-    h: &mut H,
-    opts: &Options,
-    backend: &Backend,
-    items: &LoginItems,
-    now: i64,
-    u: &LoginUser,
-    reason: &str,
-) -> PamCode {
-    if let Err(e) = backend.store().count_failure(&u.name, now) {
-        h.syslog(
-            Priority::Err,
-            &format!("cannot count the failed login: {e}"),
-        );
-    }
-    refuse(h, opts, backend, items, now, reason)
-}
-
 /// Say no to a failure already counted: delay, audit.
 fn refuse<H: PamHandler>(
     h: &mut H,
     opts: &Options,
-    backend: &Backend,
+    backend: Option<&Backend>,
     items: &LoginItems,
     now: i64,
     reason: &str,
@@ -385,7 +249,7 @@ fn refuse<H: PamHandler>(
     }
     audit::report(
         h,
-        Some(backend),
+        backend,
         &items.record(now, "authenticate", Decision::Deny, reason),
     );
     PamCode::AuthErr
@@ -417,5 +281,111 @@ pub fn error_code(e: &BackendError) -> PamCode {
 pub(crate) fn debug<H: PamHandler>(h: &mut H, opts: &Options, msg: &str) {
     if opts.debug {
         h.syslog(Priority::Debug, msg);
+    }
+}
+
+/// Fleet mode's `auth`: the same prompts, the answers verified by `iamd` through
+/// `iam-agent` (or, while `iamd` is unreachable, by the agent's offline rules). The
+/// replica (`backend`) serves the publickey check of `mode=code` and the auth-facts key;
+/// the authenticate audit row is written where the decision is made (`iamd`'s store, or
+/// the agent's journal), so here it is only logged.
+pub fn authenticate_via_agent<H: PamHandler>(
+    h: &mut H,
+    opts: &Options,
+    backend: &Backend,
+    agent: &AgentConf,
+    now: i64,
+) -> PamCode {
+    let items = match begin(h, opts, backend, now) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let unavailable = |h: &mut H, why: &str| {
+        let rec = items.record(now, "authenticate", Decision::Error, why);
+        audit::report(h, None, &rec);
+        PamCode::AuthinfoUnavail
+    };
+    let prompts = client::call(
+        agent,
+        &proto::Request::Prompts {
+            user: items.user.clone(),
+        },
+    );
+    let (known, wants_code) = match prompts {
+        Ok(proto::Answer::Prompts { known, mfa }) => (known, mfa),
+        Ok(proto::Answer::Error { reason }) => return unavailable(h, &reason),
+        Ok(other) => return unavailable(h, &format!("unexpected agent answer {other:?}")),
+        Err(e) => return unavailable(h, &e.to_string()),
+    };
+    if opts.mode == Mode::CodeOnly && !known {
+        debug(h, opts, &format!("user {:?} not in the store", items.user));
+        return PamCode::UserUnknown;
+    }
+    let answers = match ask_logged(h, opts, &items, wants_code) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let req = proto::Request::Login(proto::LoginRequest {
+        user: items.user.clone(),
+        password: answers.password,
+        code: answers.code,
+        service: items.service.clone(),
+        rhost: items.rhost.clone(),
+        tty: items.tty.clone(),
+        code_only: opts.mode == Mode::CodeOnly,
+    });
+    let answer = match client::call(agent, &req) {
+        Ok(a) => a,
+        Err(e) => return unavailable(h, &e.to_string()),
+    };
+    drop(req);
+    match answer {
+        proto::Answer::Allow {
+            reason,
+            mfa,
+            offline,
+            auth_time,
+        } => {
+            let facts = AuthFacts {
+                auth_time,
+                mfa,
+                offline,
+            };
+            if let Err(e) = hand_over(h, backend, &items, facts) {
+                return store_error(h, backend, &items, now, &e);
+            }
+            let how = if offline { "offline: " } else { "iamd: " };
+            audit::report(
+                h,
+                None,
+                &items.record(
+                    now,
+                    "authenticate",
+                    Decision::Allow,
+                    &format!("{how}{reason}"),
+                ),
+            );
+            PamCode::Success
+        }
+        proto::Answer::Deny { reason, offline } => {
+            let how = if offline { "offline: " } else { "iamd: " };
+            refuse(h, opts, None, &items, now, &format!("{how}{reason}"))
+        }
+        proto::Answer::Unknown => {
+            debug(h, opts, &format!("user {:?} not in the store", items.user));
+            if opts.fail_delay_usec > 0 {
+                h.fail_delay(opts.fail_delay_usec);
+            }
+            PamCode::UserUnknown
+        }
+        proto::Answer::Error { reason } => {
+            if opts.fail_delay_usec > 0 {
+                h.fail_delay(opts.fail_delay_usec);
+            }
+            unavailable(h, &reason)
+        }
+        other @ (proto::Answer::Prompts { .. } | proto::Answer::Status { .. }) => {
+            unavailable(h, &format!("unexpected agent answer {other:?}"))
+        }
     }
 }

@@ -18,6 +18,8 @@ pub struct AuthFacts {
     pub auth_time: i64,
     /// Whether a second factor (TOTP or recovery code) was verified.
     pub mfa: bool,
+    /// Fleet mode: decided by the agent while `iamd` was unreachable.
+    pub offline: bool,
 }
 
 /// The login these facts belong to.
@@ -30,7 +32,13 @@ pub struct Binding<'a> {
     pub rhost: &'a str,
 }
 
-fn mac(key: &[u8], b: &Binding<'_>, auth_time: i64, mfa: bool) -> Option<Hmac<Sha256>> {
+/// The facts' flags as one digit: bit 0 MFA, bit 1 offline (so a value sealed before
+/// fleet mode, `0` or `1`, still opens).
+fn flags(f: AuthFacts) -> u8 {
+    u8::from(f.mfa) | (u8::from(f.offline) << 1)
+}
+
+fn mac(key: &[u8], b: &Binding<'_>, auth_time: i64, flags: u8) -> Option<Hmac<Sha256>> {
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
     for part in [
         "pam-iam-auth-v1",
@@ -38,7 +46,7 @@ fn mac(key: &[u8], b: &Binding<'_>, auth_time: i64, mfa: bool) -> Option<Hmac<Sh
         b.service,
         b.rhost,
         &auth_time.to_string(),
-        if mfa { "1" } else { "0" },
+        &flags.to_string(),
     ] {
         m.update(&(part.len() as u64).to_be_bytes());
         m.update(part.as_bytes());
@@ -65,13 +73,13 @@ pub fn seal(key: &[u8], b: &Binding<'_>, facts: AuthFacts) -> Option<String> {
     if key.is_empty() {
         return None;
     }
-    let tag = mac(key, b, facts.auth_time, facts.mfa)?
+    let tag = mac(key, b, facts.auth_time, flags(facts))?
         .finalize()
         .into_bytes();
     Some(format!(
         "v1:{}:{}:{}",
         facts.auth_time,
-        u8::from(facts.mfa),
+        flags(facts),
         hex(&tag)
     ))
 }
@@ -88,17 +96,20 @@ pub fn open(key: &[u8], b: &Binding<'_>, value: &str, now: i64, max_age: i64) ->
         return None;
     }
     let auth_time: i64 = t.parse().ok()?;
-    let mfa = match m {
-        "1" => true,
-        "0" => false,
+    let flags: u8 = match m {
+        "0" | "1" | "2" | "3" => m.parse().ok()?,
         _ => return None,
     };
     let tag = unhex(tag)?;
-    mac(key, b, auth_time, mfa)?.verify_slice(&tag).ok()?;
+    mac(key, b, auth_time, flags)?.verify_slice(&tag).ok()?;
     if auth_time > now + 5 || now - auth_time > max_age {
         return None;
     }
-    Some(AuthFacts { auth_time, mfa })
+    Some(AuthFacts {
+        auth_time,
+        mfa: flags & 1 != 0,
+        offline: flags & 2 != 0,
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +128,7 @@ mod tests {
         let facts = AuthFacts {
             auth_time: 1000,
             mfa: true,
+            offline: false,
         };
         let v = seal(&key, &B, facts).unwrap();
         assert_eq!(open(&key, &B, &v, 1010, 600), Some(facts));
@@ -135,6 +147,17 @@ mod tests {
         // flipped MFA bit, garbage
         let forged = v.replacen(":1:", ":0:", 1);
         assert_eq!(open(&key, &B, &forged, 1010, 600), None);
+        // the offline bit is sealed too
+        let off = AuthFacts {
+            offline: true,
+            ..facts
+        };
+        let v2 = seal(&key, &B, off).unwrap();
+        assert_eq!(open(&key, &B, &v2, 1010, 600), Some(off));
+        assert_eq!(
+            open(&key, &B, &v2.replacen(":3:", ":1:", 1), 1010, 600),
+            None
+        );
         for junk in ["", "v1", "v1:1000:1:zz", "v2:1000:1:00", &format!("{v}:x")] {
             assert_eq!(open(&key, &B, junk, 1010, 600), None, "{junk}");
         }

@@ -144,21 +144,7 @@ impl Backend {
     /// # Errors
     /// The store failed.
     pub fn login_user(&self, name: &str) -> Result<Option<LoginUser>, BackendError> {
-        let Some(info) = self.store.auth_info(name)? else {
-            return Ok(None);
-        };
-        let lp = info.login_profile;
-        Ok(Some(LoginUser {
-            name: info.user.name,
-            password_hash: lp.as_ref().map(|p| p.password_hash.clone()),
-            password_reset_required: lp.as_ref().is_some_and(|p| p.password_reset_required),
-            password_last_changed: lp.as_ref().map(|p| p.password_last_changed),
-            locked_until: info.lock.locked_until,
-            mfa: info.mfa.map(|m| MfaDevice {
-                serial: m.serial_number,
-                seed: m.seed,
-            }),
-        }))
+        login_user(&*self.store, name)
     }
 
     /// Expiry rules of the account password policy.
@@ -213,6 +199,29 @@ impl Backend {
     pub fn auth_mac_key(&self) -> Result<Zeroizing<Vec<u8>>, BackendError> {
         super::auth_key::auth_key(&self.auth_key)
     }
+}
+
+/// Look up an IAM user in any store (the module's, or `iamd`'s for a host's login);
+/// `Ok(None)` when the store has no such user.
+///
+/// # Errors
+/// The store failed.
+pub fn login_user(store: &dyn Store, name: &str) -> Result<Option<LoginUser>, BackendError> {
+    let Some(info) = store.auth_info(name)? else {
+        return Ok(None);
+    };
+    let lp = info.login_profile;
+    Ok(Some(LoginUser {
+        name: info.user.name,
+        password_hash: lp.as_ref().map(|p| p.password_hash.clone()),
+        password_reset_required: lp.as_ref().is_some_and(|p| p.password_reset_required),
+        password_last_changed: lp.as_ref().map(|p| p.password_last_changed),
+        locked_until: info.lock.locked_until,
+        mfa: info.mfa.map(|m| MfaDevice {
+            serial: m.serial_number,
+            seed: m.seed,
+        }),
+    }))
 }
 
 /// Credential checks and their clock, behind a trait so unit tests pay neither argon2's

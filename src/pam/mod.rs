@@ -23,6 +23,7 @@ pub mod sudo_role;
 mod sys;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use backend::{Backend, BackendError};
 use handler::{PamCode, PamHandler, Priority};
@@ -72,6 +73,22 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
     if opts.sudo && matches!(hook, Hook::Authenticate | Hook::AcctMgmt) {
         return sudo_role::decide(h, &opts, hook == Hook::Authenticate, now);
     }
+    // The host's mode: the local store, or fleet mode through iam-agent (whose replica
+    // is then the store every phase reads).
+    let mut opts = opts;
+    let agent = match crate::fleet::conf::load(std::path::Path::new(&opts.conf)) {
+        Ok(crate::fleet::conf::HostMode::Local) => None,
+        Ok(crate::fleet::conf::HostMode::Agent(a)) => {
+            opts.db = a.replica.display().to_string();
+            Some(a)
+        }
+        Err(e) => {
+            let user = h.user().unwrap_or_default();
+            h.syslog(Priority::Err, &format!("denying user {user:?}: {e}"));
+            return PamCode::ServiceErr;
+        }
+    };
+    let opts = opts;
     let kept = match h.take_store().and_then(|k| k.still_current(&opts.db)) {
         Some(k) => k,
         None => match KeptStore::open(&opts.db) {
@@ -82,7 +99,25 @@ pub fn dispatch<H: PamHandler>(h: &mut H, hook: Hook, args: &[String]) -> PamCod
     let Some((store, crypto)) = &kept.open else {
         return PamCode::SystemErr;
     };
-    let code = run(h, hook, &opts, store, crypto, now);
+    let code = match (&agent, hook) {
+        (Some(a), Hook::Authenticate) => auth::authenticate_via_agent(h, &opts, store, a, now),
+        (Some(a), Hook::AcctMgmt) => match host_name(&opts) {
+            Ok(host) => account::acct_mgmt(h, &opts, store, Some(a), &host, now),
+            Err(e) => {
+                h.syslog(Priority::Err, &format!("cannot read the host name: {e}"));
+                PamCode::SystemErr
+            }
+        },
+        (Some(_), Hook::Chauthtok { .. }) => {
+            h.error("Passwords of IAM users are changed with iamd (aws iam change-password) in fleet mode.");
+            h.syslog(
+                Priority::Notice,
+                "chauthtok refused: fleet mode changes passwords at iamd",
+            );
+            PamCode::AuthtokErr
+        }
+        _ => run(h, hook, &opts, store, crypto, now),
+    };
     if hook == Hook::Authenticate {
         h.keep_store(kept);
     }
@@ -162,7 +197,7 @@ pub fn run<H: PamHandler>(
                     return PamCode::SystemErr;
                 }
             };
-            account::acct_mgmt(h, opts, backend, &host, now)
+            account::acct_mgmt(h, opts, backend, None, &host, now)
         }
         Hook::OpenSession => session::session(h, backend, session::Phase::Open, now),
         Hook::CloseSession => session::session(h, backend, session::Phase::Close, now),

@@ -56,6 +56,9 @@ pub struct Options {
     pub sudo_services: Vec<String>,
     /// `sudo`: auth and account decide by the role session of the terminal (sts).
     pub sudo: bool,
+    /// `conf=PATH`: the host's mode file (default [`crate::fleet::conf::DEFAULT_CONF`]),
+    /// which says whether logins use the local store or `iam-agent`.
+    pub conf: String,
     /// `auth_max_age=SECONDS`: how long the authentication facts handed from `auth` to
     /// `account` stay valid (default 600).
     pub auth_max_age: i64,
@@ -80,6 +83,7 @@ impl Default for Options {
                 .map(|s| s.to_string())
                 .collect(),
             auth_max_age: 600,
+            conf: crate::fleet::conf::DEFAULT_CONF.to_string(),
             sudo: false,
         }
     }
@@ -133,6 +137,7 @@ impl Options {
                 },
                 Some((k, v)) => match k {
                     "db" if v.starts_with('/') => o.db = v.to_string(),
+                    "conf" if v.starts_with('/') => o.conf = v.to_string(),
                     "host" if !v.is_empty() && !v.contains('/') => o.host = Some(v.to_string()),
                     "mode" => {
                         o.mode = match v {
@@ -162,7 +167,7 @@ impl Options {
                     "auth_max_age" => {
                         o.auth_max_age = v.parse().ok().filter(|a| *a > 0).ok_or_else(bad)?
                     }
-                    "db" | "host" | "action" => return Err(bad()),
+                    "db" | "conf" | "host" | "action" => return Err(bad()),
                     _ => return Err(OptionsError::Unknown(arg.to_string())),
                 },
             }

@@ -141,6 +141,7 @@ fn decide(
                 .clone()
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
             now: req.now,
+            offline: None,
             call: crate::authz::CallFacts::default(),
         };
         let v = b.authorize(&q)?;

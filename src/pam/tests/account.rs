@@ -20,6 +20,7 @@ fn account_allows_and_passes_every_fact() {
             rhost: Some("10.0.0.5".into()),
             mfa_time: Some(NOW),
             now: NOW + 2,
+            offline: None,
             call: Default::default(),
         }
     );

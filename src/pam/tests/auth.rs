@@ -120,7 +120,8 @@ fn recovery_code_once() {
         facts,
         Some(authfacts::AuthFacts {
             auth_time: NOW,
-            mfa: true
+            mfa: true,
+            offline: false
         })
     );
     assert_eq!(

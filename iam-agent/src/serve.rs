@@ -1,0 +1,315 @@
+//! `/run/pam-iam/agent.sock`: the agent serves `pam_iam.so` and `iam-sts` (one
+//! request per connection, [`pam_iam::fleet::proto`]). Only root callers and the
+//! configured `iam-sts` helper are served (SO_PEERCRED). A login is forwarded to
+//! `iamd` ([`iamd::host_api`]) along the server list: any answer from a server is
+//! final; only when no server can be reached (no connection, timeout) do the offline
+//! rules decide.
+
+use crate::client;
+use crate::config::{Config, HostCredentials, Server};
+use iamd::host_api;
+use pam_iam::fleet::proto::{self, Answer, LoginRequest, Request};
+use serde::Serialize;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// What the replica loop and the socket share.
+pub struct Shared {
+    /// The server that answered last (tried first).
+    pub current: AtomicUsize,
+    /// A server answered the last call.
+    pub online: AtomicBool,
+    /// Connections being served.
+    busy: AtomicUsize,
+}
+
+impl Shared {
+    /// Nothing known yet.
+    pub fn new() -> Shared {
+        Shared {
+            current: AtomicUsize::new(0),
+            online: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The most connections served at once (each is a PAM conversation's few calls).
+const MAX_BUSY: usize = 64;
+/// A caller that sends nothing for this long is dropped.
+const CALLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a connection needs.
+struct Ctx {
+    servers: Vec<Server>,
+    creds: HostCredentials,
+    replica: PathBuf,
+    sts_helper: Option<PathBuf>,
+    shared: Arc<Shared>,
+}
+
+/// Bind the socket (root's, in a root-owned 0755 directory; the socket itself 0666 so
+/// the peer check, not the file mode, decides) and serve it on a thread.
+///
+/// # Errors
+/// The socket cannot be made.
+pub fn start(cfg: &Config, creds: HostCredentials, shared: Arc<Shared>) -> Result<(), String> {
+    let path = &cfg.socket;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let ctx = Arc::new(Ctx {
+        servers: cfg.server_list(),
+        creds,
+        replica: cfg.replica.clone(),
+        sts_helper: cfg.sts_helper.clone(),
+        shared,
+    });
+    std::thread::Builder::new()
+        .name("agent-socket".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                if ctx.shared.busy.fetch_add(1, Ordering::SeqCst) >= MAX_BUSY {
+                    ctx.shared.busy.fetch_sub(1, Ordering::SeqCst);
+                    crate::log("too many callers at once: dropping one");
+                    continue;
+                }
+                let ctx = Arc::clone(&ctx);
+                let spawned = std::thread::Builder::new()
+                    .name("agent-caller".into())
+                    .spawn(move || {
+                        serve_one(&ctx, conn);
+                        ctx.shared.busy.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if spawned.is_err() {
+                    crate::log("cannot start a thread for a caller");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the socket thread: {e}"))?;
+    Ok(())
+}
+
+/// The peer's (pid, uid) from SO_PEERCRED.
+fn peer(conn: &UnixStream) -> Option<(i32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the fd is an open socket of `conn`; `cred` and `len` are valid for writes
+    // of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &raw mut len,
+        )
+    };
+    (rc == 0).then_some((cred.pid, cred.uid))
+}
+
+/// Root, or the `iam-sts` helper (the executable of the peer's pid).
+fn allowed(ctx: &Ctx, pid: i32, uid: u32) -> bool {
+    if uid == 0 {
+        return true;
+    }
+    let Some(helper) = &ctx.sts_helper else {
+        return false;
+    };
+    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == *helper)
+}
+
+fn serve_one(ctx: &Ctx, mut conn: UnixStream) {
+    let _ = conn.set_read_timeout(Some(CALLER_TIMEOUT));
+    let _ = conn.set_write_timeout(Some(CALLER_TIMEOUT));
+    let answer = match peer(&conn) {
+        Some((pid, uid)) if allowed(ctx, pid, uid) => {
+            match proto::read_frame::<_, Request>(&mut conn) {
+                Ok(req) => answer(ctx, req),
+                Err(e) => Answer::Error {
+                    reason: format!("bad request: {e}"),
+                },
+            }
+        }
+        Some((pid, uid)) => {
+            crate::log(&format!(
+                "refused a caller on the socket: pid {pid} uid {uid} is neither root nor the iam-sts helper"
+            ));
+            Answer::Error {
+                reason: "iam-agent serves root and the iam-sts helper only".into(),
+            }
+        }
+        None => Answer::Error {
+            reason: "cannot read the caller's credentials".into(),
+        },
+    };
+    let _ = proto::write_frame(&mut conn, &answer);
+}
+
+fn answer(ctx: &Ctx, req: Request) -> Answer {
+    match req {
+        Request::Status => Answer::Status {
+            online: ctx.shared.online.load(Ordering::SeqCst),
+        },
+        Request::Prompts { user } => {
+            let body = serde_json::json!({ "User": user }).to_string();
+            match forward(ctx, host_api::PROMPTS_PATH, body.as_bytes()) {
+                Forwarded::Answer(v) => Answer::Prompts {
+                    known: v["Known"] == true,
+                    mfa: v["Mfa"] == true,
+                },
+                Forwarded::Final(reason) => Answer::Error { reason },
+                Forwarded::Unreachable => offline_prompts(&ctx.replica, &user),
+            }
+        }
+        Request::Login(l) => login(ctx, &l),
+    }
+}
+
+/// The host API's login body (secrets borrowed, serialised into a zeroizing buffer).
+#[derive(Serialize)]
+struct LoginBodyOut<'a> {
+    #[serde(rename = "User")]
+    user: &'a str,
+    #[serde(rename = "Password", skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(rename = "Code", skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(rename = "Service")]
+    service: Option<&'a str>,
+    #[serde(rename = "Rhost")]
+    rhost: Option<&'a str>,
+    #[serde(rename = "Tty")]
+    tty: Option<&'a str>,
+    #[serde(rename = "CodeOnly")]
+    code_only: bool,
+}
+
+fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
+    let out = LoginBodyOut {
+        user: &l.user,
+        password: l.password.as_deref().map(String::as_str),
+        code: l.code.as_deref().map(String::as_str),
+        service: l.service.as_deref(),
+        rhost: l.rhost.as_deref(),
+        tty: l.tty.as_deref(),
+        code_only: l.code_only,
+    };
+    let mut body = Zeroizing::new(Vec::with_capacity(4096));
+    if let Err(e) = serde_json::to_writer(&mut *body, &out) {
+        return Answer::Error {
+            reason: format!("cannot encode the login: {e}"),
+        };
+    }
+    match forward(ctx, host_api::LOGIN_PATH, &body) {
+        Forwarded::Answer(v) => match v["Decision"].as_str() {
+            Some("Allow") => Answer::Allow {
+                reason: v["Reason"].as_str().unwrap_or("").to_string(),
+                mfa: v["Mfa"] == true,
+                offline: false,
+                auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
+            },
+            Some("Deny") => Answer::Deny {
+                reason: v["Reason"].as_str().unwrap_or("").to_string(),
+                offline: false,
+            },
+            Some("Unknown") => Answer::Unknown,
+            _ => Answer::Error {
+                reason: format!("iamd answered an unknown decision: {v}"),
+            },
+        },
+        Forwarded::Final(reason) => Answer::Error { reason },
+        Forwarded::Unreachable => Answer::Deny {
+            reason: "iamd is unreachable and this host holds no offline material for the user"
+                .into(),
+            offline: true,
+        },
+    }
+}
+
+/// How a call to the servers went.
+enum Forwarded {
+    /// A 200 answer.
+    Answer(serde_json::Value),
+    /// A refusal or a server error: final, never decided offline.
+    Final(String),
+    /// No server could be reached: the offline rules decide.
+    Unreachable,
+}
+
+/// Call the servers from the current one on; a 5xx moves to the next server (its store
+/// may be down) but, if no server does better, is final.
+fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
+    let n = ctx.servers.len();
+    let first = ctx.shared.current.load(Ordering::SeqCst);
+    let mut server_error = None;
+    for i in 0..n {
+        let k = (first + i) % n;
+        let s = &ctx.servers[k];
+        match client::post(s, &ctx.creds, path, body, crate::now()) {
+            Ok((status, v)) => {
+                ctx.shared.online.store(true, Ordering::SeqCst);
+                ctx.shared.current.store(k, Ordering::SeqCst);
+                let why = format!(
+                    "{} answered HTTP {status} {}: {}",
+                    s.url,
+                    v["Error"]["Code"].as_str().unwrap_or(""),
+                    v["Error"]["Message"].as_str().unwrap_or("")
+                );
+                if status == 200 {
+                    return Forwarded::Answer(v);
+                }
+                if status < 500 {
+                    crate::log(&why);
+                    return Forwarded::Final(why);
+                }
+                crate::log(&why);
+                server_error = Some(why);
+            }
+            Err(e) => crate::log(&format!("server unreachable: {e}")),
+        }
+    }
+    match server_error {
+        Some(why) => Forwarded::Final(why),
+        None => {
+            ctx.shared.online.store(false, Ordering::SeqCst);
+            Forwarded::Unreachable
+        }
+    }
+}
+
+/// Offline, the prompts come from the replica: an IAM user is asked for a code (whether
+/// or not it has a device, the agent cannot tell without `iamd`).
+fn offline_prompts(replica: &Path, user: &str) -> Answer {
+    let known = replica_has_user(replica, user);
+    Answer::Prompts { known, mfa: known }
+}
+
+fn replica_has_user(replica: &Path, user: &str) -> bool {
+    let opts = pam_iam::store::OpenOptions {
+        insecure_ok: std::env::var(pam_iam::store::ENV_INSECURE).is_ok_and(|v| v == "1"),
+        ..pam_iam::store::OpenOptions::new(replica, pam_iam::store::OpenMode::ReadOnly)
+    };
+    pam_iam::store::open(&opts)
+        .and_then(|s| s.auth_info(user))
+        .is_ok_and(|u| u.is_some())
+}

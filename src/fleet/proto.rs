@@ -1,0 +1,161 @@
+//! The agent socket's protocol: one request and one answer per connection, each a frame
+//! of a 4-byte big-endian length and that many bytes of JSON. Frames holding secrets
+//! (passwords, codes) live only in zeroizing buffers on both sides.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use zeroize::Zeroizing;
+
+/// The largest frame either side reads (a request is a few hundred bytes).
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// What a caller asks the agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Which prompts does this user get (is it an IAM user, has it an MFA device)?
+    Prompts {
+        /// PAM_USER.
+        user: String,
+    },
+    /// Verify a login's answers.
+    Login(LoginRequest),
+    /// Is `iamd` reachable now (for `account` after a publickey-only login)?
+    Status,
+}
+
+/// A login's answers and items.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// PAM_USER.
+    pub user: String,
+    /// The password (`None` in code-only mode).
+    pub password: Option<Zeroizing<String>>,
+    /// The verification or recovery code, when asked.
+    pub code: Option<Zeroizing<String>>,
+    /// PAM_SERVICE.
+    pub service: Option<String>,
+    /// PAM_RHOST.
+    pub rhost: Option<String>,
+    /// PAM_TTY.
+    pub tty: Option<String>,
+    /// `mode=code`: sshd verified a public key first.
+    pub code_only: bool,
+}
+
+/// What the agent answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Answer {
+    /// The prompts of [`Request::Prompts`].
+    Prompts {
+        /// An IAM user.
+        known: bool,
+        /// Ask for a verification code.
+        mfa: bool,
+    },
+    /// The login is proven (online by `iamd`, or offline by the agent's rules).
+    Allow {
+        /// Audit text.
+        reason: String,
+        /// A second factor was verified.
+        mfa: bool,
+        /// Decided by the agent while `iamd` was unreachable.
+        offline: bool,
+        /// Unix seconds of the authentication.
+        auth_time: i64,
+    },
+    /// Refused (final: never retried offline).
+    Deny {
+        /// Audit text.
+        reason: String,
+        /// Decided offline.
+        offline: bool,
+    },
+    /// Not an IAM user.
+    Unknown,
+    /// The decision could not be made (a server error answer, a broken request); the
+    /// login is refused.
+    Error {
+        /// What went wrong.
+        reason: String,
+    },
+    /// [`Request::Status`].
+    Status {
+        /// `iamd` answered the last call.
+        online: bool,
+    },
+}
+
+/// Write `v` as one frame.
+///
+/// # Errors
+/// The stream failed, or `v` is larger than [`MAX_FRAME`].
+pub fn write_frame<W: Write, T: Serialize>(w: &mut W, v: &T) -> std::io::Result<()> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(1024));
+    buf.extend_from_slice(&[0; 4]);
+    // serde_json grows the buffer by reallocation; a request is far below the capacity
+    // reserved, so the secret is never copied into a freed allocation.
+    serde_json::to_writer(&mut *buf, v).map_err(std::io::Error::other)?;
+    let len = buf.len() - 4;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::other("frame too large"));
+    }
+    buf[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    w.write_all(&buf)?;
+    w.flush()
+}
+
+/// Read one frame as `T`.
+///
+/// # Errors
+/// The stream failed or timed out, the frame is larger than [`MAX_FRAME`] or not a `T`.
+pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes (at most {MAX_FRAME})"),
+        ));
+    }
+    let mut buf = Zeroizing::new(vec![0u8; len]);
+    r.read_exact(&mut buf)?;
+    serde_json::from_slice(&buf)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_refuse_oversize() {
+        let req = Request::Login(LoginRequest {
+            user: "alice".into(),
+            password: Some(Zeroizing::new("pw".into())),
+            code: None,
+            service: Some("sshd".into()),
+            rhost: None,
+            tty: None,
+            code_only: false,
+        });
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &req).unwrap();
+        let back: Request = read_frame(&mut buf.as_slice()).unwrap();
+        assert!(matches!(back, Request::Login(l) if l.user == "alice"));
+        let mut big = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+        big.extend(vec![b' '; 8]);
+        assert!(read_frame::<_, Request>(&mut big.as_slice()).is_err());
+        let a = Answer::Deny {
+            reason: "x".into(),
+            offline: false,
+        };
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &a).unwrap();
+        assert_eq!(read_frame::<_, Answer>(&mut buf.as_slice()).unwrap(), a);
+    }
+}
