@@ -614,3 +614,79 @@ stat -c %s {}-wal",
     assert!(frames <= 130, "WAL of {frames} frames ({wal} bytes)");
     assert_eq!(iam.audit("bob").len(), 80);
 }
+
+/// A store written before TOTP seeds were sealed (schema 5, by an earlier `iam`; seed
+/// in plain text): the first login migrates it, sealing the seeds under a key made
+/// beside the store, and password + code (oathtool) logs in. With the key file gone a
+/// login with a code fails closed, saying which file is missing: the seed is never read
+/// in plain text again.
+#[test]
+fn an_old_store_with_plain_seeds_logs_in_with_a_code_after_migration() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    const SEED_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let mut sb = Sandbox::new();
+    sb.user("alice", 2001).service("iam-test", STACK);
+    let db = std::path::PathBuf::from(sb.db());
+    let dir = db.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(include_str!("fixtures/store-v5-mfa.sql"))
+        .unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plain = b"12345678901234567890";
+    let holds = |p: &std::path::Path| {
+        std::fs::read(p).is_ok_and(|b| b.windows(plain.len()).any(|w| w == plain))
+    };
+    assert!(holds(&db), "the old store holds the seed in plain text");
+    totp::wait_for_fresh_step(5);
+    let out = sb.pamtester(
+        "iam-test",
+        "alice",
+        &["authenticate"],
+        &["alice-Passw0rd", &totp::code(SEED_B32, 0)],
+    );
+    assert!(out.ok(), "{out}\n{}", sb.syslog());
+    let key = dir.join("pam_iam_secrets.key");
+    assert!(
+        key.exists(),
+        "the login made the secrets key beside the store"
+    );
+    let wal = dir.join("iam.db-wal");
+    assert!(
+        !holds(&db) && !holds(&wal),
+        "no plain seed left in the store files"
+    );
+    let v: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(v >= 10, "migrated: {v}");
+    // The key file gone: the next login with a code fails closed and says why.
+    let _ = std::fs::remove_file(sb.path("syslog.txt"));
+    std::fs::rename(&key, dir.join("elsewhere.key")).unwrap();
+    let out = sb.pamtester(
+        "iam-test",
+        "alice",
+        &["authenticate"],
+        &["alice-Passw0rd", &totp::code(SEED_B32, 30)],
+    );
+    assert!(!out.ok(), "{out}");
+    assert!(
+        out.stderr.contains("cannot retrieve authentication info"),
+        "{out}"
+    );
+    let log = sb.syslog();
+    assert!(log.contains("pam_iam_secrets.key is missing"), "{log}");
+    // Put back, the next step's code works again.
+    std::fs::rename(dir.join("elsewhere.key"), &key).unwrap();
+    let out = sb.pamtester(
+        "iam-test",
+        "alice",
+        &["authenticate"],
+        &["alice-Passw0rd", &totp::code(SEED_B32, 30)],
+    );
+    assert!(out.ok(), "{out}\n{}", sb.syslog());
+}

@@ -26,10 +26,12 @@ fn iam(db: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Read-write, every store (SQLite or PostgreSQL) with the shared server's secrets key,
+/// so seeds sealed in one open in another after `migrate-store` copied them.
 fn open_rw(loc: &str) -> Box<dyn Store> {
     store::register_server_backend(pam_iam_postgres::open);
-    store::open(&OpenOptions::new(loc, OpenMode::ReadWrite))
-        .unwrap_or_else(|e| panic!("{loc}: {e}"))
+    let server = testing::shared().expect("the shared server");
+    store::open(&server.options(loc)).unwrap_or_else(|e| panic!("{loc}: {e}"))
 }
 
 fn tag(k: &str, v: &str) -> Tag {

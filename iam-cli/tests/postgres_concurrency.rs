@@ -99,8 +99,7 @@ fn a_hundred_concurrent_watermark_advances_have_one_winner_per_step() {
         return;
     };
     let db = server.fresh_db().unwrap();
-    let open =
-        || pam_iam_postgres::open(&OpenOptions::new(db.as_str(), OpenMode::ReadWrite)).unwrap();
+    let open = || pam_iam_postgres::open(&server.options(&db)).unwrap();
     let s = open();
     s.create_user(
         &NewUser {

@@ -57,6 +57,12 @@ impl Pool {
         Ok(Pool { tx: Mutex::new(tx) })
     }
 
+    fn send(&self, job: Job) {
+        if let Ok(tx) = self.tx.lock() {
+            let _ = tx.send(job);
+        }
+    }
+
     /// Run `f` on a store thread and wait for it without blocking the runtime.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -279,7 +285,8 @@ pub struct AppState {
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
-/// missing).
+/// missing; the stores seal and open MFA seeds with it too). Warns on stderr about
+/// access keys that cannot sign requests (made before secrets were sealed).
 ///
 /// # Errors
 /// A message naming what could not be opened.
@@ -289,9 +296,22 @@ pub fn state(
     workers: usize,
     body_timeout: Duration,
 ) -> Result<Arc<AppState>, String> {
+    let opts = &OpenOptions {
+        secrets_key: secrets_key_path.clone(),
+        ..opts.clone()
+    };
     let pool = Pool::start(opts, workers).map_err(|e| e.to_string())?;
     let audit = AuditWriter::start(opts).map_err(|e| e.to_string())?;
     let key = pam_iam::credentials::key_file::load_or_create(&secrets_key_path)?;
+    let (tx, rx) = mpsc::channel();
+    pool.send(Box::new(move |s| {
+        let _ = tx.send(s.unsealed_access_keys());
+    }));
+    if let Ok(Ok(keys)) = rx.recv() {
+        if let Some(w) = pam_iam::cli::rotation_warning(&keys) {
+            eprintln!("iamd: warning: {w}");
+        }
+    }
     Ok(Arc::new(AppState {
         pool,
         audit,

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::process::{Command, Stdio};
 use support::{Key, Server};
 
 const ADMIN_POLICY: &str =
@@ -775,4 +776,62 @@ fn boto3_paginates_250_users_seven_at_a_time() {
     let first = s.ok(&root, &["iam", "list-users", "--max-items", "10"]);
     assert_eq!(first["Users"].as_array().unwrap().len(), 10);
     assert!(first["NextToken"].is_string(), "{first}");
+}
+
+/// A key made before secrets were sealed (migration 6: only its hash is stored) cannot
+/// sign requests: with its right secret it gets the normal `InvalidClientTokenId`, and a
+/// starting iamd names it in a warning line.
+#[test]
+fn a_key_made_before_secrets_were_sealed_is_refused_and_named_at_start() {
+    let Some(venv) = support::venv() else { return };
+    let (s, root) = Server::start(venv);
+    s.ok(&root, &["iam", "create-user", "--user-name", "bob"]);
+    let k = s.key_for(&root, "bob");
+    s.ok(&k, &["sts", "get-caller-identity"]);
+    // As a key of a schema-5 store would be after migrating: no sealed secret.
+    let out = Command::new("sqlite3")
+        .arg(&s.db)
+        .arg(format!(
+            "UPDATE access_keys SET secret_sealed = NULL WHERE key_id = '{}'",
+            k.id
+        ))
+        .output()
+        .expect("sqlite3 (Debian package sqlite3)");
+    assert!(out.status.success(), "{out:?}");
+    s.fails(&k, &["sts", "get-caller-identity"], "InvalidClientTokenId");
+    s.fails(&k, &["iam", "list-users"], "InvalidClientTokenId");
+    // Listed as needing rotation.
+    let out = s.iam(&["list-access-keys", "--user-name", "bob"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["AccessKeyMetadata"][0]["NeedsRotation"], true, "{v}");
+    // A second iamd on the store warns at start.
+    let log = s.dir.path().join("second.log");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_iamd"))
+        .args([
+            "--db",
+            s.db.to_str().unwrap(),
+            "--http",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("PAM_IAM_INSECURE_STORE", "1")
+        .env("PAM_IAM_USERDB", "off")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline && !text.contains("serving") {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(
+        text.contains("iamd: warning: 1 access key(s) made before secrets were sealed")
+            && text.contains(&format!("{} (bob)", k.id))
+            && text.contains("rotate them"),
+        "{text}"
+    );
 }

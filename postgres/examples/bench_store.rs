@@ -113,9 +113,7 @@ fn main() {
     let sqlite = dir.path().join("bench.db");
     let sq = open(&OpenOptions::new(sqlite.as_path(), OpenMode::ReadWrite)).unwrap();
     let pg_url = server.url("iam");
-    let pg =
-        pam_iam_postgres::PgStore::open(&OpenOptions::new(pg_url.as_str(), OpenMode::ReadWrite))
-            .unwrap();
+    let pg = pam_iam_postgres::PgStore::open(&server.options(&pg_url)).unwrap();
     let t = Instant::now();
     for s in [&*sq, &pg as &dyn Store] {
         seed_login_user(s);
@@ -170,11 +168,7 @@ fn main() {
         let pgs: Vec<pam_iam_postgres::PgStore> = (0..CASES.len())
             .map(|_| {
                 let url = server.fresh_db().unwrap();
-                pam_iam_postgres::PgStore::open(&OpenOptions::new(
-                    url.as_str(),
-                    OpenMode::ReadWrite,
-                ))
-                .unwrap()
+                pam_iam_postgres::PgStore::open(&server.options(&url)).unwrap()
             })
             .collect();
         let t = Instant::now();

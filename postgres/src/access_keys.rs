@@ -187,6 +187,23 @@ impl AccessKeyStore for PgStore {
         })
     }
 
+    fn unsealed_access_keys(&self) -> Result<Vec<AccessKey>> {
+        self.read1(|db| {
+            db.rows(
+                "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service
+                 FROM access_keys k JOIN users u ON u.pk = k.user_pk WHERE k.secret_sealed IS NULL
+                 UNION ALL
+                 SELECT key_id, '', status, created, last_used, last_used_service
+                 FROM root_access_keys WHERE secret_sealed IS NULL
+                 ORDER BY 1",
+                &[],
+            )?
+            .iter()
+            .map(key_row)
+            .collect()
+        })
+    }
+
     fn update_root_access_key(&self, key_id: &str, status: Status) -> Result<()> {
         self.write(Iso::ReadCommitted, |db| {
             let n = db.exec(

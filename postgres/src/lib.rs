@@ -57,6 +57,8 @@ pub struct PgStore {
     target: conninfo::Target,
     account_id: String,
     read_only: bool,
+    /// The key file MFA seeds are sealed under ([`OpenOptions::secrets_key`]).
+    secrets_key: std::path::PathBuf,
     /// Inside [`Store::atomically`]: steps run as savepoints of the open transaction.
     in_transaction: Cell<bool>,
     /// Set by a step that hit a serialization failure or lost the connection: the whole
@@ -107,7 +109,7 @@ impl PgStore {
                     return Err(db::standby(&target));
                 }
             }
-            migrate::migrate(&mut db, opts.mode == OpenMode::ReadOnly)?;
+            migrate::migrate(&mut db, opts.mode == OpenMode::ReadOnly, &opts.secrets_key)?;
             let row = db.one("SELECT account_id FROM account WHERE id = 1", &[])?;
             g::<String>(&row, 0)?
         };
@@ -117,6 +119,7 @@ impl PgStore {
             target,
             account_id,
             read_only: opts.mode == OpenMode::ReadOnly,
+            secrets_key: opts.secrets_key.clone(),
             in_transaction: Cell::new(false),
             retry,
             xid,

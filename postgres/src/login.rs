@@ -260,7 +260,7 @@ impl LoginProfileStore for PgStore {
             let sql = format!(
                 "SELECT {}, l.hash, l.reset_required, l.created, l.changed, l.user_pk IS NOT NULL,
                         f.failed_attempts, f.last_failure, f.locked_until,
-                        d.serial, d.seed, d.watermark
+                        d.serial, d.seed_sealed, d.watermark
                  {USER_FROM} LEFT JOIN login_profiles l ON l.user_pk = u.pk
                  LEFT JOIN login_failures f ON f.user_pk = u.pk
                  LEFT JOIN mfa_devices d ON d.user_pk = u.pk AND d.enabled IS NOT NULL
@@ -286,8 +286,12 @@ impl LoginProfileStore for PgStore {
             };
             let mfa = match g::<Option<String>>(&r, 16)? {
                 Some(serial) => Some(MfaSecret {
+                    seed: crate::mfa::open_seed(
+                        &self.secrets_key,
+                        &serial,
+                        g::<Option<Vec<u8>>>(&r, 17)?.as_deref(),
+                    )?,
                     serial_number: serial,
-                    seed: Zeroizing::new(g(&r, 17)?),
                     watermark: g(&r, 18)?,
                     user_name: Some(u.name.clone()),
                 }),

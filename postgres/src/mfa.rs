@@ -23,23 +23,46 @@ fn devices(db: &mut Db<'_>, cond: &str, p: &[&(dyn ToSql + Sync)]) -> Result<Vec
         .collect()
 }
 
-fn secret(db: &mut Db<'_>, cond: &str, p: &[&(dyn ToSql + Sync)]) -> Result<Option<MfaSecret>> {
+/// A device's secret, its seed opened with the secrets key (`credentials::mfa_seed`).
+fn secret(
+    db: &mut Db<'_>,
+    secrets_key: &std::path::Path,
+    cond: &str,
+    p: &[&(dyn ToSql + Sync)],
+) -> Result<Option<MfaSecret>> {
     let r = db.opt(
         &format!(
-            "SELECT d.serial, d.seed, d.watermark, u.name FROM mfa_devices d
+            "SELECT d.serial, d.seed_sealed, d.watermark, u.name FROM mfa_devices d
              LEFT JOIN users u ON u.pk = d.user_pk WHERE {cond}"
         ),
         p,
     )?;
     match r {
-        Some(r) => Ok(Some(MfaSecret {
-            serial_number: g(&r, 0)?,
-            seed: Zeroizing::new(g(&r, 1)?),
-            watermark: g(&r, 2)?,
-            user_name: g(&r, 3)?,
-        })),
+        Some(r) => {
+            let serial_number: String = g(&r, 0)?;
+            let sealed: Option<Vec<u8>> = g(&r, 1)?;
+            Ok(Some(MfaSecret {
+                seed: open_seed(secrets_key, &serial_number, sealed.as_deref())?,
+                serial_number,
+                watermark: g(&r, 2)?,
+                user_name: g(&r, 3)?,
+            }))
+        }
         None => Ok(None),
     }
+}
+
+/// The seed of device `serial` out of its sealed bytes (never a plain seed).
+pub(crate) fn open_seed(
+    secrets_key: &std::path::Path,
+    serial: &str,
+    sealed: Option<&[u8]>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(pam_iam::credentials::mfa_seed::open(
+        secrets_key,
+        serial,
+        sealed.unwrap_or_default(),
+    )?)
 }
 
 fn put_codes(db: &mut Db<'_>, pk: i64, hashes: &[String]) -> Result<()> {
@@ -66,9 +89,10 @@ impl MfaStore for PgStore {
                 return Err(rules::mfa_device_exists(name));
             }
             let serial = self.arn("mfa", path, name);
+            let sealed = pam_iam::credentials::mfa_seed::seal(&self.secrets_key, &serial, seed)?;
             db.exec(
-                "INSERT INTO mfa_devices (name, serial, path, seed, created) VALUES ($1, $2, $3, $4, $5)",
-                &[&name, &serial, &path, &seed, &now],
+                "INSERT INTO mfa_devices (name, serial, path, seed_sealed, created) VALUES ($1, $2, $3, $4, $5)",
+                &[&name, &serial, &path, &sealed, &now],
             )?;
             devices(db, "d.serial = $1", &[&serial])?
                 .into_iter()
@@ -159,7 +183,7 @@ impl MfaStore for PgStore {
 
     fn mfa_secret(&self, serial: &str) -> Result<MfaSecret> {
         self.read1(|db| {
-            secret(db, "d.serial = $1", &[&serial])?
+            secret(db, &self.secrets_key, "d.serial = $1", &[&serial])?
                 .ok_or_else(|| rules::no_such_mfa_device(serial))
         })
     }
@@ -167,7 +191,12 @@ impl MfaStore for PgStore {
     fn enabled_mfa(&self, user: &str) -> Result<Option<MfaSecret>> {
         self.read(|db| {
             let pk = user_pk(db, user)?;
-            secret(db, "d.user_pk = $1 AND d.enabled IS NOT NULL", &[&pk])
+            secret(
+                db,
+                &self.secrets_key,
+                "d.user_pk = $1 AND d.enabled IS NOT NULL",
+                &[&pk],
+            )
         })
     }
 

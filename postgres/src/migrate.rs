@@ -4,8 +4,10 @@
 //! two processes opening a fresh store at once migrate it exactly once.
 
 use crate::db::{Db, Iso, g};
-use pam_iam::credentials::ids;
+use pam_iam::credentials::{ids, mfa_seed};
 use pam_iam::store::{Result, StoreError};
+use std::path::Path;
+use zeroize::Zeroizing;
 
 /// Every migration in order; the schema version is how many are applied.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -18,14 +20,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_reserved.sql"),
     include_str!("../migrations/0008_fleet_hosts.sql"),
     include_str!("../migrations/0009_commit_ordered_store_version.sql"),
-    include_str!("../migrations/0010_api_session_secrets.sql"),
+    include_str!("../migrations/0010_sealed_mfa_seeds.sql"),
+    include_str!("../migrations/0011_api_session_secrets.sql"),
 ];
+
+/// The migration whose SQL [`migrate`] completes by sealing the plain seeds.
+const SEALED_SEEDS: usize = 10;
 
 /// The advisory lock key migrations hold ("pam-iam" in ASCII).
 const LOCK_KEY: i64 = 0x0070_616d_2d69_616d;
 
-/// Bring the schema up to date (see the module doc).
-pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
+/// Bring the schema up to date (see the module doc); `secrets_key` is the key file the
+/// plain MFA seeds of an older store are sealed under.
+pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool, secrets_key: &Path) -> Result<()> {
     let latest = MIGRATIONS.len() as i64;
     let v = version(db)?;
     if v > latest {
@@ -50,6 +57,7 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
         if v > latest {
             return Err(too_new(v, latest));
         }
+        let mut sealed = 0;
         for (i, m) in MIGRATIONS
             .iter()
             .enumerate()
@@ -60,6 +68,9 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
                 db.exec_batch("INSERT INTO pam_iam_schema (version) VALUES (0)")?;
             }
             db.exec_batch(m)?;
+            if i + 1 == SEALED_SEEDS {
+                sealed = seal_plain_seeds(db, secrets_key)?;
+            }
             if i == 0 {
                 let acct = ids::new_account_id()?;
                 db.exec(
@@ -69,11 +80,51 @@ pub(crate) fn migrate(db: &mut Db<'_>, read_only: bool) -> Result<()> {
             }
         }
         db.exec("UPDATE pam_iam_schema SET version = $1", &[&latest])?;
-        Ok(())
+        Ok(sealed)
     });
     // A lost connection has released the lock already.
     let _ = db.exec("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
-    out
+    if out? > 0 {
+        // The sealing UPDATEs left the plain seeds in dead row versions: rewrite the
+        // (small) table now rather than at some later vacuum.
+        db.exec_batch("VACUUM FULL mfa_devices")?;
+    }
+    Ok(())
+}
+
+/// The end of migration [`SEALED_SEEDS`]: every plain seed sealed under the secrets key
+/// (bound to its device), then the plain column dropped. A key that cannot be had fails
+/// the whole migration: the store stays as it was.
+fn seal_plain_seeds(db: &mut Db<'_>, secrets_key: &Path) -> Result<usize> {
+    let rows = db.rows("SELECT pk, serial, seed FROM mfa_devices", &[])?;
+    if !rows.is_empty() {
+        let probe = db.opt(
+            "SELECT key_id, secret_sealed FROM access_keys WHERE secret_sealed IS NOT NULL
+             UNION ALL SELECT key_id, secret_sealed FROM root_access_keys WHERE secret_sealed IS NOT NULL
+             UNION ALL SELECT key_id, secret_sealed FROM host_credentials
+             LIMIT 1",
+            &[],
+        )?;
+        let probe = match probe {
+            Some(r) => Some((g::<String>(&r, 0)?, g::<Vec<u8>>(&r, 1)?)),
+            None => None,
+        };
+        let key = mfa_seed::migration_key(
+            secrets_key,
+            probe.as_ref().map(|(k, s)| (k.as_str(), s.as_slice())),
+        )?;
+        for r in &rows {
+            let (pk, serial) = (g::<i64>(r, 0)?, g::<String>(r, 1)?);
+            let seed = Zeroizing::new(g::<Vec<u8>>(r, 2)?);
+            let sealed = mfa_seed::seal_with(&key, &serial, &seed)?;
+            db.exec(
+                "UPDATE mfa_devices SET seed_sealed = $1 WHERE pk = $2",
+                &[&sealed, &pk],
+            )?;
+        }
+    }
+    db.exec_batch("ALTER TABLE mfa_devices DROP COLUMN seed")?;
+    Ok(rows.len())
 }
 
 fn too_new(found: i64, supported: i64) -> StoreError {

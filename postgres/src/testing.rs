@@ -416,12 +416,25 @@ pub fn shared() -> Option<&'static Server> {
 pub fn fresh_store() -> Option<(String, Box<dyn pam_iam::store::Store>)> {
     let s = shared()?;
     let url = s.fresh_db().unwrap_or_else(|e| panic!("{e}"));
-    let store = crate::open(&pam_iam::store::OpenOptions::new(
-        url.as_str(),
-        pam_iam::store::OpenMode::ReadWrite,
-    ))
-    .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let store = crate::open(&s.options(&url)).unwrap_or_else(|e| panic!("{url}: {e}"));
     Some((url, store))
+}
+
+/// The SQL of the first `n` migrations (an older store's schema, for migration tests;
+/// the schema table and account row are the caller's).
+pub fn migrations_sql(n: usize) -> String {
+    crate::migrate::MIGRATIONS[..n].join("\n")
+}
+
+impl Server {
+    /// Read-write options for database URL `url` of this server, with the secrets key
+    /// in the server's directory (never the host's /var/lib/pam-iam).
+    pub fn options(&self, url: &str) -> pam_iam::store::OpenOptions {
+        pam_iam::store::OpenOptions {
+            secrets_key: self.dir.join("pam_iam_secrets.key"),
+            ..pam_iam::store::OpenOptions::new(url, pam_iam::store::OpenMode::ReadWrite)
+        }
+    }
 }
 
 /// What a [`Proxy`] does to the next `COMMIT` once armed.

@@ -131,3 +131,128 @@ fn store_versions_follow_commit_order() {
     let tags = again.tables.iter().find(|t| t.name == "host_tags").unwrap();
     assert_eq!(tags.rows.len(), 1);
 }
+
+/// A schema-9 store (plain seeds, one access key sealed under `key`) in a fresh database
+/// of the shared server; its name.
+fn schema_9_store(server: &pam_iam_postgres::testing::Server, key: &[u8]) -> String {
+    let name = server.fresh_db_name().unwrap();
+    let mut sql = String::from(
+        "CREATE TABLE pam_iam_schema (version BIGINT NOT NULL); INSERT INTO pam_iam_schema VALUES (9);\n",
+    );
+    sql.push_str(&pam_iam_postgres::testing::migrations_sql(9));
+    sql.push('\n');
+    let sealed =
+        pam_iam::credentials::sealed::seal(key, "AKIAEXAMPLEKEY000001", SECRET.as_bytes()).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    sql.push_str(&format!(
+        "INSERT INTO account (id, account_id) VALUES (1, '123456789012');
+         INSERT INTO users (name, user_id, path, created) VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA', '/', 1);
+         INSERT INTO mfa_devices (name, serial, path, seed, user_pk, enabled, created)
+           SELECT 'alice', 'arn:aws:iam::123456789012:mfa/alice', '/', '\\x{}'::bytea, pk, 2, 1 FROM users;
+         INSERT INTO mfa_devices (name, serial, path, seed, created)
+           VALUES ('spare', 'arn:aws:iam::123456789012:mfa/spare', '/', '\\x{}'::bytea, 1);
+         INSERT INTO access_keys (key_id, user_pk, secret_hash, status, created, secret_sealed)
+           SELECT 'AKIAEXAMPLEKEY000001', pk, 'h', 'Active', 1, '\\x{}'::bytea FROM users;",
+        hex(SEED),
+        hex(SPARE),
+        hex(&sealed)
+    ));
+    server.psql(&name, &sql).unwrap();
+    name
+}
+
+const SEED: &[u8] = b"12345678901234567890";
+const SPARE: &[u8] = b"sparesparesparespare";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// Migration 10 on PostgreSQL: a schema-9 store's plain seeds are sealed under the store's
+/// secrets key and the plain column dropped, in one transaction; `pg_dump` of the
+/// database then holds no seed and no access-key secret, in any encoding. A key file
+/// that is not the one the store's secrets are sealed under changes nothing.
+#[test]
+fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let key = [5u8; 32];
+    let name = schema_9_store(server, &key);
+    let url = server.url(&name);
+    let key_path = server.dir.join(format!("{name}.key"));
+    // The wrong key first: refused, nothing changed.
+    std::fs::write(&key_path, [6u8; 32]).unwrap();
+    std::fs::set_permissions(
+        &key_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let opts = OpenOptions {
+        secrets_key: key_path.clone(),
+        ..server.options(&url)
+    };
+    let e = pam_iam_postgres::open(&opts).err().unwrap().to_string();
+    assert!(
+        e.contains("is not the key") && e.contains("nothing was changed"),
+        "{e}"
+    );
+    assert_eq!(
+        server
+            .psql(&name, "SELECT version FROM pam_iam_schema")
+            .unwrap()
+            .trim(),
+        "9"
+    );
+    assert_eq!(
+        server
+            .psql(
+                &name,
+                "SELECT count(*) FROM mfa_devices WHERE seed IS NOT NULL"
+            )
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    // The store's key: sealed.
+    std::fs::write(&key_path, key).unwrap();
+    let s = pam_iam_postgres::open(&opts).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 10);
+    let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
+    assert_eq!(alice.seed.as_slice(), SEED);
+    assert_eq!(
+        s.mfa_secret("arn:aws:iam::123456789012:mfa/spare")
+            .unwrap()
+            .seed
+            .as_slice(),
+        SPARE
+    );
+    s.create_virtual_mfa_device("carol", "/", b"carol-seed-20-bytes!", 1)
+        .unwrap();
+    let out = pam_iam_postgres::testing::pg_command("pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(server.port.to_string())
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(dump.contains("seed_sealed"), "the dump has the devices");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for (what, needle) in [
+        ("alice's seed", hex(SEED)),
+        ("alice's seed", String::from_utf8_lossy(SEED).into_owned()),
+        ("the spare seed", hex(SPARE)),
+        ("carol's seed", hex(b"carol-seed-20-bytes!")),
+        ("the access-key secret", SECRET.to_lowercase()),
+        ("the access-key secret", hex(SECRET.as_bytes())),
+    ] {
+        assert!(!dump.contains(&needle), "pg_dump holds {what}");
+    }
+    // Without its key file the store opens, but no seed is read.
+    std::fs::remove_file(&key_path).unwrap();
+    let e = s.auth_info("alice").err().unwrap().to_string();
+    assert!(e.contains("is missing"), "{e}");
+}

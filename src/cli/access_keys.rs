@@ -136,12 +136,52 @@ fn key_json(k: &AccessKey) -> Value {
     v
 }
 
+/// Keys made before secrets were sealed (migration 6): only a hash is kept, they cannot
+/// sign requests, and listings and the credential report say they need rotation.
+pub(crate) fn needs_rotation(ctx: &Ctx, key_id: &str) -> Result<bool, CliError> {
+    Ok(ctx
+        .store
+        .access_key_credential(key_id)?
+        .sealed_secret
+        .is_none())
+}
+
+/// The warning for keys that need rotation, naming them (`None` when there are none).
+pub fn rotation_warning(keys: &[AccessKey]) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let owner = if k.user_name.is_empty() {
+                "root"
+            } else {
+                &k.user_name
+            };
+            format!("{} ({owner})", k.access_key_id)
+        })
+        .collect();
+    Some(format!(
+        "{} access key(s) made before secrets were sealed keep only a hash and cannot sign requests: {}; rotate them (iam create-access-key, then iam delete-access-key)",
+        keys.len(),
+        names.join(", ")
+    ))
+}
+
 fn list(ctx: &Ctx, user: Option<&str>) -> Out {
     let keys = match user {
         Some(user) => ctx.store.list_access_keys(user)?,
         None => ctx.store.list_root_access_keys()?,
     };
-    let list: Vec<Value> = keys.iter().map(key_json).collect();
+    let mut list = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let mut v = key_json(k);
+        if needs_rotation(ctx, &k.access_key_id)? {
+            v["NeedsRotation"] = json!(true);
+        }
+        list.push(v);
+    }
     Ok(Some(
         json!({ "AccessKeyMetadata": list, "IsTruncated": false }),
     ))

@@ -122,13 +122,16 @@ fn opt_date(t: Option<i64>) -> String {
     t.map_or_else(|| "N/A".to_string(), iso8601)
 }
 
-/// The CSV with AWS's credential report columns (certificates are always false/N/A).
+/// The CSV with AWS's credential report columns (certificates are always false/N/A),
+/// then pam-iam's `access_key_N_needs_rotation`: true for a key made before secrets
+/// were sealed (it cannot sign requests).
 fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
     let mut csv = String::from(
         "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,\
 access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,\
 access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,\
-cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
+cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated,\
+access_key_1_needs_rotation,access_key_2_needs_rotation\n",
     );
     let policy = ctx.store.get_password_policy()?.unwrap_or_default();
     for u in ctx.store.list_users("/")? {
@@ -175,6 +178,12 @@ cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n",
             }
         }
         row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
+        for i in 0..2 {
+            row.push(match keys.get(i) {
+                Some(k) => super::access_keys::needs_rotation(ctx, &k.access_key_id)?.to_string(),
+                None => "N/A".into(),
+            });
+        }
         csv.push_str(&row.join(","));
         csv.push('\n');
     }

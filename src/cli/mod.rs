@@ -8,6 +8,7 @@
 //! changes and prints.
 
 mod access_keys;
+pub use access_keys::rotation_warning;
 mod account;
 pub mod api;
 pub mod args;
@@ -217,20 +218,22 @@ fn run(cli: Cli, name: &str) -> Result<(), CliError> {
     } else {
         OpenMode::ReadWrite
     };
+    let secrets_key = std::env::var_os(store::ENV_SECRETS_KEY)
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || store::Location::from(&path).default_secrets_key(),
+            std::path::PathBuf::from,
+        );
     let store = store::open(&OpenOptions {
         insecure_ok,
+        secrets_key: secrets_key.clone(),
         ..OpenOptions::new(path.clone(), mode)
     })?;
     let ctx = Ctx {
         store: &*store,
         now: now(),
         output: cli.output,
-        secrets_key: std::env::var_os(store::ENV_SECRETS_KEY)
-            .filter(|v| !v.is_empty())
-            .map_or_else(
-                || store::Location::from(&path).default_secrets_key(),
-                std::path::PathBuf::from,
-            ),
+        secrets_key,
     };
     let out = handler(&ctx)?;
     if effect == Effect::Write {

@@ -5,6 +5,7 @@
 pub mod ids;
 pub mod key_file;
 pub mod lockout;
+pub mod mfa_seed;
 pub mod password;
 pub mod password_policy;
 pub mod recovery;
@@ -28,6 +29,10 @@ pub enum CredError {
     /// The TOTP seed is unusable (too short).
     #[error("the MFA seed is invalid: {0}")]
     Seed(String),
+    /// The key file sealing secrets at rest is missing, unsafe or not the right one
+    /// (nothing sealed is ever read in plain text instead).
+    #[error("{0}")]
+    SecretsKey(String),
 }
 
 /// Fill `buf` from the OS random generator (getrandom(2)), the only randomness source.

@@ -76,7 +76,10 @@ impl From<StoreError> for BackendError {
             | StoreError::Io { .. }
             | StoreError::Database(_)
             | StoreError::SchemaTooNew { .. }
-            | StoreError::ReadOnly(_) => BackendError::Unavailable(e.to_string()),
+            | StoreError::ReadOnly(_)
+            | StoreError::Credential(credentials::CredError::SecretsKey(_)) => {
+                BackendError::Unavailable(e.to_string())
+            }
             other => BackendError::Internal(other.to_string()),
         }
     }

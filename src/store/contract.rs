@@ -73,6 +73,7 @@ macro_rules! store_contract_suite {
             min_duration_setting_is_bounded,
             atomically_is_all_or_nothing,
             root_keys_and_sealed_secrets,
+            mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
             replica_export_import_and_store_version,
             api_sessions_keep_their_sealed_secret
@@ -573,7 +574,7 @@ fn session(id: &str) -> RoleSession {
     }
 }
 
-/// See the suite's cases list: iamd's temporary credentials (migration 10) are role
+/// See the suite's cases list: iamd's temporary credentials (migration 11) are role
 /// sessions with a sealed secret, found by the hash of their token; a user's own session
 /// (`GetSessionToken`) has no role, root's neither a role nor a user; each is revocable.
 pub fn api_sessions_keep_their_sealed_secret(s: &dyn Store) {
@@ -760,6 +761,51 @@ pub fn atomically_is_all_or_nothing(s: &dyn Store) {
     assert_eq!(s.list_groups_for_user("bob").unwrap().len(), 1);
 }
 
+/// TOTP seeds are sealed at rest (migration 10): no table holds a seed, yet every read
+/// path (the device, the enabled device, the login's read) opens it.
+pub fn mfa_seeds_are_sealed_at_rest(s: &dyn Store) {
+    user(s, "alice");
+    let seed = *b"seed-of-alice-20byte";
+    let spare = *b"seed-of-spare-20byte";
+    let a = s.create_virtual_mfa_device("alice", "/", &seed, 1).unwrap();
+    let b = s
+        .create_virtual_mfa_device("spare", "/", &spare, 1)
+        .unwrap();
+    s.enable_mfa_device("alice", &a.serial_number, -1, &[], 2)
+        .unwrap();
+    assert_eq!(
+        s.mfa_secret(&b.serial_number).unwrap().seed.as_slice(),
+        spare
+    );
+    assert_eq!(
+        s.enabled_mfa("alice").unwrap().unwrap().seed.as_slice(),
+        seed
+    );
+    let m = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
+    assert_eq!(m.seed.as_slice(), seed);
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let snap = s.export_snapshot().unwrap();
+    let mut sealed = Vec::new();
+    for t in &snap.tables {
+        for row in &t.rows {
+            for (col, v) in t.columns.iter().zip(row) {
+                let bytes = match v {
+                    crate::store::snapshot::Value::Bytes(b) => b.clone(),
+                    crate::store::snapshot::Value::Text(x) => x.as_bytes().to_vec(),
+                    _ => continue,
+                };
+                for needle in [&seed[..], &spare[..]] {
+                    assert!(!contains(&bytes, needle), "{}.{col} holds a seed", t.name);
+                }
+                if (t.name, *col) == ("mfa_devices", "seed_sealed") {
+                    sealed.push(bytes);
+                }
+            }
+        }
+    }
+    assert_eq!(sealed.len(), 2, "both devices hold a sealed seed");
+}
+
 /// Root access keys and sealed secrets (migration 6).
 pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     user(s, "bob");
@@ -812,6 +858,16 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     assert_eq!(
         s.delete_root_access_key("AKIAR1").unwrap_err().code(),
         "NoSuchEntity"
+    );
+    // A key with only a hash (made before migration 6) is the one to rotate.
+    assert!(s.unsealed_access_keys().unwrap().is_empty());
+    s.create_access_key("bob", "AKIAOLD", "h", 1).unwrap();
+    let old = s.unsealed_access_keys().unwrap();
+    assert_eq!(
+        old.iter()
+            .map(|k| (k.access_key_id.as_str(), k.user_name.as_str()))
+            .collect::<Vec<_>>(),
+        [("AKIAOLD", "bob")]
     );
 }
 

@@ -93,7 +93,7 @@ impl Location {
         self.key_file(AUTH_KEY_FILE, DEFAULT_AUTH_KEY)
     }
 
-    /// Where the key sealing access-key secrets lives unless `iamd` is told otherwise:
+    /// Where the key sealing access-key secrets and MFA seeds lives unless `iamd` is told otherwise:
     /// beside a SQLite file, [`DEFAULT_SECRETS_KEY`] for a server store. It is a file
     /// of its own, never in the store, so a dump of the store alone holds no secret.
     pub fn default_secrets_key(&self) -> PathBuf {
@@ -183,6 +183,10 @@ pub struct OpenOptions {
     /// phases (not store data: a file of this host). Default:
     /// [`Location::default_auth_key`].
     pub auth_key: PathBuf,
+    /// The key file sealing secrets at rest (access-key secrets, MFA seeds): seeds are
+    /// sealed under it on the way in and opened with it on the way out, never read in
+    /// plain text. Default: [`Location::default_secrets_key`].
+    pub secrets_key: PathBuf,
 }
 
 impl OpenOptions {
@@ -191,6 +195,7 @@ impl OpenOptions {
         let location = location.into();
         OpenOptions {
             auth_key: location.default_auth_key(),
+            secrets_key: location.default_secrets_key(),
             location,
             mode,
             insecure_ok: false,

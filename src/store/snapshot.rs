@@ -64,11 +64,11 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "name",
             "serial",
             "path",
-            "seed",
             "user_pk",
             "enabled",
             "watermark",
             "created",
+            "seed_sealed",
         ],
     ),
     ("recovery_codes", &["id", "user_pk", "code_hash", "used"]),
@@ -196,7 +196,7 @@ pub enum Value {
     Int(i64),
     /// Text.
     Text(String),
-    /// Bytes (TOTP seeds).
+    /// Bytes (sealed secrets and seeds).
     Bytes(Vec<u8>),
 }
 

@@ -225,6 +225,11 @@ pub trait AccessKeyStore {
         let _ = key_id;
         Err(no_root_keys())
     }
+    /// Keys (a user's or the root user's) made before secrets were sealed (migration 6):
+    /// only their hash is kept, so they cannot sign requests and must be rotated.
+    fn unsealed_access_keys(&self) -> Result<Vec<AccessKey>> {
+        Err(no_root_keys())
+    }
 }
 
 /// What a backend without sealed secrets and root keys answers.

@@ -196,6 +196,19 @@ impl AccessKeyStore for SqliteStore {
         })
     }
 
+    fn unsealed_access_keys(&self) -> Result<Vec<AccessKey>> {
+        self.read(|tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service
+                 FROM access_keys k JOIN users u ON u.pk = k.user_pk WHERE k.secret_sealed IS NULL
+                 UNION ALL {ROOT_KEY_COLUMNS} FROM root_access_keys WHERE secret_sealed IS NULL
+                 ORDER BY 1"
+            ))?;
+            let rows = st.query_map([], access_key_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn update_root_access_key(&self, key_id: &str, status: Status) -> Result<()> {
         self.write(|tx| {
             let changed = tx.execute(

@@ -173,6 +173,7 @@ impl LoginProfileStore for SqliteStore {
                 lock: lock_state(tx, pk)?,
                 mfa: mfa_secret_where(
                     tx,
+                    &self.secrets_key,
                     "d.user_pk = ?1 AND d.enabled IS NOT NULL",
                     Value::Integer(pk),
                 )?,

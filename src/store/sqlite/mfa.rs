@@ -27,28 +27,44 @@ impl SqliteStore {
     }
 }
 
+/// A device's secret, its seed opened with the secrets key (`credentials::mfa_seed`).
 pub(super) fn mfa_secret_where(
     tx: &Connection,
+    secrets_key: &std::path::Path,
     cond: &str,
     arg: Value,
 ) -> Result<Option<MfaSecret>> {
-    Ok(tx
+    let row = tx
         .query_row(
             &format!(
-                "SELECT d.serial, d.seed, d.watermark, u.name FROM mfa_devices d
+                "SELECT d.serial, d.seed_sealed, d.watermark, u.name FROM mfa_devices d
                  LEFT JOIN users u ON u.pk = d.user_pk WHERE {cond}"
             ),
             [arg],
             |r| {
-                Ok(MfaSecret {
-                    serial_number: r.get(0)?,
-                    seed: Zeroizing::new(r.get(1)?),
-                    watermark: r.get(2)?,
-                    user_name: r.get(3)?,
-                })
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
             },
         )
-        .optional()?)
+        .optional()?;
+    let Some((serial_number, sealed, watermark, user_name)) = row else {
+        return Ok(None);
+    };
+    let seed = crate::credentials::mfa_seed::open(
+        secrets_key,
+        &serial_number,
+        sealed.as_deref().unwrap_or_default(),
+    )?;
+    Ok(Some(MfaSecret {
+        serial_number,
+        seed,
+        watermark,
+        user_name,
+    }))
 }
 
 impl MfaStore for SqliteStore {
@@ -64,9 +80,10 @@ impl MfaStore for SqliteStore {
                 return Err(rules::mfa_device_exists(name));
             }
             let serial = self.arn("mfa", path, name);
+            let sealed = crate::credentials::mfa_seed::seal(&self.secrets_key, &serial, seed)?;
             tx.execute(
-                "INSERT INTO mfa_devices (name, serial, path, seed, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, serial, path, seed, now],
+                "INSERT INTO mfa_devices (name, serial, path, seed_sealed, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, serial, path, sealed, now],
             )?;
             self.mfa_where(tx, "d.serial = ?1", Value::Text(serial))?
                 .into_iter()
@@ -161,8 +178,13 @@ impl MfaStore for SqliteStore {
 
     fn mfa_secret(&self, serial: &str) -> Result<MfaSecret> {
         self.read(|tx| {
-            mfa_secret_where(tx, "d.serial = ?1", Value::Text(serial.into()))?
-                .ok_or_else(|| rules::no_such_mfa_device(serial))
+            mfa_secret_where(
+                tx,
+                &self.secrets_key,
+                "d.serial = ?1",
+                Value::Text(serial.into()),
+            )?
+            .ok_or_else(|| rules::no_such_mfa_device(serial))
         })
     }
 
@@ -171,6 +193,7 @@ impl MfaStore for SqliteStore {
             let pk = user_pk(tx, user)?;
             mfa_secret_where(
                 tx,
+                &self.secrets_key,
                 "d.user_pk = ?1 AND d.enabled IS NOT NULL",
                 Value::Integer(pk),
             )

@@ -105,6 +105,8 @@ pub struct SqliteStore {
     account_id: String,
     read_only: bool,
     path: std::path::PathBuf,
+    /// The key file MFA seeds are sealed under ([`OpenOptions::secrets_key`]).
+    secrets_key: std::path::PathBuf,
     /// Inside [`Store::atomically`]: steps run as savepoints of the open transaction.
     in_transaction: Cell<bool>,
 }
@@ -192,7 +194,7 @@ impl SqliteStore {
         // SQLite's 1,000, so a login reads at most ~100 frames and pays a checkpoint's
         // two fsyncs about once in a dozen logins (docs/benchmarks-login.md).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
-        migrate(&conn, read_only)?;
+        migrate(&conn, read_only, &opts.secrets_key)?;
         let account_id: String =
             conn.query_row("SELECT account_id FROM account WHERE id = 1", [], |r| {
                 r.get(0)
@@ -202,6 +204,7 @@ impl SqliteStore {
             account_id,
             read_only,
             path,
+            secrets_key: opts.secrets_key.clone(),
             in_transaction: Cell::new(false),
         })
     }

@@ -359,12 +359,23 @@ CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE
 /// order.
 pub(crate) const V9: &str = "";
 
-/// Migration 10 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
+/// Migration 10: TOTP seeds sealed at rest (`credentials::mfa_seed`, under the secrets
+/// key like access-key secrets). The SQL adds the sealed column; `migrate` finishes it in
+/// the same transaction ([`SEALED_SEEDS`]): every plain seed sealed, then the plain
+/// column dropped, so no seed stays in plain text, or nothing changes.
+pub(crate) const V10: &str = r#"
+ALTER TABLE mfa_devices ADD COLUMN seed_sealed BLOB;
+"#;
+
+/// The migration whose SQL `migrate` completes by sealing the plain seeds.
+pub(crate) const SEALED_SEEDS: usize = 10;
+
+/// Migration 11 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
 /// `GetSessionToken`) are role sessions whose secret is sealed like access keys', so
 /// iamd can verify their SigV4 signatures (terminal-bound iam-sts sessions keep NULL).
-pub(crate) const V10: &str = r#"
+pub(crate) const V11: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
 "#;
 
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];

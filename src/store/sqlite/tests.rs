@@ -300,6 +300,133 @@ fn migrates_v4_fixture() {
     );
 }
 
+/// The v5 fixture (an earlier `iam` wrote it: plain seeds) in a fresh directory.
+fn v5_store_with_plain_seeds() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = super::safe_open::private_tempdir();
+    let db = dir.path().join("iam.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(include_str!("../../../tests/fixtures/store-v5-mfa.sql"))
+            .unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (dir, db)
+}
+
+const ALICE_DEVICE: &str = "arn:aws:iam::123456789012:mfa/alice";
+const ALICE_SEED: &[u8] = b"12345678901234567890";
+const SPARE_SEED: &[u8] = b"sparesparesparespare";
+
+fn file_holds(path: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+}
+
+/// Migration 10 seals every plain seed under the secrets key beside the store (made on
+/// the way) and drops the plain column: neither the file nor its WAL holds a seed
+/// afterwards, and every seed still opens. Without the key file, no seed is read.
+#[test]
+fn migration_10_seals_every_plain_seed_and_fails_closed_without_the_key() {
+    let (dir, db) = v5_store_with_plain_seeds();
+    assert!(file_holds(&db, ALICE_SEED), "the fixture holds plain seeds");
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    assert_eq!(s.schema_version().unwrap(), LATEST);
+    let key = dir.path().join(SECRETS_KEY_FILE);
+    assert!(key.exists(), "the secrets key was made beside the store");
+    assert_eq!(
+        s.mfa_secret(ALICE_DEVICE).unwrap().seed.as_slice(),
+        ALICE_SEED
+    );
+    let spare = "arn:aws:iam::123456789012:mfa/spare";
+    assert_eq!(s.mfa_secret(spare).unwrap().seed.as_slice(), SPARE_SEED);
+    let login = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
+    assert_eq!((login.watermark, login.seed.as_slice()), (-1, ALICE_SEED));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let cols: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('mfa_devices')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        cols.contains(&"seed_sealed".to_string()) && !cols.contains(&"seed".to_string()),
+        "{cols:?}"
+    );
+    drop(c);
+    for f in [db.clone(), dir.path().join("iam.db-wal")] {
+        for seed in [ALICE_SEED, SPARE_SEED] {
+            assert!(
+                !file_holds(&f, seed),
+                "{} still holds a plain seed",
+                f.display()
+            );
+        }
+    }
+    // The key file gone: every read of a seed fails, saying which file is missing.
+    std::fs::rename(&key, dir.path().join("moved.key")).unwrap();
+    for e in [
+        s.mfa_secret(ALICE_DEVICE).err().unwrap(),
+        s.enabled_mfa("alice").err().unwrap(),
+        s.auth_info("alice").err().unwrap(),
+    ] {
+        assert!(
+            e.to_string().contains("pam_iam_secrets.key is missing"),
+            "{e}"
+        );
+    }
+    // Another key: nothing opens either (no fallback of any kind).
+    crate::credentials::key_file::load_or_create(&key).unwrap();
+    let e = s.auth_info("alice").err().unwrap();
+    assert!(e.to_string().contains("does not open"), "{e}");
+    // A new device on the store is sealed too.
+    std::fs::rename(dir.path().join("moved.key"), &key).unwrap();
+    s.create_virtual_mfa_device("carol", "/", b"carol-seed-20-bytes!", 1)
+        .unwrap();
+    assert!(!file_holds(&db, b"carol-seed-20-bytes!"));
+    assert!(!file_holds(
+        &dir.path().join("iam.db-wal"),
+        b"carol-seed-20-bytes!"
+    ));
+}
+
+/// A secrets key that cannot be used (here: readable by others) fails migration 10 as a
+/// whole: the store stays at version 5 with its seeds, for a fixed key to seal.
+#[test]
+fn migration_10_without_a_usable_key_changes_nothing() {
+    let (dir, db) = v5_store_with_plain_seeds();
+    let key = dir.path().join(SECRETS_KEY_FILE);
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = open_path(&db, OpenMode::ReadWrite).err().unwrap();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("sealing the store's MFA seeds")
+            && msg.contains("chmod 600")
+            && msg.contains("nothing was changed"),
+        "{msg}"
+    );
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 5);
+    let seed: Vec<u8> = c
+        .query_row(
+            "SELECT seed FROM mfa_devices WHERE name = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seed, ALICE_SEED);
+    drop(c);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = open_path(&db, OpenMode::ReadWrite).unwrap();
+    assert_eq!(
+        s.mfa_secret(ALICE_DEVICE).unwrap().seed.as_slice(),
+        ALICE_SEED
+    );
+}
+
 /// Stores that got the session-policy table before migration 3 (created on first use by
 /// earlier builds) still migrate.
 #[test]
