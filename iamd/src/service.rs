@@ -428,8 +428,10 @@ pub const IAM_OPERATIONS: &[&str] = &[
 
 /// Operations that act on the caller when `UserName` is left out (AWS: "determined
 /// implicitly based on the access key ID used to sign the request").
-const SELF_OPERATIONS: &[&str] = &[
+pub const SELF_OPERATIONS: &[&str] = &[
     "GetUser",
+    "DeleteLoginProfile",
+    "DeactivateMFADevice",
     "CreateAccessKey",
     "ListAccessKeys",
     "UpdateAccessKey",
@@ -437,9 +439,11 @@ const SELF_OPERATIONS: &[&str] = &[
     "ListMFADevices",
     "ListSSHPublicKeys",
     "GetLoginProfile",
-    "ListUserTags",
-    "ListGroupsForUser",
 ];
+
+/// Members AWS requires that the `iam` CLI gives a default (an API caller must send
+/// them, as every AWS SDK does).
+pub const WIRE_REQUIRED: &[(&str, &str)] = &[("GetSSHPublicKey", "Encoding")];
 
 /// Default and largest page of list operations, as AWS.
 const DEFAULT_MAX_ITEMS: usize = 100;
@@ -521,6 +525,17 @@ fn iam_operation(
         }
         q.params
             .push(("UserName".into(), ArgValue::Scalar(u.name.clone())));
+    }
+    for (_, m) in WIRE_REQUIRED.iter().filter(|(a, _)| *a == q.action) {
+        if q.scalar(m).is_none() {
+            return Err(ApiError::new(
+                "ValidationError",
+                format!(
+                    "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    api::lower_camel(m)
+                ),
+            ));
+        }
     }
     let pages = Paging::take(op, q)?;
     let res = resource(store, &account, q, caller);

@@ -1,7 +1,7 @@
 //! Slow and idle clients: 1,000 idle connections, slowloris heads and bodies held open
-//! while a signed call is answered at once; the server's descriptors and threads stay
-//! bounded, the idle and slow connections are closed by their deadlines, and connections
-//! past `max_connections` are closed as soon as they are accepted. The settings come
+//! while a signed call is answered at once, the server's descriptors and threads
+//! bounded; silent, kept-alive and trickling connections closed by their deadlines;
+//! connections past `max_connections` closed as soon as they are accepted. The settings come
 //! from an `iamd.toml` (`--config`), so this also drives the configuration file.
 
 mod support;
@@ -9,8 +9,8 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{Key, Server};
+use std::time::{Duration, Instant};
+use support::{Server, signed_call};
 
 /// Raise this process's open-file limit (the client end of 1,000+ connections); the
 /// server inherits it.
@@ -64,58 +64,30 @@ fn threads(pid: u32) -> usize {
         .unwrap()
 }
 
-/// A request signed with the SigV4 code the server verifies with (the independent
-/// signers are the real CLI and boto3 in aws_cli.rs); returns (status, body, time taken).
-fn signed_call(port: u16, key: &Key, service: &str, body: &str) -> (u16, String, Duration) {
-    let started = Instant::now();
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
-    let amz = iamd::sigv4::amz_date(now);
-    let host = format!("127.0.0.1:{port}");
-    let ctype = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers = vec![
-        ("content-type".to_string(), ctype.to_string()),
-        ("host".to_string(), host.clone()),
-        ("x-amz-date".to_string(), amz.clone()),
-    ];
-    let auth = iamd::sigv4::Authorization {
-        access_key: key.id.clone(),
-        date: amz[..8].to_string(),
-        region: "us-east-1".into(),
-        service: service.into(),
-        signed_headers: vec!["content-type".into(), "host".into(), "x-amz-date".into()],
-        signature: String::new(),
-    };
-    let rx = iamd::sigv4::Received {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let sig = iamd::sigv4::expected_signature(&rx, &auth, &amz, key.secret.as_bytes()).unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ctype}\r\nX-Amz-Date: {amz}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders=content-type;host;x-amz-date, Signature={sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        key.id,
-        auth.scope(),
-        body.len()
-    );
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    c.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, out, started.elapsed())
+/// A slowloris head: one more header byte every 300 ms, never the blank line, until
+/// `stop`; `Some(when)` the server closed it.
+fn slow_head(
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Option<Duration>> {
+    std::thread::spawn(move || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let start = Instant::now();
+        if c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .is_err()
+        {
+            return Some(start.elapsed());
+        }
+        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(300));
+            if c.write_all(b"a").is_err() {
+                return Some(start.elapsed());
+            }
+        }
+        closed_within(&mut c, Duration::from_millis(10))
+    })
 }
 
 /// Wait until `cond` holds (polling), at most `limit`.
@@ -159,7 +131,7 @@ fn config(dir: &std::path::Path, text: &str) -> PathBuf {
 }
 
 #[test]
-fn idle_and_slow_clients_do_not_stop_signed_calls() {
+fn a_thousand_idle_and_slow_clients_do_not_stop_signed_calls() {
     let _one = FLOOD
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -167,7 +139,7 @@ fn idle_and_slow_clients_do_not_stop_signed_calls() {
     let cfgdir = tempfile::tempdir().unwrap();
     let cfg = config(
         cfgdir.path(),
-        "# slowloris settings for the test\nheader_timeout = 6\nbody_timeout = 4\nidle_timeout = 60\nmax_connections = 1100\n",
+        "# the flood is held: long head deadline, short body deadline\nheader_timeout = 60\nbody_timeout = 4\nidle_timeout = 60\nmax_connections = 1100\n",
     );
     let (s, root) = Server::start_with(PathBuf::new(), &["--config", cfg.to_str().unwrap()]);
     let pid = s.pid();
@@ -181,30 +153,14 @@ fn idle_and_slow_clients_do_not_stop_signed_calls() {
     let (fd0, th0) = (fds(pid), threads(pid));
 
     let opened = Instant::now();
-    let mut idle: Vec<TcpStream> = (0..1000)
+    let idle: Vec<TcpStream> = (0..1000)
         .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
         .collect();
+    eprintln!("1,000 connections made in {:?}", opened.elapsed());
     // Slowloris heads: one more header byte every 300 ms, never the blank line.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let heads: Vec<_> = (0..10)
-        .map(|_| {
-            let port = s.port;
-            std::thread::spawn(move || {
-                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                let start = Instant::now();
-                if c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                    .is_err()
-                {
-                    return Some(start.elapsed());
-                }
-                while start.elapsed() < Duration::from_secs(20) {
-                    std::thread::sleep(Duration::from_millis(300));
-                    if c.write_all(b"a").is_err() {
-                        return Some(start.elapsed());
-                    }
-                }
-                closed_within(&mut c, Duration::from_millis(10))
-            })
-        })
+        .map(|_| slow_head(s.port, std::sync::Arc::clone(&stop)))
         .collect();
     // Slow bodies: a complete head, then one body byte every 300 ms.
     let bodies: Vec<_> = (0..10)
@@ -258,27 +214,13 @@ fn idle_and_slow_clients_do_not_stop_signed_calls() {
         th1 <= th0 + 2,
         "threads grew with the connections: {th0} -> {th1}"
     );
-    // Still held after the call (the deadline had not closed them yet).
-    assert!(
-        fd1 >= fd0 + 1000,
-        "the idle connections were gone before the call: {fd1}"
-    );
 
-    // The header deadline (6 s) closes every idle connection.
-    let mut still_open = 0;
-    for c in &mut idle {
-        if closed_within(c, Duration::from_secs(20).saturating_sub(opened.elapsed())).is_none() {
-            still_open += 1;
-        }
-    }
-    assert_eq!(
-        still_open, 0,
-        "idle connections left open past header_timeout"
-    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for h in heads {
-        let closed = h.join().unwrap();
-        let t = closed.expect("a slowloris head was still open after 20 s");
-        assert!(t < Duration::from_secs(12), "a slowloris head lasted {t:?}");
+        assert!(
+            h.join().unwrap().is_none(),
+            "a slowloris head was closed before its deadline"
+        );
     }
     for b in bodies {
         let (t, out) = b.join().unwrap();
@@ -297,6 +239,46 @@ fn idle_and_slow_clients_do_not_stop_signed_calls() {
     let (st, body, _) = signed_call(s.port, &root, "iam", "Action=GetUser&Version=2010-05-08");
     assert_eq!(st, 200, "{body}");
     assert!(threads(pid) <= th0 + 2);
+}
+
+#[test]
+fn the_head_deadline_closes_silent_and_trickling_connections() {
+    let _one = FLOOD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (s, root) = Server::start_with(PathBuf::new(), &["--header-timeout", "2"]);
+    let pid = s.pid();
+    let fd0 = fds(pid);
+    let opened = Instant::now();
+    let mut silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .collect();
+    // One that made a request and then sits on the kept-alive connection.
+    let mut kept = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let heads: Vec<_> = (0..5)
+        .map(|_| slow_head(s.port, std::sync::Arc::clone(&stop)))
+        .collect();
+    for c in silent.iter_mut().chain(std::iter::once(&mut kept)) {
+        assert!(
+            closed_within(c, Duration::from_secs(10)).is_some(),
+            "a connection was still open {:?} after it was made (header_timeout 2 s)",
+            opened.elapsed()
+        );
+    }
+    for h in heads {
+        let t = h
+            .join()
+            .unwrap()
+            .expect("a slowloris head outlived its 2 s deadline");
+        assert!(t < Duration::from_secs(8), "a slowloris head lasted {t:?}");
+    }
+    drop(silent);
+    assert!(wait_for(Duration::from_secs(5), || fds(pid) <= fd0 + 1));
+    let (st, body, _) = signed_call(s.port, &root, "iam", "Action=GetUser&Version=2010-05-08");
+    assert_eq!(st, 200, "{body}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use super::args::KeyStatusArg;
 use super::output::iso8601;
 use super::{CliError, Ctx, Op, Out};
 use crate::credentials::{self, ids};
-use crate::store::AccessKey;
+use crate::store::{AccessKey, StoreError};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -199,7 +199,26 @@ fn owner(ctx: &Ctx, key_id: &str, user: Option<String>) -> Result<Option<String>
 }
 
 fn last_used(ctx: &Ctx, key_id: &str) -> Out {
-    let k = ctx.store.get_access_key(key_id)?;
+    let k = match ctx.store.get_access_key(key_id) {
+        Ok(k) => k,
+        // A root key answers too, as on AWS (its user is `root`).
+        Err(e @ StoreError::NoSuchEntity(_)) => {
+            let root = ctx
+                .store
+                .list_root_access_keys()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|k| k.access_key_id == key_id);
+            match root {
+                Some(k) => AccessKey {
+                    user_name: "root".into(),
+                    ..k
+                },
+                None => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut last = json!({ "ServiceName": k.last_used_service.clone().unwrap_or_else(|| "N/A".into()), "Region": "N/A" });
     if let Some(t) = k.last_used_date {
         last["LastUsedDate"] = json!(iso8601(t));

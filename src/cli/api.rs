@@ -208,7 +208,7 @@ fn change_password() -> (String, Operation) {
 }
 
 /// lowerCamel member name, as AWS's validation messages spell it.
-fn lower_camel(aws: &str) -> String {
+pub fn lower_camel(aws: &str) -> String {
     let mut c = aws.chars();
     c.next()
         .map_or(String::new(), |f| f.to_lowercase().chain(c).collect())

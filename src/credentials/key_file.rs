@@ -121,8 +121,11 @@ fn write_new_key(path: &Path) -> Result<PathBuf, String> {
 }
 
 fn check_key_file(md: &std::fs::Metadata) -> Result<(), String> {
-    if md.uid() != 0 && md.uid() != nix::unistd::geteuid().as_raw() {
-        return Err(format!("owned by uid {}, not root", md.uid()));
+    if !crate::store::service_user::trusted_owner(md.uid()) {
+        return Err(format!(
+            "owned by uid {}, not root, the caller or the iamd system user",
+            md.uid()
+        ));
     }
     if md.mode() & 0o077 != 0 {
         return Err(format!(

@@ -8,6 +8,7 @@ pub mod contract;
 mod ops;
 pub mod replica;
 pub mod rules;
+pub mod service_user;
 pub mod snapshot;
 pub mod sqlite;
 mod stop_guard;

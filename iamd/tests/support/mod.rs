@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The venv with `aws` and boto3, or `None` (skip) outside CI.
 pub fn venv() -> Option<PathBuf> {
@@ -309,4 +309,58 @@ impl Server {
             secret: v["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
         }
     }
+}
+
+/// A request signed with the SigV4 code the server verifies with (the independent
+/// signers are the real CLI and boto3 in aws_cli.rs); returns (status, body, time taken).
+pub fn signed_call(port: u16, key: &Key, service: &str, body: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let amz = iamd::sigv4::amz_date(now);
+    let host = format!("127.0.0.1:{port}");
+    let ctype = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers = vec![
+        ("content-type".to_string(), ctype.to_string()),
+        ("host".to_string(), host.clone()),
+        ("x-amz-date".to_string(), amz.clone()),
+    ];
+    let auth = iamd::sigv4::Authorization {
+        access_key: key.id.clone(),
+        date: amz[..8].to_string(),
+        region: "us-east-1".into(),
+        service: service.into(),
+        signed_headers: vec!["content-type".into(), "host".into(), "x-amz-date".into()],
+        signature: String::new(),
+    };
+    let rx = iamd::sigv4::Received {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let sig = iamd::sigv4::expected_signature(&rx, &auth, &amz, key.secret.as_bytes()).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ctype}\r\nX-Amz-Date: {amz}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders=content-type;host;x-amz-date, Signature={sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        key.id,
+        auth.scope(),
+        body.len()
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, out, started.elapsed())
 }

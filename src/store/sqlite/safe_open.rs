@@ -1,5 +1,6 @@
 //! The StrictModes-like checks made before SQLite touches the file: the store, its
-//! `-wal`/`-shm` journal files and its directory must belong to root or the caller and
+//! `-wal`/`-shm` journal files and its directory must belong to root, the caller or the
+//! `iamd` system user (`store::service_user`) and
 //! give group and others no access at all (mode & 077 == 0: the journal files hold the
 //! same secrets as the database, and a directory others may read or search lets them
 //! watch its files); no symlinks; created as directory 0700 and file 0600.
@@ -25,7 +26,7 @@ fn io_err(path: &Path, source: io::Error) -> StoreError {
 }
 
 fn owner_ok(uid: u32) -> bool {
-    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+    crate::store::service_user::trusted_owner(uid)
 }
 
 fn check_owner_mode(
@@ -39,7 +40,7 @@ fn check_owner_mode(
         return Err(insecure(
             path,
             format!(
-                "{what} is owned by uid {}, not root or the caller (uid {})",
+                "{what} is owned by uid {}, not root, the caller (uid {}) or the iamd system user",
                 md.uid(),
                 nix::unistd::geteuid()
             ),
