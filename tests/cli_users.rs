@@ -900,7 +900,10 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 10, "every migration applied (10: sealed MFA seeds)");
+    assert_eq!(
+        v, 11,
+        "every migration applied (11: sealed secrets of API sessions)"
+    );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);
 }

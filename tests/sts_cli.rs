@@ -36,6 +36,7 @@ fn session(id: &str, user: &str, role: &str, issued: i64, expires: i64) -> RoleS
         mfa_time: None,
         role_id: None,
         user_id: None,
+        secret_sealed: None,
     }
 }
 

@@ -165,6 +165,7 @@ fn populate(s: &dyn Store) {
         mfa_time: Some(89),
         role_id: None,
         user_id: None,
+        secret_sealed: None,
     };
     issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();

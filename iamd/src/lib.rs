@@ -9,4 +9,5 @@ pub mod query;
 pub mod server;
 pub mod service;
 pub mod sigv4;
+pub mod sts;
 pub mod xml;

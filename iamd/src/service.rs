@@ -11,7 +11,7 @@ use pam_iam::audit::Decision;
 use pam_iam::authz::{self, CallFacts, Principal, Request, Target};
 use pam_iam::cli::api::{self, ArgValue, Operation};
 use pam_iam::credentials::sealed;
-use pam_iam::store::{AuditEvent, Store, StoreError, Tag, User};
+use pam_iam::store::{AuditEvent, SessionOf, Store, StoreError, Tag, User};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -150,6 +150,20 @@ pub enum Caller {
     Root,
     /// An IAM user.
     User(User),
+    /// Temporary (`ASIA…`) credentials from `GetSessionToken` or `AssumeRole`.
+    Temporary(Box<crate::sts::Temporary>),
+}
+
+impl Caller {
+    /// The principal the decision core evaluates, the MFA time behind the credentials,
+    /// and the ARN denials name; `None` for the account root user.
+    fn principal(&self) -> Option<(Principal, Option<i64>, String)> {
+        match self {
+            Caller::Root => None,
+            Caller::User(u) => Some((Principal::User(u.name.clone()), None, u.arn.clone())),
+            Caller::Temporary(t) => t.principal().map(|(p, m)| (p, m, t.arn.clone())),
+        }
+    }
 }
 
 /// What the call returns, and what to audit and count.
@@ -214,6 +228,8 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         decision: Decision::Deny,
         reason: String::new(),
     };
+    // Set when the call stored its own audit row (with the session it issued).
+    let mut audited = false;
     let outcome = (|| -> Result<Option<Value>, ApiError> {
         let header = authz_header.ok_or(SigError::Missing)?;
         let auth = sigv4::parse_authorization(&header)?;
@@ -228,11 +244,16 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         let (amz, t) = sigv4::request_time(&rx)?;
         sigv4::check_time(&auth, &amz, t, env.now)?;
         let caller = authenticate(store, env, &rx, &auth, &amz)?;
-        reply.key_used = Some((auth.access_key.clone(), reply.service.prefix()));
         audit.user = match &caller {
             Caller::Root => "root".into(),
             Caller::User(u) => u.name.clone(),
+            Caller::Temporary(t) => t.audit_user(),
         };
+        if let Caller::Temporary(t) = &caller {
+            audit.reason = format!("session {}", t.session.session_id);
+        } else {
+            reply.key_used = Some((auth.access_key.clone(), reply.service.prefix()));
+        }
         // Moved, not copied: the members may hold passwords, wiped after the call.
         let q = parsed.map_err(|e| ApiError::new(e.code, e.message))?;
         if q.version != reply.service.version() {
@@ -251,7 +272,7 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         }
         match reply.service {
             Service::Iam => iam_call(store, env, &caller, q, &mut audit),
-            Service::Sts => sts_call(store, &caller, &q, &mut audit),
+            Service::Sts => crate::sts::call(store, env, &caller, &q, &mut audit, &mut audited),
         }
     })();
     match &outcome {
@@ -270,7 +291,7 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         }
     }
     reply.result = outcome;
-    reply.audit = Some(audit);
+    reply.audit = (!audited).then_some(audit);
     reply
 }
 
@@ -282,9 +303,11 @@ fn authenticate(
     auth: &sigv4::Authorization,
     amz: &str,
 ) -> Result<Caller, ApiError> {
+    if auth.access_key.starts_with("ASIA") {
+        return crate::sts::authenticate(store, env, rx, auth, amz);
+    }
     if rx.header("x-amz-security-token").is_some() {
-        // Temporary (ASIA…) credentials are not issued by this server yet, and a token
-        // never goes with a long-term AKIA key.
+        // A session token never goes with a long-term AKIA key.
         return Err(SigError::UnknownKey.into());
     }
     let cred = match store.access_key_credential(&auth.access_key) {
@@ -458,23 +481,40 @@ fn iam_operation(
         return Err(invalid());
     }
     let op = api::operations().get(&q.action).ok_or_else(invalid)?;
+    crate::sts::may_call_iam(caller)?;
     let account = store.account_id()?;
     // The caller itself where UserName is left out.
     let mut root_self = false;
     if SELF_OPERATIONS.contains(&q.action.as_str()) && q.scalar("UserName").is_none() {
-        match caller {
-            Caller::User(u) => q
+        let me = match caller {
+            Caller::User(u) => Some(u),
+            Caller::Temporary(t) if t.session.of() != SessionOf::Role => t.user.as_ref(),
+            Caller::Temporary(_) => {
+                return Err(ApiError::new(
+                    "ValidationError",
+                    "Must specify userName when calling with non-User credentials",
+                ));
+            }
+            Caller::Root => None,
+        };
+        match me {
+            Some(u) => q
                 .params
                 .push(("UserName".into(), ArgValue::Scalar(u.name.clone()))),
-            Caller::Root => root_self = true,
+            None => root_self = true,
         }
     }
     if q.action == "ChangePassword" {
         // The caller's own password, whoever the request names.
-        let Caller::User(u) = caller else {
+        let u = match caller {
+            Caller::User(u) => Some(u),
+            Caller::Temporary(t) => t.user.as_ref(),
+            Caller::Root => None,
+        };
+        let Some(u) = u else {
             return Err(ApiError::new(
                 "InvalidUserType",
-                "ChangePassword changes an IAM user's own password; the root user has none here",
+                "ChangePassword changes an IAM user's own password; the root user and role sessions have none here",
             ));
         };
         if q.take("UserName").is_some() {
@@ -501,7 +541,10 @@ fn iam_operation(
     let res = resource(store, &account, q, caller);
     let facts = call_facts(q, &res);
     let resource = res.arn;
-    audit.reason = format!("resource {resource}");
+    if !audit.reason.is_empty() {
+        audit.reason.push_str("; ");
+    }
+    audit.reason.push_str(&format!("resource {resource}"));
     let action = format!("iam:{}", q.action);
     authorize(store, caller, &action, &resource, facts, audit)?;
     if root_self && q.action == "GetUser" {
@@ -720,6 +763,7 @@ fn resource(store: &dyn Store, account: &str, q: &QueryRequest, caller: &Caller)
         return Resource::arn(match caller {
             Caller::Root => arn::root(account),
             Caller::User(u) => u.arn.clone(),
+            Caller::Temporary(t) => t.arn.clone(),
         });
     }
     if let Some(serial) = s("SerialNumber") {
@@ -808,16 +852,17 @@ fn authorize(
     call: CallFacts,
     audit: &mut AuditEvent,
 ) -> Result<(), ApiError> {
-    let Caller::User(u) = caller else {
+    let Some((principal, mfa_time, caller_arn)) = caller.principal() else {
         audit.decision = Decision::Allow;
         audit.reason.push_str("; root user");
         return Ok(());
     };
     let req = Request {
         rhost: audit.rhost.clone(),
+        mfa_time,
         call,
         ..Request::new(
-            Principal::User(u.name.clone()),
+            principal,
             action,
             Target::Arn(resource.to_string()),
             audit.time,
@@ -848,34 +893,9 @@ fn authorize(
     Err(ApiError::new(
         "AccessDenied",
         format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
-            u.arn
+            "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {why}"
         ),
     ))
-}
-
-fn sts_call(
-    store: &dyn Store,
-    caller: &Caller,
-    q: &QueryRequest,
-    audit: &mut AuditEvent,
-) -> Result<Option<Value>, ApiError> {
-    match q.action.as_str() {
-        // Always allowed, as AWS: it needs no permission.
-        "GetCallerIdentity" => {
-            audit.decision = Decision::Allow;
-            let account = store.account_id()?;
-            let (arn, id) = match caller {
-                Caller::Root => (arn::root(&account), account.clone()),
-                Caller::User(u) => (u.arn.clone(), u.user_id.clone()),
-            };
-            Ok(Some(json!({"Arn": arn, "UserId": id, "Account": account})))
-        }
-        other => Err(ApiError::new(
-            "InvalidAction",
-            format!("Could not find operation {other} for version 2011-06-15"),
-        )),
-    }
 }
 
 #[cfg(test)]

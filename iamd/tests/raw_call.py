@@ -1,8 +1,9 @@
 """Send one raw Query body to iamd, signed by botocore's own SigV4 signer (an
 independent implementation), and print the HTTP status and body.
 
-usage: raw_call.py ENDPOINT SERVICE BODY [--no-auth] [--extra-header K:V]
-credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+usage: raw_call.py ENDPOINT SERVICE BODY [--no-auth] [--token-unsigned TOKEN]
+credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN, signed
+as botocore signs it); --token-unsigned adds X-Amz-Security-Token after signing."""
 import os
 import sys
 import urllib.error
@@ -21,8 +22,14 @@ else:
 headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 req = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=headers)
 if "--no-auth" not in sys.argv:
-    creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    creds = Credentials(
+        os.environ["AWS_ACCESS_KEY_ID"],
+        os.environ["AWS_SECRET_ACCESS_KEY"],
+        os.environ.get("AWS_SESSION_TOKEN"),
+    )
     SigV4Auth(creds, service, "eu-west-1").add_auth(req)
+if "--token-unsigned" in sys.argv:
+    req.headers["X-Amz-Security-Token"] = sys.argv[sys.argv.index("--token-unsigned") + 1]
 prepared = req.prepare()
 r = urllib.request.Request(prepared.url, data=body, method="POST", headers=dict(prepared.headers))
 try:

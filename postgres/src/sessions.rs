@@ -2,7 +2,7 @@
 
 use super::*;
 
-const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id";
+const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id, secret_sealed";
 
 fn session_row(r: &postgres::Row) -> Result<RoleSession> {
     Ok(RoleSession {
@@ -18,6 +18,7 @@ fn session_row(r: &postgres::Row) -> Result<RoleSession> {
         mfa_time: g(r, 9)?,
         role_id: g(r, 10)?,
         user_id: g(r, 11)?,
+        secret_sealed: g(r, 12)?,
     })
 }
 
@@ -25,8 +26,8 @@ impl SessionStore for PgStore {
     fn create_role_session(&self, s: &RoleSession) -> Result<()> {
         self.write(Iso::ReadCommitted, |db| {
             db.exec(
-                &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
-                &[&s.session_id, &s.user_name, &s.role_name, &s.session_name, &s.token_hash, &s.issued, &s.expires, &s.scope, &s.revoked, &s.mfa_time, &s.role_id, &s.user_id],
+                &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+                &[&s.session_id, &s.user_name, &s.role_name, &s.session_name, &s.token_hash, &s.issued, &s.expires, &s.scope, &s.revoked, &s.mfa_time, &s.role_id, &s.user_id, &s.secret_sealed],
             )?;
             Ok(())
         })

@@ -3,7 +3,7 @@
 //! revoked nor expired and its role and user are still the ones it was issued for (a
 //! role deleted and created again under the same name is another role).
 
-use crate::store::{RoleSession, Store, StoreError, absent_as_none};
+use crate::store::{RoleSession, SessionOf, Store, StoreError, absent_as_none};
 
 /// Where a role session stands, in the words both CLIs print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +66,21 @@ pub fn ended_because(
     }
 }
 
-/// [`ended_because`] for the session's role, then its user, given their current ids.
+/// [`ended_because`] for the session's role, then its user, given their current ids (a
+/// user's own session has no role to check; root's neither a role nor a user).
 pub fn ended_given(
     s: &RoleSession,
     role_id_now: Option<&str>,
     user_id_now: Option<&str>,
 ) -> Option<String> {
-    ended_because("role", &s.role_name, s.role_id.as_deref(), role_id_now)
-        .or_else(|| ended_because("user", &s.user_name, s.user_id.as_deref(), user_id_now))
+    let user = || ended_because("user", &s.user_name, s.user_id.as_deref(), user_id_now);
+    match s.of() {
+        SessionOf::Role => {
+            ended_because("role", &s.role_name, s.role_id.as_deref(), role_id_now).or_else(user)
+        }
+        SessionOf::User => user(),
+        SessionOf::Root => None,
+    }
 }
 
 /// Why `s` no longer counts because its role or user was replaced or deleted; `None`
@@ -82,8 +89,16 @@ pub fn ended_given(
 /// # Errors
 /// The store failed.
 pub fn ended(store: &dyn Store, s: &RoleSession) -> Result<Option<String>, StoreError> {
-    let role_now = absent_as_none(store.get_role(&s.role_name).map(|r| r.role_id))?;
-    let user_now = absent_as_none(store.get_user(&s.user_name).map(|u| u.user_id))?;
+    let role_now = match s.of() {
+        SessionOf::Role => absent_as_none(store.get_role(&s.role_name).map(|r| r.role_id))?,
+        SessionOf::User | SessionOf::Root => None,
+    };
+    let user_now = match s.of() {
+        SessionOf::Role | SessionOf::User => {
+            absent_as_none(store.get_user(&s.user_name).map(|u| u.user_id))?
+        }
+        SessionOf::Root => None,
+    };
     Ok(ended_given(s, role_now.as_deref(), user_now.as_deref()))
 }
 
@@ -97,6 +112,23 @@ mod tests {
         assert!(ended_because("role", "r", Some("A"), Some("B")).is_some());
         assert!(ended_because("user", "u", Some("A"), None).is_some());
         assert!(ended_because("role", "r", None, Some("A")).is_some());
+    }
+
+    #[test]
+    fn own_sessions_have_no_role_to_check() {
+        let user = RoleSession {
+            user_name: "alice".into(),
+            user_id: Some("AIDA1".into()),
+            ..RoleSession::default()
+        };
+        assert_eq!(ended_given(&user, None, Some("AIDA1")), None);
+        assert!(ended_given(&user, None, Some("AIDA2")).is_some());
+        assert!(ended_given(&user, None, None).is_some());
+        assert_eq!(
+            ended_given(&RoleSession::default(), None, None),
+            None,
+            "root"
+        );
     }
 
     #[test]

@@ -101,6 +101,12 @@ fn list(ctx: &Ctx, role_name: Option<&str>, user_name: Option<&str>, all: bool) 
             "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
             "Status": status,
         });
+        if s.of() != crate::store::SessionOf::Role {
+            // A user's (or root's) own session from iamd's GetSessionToken: no role.
+            for k in ["RoleName", "RoleSessionName", "Arn"] {
+                v[k] = Value::Null;
+            }
+        }
         if let Some(why) = ended {
             v["EndedBecause"] = json!(why);
         }

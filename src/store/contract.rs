@@ -75,7 +75,8 @@ macro_rules! store_contract_suite {
             root_keys_and_sealed_secrets,
             mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
-            replica_export_import_and_store_version
+            replica_export_import_and_store_version,
+            api_sessions_keep_their_sealed_secret
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -389,6 +390,7 @@ pub fn roles_tags_hosts_audit_sessions_ids(s: &dyn Store) {
         mfa_time: Some(9),
         role_id: Some("AROAX".into()),
         user_id: Some("AIDAX".into()),
+        secret_sealed: None,
     };
     s.create_role_session(&sess).unwrap();
     assert_eq!(s.get_role_session("th").unwrap(), sess);
@@ -568,7 +570,70 @@ fn session(id: &str) -> RoleSession {
         mfa_time: None,
         role_id: None,
         user_id: None,
+        secret_sealed: None,
     }
+}
+
+/// See the suite's cases list: iamd's temporary credentials (migration 11) are role
+/// sessions with a sealed secret, found by the hash of their token; a user's own session
+/// (`GetSessionToken`) has no role, root's neither a role nor a user; each is revocable.
+pub fn api_sessions_keep_their_sealed_secret(s: &dyn Store) {
+    sts_world(s);
+    let ev = AuditEvent::default();
+    let sealed: Vec<u8> = (0u8..=255).chain(0..40).collect();
+    let role = RoleSession {
+        scope: "iamd:127.0.0.1".into(),
+        role_id: s.get_role("admin").map(|r| r.role_id).ok(),
+        user_id: s.get_user("alice").map(|u| u.user_id).ok(),
+        secret_sealed: Some(sealed.clone()),
+        ..session("ASIAROLE")
+    };
+    let user = RoleSession {
+        role_name: String::new(),
+        session_name: String::new(),
+        secret_sealed: Some(vec![1, 2, 3]),
+        user_id: role.user_id.clone(),
+        ..session("ASIAUSER")
+    };
+    let root = RoleSession {
+        session_id: "ASIAROOT".into(),
+        token_hash: "h-ASIAROOT".into(),
+        user_name: String::new(),
+        user_id: None,
+        ..user.clone()
+    };
+    for x in [&role, &user, &root] {
+        issue_role_session(s, x, None, &ev).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let got = s.get_role_session("h-ASIAROLE").unwrap();
+    assert_eq!(got, role);
+    assert_eq!(
+        got.secret_sealed.as_deref(),
+        Some(&sealed[..]),
+        "bytes intact"
+    );
+    assert_eq!(got.of(), SessionOf::Role);
+    assert!(got.is_api());
+    assert_eq!(
+        s.get_role_session("h-ASIAUSER").unwrap().of(),
+        SessionOf::User
+    );
+    assert_eq!(
+        s.get_role_session("h-ASIAROOT").unwrap().of(),
+        SessionOf::Root
+    );
+    assert!(
+        !session("ASIAX").is_api(),
+        "iam-sts sessions have no sealed secret"
+    );
+    assert!(matches!(
+        s.get_role_session("h-nothing"),
+        Err(StoreError::NoSuchEntity(_))
+    ));
+    let mine = s.list_role_sessions(Some("alice"), Some(15)).unwrap();
+    assert_eq!(mine.len(), 2, "the role session and the user's own");
+    s.revoke_role_session("ASIAUSER", 20).unwrap();
+    assert_eq!(s.get_role_session("h-ASIAUSER").unwrap().revoked, Some(20));
 }
 
 /// See the suite's cases list.

@@ -156,6 +156,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "mfa_time",
             "role_id",
             "user_id",
+            "secret_sealed",
         ],
     ),
     ("role_session_policies", &["session_id", "document"]),

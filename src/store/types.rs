@@ -380,7 +380,10 @@ pub struct Role {
     pub tags: Vec<Tag>,
 }
 
-/// A role session issued by iam-sts.
+/// A session of temporary (`ASIA…`) credentials: a role session issued by iam-sts (bound
+/// to a terminal, its secret and token stored only as a hash) or by iamd's `AssumeRole`,
+/// or a user's (or the account root's) own session from iamd's `GetSessionToken` (no role:
+/// `role_name` empty; root: `user_name` empty too). See [`RoleSession::of`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoleSession {
     /// Session id (`ASIA…` access key id of the session).
@@ -410,6 +413,38 @@ pub struct RoleSession {
     pub role_id: Option<String>,
     /// `AIDA…` id of the user who assumed it (same rule as `role_id`).
     pub user_id: Option<String>,
+    /// API sessions (iamd): the secret access key sealed under the server's key
+    /// (`credentials::sealed`, bound to `session_id`), so SigV4 signatures can be
+    /// checked; `token_hash` is then the SHA-256 of the session token alone. `None` for
+    /// terminal-bound sessions (iam-sts), which are never usable over the API.
+    pub secret_sealed: Option<Vec<u8>>,
+}
+
+/// Whose credentials a [`RoleSession`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOf {
+    /// A role (`AssumeRole`, `iam-sts assume-role`).
+    Role,
+    /// The user itself (`GetSessionToken`).
+    User,
+    /// The account root user (`GetSessionToken` with a root key).
+    Root,
+}
+
+impl RoleSession {
+    /// Whose credentials these are (see the type's doc).
+    pub fn of(&self) -> SessionOf {
+        match (self.role_name.is_empty(), self.user_name.is_empty()) {
+            (false, _) => SessionOf::Role,
+            (true, false) => SessionOf::User,
+            (true, true) => SessionOf::Root,
+        }
+    }
+
+    /// Issued by iamd for use over the API (it has a sealed secret).
+    pub fn is_api(&self) -> bool {
+        self.secret_sealed.is_some()
+    }
 }
 
 /// The store's name for the one audit event type, [`crate::audit::Event`].

@@ -52,6 +52,93 @@ pub struct CallContext {
     pub now: i64,
 }
 
+/// How a new session's credentials are kept, which decides where they work.
+#[derive(Clone, Copy)]
+pub enum Keeping<'k> {
+    /// iam-sts: bound to the caller's terminal; secret and token stored only as one hash.
+    Terminal,
+    /// iamd: for SigV4 over the API; the secret sealed under the server's key
+    /// (`credentials::sealed`, bound to the access key id), the token stored as a hash.
+    Api {
+        /// The server's sealing key.
+        secrets_key: &'k [u8],
+    },
+}
+
+/// Who issues a session and where its caller is: the program named in the audit trail,
+/// the session's scope, the audit's terminal or source address, how credentials are kept.
+pub struct Issuer<'k> {
+    /// `iam-sts` or `iamd`.
+    pub service: &'static str,
+    /// What the session is bound to (`RoleSession::scope`).
+    pub scope: String,
+    /// The terminal, for the audit trail.
+    pub tty: Option<String>,
+    /// The client's address, for the audit trail and `aws:SourceIp`.
+    pub rhost: Option<String>,
+    /// How the credentials are kept.
+    pub keeping: Keeping<'k>,
+}
+
+impl Issuer<'_> {
+    /// iam-sts in the caller's terminal.
+    pub fn terminal(scope: &TerminalScope) -> Issuer<'static> {
+        Issuer {
+            service: "iam-sts",
+            scope: scope.key(),
+            tty: Some(scope.describe()),
+            rhost: None,
+            keeping: Keeping::Terminal,
+        }
+    }
+}
+
+/// Fresh credentials for a session, and what the store keeps of them.
+pub struct Minted {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The secret access key (shown once).
+    pub secret: Zeroizing<String>,
+    /// The session token (shown once).
+    pub token: Zeroizing<String>,
+    /// What `RoleSession::token_hash` stores.
+    pub token_hash: String,
+    /// What `RoleSession::secret_sealed` stores.
+    pub secret_sealed: Option<Vec<u8>>,
+}
+
+/// Mint a session's credentials from the OS random generator, kept as `keeping` says.
+///
+/// # Errors
+/// [`StsError::Internal`] when the random generator or the sealing fails.
+pub fn mint(b: &Backend, keeping: Keeping<'_>) -> Result<Minted, StsError> {
+    let key_bytes = b.random(16)?;
+    let secret_bytes = b.random(40)?;
+    let token_bytes = b.random(128)?;
+    let access_key_id = ids::id_from_bytes(IdKind::SessionKey, &key_bytes);
+    let secret = ids::secret_from_bytes(&secret_bytes);
+    let token = ids::secret_from_bytes(&token_bytes);
+    let (token_hash, secret_sealed) = match keeping {
+        Keeping::Terminal => {
+            let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
+            (b.hash_secret(hash_input.as_bytes()), None)
+        }
+        Keeping::Api { secrets_key } => {
+            let sealed =
+                crate::credentials::sealed::seal(secrets_key, &access_key_id, secret.as_bytes())
+                    .map_err(|e| StsError::Internal(format!("sealing the session secret: {e}")))?;
+            (b.hash_secret(token.as_bytes()), Some(sealed))
+        }
+    };
+    Ok(Minted {
+        access_key_id,
+        secret,
+        token,
+        token_hash,
+        secret_sealed,
+    })
+}
+
 /// Assumes a role and stores the session; every outcome is audited.
 pub fn assume_role(
     b: &Backend,
@@ -61,7 +148,8 @@ pub fn assume_role(
 ) -> Result<AssumeRoleOutput, StsError> {
     // An allowed session is audited in the same transaction that stores it; a refusal
     // is audited here.
-    let e = match assume_role_inner(b, ctx, args, prompt) {
+    let issuer = Issuer::terminal(&ctx.scope);
+    let e = match assume_role_as(b, &ctx.user, ctx.now, None, &issuer, args, prompt) {
         Ok(o) => return Ok(o),
         Err(e) => e,
     };
@@ -83,12 +171,27 @@ pub fn assume_role(
     Err(e)
 }
 
-fn assume_role_inner(
+/// Assumes a role for IAM user `caller` at `now` and stores the session with its audit
+/// event (written in the same transaction); a refusal is returned, not audited (the
+/// caller audits it). `mfa_time`: the MFA proof the caller already carries (iamd: a
+/// `GetSessionToken` MFA session).
+///
+/// # Errors
+/// [`StsError`]: bad input, a denial by the identity or trust policy, a failed code.
+pub fn assume_role_as(
     b: &Backend,
-    ctx: &CallContext,
+    caller: &str,
+    now: i64,
+    mfa_time: Option<i64>,
+    issuer: &Issuer<'_>,
     args: &AssumeRoleArgs,
     prompt: &mut Prompt<'_>,
 ) -> Result<AssumeRoleOutput, StsError> {
+    let ctx = Ctx {
+        user: caller,
+        now,
+        rhost: issuer.rhost.as_deref(),
+    };
     // The input, before anything is looked up.
     let arn = model::parse_role_arn(&args.role_arn)?;
     model::validate_session_name(&args.session_name)?;
@@ -122,9 +225,9 @@ fn assume_role_inner(
     // about the role is looked at, so a code is counted (and rate limited) whatever the
     // role, and the answer does not depend on whether the role exists.
     let user = b
-        .user(&ctx.user)?
-        .ok_or_else(|| StsError::NotIamUser(ctx.user.clone()))?;
-    let mut mfa_time = None;
+        .user(ctx.user)?
+        .ok_or_else(|| StsError::NotIamUser(ctx.user.to_string()))?;
+    let mut mfa_time = mfa_time;
     if let Some(serial) = &args.serial {
         let code = match &args.code {
             Some(c) => c.clone(),
@@ -146,13 +249,13 @@ fn assume_role_inner(
         b.validate_session_policy(p)?;
     }
     let Some(role) = role else {
-        let identity = b.authorize(&question(&user, &args.role_arn, mfa_time, ctx.now))?;
+        let identity = b.authorize(&question(&user, &args.role_arn, mfa_time, &ctx))?;
         return Err(not_authorized(&user, &args.role_arn, &identity, None));
     };
 
     // Identity policy and trust policy; one chance to add MFA when they ask for it.
     loop {
-        let q = question(&user, &role.arn, mfa_time, ctx.now);
+        let q = question(&user, &role.arn, mfa_time, &ctx);
         let identity = b.authorize(&q)?;
         let trust = b.trust(&role, &q)?;
         if identity.allowed && trust.allowed {
@@ -186,42 +289,43 @@ fn assume_role_inner(
         role.max_session_duration,
     )?;
 
-    // Mint the credentials; only their hash is stored.
-    let key_bytes = b.random(16)?;
-    let secret_bytes = b.random(40)?;
-    let token_bytes = b.random(128)?;
-    let access_key_id = ids::id_from_bytes(IdKind::SessionKey, &key_bytes);
-    let secret = ids::secret_from_bytes(&secret_bytes);
-    let token = ids::secret_from_bytes(&token_bytes);
-    let hash_input = Zeroizing::new(format!("{}:{}", secret.as_str(), token.as_str()));
+    // Mint the credentials; the secret is stored only hashed or sealed.
+    let Minted {
+        access_key_id,
+        secret,
+        token,
+        token_hash,
+        secret_sealed,
+    } = mint(b, issuer.keeping)?;
     let session = RoleSession {
         session_id: access_key_id.clone(),
         user_name: user.name.clone(),
         role_name: role.name.clone(),
         session_name: args.session_name.clone(),
-        token_hash: b.hash_secret(hash_input.as_bytes()),
+        token_hash,
         issued: ctx.now,
         expires: ctx.now + duration,
-        scope: ctx.scope.key(),
+        scope: issuer.scope.clone(),
         revoked: None,
         mfa_time,
         role_id: Some(role.id.clone()),
         user_id: Some(user.id.clone()),
+        secret_sealed,
     };
     let arn = crate::arn::assumed_role(&account, &role.name, &args.session_name);
     let audit = Event {
         time: ctx.now,
         action: "sts:AssumeRole".to_string(),
-        user: ctx.user.clone(),
+        user: ctx.user.to_string(),
         decision: Decision::Allow,
         reason: format!(
             "assumed {arn} ({access_key_id}) until {}{}",
             crate::time::iso8601(session.expires),
             if mfa_time.is_some() { ", with MFA" } else { "" }
         ),
-        service: "iam-sts".to_string(),
-        rhost: None,
-        tty: Some(ctx.scope.describe()),
+        service: issuer.service.to_string(),
+        rhost: issuer.rhost.clone(),
+        tty: issuer.tty.clone(),
     };
     {
         let _hold = SignalGuard::block();
@@ -237,15 +341,23 @@ fn assume_role_inner(
     })
 }
 
+/// The caller of [`assume_role_as`].
+struct Ctx<'a> {
+    user: &'a str,
+    now: i64,
+    rhost: Option<&'a str>,
+}
+
 /// The policy question of assuming `resource`.
-fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, now: i64) -> Request {
+fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, ctx: &Ctx<'_>) -> Request {
     Request {
         mfa_time,
+        rhost: ctx.rhost.map(str::to_string),
         ..Request::new(
             Principal::User(user.name.clone()),
             "sts:AssumeRole",
             Target::Arn(resource.to_string()),
-            now,
+            ctx.now,
         )
     }
 }
@@ -307,7 +419,7 @@ pub(crate) fn wants_mfa(verdicts: &[&Verdict], role: &StsRole) -> bool {
 /// through the product's one second-factor check: a failure counts toward the same
 /// lockout as logins, a locked user is refused before the code is looked at, attempts are
 /// rate limited per user, a failure is delayed, and a code is accepted once.
-pub(crate) fn verify_mfa(
+pub fn verify_mfa(
     b: &Backend,
     user: &StsUser,
     serial: Option<&String>,

@@ -82,19 +82,26 @@ impl std::ops::Deref for Listed {
 }
 
 /// The store opened for role sessions, with this host's name and the second factor's
-/// clock.
-pub struct Backend {
-    store: Box<dyn Store>,
+/// clock. It owns its store (iam-sts, the sudo decision) or borrows one (iamd's store
+/// threads, [`Backend::borrowing`]).
+pub struct Backend<'s> {
+    store: StoreRef<'s>,
     syslog: bool,
     host: String,
     pacing: Box<dyn Pacing>,
+}
+
+/// An owned or a borrowed store.
+enum StoreRef<'s> {
+    Owned(Box<dyn Store>),
+    Borrowed(&'s dyn Store),
 }
 
 fn store_err(e: StoreError) -> StsError {
     StsError::Store(e)
 }
 
-impl Backend {
+impl Backend<'static> {
     /// Opens the existing store at `path` through the store's safe-open checks (never
     /// creates one). `syslog`: also write audit lines to syslog (iam-sts; the PAM module
     /// logs through pam_syslog instead). `host`: the host name in ARNs (PAM's `host=`
@@ -102,7 +109,11 @@ impl Backend {
     ///
     /// # Errors
     /// [`StsError::NoStore`] when there is no store; the store's refusal to open.
-    pub fn open(path: &str, syslog: bool, host: Option<&str>) -> Result<Backend, StsError> {
+    pub fn open(
+        path: &str,
+        syslog: bool,
+        host: Option<&str>,
+    ) -> Result<Backend<'static>, StsError> {
         let location = store::Location::parse(path);
         if location
             .sqlite_path()
@@ -127,23 +138,40 @@ impl Backend {
         syslog: bool,
         host: String,
         pacing: Box<dyn Pacing>,
-    ) -> Backend {
+    ) -> Backend<'static> {
         Backend {
-            store,
+            store: StoreRef::Owned(store),
             syslog,
             host,
             pacing,
         }
     }
+}
+
+impl<'s> Backend<'s> {
+    /// The role-session view of a store someone else holds open (iamd's store threads:
+    /// the API's `AssumeRole` and `GetSessionToken`), with the real clock. Audit events
+    /// go to the store only.
+    pub fn borrowing(store: &'s dyn Store, host: String) -> Backend<'s> {
+        Backend {
+            store: StoreRef::Borrowed(store),
+            syslog: false,
+            host,
+            pacing: Box::new(SystemPacing),
+        }
+    }
 
     /// The store: for the second-factor check.
     pub fn store(&self) -> &dyn Store {
-        &*self.store
+        match &self.store {
+            StoreRef::Owned(s) => &**s,
+            StoreRef::Borrowed(s) => *s,
+        }
     }
 
     /// The 12-digit account id of this store.
     pub fn account_id(&self) -> Result<String, StsError> {
-        self.store.account_id().map_err(store_err)
+        self.store().account_id().map_err(store_err)
     }
 
     /// Host name used in `arn:aws:iam::ACCT:host/NAME`.
@@ -153,13 +181,13 @@ impl Backend {
 
     /// An IAM user by name.
     pub fn user(&self, name: &str) -> Result<Option<StsUser>, StsError> {
-        let u = match self.store.get_user(name) {
+        let u = match self.store().get_user(name) {
             Ok(u) => u,
             Err(StoreError::NoSuchEntity(_)) => return Ok(None),
             Err(e) => return Err(store_err(e)),
         };
         let mfa = self
-            .store
+            .store()
             .enabled_mfa(name)
             .map_err(store_err)?
             .map(|m| (m.serial_number.clone(), m.seed.clone()));
@@ -173,7 +201,7 @@ impl Backend {
 
     /// A role by name.
     pub fn role(&self, name: &str) -> Result<Option<StsRole>, StsError> {
-        match self.store.get_role(name) {
+        match self.store().get_role(name) {
             Ok(r) => Ok(Some(StsRole {
                 name: r.name,
                 arn: r.arn,
@@ -189,7 +217,7 @@ impl Backend {
     /// The shortest session allowed (900 unless root lowered it, for tests).
     pub fn min_session_duration(&self) -> Result<i64, StsError> {
         Ok(self
-            .store
+            .store()
             .sts_min_session_duration()
             .map_err(store_err)?
             .unwrap_or(model::MIN_DURATION))
@@ -203,7 +231,7 @@ impl Backend {
     /// Evaluate the principal's identity policies (user, or role + session policy); a
     /// session whose role or user was replaced is denied (authz checks it every time).
     pub fn authorize(&self, req: &Request) -> Result<Verdict, StsError> {
-        let mut v = authz::authorize(&*self.store, req)?;
+        let mut v = authz::authorize(self.store(), req)?;
         if v.explicit_deny {
             v.reason = format!("explicitly denied by {}", v.reason);
         }
@@ -222,7 +250,7 @@ impl Backend {
             ..req.clone()
         };
         Ok(authz::trust(
-            &*self.store,
+            self.store(),
             &role.name,
             &role.trust_policy,
             &req,
@@ -238,23 +266,23 @@ impl Backend {
         audit: &Event,
     ) -> Result<(), StsError> {
         self.log(audit);
-        store::issue_role_session(&*self.store, s, policy, audit).map_err(store_err)
+        store::issue_role_session(self.store(), s, policy, audit).map_err(store_err)
     }
 
     /// Sessions of a user, newest first: only those active at `live_at` when given.
     pub fn sessions_of(&self, user: &str, live_at: Option<i64>) -> Result<Vec<Listed>, StsError> {
         let account = self.account_id()?;
         let rows = self
-            .store
+            .store()
             .list_role_sessions(Some(user), live_at)
             .map_err(store_err)?;
-        let user_now = absent_as_none(self.store.get_user(user).map(|u| u.user_id))?;
+        let user_now = absent_as_none(self.store().get_user(user).map(|u| u.user_id))?;
         let mut roles: HashMap<String, Option<(String, String)>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             if !roles.contains_key(&r.role_name) {
                 let now = absent_as_none(
-                    self.store
+                    self.store()
                         .get_role(&r.role_name)
                         .map(|r| (r.arn, r.role_id)),
                 )?;
@@ -288,7 +316,7 @@ impl Backend {
         now: i64,
     ) -> Result<bool, StsError> {
         let mine = self
-            .store
+            .store()
             .list_role_sessions(Some(user), None)
             .map_err(store_err)?
             .iter()
@@ -296,7 +324,7 @@ impl Backend {
         if !mine {
             return Ok(false);
         }
-        self.store
+        self.store()
             .revoke_role_session(access_key_id, now)
             .map_err(store_err)?;
         Ok(true)
@@ -304,7 +332,7 @@ impl Backend {
 
     /// Record a fresh MFA proof in a session.
     pub fn set_session_mfa(&self, access_key_id: &str, t: i64) -> Result<(), StsError> {
-        self.store
+        self.store()
             .set_role_session_mfa(access_key_id, t)
             .map_err(store_err)
     }
@@ -312,7 +340,7 @@ impl Backend {
     /// Append to the audit trail (and syslog when this backend logs).
     pub fn audit(&self, e: &Event) -> Result<(), StsError> {
         self.log(e);
-        self.store.append_audit(e).map_err(store_err)
+        self.store().append_audit(e).map_err(store_err)
     }
 
     /// The event's syslog line, when this backend logs (iam-sts; the PAM module logs

@@ -46,6 +46,12 @@ pub fn session_json(account: &str, s: &Listed, now: i64, current_scope: Option<&
         "MultiFactorAuthTime": s.mfa_time.map(crate::time::iso8601),
         "Status": s.status(now).as_str(),
     });
+    if s.of() != crate::store::SessionOf::Role {
+        // A user's own session (iamd's GetSessionToken): no role.
+        for k in ["RoleArn", "RoleSessionName", "Arn"] {
+            v[k] = Value::Null;
+        }
+    }
     if let Some(why) = &s.ended {
         v["EndedBecause"] = json!(why);
     }

@@ -202,7 +202,7 @@ fn no_session(account: &str, sessions: &[Listed], key: &str, now: i64) -> SudoOu
         .max_by_key(|s| s.issued);
     let active_elsewhere = sessions
         .iter()
-        .filter(|s| s.scope != key && s.active(now))
+        .filter(|s| s.scope != key && !s.is_api() && s.active(now))
         .max_by_key(|s| s.issued);
     let last = latest_here.or(active_elsewhere).or(sessions.first());
     let run = how_to_assume(account, last);

@@ -104,14 +104,14 @@ fn create_role(s: &dyn Store, name: &str) {
 
 /// The backend over a temporary store, the fake clock it waits on, and the store file.
 pub(crate) struct World {
-    backend: Backend,
+    backend: Backend<'static>,
     pub clock: Rc<FakeClock>,
     _temp: TempStore,
 }
 
 impl Deref for World {
-    type Target = Backend;
-    fn deref(&self) -> &Backend {
+    type Target = Backend<'static>;
+    fn deref(&self) -> &Backend<'static> {
         &self.backend
     }
 }

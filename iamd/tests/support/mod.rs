@@ -180,6 +180,22 @@ impl Server {
 
     /// The same, with `prefix` (e.g. `faketime -f -10m`) before the command.
     pub fn aws_with(&self, key: &Key, prefix: &[&str], args: &[&str]) -> Output {
+        self.aws_full(key, None, prefix, args)
+    }
+
+    /// `aws …` with temporary credentials: `key` and its session token.
+    pub fn aws_token(&self, key: &Key, token: &str, args: &[&str]) -> Output {
+        self.aws_full(key, Some(token), &[], args)
+    }
+
+    /// `aws …` as `key` (with `token` as `AWS_SESSION_TOKEN`), after `prefix`.
+    pub fn aws_full(
+        &self,
+        key: &Key,
+        token: Option<&str>,
+        prefix: &[&str],
+        args: &[&str],
+    ) -> Output {
         let aws = self.venv.join("bin/aws");
         let mut c = match prefix.split_first() {
             Some((p, rest)) => {
@@ -190,6 +206,9 @@ impl Server {
             None => Command::new(&aws),
         };
         self.client_env(&mut c, key);
+        if let Some(t) = token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
         c.args(["--endpoint-url", &self.endpoint(), "--output", "json"])
             .args(args);
         c.output().unwrap()
@@ -197,7 +216,12 @@ impl Server {
 
     /// `aws …` that must succeed; its JSON output (`null` when it prints nothing).
     pub fn ok(&self, key: &Key, args: &[&str]) -> serde_json::Value {
-        let o = self.aws(key, args);
+        self.ok_token(key, None, args)
+    }
+
+    /// [`Server::ok`] with an optional session token.
+    pub fn ok_token(&self, key: &Key, token: Option<&str>, args: &[&str]) -> serde_json::Value {
+        let o = self.aws_full(key, token, &[], args);
         assert!(
             o.status.success(),
             "aws {args:?}: {}\n{}",
@@ -213,7 +237,12 @@ impl Server {
 
     /// `aws …` that must fail with AWS error `code`; its stderr.
     pub fn fails(&self, key: &Key, args: &[&str], code: &str) -> String {
-        let o = self.aws(key, args);
+        self.fails_token(key, None, args, code)
+    }
+
+    /// [`Server::fails`] with an optional session token.
+    pub fn fails_token(&self, key: &Key, token: Option<&str>, args: &[&str], code: &str) -> String {
+        let o = self.aws_full(key, token, &[], args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(!o.status.success(), "aws {args:?} succeeded");
         assert!(
@@ -233,11 +262,28 @@ impl Server {
 
     /// One raw body signed by botocore's signer: (HTTP status, body).
     pub fn raw(&self, key: &Key, service: &str, body: &str, extra: &[&str]) -> (u16, String) {
+        self.raw_token(key, None, service, body, extra)
+    }
+
+    /// [`Server::raw`] with a session token (`AWS_SESSION_TOKEN`, signed by botocore).
+    pub fn raw_token(
+        &self,
+        key: &Key,
+        token: Option<&str>,
+        service: &str,
+        body: &str,
+        extra: &[&str],
+    ) -> (u16, String) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/raw_call.py");
         let mut args = vec![self.endpoint(), service.to_string(), body.to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = self.python(key, &script, &a);
+        let mut c = Command::new(self.venv.join("bin/python3"));
+        self.client_env(&mut c, key);
+        if let Some(t) = token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        let o = c.arg(&script).args(&a).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let (status, body) = out.split_once('\n').unwrap();

@@ -370,5 +370,12 @@ ALTER TABLE mfa_devices ADD COLUMN seed_sealed BLOB;
 /// The migration whose SQL `migrate` completes by sealing the plain seeds.
 pub(crate) const SEALED_SEEDS: usize = 10;
 
+/// Migration 11 (iamd STS): temporary credentials issued over the API (`AssumeRole`,
+/// `GetSessionToken`) are role sessions whose secret is sealed like access keys', so
+/// iamd can verify their SigV4 signatures (terminal-bound iam-sts sessions keep NULL).
+pub(crate) const V11: &str = r#"
+ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
