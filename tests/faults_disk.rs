@@ -43,6 +43,7 @@ fn a_full_disk_fails_closed_and_recovers_when_space_returns() {
         "cd $T\nsqlite3 store/iam.db 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null\n\
          mount -t tmpfs -o size=8m,mode=0700 tmpfs $T/disk\n\
          cp store/iam.db disk/iam.db && chmod 600 disk/iam.db\n\
+         cp -p store/pam_iam_secrets.key disk/pam_iam_secrets.key\n\
          dd if=/dev/zero of=disk/fill bs=4k status=none 2>/dev/null; dd if=/dev/zero of=disk/fill2 bs=1 status=none 2>/dev/null\n\
          df -B1 --output=avail disk | tail -1 > avail.full\n",
     );
