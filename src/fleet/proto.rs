@@ -144,8 +144,13 @@ pub struct JournalEntry {
 pub enum JournalKind {
     /// A login allowed offline (with `serial` and `step` when a code was accepted).
     Login,
-    /// A login refused offline: counts toward the fleet's lockout.
+    /// A login refused offline on a wrong password or code, or while locked offline:
+    /// counts toward the fleet's lockout.
     Failure,
+    /// A login refused offline before any credential was checked (no material on this
+    /// host, `offline_max_age` passed, the clock earlier than the last sync): audited
+    /// only, never counted toward the lockout.
+    Deny,
 }
 
 /// `iamd`'s answer to a [`JournalBatch`] (200), and part of its gap refusal (409

@@ -3,7 +3,8 @@
 //! once per (host, journal): a resent entry changes nothing, a skipped one refuses the
 //! batch. Each entry leaves its audit row (attributed to `host/NAME`, marked offline); an
 //! offline login's code raises its device's watermark (by maximum) and is recorded as a
-//! spent step; an offline failure counts under the one lockout rule.
+//! spent step; an offline failure counts under the one lockout rule (a `deny`, refused
+//! before any credential was checked, is audited only).
 //!
 //! A (device, step) accepted twice (offline on one host and online or offline on
 //! another) is a **replay incident**: recorded, audited naming both hosts, and, by
@@ -160,9 +161,9 @@ pub fn check(b: &JournalBatch) -> Result<(), JournalError> {
             (JournalKind::Login, _, _) => {
                 return bad(format!("{at}: a login's Serial and Step come together"));
             }
-            (JournalKind::Failure, None, None) => {}
-            (JournalKind::Failure, _, _) => {
-                return bad(format!("{at}: a failure carries no Serial or Step"));
+            (JournalKind::Failure | JournalKind::Deny, None, None) => {}
+            (JournalKind::Failure | JournalKind::Deny, _, _) => {
+                return bad(format!("{at}: a refusal carries no Serial or Step"));
             }
         }
     }
@@ -233,7 +234,7 @@ fn apply_entry(
         action: "authenticate".into(),
         decision: match e.kind {
             JournalKind::Login => Decision::Allow,
-            JournalKind::Failure => Decision::Deny,
+            JournalKind::Failure | JournalKind::Deny => Decision::Deny,
         },
         reason: format!("host/{host} offline (journal entry {}): {reason}", e.seq),
     })?;
@@ -250,6 +251,8 @@ fn apply_entry(
             spend(tx, &spent, now, on_replay, incidents)
         }
         (JournalKind::Failure, _, _) => merge_failure(tx, &e.user, e.time.min(now)),
+        // A login without a code, and a refusal before any credential was checked:
+        // the audit row is all.
         _ => Ok(()),
     }
 }
@@ -396,7 +399,7 @@ mod tests {
             ),
             (
                 batch(vec![entry(1, JournalKind::Failure, Some(("s", 1)))]),
-                "a failure carries no Serial",
+                "a refusal carries no Serial",
             ),
             (
                 batch(vec![JournalEntry {
