@@ -112,11 +112,17 @@ impl Fleet {
     }
 
     fn iamd(&self, port: u16) -> Proc {
+        self.iamd_with(port, &[])
+    }
+
+    /// `iamd` on `port` with `extra` flags.
+    fn iamd_with(&self, port: u16, extra: &[&str]) -> Proc {
         let log = std::fs::File::create(self.path(&format!("iamd-{port}.log"))).unwrap();
         let p = Proc(
             Command::new(bin("iamd"))
                 .args(["--db", self.db.to_str().unwrap(), "--http", "--listen"])
                 .arg(format!("127.0.0.1:{port}"))
+                .args(extra)
                 .env("PAM_IAM_INSECURE_STORE", "1")
                 .env("PAM_IAM_USERDB", "off")
                 .stdout(Stdio::null())
@@ -780,4 +786,48 @@ fn a_host_is_confined_to_its_own_view_and_a_revoked_host_is_refused() {
     );
     // The other host goes on.
     assert_eq!(pull(port, &web02, "").0, 200);
+}
+
+/// A long poll is never cut by the connection idle timeout: with the idle timeout (2 s
+/// here, 60 s by default) shorter than or equal to the wait asked for, the server
+/// answers `Unchanged` before the idle deadline instead of the connection being closed
+/// mid-wait (which the agent sees as the server being unreachable).
+#[test]
+fn a_long_poll_is_answered_before_the_idle_timeout_cuts_it() {
+    let f = Fleet::new();
+    f.iam(&["create-user", "--user-name", "erin"]);
+    let web01 = f.host_credentials("web-01");
+    let port = free_port();
+    let _d = f.iamd_with(port, &["--idle-timeout", "2"]);
+    let (s, body) = pull(port, &web01, "");
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ver = v["StoreVersion"].as_i64().unwrap();
+    for wait in [2, 5] {
+        let t0 = Instant::now();
+        let req = {
+            let authority = format!("127.0.0.1:{port}");
+            let query = format!("since={ver}&wait={wait}");
+            let h = iamd::host_api::sign_get(
+                &authority,
+                "/host/v1/replica",
+                &query,
+                &web01.key_id,
+                web01.secret.as_bytes(),
+                now(),
+            )
+            .unwrap();
+            let mut req = format!("GET /host/v1/replica?{query} HTTP/1.1\r\n");
+            for (k, v) in h {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req + "connection: close\r\n\r\n"
+        };
+        let out = http(port, &req).unwrap_or_default();
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.contains("\"Unchanged\":true"),
+            "a wait of {wait} s on a 2 s idle timeout was cut after {:?}: {out:?}",
+            t0.elapsed()
+        );
+    }
 }
