@@ -93,6 +93,7 @@ fn populate(s: &dyn Store) {
         &Proof::Totp {
             serial: &d.serial_number,
             step: 1001,
+            host: "web-01",
         },
         true,
         42,

@@ -127,7 +127,16 @@ fn a_hundred_concurrent_watermark_advances_have_one_winner_per_step() {
                     (1..=STEPS)
                         .map(|step| {
                             let r = st
-                                .settle_success("alice", &Proof::Totp { serial, step }, false, 2)
+                                .settle_success(
+                                    "alice",
+                                    &Proof::Totp {
+                                        serial,
+                                        step,
+                                        host: "web-01",
+                                    },
+                                    false,
+                                    2,
+                                )
                                 .unwrap_or_else(|e| panic!("{e}"));
                             (step, r == Settled::Accepted)
                         })

@@ -360,6 +360,7 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         let rules = Rules {
             code_only: body.code_only,
             window: DEFAULT_WINDOW,
+            host: &caller.host,
         };
         let presented = Presented {
             password: body.password.as_ref().map(|p| p.as_str()),

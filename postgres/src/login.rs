@@ -418,7 +418,7 @@ impl LockoutStore for PgStore {
                 Proof::Nothing => 1,
                 // Only the user's own enabled device, and only above its watermark: of
                 // racing logins with the same step, exactly one changes the row.
-                Proof::Totp { serial, step } => db.exec(
+                Proof::Totp { serial, step, .. } => db.exec(
                     "UPDATE mfa_devices SET watermark = $1
                      WHERE serial = $2 AND user_pk = $3 AND enabled IS NOT NULL AND watermark < $1",
                     &[step, serial, &pk],
@@ -430,6 +430,9 @@ impl LockoutStore for PgStore {
             };
             if spent == 0 {
                 return Ok(Settled::Spent(count_failure(db, pk, now)?));
+            }
+            if let Proof::Totp { serial, step, host } = proof {
+                crate::reconnect::record_step(db, &spent_online(user, serial, *step, host, now))?;
             }
             db.exec(
                 "WITH cleared AS (DELETE FROM login_failures WHERE user_pk = $1)

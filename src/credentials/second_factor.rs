@@ -119,12 +119,14 @@ pub enum Proof<'a> {
     /// No second factor (a password-only login, a verified current password).
     Nothing,
     /// A TOTP time step of a device: accepted only above the device's watermark, which
-    /// then becomes this step.
+    /// then becomes this step, recorded as spent on `host` (fleet mode's replay check).
     Totp {
         /// The device ARN.
         serial: &'a str,
         /// The matched time step.
         step: i64,
+        /// The host the login is on (its name in `host/NAME`).
+        host: &'a str,
     },
     /// A one-time recovery code, by hash ([`recovery::hash`]).
     Recovery {
@@ -242,6 +244,9 @@ pub struct Attempt<'a> {
     pub window: u16,
     /// This attempt completes a password login (PasswordLastUsed is noted on success).
     pub password_login: bool,
+    /// The host the attempt is made on (its name in `host/NAME`): an accepted step is
+    /// recorded as spent there.
+    pub host: &'a str,
 }
 
 /// How a check went. Every failure but `Throttled` was counted toward lockout.
@@ -332,6 +337,7 @@ fn check<S: FactorStore + ?Sized>(
                 Proof::Totp {
                     serial: a.device.serial,
                     step,
+                    host: a.host,
                 },
                 Outcome::Totp,
             ),
@@ -475,7 +481,7 @@ pub(crate) mod memory {
             }
             let spent = match proof {
                 Proof::Nothing => true,
-                Proof::Totp { serial, step } => {
+                Proof::Totp { serial, step, .. } => {
                     let mut w = self.watermarks.borrow_mut();
                     let cur = w.entry(serial.to_string()).or_insert(-1);
                     let ok = *step > *cur;

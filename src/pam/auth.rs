@@ -60,9 +60,12 @@ pub fn authenticate<H: PamHandler>(
         password: answers.password.as_ref().map(|p| p.as_str()),
         code: answers.code.as_ref().map(|c| c.as_str()),
     };
+    // The host an accepted code is recorded as spent on (informational in local mode).
+    let host = super::host_name(opts).unwrap_or_else(|_| "-".into());
     let rules = Rules {
         code_only: opts.mode == Mode::CodeOnly,
         window: opts.window,
+        host: &host,
     };
     let verdict = match verify::verify(
         backend.store(),

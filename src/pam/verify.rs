@@ -11,13 +11,16 @@ use crate::credentials::second_factor::{
 };
 use crate::store::Store;
 
-/// How the login asks (from the module's `mode=`).
+/// How the login asks (from the module's `mode=`), and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
+pub struct Rules<'a> {
     /// `mode=code`: sshd verified a public key; no password is asked.
     pub code_only: bool,
     /// TOTP steps accepted either side of now.
     pub window: u8,
+    /// The host the login is on (its name in `host/NAME`): where an accepted code is
+    /// recorded as spent.
+    pub host: &'a str,
 }
 
 /// What the person at the prompt answered.
@@ -65,7 +68,7 @@ pub fn wants_code(user: Option<&LoginUser>) -> bool {
 pub fn verify(
     store: &dyn Store,
     crypto: &dyn Crypto,
-    rules: &Rules,
+    rules: &Rules<'_>,
     user: Option<&LoginUser>,
     p: &Presented<'_>,
     now: i64,
@@ -120,6 +123,7 @@ pub fn verify(
         answer: p.code.unwrap_or(""),
         window: u16::from(rules.window),
         password_login,
+        host: rules.host,
     };
     let outcome =
         second_factor::verify(store, crypto.pacing(), &attempt).map_err(BackendError::from)?;

@@ -176,6 +176,28 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "last_used",
         ],
     ),
+    (
+        "mfa_spent_steps",
+        &["serial", "step", "host", "user_name", "time", "offline"],
+    ),
+    ("host_journals", &["host", "journal", "seq", "updated"]),
+    (
+        "replay_incidents",
+        &[
+            "id",
+            "time",
+            "user_name",
+            "serial",
+            "step",
+            "first_host",
+            "first_time",
+            "first_offline",
+            "second_host",
+            "second_time",
+            "second_offline",
+            "action",
+        ],
+    ),
 ];
 
 /// Tables a store derives and never copies: the fleet store version (migration 8) starts

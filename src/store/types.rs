@@ -516,6 +516,19 @@ pub struct SpentStep {
     pub offline: bool,
 }
 
+/// The spent step of an online login's accepted code (the settle of the one
+/// second-factor check records it in the same transaction).
+pub fn spent_online(user: &str, serial: &str, step: i64, host: &str, now: i64) -> SpentStep {
+    SpentStep {
+        serial: serial.to_string(),
+        step,
+        host: host.to_string(),
+        user: user.to_string(),
+        time: now,
+        offline: false,
+    }
+}
+
 /// A (device, step) accepted twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayIncident {

@@ -438,6 +438,7 @@ pub fn verify_mfa(
             )));
         }
     }
+    let host = b.host_name()?;
     let attempt = Attempt {
         user: &user.name,
         device: Device {
@@ -447,6 +448,7 @@ pub fn verify_mfa(
         answer: code,
         window: totp::LOGIN_WINDOW,
         password_login: false,
+        host: &host,
     };
     // The check writes the store: let it finish before a signal ends the program.
     let outcome = {

@@ -17,6 +17,7 @@ fn attempt(answer: &str) -> Attempt<'_> {
         answer,
         window: totp::LOGIN_WINDOW,
         password_login: false,
+        host: "web-01",
     }
 }
 
@@ -217,6 +218,7 @@ fn a_lock_reached_while_waiting_wins_over_a_right_code() {
             &Proof::Totp {
                 serial: SERIAL,
                 step: T0 / 30,
+                host: "web-01",
             },
             true,
             T0,

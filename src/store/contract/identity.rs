@@ -99,6 +99,7 @@ pub fn mfa_watermark_and_recovery_codes(s: &dyn Store) {
     let totp = |step| Proof::Totp {
         serial: &d.serial_number,
         step,
+        host: "web-01",
     };
     let rc = |code_hash| Proof::Recovery { code_hash };
     let settle = |p: &Proof<'_>| s.settle_success("alice", p, false, 3).unwrap();

@@ -11,9 +11,11 @@ use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 
 mod fleet;
 mod identity;
+mod reconnect;
 mod sessions;
 pub use fleet::*;
 pub use identity::*;
+pub use reconnect::*;
 pub use sessions::*;
 
 const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
@@ -83,7 +85,10 @@ macro_rules! store_contract_suite {
             mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
             replica_export_import_and_store_version,
-            api_sessions_keep_their_sealed_secret
+            api_sessions_keep_their_sealed_secret,
+            spent_steps_journal_positions_and_incidents_round_trip,
+            an_accepted_code_is_recorded_as_spent_by_the_settle,
+            a_journal_merges_once_in_order_and_reveals_a_replay
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

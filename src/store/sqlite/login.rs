@@ -277,7 +277,7 @@ impl LockoutStore for SqliteStore {
             let spent = match proof {
                 Proof::Nothing => 1,
                 // Only the user's own enabled device, and only above its watermark.
-                Proof::Totp { serial, step } => tx.execute(
+                Proof::Totp { serial, step, .. } => tx.execute(
                     "UPDATE mfa_devices SET watermark = ?1
                      WHERE serial = ?2 AND user_pk = ?3 AND enabled IS NOT NULL AND watermark < ?1",
                     params![step, serial, pk],
@@ -289,6 +289,9 @@ impl LockoutStore for SqliteStore {
             };
             if spent == 0 {
                 return Ok(Settled::Spent(count_failure(tx, pk, now)?));
+            }
+            if let Proof::Totp { serial, step, host } = proof {
+                super::reconnect::record_step(tx, &spent_online(user, serial, *step, host, now))?;
             }
             tx.execute("DELETE FROM login_failures WHERE user_pk = ?1", [pk])?;
             if password_login {

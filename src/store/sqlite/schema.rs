@@ -377,5 +377,43 @@ pub(crate) const V11: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
 "#;
 
+/// Migration 12 (fleet reconnect): every accepted TOTP step per (device, step, host),
+/// online or from a host's offline journal, kept for the longest offline window; the
+/// highest entry applied of each host's journal; and the replay incidents found (one
+/// (device, step) accepted twice). None of it is replicated to hosts.
+pub(crate) const V12: &str = r#"
+CREATE TABLE mfa_spent_steps (
+  serial TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  offline INTEGER NOT NULL,
+  PRIMARY KEY (serial, step, host)
+);
+CREATE INDEX mfa_spent_steps_time ON mfa_spent_steps (time);
+CREATE TABLE host_journals (
+  host TEXT NOT NULL,
+  journal TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (host, journal)
+);
+CREATE TABLE replay_incidents (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  user_name TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  first_host TEXT NOT NULL,
+  first_time INTEGER NOT NULL,
+  first_offline INTEGER NOT NULL,
+  second_host TEXT NOT NULL,
+  second_time INTEGER NOT NULL,
+  second_offline INTEGER NOT NULL,
+  action TEXT NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];

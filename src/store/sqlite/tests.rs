@@ -236,6 +236,7 @@ fn concurrent_connections_are_serialised() {
                     let p = Proof::Totp {
                         serial: &serial,
                         step,
+                        host: "web-01",
                     };
                     if s.settle_success("alice", &p, false, 100).unwrap() == Settled::Accepted {
                         accepted += 1;
