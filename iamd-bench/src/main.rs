@@ -59,27 +59,45 @@ enum Cmd {
     },
     /// Load one running server with one key.
     Load {
-        #[arg(long)]
-        addr: SocketAddr,
-        #[arg(long)]
-        key: String,
-        #[arg(long)]
-        secret: String,
+        #[command(flatten)]
+        server: ServerArgs,
         #[command(flatten)]
         run: RunArgs,
     },
     /// Make the benchmark's users on a running server (as its root key); prints the
     /// `bench` user's key as `KEY SECRET`.
     Seed {
-        #[arg(long)]
-        addr: SocketAddr,
-        #[arg(long)]
-        key: String,
-        #[arg(long)]
-        secret: String,
+        #[command(flatten)]
+        server: ServerArgs,
         #[arg(long, default_value_t = iamd_bench::check::PAGE)]
         users: usize,
     },
+}
+
+/// A running server and the key to call it with.
+#[derive(clap::Args, Clone)]
+struct ServerArgs {
+    /// Its loopback address.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// Access key id.
+    #[arg(long)]
+    key: String,
+    /// Secret access key.
+    #[arg(long)]
+    secret: String,
+}
+
+impl ServerArgs {
+    fn target(self) -> Target {
+        Target {
+            addr: self.addr,
+            key: Key {
+                id: self.key,
+                secret: self.secret,
+            },
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -295,16 +313,8 @@ fn main() -> ExitCode {
             };
             compare(&targets, &programs, &iamd_arg, &run, users)
         }
-        Cmd::Load {
-            addr,
-            key,
-            secret,
-            run,
-        } => (|| {
-            let target = Target {
-                addr,
-                key: Key { id: key, secret },
-            };
+        Cmd::Load { server, run } => (|| {
+            let target = server.target();
             let mut errors = 0;
             for action in run.actions()? {
                 for &c in &run.clients {
@@ -316,26 +326,14 @@ fn main() -> ExitCode {
                             Duration::from_secs_f64(run.seconds),
                             run.threads,
                         )?;
-                        line(&addr.to_string(), action, c, round, &s, None);
+                        line(&target.addr.to_string(), action, c, round, &s, None);
                         errors += s.errors;
                     }
                 }
             }
             Ok(errors)
         })(),
-        Cmd::Seed {
-            addr,
-            key,
-            secret,
-            users,
-        } => seed::seed(
-            &Target {
-                addr,
-                key: Key { id: key, secret },
-            },
-            users,
-        )
-        .map(|k| {
+        Cmd::Seed { server, users } => seed::seed(&server.target(), users).map(|k| {
             println!("{} {}", k.id, k.secret);
             0
         }),
