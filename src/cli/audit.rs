@@ -133,7 +133,8 @@ pub(super) fn record(ctx: &Ctx, op: &str) {
     }
 }
 
-fn time_arg(flag: &str, s: Option<String>, now: i64) -> Result<Option<i64>, CliError> {
+/// A `--since`/`--until` value as unix seconds.
+pub(super) fn time_arg(flag: &str, s: Option<String>, now: i64) -> Result<Option<i64>, CliError> {
     s.map(|s| {
         parse_time(&s, now).ok_or_else(|| {
             CliError::validation(format!(

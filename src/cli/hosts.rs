@@ -1,6 +1,7 @@
 //! Host tags: a host's tags are `aws:ResourceTag/KEY` when it is the resource of a
 //! login or sudo decision.
 
+use super::output::iso8601;
 use super::{Ctx, Op, Out, input};
 use clap::Subcommand;
 use serde_json::json;
@@ -53,6 +54,13 @@ pub enum HostCommand {
     },
     /// List the hosts that have credentials (never the secrets).
     ListHostCredentials,
+    /// List the replay incidents iamd found when hosts' offline journals arrived: one
+    /// MFA code (device and time step) accepted twice, with both hosts.
+    ListReplayIncidents {
+        /// Only incidents found since: RFC 3339 time, unix seconds, or an age like 7d.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 impl HostCommand {
@@ -85,8 +93,40 @@ impl HostCommand {
                 Ok(None)
             }),
             ListHostCredentials => Op::read(super::host_credentials::list),
+            ListReplayIncidents { since } => Op::read(move |ctx| {
+                let since = super::audit::time_arg("--since", since, ctx.now)?;
+                list_replay_incidents(ctx, since)
+            }),
         }
     }
+}
+
+fn list_replay_incidents(ctx: &Ctx, since: Option<i64>) -> Out {
+    let side = |s: &crate::store::SpentStep| {
+        json!({
+            "HostName": s.host,
+            "AcceptedDate": iso8601(s.time),
+            "Offline": s.offline,
+        })
+    };
+    let list: Vec<_> = ctx
+        .store
+        .list_replay_incidents(since)?
+        .iter()
+        .map(|i| {
+            json!({
+                "IncidentId": i.id,
+                "FoundDate": iso8601(i.time),
+                "UserName": i.user,
+                "SerialNumber": i.serial,
+                "Step": i.step,
+                "First": side(&i.first),
+                "Second": side(&i.second),
+                "Action": i.action,
+            })
+        })
+        .collect();
+    Ok(Some(json!({ "ReplayIncidents": list })))
 }
 
 fn list_tags(ctx: &Ctx, host: Option<String>) -> Out {

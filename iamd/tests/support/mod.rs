@@ -364,3 +364,49 @@ pub fn signed_call(port: u16, key: &Key, service: &str, body: &str) -> (u16, Str
         .unwrap_or(0);
     (status, out, started.elapsed())
 }
+
+/// A `POST` of a JSON body to the host API (`path`), signed with a host credential (or
+/// any key: the server decides) by the code the agent signs with: (status, JSON body).
+pub fn host_post(port: u16, key: &Key, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let authority = format!("127.0.0.1:{port}");
+    let headers = iamd::host_api::sign_post(
+        &authority,
+        path,
+        body.as_bytes(),
+        &key.id,
+        key.secret.as_bytes(),
+        now,
+    )
+    .unwrap();
+    let mut req = format!("POST {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let json = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    (status, json)
+}
