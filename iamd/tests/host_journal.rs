@@ -8,9 +8,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use support::{Key, Server, host_post};
 
 const JOURNAL: &str = "/host/v1/journal";
@@ -72,22 +71,16 @@ fn totp_at(seed: &str, t: i64) -> String {
 /// ago); (serial, seed).
 fn alice(s: &Server) -> (String, String) {
     iam(s, &["create-user", "--user-name", "alice"]);
-    let mut c = Command::new(support::bin("iam"))
-        .args([
+    let o = s.store.run_with(
+        &[
             "create-login-profile",
             "--user-name",
             "alice",
             "--password-stdin",
-        ])
-        .env("PAM_IAM_DB", &s.db)
-        .env("PAM_IAM_INSECURE_STORE", "1")
-        .env("PAM_IAM_USERDB", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(c.wait().unwrap().success());
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = iam(
         s,
         &[
