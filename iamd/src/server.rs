@@ -2,7 +2,7 @@
 //! threads (each with its own store connection; every store call is blocking and runs
 //! there, never on the async runtime), a batching audit writer, and Prometheus metrics.
 
-use crate::host_api;
+use crate::host_api::{self, MAX_LOGIN_BODY};
 use crate::service::{self, ApiError, Env, HttpRequest, Reply};
 use crate::xml;
 use axum::Router;
@@ -709,15 +709,8 @@ async fn host_prompts(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    host_post(
-        st,
-        peer,
-        req,
-        "host:Prompts",
-        host_api::MAX_LOGIN_BODY,
-        host_api::serve_prompts,
-    )
-    .await
+    let serve = host_api::serve_prompts;
+    host_post(st, peer, req, "host:Prompts", MAX_LOGIN_BODY, serve).await
 }
 
 /// `POST /host/v1/login`: a host's login verified on a store thread (argon2id there too).
@@ -726,15 +719,8 @@ async fn host_login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    host_post(
-        st,
-        peer,
-        req,
-        "host:VerifyLogin",
-        host_api::MAX_LOGIN_BODY,
-        host_api::serve_login,
-    )
-    .await
+    let serve = host_api::serve_login;
+    host_post(st, peer, req, "host:VerifyLogin", MAX_LOGIN_BODY, serve).await
 }
 
 /// `POST /host/v1/journal`: a host's offline journal merged on a store thread.
