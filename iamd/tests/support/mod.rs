@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod sts;
+
 /// The venv with `aws` and boto3, or `None` (skip) outside CI.
 pub fn venv() -> Option<PathBuf> {
     match std::env::var_os("IAMD_AWS_VENV") {
