@@ -8,7 +8,7 @@ use crate::query::QueryRequest;
 use crate::service::ApiError;
 use pam_iam::cli::api::{self, ArgValue};
 use pam_iam::store::Tag;
-use pam_iam::sts::passed::Passed;
+use pam_iam::sts::passed::{Passed, identity_char};
 
 /// What a member holds, with AWS's constraints on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +56,6 @@ pub struct Operation {
     pub name: &'static str,
     /// Its input members.
     pub members: &'static [Member],
-}
-
-/// `[\w+=,.@-]*`.
-fn session_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
 /// `[\w+=,.@:\/-]*`.
@@ -149,7 +144,7 @@ pub const OPERATIONS: &[Operation] = &[
                 shape: Shape::Str {
                     min: 2,
                     max: Some(64),
-                    pattern: Some((NAME_PATTERN, session_name_char)),
+                    pattern: Some((NAME_PATTERN, identity_char)),
                 },
             },
             Member {
@@ -201,7 +196,7 @@ pub const OPERATIONS: &[Operation] = &[
                 shape: Shape::Str {
                     min: 2,
                     max: Some(256),
-                    pattern: Some((NAME_PATTERN, session_name_char)),
+                    pattern: Some((NAME_PATTERN, identity_char)),
                 },
             },
         ],

@@ -76,6 +76,25 @@ const PAGING: &[&str] = &["Marker", "MaxItems"];
 
 type Model = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>;
 
+/// What `script` prints as JSON, run by the venv's Python (with botocore) on `args`.
+fn botocore<T: serde::de::DeserializeOwned>(
+    venv: &std::path::Path,
+    script: &str,
+    args: &[&str],
+) -> T {
+    let out = Command::new(venv.join("bin/python3"))
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// AWS's input members of each operation, and the required ones.
 fn model(venv: &std::path::Path, service: &str) -> Model {
     let script = r#"
@@ -87,17 +106,7 @@ for op in m.operation_names:
     out[op] = [list(s.members) if s else [], sorted(s.required_members) if s else []]
 print(json.dumps(out))
 "#;
-    let out = Command::new(venv.join("bin/python3"))
-        .args(["-c", script, service])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: BTreeMap<String, (Vec<String>, Vec<String>)> =
-        serde_json::from_slice(&out.stdout).unwrap();
+    let v: BTreeMap<String, (Vec<String>, Vec<String>)> = botocore(venv, script, &[service]);
     v.into_iter()
         .map(|(k, (m, r))| (k, (m.into_iter().collect(), r.into_iter().collect())))
         .collect()
@@ -174,6 +183,35 @@ fn differences(aws: &Model) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Every served IAM operation whose AWS output is an empty structure in a result
+/// wrapper answers with that empty wrapper (botocore fails on the answer otherwise:
+/// `aws iam update-role` printed `'UpdateRoleResult'`), and only those.
+#[test]
+fn empty_results_are_wrapped_as_aws_wraps_them() {
+    let Some(venv) = support::venv() else { return };
+    let script = r#"
+import botocore.session, json
+m = botocore.session.get_session().get_service_model('iam')
+out = []
+for op in m.operation_names:
+    o = m.operation_model(op).output_shape
+    if o is not None and not o.members and o.serialization.get('resultWrapper'):
+        out.append(op)
+print(json.dumps(out))
+"#;
+    let aws: Vec<String> = botocore(&venv, script, &[]);
+    let served: Vec<&str> = aws
+        .iter()
+        .map(String::as_str)
+        .filter(|o| iamd::operations::IAM_OPERATIONS.contains(o))
+        .collect();
+    assert_eq!(
+        served,
+        iamd::xml::EMPTY_RESULTS,
+        "AWS's empty wrapped results: {aws:?}"
+    );
 }
 
 #[test]
@@ -318,16 +356,7 @@ for op in m.operation_names:
     out[op] = ms
 print(json.dumps(out))
 "#;
-    let out = Command::new(venv.join("bin/python3"))
-        .args(["-c", script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    botocore(venv, script, &[])
 }
 
 fn sts_differences(aws: &StsModel) -> Vec<String> {

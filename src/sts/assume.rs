@@ -258,14 +258,14 @@ pub fn assume_role_as(
         mfa_time = Some(ctx.now);
     }
 
-    // The role. One that does not exist is refused as AWS does, with the message of a
-    // role whose trust policy does not name the caller (or of the caller's own identity
-    // policy, when that denies), so a caller cannot tell the two apart.
     // Who the refusals name: the user, or the calling role session.
     let who = match &args.from_session {
         Some(s) => crate::arn::assumed_role(&account, &s.role_name, &s.session_name),
         None => user.arn.clone(),
     };
+    // The role. One that does not exist is refused as AWS does, with the message of a
+    // role whose trust policy does not name the caller (or of the caller's own identity
+    // policy, when that denies), so a caller cannot tell the two apart.
     let role = b
         .role(&arn.name)?
         .filter(|r| r.arn == args.role_arn || arn_matches(r, &args.role_arn));

@@ -30,14 +30,20 @@ fn invalid(why: String) -> StsError {
     ValidationError::Member(why).into()
 }
 
-/// `[\w+=,.@-]`: the characters of a source identity.
-fn identity_char(c: char) -> bool {
+/// `[\w+=,.@-]`: the characters of a source identity (and of a role session name).
+pub fn identity_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
 /// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: the characters of tag keys and values.
-fn tag_char(c: char) -> bool {
+pub fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+/// Starts with `aws:` in any case (AWS reserves the prefix); never slices inside a
+/// character.
+fn reserved(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
 }
 
 fn check_key(key: &str, what: &str) -> Result<(), StsError> {
@@ -47,7 +53,7 @@ fn check_key(key: &str, what: &str) -> Result<(), StsError> {
             "{what} {key:?} must be 1-128 letters, digits, spaces and _.:/=+-@"
         )));
     }
-    if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+    if reserved(key) {
         return Err(invalid(format!(
             "{what} {key:?}: keys starting with aws: are reserved for AWS use"
         )));
@@ -77,7 +83,7 @@ impl Passed {
                     "SourceIdentity must be 2-256 letters, digits and +=,.@_-".into(),
                 ));
             }
-            if s.len() >= 4 && s[..4].eq_ignore_ascii_case("aws:") {
+            if reserved(s) {
                 return Err(invalid(
                     "SourceIdentity: values starting with aws: are reserved for AWS use".into(),
                 ));
@@ -235,6 +241,11 @@ mod tests {
         assert!(bad(&|p| p.source_identity = Some("a b".into())).contains("SourceIdentity"));
         assert!(bad(&|p| p.tags.push(tag("TEAM", "x"))).contains("duplicate"));
         assert!(bad(&|p| p.tags.push(tag("aws:x", "x"))).contains("reserved"));
+        assert!(bad(&|p| p.tags.push(tag("AWS:x", "x"))).contains("reserved"));
+        // Keys of letters beyond ASCII are checked without slicing inside a character.
+        let mut wide = ok.clone();
+        wide.tags.push(tag("aéé", "ü"));
+        assert!(wide.validate(ACCT).is_ok());
         assert!(bad(&|p| p.tags.push(tag("k", &"v".repeat(257)))).contains("value"));
         assert!(bad(&|p| p.tags.push(tag("k<", "v"))).contains("key"));
         assert!(
