@@ -1,7 +1,8 @@
 //! The real Terraform with the real AWS provider (from the filesystem mirror
 //! `/opt/tf-plugins`, no registry) against iamd: `endpoints { iam, sts }` at the server,
 //! credentials validated for real (`GetCallerIdentity`), a user, group, membership,
-//! managed policy, attachment and access key applied; `plan -detailed-exitcode` finds no
+//! managed policy, attachment, access key, role and role policy applied (deleting the
+//! role asks `ListInstanceProfilesForRole` first); `plan -detailed-exitcode` finds no
 //! drift, and finds the change made behind Terraform's back; the key Terraform made
 //! signs calls; `destroy` leaves none of it in the store.
 
@@ -76,6 +77,23 @@ resource "aws_iam_user_policy_attachment" "alice_read" {
 }
 resource "aws_iam_access_key" "alice" {
   user = aws_iam_user.alice.name
+}
+data "aws_caller_identity" "me" {}
+resource "aws_iam_role" "ops" {
+  name                 = "ops"
+  max_session_duration = 7200
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }, Action = "sts:AssumeRole" }]
+  })
+}
+resource "aws_iam_role_policy" "ops" {
+  name = "ops"
+  role = aws_iam_role.ops.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "iam:ListUsers", Resource = "*" }]
+  })
 }
 output "key_id" {
   value = aws_iam_access_key.alice.id
@@ -182,6 +200,8 @@ fn terraform_applies_finds_no_drift_and_destroys() {
     assert_eq!(u["User"]["Path"], "/eng/", "{u}");
     let g = iam_json(&s, &["get-group", "--group-name", "eng"]);
     assert_eq!(g["Users"][0]["UserName"], "alice", "{g}");
+    let r = iam_json(&s, &["get-role", "--role-name", "ops"]);
+    assert_eq!(r["Role"]["MaxSessionDuration"], 7200, "{r}");
     let a = iam_json(&s, &["list-attached-user-policies", "--user-name", "alice"]);
     assert_eq!(a["AttachedPolicies"][0]["PolicyName"], "read-users", "{a}");
     // The access key Terraform made signs calls, allowed by the attached policy.
@@ -224,6 +244,10 @@ fn terraform_applies_finds_no_drift_and_destroys() {
     );
     assert_eq!(
         iam_json(&s, &["list-groups"])["Groups"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        iam_json(&s, &["list-roles"])["Roles"],
         serde_json::json!([])
     );
     assert_eq!(

@@ -255,8 +255,11 @@ mod tests {
             expiration: 0,
             assumed_role_id: "AROAX:s1".into(),
             arn: crate::arn::assumed_role("123456789012", "admin", "s1"),
+            source_identity: None,
+            packed_policy_size: None,
         };
         let v = o.to_json();
+        assert!(v.get("SourceIdentity").is_none() && v.get("PackedPolicySize").is_none());
         assert_eq!(v["Credentials"]["Expiration"], "1970-01-01T00:00:00Z");
         assert_eq!(
             v["AssumedRoleUser"]["Arn"],
