@@ -83,7 +83,14 @@ fn a_user_made_with_the_aws_cli_logs_in_over_sshd_with_password_and_code() {
     sb.service("sshd", &stack);
     // An empty store with the functional tests' cheap argon2 cost.
     let iam = Iam::create(&sb.db());
-    let root = client::root_key(&support::bin("iam"), Path::new(&sb.db()), &[]);
+    let root = client::root_key(
+        &Command::new(support::bin("iam"))
+            .arg("create-access-key")
+            .env("PAM_IAM_DB", sb.db())
+            .env("PAM_IAM_USERDB", "off")
+            .output()
+            .unwrap(),
+    );
     let d = Iamd::start(&sb);
     let aws = |args: &[&str]| aws(&venv, &d, &root, args);
 

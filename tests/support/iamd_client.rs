@@ -2,7 +2,7 @@
 //! this file by path) and the root crate's `iamd_sshd` suite (which cannot use iamd's
 //! support: it names `CARGO_BIN_EXE_iamd`, which only iamd's tests have): the AWS CLI
 //! venv scripts/test makes, the environment `aws` runs in, iamd's health wait, and the
-//! root access key `iam create-access-key` makes on a store.
+//! root access key `iam create-access-key` prints.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -60,16 +60,9 @@ pub fn wait_healthy(port: u16, log: &Path) {
     );
 }
 
-/// A root access key made by `iam` (at `iam`) on the store at `db`, with `env` set:
-/// (id, secret).
-pub fn root_key(iam: &Path, db: &Path, env: &[(&str, &str)]) -> (String, String) {
-    let out = Command::new(iam)
-        .arg("create-access-key")
-        .env("PAM_IAM_DB", db)
-        .env("PAM_IAM_USERDB", "off")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+/// The root access key `iam create-access-key` (without `--user-name`) printed: (id,
+/// secret); the command must have succeeded.
+pub fn root_key(out: &std::process::Output) -> (String, String) {
     assert!(
         out.status.success(),
         "{}",
