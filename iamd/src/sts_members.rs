@@ -10,6 +10,9 @@ use pam_iam::cli::api::{self, ArgValue};
 use pam_iam::store::Tag;
 use pam_iam::sts::passed::{Passed, identity_char};
 
+/// AWS's text of a pattern, and the character test that implements it.
+pub type Pattern = (&'static str, fn(char) -> bool);
+
 /// What a member holds, with AWS's constraints on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -21,7 +24,7 @@ pub enum Shape {
         /// Most characters.
         max: Option<usize>,
         /// AWS's pattern and our test of each character against it.
-        pattern: Option<(&'static str, fn(char) -> bool)>,
+        pattern: Option<Pattern>,
     },
     /// An integer in `min..=max` (AWS's bounds; the operation narrows them further,
     /// for example to a role's MaxSessionDuration).
@@ -227,7 +230,7 @@ pub fn check_str(
     at: &str,
     min: usize,
     max: Option<usize>,
-    pattern: Option<(&str, fn(char) -> bool)>,
+    pattern: Option<Pattern>,
 ) -> Result<(), ApiError> {
     let n = value.chars().count();
     if n < min {
