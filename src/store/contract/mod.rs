@@ -86,6 +86,7 @@ macro_rules! store_contract_suite {
             host_credentials_round_trip,
             replica_export_import_and_store_version,
             api_sessions_keep_their_sealed_secret,
+            session_context_round_trip_in_the_session_transaction,
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay

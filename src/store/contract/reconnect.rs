@@ -1,4 +1,4 @@
-//! Contract cases of fleet reconnect (migration 12): accepted MFA steps, hosts' journal
+//! Contract cases of fleet reconnect (migration 13): accepted MFA steps, hosts' journal
 //! positions, replay incidents, and a journal merged through `fleet::reconnect::apply`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

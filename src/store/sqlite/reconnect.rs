@@ -1,5 +1,5 @@
 //! Fleet reconnect in SQLite: accepted MFA steps, hosts' journal positions and replay
-//! incidents (migration 12).
+//! incidents (migration 13).
 
 use super::*;
 
