@@ -184,3 +184,49 @@ fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
     users.sort();
     assert_eq!(users, ["early", "late"]);
 }
+
+/// PostgreSQL runs a transaction again on a serialization failure: `iam
+/// create-host-credentials` runs side by side (the store version row makes them
+/// conflict) each succeed, and each file holds the credential the store keeps.
+#[test]
+fn host_credentials_issued_side_by_side_on_postgresql_all_succeed() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    iam(&db, &key, &["create-user", "--user-name", "first"]);
+    let (db, key, d) = (&db, &key, dir.path());
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            s.spawn(move || {
+                for i in 0..4 {
+                    let file = d.join(format!("h{t}-{i}.json"));
+                    iam(
+                        db,
+                        key,
+                        &[
+                            "create-host-credentials",
+                            "--host-name",
+                            &format!("h{t}-{i}"),
+                            "--credentials-file",
+                            file.to_str().unwrap(),
+                        ],
+                    );
+                }
+            });
+        }
+    });
+    let listed: serde_json::Value =
+        serde_json::from_str(&iam(db, key, &["list-host-credentials"])).unwrap();
+    let listed = listed["HostCredentials"].as_array().unwrap();
+    assert_eq!(listed.len(), 24, "{listed:?}");
+    for c in listed {
+        let host = c["HostName"].as_str().unwrap();
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(format!("{host}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(file["AccessKeyId"], c["AccessKeyId"], "{host}");
+    }
+}
