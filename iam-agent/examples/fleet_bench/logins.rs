@@ -156,6 +156,18 @@ pub fn login_ab(pairs: usize) {
         t_setup.elapsed(),
         phc_params(&fleet_phc)
     );
+    // The server's share: the same login as a signed host-API call from here (the
+    // host's credential, through its relay as the agent goes), timed one at a time.
+    let c = creds(h);
+    let mut direct: Vec<f64> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            assert!(host_login(h.relay_ports[0], &c, "alice"), "a direct login");
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    eprintln!("direct host-API logins (ms): {direct:.1?}");
+    direct.sort_by(f64::total_cmp);
     let input = sb.write("bench.in", &format!("{PASSWORD}\n"), 0o600);
     // A warm-up login each, checked; then the interleaved pairs, timed in the script
     // (bash's $EPOCHREALTIME around each pamtester run, nothing else inside).
@@ -190,6 +202,26 @@ done
         (if s == "local-login" { &mut a } else { &mut b }).push(ms);
     }
     assert_eq!(failed, 0, "every login succeeds:\n{}", out.stdout);
+    if std::env::var_os("BENCH_FLEET_SERIES").is_some() {
+        let after: Vec<f64> = (0..10)
+            .map(|_| {
+                let t = Instant::now();
+                assert!(host_login(h.relay_ports[0], &c, "alice"), "a direct login");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        eprintln!("direct host-API logins after the pairs (ms): {after:.1?}");
+        let timed = sb.run(
+            &format!(
+                "for ph in authenticate acct_mgmt; do for i in 1 2 3; do t0=$EPOCHREALTIME; pamtester fleet-login alice $ph < {} >/dev/null 2>&1; t1=$EPOCHREALTIME; echo \"$ph ${{t0/./}} ${{t1/./}}\"; done; done",
+                input.display()
+            ),
+            Duration::from_secs(120),
+        );
+        eprintln!("phases alone (µs):\n{}", timed.stdout);
+        eprintln!("local, in order (ms): {a:.0?}\nfleet, in order (ms): {b:.0?}");
+        eprintln!("agent log:\n{}", h.agent_log());
+    }
     let diffs: Vec<f64> = {
         let mut d: Vec<f64> = b.iter().zip(&a).map(|(b, a)| b - a).collect();
         d.sort_by(f64::total_cmp);
@@ -207,6 +239,11 @@ done
         pct(&b, 0.99),
         pct(&b, 0.5) - pct(&a, 0.5),
         pct(&diffs, 0.5),
+    );
+    println!(
+        "  of which iamd's host-API login (signed, from here through the host's relay, one at a time): median {:.1} ms, p99 {:.1} ms",
+        pct(&direct, 0.5),
+        pct(&direct, 0.99)
     );
 }
 
