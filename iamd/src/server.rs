@@ -612,12 +612,7 @@ async fn host_replica(
     };
     let result = match result {
         Ok((caller, Pulled::Unchanged(v))) => {
-            // Wait for a newer version, then take the snapshot. Newer, not merely
-            // other: the watcher reads the store every VERSION_POLL, so it may still hold
-            // an older version than the one just read here; waking on that answered the
-            // same snapshot again at once, and the agent pulled it again and again until
-            // the watcher caught up. (A store whose version went back is answered at
-            // once by the first read above: `since` differs.)
+            // Wait for a newer version (the watcher may lag the read), then snapshot.
             let wait = Duration::from_secs(pull.wait).min(st.longest_wait);
             let moved = matches!(
                 tokio::time::timeout(wait, changes.wait_for(|x| *x > v)).await,
