@@ -40,8 +40,8 @@ fn main() {
         servers: 2,
         agents: true,
         wait_seconds: 20,
-        sqlite: false,
         show: true,
+        ..Options::default()
     });
     note(&format!(
         "store URL (both servers, whichever is writable): {}",
