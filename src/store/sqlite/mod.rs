@@ -15,6 +15,7 @@ mod login;
 mod mfa;
 mod migrate;
 mod policies;
+mod reconnect;
 mod roles;
 pub(crate) mod safe_open;
 mod schema;
