@@ -116,6 +116,7 @@ pub fn login_ab(pairs: usize) {
         wait_seconds: 20,
         sqlite: false,
         show: false,
+        ..Options::default()
     });
     user_with_password(&f.url, "alice");
     allow_login(&f.url, "alice");
@@ -359,6 +360,7 @@ pub fn rate(secs: u64, clients: usize, rounds: usize) {
         wait_seconds: 20,
         sqlite: false,
         show: false,
+        ..Options::default()
     });
     // One user per client: logins of one user settle one after the other on its row.
     let next = AtomicUsize::new(0);
