@@ -46,12 +46,18 @@ struct World {
     port: u16,
     iamd: Option<Proc>,
     agents: Vec<Proc>,
+    max_age: i64,
 }
 
 impl World {
     /// The server's store with alice (password + TOTP, allowed host:Login on web-*),
     /// one iamd, and the two hosts' agents with their replicas current.
     fn new() -> World {
+        World::with_offline_max_age(3 * 86_400)
+    }
+
+    /// [`World::new`] with the agents' `offline_max_age`.
+    fn with_offline_max_age(max_age: i64) -> World {
         let mut sb = Sandbox::new();
         sb.user("alice", 2001);
         for host in ["web-a", "web-b"] {
@@ -76,6 +82,7 @@ impl World {
             port,
             iamd: None,
             agents: Vec::new(),
+            max_age,
         };
         w.start_iamd();
         for host in ["web-a", "web-b"] {
@@ -132,8 +139,10 @@ impl World {
         let cfg = self.sb.write(
             &format!("{host}/agent.toml"),
             &format!(
-                "servers = [\"http://127.0.0.1:{}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\nwait_seconds = 5\nretry_seconds = 1\n",
-                self.port
+                "servers = [\"http://127.0.0.1:{}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\noffline = {offline:?}\noffline_max_age = {}\nwait_seconds = 5\nretry_seconds = 1\n",
+                self.port,
+                self.max_age,
+                offline = self.offline_db(host),
             ),
             0o644,
         );
@@ -165,6 +174,22 @@ impl World {
 
     fn replica(&self, host: &str) -> PathBuf {
         self.sb.path(&format!("store/{host}-replica.db"))
+    }
+
+    fn offline_db(&self, host: &str) -> PathBuf {
+        self.sb.path(&format!("store/{host}-offline.db"))
+    }
+
+    /// The journal of `host`'s offline decisions: (kind, step, reason).
+    fn journal(&self, host: &str) -> Vec<(String, Option<i64>, String)> {
+        let c = rusqlite::Connection::open(self.offline_db(host)).unwrap();
+        let mut st = c
+            .prepare("SELECT kind, step, reason FROM journal ORDER BY seq")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     fn agent_log(&self, host: &str) -> String {
@@ -406,5 +431,78 @@ n = struct.unpack('>I', s.recv(4))[0]; print(s.recv(n).decode())
             .contains("uid 2001 is neither root nor the iam-sts helper"),
         "{}",
         w.agent_log("web-a")
+    );
+}
+
+#[test]
+fn offline_logins_need_material_a_fresh_code_and_a_recent_sync() {
+    require_root!();
+    let mut w = World::new();
+    totp::wait_for_fresh_step(8);
+    let (now_code, next_code) = totp::code_pair(&w.seed, 0);
+    // Online on web-a: the host gets alice's offline material.
+    let out = w.login("web-a", &[PASSWORD, &now_code]);
+    assert!(out.ok(), "{out}\n{}", w.agent_log("web-a"));
+    // The material holds no seed and no password hash.
+    let bytes = std::fs::read(w.offline_db("web-a")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"tags\""), "material kept on web-a");
+    assert!(!text.contains("$argon2id$") && !text.contains(&w.seed), "a secret on web-a");
+
+    // The outage.
+    w.iamd = None;
+    // The next step's code, offline, on web-a: accepted.
+    let out = w.login("web-a", &[PASSWORD, &next_code]);
+    assert!(out.ok(), "{out}\n{}\n{}", w.sb.syslog(), w.agent_log("web-a"));
+    let log = w.sb.syslog();
+    assert!(
+        log.contains("offline: password + verification code"),
+        "{log}"
+    );
+    // Replayed on web-a: refused by the local watermark.
+    let out = w.login("web-a", &[PASSWORD, &next_code]);
+    assert!(!out.ok(), "{out}");
+    // The code spent online (below the synced watermark): refused.
+    let out = w.login("web-a", &[PASSWORD, &now_code]);
+    assert!(!out.ok(), "{out}");
+    // A wrong password offline.
+    let out = w.login("web-a", &["not-the-password", &next_code]);
+    assert!(!out.ok(), "{out}");
+    // web-b never saw alice online: no material, denied.
+    let out = w.login("web-b", &[PASSWORD, &next_code]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.sb.syslog().contains("holds no offline material"),
+        "{}",
+        w.sb.syslog()
+    );
+    // The journal of web-a: the offline login (its step) and the failures, in order.
+    let j = w.journal("web-a");
+    let kinds: Vec<&str> = j.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["login", "failure", "failure", "failure"], "{j:?}");
+    assert!(j[0].1.is_some(), "{j:?}");
+    // Three offline failures lock alice on web-a, even with the right answers.
+    let (_, later) = totp::code_pair(&w.seed, 30);
+    let out = w.login("web-a", &[PASSWORD, &later]);
+    assert!(!out.ok(), "{out}");
+    assert!(w.sb.syslog().contains("locked offline"), "{}", w.sb.syslog());
+}
+
+#[test]
+fn a_replica_older_than_offline_max_age_denies() {
+    require_root!();
+    let mut w = World::with_offline_max_age(3);
+    totp::wait_for_fresh_step(12);
+    let (now_code, next_code) = totp::code_pair(&w.seed, 0);
+    let out = w.login("web-a", &[PASSWORD, &now_code]);
+    assert!(out.ok(), "{out}");
+    w.iamd = None;
+    std::thread::sleep(Duration::from_secs(5));
+    let out = w.login("web-a", &[PASSWORD, &next_code]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.sb.syslog().contains("older than offline_max_age"),
+        "{}",
+        w.sb.syslog()
     );
 }

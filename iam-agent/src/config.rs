@@ -26,6 +26,13 @@ pub struct Config {
     /// The `iam-sts` helper whose processes may use the socket besides root's.
     #[serde(default = "default_sts_helper")]
     pub sts_helper: Option<PathBuf>,
+    /// The host's offline state (material, watermarks, failures, journal).
+    #[serde(default = "default_offline")]
+    pub offline: PathBuf,
+    /// Seconds offline material and the replica stay usable while no server answers
+    /// (0: never decide offline). Default 3 days.
+    #[serde(default = "default_offline_max_age")]
+    pub offline_max_age: i64,
     /// How long one pull waits at the server for a change.
     #[serde(default = "default_wait")]
     pub wait_seconds: u64,
@@ -45,6 +52,12 @@ fn default_socket() -> PathBuf {
 }
 fn default_sts_helper() -> Option<PathBuf> {
     Some(PathBuf::from("/usr/bin/iam-sts"))
+}
+fn default_offline() -> PathBuf {
+    PathBuf::from("/var/lib/pam-iam/offline.db")
+}
+fn default_offline_max_age() -> i64 {
+    3 * 86_400
 }
 fn default_wait() -> u64 {
     20

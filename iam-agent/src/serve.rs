@@ -3,10 +3,12 @@
 //! configured `iam-sts` helper are served (SO_PEERCRED). A login is forwarded to
 //! `iamd` ([`iamd::host_api`]) along the server list: any answer from a server is
 //! final; only when no server can be reached (no connection, timeout) do the offline
-//! rules decide.
+//! rules decide ([`crate::offline`]).
 
 use crate::client;
 use crate::config::{Config, HostCredentials, Server};
+use crate::offline::Offline;
+use pam_iam::credentials::offline::Material;
 use iamd::host_api;
 use pam_iam::fleet::proto::{self, Answer, LoginRequest, Request};
 use serde::Serialize;
@@ -52,6 +54,7 @@ struct Ctx {
     replica: PathBuf,
     sts_helper: Option<PathBuf>,
     shared: Arc<Shared>,
+    offline: Arc<Offline>,
 }
 
 /// Bind the socket (root's, in a root-owned 0755 directory; the socket itself 0666 so
@@ -78,6 +81,7 @@ pub fn start(cfg: &Config, creds: HostCredentials, shared: Arc<Shared>) -> Resul
         replica: cfg.replica.clone(),
         sts_helper: cfg.sts_helper.clone(),
         shared,
+        offline,
     });
     std::thread::Builder::new()
         .name("agent-socket".into())
@@ -178,7 +182,9 @@ fn answer(ctx: &Ctx, req: Request) -> Answer {
                     mfa: v["Mfa"] == true,
                 },
                 Forwarded::Final(reason) => Answer::Error { reason },
-                Forwarded::Unreachable => offline_prompts(&ctx.replica, &user),
+                Forwarded::Unreachable => ctx
+                    .offline
+                    .prompts(&user, replica_has_user(&ctx.replica, &user)),
             }
         }
         Request::Login(l) => login(ctx, &l),
@@ -202,6 +208,8 @@ struct LoginBodyOut<'a> {
     tty: Option<&'a str>,
     #[serde(rename = "CodeOnly")]
     code_only: bool,
+    #[serde(rename = "OfflineSeconds")]
+    offline_seconds: i64,
 }
 
 fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
@@ -213,6 +221,11 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
         rhost: l.rhost.as_deref(),
         tty: l.tty.as_deref(),
         code_only: l.code_only,
+        offline_seconds: if ctx.offline.wants_material(&l.user, crate::now()) {
+            ctx.offline.max_age
+        } else {
+            0
+        },
     };
     let mut body = Zeroizing::new(Vec::with_capacity(4096));
     if let Err(e) = serde_json::to_writer(&mut *body, &out) {
@@ -222,12 +235,23 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
     }
     match forward(ctx, host_api::LOGIN_PATH, &body) {
         Forwarded::Answer(v) => match v["Decision"].as_str() {
-            Some("Allow") => Answer::Allow {
-                reason: v["Reason"].as_str().unwrap_or("").to_string(),
-                mfa: v["Mfa"] == true,
-                offline: false,
-                auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
-            },
+            Some("Allow") => {
+                let material = serde_json::from_value::<Material>(v["Offline"].clone()).ok();
+                if let Err(e) = ctx.offline.online_success(
+                    &ctx.creds.host,
+                    &l.user,
+                    material,
+                    v["Watermark"].as_i64(),
+                ) {
+                    crate::log(&format!("cannot keep the offline material: {e}"));
+                }
+                Answer::Allow {
+                    reason: v["Reason"].as_str().unwrap_or("").to_string(),
+                    mfa: v["Mfa"] == true,
+                    offline: false,
+                    auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
+                }
+            }
             Some("Deny") => Answer::Deny {
                 reason: v["Reason"].as_str().unwrap_or("").to_string(),
                 offline: false,
@@ -238,11 +262,7 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
             },
         },
         Forwarded::Final(reason) => Answer::Error { reason },
-        Forwarded::Unreachable => Answer::Deny {
-            reason: "iamd is unreachable and this host holds no offline material for the user"
-                .into(),
-            offline: true,
-        },
+        Forwarded::Unreachable => ctx.offline.decide(l, crate::now()),
     }
 }
 
@@ -276,6 +296,7 @@ fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
                     v["Error"]["Message"].as_str().unwrap_or("")
                 );
                 if status == 200 {
+                    ctx.offline.note_sync(crate::now());
                     return Forwarded::Answer(v);
                 }
                 if status < 500 {
@@ -297,13 +318,7 @@ fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
     }
 }
 
-/// Offline, the prompts come from the replica: an IAM user is asked for a code (whether
-/// or not it has a device, the agent cannot tell without `iamd`).
-fn offline_prompts(replica: &Path, user: &str) -> Answer {
-    let known = replica_has_user(replica, user);
-    Answer::Prompts { known, mfa: known }
-}
-
+/// Whether the replica knows `user` (the prompts offline for a user without material).
 fn replica_has_user(replica: &Path, user: &str) -> bool {
     let opts = pam_iam::store::OpenOptions {
         insecure_ok: std::env::var(pam_iam::store::ENV_INSECURE).is_ok_and(|v| v == "1"),

@@ -11,7 +11,7 @@
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
 use pam_iam::audit::Decision;
-use pam_iam::credentials::sealed;
+use pam_iam::credentials::{offline, sealed};
 use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
 use pam_iam::pam::verify::{self, Presented, Rules, Verdict};
 use pam_iam::store::replica::Replica;
@@ -282,6 +282,9 @@ pub struct LoginBody {
     /// sshd verified a public key first (`mode=code`).
     #[serde(rename = "CodeOnly", default)]
     pub code_only: bool,
+    /// Seconds of offline material the host asks for after a success (0: none).
+    #[serde(rename = "OfflineSeconds", default)]
+    pub offline_seconds: i64,
 }
 
 /// What a host API call over a JSON body answers: status and body, and the audit rows
@@ -368,11 +371,20 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             reason.clone(),
             json!({ "Decision": "Deny", "Reason": reason }),
         ),
-        Verdict::Allowed { reason, mfa } => (
-            Decision::Allow,
-            (*reason).to_string(),
-            json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now }),
-        ),
+        Verdict::Allowed { reason, mfa } => {
+            let mut a =
+                json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now });
+            match offline_material(store, &caller.host, &body, now) {
+                Ok((watermark, material)) => {
+                    a["Watermark"] = json!(watermark);
+                    if let Some(m) = material {
+                        a["Offline"] = json!(m);
+                    }
+                }
+                Err(e) => return refused(Some(caller), &backend_error(&e)),
+            }
+            (Decision::Allow, (*reason).to_string(), a)
+        }
     };
     let row = AuditEvent {
         time: now,
@@ -393,6 +405,43 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         body: answer,
         caller: Some(caller),
     }
+}
+
+/// After a success: the device's watermark now (the host's last-synced watermark) and,
+/// when the host asks and the login had a password, offline material bound to the
+/// credential's host ([`offline::issue`]: keyed tags of the coming steps, no seed).
+fn offline_material(
+    store: &dyn Store,
+    host: &str,
+    body: &LoginBody,
+    now: i64,
+) -> Result<(i64, Option<offline::Material>), BackendError> {
+    let info = store
+        .auth_info(&body.user)
+        .map_err(BackendError::from)?
+        .ok_or_else(|| BackendError::Internal("the user vanished".into()))?;
+    let watermark = info.mfa.as_ref().map_or(-1, |m| m.watermark);
+    let Some(password) = body.password.as_ref().filter(|_| body.offline_seconds > 0) else {
+        return Ok((watermark, None));
+    };
+    let device = info.mfa.as_ref().map(|m| offline::IssueDevice {
+        serial: &m.serial_number,
+        seed: &m.seed,
+        watermark: m.watermark,
+    });
+    let lifetime = body.offline_seconds.min(offline::MAX_STEPS * 30);
+    let params = store.hash_params().map_err(BackendError::from)?;
+    let m = offline::issue(
+        password,
+        &body.user,
+        host,
+        &params,
+        device.as_ref(),
+        now,
+        lifetime,
+    )
+    .map_err(|e| BackendError::Internal(e.to_string()))?;
+    Ok((watermark, Some(m)))
 }
 
 /// TOTP steps either side of now the server accepts (the module's default `window=`;

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod key_file;
 pub mod lockout;
 pub mod mfa_seed;
+pub mod offline;
 pub mod password;
 pub mod password_policy;
 pub mod recovery;

@@ -48,6 +48,19 @@ pub fn verify(seed: &[u8], code: &str, now: i64, window: u16) -> Result<Option<i
         .and_then(|s| i64::try_from(s).ok()))
 }
 
+/// The code of `seed` for time step `step`: for the offline material `iamd` issues
+/// (keyed tags of the coming steps' codes, never the seed, go to a host).
+///
+/// # Errors
+/// [`CredError::Seed`] for an unusable seed or a step before 1970.
+pub fn code_at_step(seed: &[u8], step: i64) -> Result<Zeroizing<String>, CredError> {
+    let t = step
+        .checked_mul(STEP)
+        .and_then(|t| u64::try_from(t).ok())
+        .ok_or_else(|| CredError::Seed("time before 1970".into()))?;
+    Ok(Zeroizing::new(totp(seed, 0)?.generate(t)))
+}
+
 /// The code of `seed` at unix second `t`, for unit tests of the callers (whole-program
 /// tests use oathtool, an independent implementation).
 #[cfg(test)]
