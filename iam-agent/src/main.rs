@@ -63,7 +63,12 @@ fn run(args: &Args) -> Result<(), String> {
     let mut offline_state = None;
     if !args.once {
         let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
-        let off = std::sync::Arc::new(offline::Offline::open(&cfg.offline, cfg.offline_max_age)?);
+        let off = std::sync::Arc::new(offline::Offline::open(
+            &cfg.offline,
+            &creds.host,
+            cfg.offline_max_age,
+            cfg.offline_lockout(),
+        )?);
         serve::start(
             &cfg,
             creds,
@@ -127,6 +132,7 @@ fn run(args: &Args) -> Result<(), String> {
                     break;
                 }
                 Ok(Answer::Unchanged) => {
+                    synced(&offline_state);
                     shared
                         .online
                         .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -7,9 +7,9 @@
 
 use crate::client;
 use crate::config::{Config, HostCredentials, Server};
-use crate::offline::Offline;
-use pam_iam::credentials::offline::Material;
+use crate::offline::{Decided, Offline};
 use iamd::host_api;
+use pam_iam::credentials::offline::{Held, Material};
 use pam_iam::fleet::proto::{self, Answer, LoginRequest, Request};
 use serde::Serialize;
 use std::os::unix::fs::PermissionsExt;
@@ -62,7 +62,12 @@ struct Ctx {
 ///
 /// # Errors
 /// The socket cannot be made.
-pub fn start(cfg: &Config, creds: HostCredentials, shared: Arc<Shared>) -> Result<(), String> {
+pub fn start(
+    cfg: &Config,
+    creds: HostCredentials,
+    shared: Arc<Shared>,
+    offline: Arc<Offline>,
+) -> Result<(), String> {
     let path = &cfg.socket;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -182,9 +187,12 @@ fn answer(ctx: &Ctx, req: Request) -> Answer {
                     mfa: v["Mfa"] == true,
                 },
                 Forwarded::Final(reason) => Answer::Error { reason },
-                Forwarded::Unreachable => ctx
-                    .offline
-                    .prompts(&user, replica_has_user(&ctx.replica, &user)),
+                Forwarded::Unreachable => {
+                    let (known, mfa) = ctx
+                        .offline
+                        .prompts(&user, replica_has_user(&ctx.replica, &user));
+                    Answer::Prompts { known, mfa }
+                }
             }
         }
         Request::Login(l) => login(ctx, &l),
@@ -210,6 +218,8 @@ struct LoginBodyOut<'a> {
     code_only: bool,
     #[serde(rename = "OfflineSeconds")]
     offline_seconds: i64,
+    #[serde(rename = "OfflineHeld", skip_serializing_if = "Option::is_none")]
+    offline_held: Option<Held>,
 }
 
 fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
@@ -221,11 +231,12 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
         rhost: l.rhost.as_deref(),
         tty: l.tty.as_deref(),
         code_only: l.code_only,
-        offline_seconds: if ctx.offline.wants_material(&l.user, crate::now()) {
+        offline_seconds: if l.password.is_some() {
             ctx.offline.max_age
         } else {
             0
         },
+        offline_held: ctx.offline.held(&l.user),
     };
     let mut body = Zeroizing::new(Vec::with_capacity(4096));
     if let Err(e) = serde_json::to_writer(&mut *body, &out) {
@@ -236,13 +247,23 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
     match forward(ctx, host_api::LOGIN_PATH, &body) {
         Forwarded::Answer(v) => match v["Decision"].as_str() {
             Some("Allow") => {
-                let material = serde_json::from_value::<Material>(v["Offline"].clone()).ok();
-                if let Err(e) = ctx.offline.online_success(
-                    &ctx.creds.host,
-                    &l.user,
-                    material,
-                    v["Watermark"].as_i64(),
-                ) {
+                if let Some(e) = v["OfflineError"].as_str() {
+                    crate::log(&format!("no new offline material for {:?}: {e}", l.user));
+                }
+                let material = match v.get("Offline") {
+                    None => None,
+                    Some(m) => match serde_json::from_value::<Material>(m.clone()) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            crate::log(&format!("unreadable offline material: {e}"));
+                            None
+                        }
+                    },
+                };
+                if let Err(e) =
+                    ctx.offline
+                        .online_success(&l.user, material, v["Watermark"].as_i64())
+                {
                     crate::log(&format!("cannot keep the offline material: {e}"));
                 }
                 Answer::Allow {
@@ -256,13 +277,38 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
                 reason: v["Reason"].as_str().unwrap_or("").to_string(),
                 offline: false,
             },
-            Some("Unknown") => Answer::Unknown,
+            Some("Unknown") => {
+                ctx.offline.forget(&l.user);
+                Answer::Unknown
+            }
             _ => Answer::Error {
                 reason: format!("iamd answered an unknown decision: {v}"),
             },
         },
         Forwarded::Final(reason) => Answer::Error { reason },
-        Forwarded::Unreachable => ctx.offline.decide(l, crate::now()),
+        Forwarded::Unreachable => offline_login(ctx, l),
+    }
+}
+
+/// A login decided by the offline rules ([`crate::offline`]); a user the replica does
+/// not know is not an IAM user, offline as online.
+fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
+    if !replica_has_user(&ctx.replica, &l.user) {
+        ctx.offline.forget(&l.user);
+        return Answer::Unknown;
+    }
+    match ctx.offline.decide(l, crate::now()) {
+        Ok(Decided::Allow { reason, mfa }) => Answer::Allow {
+            reason,
+            mfa,
+            offline: true,
+            auth_time: crate::now(),
+        },
+        Ok(Decided::Deny { reason }) => Answer::Deny {
+            reason,
+            offline: true,
+        },
+        Err(reason) => Answer::Error { reason },
     }
 }
 
@@ -296,7 +342,6 @@ fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
                     v["Error"]["Message"].as_str().unwrap_or("")
                 );
                 if status == 200 {
-                    ctx.offline.note_sync(crate::now());
                     return Forwarded::Answer(v);
                 }
                 if status < 500 {

@@ -282,9 +282,14 @@ pub struct LoginBody {
     /// sshd verified a public key first (`mode=code`).
     #[serde(rename = "CodeOnly", default)]
     pub code_only: bool,
-    /// Seconds of offline material the host asks for after a success (0: none).
+    /// Seconds of offline material the host asks for after a success (its
+    /// `offline_max_age`; 0: it never decides offline).
     #[serde(rename = "OfflineSeconds", default)]
     pub offline_seconds: i64,
+    /// The material the host holds for the user, if any (new material is issued only
+    /// when that is stale: [`offline::should_issue`]).
+    #[serde(rename = "OfflineHeld", default)]
+    pub offline_held: Option<offline::Held>,
 }
 
 /// What a host API call over a JSON body answers: status and body, and the audit rows
@@ -330,8 +335,9 @@ pub fn serve_prompts(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, n
 /// `POST /host/v1/login`: the answers verified by the one login check of the product
 /// (`pam::verify`, as the local module runs it), and the `authenticate` audit row
 /// written before the answer, attributed to the credential's host. Answers
-/// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…}`, `{"Decision":"Deny",…}` or
-/// `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
+/// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…,"Watermark":…}` (plus
+/// `"Offline"`: new offline material for this host, when due), `{"Decision":"Deny",…}`
+/// or `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
 pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
     let caller = match authenticate(store, secrets_key, req, now) {
         Ok(c) => c,
@@ -374,6 +380,8 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         Verdict::Allowed { reason, mfa } => {
             let mut a =
                 json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now });
+            // The login stands whatever happens to its offline material (the code is
+            // spent): a failed issue only leaves the host without new material.
             match offline_material(store, &caller.host, &body, now) {
                 Ok((watermark, material)) => {
                     a["Watermark"] = json!(watermark);
@@ -381,7 +389,7 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
                         a["Offline"] = json!(m);
                     }
                 }
-                Err(e) => return refused(Some(caller), &backend_error(&e)),
+                Err(e) => a["OfflineError"] = json!(e.to_string()),
             }
             (Decision::Allow, (*reason).to_string(), a)
         }
@@ -408,8 +416,9 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
 }
 
 /// After a success: the device's watermark now (the host's last-synced watermark) and,
-/// when the host asks and the login had a password, offline material bound to the
-/// credential's host ([`offline::issue`]: keyed tags of the coming steps, no seed).
+/// when the login had a password and what the host holds is stale, offline material
+/// bound to the credential's host ([`offline::issue`]: keyed tags of the coming steps,
+/// no seed). Costs one argon2id when it issues.
 fn offline_material(
     store: &dyn Store,
     host: &str,
@@ -421,7 +430,18 @@ fn offline_material(
         .map_err(BackendError::from)?
         .ok_or_else(|| BackendError::Internal("the user vanished".into()))?;
     let watermark = info.mfa.as_ref().map_or(-1, |m| m.watermark);
-    let Some(password) = body.password.as_ref().filter(|_| body.offline_seconds > 0) else {
+    let device_id = info
+        .mfa
+        .as_ref()
+        .map(|m| offline::device_id(&m.serial_number, &m.seed));
+    let wanted = offline::should_issue(
+        body.offline_held.as_ref(),
+        device_id.as_deref(),
+        info.login_profile.as_ref().map(|p| p.password_last_changed),
+        body.offline_seconds,
+        now,
+    );
+    let Some(password) = body.password.as_ref().filter(|_| wanted) else {
         return Ok((watermark, None));
     };
     let device = info.mfa.as_ref().map(|m| offline::IssueDevice {
@@ -429,7 +449,6 @@ fn offline_material(
         seed: &m.seed,
         watermark: m.watermark,
     });
-    let lifetime = body.offline_seconds.min(offline::MAX_STEPS * 30);
     let params = store.hash_params().map_err(BackendError::from)?;
     let m = offline::issue(
         password,
@@ -438,9 +457,9 @@ fn offline_material(
         &params,
         device.as_ref(),
         now,
-        lifetime,
+        body.offline_seconds,
     )
-    .map_err(|e| BackendError::Internal(e.to_string()))?;
+    .map_err(|e| BackendError::Internal(format!("cannot issue offline material: {e}")))?;
     Ok((watermark, Some(m)))
 }
 
