@@ -111,12 +111,14 @@ impl Fleet {
         }
     }
 
-    fn iamd(&self, port: u16) -> Proc {
+    /// `iamd` on `port` with `extra` flags.
+    fn iamd(&self, port: u16, extra: &[&str]) -> Proc {
         let log = std::fs::File::create(self.path(&format!("iamd-{port}.log"))).unwrap();
         let p = Proc(
             Command::new(bin("iamd"))
                 .args(["--db", self.db.to_str().unwrap(), "--http", "--listen"])
                 .arg(format!("127.0.0.1:{port}"))
+                .args(extra)
                 .env("PAM_IAM_INSECURE_STORE", "1")
                 .env("PAM_IAM_USERDB", "off")
                 .stdout(Stdio::null())
@@ -427,7 +429,7 @@ fn replica_holds_only_what_a_host_may_know() {
     let web01 = f.host_credentials("web-01");
     let host_secret = web01.secret.clone();
     let port = free_port();
-    let _d = f.iamd(port);
+    let _d = f.iamd(port, &[]);
     let (_agent, replica, log) = f.agent(&web01, &[port]);
     let want = server_version(&f);
     wait_until(Duration::from_secs(20), "the first replica", || {
@@ -551,8 +553,8 @@ fn changes_propagate_and_the_agent_fails_over_and_keeps_its_replica() {
     ]);
     let web01 = f.host_credentials("web-01");
     let (pa, pb) = (free_port(), free_port());
-    let a = f.iamd(pa);
-    let b = f.iamd(pb);
+    let a = f.iamd(pa, &[]);
+    let b = f.iamd(pb, &[]);
     let (_agent, replica, log) = f.agent(&web01, &[pa, pb]);
     let v0 = server_version(&f);
     wait_until(Duration::from_secs(20), "the first replica", || {
@@ -619,7 +621,7 @@ fn changes_propagate_and_the_agent_fails_over_and_keeps_its_replica() {
         "SELECT count(*) FROM users WHERE name = 'dave'"
     ));
     // A server back: the agent catches up.
-    let _a = f.iamd(pa);
+    let _a = f.iamd(pa, &[]);
     wait_until(Duration::from_secs(20), "the catch-up", || {
         replica_has(&replica, "SELECT count(*) FROM users WHERE name = 'dave'")
     });
@@ -667,7 +669,7 @@ fn a_host_is_confined_to_its_own_view_and_a_revoked_host_is_refused() {
     let web01 = f.host_credentials("web-01");
     let web02 = f.host_credentials("web-02");
     let port = free_port();
-    let _d = f.iamd(port);
+    let _d = f.iamd(port, &[]);
 
     // Each host gets its own view, decided by its credential.
     let (s, body) = pull(port, &web01, "");
@@ -780,4 +782,19 @@ fn a_host_is_confined_to_its_own_view_and_a_revoked_host_is_refused() {
     );
     // The other host goes on.
     assert_eq!(pull(port, &web02, "").0, 200);
+}
+
+/// A long poll is never cut by the idle timeout (2 s here; 60 s = the longest wait by
+/// default): cut, the answer would be empty and `signed` panic.
+#[test]
+fn a_long_poll_is_answered_before_the_idle_timeout_cuts_it() {
+    let f = Fleet::new();
+    let web01 = f.host_credentials("web-01");
+    let port = free_port();
+    let _d = f.iamd(port, &["--idle-timeout", "2"]);
+    let ver = server_version(&f);
+    for wait in [2, 5] {
+        let (s, body) = pull(port, &web01, &format!("since={ver}&wait={wait}"));
+        assert!(s == 200 && body.contains("\"Unchanged\":true"), "{body}");
+    }
 }

@@ -5,7 +5,10 @@
 pub mod config;
 pub mod conn;
 pub mod host_api;
+pub mod operations;
+pub mod paging;
 pub mod query;
+pub mod resource;
 pub mod server;
 pub mod service;
 pub mod sigv4;

@@ -129,7 +129,7 @@ fn run(cfg: Config) -> Result<(), String> {
         .secrets_key
         .clone()
         .unwrap_or_else(|| opts.location.default_secrets_key());
-    let state = iamd::server::state(&opts, key, cfg.workers, cfg.body_timeout)?;
+    let state = iamd::server::state(&opts, key, cfg.workers, cfg.body_timeout, cfg.idle_timeout)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

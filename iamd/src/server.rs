@@ -282,6 +282,9 @@ pub struct AppState {
     pub watching: std::sync::Once,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// The longest a host API long poll waits: below the connection idle timeout, so
+    /// an answer always leaves before the idle deadline can cut the connection.
+    pub longest_wait: Duration,
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
@@ -295,6 +298,7 @@ pub fn state(
     secrets_key_path: PathBuf,
     workers: usize,
     body_timeout: Duration,
+    idle_timeout: Duration,
 ) -> Result<Arc<AppState>, String> {
     let opts = &OpenOptions {
         secrets_key: secrets_key_path.clone(),
@@ -325,7 +329,17 @@ pub fn state(
         version: tokio::sync::watch::Sender::new(0),
         watching: std::sync::Once::new(),
         body_timeout,
+        longest_wait: longest_wait(idle_timeout),
     }))
+}
+
+/// The longest a long poll may wait on a connection with `idle` as its idle timeout:
+/// [`host_api::MAX_WAIT_SECS`], but always ending a margin (up to 5 s, half the idle
+/// timeout at most) before the idle deadline. A waiting long poll reads and writes
+/// nothing, so with the two equal (60 s) the idle deadline raced the answer.
+pub fn longest_wait(idle: Duration) -> Duration {
+    let margin = (idle / 2).min(Duration::from_secs(5));
+    Duration::from_secs(host_api::MAX_WAIT_SECS).min(idle - margin)
 }
 
 /// How often the watcher reads the store version (every `iamd` sharing a store sees
@@ -594,7 +608,7 @@ async fn host_replica(
     let result = match result {
         Ok((caller, Pulled::Unchanged(v))) => {
             // Wait for another version, then take the snapshot.
-            let wait = Duration::from_secs(pull.wait);
+            let wait = Duration::from_secs(pull.wait).min(st.longest_wait);
             let moved = matches!(
                 tokio::time::timeout(wait, changes.wait_for(|x| *x != 0 && *x != v)).await,
                 Ok(Ok(_))

@@ -118,7 +118,7 @@ fn ours(name: &str, aws_members: &BTreeSet<String>) -> (BTreeSet<String>, BTreeS
             members.insert((*p).to_string());
         }
     }
-    for (_, m) in iamd::service::WIRE_REQUIRED
+    for (_, m) in iamd::operations::WIRE_REQUIRED
         .iter()
         .filter(|(a, _)| *a == name)
     {
@@ -128,7 +128,7 @@ fn ours(name: &str, aws_members: &BTreeSet<String>) -> (BTreeSet<String>, BTreeS
         members.remove(*m);
         required.remove(*m);
     }
-    if iamd::service::SELF_OPERATIONS.contains(&name) {
+    if iamd::operations::SELF_OPERATIONS.contains(&name) {
         // Left out, it is the caller.
         required.remove("UserName");
     }
@@ -137,7 +137,7 @@ fn ours(name: &str, aws_members: &BTreeSet<String>) -> (BTreeSet<String>, BTreeS
 
 fn differences(aws: &Model) -> Vec<String> {
     let mut problems = Vec::new();
-    for name in iamd::service::IAM_OPERATIONS {
+    for name in iamd::operations::IAM_OPERATIONS {
         let Some((members, required)) = aws.get(*name) else {
             problems.push(format!("{name}: not an operation of AWS IAM"));
             continue;

@@ -1,0 +1,297 @@
+//! Contract cases of secrets and fleet state: `atomically`, sealed MFA seeds and root
+//! keys, host credentials, replica export and import with the store version.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+
+/// `atomically`: every step commits together or none does; a failed step alone rolls
+/// back only itself when the body goes on.
+pub fn atomically_is_all_or_nothing(s: &dyn Store) {
+    let e = atomically(s, |tx| {
+        user(tx, "alice");
+        tx.tag(
+            TagTarget::User,
+            "alice",
+            &[Tag {
+                key: "team".into(),
+                value: "ops".into(),
+            }],
+        )?;
+        Err::<(), _>(StoreError::Validation("stop".into()))
+    })
+    .unwrap_err();
+    assert_eq!(e.to_string(), "stop");
+    assert_eq!(s.get_user("alice").unwrap_err().code(), "NoSuchEntity");
+    assert!(s.list_users("/").unwrap().is_empty());
+
+    let n = atomically(s, |tx| {
+        user(tx, "bob");
+        // A step that fails (quota: 51 tags) leaves nothing behind, and the body goes on.
+        let many: Vec<Tag> = (0..51)
+            .map(|i| Tag {
+                key: format!("k{i}"),
+                value: "v".into(),
+            })
+            .collect();
+        assert_eq!(
+            tx.tag(TagTarget::User, "bob", &many).unwrap_err().code(),
+            "LimitExceeded"
+        );
+        // Nested: one more step of the same transaction.
+        atomically(tx, |inner| {
+            inner.create_group("ops", "/", 1)?;
+            inner.add_user_to_group("ops", "bob")
+        })?;
+        Ok(tx.list_tags(TagTarget::User, "bob")?.len())
+    })
+    .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(s.list_groups_for_user("bob").unwrap().len(), 1);
+}
+
+/// TOTP seeds are sealed at rest (migration 10): no table holds a seed, yet every read
+/// path (the device, the enabled device, the login's read) opens it.
+pub fn mfa_seeds_are_sealed_at_rest(s: &dyn Store) {
+    user(s, "alice");
+    let seed = *b"seed-of-alice-20byte";
+    let spare = *b"seed-of-spare-20byte";
+    let a = s.create_virtual_mfa_device("alice", "/", &seed, 1).unwrap();
+    let b = s
+        .create_virtual_mfa_device("spare", "/", &spare, 1)
+        .unwrap();
+    s.enable_mfa_device("alice", &a.serial_number, -1, &[], 2)
+        .unwrap();
+    assert_eq!(
+        s.mfa_secret(&b.serial_number).unwrap().seed.as_slice(),
+        spare
+    );
+    assert_eq!(
+        s.enabled_mfa("alice").unwrap().unwrap().seed.as_slice(),
+        seed
+    );
+    let m = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
+    assert_eq!(m.seed.as_slice(), seed);
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let snap = s.export_snapshot().unwrap();
+    let mut sealed = Vec::new();
+    for t in &snap.tables {
+        for row in &t.rows {
+            for (col, v) in t.columns.iter().zip(row) {
+                let bytes = match v {
+                    crate::store::snapshot::Value::Bytes(b) => b.clone(),
+                    crate::store::snapshot::Value::Text(x) => x.as_bytes().to_vec(),
+                    _ => continue,
+                };
+                for needle in [&seed[..], &spare[..]] {
+                    assert!(!contains(&bytes, needle), "{}.{col} holds a seed", t.name);
+                }
+                if (t.name, *col) == ("mfa_devices", "seed_sealed") {
+                    sealed.push(bytes);
+                }
+            }
+        }
+    }
+    assert_eq!(sealed.len(), 2, "both devices hold a sealed seed");
+}
+
+/// Root access keys and sealed secrets (migration 6).
+pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
+    user(s, "bob");
+    atomically(s, |t| {
+        t.create_access_key("bob", "AKIAB", "h", 1)?;
+        t.set_access_key_secret("AKIAB", b"sealed-b")
+    })
+    .unwrap();
+    let c = s.access_key_credential("AKIAB").unwrap();
+    assert!(!c.root);
+    assert_eq!(c.key.user_name, "bob");
+    assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
+        .unwrap();
+    s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)
+        .unwrap();
+    assert_eq!(
+        s.create_root_access_key("AKIAR3", "h", b"x", 4)
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    let c = s.access_key_credential("AKIAR1").unwrap();
+    assert!(c.root);
+    assert_eq!(c.key.user_name, "");
+    assert_eq!(s.list_root_access_keys().unwrap().len(), 2);
+    assert!(
+        s.list_access_keys("bob").unwrap().len() == 1,
+        "root keys are nobody's"
+    );
+    s.update_root_access_key("AKIAR1", Status::Inactive)
+        .unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap().key.status,
+        Status::Inactive
+    );
+    s.record_access_key_use("AKIAR1", "iam", 9).unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1")
+            .unwrap()
+            .key
+            .last_used_date,
+        Some(9)
+    );
+    s.delete_root_access_key("AKIAR1").unwrap();
+    assert_eq!(
+        s.access_key_credential("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.delete_root_access_key("AKIAR1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    // A key with only a hash (made before migration 6) is the one to rotate.
+    assert!(s.unsealed_access_keys().unwrap().is_empty());
+    s.create_access_key("bob", "AKIAOLD", "h", 1).unwrap();
+    let old = s.unsealed_access_keys().unwrap();
+    assert_eq!(
+        old.iter()
+            .map(|k| (k.access_key_id.as_str(), k.user_name.as_str()))
+            .collect::<Vec<_>>(),
+        [("AKIAOLD", "bob")]
+    );
+}
+
+/// Host credentials (migration 8): one per host, its sealed secret, use, deletion.
+pub fn host_credentials_round_trip(s: &dyn Store) {
+    let v = s.store_version().unwrap();
+    let c = s
+        .create_host_credential("web1", "HKIAWEB1", "hash", b"sealed-1", 5)
+        .unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.key_id.as_str(), c.created),
+        ("web1", "HKIAWEB1", 5)
+    );
+    assert_eq!(
+        s.create_host_credential("WEB1", "HKIAWEB1B", "hash", b"x", 6)
+            .unwrap_err()
+            .code(),
+        "EntityAlreadyExists",
+        "host names compare without case"
+    );
+    s.create_host_credential("db1", "HKIADB1", "hash", b"sealed-2", 7)
+        .unwrap();
+    let (c, sealed) = s.host_credential("HKIAWEB1").unwrap();
+    assert_eq!(
+        (c.host.as_str(), sealed.as_slice()),
+        ("web1", &b"sealed-1"[..])
+    );
+    assert_eq!(c.last_used, None);
+    s.record_host_credential_use("HKIAWEB1", 9).unwrap();
+    assert_eq!(s.host_credential("HKIAWEB1").unwrap().0.last_used, Some(9));
+    let hosts: Vec<String> = s
+        .list_host_credentials()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.host)
+        .collect();
+    assert_eq!(hosts, ["db1", "web1"]);
+    s.delete_host_credential("web1").unwrap();
+    assert_eq!(
+        s.delete_host_credential("web1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.host_credential("HKIAWEB1").unwrap_err().code(),
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        s.store_version().unwrap(),
+        v,
+        "credentials are not in a replica: the version stays"
+    );
+}
+
+/// The store version moves with every change a replica carries and only with those; a
+/// host's export holds the replicated tables (its own host tags only) at that version;
+/// importing it back restores exactly that view and version.
+pub fn replica_export_import_and_store_version(s: &dyn Store) {
+    use super::replica::REPLICA_TABLES;
+    let v0 = s.store_version().unwrap();
+    user(s, "alice");
+    let v1 = s.store_version().unwrap();
+    assert!(v1 > v0, "a new user moves the version ({v0} -> {v1})");
+    let tag = |k: &str| Tag {
+        key: k.into(),
+        value: "v".into(),
+    };
+    s.tag_host("web1", &[tag("env")]).unwrap();
+    s.tag_host("db1", &[tag("tier")]).unwrap();
+    s.create_group("ops", "/", 1).unwrap();
+    s.add_user_to_group("ops", "alice").unwrap();
+    s.put_inline_policy(PrincipalKind::Group, "ops", "login", DOC)
+        .unwrap();
+    let v2 = s.store_version().unwrap();
+    assert!(v2 > v1);
+    // What a replica does not carry leaves the version alone.
+    s.create_login_profile("alice", "hash", false, 2).unwrap();
+    s.create_access_key("alice", "AKIAALICE", "h", 3).unwrap();
+    s.append_audit(&AuditEvent {
+        time: 4,
+        user: "alice".into(),
+        service: "sshd".into(),
+        action: "host:Login".into(),
+        decision: crate::audit::Decision::Allow,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.store_version().unwrap(), v2);
+
+    let r = s.export_replica("web1").unwrap();
+    assert_eq!(r.store_version, v2);
+    assert_eq!(r.host, "web1");
+    assert_eq!(r.schema_version, s.schema_version().unwrap());
+    assert_eq!(r.account_id, s.account_id().unwrap());
+    let names: Vec<&str> = r.tables.iter().map(|t| t.name.as_str()).collect();
+    let expected: Vec<&str> = REPLICA_TABLES.iter().map(|(t, _)| *t).collect();
+    assert_eq!(names, expected);
+    let table = |r: &super::replica::Replica, n: &str| {
+        r.tables.iter().find(|t| t.name == n).unwrap().clone()
+    };
+    let users = table(&r, "users");
+    let name_col = users.columns.iter().position(|c| c == "name").unwrap();
+    assert_eq!(users.rows.len(), 1);
+    assert_eq!(users.rows[0][name_col], serde_json::json!("alice"));
+    let hosts = table(&r, "host_tags");
+    let host_col = hosts.columns.iter().position(|c| c == "host").unwrap();
+    assert_eq!(hosts.rows.len(), 1, "only this host's tags");
+    assert_eq!(hosts.rows[0][host_col], serde_json::json!("web1"));
+    assert_eq!(table(&r, "group_inline").rows.len(), 1);
+
+    // Later changes, then the replica imported back: exactly its view and version.
+    user(s, "bob");
+    s.delete_inline_policy(PrincipalKind::Group, "ops", "login")
+        .unwrap();
+    assert!(s.store_version().unwrap() > v2);
+    // A replica store holds nothing a replica does not carry.
+    s.delete_access_key("alice", "AKIAALICE").unwrap();
+    s.delete_login_profile("alice").unwrap();
+    s.import_replica(&r).unwrap();
+    assert_eq!(s.store_version().unwrap(), v2);
+    assert_eq!(s.get_user("bob").unwrap_err().code(), "NoSuchEntity");
+    assert_eq!(s.export_replica("web1").unwrap(), r);
+    user(s, "carol");
+    assert!(
+        s.store_version().unwrap() > v2,
+        "versions go on after an import"
+    );
+
+    // A replica of another schema, or with a table a replica never carries, is refused
+    // and changes nothing.
+    let before = s.export_replica("web1").unwrap();
+    let mut other = before.clone();
+    other.schema_version += 1;
+    assert!(s.import_replica(&other).is_err());
+    let mut bad = before.clone();
+    bad.tables[0].name = "login_profiles".into();
+    assert!(s.import_replica(&bad).is_err());
+    assert_eq!(s.export_replica("web1").unwrap(), before);
+}

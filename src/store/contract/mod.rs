@@ -1,0 +1,101 @@
+//! The backend contract suite: every behaviour a store must have, written once against
+//! `&dyn Store`. A backend runs all of it with one line,
+//! `crate::store::contract::store_contract_suite!(factory);`, where `factory()` returns a
+//! fresh, empty [`Fixture`] (SQLite: `sqlite/tests.rs`).
+
+// Test code (compiled outside `cfg(test)` only for other crates' backend tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
+
+mod fleet;
+mod identity;
+mod sessions;
+pub use fleet::*;
+pub use identity::*;
+pub use sessions::*;
+
+const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+
+/// A fresh, empty store and whatever keeps it alive (a temporary directory, a server).
+pub struct Fixture {
+    /// The store under test.
+    pub store: Box<dyn Store>,
+    /// Dropped after the store: removes what the store lived in.
+    #[allow(dead_code)]
+    pub keep: Box<dyn std::any::Any>,
+}
+
+/// What a factory returns: a [`Fixture`], or `Option<Fixture>` for a backend that may be
+/// missing on a developer's machine (a server it cannot start).
+pub trait IntoFixture {
+    /// The fixture, if there is one.
+    fn into_fixture(self) -> Option<Fixture>;
+}
+
+impl IntoFixture for Fixture {
+    fn into_fixture(self) -> Option<Fixture> {
+        Some(self)
+    }
+}
+
+impl IntoFixture for Option<Fixture> {
+    fn into_fixture(self) -> Option<Fixture> {
+        self
+    }
+}
+
+/// A user named `name` at path `/`.
+pub fn user(s: &dyn Store, name: &str) -> User {
+    s.create_user(
+        &NewUser {
+            name: name.into(),
+            path: "/".into(),
+            ..Default::default()
+        },
+        100,
+    )
+    .unwrap()
+}
+
+/// One `#[test]` per contract case, each on a fresh store from `$make()` (a
+/// [`Fixture`]): `store_contract_suite!(my_backend_fixture);` in a backend's tests
+/// (another crate's with the `contract` feature: `pam_iam::store_contract_suite!`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! store_contract_suite {
+    ($make:path) => {
+        $crate::store_contract_suite!(@cases $make;
+            user_lifecycle_and_conflicts,
+            password_history_and_lockout,
+            mfa_watermark_and_recovery_codes,
+            policies_versions_attachments,
+            roles_tags_hosts_audit_sessions_ids,
+            access_keys_limit,
+            a_locked_user_is_refused_and_counted_at_admission_and_at_success,
+            ids_are_bound_to_entities_never_reused_and_skip_local_ones,
+            session_policy_round_trip_and_mfa_update,
+            a_session_for_a_replaced_role_or_user_is_refused,
+            min_duration_setting_is_bounded,
+            atomically_is_all_or_nothing,
+            root_keys_and_sealed_secrets,
+            mfa_seeds_are_sealed_at_rest,
+            host_credentials_round_trip,
+            replica_export_import_and_store_version,
+            api_sessions_keep_their_sealed_secret
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                // `None`: the backend is not available here (the factory said why).
+                if let Some(fixture) = $crate::store::contract::IntoFixture::into_fixture($make()) {
+                    $crate::store::contract::$case(&*fixture.store);
+                }
+            }
+        )*
+    };
+}
+pub use crate::store_contract_suite;
