@@ -29,9 +29,10 @@ pub struct Config {
     /// The `iam-sts` helper whose processes may use the socket besides root's.
     #[serde(default = "default_sts_helper")]
     pub sts_helper: Option<PathBuf>,
-    /// The host's offline state (material, watermarks, failures, journal).
-    #[serde(default = "default_offline")]
-    pub offline: PathBuf,
+    /// The host's offline state (material, watermarks, failures, journal); by default
+    /// `offline.db` beside the replica (`/var/lib/pam-iam/offline.db`).
+    #[serde(default)]
+    pub offline: Option<PathBuf>,
     /// Seconds offline material and the replica stay usable while no server answers
     /// (0: never decide offline). Default 3 days.
     #[serde(default = "default_offline_max_age")]
@@ -62,9 +63,6 @@ fn default_socket() -> PathBuf {
 }
 fn default_sts_helper() -> Option<PathBuf> {
     Some(PathBuf::from("/usr/bin/iam-sts"))
-}
-fn default_offline() -> PathBuf {
-    PathBuf::from("/var/lib/pam-iam/offline.db")
 }
 fn default_offline_max_age() -> i64 {
     3 * 86_400
@@ -148,6 +146,13 @@ impl Config {
             ));
         }
         Ok(c)
+    }
+
+    /// The offline state file.
+    pub fn offline_path(&self) -> PathBuf {
+        self.offline
+            .clone()
+            .unwrap_or_else(|| self.replica.with_file_name("offline.db"))
     }
 
     /// The offline lockout of this host.

@@ -64,7 +64,7 @@ fn run(args: &Args) -> Result<(), String> {
     if !args.once {
         let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
         let off = std::sync::Arc::new(offline::Offline::open(
-            &cfg.offline,
+            &cfg.offline_path(),
             &creds.host,
             cfg.offline_max_age,
             cfg.offline_lockout(),

@@ -160,6 +160,9 @@ fn serve_one(ctx: &Ctx, mut conn: UnixStream) {
             }
         }
         Some((pid, uid)) => {
+            // The request is read (and dropped) first, so the caller gets the refusal
+            // rather than a broken pipe while it is still sending.
+            let _ = proto::read_frame::<_, serde_json::Value>(&mut conn);
             crate::log(&format!(
                 "refused a caller on the socket: pid {pid} uid {uid} is neither root nor the iam-sts helper"
             ));
