@@ -117,10 +117,11 @@ impl Fleet {
         std::fs::write(
             &cfg,
             format!(
-                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nwait_seconds = 5\nretry_seconds = 1\n",
+                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\noffline = {:?}\nwait_seconds = 5\nretry_seconds = 1\n",
                 servers.join(", "),
                 c.file,
-                replica
+                replica,
+                self.path(&format!("{}-offline.db", c.host)),
             ),
         )
         .unwrap();
