@@ -7,6 +7,7 @@
 mod client;
 mod config;
 mod serve;
+mod sessions;
 
 use clap::Parser;
 use client::Answer;
@@ -86,9 +87,7 @@ fn run(args: &Args) -> Result<(), String> {
             let s = &servers[k];
             match client::pull(s, &creds, since, wait, now()) {
                 Ok(Answer::Snapshot(r)) => {
-                    shared
-                        .online
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    shared.contact();
                     if r.host != creds.host {
                         return Err(format!(
                             "{} sent the view of host {}, not {}: refusing it",
@@ -102,6 +101,9 @@ fn run(args: &Args) -> Result<(), String> {
                                 r.store_version, s.url
                             ));
                             since = Some(r.store_version);
+                            shared
+                                .replica_version
+                                .store(r.store_version, std::sync::atomic::Ordering::SeqCst);
                         }
                         Err(e) => log(&format!(
                             "cannot write the replica (keeping the old one): {e}"
@@ -112,9 +114,7 @@ fn run(args: &Args) -> Result<(), String> {
                     break;
                 }
                 Ok(Answer::Unchanged) => {
-                    shared
-                        .online
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    shared.contact();
                     current = k;
                     answered = true;
                     break;

@@ -166,6 +166,7 @@ fn populate(s: &dyn Store) {
         role_id: None,
         user_id: None,
         secret_sealed: None,
+        host: None,
     };
     issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();

@@ -11,7 +11,7 @@
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
 use pam_iam::audit::Decision;
-use pam_iam::credentials::sealed;
+use pam_iam::credentials::{ExpiryFacts, sealed};
 use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
 use pam_iam::pam::verify::{self, Presented, Rules, Verdict};
 use pam_iam::store::replica::Replica;
@@ -340,6 +340,20 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
     };
     let decided = (|| {
         let user = login_user(store, &body.user)?;
+        // The password's expiry facts for the host's `account` (its replica has no login
+        // profile); only for a user with a password.
+        let expiry = match user.as_ref().filter(|u| u.password_hash.is_some()) {
+            Some(u) => {
+                let p = store.get_password_policy()?.unwrap_or_default();
+                Some(ExpiryFacts::new(
+                    p.max_password_age,
+                    p.hard_expiry,
+                    u.password_last_changed,
+                    u.password_reset_required,
+                ))
+            }
+            None => None,
+        };
         let crypto = RealCrypto {
             params: store.hash_params()?,
         };
@@ -351,9 +365,9 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             password: body.password.as_ref().map(|p| p.as_str()),
             code: body.code.as_ref().map(|c| c.as_str()),
         };
-        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now)
+        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now).map(|v| (v, expiry))
     })();
-    let verdict = match decided {
+    let (verdict, expiry) = match decided {
         Ok(v) => v,
         Err(e) => return refused(Some(caller), &backend_error(&e)),
     };
@@ -371,7 +385,7 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         Verdict::Allowed { reason, mfa } => (
             Decision::Allow,
             (*reason).to_string(),
-            json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now }),
+            json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now, "Expiry": expiry }),
         ),
     };
     let row = AuditEvent {

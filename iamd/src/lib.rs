@@ -5,6 +5,7 @@
 pub mod config;
 pub mod conn;
 pub mod host_api;
+pub mod host_sts;
 pub mod operations;
 pub mod paging;
 pub mod query;

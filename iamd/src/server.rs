@@ -354,6 +354,7 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route(host_api::REPLICA_PATH, get(host_replica))
         .route(host_api::PROMPTS_PATH, post(host_prompts))
         .route(host_api::LOGIN_PATH, post(host_login))
+        .route(crate::host_sts::ASSUME_PATH, post(host_assume))
         .with_state(state)
 }
 
@@ -714,6 +715,22 @@ async fn host_login(
     req: Request,
 ) -> Response {
     host_post(st, peer, req, "host:VerifyLogin", host_api::serve_login).await
+}
+
+/// `POST /host/v1/assume-role`: a host's `iam-sts assume-role` (see [`crate::host_sts`]).
+async fn host_assume(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    host_post(
+        st,
+        peer,
+        req,
+        "host:AssumeRole",
+        crate::host_sts::serve_assume,
+    )
+    .await
 }
 
 /// A signed JSON `POST` of the host API: read the body, serve it on a store thread, audit

@@ -102,6 +102,7 @@ pub fn authenticate<H: PamHandler>(
             auth_time: now,
             mfa,
             offline: false,
+            expiry: None,
         },
     ) {
         return store_error(h, backend, &items, now, &e);
@@ -345,11 +346,13 @@ pub fn authenticate_via_agent<H: PamHandler>(
             mfa,
             offline,
             auth_time,
+            expiry,
         } => {
             let facts = AuthFacts {
                 auth_time,
                 mfa,
                 offline,
+                expiry,
             };
             if let Err(e) = hand_over(h, backend, &items, facts) {
                 return store_error(h, backend, &items, now, &e);
@@ -384,7 +387,11 @@ pub fn authenticate_via_agent<H: PamHandler>(
             }
             unavailable(h, &reason)
         }
-        other @ (proto::Answer::Prompts { .. } | proto::Answer::Status { .. }) => {
+        proto::Answer::Assumed(_) => unavailable(h, "unexpected agent answer (a role session)"),
+        other @ (proto::Answer::Prompts { .. }
+        | proto::Answer::Status { .. }
+        | proto::Answer::Refused { .. }
+        | proto::Answer::SessionWindow { .. }) => {
             unavailable(h, &format!("unexpected agent answer {other:?}"))
         }
     }

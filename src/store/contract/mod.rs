@@ -83,7 +83,8 @@ macro_rules! store_contract_suite {
             mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
             replica_export_import_and_store_version,
-            api_sessions_keep_their_sealed_secret
+            api_sessions_keep_their_sealed_secret,
+            host_sessions_ride_their_hosts_replica_only
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
