@@ -429,8 +429,8 @@ fn an_expired_password_is_enforced_by_account_in_agent_mode() {
     );
     // HardExpiry: the account is expired, not to be changed by the user.
     policy(&["--hard-expiry"]);
-    totp::wait_for_fresh_step(8);
-    let out = w.login("web-b", &[PASSWORD, &totp::code(&w.seed, 0)]);
+    // The next step's code (the first one is spent; the window accepts one step ahead).
+    let out = w.login("web-b", &[PASSWORD, &totp::code(&w.seed, 30)]);
     assert!(!out.ok(), "{out}");
     assert!(out.stderr.contains("Your password has expired"), "{out}");
 }

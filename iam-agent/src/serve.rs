@@ -57,6 +57,8 @@ impl Shared {
 
 /// The most connections served at once (each is a PAM conversation's few calls).
 const MAX_BUSY: usize = 64;
+/// How long a refused caller's request is waited for.
+const REFUSED_READ: Duration = Duration::from_millis(200);
 /// A caller that sends nothing for this long is dropped.
 const CALLER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -169,6 +171,10 @@ fn serve_one(ctx: &Ctx, mut conn: UnixStream) {
             }
         }
         Some((pid, uid)) => {
+            // The request is read (briefly, and dropped) before the refusal, so a caller
+            // still writing it gets the answer rather than a broken pipe.
+            let _ = conn.set_read_timeout(Some(REFUSED_READ));
+            let _ = proto::read_frame::<_, serde_json::Value>(&mut conn);
             crate::log(&format!(
                 "refused a caller on the socket: pid {pid} uid {uid} is neither root nor the iam-sts helper"
             ));
