@@ -3,6 +3,7 @@
 //! command line wins over the file. Unknown keys and bad values are refused with one
 //! line naming the key, so a typo never silently falls back to a default.
 
+use pam_iam::fleet::reconnect::OnReplay;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "header_timeout",
     "idle_timeout",
     "body_timeout",
+    "on_replay",
 ];
 
 /// Inclusive bounds of the numeric settings (flags and file alike).
@@ -109,6 +111,8 @@ pub struct Partial {
     pub idle_timeout: Option<u64>,
     /// Seconds to send a request's body.
     pub body_timeout: Option<u64>,
+    /// What a replay incident does besides being audited.
+    pub on_replay: Option<OnReplay>,
 }
 
 /// The settings iamd runs with.
@@ -135,6 +139,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// A request body must arrive within this.
     pub body_timeout: Duration,
+    /// What a replay incident found in a host's journal does besides being recorded
+    /// and audited (`audit`, `lock`, `lock-and-revoke-sessions`).
+    pub on_replay: OnReplay,
 }
 
 /// Read the file at `path`. A missing file is no settings when `explicit` is false (the
@@ -218,6 +225,10 @@ pub fn parse(path: &str, text: &str) -> Result<Partial, ConfigError> {
             "header_timeout" => p.header_timeout = Some(count(value, TIMEOUT_SECS)?),
             "idle_timeout" => p.idle_timeout = Some(count(value, TIMEOUT_SECS)?),
             "body_timeout" => p.body_timeout = Some(count(value, TIMEOUT_SECS)?),
+            "on_replay" => {
+                let v: String = typed(value, "a string").map_err(bad)?;
+                p.on_replay = Some(OnReplay::parse(&v).map_err(bad)?);
+            }
             _ => {
                 return Err(ConfigError::UnknownKey {
                     path: path.to_string(),
@@ -302,6 +313,7 @@ impl Config {
             header_timeout: secs(flags.header_timeout, file.header_timeout, 10),
             idle_timeout: secs(flags.idle_timeout, file.idle_timeout, 60),
             body_timeout: secs(flags.body_timeout, file.body_timeout, 10),
+            on_replay: flags.on_replay.or(file.on_replay).unwrap_or_default(),
         })
     }
 }
@@ -331,6 +343,7 @@ max_connections = 100
 header_timeout = 5
 idle_timeout = 30
 body_timeout = 7
+on_replay = "lock-and-revoke-sessions"
 "#,
         )
         .unwrap();
@@ -341,7 +354,15 @@ body_timeout = 7
         assert_eq!(c.max_connections, 100);
         assert_eq!(c.header_timeout, Duration::from_secs(5));
         assert!(c.tls.is_some());
+        assert_eq!(c.on_replay, OnReplay::LockAndRevokeSessions);
         assert_eq!(parse("f", "# nothing\n").unwrap(), Partial::default());
+        assert!(
+            err("on_replay = \"lock-device\"").starts_with(
+                "iamd.toml: `on_replay`: \"lock-device\" is not one of \"audit\", \"lock\""
+            ),
+            "{}",
+            err("on_replay = \"lock-device\"")
+        );
     }
 
     #[test]

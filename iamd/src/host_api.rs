@@ -7,11 +7,18 @@
 //! ([`pam_iam::store::replica`]) when the store version is not `V`; otherwise the
 //! request waits up to `S` seconds (at most [`MAX_WAIT_SECS`]) for a change and answers
 //! `{"StoreVersion":V,"Unchanged":true}` if none came.
+//!
+//! `POST /host/v1/journal` ([`JOURNAL_PATH`]): the host's offline journal
+//! ([`pam_iam::fleet::proto::JournalBatch`]) merged by [`pam_iam::fleet::reconnect`];
+//! answers `{"Ack":N}`, the highest entry applied, or 409 `JournalGap` with the `Ack` to
+//! resume after.
 
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
 use pam_iam::audit::Decision;
 use pam_iam::credentials::{ExpiryFacts, sealed};
+use pam_iam::fleet::proto::JournalBatch;
+use pam_iam::fleet::reconnect::{self, JournalError, OnReplay};
 use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
 use pam_iam::pam::verify::{self, Presented, Rules, Verdict};
 use pam_iam::store::replica::Replica;
@@ -31,6 +38,13 @@ pub const PROMPTS_PATH: &str = "/host/v1/prompts";
 
 /// A login's answers verified (`POST`, JSON [`LoginBody`]).
 pub const LOGIN_PATH: &str = "/host/v1/login";
+
+/// A host's offline journal shipped on reconnect (`POST`, JSON
+/// [`pam_iam::fleet::proto::JournalBatch`]).
+pub const JOURNAL_PATH: &str = "/host/v1/journal";
+
+/// The largest journal batch body read.
+pub const MAX_JOURNAL_BODY: usize = 1024 * 1024;
 
 /// The largest login body read.
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
@@ -406,6 +420,64 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         status: 200,
         body: answer,
         caller: Some(caller),
+    }
+}
+
+/// `POST /host/v1/journal`: the batch applied in order and once per entry for the
+/// credential's host (see [`reconnect::apply`]). 200 `{"Ack":N,"Applied":K,
+/// "ReplayIncidents":I}`; 409 `JournalGap` (with `Ack`) when the batch skips entries;
+/// 400 for a malformed batch; a store failure is a 5xx and nothing is applied.
+pub fn serve_journal(
+    store: &dyn Store,
+    secrets_key: &[u8],
+    req: &HttpRequest,
+    now: i64,
+    on_replay: OnReplay,
+) -> Served {
+    let caller = match authenticate(store, secrets_key, req, now) {
+        Ok(c) => c,
+        Err(e) => return refused(None, &e),
+    };
+    let batch: JournalBatch = match serde_json::from_slice(&req.body) {
+        Ok(b) => b,
+        Err(e) => return refused(Some(caller), &bad_body(&e)),
+    };
+    match reconnect::apply(store, &caller.host, &batch, now, on_replay) {
+        Ok(a) => Served {
+            status: 200,
+            body: json!({
+                "Ack": a.ack,
+                "Applied": a.applied,
+                "ReplayIncidents": a.incidents.len(),
+            }),
+            caller: Some(caller),
+        },
+        Err(gap @ JournalError::Gap { .. }) => {
+            let ack = match gap {
+                JournalError::Gap { ack, .. } => ack,
+                _ => 0,
+            };
+            let e = ApiError {
+                status: 409,
+                code: "JournalGap".into(),
+                message: gap.to_string(),
+            };
+            let mut body = error_body(&e);
+            body["Ack"] = json!(ack);
+            Served {
+                status: 409,
+                body,
+                caller: Some(caller),
+            }
+        }
+        Err(JournalError::Invalid(m)) => refused(
+            Some(caller),
+            &ApiError::new(
+                "InvalidParameterValue",
+                format!("the journal batch is refused: {m}"),
+            ),
+        ),
+        Err(JournalError::Store(e)) => refused(Some(caller), &ApiError::from(e)),
     }
 }
 

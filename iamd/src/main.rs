@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use iamd::config::{self, Config, Partial};
+use pam_iam::fleet::reconnect::OnReplay;
 use pam_iam::store::{self, OpenMode, OpenOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,15 @@ struct Args {
     /// Seconds a client has to send a request's body [default: 10].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout: Option<u64>,
+    /// What a replay incident (an MFA code accepted twice, found in a host's offline
+    /// journal) does besides being recorded and audited: audit, lock (the user, until
+    /// iam unlock-user), lock-and-revoke-sessions [default: audit].
+    #[arg(long, value_name = "ACTION", value_parser = parse_on_replay)]
+    on_replay: Option<OnReplay>,
+}
+
+fn parse_on_replay(s: &str) -> Result<OnReplay, String> {
+    OnReplay::parse(s)
 }
 
 impl Args {
@@ -87,6 +97,7 @@ impl Args {
             header_timeout: self.header_timeout,
             idle_timeout: self.idle_timeout,
             body_timeout: self.body_timeout,
+            on_replay: self.on_replay,
         }
     }
 }
@@ -129,7 +140,14 @@ fn run(cfg: Config) -> Result<(), String> {
         .secrets_key
         .clone()
         .unwrap_or_else(|| opts.location.default_secrets_key());
-    let state = iamd::server::state(&opts, key, cfg.workers, cfg.body_timeout, cfg.idle_timeout)?;
+    let state = iamd::server::state(
+        &opts,
+        key,
+        cfg.workers,
+        cfg.body_timeout,
+        cfg.idle_timeout,
+        cfg.on_replay,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -285,6 +285,8 @@ pub struct AppState {
     /// The longest a host API long poll waits: below the connection idle timeout, so
     /// an answer always leaves before the idle deadline can cut the connection.
     pub longest_wait: Duration,
+    /// What a replay incident found in a host's journal does besides being audited.
+    pub on_replay: pam_iam::fleet::reconnect::OnReplay,
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
@@ -299,6 +301,7 @@ pub fn state(
     workers: usize,
     body_timeout: Duration,
     idle_timeout: Duration,
+    on_replay: pam_iam::fleet::reconnect::OnReplay,
 ) -> Result<Arc<AppState>, String> {
     let opts = &OpenOptions {
         secrets_key: secrets_key_path.clone(),
@@ -330,6 +333,7 @@ pub fn state(
         watching: std::sync::Once::new(),
         body_timeout,
         longest_wait: longest_wait(idle_timeout),
+        on_replay,
     }))
 }
 
@@ -355,6 +359,7 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route(host_api::PROMPTS_PATH, post(host_prompts))
         .route(host_api::LOGIN_PATH, post(host_login))
         .route(crate::host_sts::ASSUME_PATH, post(host_assume))
+        .route(host_api::JOURNAL_PATH, post(host_journal))
         .with_state(state)
 }
 
@@ -705,7 +710,15 @@ async fn host_prompts(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    host_post(st, peer, req, "host:Prompts", host_api::serve_prompts).await
+    host_post(
+        st,
+        peer,
+        req,
+        "host:Prompts",
+        host_api::MAX_LOGIN_BODY,
+        host_api::serve_prompts,
+    )
+    .await
 }
 
 /// `POST /host/v1/login`: a host's login verified on a store thread (argon2id there too).
@@ -714,7 +727,33 @@ async fn host_login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    host_post(st, peer, req, "host:VerifyLogin", host_api::serve_login).await
+    host_post(
+        st,
+        peer,
+        req,
+        "host:VerifyLogin",
+        host_api::MAX_LOGIN_BODY,
+        host_api::serve_login,
+    )
+    .await
+}
+
+/// `POST /host/v1/journal`: a host's offline journal merged on a store thread.
+async fn host_journal(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let on_replay = st.on_replay;
+    host_post(
+        st,
+        peer,
+        req,
+        "host:ShipJournal",
+        host_api::MAX_JOURNAL_BODY,
+        move |s, key, http, now| host_api::serve_journal(s, key, http, now, on_replay),
+    )
+    .await
 }
 
 /// `POST /host/v1/assume-role`: a host's `iam-sts assume-role` (see [`crate::host_sts`]).
@@ -740,11 +779,12 @@ async fn host_post(
     peer: SocketAddr,
     req: Request,
     action: &'static str,
-    serve: fn(&dyn Store, &[u8], &HttpRequest, i64) -> host_api::Served,
+    max_body: usize,
+    serve: impl FnOnce(&dyn Store, &[u8], &HttpRequest, i64) -> host_api::Served + Send + 'static,
 ) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, host_api::MAX_LOGIN_BODY).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
         let e = ApiError::new("InvalidParameterValue", "the request body is too large");
         return json_response(e.status, &host_api::error_body(&e));
     };

@@ -4,8 +4,8 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use support::{Key, Server};
+use std::process::Stdio;
+use support::{IamdOn, Key, Server};
 
 const ADMIN_POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -789,15 +789,10 @@ fn a_key_made_before_secrets_were_sealed_is_refused_and_named_at_start() {
     let k = s.key_for(&root, "bob");
     s.ok(&k, &["sts", "get-caller-identity"]);
     // As a key of a schema-5 store would be after migrating: no sealed secret.
-    let out = Command::new("sqlite3")
-        .arg(&s.db)
-        .arg(format!(
-            "UPDATE access_keys SET secret_sealed = NULL WHERE key_id = '{}'",
-            k.id
-        ))
-        .output()
-        .expect("sqlite3 (Debian package sqlite3)");
-    assert!(out.status.success(), "{out:?}");
+    s.store.sql(&format!(
+        "UPDATE access_keys SET secret_sealed = NULL WHERE key_id = '{}'",
+        k.id
+    ));
     s.fails(&k, &["sts", "get-caller-identity"], "InvalidClientTokenId");
     s.fails(&k, &["iam", "list-users"], "InvalidClientTokenId");
     // Listed as needing rotation.
@@ -806,16 +801,10 @@ fn a_key_made_before_secrets_were_sealed_is_refused_and_named_at_start() {
     assert_eq!(v["AccessKeyMetadata"][0]["NeedsRotation"], true, "{v}");
     // A second iamd on the store warns at start.
     let log = s.dir.path().join("second.log");
-    let mut second = Command::new(env!("CARGO_BIN_EXE_iamd"))
-        .args([
-            "--db",
-            s.db.to_str().unwrap(),
-            "--http",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("PAM_IAM_INSECURE_STORE", "1")
-        .env("PAM_IAM_USERDB", "off")
+    let mut second = s
+        .store
+        .iamd()
+        .args(["--http", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

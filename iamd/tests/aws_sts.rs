@@ -321,7 +321,11 @@ fn get_session_token_with_mfa_unlocks_mfa_only_actions() {
     ok_t(&s, &plain, &["sts", "get-caller-identity"]);
 
     // The store keeps the secret sealed and the token only hashed.
-    let db = std::fs::read(&s.db).unwrap();
+    let db = if s.store.is_postgres() {
+        s.store.dump().into_bytes()
+    } else {
+        std::fs::read(&s.store.db).unwrap()
+    };
     for secret in [&mfa.key.secret, &mfa.token, &plain.key.secret, &plain.token] {
         assert!(
             !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -521,12 +525,10 @@ fn expired_session_credentials_answer_expired_token() {
     let acct = account(&s, &root);
     // Root-only store setting so expiry is proven in seconds (botocore itself refuses
     // DurationSeconds under 900, so these requests go through botocore's signer only).
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = pam_iam::store::open_path(&s.db, pam_iam::store::OpenMode::ReadWrite).unwrap();
-        store.set_sts_min_session_duration(Some(2)).unwrap();
-    }
+    s.store
+        .store()
+        .set_sts_min_session_duration(Some(2))
+        .unwrap();
     let trust = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{acct}:root"}},"Action":"sts:AssumeRole"}}]}}"#
     );

@@ -383,13 +383,10 @@ fn now() -> i64 {
 
 /// Every audit row and iamd's log, to prove no password reached them.
 fn audit_and_log(s: &Server) -> String {
-    let o = Command::new("sqlite3")
-        .arg(&s.db)
-        .arg("SELECT user, action, decision, reason FROM audit_events")
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), s.log())
+    let rows = s
+        .store
+        .sql(r#"SELECT "user", action, decision, reason FROM audit_events"#);
+    format!("{rows}{}", s.log())
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod login;
 mod mfa;
 mod migrate;
 mod policies;
+mod reconnect;
 mod roles;
 mod sessions;
 mod snapshot;

@@ -448,6 +448,18 @@ impl LockoutStore for PgStore {
         })
     }
 
+    fn lock_user_until(&self, user: &str, until: i64) -> Result<()> {
+        self.write(Iso::ReadCommitted, |db| {
+            let pk = user_pk(db, user)?;
+            db.exec(
+                "INSERT INTO login_failures (user_pk, failed_attempts, last_failure, locked_until) VALUES ($1, 0, NULL, $2)
+                 ON CONFLICT (user_pk) DO UPDATE SET locked_until = greatest(login_failures.locked_until, $2)",
+                &[&pk, &until],
+            )?;
+            Ok(())
+        })
+    }
+
     fn lock_state(&self, user: &str) -> Result<LockState> {
         self.read(|db| {
             let pk = user_pk(db, user)?;

@@ -210,6 +210,16 @@ impl MfaStore for PgStore {
         })
     }
 
+    fn raise_totp_watermark(&self, serial: &str, step: i64) -> Result<bool> {
+        self.write(Iso::ReadCommitted, |db| {
+            let n = db.exec(
+                "UPDATE mfa_devices SET watermark = $1 WHERE serial = $2 AND watermark < $1",
+                &[&step, &serial],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()> {
         self.write(Iso::Serializable, |db| {
             let pk = user_pk(db, user)?;

@@ -6,3 +6,4 @@
 pub mod client;
 pub mod conf;
 pub mod proto;
+pub mod reconnect;

@@ -159,6 +159,80 @@ pub enum Answer {
     },
 }
 
+/// A batch of a host's offline journal, shipped by the agent to `iamd` on reconnect
+/// (`POST /host/v1/journal`, SigV4-signed with the host credentials: the host is the
+/// credential's, no field names it). The entries of one journal are applied in `Seq`
+/// order, each once: a batch may repeat entries already applied (they change nothing)
+/// but may not skip one (the server refuses the gap and says where to resume).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct JournalBatch {
+    /// The journal's id: random, made once with the journal (offline.db). A journal made
+    /// afresh (a reinstalled host) gets a new id and starts again at `Seq` 1.
+    pub journal: String,
+    /// Consecutive entries, oldest first (at most [`MAX_JOURNAL_ENTRIES`]).
+    pub entries: Vec<JournalEntry>,
+}
+
+/// The most entries one [`JournalBatch`] carries.
+pub const MAX_JOURNAL_ENTRIES: usize = 500;
+
+/// One row of the agent's journal table, as decided offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct JournalEntry {
+    /// Position in the journal: 1, 2, 3, … with no gap.
+    pub seq: i64,
+    /// Unix seconds of the decision (the host's clock).
+    pub time: i64,
+    /// PAM_USER (an IAM user).
+    pub user: String,
+    /// What was decided.
+    pub kind: JournalKind,
+    /// The MFA device whose code was accepted (a `login` with a code).
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// The TOTP time step accepted (with `serial`).
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// Audit text.
+    pub reason: String,
+    /// PAM_SERVICE.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// PAM_RHOST.
+    #[serde(default)]
+    pub rhost: Option<String>,
+    /// PAM_TTY.
+    #[serde(default)]
+    pub tty: Option<String>,
+}
+
+/// What an offline journal entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalKind {
+    /// A login allowed offline (with `serial` and `step` when a code was accepted).
+    Login,
+    /// A login refused offline on a wrong password or code, or while locked offline:
+    /// counts toward the fleet's lockout.
+    Failure,
+    /// A login refused offline before any credential was checked (no material on this
+    /// host, `offline_max_age` passed, the clock earlier than the last sync): audited
+    /// only, never counted toward the lockout.
+    Deny,
+}
+
+/// `iamd`'s answer to a [`JournalBatch`] (200), and part of its gap refusal (409
+/// `JournalGap`): `Ack` is the highest `Seq` of this journal applied so far; the agent
+/// may drop entries up to it and sends the next batch from `Ack + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JournalAck {
+    /// Highest `Seq` applied (0: none).
+    pub ack: i64,
+}
+
 /// Write `v` as one frame.
 ///
 /// # Errors

@@ -27,8 +27,8 @@ pub use types::*;
 pub mod prelude {
     pub use super::traits::{
         AccessKeyStore, AccountStore, AuditStore, GroupStore, HostStore, LinuxIdStore,
-        LockoutStore, LoginProfileStore, MfaStore, PolicyStore, RoleStore, SessionStore,
-        SnapshotStore, SshKeyStore, Store, TagStore, UserStore,
+        LockoutStore, LoginProfileStore, MfaStore, PolicyStore, ReconnectStore, RoleStore,
+        SessionStore, SnapshotStore, SshKeyStore, Store, TagStore, UserStore,
     };
 }
 

@@ -118,6 +118,9 @@ pub trait LockoutStore {
     ) -> Result<Settled>;
     /// Clear failures and any lock (`iam unlock-user`).
     fn unlock_user(&self, user: &str) -> Result<()>;
+    /// Lock a user until `until` (a replay incident's response), keeping its failure
+    /// count; a later lock already in place stays.
+    fn lock_user_until(&self, user: &str, until: i64) -> Result<()>;
     /// Failure counter and lock of a user.
     fn lock_state(&self, user: &str) -> Result<LockState>;
 }
@@ -156,6 +159,9 @@ pub trait MfaStore {
     fn enabled_mfa(&self, user: &str) -> Result<Option<MfaSecret>>;
     /// Set the watermark unconditionally (resync-mfa-device).
     fn set_totp_watermark(&self, serial: &str, step: i64) -> Result<()>;
+    /// Raise the watermark to `step` if it is below (merging a host's offline steps:
+    /// watermarks only ever move up); whether it moved. An unknown device is no change.
+    fn raise_totp_watermark(&self, serial: &str, step: i64) -> Result<bool>;
     /// Replace a user's recovery codes.
     fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()>;
     /// Unused recovery codes left.
@@ -464,6 +470,49 @@ pub trait HostStore {
     }
 }
 
+/// Fleet mode's record of accepted MFA steps and of hosts' journals (migration 12):
+/// what reconnect ([`crate::fleet::reconnect`]) merges. The defaults refuse, like
+/// [`HostStore`]'s fleet methods.
+pub trait ReconnectStore {
+    /// Highest `Seq` of `host`'s journal `journal` applied (0: none).
+    fn journal_position(&self, host: &str, journal: &str) -> Result<i64> {
+        let _ = (host, journal);
+        Err(no_fleet())
+    }
+    /// Note `seq` as the highest applied of `host`'s journal `journal`.
+    fn set_journal_position(&self, host: &str, journal: &str, seq: i64, now: i64) -> Result<()> {
+        let _ = (host, journal, seq, now);
+        Err(no_fleet())
+    }
+    /// Record an accepted step; answers the acceptances of the same (serial, step)
+    /// recorded before it (each one a replay incident). Recording the same (serial,
+    /// step, host) again keeps the first row.
+    fn record_spent_step(&self, s: &SpentStep) -> Result<Vec<SpentStep>> {
+        let _ = s;
+        Err(no_fleet())
+    }
+    /// Forget steps accepted before `before`; how many.
+    fn prune_spent_steps(&self, before: i64) -> Result<u64> {
+        let _ = before;
+        Err(no_fleet())
+    }
+    /// Every recorded step of a device, oldest first.
+    fn spent_steps(&self, serial: &str) -> Result<Vec<SpentStep>> {
+        let _ = serial;
+        Err(no_fleet())
+    }
+    /// Record an incident (its `id` is assigned).
+    fn record_replay_incident(&self, i: &ReplayIncident) -> Result<()> {
+        let _ = i;
+        Err(no_fleet())
+    }
+    /// Incidents found at or after `since` (all: `None`), oldest first.
+    fn list_replay_incidents(&self, since: Option<i64>) -> Result<Vec<ReplayIncident>> {
+        let _ = since;
+        Err(no_fleet())
+    }
+}
+
 /// What a backend without fleet mode answers.
 fn no_fleet() -> StoreError {
     StoreError::Unsupported("this store backend does not serve fleet mode (hosts) yet".into())
@@ -520,6 +569,7 @@ pub trait Store:
     + RoleStore
     + SessionStore
     + HostStore
+    + ReconnectStore
     + AuditStore
     + LinuxIdStore
     + SnapshotStore

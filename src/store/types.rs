@@ -499,3 +499,43 @@ pub struct HostCredential {
     /// Unix seconds of the last request signed with it.
     pub last_used: Option<i64>,
 }
+
+/// One accepted TOTP step of a device (fleet mode): where and when it was spent, online
+/// (`iamd`'s login check) or offline (a host's journal). Two acceptances of one
+/// (serial, step) are a replay incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentStep {
+    /// The device ARN.
+    pub serial: String,
+    /// The TOTP time step.
+    pub step: i64,
+    /// The host that accepted it (its name in `host/NAME`).
+    pub host: String,
+    /// The IAM user who presented it.
+    pub user: String,
+    /// Unix seconds of the acceptance.
+    pub time: i64,
+    /// Decided offline by the host.
+    pub offline: bool,
+}
+
+/// A (device, step) accepted twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayIncident {
+    /// Store-assigned id (0 before it is recorded).
+    pub id: i64,
+    /// Unix seconds it was found (the journal's arrival).
+    pub time: i64,
+    /// The IAM user.
+    pub user: String,
+    /// The device ARN.
+    pub serial: String,
+    /// The step accepted twice.
+    pub step: i64,
+    /// The acceptance recorded first.
+    pub first: SpentStep,
+    /// The one that revealed the incident.
+    pub second: SpentStep,
+    /// What `iamd` did (`on_replay`: `audit`, `lock`, `lock-and-revoke-sessions`).
+    pub action: String,
+}

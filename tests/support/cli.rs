@@ -121,11 +121,15 @@ impl Cli {
     /// audit rows from other services).
     pub fn store(&self) -> Box<dyn pam_iam::store::Store> {
         pam_iam::store::register_server_backend(pam_iam_postgres::open);
-        pam_iam::store::open(&pam_iam::store::OpenOptions::new(
+        let mut opts = pam_iam::store::OpenOptions::new(
             self.location.as_str(),
             pam_iam::store::OpenMode::ReadWrite,
-        ))
-        .unwrap_or_else(|e| panic!("{}: {e}", self.location))
+        );
+        if self.is_postgres() {
+            // The key `iam` and iamd get (see [`Cli::envs`]), never the host's.
+            opts.secrets_key = self.dir().join("pam_iam_secrets.key");
+        }
+        pam_iam::store::open(&opts).unwrap_or_else(|e| panic!("{}: {e}", self.location))
     }
 
     /// A directory for the test's own files: the temporary directory, or the store's.
@@ -236,6 +240,44 @@ impl Cli {
         out
     }
 
+    /// Runs one SQL statement on the store's database, on either backend, and returns
+    /// its rows (columns joined by `|`, one row a line): for a state no command
+    /// makes (a key of an old schema, another account id) and for reading raw tables.
+    pub fn sql(&self, sql: &str) -> String {
+        let rows: Vec<String> = if let Some((port, name)) = &self.pg {
+            let mut c = pg_client(*port, name);
+            c.simple_query(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            let c = rusqlite::Connection::open(&self.db).unwrap();
+            let mut st = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let n = st.column_count();
+            let mut out = Vec::new();
+            let mut rows = st.raw_query();
+            while let Some(r) = rows.next().unwrap_or_else(|e| panic!("{sql}: {e}")) {
+                out.push(
+                    (0..n)
+                        .map(|i| cell(r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                );
+            }
+            out
+        };
+        rows.iter().map(|r| format!("{r}\n")).collect()
+    }
+
     /// Fails with `code` (exit 254, one stderr line naming the code) and changes nothing.
     pub fn err(&self, args: &[&str], code: &str) -> String {
         self.err_with(args, None, code)
@@ -311,14 +353,19 @@ fn cell(v: rusqlite::types::ValueRef<'_>) -> String {
     }
 }
 
-/// Every table's rows of a PostgreSQL database, in a stable order (sequences, which a
-/// failed INSERT may advance, are not content).
-fn pg_dump(port: u16, name: &str) -> String {
-    let mut c = postgres::Client::connect(
+/// A client of database `name` on the test server at `port`.
+fn pg_client(port: u16, name: &str) -> postgres::Client {
+    postgres::Client::connect(
         &format!("host=127.0.0.1 port={port} user=postgres dbname={name}"),
         postgres::NoTls,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Every table's rows of a PostgreSQL database, in a stable order (sequences, which a
+/// failed INSERT may advance, are not content).
+fn pg_dump(port: u16, name: &str) -> String {
+    let mut c = pg_client(port, name);
     let tables: Vec<String> = c
         .query(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",

@@ -1,7 +1,18 @@
 //! Starts `iamd` on a loopback port over a fresh store and drives it with the real AWS
 //! CLI v1 and boto3 from the venv scripts/test creates (`IAMD_AWS_VENV`).
+//!
+//! The store is the whole-program harness's [`Cli`] store, so the backend switch is the
+//! CLI suites' one: `PAM_IAM_TEST_BACKEND=postgres` runs the same test bodies on a fresh
+//! database of one throwaway PostgreSQL cluster per test binary (scripts/test's
+//! PostgreSQL pass); tests about the SQLite file itself are named `sqlite_…`.
 
 #![allow(dead_code)]
+
+/// The one harness of the whole-program tests (`tests/support` of the root crate).
+#[path = "../../../tests/support/mod.rs"]
+pub mod harness;
+
+pub use harness::cli::Cli;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -25,10 +36,22 @@ pub fn venv() -> Option<PathBuf> {
     }
 }
 
-/// A binary of the workspace, beside the running test's directory.
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
+/// iamd on a store, not yet run: `--db` and the store's environment (its secrets key).
+pub trait IamdOn {
+    /// `iamd --db LOCATION` with the store's environment.
+    fn iamd(&self) -> Command;
+}
+
+impl IamdOn for Cli {
+    fn iamd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_iamd"));
+        c.arg("--db")
+            .arg(&self.location)
+            .envs(self.envs())
+            .env("PAM_IAM_INSECURE_STORE", "1")
+            .env("PAM_IAM_USERDB", "off");
+        c
+    }
 }
 
 /// Credentials.
@@ -40,8 +63,10 @@ pub struct Key {
 
 /// A running iamd over a temporary store.
 pub struct Server {
+    /// The server's own files (its log, files a test writes).
     pub dir: tempfile::TempDir,
-    pub db: PathBuf,
+    /// The store it serves, on the selected backend, and `iam` on it.
+    pub store: Cli,
     pub port: u16,
     pub venv: PathBuf,
     child: Child,
@@ -81,11 +106,9 @@ impl Server {
 
     fn start_full(venv: PathBuf, account: Option<&str>, extra: &[&str]) -> (Server, Key) {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("iam.db");
-        let out = Command::new(bin("iam"))
-            .arg("create-access-key")
-            .env("PAM_IAM_DB", &db)
-            .env("PAM_IAM_INSECURE_STORE", "1")
+        let store = Cli::new();
+        let out = store
+            .cmd(&["create-access-key"])
             .env("PAM_IAM_USERDB", "off")
             .output()
             .unwrap();
@@ -95,12 +118,7 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         if let Some(a) = account {
-            let o = Command::new("sqlite3")
-                .arg(&db)
-                .arg(format!("UPDATE account SET account_id = '{a}'"))
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            store.sql(&format!("UPDATE account SET account_id = '{a}'"));
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let root = Key {
@@ -110,19 +128,18 @@ impl Server {
         assert!(v["AccessKey"].get("UserName").is_none());
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("iamd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_iamd"))
-            .args(["--db", db.to_str().unwrap(), "--http", "--listen"])
+        let child = store
+            .iamd()
+            .args(["--http", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .args(extra)
-            .env("PAM_IAM_INSECURE_STORE", "1")
-            .env("PAM_IAM_USERDB", "off")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
         let s = Server {
             dir,
-            db,
+            store,
             port,
             venv,
             child,
@@ -292,10 +309,8 @@ impl Server {
 
     /// `iam ARGS` on the server's store (the local CLI, as Linux root).
     pub fn iam(&self, args: &[&str]) -> Output {
-        Command::new(bin("iam"))
-            .args(args)
-            .env("PAM_IAM_DB", &self.db)
-            .env("PAM_IAM_INSECURE_STORE", "1")
+        self.store
+            .cmd(args)
             .env("PAM_IAM_USERDB", "off")
             .output()
             .unwrap()

@@ -141,21 +141,19 @@ impl AccessKeyStore for SqliteStore {
                 }
             };
             let user = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed
                      FROM access_keys k JOIN users u ON u.pk = k.user_pk WHERE k.key_id = ?1",
-                    [key_id],
-                    row(false),
-                )
+                )?
+                .query_row([key_id], row(false))
                 .optional()?;
             if let Some(c) = user {
                 return Ok(c);
             }
-            tx.query_row(
-                &format!("{ROOT_KEY_COLUMNS}, secret_sealed FROM root_access_keys WHERE key_id = ?1"),
-                [key_id],
-                row(true),
-            )
+            tx.prepare_cached(&format!(
+                "{ROOT_KEY_COLUMNS}, secret_sealed FROM root_access_keys WHERE key_id = ?1"
+            ))?
+            .query_row([key_id], row(true))
             .optional()?
             .ok_or_else(|| rules::no_such_access_key(key_id))
         })

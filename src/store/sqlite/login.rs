@@ -309,6 +309,18 @@ impl LockoutStore for SqliteStore {
         })
     }
 
+    fn lock_user_until(&self, user: &str, until: i64) -> Result<()> {
+        self.write(|tx| {
+            let pk = user_pk(tx, user)?;
+            tx.execute(
+                "INSERT INTO login_failures (user_pk, failed_attempts, last_failure, locked_until) VALUES (?1, 0, NULL, ?2)
+                 ON CONFLICT DO UPDATE SET locked_until = max(coalesce(locked_until, ?2), ?2)",
+                params![pk, until],
+            )?;
+            Ok(())
+        })
+    }
+
     fn lock_state(&self, user: &str) -> Result<LockState> {
         self.read(|tx| {
             let pk = user_pk(tx, user)?;

@@ -210,6 +210,16 @@ impl MfaStore for SqliteStore {
         })
     }
 
+    fn raise_totp_watermark(&self, serial: &str, step: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE mfa_devices SET watermark = ?1 WHERE serial = ?2 AND watermark < ?1",
+                params![step, serial],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;

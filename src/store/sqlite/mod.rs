@@ -15,6 +15,7 @@ mod login;
 mod mfa;
 mod migrate;
 mod policies;
+mod reconnect;
 mod roles;
 pub(crate) mod safe_open;
 mod schema;
@@ -46,6 +47,8 @@ use zeroize::Zeroizing;
 /// WAL pages after which a commit checkpoints (see `open_prepared`).
 const WAL_AUTOCHECKPOINT: i64 = 100;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection (rusqlite's least-recently-used cache).
+const STATEMENT_CACHE: usize = 64;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -195,6 +198,9 @@ impl SqliteStore {
         // two fsyncs about once in a dozen logins (docs/benchmarks-login.md).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         migrate(&conn, read_only, &opts.secrets_key)?;
+        // The statements a long-lived process (iamd) runs again and again are prepared
+        // once (`prepare_cached`): parsing and planning were most of an API call's time.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let account_id: String =
             conn.query_row("SELECT account_id FROM account WHERE id = 1", [], |r| {
                 r.get(0)
@@ -298,7 +304,8 @@ fn rename(
 }
 
 fn user_pk(tx: &Connection, name: &str) -> Result<i64> {
-    tx.query_row("SELECT pk FROM users WHERE name = ?1", [name], |r| r.get(0))
+    tx.prepare_cached("SELECT pk FROM users WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?
         .ok_or_else(|| rules::no_such_user(name))
 }

@@ -63,7 +63,7 @@ impl SqliteStore {
         group: Option<&str>,
     ) -> Result<Vec<ApplicablePolicy>> {
         let mut out = Vec::new();
-        let mut st = tx.prepare(&format!(
+        let mut st = tx.prepare_cached(&format!(
             "SELECT name, document FROM {} WHERE owner_pk = ?1 ORDER BY name",
             inline_table(kind)
         ))?;
@@ -83,7 +83,7 @@ impl SqliteStore {
                 document,
             });
         }
-        let mut st = tx.prepare(&format!(
+        let mut st = tx.prepare_cached(&format!(
             "SELECT p.arn, p.name, v.document FROM {} a JOIN policies p ON p.pk = a.policy_pk
              JOIN policy_versions v ON v.policy_pk = p.pk AND v.version = p.default_version
              WHERE a.owner_pk = ?1 ORDER BY p.name",
@@ -119,11 +119,11 @@ pub(super) fn boundary_of(
     pk: i64,
 ) -> Result<Option<ApplicablePolicy>> {
     Ok(tx
+        .prepare_cached(&format!(
+            "SELECT p.arn, p.name, v.document FROM {table} x JOIN policies p ON p.pk = x.boundary_pk
+             JOIN policy_versions v ON v.policy_pk = p.pk AND v.version = p.default_version WHERE x.pk = ?1"
+        ))?
         .query_row(
-            &format!(
-                "SELECT p.arn, p.name, v.document FROM {table} x JOIN policies p ON p.pk = x.boundary_pk
-                 JOIN policy_versions v ON v.policy_pk = p.pk AND v.version = p.default_version WHERE x.pk = ?1"
-            ),
             [pk],
             |r| {
                 Ok(ApplicablePolicy {
@@ -445,7 +445,7 @@ impl PolicyStore for SqliteStore {
         self.read(|tx| {
             let pk = user_pk(tx, user)?;
             let mut identity = self.applicable(tx, PrincipalKind::User, pk, None)?;
-            let mut st = tx.prepare(
+            let mut st = tx.prepare_cached(
                 "SELECT g.pk, g.name FROM groups g JOIN group_members m ON m.group_pk = g.pk WHERE m.user_pk = ?1 ORDER BY g.name",
             )?;
             let groups = st.query_map([pk], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;

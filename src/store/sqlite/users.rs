@@ -11,7 +11,7 @@ pub(super) fn tag_table(t: TagTarget) -> (&'static str, &'static str) {
 
 pub(super) fn tags_of(tx: &Connection, target: TagTarget, pk: i64) -> Result<Vec<Tag>> {
     let (table, col) = tag_table(target);
-    let mut st = tx.prepare(&format!(
+    let mut st = tx.prepare_cached(&format!(
         "SELECT key, value FROM {table} WHERE {col} = ?1 ORDER BY key"
     ))?;
     let rows = st.query_map([pk], |r| {
@@ -63,7 +63,8 @@ impl SqliteStore {
     }
 
     pub(super) fn users_where(&self, tx: &Connection, cond: &str, arg: Value) -> Result<Vec<User>> {
-        let mut st = tx.prepare(&format!("SELECT {USER_COLS} WHERE {cond} ORDER BY u.name"))?;
+        let mut st =
+            tx.prepare_cached(&format!("SELECT {USER_COLS} WHERE {cond} ORDER BY u.name"))?;
         let rows = st
             .query_map([arg], |r| self.user_row(r))?
             .collect::<rusqlite::Result<Vec<_>>>()?;

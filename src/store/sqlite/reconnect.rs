@@ -1,0 +1,6 @@
+//! Fleet reconnect in SQLite: accepted MFA steps, hosts' journal positions and replay
+//! incidents (migration 12).
+
+use super::*;
+
+impl ReconnectStore for SqliteStore {}
