@@ -767,6 +767,7 @@ async fn host_assume(
         peer,
         req,
         "host:AssumeRole",
+        host_api::MAX_LOGIN_BODY,
         crate::host_sts::serve_assume,
     )
     .await
