@@ -91,6 +91,7 @@ pub fn serve_assume(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, no
         serial: body.serial.clone(),
         code: body.code.clone(),
         policy: body.policy.clone(),
+        ..AssumeRoleArgs::default()
     };
     let b = Backend::borrowing(store, caller.host.clone());
     match assume::assume_role_as(&b, &body.user, now, None, &issuer, &args, &mut |_| None) {

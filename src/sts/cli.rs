@@ -205,6 +205,7 @@ fn assume_args(cmd: Command) -> Result<AssumeRoleArgs, StsError> {
             serial: serial_number,
             code: token_code.map(Zeroizing::new),
             policy,
+            ..AssumeRoleArgs::default()
         }),
         _ => Err(StsError::Internal("not assume-role".to_string())),
     }

@@ -51,6 +51,8 @@ pub fn assume_role(
                     expiration: a.expiration,
                     assumed_role_id: a.assumed_role_id,
                     arn: a.arn,
+                    source_identity: None,
+                    packed_policy_size: None,
                 });
             }
             Answer::Refused {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod harden;
 pub mod model;
+pub mod passed;
 pub mod scope;
 pub mod sessions;
 pub mod sudo;

@@ -163,6 +163,7 @@ fn decide(
             now: req.now,
             offline: req.offline,
             call: crate::authz::CallFacts::default(),
+            assume: crate::authz::AssumeFacts::default(),
         };
         let v = b.authorize(&q)?;
         if v.allowed {

@@ -84,6 +84,7 @@ macro_rules! store_contract_suite {
             host_credentials_round_trip,
             replica_export_import_and_store_version,
             api_sessions_keep_their_sealed_secret,
+            session_context_round_trip_in_the_session_transaction,
             host_sessions_ride_their_hosts_replica_only
         );
     };

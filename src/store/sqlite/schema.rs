@@ -377,12 +377,23 @@ pub(crate) const V11: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
 "#;
 
-/// Migration 12 (fleet role sessions): a session issued for a host in fleet mode
+/// Migration 12 (iamd STS): what an API role session carries beyond its row, as one
+/// JSON document (`store::SessionContext`): `AssumeRole`'s `SourceIdentity`, session
+/// `Tags`, `TransitiveTagKeys` and managed session policies (`PolicyArns`), kept for the
+/// session's decisions and passed on by role chaining.
+pub(crate) const V12: &str = r#"
+CREATE TABLE IF NOT EXISTS role_session_context (
+  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
+  document TEXT NOT NULL
+);
+"#;
+
+/// Migration 13 (fleet role sessions): a session issued for a host in fleet mode
 /// (iam-sts → iam-agent → iamd) names that host; that host's replica carries it (token
 /// hash, never a secret), and a change to it moves the store version like every
 /// replicated change, so a revocation reaches the host by the normal sync. Sessions of
 /// no host (local iam-sts, iamd's API sessions) leave the version alone.
-pub(crate) const V12: &str = r#"
+pub(crate) const V13: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN host TEXT;
 CREATE INDEX role_sessions_host ON role_sessions(host) WHERE host IS NOT NULL;
 CREATE TRIGGER store_version_role_sessions_insert AFTER INSERT ON role_sessions WHEN NEW.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
@@ -391,4 +402,4 @@ CREATE TRIGGER store_version_role_sessions_delete AFTER DELETE ON role_sessions 
 "#;
 
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];

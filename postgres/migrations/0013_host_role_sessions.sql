@@ -1,4 +1,4 @@
--- Migration 12 (twin of SQLite's V12, fleet role sessions): a role session issued for a
+-- Migration 13 (twin of SQLite's V13, fleet role sessions): a role session issued for a
 -- host in fleet mode (iam-sts → iam-agent → iamd) names that host, so the host's replica
 -- carries its own sessions (never another host's, never a secret: the secret column of
 -- API sessions is not replicated) and sudo there decides on them; a change to such a
