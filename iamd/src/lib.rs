@@ -7,6 +7,7 @@ pub mod conn;
 pub mod host_api;
 pub mod operations;
 pub mod paging;
+pub mod pool;
 pub mod query;
 pub mod resource;
 pub mod server;
