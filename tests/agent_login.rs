@@ -46,12 +46,18 @@ struct World {
     port: u16,
     iamd: Option<Proc>,
     agents: Vec<Proc>,
+    max_age: i64,
 }
 
 impl World {
     /// The server's store with alice (password + TOTP, allowed host:Login on web-*),
     /// one iamd, and the two hosts' agents with their replicas current.
     fn new() -> World {
+        World::with_offline_max_age(3 * 86_400)
+    }
+
+    /// [`World::new`] with the agents' `offline_max_age`.
+    fn with_offline_max_age(max_age: i64) -> World {
         let mut sb = Sandbox::new();
         sb.user("alice", 2001);
         for host in ["web-a", "web-b"] {
@@ -59,7 +65,7 @@ impl World {
             sb.service(
                 host,
                 &format!(
-                    "auth required {{module}} conf={c} fail_delay=0\naccount required {{module}} conf={c} host={host}\n",
+                    "auth required {{module}} conf={c} fail_delay=0\naccount required {{module}} conf={c} host={host}\npassword required {{module}} conf={c}\n",
                     c = conf.display()
                 ),
             );
@@ -76,6 +82,7 @@ impl World {
             port,
             iamd: None,
             agents: Vec::new(),
+            max_age,
         };
         w.start_iamd();
         for host in ["web-a", "web-b"] {
@@ -132,8 +139,10 @@ impl World {
         let cfg = self.sb.write(
             &format!("{host}/agent.toml"),
             &format!(
-                "servers = [\"http://127.0.0.1:{}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\nwait_seconds = 5\nretry_seconds = 1\n",
-                self.port
+                "servers = [\"http://127.0.0.1:{}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\noffline = {offline:?}\noffline_max_age = {}\nwait_seconds = 5\nretry_seconds = 1\n",
+                self.port,
+                self.max_age,
+                offline = self.offline_db(host),
             ),
             0o644,
         );
@@ -165,6 +174,38 @@ impl World {
 
     fn replica(&self, host: &str) -> PathBuf {
         self.sb.path(&format!("store/{host}-replica.db"))
+    }
+
+    fn offline_db(&self, host: &str) -> PathBuf {
+        self.sb.path(&format!("store/{host}-offline.db"))
+    }
+
+    /// The journal of `host`'s offline decisions: (kind, step, reason).
+    fn journal(&self, host: &str) -> Vec<(String, Option<i64>, String)> {
+        let c = rusqlite::Connection::open(self.offline_db(host)).unwrap();
+        let mut st = c
+            .prepare("SELECT kind, step, reason FROM journal ORDER BY seq")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Run SQL on `host`'s offline state, as an operator (or a clock) could change it.
+    fn offline_sql(&self, host: &str, sql: &str) {
+        let c = rusqlite::Connection::open(self.offline_db(host)).unwrap();
+        c.execute_batch(sql).unwrap();
+    }
+
+    /// Cut every host off from the server (a transport failure, as a partition).
+    fn partition(&mut self) {
+        self.iamd = None;
+    }
+
+    /// The syslog written since `mark` (a length of [`Sandbox::syslog`]).
+    fn syslog_since(&self, mark: usize) -> String {
+        self.sb.syslog().get(mark..).unwrap_or_default().to_string()
     }
 
     fn agent_log(&self, host: &str) -> String {
@@ -406,5 +447,291 @@ n = struct.unpack('>I', s.recv(4))[0]; print(s.recv(n).decode())
             .contains("uid 2001 is neither root nor the iam-sts helper"),
         "{}",
         w.agent_log("web-a")
+    );
+}
+
+/// A user's online login leaves offline material on that host (no seed, no hash);
+/// offline there, a fresh code is accepted once, a code at or below the last-synced
+/// watermark or the local one is refused; a host where the user failed or never logged
+/// in online holds nothing and denies, even given another host's material.
+#[test]
+fn offline_a_fresh_code_once_only_on_a_host_the_user_logged_into_online() {
+    require_root!();
+    let mut w = World::new();
+    totp::wait_for_fresh_step(22);
+    let t = support::now();
+    let seed = w.seed.clone();
+    let code = |k: i64| totp::code_at(&seed, t + 30 * k);
+    // web-b: a failed online login (wrong code) gets no material.
+    let wrong = if code(0) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let out = w.login("web-b", &[PASSWORD, wrong]);
+    assert!(!out.ok(), "{out}");
+    // web-a: two successes online, the previous step's code then the current one (so
+    // the material's tags cover a step the server spent after the issue).
+    for k in [-1, 0] {
+        let out = w.login("web-a", &[PASSWORD, &code(k)]);
+        assert!(
+            out.ok(),
+            "{out}\n{}\n{}",
+            w.sb.syslog(),
+            w.agent_log("web-a")
+        );
+    }
+    let bytes = std::fs::read(w.offline_db("web-a")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"tags\""), "material kept on web-a");
+    assert!(
+        !text.contains("$argon2id$") && !text.contains(&w.seed),
+        "a secret on web-a"
+    );
+    let b = std::fs::read(w.offline_db("web-b")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&b).contains("\"tags\""),
+        "material on web-b after a failure"
+    );
+
+    w.partition();
+    // The step the server spent last (above the material's own watermark): refused by
+    // the last-synced watermark.
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &code(0)]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.syslog_since(mark)
+            .contains("offline: wrong or already used verification code"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    // The next step's code: accepted offline, and account runs on the replica.
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &code(1)]);
+    assert!(
+        out.ok(),
+        "{out}\n{}\n{}",
+        w.sb.syslog(),
+        w.agent_log("web-a")
+    );
+    let log = w.syslog_since(mark);
+    assert!(
+        log.contains("authenticate allow user=\"alice\"")
+            && log.contains("offline: password + verification code")
+            && log.contains("host:Login allow user=\"alice\""),
+        "{log}"
+    );
+    // Replayed on web-a: refused by the local watermark.
+    let out = w.login("web-a", &[PASSWORD, &code(1)]);
+    assert!(!out.ok(), "{out}");
+    // web-b never logged alice in: no material, denied, with a fresh code too.
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-b", &[PASSWORD, &code(1)]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.syslog_since(mark).contains("holds no offline material"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    // web-a's material copied into web-b's state: bound to web-a, refused.
+    let a = w.offline_db("web-a");
+    w.offline_sql(
+        "web-b",
+        &format!(
+            "ATTACH {:?} AS a; INSERT INTO material SELECT * FROM a.material;",
+            a.display().to_string()
+        ),
+    );
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-b", &[PASSWORD, &code(1)]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.syslog_since(mark).contains("not this host"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    // web-a's journal: every offline decision in order, the spent step with the login.
+    let j = w.journal("web-a");
+    let kinds: Vec<&str> = j.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["failure", "login", "failure"], "{j:?}");
+    assert_eq!(j[1].1, Some(t.div_euclid(30) + 1), "{j:?}");
+    let kinds: Vec<String> = w.journal("web-b").into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(kinds, ["deny", "deny"]);
+}
+
+/// Offline failures count against the host's lower limit (3 in a row lock the user on
+/// this host), each answered after the agent's delay; the right answers are then refused.
+#[test]
+fn offline_failures_lock_at_the_lower_limit_each_after_a_delay() {
+    require_root!();
+    let mut w = World::new();
+    totp::wait_for_fresh_step(8);
+    let t = support::now();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "{out}\n{}", w.agent_log("web-a"));
+    w.partition();
+    let next = totp::code_at(&w.seed, t + 30);
+    for _ in 0..3 {
+        let out = w.login("web-a", &["not-the-password", &next]);
+        assert!(!out.ok(), "{out}");
+        assert!(
+            out.elapsed >= Duration::from_secs(2),
+            "an offline failure answered without the delay: {:?}",
+            out.elapsed
+        );
+    }
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &next]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.syslog_since(mark).contains("locked offline until"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    let j = w.journal("web-a");
+    assert_eq!(j.len(), 4, "{j:?}");
+    assert!(j.iter().all(|(k, _, _)| k == "failure"), "{j:?}");
+    assert!(j[2].2.contains("locked offline"), "{j:?}");
+}
+
+/// Offline is refused when the local clock is earlier than the last sync, when the last
+/// sync is older than `offline_max_age`, and when the material expired; the same login
+/// passes once each is put right (so each refusal is its own rule's).
+#[test]
+fn offline_refused_for_a_clock_before_the_last_sync_a_stale_sync_or_stale_material() {
+    require_root!();
+    let mut w = World::new();
+    totp::wait_for_fresh_step(12);
+    let t = support::now();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "{out}\n{}", w.agent_log("web-a"));
+    w.partition();
+    let next = totp::code_at(&w.seed, t + 30);
+    let now = support::now();
+    let day = 86_400;
+    for (sql, why) in [
+        (
+            format!(
+                "UPDATE meta SET value = {} WHERE key = 'last_sync'",
+                now + 3600
+            ),
+            "is earlier than the last sync",
+        ),
+        (
+            format!(
+                "UPDATE meta SET value = {} WHERE key = 'last_sync'",
+                now - 3 * day - 60
+            ),
+            "the replica is older than offline_max_age",
+        ),
+        (
+            format!(
+                "UPDATE meta SET value = {now} WHERE key = 'last_sync';
+                 UPDATE material SET body = json_set(body, '$.expires_at', {})",
+                now - 1
+            ),
+            "the offline material of the user expired",
+        ),
+    ] {
+        w.offline_sql("web-a", &sql);
+        let mark = w.sb.syslog().len();
+        let out = w.login("web-a", &[PASSWORD, &next]);
+        assert!(!out.ok(), "{why}: {out}");
+        assert!(
+            w.syslog_since(mark).contains(why),
+            "{why}: {}",
+            w.syslog_since(mark)
+        );
+    }
+    w.offline_sql(
+        "web-a",
+        &format!(
+            "UPDATE material SET body = json_set(body, '$.expires_at', {})",
+            now + day
+        ),
+    );
+    let out = w.login("web-a", &[PASSWORD, &next]);
+    assert!(out.ok(), "{out}\n{}", w.sb.syslog());
+    let kinds: Vec<String> = w.journal("web-a").into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(kinds, ["deny", "deny", "deny", "login"]);
+}
+
+/// `offline_max_age = 0`: the host asks for no material and never decides offline.
+#[test]
+fn offline_max_age_zero_never_decides_offline() {
+    require_root!();
+    let mut w = World::with_offline_max_age(0);
+    totp::wait_for_fresh_step(8);
+    let t = support::now();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "{out}");
+    let c = rusqlite::Connection::open(w.offline_db("web-a")).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM material", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "material issued with offline_max_age = 0");
+    w.partition();
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t + 30)]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        w.syslog_since(mark)
+            .contains("offline logins are off on this host (offline_max_age = 0)"),
+        "{}",
+        w.syslog_since(mark)
+    );
+}
+
+/// A login decided offline reaches `account` with `pam-iam:Offline` = true (a policy
+/// denying offline logins refuses it after `auth` accepted it), and a password change
+/// offline is refused.
+#[test]
+fn pam_iam_offline_is_true_offline_and_a_password_change_is_refused() {
+    require_root!();
+    let mut w = World::new();
+    let deny_offline = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"host:Login","Resource":"*","Condition":{"Bool":{"pam-iam:Offline":"true"}}}]}"#;
+    w.iam.attach(
+        pam_iam::store::PrincipalKind::User,
+        "alice",
+        "deny-offline",
+        deny_offline,
+    );
+    let before = w
+        .agent_log("web-a")
+        .matches("replica at store version")
+        .count();
+    wait_until(Duration::from_secs(20), "the policy on web-a", || {
+        w.agent_log("web-a")
+            .matches("replica at store version")
+            .count()
+            > before
+    });
+    totp::wait_for_fresh_step(10);
+    let t = support::now();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "online, pam-iam:Offline is false: {out}");
+    w.partition();
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t + 30)]);
+    assert!(!out.ok(), "{out}");
+    let log = w.syslog_since(mark);
+    assert!(
+        log.contains("authenticate allow user=\"alice\"")
+            && log.contains("offline: password + verification code")
+            && log.contains("host:Login deny user=\"alice\""),
+        "{log}"
+    );
+    let out = w.sb.pamtester(
+        "web-a",
+        "alice",
+        &["chauthtok"],
+        &[PASSWORD, "N3w-Passw0rd!", "N3w-Passw0rd!"],
+    );
+    assert!(!out.ok(), "{out}");
+    assert!(
+        out.stderr.contains("changed with iamd"),
+        "{out}\n{}",
+        w.sb.syslog()
     );
 }

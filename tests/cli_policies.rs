@@ -812,6 +812,21 @@ fn account_summary_details_and_credential_report() {
     ] {
         assert!(header.contains(&col), "{col}");
     }
+    // The account root user's row comes first, as in AWS's report.
+    let root: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(root.len(), header.len(), "{csv}");
+    assert_eq!(root[0], "<root_account>", "{csv}");
+    assert!(root[1].starts_with("arn:aws:iam::") && root[1].ends_with(":root"));
+    assert_eq!(
+        &root[3..8],
+        [
+            "not_supported",
+            "N/A",
+            "not_supported",
+            "not_supported",
+            "false"
+        ]
+    );
     let row: Vec<&str> = lines
         .find(|l| l.starts_with("alice,"))
         .unwrap()

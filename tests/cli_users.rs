@@ -901,8 +901,8 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 11,
-        "every migration applied (11: sealed secrets of API sessions)"
+        v, 12,
+        "every migration applied (12: the context of API role sessions)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

@@ -3,12 +3,12 @@
 //! store, then that user logging in over the real sshd with the real OpenSSH client
 //! (password + a code from oathtool), the store being the one iamd serves.
 
+#[path = "support/iamd_client.rs"]
+mod client;
 mod support;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use support::sandbox::{Sandbox, free_port};
 use support::store::Iam;
@@ -16,20 +16,6 @@ use support::totp;
 
 const PW: &str = "Password:";
 const CODE: &str = "Verification code:";
-
-/// The AWS CLI venv scripts/test makes (`IAMD_AWS_VENV`), or `None` (skip) outside CI.
-fn venv() -> Option<PathBuf> {
-    match std::env::var_os("IAMD_AWS_VENV") {
-        Some(p) if Path::new(&p).join("bin/aws").exists() => Some(PathBuf::from(p)),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("IAMD_AWS_VENV does not hold the AWS CLI venv (scripts/test makes it)")
-        }
-        _ => {
-            support::skip("set IAMD_AWS_VENV to a venv with awscli (see scripts/test)");
-            None
-        }
-    }
-}
 
 /// iamd over the sandbox's store on a loopback port, killed on drop.
 struct Iamd {
@@ -58,59 +44,16 @@ impl Iamd {
             .spawn()
             .unwrap();
         let d = Iamd { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let _ =
-                    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                let mut s = String::new();
-                let _ = c.read_to_string(&mut s);
-                if s.starts_with("HTTP/1.1 200") {
-                    return d;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "iamd did not start: {}",
-                std::fs::read_to_string(&d.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        client::wait_healthy(d.port, &d.log);
+        d
     }
-}
-
-/// The root access key `iam create-access-key` makes on the store: (id, secret).
-fn root_key(db: &str) -> (String, String) {
-    let out = Command::new(support::bin("iam"))
-        .arg("create-access-key")
-        .env("PAM_IAM_DB", db)
-        .env("PAM_IAM_USERDB", "off")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let k = &v["AccessKey"];
-    (
-        k["AccessKeyId"].as_str().unwrap().into(),
-        k["SecretAccessKey"].as_str().unwrap().into(),
-    )
 }
 
 /// `aws --endpoint-url … ARGS` as the root key; must succeed; its JSON (or null).
 fn aws(venv: &Path, d: &Iamd, key: &(String, String), args: &[&str]) -> serde_json::Value {
-    let o: Output = Command::new(venv.join("bin/aws"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", &key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &key.1)
-        .env("AWS_DEFAULT_REGION", "eu-west-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_MAX_ATTEMPTS", "1")
+    let mut c = Command::new(venv.join("bin/aws"));
+    client::aws_env(&mut c, &key.0, &key.1);
+    let o: Output = c
         .args(["--endpoint-url", &format!("http://127.0.0.1:{}", d.port)])
         .args(["--output", "json"])
         .args(args)
@@ -132,7 +75,7 @@ fn aws(venv: &Path, d: &Iamd, key: &(String, String), args: &[&str]) -> serde_js
 #[test]
 fn a_user_made_with_the_aws_cli_logs_in_over_sshd_with_password_and_code() {
     require_root!();
-    let Some(venv) = venv() else { return };
+    let Some(venv) = client::venv() else { return };
     let mut sb = Sandbox::new();
     // The Linux account; everything IAM about carol comes through iamd.
     sb.user("carol", 2003);
@@ -140,7 +83,14 @@ fn a_user_made_with_the_aws_cli_logs_in_over_sshd_with_password_and_code() {
     sb.service("sshd", &stack);
     // An empty store with the functional tests' cheap argon2 cost.
     let iam = Iam::create(&sb.db());
-    let root = root_key(&sb.db());
+    let root = client::root_key(
+        &Command::new(support::bin("iam"))
+            .arg("create-access-key")
+            .env("PAM_IAM_DB", sb.db())
+            .env("PAM_IAM_USERDB", "off")
+            .output()
+            .unwrap(),
+    );
     let d = Iamd::start(&sb);
     let aws = |args: &[&str]| aws(&venv, &d, &root, args);
 

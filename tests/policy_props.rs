@@ -116,6 +116,7 @@ fn build(policies: &[Vec<(usize, Stmt)>]) -> PolicySet {
         identity,
         boundary: None,
         session: None,
+        managed_session: Vec::new(),
     }
 }
 

@@ -68,6 +68,7 @@ pub fn run(data: &[u8]) {
         identity: vec![(Source::named("fuzz"), policy.clone())],
         boundary: None,
         session: None,
+        managed_session: Vec::new(),
     };
     let d1 = evaluate(&set, &req);
     set.boundary = Some((Source::named("boundary"), policy.clone()));

@@ -161,6 +161,7 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
         wait_seconds: 20,
         sqlite,
         show: false,
+        ..Options::default()
     });
     let probe_host = f.add_host("bench-probe");
     let probe = creds(&probe_host);
@@ -327,6 +328,7 @@ fn idle(hosts: usize, seconds: u64) {
         wait_seconds: IDLE_WAIT,
         sqlite: false,
         show: false,
+        ..Options::default()
     });
     f.iam(&["create-user", "--user-name", "alice"]);
     // One credential per simulated host, issued with the CLI, four at a time.

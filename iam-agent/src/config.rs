@@ -8,6 +8,9 @@ use zeroize::Zeroizing;
 /// The default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/pam-iam/agent.toml";
 
+/// The longest `offline_max_age` (the server issues material for at most this long).
+pub const MAX_OFFLINE_AGE: i64 = pam_iam::credentials::offline::MAX_LIFETIME;
+
 /// The agent's configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +29,21 @@ pub struct Config {
     /// The `iam-sts` helper whose processes may use the socket besides root's.
     #[serde(default = "default_sts_helper")]
     pub sts_helper: Option<PathBuf>,
+    /// The host's offline state (material, watermarks, failures, journal); by default
+    /// `offline.db` beside the replica (`/var/lib/pam-iam/offline.db`).
+    #[serde(default)]
+    pub offline: Option<PathBuf>,
+    /// Seconds offline material and the replica stay usable while no server answers
+    /// (0: never decide offline). Default 3 days.
+    #[serde(default = "default_offline_max_age")]
+    pub offline_max_age: i64,
+    /// Offline failures in a row that lock a user on this host (kept below a fleet's
+    /// lockout: a partitioned host has no other brake). Default 3.
+    #[serde(default = "default_offline_max_failures")]
+    pub offline_max_failures: u32,
+    /// How long such a lock lasts. Default 15 minutes.
+    #[serde(default = "default_offline_lock_seconds")]
+    pub offline_lock_seconds: i64,
     /// How long one pull waits at the server for a change.
     #[serde(default = "default_wait")]
     pub wait_seconds: u64,
@@ -45,6 +63,15 @@ fn default_socket() -> PathBuf {
 }
 fn default_sts_helper() -> Option<PathBuf> {
     Some(PathBuf::from("/usr/bin/iam-sts"))
+}
+fn default_offline_max_age() -> i64 {
+    3 * 86_400
+}
+fn default_offline_max_failures() -> u32 {
+    3
+}
+fn default_offline_lock_seconds() -> i64 {
+    900
 }
 fn default_wait() -> u64 {
     20
@@ -103,7 +130,37 @@ impl Config {
         for s in &c.servers {
             parse_server(s).map_err(|e| ConfigError::Invalid(path.into(), e))?;
         }
+        if c.offline_max_age < 0 || c.offline_max_age > MAX_OFFLINE_AGE {
+            return Err(ConfigError::Invalid(
+                path.into(),
+                format!(
+                    "offline_max_age = {} is out of range: 0 (never offline) to {MAX_OFFLINE_AGE} seconds",
+                    c.offline_max_age
+                ),
+            ));
+        }
+        if c.offline_max_failures == 0 || c.offline_lock_seconds <= 0 {
+            return Err(ConfigError::Invalid(
+                path.into(),
+                "offline_max_failures and offline_lock_seconds must be positive: offline guessing needs a brake".into(),
+            ));
+        }
         Ok(c)
+    }
+
+    /// The offline state file.
+    pub fn offline_path(&self) -> PathBuf {
+        self.offline
+            .clone()
+            .unwrap_or_else(|| self.replica.with_file_name("offline.db"))
+    }
+
+    /// The offline lockout of this host.
+    pub fn offline_lockout(&self) -> pam_iam::credentials::LockoutSettings {
+        pam_iam::credentials::LockoutSettings {
+            max_failed_attempts: self.offline_max_failures,
+            lockout_duration_seconds: self.offline_lock_seconds,
+        }
     }
 
     /// The servers, parsed (checked by [`Config::load`]).

@@ -6,6 +6,7 @@
 
 mod client;
 mod config;
+mod offline;
 mod serve;
 
 use clap::Parser;
@@ -59,10 +60,28 @@ fn run(args: &Args) -> Result<(), String> {
     let replica = store::open(&opts).map_err(|e| format!("the replica: {e}"))?;
     let servers = cfg.server_list();
     let shared = std::sync::Arc::new(serve::Shared::new());
+    let mut offline_state = None;
     if !args.once {
         let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
-        serve::start(&cfg, creds, std::sync::Arc::clone(&shared))?;
+        let off = std::sync::Arc::new(offline::Offline::open(
+            &cfg.offline_path(),
+            &creds.host,
+            cfg.offline_max_age,
+            cfg.offline_lockout(),
+        )?);
+        serve::start(
+            &cfg,
+            creds,
+            std::sync::Arc::clone(&shared),
+            std::sync::Arc::clone(&off),
+        )?;
+        offline_state = Some(off);
     }
+    let synced = |off: &Option<std::sync::Arc<offline::Offline>>| {
+        if let Some(o) = off {
+            o.note_sync(now());
+        }
+    };
     log(&format!(
         "host {} keeping {} from {} server(s), serving {}",
         creds.host,
@@ -97,6 +116,7 @@ fn run(args: &Args) -> Result<(), String> {
                     }
                     match replica.import_replica(&r) {
                         Ok(()) => {
+                            synced(&offline_state);
                             log(&format!(
                                 "replica at store version {} from {}",
                                 r.store_version, s.url
@@ -112,6 +132,7 @@ fn run(args: &Args) -> Result<(), String> {
                     break;
                 }
                 Ok(Answer::Unchanged) => {
+                    synced(&offline_state);
                     shared
                         .online
                         .store(true, std::sync::atomic::Ordering::SeqCst);

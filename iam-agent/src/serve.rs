@@ -3,11 +3,13 @@
 //! configured `iam-sts` helper are served (SO_PEERCRED). A login is forwarded to
 //! `iamd` ([`iamd::host_api`]) along the server list: any answer from a server is
 //! final; only when no server can be reached (no connection, timeout) do the offline
-//! rules decide.
+//! rules decide ([`crate::offline`]).
 
 use crate::client;
 use crate::config::{Config, HostCredentials, Server};
+use crate::offline::{Decided, Offline};
 use iamd::host_api;
+use pam_iam::credentials::offline::{Held, Material};
 use pam_iam::fleet::proto::{self, Answer, LoginRequest, Request};
 use serde::Serialize;
 use std::os::unix::fs::PermissionsExt;
@@ -52,6 +54,7 @@ struct Ctx {
     replica: PathBuf,
     sts_helper: Option<PathBuf>,
     shared: Arc<Shared>,
+    offline: Arc<Offline>,
 }
 
 /// Bind the socket (root's, in a root-owned 0755 directory; the socket itself 0666 so
@@ -59,7 +62,12 @@ struct Ctx {
 ///
 /// # Errors
 /// The socket cannot be made.
-pub fn start(cfg: &Config, creds: HostCredentials, shared: Arc<Shared>) -> Result<(), String> {
+pub fn start(
+    cfg: &Config,
+    creds: HostCredentials,
+    shared: Arc<Shared>,
+    offline: Arc<Offline>,
+) -> Result<(), String> {
     let path = &cfg.socket;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -78,6 +86,7 @@ pub fn start(cfg: &Config, creds: HostCredentials, shared: Arc<Shared>) -> Resul
         replica: cfg.replica.clone(),
         sts_helper: cfg.sts_helper.clone(),
         shared,
+        offline,
     });
     std::thread::Builder::new()
         .name("agent-socket".into())
@@ -151,6 +160,9 @@ fn serve_one(ctx: &Ctx, mut conn: UnixStream) {
             }
         }
         Some((pid, uid)) => {
+            // The request is read (and dropped) first, so the caller gets the refusal
+            // rather than a broken pipe while it is still sending.
+            let _ = proto::read_frame::<_, serde_json::Value>(&mut conn);
             crate::log(&format!(
                 "refused a caller on the socket: pid {pid} uid {uid} is neither root nor the iam-sts helper"
             ));
@@ -178,7 +190,12 @@ fn answer(ctx: &Ctx, req: Request) -> Answer {
                     mfa: v["Mfa"] == true,
                 },
                 Forwarded::Final(reason) => Answer::Error { reason },
-                Forwarded::Unreachable => offline_prompts(&ctx.replica, &user),
+                Forwarded::Unreachable => {
+                    let (known, mfa) = ctx
+                        .offline
+                        .prompts(&user, replica_has_user(&ctx.replica, &user));
+                    Answer::Prompts { known, mfa }
+                }
             }
         }
         Request::Login(l) => login(ctx, &l),
@@ -202,6 +219,10 @@ struct LoginBodyOut<'a> {
     tty: Option<&'a str>,
     #[serde(rename = "CodeOnly")]
     code_only: bool,
+    #[serde(rename = "OfflineSeconds")]
+    offline_seconds: i64,
+    #[serde(rename = "OfflineHeld", skip_serializing_if = "Option::is_none")]
+    offline_held: Option<Held>,
 }
 
 fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
@@ -213,6 +234,12 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
         rhost: l.rhost.as_deref(),
         tty: l.tty.as_deref(),
         code_only: l.code_only,
+        offline_seconds: if l.password.is_some() {
+            ctx.offline.max_age
+        } else {
+            0
+        },
+        offline_held: ctx.offline.held(&l.user),
     };
     let mut body = Zeroizing::new(Vec::with_capacity(4096));
     if let Err(e) = serde_json::to_writer(&mut *body, &out) {
@@ -222,27 +249,69 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
     }
     match forward(ctx, host_api::LOGIN_PATH, &body) {
         Forwarded::Answer(v) => match v["Decision"].as_str() {
-            Some("Allow") => Answer::Allow {
-                reason: v["Reason"].as_str().unwrap_or("").to_string(),
-                mfa: v["Mfa"] == true,
-                offline: false,
-                auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
-            },
+            Some("Allow") => {
+                if let Some(e) = v["OfflineError"].as_str() {
+                    crate::log(&format!("no new offline material for {:?}: {e}", l.user));
+                }
+                let material = match v.get("Offline") {
+                    None => None,
+                    Some(m) => match serde_json::from_value::<Material>(m.clone()) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            crate::log(&format!("unreadable offline material: {e}"));
+                            None
+                        }
+                    },
+                };
+                if let Err(e) =
+                    ctx.offline
+                        .online_success(&l.user, material, v["Watermark"].as_i64())
+                {
+                    crate::log(&format!("cannot keep the offline material: {e}"));
+                }
+                Answer::Allow {
+                    reason: v["Reason"].as_str().unwrap_or("").to_string(),
+                    mfa: v["Mfa"] == true,
+                    offline: false,
+                    auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
+                }
+            }
             Some("Deny") => Answer::Deny {
                 reason: v["Reason"].as_str().unwrap_or("").to_string(),
                 offline: false,
             },
-            Some("Unknown") => Answer::Unknown,
+            Some("Unknown") => {
+                ctx.offline.forget(&l.user);
+                Answer::Unknown
+            }
             _ => Answer::Error {
                 reason: format!("iamd answered an unknown decision: {v}"),
             },
         },
         Forwarded::Final(reason) => Answer::Error { reason },
-        Forwarded::Unreachable => Answer::Deny {
-            reason: "iamd is unreachable and this host holds no offline material for the user"
-                .into(),
+        Forwarded::Unreachable => offline_login(ctx, l),
+    }
+}
+
+/// A login decided by the offline rules ([`crate::offline`]); a user the replica does
+/// not know is not an IAM user, offline as online.
+fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
+    if !replica_has_user(&ctx.replica, &l.user) {
+        ctx.offline.forget(&l.user);
+        return Answer::Unknown;
+    }
+    match ctx.offline.decide(l, crate::now()) {
+        Ok(Decided::Allow { reason, mfa }) => Answer::Allow {
+            reason,
+            mfa,
+            offline: true,
+            auth_time: crate::now(),
+        },
+        Ok(Decided::Deny { reason }) => Answer::Deny {
+            reason,
             offline: true,
         },
+        Err(reason) => Answer::Error { reason },
     }
 }
 
@@ -297,13 +366,7 @@ fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
     }
 }
 
-/// Offline, the prompts come from the replica: an IAM user is asked for a code (whether
-/// or not it has a device, the agent cannot tell without `iamd`).
-fn offline_prompts(replica: &Path, user: &str) -> Answer {
-    let known = replica_has_user(replica, user);
-    Answer::Prompts { known, mfa: known }
-}
-
+/// Whether the replica knows `user` (the prompts offline for a user without material).
 fn replica_has_user(replica: &Path, user: &str) -> bool {
     let opts = pam_iam::store::OpenOptions {
         insecure_ok: std::env::var(pam_iam::store::ENV_INSECURE).is_ok_and(|v| v == "1"),

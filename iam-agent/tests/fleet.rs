@@ -5,40 +5,17 @@
 //! last good replica kept while every server is down, a revoked host refused, and a host
 //! confined to the host API and its own view.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod fleet_harness;
+
+use fleet_harness::{Proc, free_port, healthy, http, wait_until};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A child killed on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{bin, now};
 
 struct Fleet {
     dir: tempfile::TempDir,
@@ -114,7 +91,7 @@ impl Fleet {
     /// `iamd` on `port` with `extra` flags.
     fn iamd(&self, port: u16, extra: &[&str]) -> Proc {
         let log = std::fs::File::create(self.path(&format!("iamd-{port}.log"))).unwrap();
-        let p = Proc(
+        let p = Proc::spawn(
             Command::new(bin("iamd"))
                 .args(["--db", self.db.to_str().unwrap(), "--http", "--listen"])
                 .arg(format!("127.0.0.1:{port}"))
@@ -122,17 +99,9 @@ impl Fleet {
                 .env("PAM_IAM_INSECURE_STORE", "1")
                 .env("PAM_IAM_USERDB", "off")
                 .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
+                .stderr(log),
         );
-        wait_until(Duration::from_secs(20), "iamd healthy", || {
-            http(
-                port,
-                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .is_some_and(|s| s.starts_with("HTTP/1.1 200"))
-        });
+        wait_until(Duration::from_secs(20), "iamd healthy", || healthy(port));
         p
     }
 
@@ -148,45 +117,24 @@ impl Fleet {
         std::fs::write(
             &cfg,
             format!(
-                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nwait_seconds = 5\nretry_seconds = 1\n",
+                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\noffline = {:?}\nwait_seconds = 5\nretry_seconds = 1\n",
                 servers.join(", "),
                 c.file,
-                replica
+                replica,
+                self.path(&format!("{}-offline.db", c.host)),
             ),
         )
         .unwrap();
-        let p = Proc(
+        let p = Proc::spawn(
             Command::new(bin("iam-agent"))
                 .arg("--config")
                 .arg(&cfg)
                 .env("PAM_IAM_INSECURE_STORE", "1")
                 .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap(),
+                .stderr(std::fs::File::create(&log).unwrap()),
         );
         (p, replica, log)
     }
-}
-
-fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if f() {
-            return t0.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn http(port: u16, req: &str) -> Option<String> {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    c.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    c.write_all(req.as_bytes()).ok()?;
-    let mut s = String::new();
-    c.read_to_string(&mut s).ok()?;
-    Some(s)
 }
 
 /// A request signed with `key_id`/`secret` for `service`: (status, body).

@@ -16,7 +16,7 @@
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
 use pam_iam::audit::Decision;
-use pam_iam::credentials::sealed;
+use pam_iam::credentials::{offline, sealed};
 use pam_iam::fleet::proto::JournalBatch;
 use pam_iam::fleet::reconnect::{self, JournalError, OnReplay};
 use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
@@ -296,6 +296,14 @@ pub struct LoginBody {
     /// sshd verified a public key first (`mode=code`).
     #[serde(rename = "CodeOnly", default)]
     pub code_only: bool,
+    /// Seconds of offline material the host asks for after a success (its
+    /// `offline_max_age`; 0: it never decides offline).
+    #[serde(rename = "OfflineSeconds", default)]
+    pub offline_seconds: i64,
+    /// The material the host holds for the user, if any (new material is issued only
+    /// when that is stale: [`offline::should_issue`]).
+    #[serde(rename = "OfflineHeld", default)]
+    pub offline_held: Option<offline::Held>,
 }
 
 /// What a host API call over a JSON body answers: status and body, and the audit rows
@@ -341,8 +349,9 @@ pub fn serve_prompts(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, n
 /// `POST /host/v1/login`: the answers verified by the one login check of the product
 /// (`pam::verify`, as the local module runs it), and the `authenticate` audit row
 /// written before the answer, attributed to the credential's host. Answers
-/// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…}`, `{"Decision":"Deny",…}` or
-/// `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
+/// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…,"Watermark":…}` (plus
+/// `"Offline"`: new offline material for this host, when due), `{"Decision":"Deny",…}`
+/// or `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
 pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
     let caller = match authenticate(store, secrets_key, req, now) {
         Ok(c) => c,
@@ -382,11 +391,22 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             reason.clone(),
             json!({ "Decision": "Deny", "Reason": reason }),
         ),
-        Verdict::Allowed { reason, mfa } => (
-            Decision::Allow,
-            (*reason).to_string(),
-            json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now }),
-        ),
+        Verdict::Allowed { reason, mfa } => {
+            let mut a =
+                json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now });
+            // The login stands whatever happens to its offline material (the code is
+            // spent): a failed issue only leaves the host without new material.
+            match offline_material(store, &caller.host, &body, now) {
+                Ok((watermark, material)) => {
+                    a["Watermark"] = json!(watermark);
+                    if let Some(m) = material {
+                        a["Offline"] = json!(m);
+                    }
+                }
+                Err(e) => a["OfflineError"] = json!(e.to_string()),
+            }
+            (Decision::Allow, (*reason).to_string(), a)
+        }
     };
     let row = AuditEvent {
         time: now,
@@ -407,6 +427,54 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         body: answer,
         caller: Some(caller),
     }
+}
+
+/// After a success: the device's watermark now (the host's last-synced watermark) and,
+/// when the login had a password and what the host holds is stale, offline material
+/// bound to the credential's host ([`offline::issue`]: keyed tags of the coming steps,
+/// no seed). Costs one argon2id when it issues.
+fn offline_material(
+    store: &dyn Store,
+    host: &str,
+    body: &LoginBody,
+    now: i64,
+) -> Result<(i64, Option<offline::Material>), BackendError> {
+    let info = store
+        .auth_info(&body.user)
+        .map_err(BackendError::from)?
+        .ok_or_else(|| BackendError::Internal("the user vanished".into()))?;
+    let watermark = info.mfa.as_ref().map_or(-1, |m| m.watermark);
+    let device_id = info
+        .mfa
+        .as_ref()
+        .map(|m| offline::device_id(&m.serial_number, &m.seed));
+    let wanted = offline::should_issue(
+        body.offline_held.as_ref(),
+        device_id.as_deref(),
+        info.login_profile.as_ref().map(|p| p.password_last_changed),
+        body.offline_seconds,
+        now,
+    );
+    let Some(password) = body.password.as_ref().filter(|_| wanted) else {
+        return Ok((watermark, None));
+    };
+    let device = info.mfa.as_ref().map(|m| offline::IssueDevice {
+        serial: &m.serial_number,
+        seed: &m.seed,
+        watermark: m.watermark,
+    });
+    let params = store.hash_params().map_err(BackendError::from)?;
+    let m = offline::issue(
+        password,
+        &body.user,
+        host,
+        &params,
+        device.as_ref(),
+        now,
+        body.offline_seconds,
+    )
+    .map_err(|e| BackendError::Internal(format!("cannot issue offline material: {e}")))?;
+    Ok((watermark, Some(m)))
 }
 
 /// `POST /host/v1/journal`: the batch applied in order and once per entry for the

@@ -14,4 +14,5 @@ pub mod server;
 pub mod service;
 pub mod sigv4;
 pub mod sts;
+pub mod sts_members;
 pub mod xml;

@@ -86,6 +86,7 @@ pub const IAM_OPERATIONS: &[&str] = &[
     "TagRole",
     "UntagRole",
     "ListRoleTags",
+    "ListInstanceProfilesForRole",
     "PutRolePermissionsBoundary",
     "DeleteRolePermissionsBoundary",
     "GetAccountSummary",

@@ -495,6 +495,13 @@ fn authorize(
             format!("the request could not be authorized: {e}"),
         )
     })?;
+    if !v.allowed && !v.explicit_deny && users_may_change_passwords(store, &req)? {
+        audit.decision = Decision::Allow;
+        audit
+            .reason
+            .push_str("; allowed by the account password policy (AllowUsersToChangePassword)");
+        return Ok(());
+    }
     audit.decision = if v.allowed {
         Decision::Allow
     } else {
@@ -517,6 +524,22 @@ fn authorize(
             "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {why}"
         ),
     ))
+}
+
+/// AWS's `AllowUsersToChangePassword`: a custom account password policy with it set
+/// lets every IAM user call `iam:ChangePassword` on itself and
+/// `iam:GetAccountPasswordPolicy` without an identity policy (an explicit deny still
+/// refuses). No custom policy, or the flag off: only identity policies decide.
+fn users_may_change_passwords(store: &dyn Store, req: &Request) -> Result<bool, ApiError> {
+    let authz::Principal::User(_) = &req.principal else {
+        return Ok(false);
+    };
+    if req.action != "iam:ChangePassword" && req.action != "iam:GetAccountPasswordPolicy" {
+        return Ok(false);
+    }
+    Ok(store
+        .get_password_policy()?
+        .is_some_and(|p| p.allow_users_to_change_password))
 }
 
 #[cfg(test)]

@@ -29,17 +29,6 @@ const USER_MAX: i64 = 129_600;
 const USER_DEFAULT: i64 = 43_200;
 const ROOT_MAX: i64 = 3_600;
 
-/// Members of STS operations this server does not implement: refused, not ignored (a
-/// condition or a tag the caller relies on must not silently vanish).
-const UNSUPPORTED: &[&str] = &[
-    "PolicyArns",
-    "Tags",
-    "TransitiveTagKeys",
-    "ExternalId",
-    "SourceIdentity",
-    "ProvidedContexts",
-];
-
 /// A caller signing with temporary credentials: its session, and who it acts as.
 #[derive(Debug, Clone)]
 pub struct Temporary {
@@ -195,15 +184,7 @@ pub fn call(
     audit: &mut AuditEvent,
     audited: &mut bool,
 ) -> Result<Option<Value>, ApiError> {
-    if let Some(m) = UNSUPPORTED
-        .iter()
-        .find(|m| q.params.iter().any(|(k, _)| k == *m))
-    {
-        return Err(ApiError::new(
-            "ValidationError",
-            format!("{m} is not supported by this server"),
-        ));
-    }
+    crate::sts_members::check(q)?;
     match q.action.as_str() {
         // Always allowed, as AWS: it needs no permission.
         "GetCallerIdentity" => {
@@ -235,9 +216,10 @@ pub fn call(
         }
         "GetSessionToken" => get_session_token(store, env, caller, q, audit, audited),
         "AssumeRole" => assume_role(store, env, caller, q, audit, audited),
+        // `sts_members::check` knows every served operation.
         other => Err(ApiError::new(
-            "InvalidAction",
-            format!("Could not find operation {other} for version 2011-06-15"),
+            "InternalFailure",
+            format!("operation {other} is in the STS table but not served"),
         )),
     }
 }
@@ -449,24 +431,28 @@ fn assume_role(
     audit: &mut AuditEvent,
     audited: &mut bool,
 ) -> Result<Option<Value>, ApiError> {
-    let (user, prior_mfa) = match caller {
-        Caller::User(u) => (u.name.clone(), None),
+    let (user, prior_mfa, from_session) = match caller {
+        Caller::User(u) => (u.name.clone(), None, None),
         Caller::Temporary(t) if t.session.of() == SessionOf::User => {
-            (t.session.user_name.clone(), t.session.mfa_time)
+            (t.session.user_name.clone(), t.session.mfa_time, None)
         }
+        // Role chaining: the session asks, on behalf of the user who assumed it; the MFA
+        // behind the calling session does not carry over.
+        Caller::Temporary(t) if t.session.of() == SessionOf::Role => (
+            t.session.user_name.clone(),
+            None,
+            Some(Box::new(t.session.clone())),
+        ),
         Caller::Root => {
             return Err(ApiError::new(
                 "AccessDenied",
                 "Roles may not be assumed by root accounts.",
             ));
         }
-        Caller::Temporary(t) => {
+        Caller::Temporary(_) => {
             return Err(ApiError::new(
                 "AccessDenied",
-                format!(
-                    "User: {} is not authorized to perform: sts:AssumeRole: role chaining is not supported by this server (assume the role with user credentials)",
-                    t.arn
-                ),
+                "Roles may not be assumed by root accounts.",
             ));
         }
     };
@@ -478,6 +464,9 @@ fn assume_role(
         serial: mfa.as_ref().map(|(s, _)| s.clone()),
         code: mfa.map(|(_, c)| c),
         policy: q.scalar("Policy").map(str::to_string),
+        external_id: q.scalar("ExternalId").map(str::to_string),
+        passed: crate::sts_members::passed(q)?,
+        from_session,
     };
     if !audit.reason.is_empty() {
         audit.reason.push_str("; ");
@@ -504,16 +493,5 @@ fn assume_role(
         })?;
     *audited = true;
     audit.decision = Decision::Allow;
-    Ok(Some(json!({
-        "Credentials": {
-            "AccessKeyId": out.access_key_id,
-            "SecretAccessKey": out.secret_access_key,
-            "SessionToken": out.session_token,
-            "Expiration": pam_iam::time::iso8601(out.expiration),
-        },
-        "AssumedRoleUser": {
-            "AssumedRoleId": out.assumed_role_id,
-            "Arn": out.arn,
-        },
-    })))
+    Ok(Some(out.to_json()))
 }

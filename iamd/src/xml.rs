@@ -91,6 +91,11 @@ fn body(out: &mut String, v: &Value) {
     }
 }
 
+/// Operations whose AWS output is an empty structure in a result wrapper: their answer
+/// carries an empty `<XResult/>` (botocore looks for it), where other operations without
+/// output carry none. Held against botocore's model by `iamd/tests/aws_model.rs`.
+pub const EMPTY_RESULTS: &[&str] = &["UpdateRole"];
+
 /// A success response of `action` in namespace `ns`.
 pub fn response(ns: &str, action: &str, result: Option<&Value>, request_id: &str) -> String {
     let mut out = String::with_capacity(512);
@@ -99,6 +104,8 @@ pub fn response(ns: &str, action: &str, result: Option<&Value>, request_id: &str
         out.push_str(&format!("<{action}Result>"));
         body(&mut out, r);
         out.push_str(&format!("</{action}Result>"));
+    } else if EMPTY_RESULTS.contains(&action) {
+        out.push_str(&format!("<{action}Result/>"));
     }
     out.push_str("<ResponseMetadata><RequestId>");
     out.push_str(request_id);

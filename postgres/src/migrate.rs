@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_commit_ordered_store_version.sql"),
     include_str!("../migrations/0010_sealed_mfa_seeds.sql"),
     include_str!("../migrations/0011_api_session_secrets.sql"),
+    include_str!("../migrations/0012_session_context.sql"),
 ];
 
 /// The migration whose SQL [`migrate`] completes by sealing the plain seeds.

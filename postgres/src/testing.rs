@@ -323,8 +323,7 @@ impl Server {
             libc::kill(pid, sig);
         }
         let t = Instant::now();
-        // SAFETY: as above; signal 0 only checks that the process exists.
-        while unsafe { libc::kill(pid, 0) } == 0 && t.elapsed() < Duration::from_secs(30) {
+        while alive(pid) && t.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -375,6 +374,24 @@ impl Server {
             .spawn()
             .and_then(|mut c| c.wait());
     }
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie. In a PID namespace whose
+/// init does not reap (`unshare -p -f`, as CI runs the suites), a killed postmaster
+/// stays a zombie, which signal 0 still finds.
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill has no memory preconditions; signal 0 only checks that it exists.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    // The state follows the command name in parentheses, which may hold spaces.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
 }
 
 /// A multi-host URL for database `db` on `servers` that connects to whichever is

@@ -11,8 +11,8 @@ use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Source, SourceType,
 };
 use crate::store::{
-    ApplicablePolicy, PolicyOrigin, PrincipalKind, RoleSession, Store, StoreError, Tag, TagTarget,
-    User,
+    ApplicablePolicy, PolicyOrigin, PrincipalKind, RoleSession, SessionContext, Store, StoreError,
+    Tag, TagTarget, User,
 };
 
 pub mod session;
@@ -53,6 +53,8 @@ pub struct Request {
     /// What an API call asks to set and what its resource already is (iamd); empty for
     /// logins, sudo and role assumption.
     pub call: CallFacts,
+    /// What an `AssumeRole` call passes (empty for everything else).
+    pub assume: AssumeFacts,
 }
 
 /// The condition keys of an API call beyond the principal's: what the call sets and the
@@ -73,6 +75,18 @@ pub struct CallFacts {
     pub resource_tags: Vec<Tag>,
 }
 
+/// The `sts:` condition keys of an `AssumeRole` call (the session tags it passes are
+/// [`CallFacts::request_tags`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssumeFacts {
+    /// `sts:ExternalId`.
+    pub external_id: Option<String>,
+    /// `sts:SourceIdentity`: the source identity the call sets.
+    pub source_identity: Option<String>,
+    /// `sts:TransitiveTagKeys`.
+    pub transitive_tag_keys: Vec<String>,
+}
+
 impl Request {
     /// `principal` asks for `action` on `target` at `now`, with no other facts.
     pub fn new(principal: Principal, action: &str, target: Target, now: i64) -> Request {
@@ -87,6 +101,7 @@ impl Request {
             now,
             offline: None,
             call: CallFacts::default(),
+            assume: AssumeFacts::default(),
         }
     }
 }
@@ -170,6 +185,7 @@ pub enum AuthzError {
 /// [`AuthzError`] when the store fails or a stored policy does not parse.
 pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError> {
     let account = store.account_id()?;
+    let mut managed = Vec::new();
     let (caller, kind, policies, session_policy) = match &req.principal {
         Principal::User(name) => {
             let u = store.get_user(name)?;
@@ -185,15 +201,10 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
                 return Ok(Verdict::denied(format!("the role session ended: {why}")));
             }
             let r = store.get_role(&s.role_name)?;
-            let p = Caller {
-                arn: arn::assumed_role(&account, &r.name, &s.session_name),
-                kind: "AssumedRole",
-                user_name: None,
-                user_id: format!("{}:{}", r.role_id, s.session_name),
-                tags: r.tags.clone(),
-                session: Some((s.session_name.clone(), s.issued, r.arn.clone())),
-            };
+            let extra = store.role_session_context(&s.session_id)?;
+            let p = Caller::session(&account, &r, s, extra.as_ref());
             let doc = store.role_session_policy(&s.session_id)?;
+            managed = managed_session_policies(store, extra.as_ref())?;
             (
                 p,
                 PrincipalKind::Role,
@@ -213,8 +224,20 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
         .iter()
         .chain(policies.boundary.iter())
         .any(|p| mentions_mfa(&p.document))
-        || session_policy.as_deref().is_some_and(mentions_mfa);
-    let set = policy_set(&policies, kind, session_policy.as_deref())?;
+        || session_policy.as_deref().is_some_and(mentions_mfa)
+        || managed.iter().any(|(_, d)| mentions_mfa(d));
+    let mut set = policy_set(&policies, kind, session_policy.as_deref())?;
+    set.managed_session = managed
+        .iter()
+        .map(|(arn, doc)| {
+            Policy::parse(doc, PolicyKind::Managed)
+                .map(|p| (Source::new(arn.clone(), SourceType::UserManaged), p))
+                .map_err(|e| AuthzError::BadPolicy {
+                    policy: arn.clone(),
+                    error: e.to_string(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
     let context = build_context(&caller, &resource_tags, req);
     let question = policy::Request {
         action: req.action.clone(),
@@ -226,10 +249,12 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
     Ok(verdict(decision, uses_mfa))
 }
 
-/// Decide whether the IAM user asking (`req.principal`) may assume a role by the role's
-/// trust policy (the resource policy of `sts:AssumeRole`): the user is the principal, the
-/// role's tags are the resource tags, `req` (target: the role's ARN) the rest of the
-/// context. Only IAM users assume roles here: a session is denied.
+/// Decide whether the principal asking (`req.principal`) may assume a role by the role's
+/// trust policy (the resource policy of `sts:AssumeRole`): the IAM user, or the role
+/// session (role chaining: it matches a trust policy naming its role's ARN or its own
+/// assumed-role ARN) is the principal, the role's tags are the resource tags, `req`
+/// (target: the role's ARN) the rest of the context. A session that no longer counts
+/// is denied.
 ///
 /// # Errors
 /// [`AuthzError`] when the store fails or the trust policy does not parse.
@@ -239,13 +264,21 @@ pub fn trust(
     trust_policy: &str,
     req: &Request,
 ) -> Result<Verdict, AuthzError> {
-    let Principal::User(user) = &req.principal else {
-        return Ok(Verdict::denied(
-            "only IAM users assume roles here".to_string(),
-        ));
+    let who = match &req.principal {
+        Principal::User(user) => Caller::user(&store.get_user(user)?),
+        Principal::Session(s) => {
+            if let Some(why) = session::ended(store, s)? {
+                return Ok(Verdict::denied(format!("the role session ended: {why}")));
+            }
+            let extra = store.role_session_context(&s.session_id)?;
+            Caller::session(
+                &store.account_id()?,
+                &store.get_role(&s.role_name)?,
+                s,
+                extra.as_ref(),
+            )
+        }
     };
-    let u = store.get_user(user)?;
-    let who = Caller::user(&u);
     let role_tags = store.list_tags(TagTarget::Role, role)?;
     let trust =
         Policy::parse(trust_policy, PolicyKind::Trust).map_err(|e| AuthzError::BadTrustPolicy {
@@ -303,6 +336,8 @@ pub struct Caller {
     pub tags: Vec<Tag>,
     /// Session name, issue time and role ARN, for sessions.
     pub session: Option<(String, i64, String)>,
+    /// `aws:SourceIdentity`: the source identity of a role session, if it was given one.
+    pub source_identity: Option<String>,
 }
 
 impl Caller {
@@ -316,6 +351,33 @@ impl Caller {
             user_id: u.user_id.clone(),
             tags: u.tags.clone(),
             session: None,
+            source_identity: None,
+        }
+    }
+
+    /// A role session of `role` as the principal of a request: the assumed-role ARN,
+    /// `aws:PrincipalArn` the role's; its tags are the role's, each overridden by a
+    /// session tag of the same key (keys compare case-insensitively, as AWS's), and its
+    /// source identity `aws:SourceIdentity`.
+    pub fn session(
+        account: &str,
+        role: &crate::store::Role,
+        s: &RoleSession,
+        extra: Option<&SessionContext>,
+    ) -> Caller {
+        let mut tags: Vec<Tag> = role.tags.clone();
+        if let Some(c) = extra {
+            tags.retain(|t| !c.tags.iter().any(|x| x.key.eq_ignore_ascii_case(&t.key)));
+            tags.extend(c.tags.iter().cloned());
+        }
+        Caller {
+            arn: arn::assumed_role(account, &role.name, &s.session_name),
+            kind: "AssumedRole",
+            user_name: None,
+            user_id: format!("{}:{}", role.role_id, s.session_name),
+            tags,
+            session: Some((s.session_name.clone(), s.issued, role.arn.clone())),
+            source_identity: extra.and_then(|c| c.source_identity.clone()),
         }
     }
 }
@@ -335,6 +397,9 @@ pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context 
             c.insert("aws:TokenIssueTime", iso8601(*issued));
         }
         None => c.insert("aws:PrincipalArn", p.arn.clone()),
+    }
+    if let Some(s) = &p.source_identity {
+        c.insert("aws:SourceIdentity", s.clone());
     }
     for t in &p.tags {
         c.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
@@ -383,11 +448,48 @@ pub fn build_context(p: &Caller, resource_tags: &[Tag], f: &Request) -> Context 
     if let Some(b) = &call.permissions_boundary {
         c.insert("iam:PermissionsBoundary", b.clone());
     }
+    let assume = &f.assume;
+    if let Some(x) = &assume.external_id {
+        c.insert("sts:ExternalId", x.clone());
+    }
+    if let Some(x) = &assume.source_identity {
+        c.insert("sts:SourceIdentity", x.clone());
+    }
+    if !assume.transitive_tag_keys.is_empty() {
+        c.insert_values("sts:TransitiveTagKeys", assume.transitive_tag_keys.clone());
+    }
     for t in &call.resource_tags {
         c.insert(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
         c.insert(&format!("iam:ResourceTag/{}", t.key), t.value.clone());
     }
     c
+}
+
+/// A policy that allows nothing: what a managed session policy deleted since the
+/// session was issued still counts as (the session stays narrowed, never widened).
+const ALLOWS_NOTHING: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}"#;
+
+/// The managed session policies of a session (`PolicyArns`), each as (ARN, the document
+/// of its default version now).
+fn managed_session_policies(
+    store: &dyn Store,
+    extra: Option<&SessionContext>,
+) -> Result<Vec<(String, String)>, AuthzError> {
+    let mut out = Vec::new();
+    for arn in extra.map(|c| c.policy_arns.as_slice()).unwrap_or_default() {
+        let doc = match store.get_policy(arn) {
+            Ok(p) => {
+                store
+                    .get_policy_version(arn, &p.default_version_id)?
+                    .document
+            }
+            Err(StoreError::NoSuchEntity(_)) => ALLOWS_NOTHING.to_string(),
+            Err(e) => return Err(e.into()),
+        };
+        out.push((arn.clone(), doc));
+    }
+    Ok(out)
 }
 
 /// PAM_RHOST as an address (`::ffff:a.b.c.d` becomes `a.b.c.d`); host names give none.
@@ -464,6 +566,7 @@ pub fn policy_set(
         identity,
         boundary,
         session,
+        managed_session: Vec::new(),
     })
 }
 
@@ -516,6 +619,7 @@ mod tests {
                 value: "web".into(),
             }],
             session: None,
+            source_identity: None,
         }
     }
 
@@ -532,6 +636,7 @@ mod tests {
             now: 1_700_000_042,
             offline: None,
             call: CallFacts::default(),
+            assume: AssumeFacts::default(),
         };
         let c = build_context(
             &alice(),
@@ -585,8 +690,10 @@ mod tests {
                 86_400,
                 "arn:aws:iam::123456789012:role/admin".into(),
             )),
+            source_identity: Some("alice@corp".into()),
         };
         let c = build_context(&p, &[], &f);
+        assert_eq!(c.get("aws:SourceIdentity").unwrap(), ["alice@corp"]);
         assert!(c.get("aws:username").is_none());
         assert_eq!(
             c.get("aws:PrincipalArn").unwrap(),

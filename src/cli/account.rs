@@ -122,6 +122,41 @@ fn opt_date(t: Option<i64>) -> String {
     t.map_or_else(|| "N/A".to_string(), iso8601)
 }
 
+/// The access-key, certificate and needs-rotation columns of a report row (the first
+/// two keys by creation; certificates are always false/N/A).
+fn key_columns(
+    ctx: &Ctx,
+    row: &mut Vec<String>,
+    keys: &[crate::store::AccessKey],
+) -> Result<(), CliError> {
+    for i in 0..2 {
+        match keys.get(i) {
+            Some(k) => row.extend([
+                (k.status == crate::store::Status::Active).to_string(),
+                iso8601(k.create_date),
+                opt_date(k.last_used_date),
+                "N/A".into(),
+                k.last_used_service.clone().unwrap_or_else(|| "N/A".into()),
+            ]),
+            None => row.extend([
+                "false".into(),
+                "N/A".into(),
+                "N/A".into(),
+                "N/A".into(),
+                "N/A".into(),
+            ]),
+        }
+    }
+    row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
+    for i in 0..2 {
+        row.push(match keys.get(i) {
+            Some(k) => super::access_keys::needs_rotation(ctx, &k.access_key_id)?.to_string(),
+            None => "N/A".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The CSV with AWS's credential report columns (certificates are always false/N/A),
 /// then pam-iam's `access_key_N_needs_rotation`: true for a key made before secrets
 /// were sealed (it cannot sign requests).
@@ -134,6 +169,28 @@ cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated,\
 access_key_1_needs_rotation,access_key_2_needs_rotation\n",
     );
     let policy = ctx.store.get_password_policy()?.unwrap_or_default();
+    // The account root user comes first, as in AWS's report: it has no password or MFA
+    // device here (not_supported / N/A / false), and its access keys (`iam
+    // create-access-key` without --user-name) fill the key columns as a user's do. The
+    // account's creation time is not kept: N/A.
+    let root_keys = match ctx.store.list_root_access_keys() {
+        Ok(k) => k,
+        Err(crate::store::StoreError::Unsupported(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut row = vec![
+        "<root_account>".to_string(),
+        crate::arn::root(&ctx.store.account_id()?),
+        "N/A".into(),
+        "not_supported".into(),
+        "N/A".into(),
+        "not_supported".into(),
+        "not_supported".into(),
+        "false".into(),
+    ];
+    key_columns(ctx, &mut row, &root_keys)?;
+    csv.push_str(&row.join(","));
+    csv.push('\n');
     for u in ctx.store.list_users("/")? {
         let lp = match ctx.store.get_login_profile(&u.name) {
             Ok(lp) => Some(lp),
@@ -159,31 +216,7 @@ access_key_1_needs_rotation,access_key_2_needs_rotation\n",
                 .map_or("N/A".into(), iso8601),
             mfa.to_string(),
         ];
-        for i in 0..2 {
-            match keys.get(i) {
-                Some(k) => row.extend([
-                    (k.status == crate::store::Status::Active).to_string(),
-                    iso8601(k.create_date),
-                    opt_date(k.last_used_date),
-                    "N/A".into(),
-                    k.last_used_service.clone().unwrap_or_else(|| "N/A".into()),
-                ]),
-                None => row.extend([
-                    "false".into(),
-                    "N/A".into(),
-                    "N/A".into(),
-                    "N/A".into(),
-                    "N/A".into(),
-                ]),
-            }
-        }
-        row.extend(["false".into(), "N/A".into(), "false".into(), "N/A".into()]);
-        for i in 0..2 {
-            row.push(match keys.get(i) {
-                Some(k) => super::access_keys::needs_rotation(ctx, &k.access_key_id)?.to_string(),
-                None => "N/A".into(),
-            });
-        }
+        key_columns(ctx, &mut row, &keys)?;
         csv.push_str(&row.join(","));
         csv.push('\n');
     }

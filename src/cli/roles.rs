@@ -101,6 +101,13 @@ pub enum RoleCommand {
         #[arg(long)]
         role_name: String,
     },
+    /// List the instance profiles of a role: always none (pam-iam has no EC2 instance
+    /// profiles); clients such as Terraform's AWS provider ask before deleting a role.
+    ListInstanceProfilesForRole {
+        /// Role name.
+        #[arg(long)]
+        role_name: String,
+    },
     /// Set a role's permissions boundary.
     PutRolePermissionsBoundary {
         /// Role name.
@@ -178,6 +185,12 @@ impl RoleCommand {
             ListRoleTags { role_name } => {
                 Op::read(move |ctx| tags::list(ctx, TagTarget::Role, &role_name))
             }
+            ListInstanceProfilesForRole { role_name } => Op::read(move |ctx| {
+                ctx.store.get_role(&role_name)?;
+                Ok(Some(
+                    json!({ "InstanceProfiles": [], "IsTruncated": false }),
+                ))
+            }),
             PutRolePermissionsBoundary {
                 role_name,
                 permissions_boundary,

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod key_file;
 pub mod lockout;
 pub mod mfa_seed;
+pub mod offline;
 pub mod password;
 pub mod password_policy;
 pub mod recovery;
@@ -47,12 +48,28 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), CredError> {
 /// session tokens), where a slow hash buys nothing and lookups by hash are needed.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(data);
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
-        out.push_str(&format!("{b:02x}"));
+    hex(&sha2::Sha256::digest(data))
+}
+
+/// Bytes as lowercase hex (MACs, salts and verifiers kept in text files and JSON).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
     }
     out
+}
+
+/// The bytes of [`hex`] text; `None` for anything else.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Compare two byte strings in time independent of where they differ.

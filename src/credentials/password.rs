@@ -36,7 +36,7 @@ impl Default for HashParams {
 }
 
 impl HashParams {
-    fn argon2(&self) -> Result<Argon2<'static>, CredError> {
+    pub(crate) fn argon2(&self) -> Result<Argon2<'static>, CredError> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| CredError::Hash(e.to_string()))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))

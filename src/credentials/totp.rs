@@ -48,12 +48,34 @@ pub fn verify(seed: &[u8], code: &str, now: i64, window: u16) -> Result<Option<i
         .and_then(|s| i64::try_from(s).ok()))
 }
 
+/// The codes of one seed by time step: for the offline material `iamd` issues (keyed
+/// tags of the coming steps' codes go to a host, never the seed). Built once for the
+/// thousands of steps one issue covers.
+pub struct StepCodes(Totp);
+
+impl StepCodes {
+    /// The generator of `seed`.
+    ///
+    /// # Errors
+    /// [`CredError::Seed`] for an unusable seed.
+    pub fn new(seed: &[u8]) -> Result<StepCodes, CredError> {
+        Ok(StepCodes(totp(seed, 0)?))
+    }
+
+    /// The code of time step `step`; `None` before 1970.
+    pub fn at(&self, step: i64) -> Option<Zeroizing<String>> {
+        let t = u64::try_from(step.checked_mul(STEP)?).ok()?;
+        Some(Zeroizing::new(self.0.generate(t).to_string()))
+    }
+}
+
 /// The code of `seed` at unix second `t`, for unit tests of the callers (whole-program
 /// tests use oathtool, an independent implementation).
 #[cfg(test)]
 pub(crate) fn code_at(seed: &[u8], t: i64) -> Result<Zeroizing<String>, CredError> {
-    let t = u64::try_from(t).map_err(|_| CredError::Seed("time before 1970".into()))?;
-    Ok(Zeroizing::new(totp(seed, 0)?.generate(t).to_string()))
+    StepCodes::new(seed)?
+        .at(t.div_euclid(STEP))
+        .ok_or_else(|| CredError::Seed("time before 1970".into()))
 }
 
 /// Verify two consecutive codes (as AWS's EnableMFADevice and ResyncMFADevice do) within

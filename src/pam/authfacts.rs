@@ -5,6 +5,7 @@
 //! keyed by a secret kept in the root-only store and bound to user, service and rhost;
 //! `account` verifies and removes it, so a user can neither forge nor replay it.
 
+use crate::credentials::{hex, unhex};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -52,20 +53,6 @@ fn mac(key: &[u8], b: &Binding<'_>, auth_time: i64, flags: u8) -> Option<Hmac<Sh
         m.update(part.as_bytes());
     }
     Some(m)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// Seal facts into the environment value; `None` only for an unusable (empty) key.

@@ -118,6 +118,10 @@ pub struct PolicySet {
     pub boundary: Option<(Source, Policy)>,
     /// The session policy of a role session, if it was given one.
     pub session: Option<(Source, Policy)>,
+    /// The managed session policies of a role session (`AssumeRole`'s `PolicyArns`).
+    /// With the session policy they are the session's policies: a request must be
+    /// allowed by one of them as well.
+    pub managed_session: Vec<(Source, Policy)>,
 }
 
 /// A statement that decided (or took part in) a decision.
@@ -356,8 +360,10 @@ fn report(set: &PolicySet, hits: &[(u32, u32)], out: &mut Vec<MatchedStatement>)
             set.identity.get(slot)
         } else if slot == n {
             set.boundary.as_ref()
-        } else {
+        } else if slot == n + 1 {
             set.session.as_ref()
+        } else {
+            set.managed_session.get(slot - n - 2)
         };
         if let Some((src, p)) = entry {
             push_match(src, p, i, out);
@@ -400,6 +406,10 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> Decision {
     if let Some((_, p)) = &set.session {
         scan(p, s_slot, req, &action, &mut missing, &mut hits);
     }
+    let managed = u32::try_from(set.managed_session.len()).unwrap_or(0);
+    for (slot, (_, p)) in (s_slot + 1..).zip(&set.managed_session) {
+        scan(p, slot, req, &action, &mut missing, &mut hits);
+    }
 
     let boundary_allowed = set
         .boundary
@@ -412,7 +422,8 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> Decision {
     } else {
         let id_allows = hits.allow.first().is_some_and(|&(s, _)| s < n);
         let b_ok = set.boundary.is_none() || hits.has_allow(b_slot);
-        let s_ok = set.session.is_none() || hits.has_allow(s_slot);
+        let s_ok = (set.session.is_none() && managed == 0)
+            || (s_slot..=s_slot + managed).any(|slot| hits.has_allow(slot));
         if id_allows && b_ok && s_ok {
             report(set, &hits.allow, &mut matched);
             Effect::Allowed

@@ -10,7 +10,7 @@
 //! let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
 //!   "Action":"host:Login","Resource":"arn:aws:iam::123456789012:host/${aws:username}"}}"#;
 //! let p = Policy::parse(doc, PolicyKind::Managed).map_err(|e| e.to_string())?;
-//! let set = PolicySet { identity: vec![(Source::named("web"), p)], boundary: None, session: None };
+//! let set = PolicySet { identity: vec![(Source::named("web"), p)], ..PolicySet::default() };
 //! let mut context = Context::new();
 //! context.insert("aws:username", "alice");
 //! let req = Request {

@@ -19,6 +19,21 @@ pub fn issue_role_session(
     policy: Option<&str>,
     audit: &AuditEvent,
 ) -> Result<()> {
+    issue_role_session_with(store, s, policy, None, audit)
+}
+
+/// [`issue_role_session`], with what the session carries beyond its row (source
+/// identity, session tags, managed session policies) in the same transaction.
+///
+/// # Errors
+/// As [`issue_role_session`]; `Unsupported` from a backend that cannot keep `context`.
+pub fn issue_role_session_with(
+    store: &dyn Store,
+    s: &RoleSession,
+    policy: Option<&str>,
+    context: Option<&SessionContext>,
+    audit: &AuditEvent,
+) -> Result<()> {
     atomically(store, |tx| {
         let role_current = match &s.role_id {
             Some(id) => still_there(tx.get_role(&s.role_name).map(|r| r.role_id == *id))?,
@@ -37,6 +52,9 @@ pub fn issue_role_session(
         tx.create_role_session(s)?;
         if let Some(doc) = policy {
             tx.put_role_session_policy(&s.session_id, doc)?;
+        }
+        if let Some(c) = context.filter(|c| !c.is_empty()) {
+            tx.put_role_session_context(&s.session_id, c)?;
         }
         tx.append_audit(audit)
     })

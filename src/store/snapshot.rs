@@ -160,6 +160,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("role_session_policies", &["session_id", "document"]),
+    ("role_session_context", &["session_id", "document"]),
     ("id_allocations", &["space", "name", "id"]),
     ("credential_report", &["id", "generated", "content"]),
     ("settings", &["key", "value"]),

@@ -407,6 +407,20 @@ pub trait SessionStore {
     fn role_session_policy(&self, session_id: &str) -> Result<Option<String>>;
     /// Records a fresh MFA proof (sudo's re-prompt) in a session.
     fn set_role_session_mfa(&self, session_id: &str, t: i64) -> Result<()>;
+    /// Stores what an API session carries beyond its row (compose with
+    /// [`SessionStore::create_role_session`] through [`super::issue_role_session_with`]).
+    /// The default refuses, so a session that needs it is never issued without it.
+    fn put_role_session_context(&self, session_id: &str, c: &SessionContext) -> Result<()> {
+        let _ = (session_id, c);
+        Err(StoreError::Unsupported(
+            "this store backend does not keep session tags, source identities or managed session policies yet".into(),
+        ))
+    }
+    /// What [`SessionStore::put_role_session_context`] stored for a session.
+    fn role_session_context(&self, session_id: &str) -> Result<Option<SessionContext>> {
+        let _ = session_id;
+        Ok(None)
+    }
 }
 
 /// Tags of hosts (for host-scoped policies).

@@ -380,6 +380,33 @@ pub struct Role {
     pub tags: Vec<Tag>,
 }
 
+/// What an API role session carries beyond its row (`AssumeRole`'s `SourceIdentity`,
+/// `Tags`, `TransitiveTagKeys` and `PolicyArns`, and what a chained session inherits):
+/// kept for the session's decisions and passed on by role chaining.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionContext {
+    /// `aws:SourceIdentity`: set once, kept by every session chained from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
+    /// Session tags (`aws:PrincipalTag/K`, over the role's tags of the same key).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Keys of the tags passed on to sessions chained from this one.
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+    /// Managed session policies, by ARN (their default version, read at each decision).
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+}
+
+impl SessionContext {
+    /// Nothing beyond the row.
+    pub fn is_empty(&self) -> bool {
+        *self == SessionContext::default()
+    }
+}
+
 /// A session of temporary (`ASIA…`) credentials: a role session issued by iam-sts (bound
 /// to a terminal, its secret and token stored only as a hash) or by iamd's `AssumeRole`,
 /// or a user's (or the account root's) own session from iamd's `GetSessionToken` (no role:

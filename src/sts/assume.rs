@@ -14,10 +14,11 @@ use super::backend::{Backend, StsRole, StsUser};
 use super::error::StsError;
 use super::harden::SignalGuard;
 use super::model::{self, AssumeRoleOutput, MAX_SESSION_POLICY_CHARS, ValidationError};
+use super::passed::Passed;
 use super::scope::TerminalScope;
 use crate::audit::{Decision, Event};
-use crate::authz::{Principal, Request, Target, Verdict};
-use crate::store::RoleSession;
+use crate::authz::{AssumeFacts, CallFacts, Principal, Request, Target, Verdict};
+use crate::store::{RoleSession, SessionContext};
 
 use crate::credentials::second_factor::CODE_PROMPT;
 
@@ -39,7 +40,17 @@ pub struct AssumeRoleArgs {
     pub code: Option<Zeroizing<String>>,
     /// `--policy` (JSON).
     pub policy: Option<String>,
+    /// `ExternalId`: the trust policy's `sts:ExternalId` condition key.
+    pub external_id: Option<String>,
+    /// `SourceIdentity`, session `Tags`, `TransitiveTagKeys`, `PolicyArns`.
+    pub passed: Passed,
+    /// The role session making the call (role chaining: it must be trusted by the
+    /// role, and the new session lasts at most an hour); `None` for an IAM user.
+    pub from_session: Option<Box<RoleSession>>,
 }
+
+/// Longest session of a role assumed by a role session (AWS's role-chaining limit).
+pub const CHAINED_MAX_DURATION: i64 = 3600;
 
 /// Who calls, from where, when.
 #[derive(Debug, Clone)]
@@ -213,6 +224,7 @@ pub fn assume_role_as(
         }
     }
     let account = b.account_id()?;
+    args.passed.validate(&account)?;
     if arn.account != account {
         return Err(ValidationError::Account {
             got: arn.account,
@@ -227,6 +239,13 @@ pub fn assume_role_as(
     let user = b
         .user(ctx.user)?
         .ok_or_else(|| StsError::NotIamUser(ctx.user.to_string()))?;
+    // What the new session carries: what the call passes, and what a calling role
+    // session passes on.
+    let parent = match &args.from_session {
+        Some(s) => b.session_context(&s.session_id)?,
+        None => None,
+    };
+    let context = args.passed.session_context(parent.as_ref())?;
     let mut mfa_time = mfa_time;
     if let Some(serial) = &args.serial {
         let code = match &args.code {
@@ -239,6 +258,11 @@ pub fn assume_role_as(
         mfa_time = Some(ctx.now);
     }
 
+    // Who the refusals name: the user, or the calling role session.
+    let who = match &args.from_session {
+        Some(s) => crate::arn::assumed_role(&account, &s.role_name, &s.session_name),
+        None => user.arn.clone(),
+    };
     // The role. One that does not exist is refused as AWS does, with the message of a
     // role whose trust policy does not name the caller (or of the caller's own identity
     // policy, when that denies), so a caller cannot tell the two apart.
@@ -249,13 +273,27 @@ pub fn assume_role_as(
         b.validate_session_policy(p)?;
     }
     let Some(role) = role else {
-        let identity = b.authorize(&question(&user, &args.role_arn, mfa_time, &ctx))?;
-        return Err(not_authorized(&user, &args.role_arn, &identity, None));
+        let identity = b.authorize(&question(
+            &user,
+            &args.role_arn,
+            mfa_time,
+            &ctx,
+            args,
+            &context,
+            ASSUME,
+        ))?;
+        return Err(not_authorized(
+            &who,
+            ASSUME,
+            &args.role_arn,
+            &identity,
+            None,
+        ));
     };
 
     // Identity policy and trust policy; one chance to add MFA when they ask for it.
     loop {
-        let q = question(&user, &role.arn, mfa_time, &ctx);
+        let q = question(&user, &role.arn, mfa_time, &ctx, args, &context, ASSUME);
         let identity = b.authorize(&q)?;
         let trust = b.trust(&role, &q)?;
         if identity.allowed && trust.allowed {
@@ -276,18 +314,50 @@ pub fn assume_role_as(
             continue;
         }
         return Err(not_authorized(
-            &user,
+            &who,
+            ASSUME,
             &args.role_arn,
             &identity,
             Some(&trust),
         ));
     }
+    // Tags and a source identity need their own permission, in the identity policy and
+    // in the trust policy (a chained session's inherited ones too, as AWS asks).
+    let extra = [
+        (!context.tags.is_empty(), "sts:TagSession"),
+        (context.source_identity.is_some(), "sts:SetSourceIdentity"),
+    ];
+    for (_, action) in extra.iter().filter(|(needed, _)| *needed) {
+        let q = question(&user, &role.arn, mfa_time, &ctx, args, &context, action);
+        let identity = b.authorize(&q)?;
+        let trust = b.trust(&role, &q)?;
+        if !(identity.allowed && trust.allowed) {
+            return Err(not_authorized(
+                &who,
+                action,
+                &args.role_arn,
+                &identity,
+                Some(&trust),
+            ));
+        }
+    }
     // Only an allowed caller learns about the role's session limits.
-    let duration = model::session_duration(
-        args.duration,
-        b.min_session_duration()?,
-        role.max_session_duration,
-    )?;
+    let duration = if args.from_session.is_some() {
+        if args.duration.is_some_and(|d| d > CHAINED_MAX_DURATION) {
+            return Err(ValidationError::ChainedDuration.into());
+        }
+        model::session_duration(
+            args.duration,
+            b.min_session_duration()?,
+            role.max_session_duration.min(CHAINED_MAX_DURATION),
+        )?
+    } else {
+        model::session_duration(
+            args.duration,
+            b.min_session_duration()?,
+            role.max_session_duration,
+        )?
+    };
 
     // Mint the credentials; the secret is stored only hashed or sealed.
     let Minted {
@@ -319,9 +389,10 @@ pub fn assume_role_as(
         user: ctx.user.to_string(),
         decision: Decision::Allow,
         reason: format!(
-            "assumed {arn} ({access_key_id}) until {}{}",
+            "assumed {arn} ({access_key_id}) until {}{}{}",
             crate::time::iso8601(session.expires),
-            if mfa_time.is_some() { ", with MFA" } else { "" }
+            if mfa_time.is_some() { ", with MFA" } else { "" },
+            describe(&context, args.from_session.as_deref(), &account),
         ),
         service: issuer.service.to_string(),
         rhost: issuer.rhost.clone(),
@@ -329,7 +400,7 @@ pub fn assume_role_as(
     };
     {
         let _hold = SignalGuard::block();
-        b.insert_session(&session, args.policy.as_deref(), &audit)?;
+        b.insert_session_with(&session, args.policy.as_deref(), Some(&context), &audit)?;
     }
     Ok(AssumeRoleOutput {
         access_key_id,
@@ -338,7 +409,38 @@ pub fn assume_role_as(
         expiration: session.expires,
         assumed_role_id: format!("{}:{}", role.id, args.session_name),
         arn,
+        source_identity: context.source_identity.clone(),
+        packed_policy_size: (args.policy.is_some() || !args.passed.is_empty())
+            .then(|| args.passed.packed_percent(args.policy.as_deref())),
     })
+}
+
+/// `sts:AssumeRole`.
+const ASSUME: &str = "sts:AssumeRole";
+
+/// What the audit row adds about a session's context and the session that asked.
+fn describe(c: &SessionContext, from: Option<&RoleSession>, account: &str) -> String {
+    let mut out = String::new();
+    if let Some(s) = from {
+        out.push_str(&format!(
+            ", chained from {}",
+            crate::arn::assumed_role(account, &s.role_name, &s.session_name)
+        ));
+    }
+    if let Some(s) = &c.source_identity {
+        out.push_str(&format!(", source identity {s}"));
+    }
+    if !c.tags.is_empty() {
+        let keys: Vec<&str> = c.tags.iter().map(|t| t.key.as_str()).collect();
+        out.push_str(&format!(", session tags {}", keys.join(",")));
+    }
+    if !c.policy_arns.is_empty() {
+        out.push_str(&format!(
+            ", managed session policies {}",
+            c.policy_arns.join(",")
+        ));
+    }
+    out
 }
 
 /// The caller of [`assume_role_as`].
@@ -348,14 +450,36 @@ struct Ctx<'a> {
     rhost: Option<&'a str>,
 }
 
-/// The policy question of assuming `resource`.
-fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, ctx: &Ctx<'_>) -> Request {
+/// The policy question of assuming `resource`: asked by the user, or by the calling
+/// role session (role chaining), with the call's `sts:` keys.
+fn question(
+    user: &StsUser,
+    resource: &str,
+    mfa_time: Option<i64>,
+    ctx: &Ctx<'_>,
+    args: &AssumeRoleArgs,
+    context: &SessionContext,
+    action: &str,
+) -> Request {
+    let principal = match &args.from_session {
+        Some(s) => Principal::Session(s.clone()),
+        None => Principal::User(user.name.clone()),
+    };
     Request {
         mfa_time,
         rhost: ctx.rhost.map(str::to_string),
+        call: CallFacts {
+            request_tags: context.tags.clone(),
+            ..CallFacts::default()
+        },
+        assume: AssumeFacts {
+            external_id: args.external_id.clone(),
+            source_identity: context.source_identity.clone(),
+            transitive_tag_keys: context.transitive_tag_keys.clone(),
+        },
         ..Request::new(
-            Principal::User(user.name.clone()),
-            "sts:AssumeRole",
+            principal,
+            action,
             Target::Arn(resource.to_string()),
             ctx.now,
         )
@@ -365,7 +489,8 @@ fn question(user: &StsUser, resource: &str, mfa_time: Option<i64>, ctx: &Ctx<'_>
 /// AWS's AccessDenied for sts:AssumeRole, saying which policy refused. `trust` is `None`
 /// for a role that does not exist: it reads as a trust policy that does not allow it.
 fn not_authorized(
-    user: &StsUser,
+    who: &str,
+    action: &str,
     resource: &str,
     identity: &Verdict,
     trust: Option<&Verdict>,
@@ -377,7 +502,7 @@ fn not_authorized(
                 identity.reason
             )
         } else {
-            "because no identity-based policy allows the sts:AssumeRole action".to_string()
+            format!("because no identity-based policy allows the {action} action")
         }
     } else if let Some(t) = trust.filter(|t| t.explicit_deny) {
         format!(
@@ -388,8 +513,7 @@ fn not_authorized(
         "because the role's trust policy does not allow it".to_string()
     };
     StsError::AccessDenied(format!(
-        "User: {} is not authorized to perform: sts:AssumeRole on resource: {resource} {why}",
-        user.arn
+        "User: {who} is not authorized to perform: {action} on resource: {resource} {why}"
     ))
 }
 

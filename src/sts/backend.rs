@@ -13,7 +13,7 @@ use super::error::StsError;
 use super::model;
 use crate::audit::{self, Decision, Event};
 use crate::authz::session::SessionStatus;
-use crate::authz::{self, Principal, Request, Target, Verdict};
+use crate::authz::{self, Request, Target, Verdict};
 use crate::credentials;
 use crate::credentials::second_factor::{Pacing, SystemPacing};
 use crate::policy::{Policy, PolicyKind};
@@ -238,13 +238,8 @@ impl<'s> Backend<'s> {
         Ok(v)
     }
 
-    /// Evaluate a role's trust policy for the user asking.
+    /// Evaluate a role's trust policy for the user or role session asking.
     pub fn trust(&self, role: &StsRole, req: &Request) -> Result<Verdict, StsError> {
-        if !matches!(req.principal, Principal::User(_)) {
-            return Err(StsError::Internal(
-                "only IAM users assume roles here".into(),
-            ));
-        }
         let req = Request {
             target: Target::Arn(role.arn.clone()),
             ..req.clone()
@@ -255,6 +250,29 @@ impl<'s> Backend<'s> {
             &role.trust_policy,
             &req,
         )?)
+    }
+
+    /// What a stored session carries beyond its row (source identity, session tags,
+    /// managed session policies), if anything.
+    pub fn session_context(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<store::SessionContext>, StsError> {
+        self.store()
+            .role_session_context(session_id)
+            .map_err(store_err)
+    }
+
+    /// [`Backend::insert_session`], with what the session carries beyond its row.
+    pub fn insert_session_with(
+        &self,
+        s: &RoleSession,
+        policy: Option<&str>,
+        context: Option<&store::SessionContext>,
+        audit: &Event,
+    ) -> Result<(), StsError> {
+        self.log(audit);
+        store::issue_role_session_with(self.store(), s, policy, context, audit).map_err(store_err)
     }
 
     /// Store a new session, its `--policy` session policy and its audit event,
@@ -393,6 +411,7 @@ fn syslog_line(allowed: bool, msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authz::Principal;
     use crate::store::{NewRole, NewUser};
 
     /// A stored trust policy that no longer parses is reported as such (a policy to fix),

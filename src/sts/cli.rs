@@ -165,6 +165,7 @@ fn execute(
                 serial: serial_number,
                 code: token_code.map(Zeroizing::new),
                 policy,
+                ..AssumeRoleArgs::default()
             };
             let out = assume::assume_role(&backend, &ctx, &args, &mut prompt_tty)?;
             Ok(out.to_json())

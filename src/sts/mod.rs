@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod harden;
 pub mod model;
+pub mod passed;
 pub mod scope;
 pub mod sessions;
 pub mod sudo;

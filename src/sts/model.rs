@@ -46,6 +46,15 @@ pub enum ValidationError {
     /// `--token-code` is not 6 digits.
     #[error("ValidationError: --token-code must be 6 digits")]
     TokenCode,
+    /// A member of `AssumeRole` beyond the role (source identity, session tags, managed
+    /// session policies) that AWS would refuse: what is wrong with it.
+    #[error("ValidationError: {0}")]
+    Member(String),
+    /// A role session asked for more than an hour (role chaining).
+    #[error(
+        "ValidationError: The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    )]
+    ChainedDuration,
     /// `--policy` too long.
     #[error("PackedPolicyTooLarge: --policy is longer than {MAX_SESSION_POLICY_CHARS} characters")]
     PolicyTooLarge,
@@ -150,12 +159,16 @@ pub struct AssumeRoleOutput {
     pub assumed_role_id: String,
     /// The assumed-role ARN.
     pub arn: String,
+    /// The session's source identity (given or inherited by role chaining).
+    pub source_identity: Option<String>,
+    /// `PackedPolicySize` (percent), when session policies or tags were passed.
+    pub packed_policy_size: Option<i64>,
 }
 
 impl AssumeRoleOutput {
     /// The JSON AWS prints.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "Credentials": {
                 "AccessKeyId": self.access_key_id,
                 "SecretAccessKey": self.secret_access_key,
@@ -166,7 +179,14 @@ impl AssumeRoleOutput {
                 "AssumedRoleId": self.assumed_role_id,
                 "Arn": self.arn,
             }
-        })
+        });
+        if let Some(s) = &self.source_identity {
+            v["SourceIdentity"] = json!(s);
+        }
+        if let Some(n) = self.packed_policy_size {
+            v["PackedPolicySize"] = json!(n);
+        }
+        v
     }
 }
 
@@ -235,8 +255,11 @@ mod tests {
             expiration: 0,
             assumed_role_id: "AROAX:s1".into(),
             arn: crate::arn::assumed_role("123456789012", "admin", "s1"),
+            source_identity: None,
+            packed_policy_size: None,
         };
         let v = o.to_json();
+        assert!(v.get("SourceIdentity").is_none() && v.get("PackedPolicySize").is_none());
         assert_eq!(v["Credentials"]["Expiration"], "1970-01-01T00:00:00Z");
         assert_eq!(
             v["AssumedRoleUser"]["Arn"],

@@ -143,6 +143,7 @@ fn decide(
             now: req.now,
             offline: None,
             call: crate::authz::CallFacts::default(),
+            assume: crate::authz::AssumeFacts::default(),
         };
         let v = b.authorize(&q)?;
         if v.allowed {

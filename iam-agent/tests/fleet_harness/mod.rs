@@ -178,6 +178,21 @@ pub struct Key {
     pub secret: String,
 }
 
+/// One row of the store's audit trail (`iam list-audit-events`).
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// The user it is about.
+    pub user: String,
+    /// `authenticate`, `host:VerifyLogin`, …
+    pub action: String,
+    /// `allow`, `deny`, `error`.
+    pub decision: String,
+    /// Why (`host/web-01: …` for a login decided by `iamd`).
+    pub reason: String,
+    /// PAM_RHOST of the login (a test's attempt tag, see [`login`]).
+    pub rhost: String,
+}
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -193,6 +208,9 @@ pub struct Options {
     pub sqlite: bool,
     /// Print each `iam` and `aws` command before running it (the demo).
     pub show: bool,
+    /// The agents' `offline_max_age` (seconds), with each host's own `offline` state
+    /// file beside its replica; `None` leaves both to the agent's defaults.
+    pub offline_max_age: Option<i64>,
 }
 
 impl Default for Options {
@@ -204,6 +222,7 @@ impl Default for Options {
             wait_seconds: 20,
             sqlite: false,
             show: false,
+            offline_max_age: None,
         }
     }
 }
@@ -408,6 +427,37 @@ pub fn classify(out: &support::Outcome) -> Login {
     } else {
         Login::Denied
     }
+}
+
+/// One login on a host: pamtester `fleet-login USER authenticate acct_mgmt` in that
+/// host's sandbox ([`Host::sandbox`]), answering the prompts with `answers`, with
+/// PAM_RHOST = `tag` (letters, digits, `-`, `.`): the store's audit row of the attempt
+/// carries it as its remote host, so rows can be counted per attempt.
+pub fn login(
+    sb: &support::sandbox::Sandbox,
+    user: &str,
+    answers: &[&str],
+    tag: &str,
+) -> support::Outcome {
+    assert!(
+        tag.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+        "{tag:?}"
+    );
+    let input = sb.write(
+        &format!("answers.{tag}"),
+        &(answers.join("\n") + "\n"),
+        0o600,
+    );
+    let out = sb.run(
+        &format!(
+            "timeout 60 pamtester -v -I rhost={tag} fleet-login {user} authenticate acct_mgmt < {}",
+            input.display()
+        ),
+        Duration::from_secs(90),
+    );
+    let _ = std::fs::remove_file(&input);
+    out
 }
 
 /// A `socat` relay 127.0.0.1:`listen` → 127.0.0.1:`to`, one forked child per connection,
@@ -616,12 +666,16 @@ impl Fleet {
         std::fs::write(
             &config,
             format!(
-                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nsocket = {:?}\nwait_seconds = {}\nretry_seconds = 1\n",
+                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nsocket = {:?}\nwait_seconds = {}\nretry_seconds = 1\n{}",
                 servers.join(", "),
                 credentials,
                 replica,
                 socket,
                 self.opts.wait_seconds,
+                self.opts.offline_max_age.map_or(String::new(), |age| format!(
+                    "offline = {:?}\noffline_max_age = {age}\n",
+                    dir.join("offline.db")
+                )),
             ),
         )
         .unwrap();
@@ -714,11 +768,10 @@ impl Fleet {
         Some(serde_json::from_slice(&o.stdout).unwrap_or(Value::Null))
     }
 
-    /// With the AWS CLI (`iamd` number 0): user `name` with `password` and an enabled
-    /// virtual MFA device, in group `web` whose inline policy allows `host:Login` on
-    /// `host/web-*` (made on first use). Returns the device's base32 seed, or `None`
-    /// when the AWS CLI is absent outside CI.
-    pub fn aws_mfa_user(&self, name: &str, password: &str) -> Option<String> {
+    /// With the AWS CLI (`iamd` number 0): user `name` with `password` (no reset
+    /// required), in group `web` ([`Fleet::aws_web_group`]). `None` when the AWS CLI is
+    /// absent outside CI.
+    pub fn aws_password_user(&self, name: &str, password: &str) -> Option<()> {
         self.aws_ok(0, &["iam", "create-user", "--user-name", name])?;
         self.aws_ok(
             0,
@@ -732,6 +785,15 @@ impl Fleet {
                 "--no-password-reset-required",
             ],
         )?;
+        self.aws_web_group(name)
+    }
+
+    /// With the AWS CLI (`iamd` number 0): user `name` with `password` and an enabled
+    /// virtual MFA device, in group `web` whose inline policy allows `host:Login` on
+    /// `host/web-*` (made on first use). Returns the device's base32 seed, or `None`
+    /// when the AWS CLI is absent outside CI.
+    pub fn aws_mfa_user(&self, name: &str, password: &str) -> Option<String> {
+        self.aws_password_user(name, password)?;
         let seed_file = self.path(&format!("{name}.seed"));
         self.aws_ok(
             0,
@@ -766,7 +828,6 @@ impl Fleet {
                 &support::totp::code_at(&seed, now - 30),
             ],
         )?;
-        self.aws_web_group(name)?;
         Some(seed)
     }
 
@@ -807,18 +868,24 @@ impl Fleet {
         Some(())
     }
 
-    /// The store's audit rows of `user`: (action, decision, reason), oldest first.
-    pub fn audit(&self, user: &str) -> Vec<(String, String, String)> {
-        let v = self.iam(&["list-audit-events", "--user-name", user]);
-        let rows = v
-            .as_object()
-            .and_then(|o| o.values().find_map(Value::as_array))
-            .cloned()
-            .unwrap_or_default();
+    /// The store's audit rows (of `user`, or all), oldest first.
+    pub fn audit(&self, user: Option<&str>) -> Vec<AuditRow> {
+        let mut args = vec!["list-audit-events"];
+        if let Some(u) = user {
+            args.extend(["--user-name", u]);
+        }
+        let v = self.iam(&args);
+        let rows = v["Events"].as_array().cloned().unwrap_or_default();
         rows.iter()
             .map(|e| {
                 let f = |k: &str| e[k].as_str().unwrap_or_default().to_string();
-                (f("Action"), f("Decision"), f("Reason"))
+                AuditRow {
+                    user: f("UserName"),
+                    action: f("Action"),
+                    decision: f("Decision"),
+                    reason: f("Reason"),
+                    rhost: f("RemoteHost"),
+                }
             })
             .collect()
     }

@@ -20,21 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The venv with `aws` and boto3, or `None` (skip) outside CI.
-pub fn venv() -> Option<PathBuf> {
-    match std::env::var_os("IAMD_AWS_VENV") {
-        Some(p) if Path::new(&p).join("bin/aws").exists() => Some(PathBuf::from(p)),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("IAMD_AWS_VENV does not hold the AWS CLI venv (scripts/test makes it)")
-        }
-        _ => {
-            eprintln!(
-                "skipped: set IAMD_AWS_VENV to a venv with awscli and boto3 (see scripts/test)"
-            );
-            None
-        }
-    }
-}
+#[path = "../../../tests/support/iamd_client.rs"]
+pub mod client;
+pub mod sts;
+
+#[allow(unused_imports)]
+pub use client::venv;
 
 /// iamd on a store, not yet run: `--db` and the store's environment (its secrets key).
 pub trait IamdOn {
@@ -125,20 +116,11 @@ impl Server {
             .env("PAM_IAM_USERDB", "off")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (id, secret) = client::root_key(&out);
+        let root = Key { id, secret };
         if let Some(a) = account {
             store.sql(&format!("UPDATE account SET account_id = '{a}'"));
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let root = Key {
-            id: v["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-            secret: v["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
-        };
-        assert!(v["AccessKey"].get("UserName").is_none());
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("iamd.log")).unwrap();
         let child = store
@@ -157,25 +139,8 @@ impl Server {
             venv,
             child,
         };
-        s.wait_healthy();
+        client::wait_healthy(s.port, &s.dir.path().join("iamd.log"));
         (s, root)
-    }
-
-    fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ =
-                    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                let mut s = String::new();
-                let _ = c.read_to_string(&mut s);
-                if s.starts_with("HTTP/1.1 200") {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("iamd did not become healthy: {}", self.log());
     }
 
     /// The server's process id.
@@ -193,14 +158,7 @@ impl Server {
     }
 
     fn client_env(&self, c: &mut Command, key: &Key) {
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ACCESS_KEY_ID", &key.id)
-            .env("AWS_SECRET_ACCESS_KEY", &key.secret)
-            .env("AWS_DEFAULT_REGION", "eu-west-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_MAX_ATTEMPTS", "1");
+        client::aws_env(c, &key.id, &key.secret);
     }
 
     /// `aws --endpoint-url … ARGS` as `key`.

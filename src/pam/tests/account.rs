@@ -22,6 +22,7 @@ fn account_allows_and_passes_every_fact() {
             now: NOW + 2,
             offline: None,
             call: Default::default(),
+            assume: Default::default(),
         }
     );
     let a = w.last_audit();

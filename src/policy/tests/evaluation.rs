@@ -137,6 +137,27 @@ fn boundary_and_session_intersect() {
         Effect::ImplicitDeny
     );
     assert!(evaluate(&set, &req("host:Login", HOST, Context::new())).is_allowed());
+    // Managed session policies join the session policy: one of them must allow too.
+    let managed = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"host:Sudo","Resource":"*"}}"#;
+    set.managed_session.push((
+        Source::named("arn:aws:iam::123456789012:policy/sudo"),
+        Policy::parse(managed, PolicyKind::Managed).unwrap(),
+    ));
+    assert!(evaluate(&set, &req("host:Sudo", HOST, Context::new())).is_allowed());
+    assert!(evaluate(&set, &req("host:Login", HOST, Context::new())).is_allowed());
+    set.session = None;
+    assert_eq!(
+        evaluate(&set, &req("host:Login", HOST, Context::new())).effect,
+        Effect::ImplicitDeny,
+        "managed session policies alone still narrow the session"
+    );
+    let d = evaluate(&set, &req("host:Sudo", HOST, Context::new()));
+    assert!(d.is_allowed());
+    assert!(
+        d.matched.iter().any(|m| m.source.contains("policy/sudo")),
+        "{:?}",
+        d.matched
+    );
     // A boundary alone grants nothing.
     set.identity.clear();
     assert_eq!(
@@ -273,6 +294,7 @@ fn hostile_inputs_do_not_crash() {
                 identity: vec![(Source::named("x"), p)],
                 boundary: None,
                 session: None,
+                managed_session: Vec::new(),
             };
             let _ = evaluate(
                 &set,

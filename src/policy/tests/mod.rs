@@ -41,5 +41,6 @@ fn set_of(docs: &[&str]) -> PolicySet {
             .collect(),
         boundary: None,
         session: None,
+        managed_session: Vec::new(),
     }
 }

@@ -83,7 +83,8 @@ macro_rules! store_contract_suite {
             mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
             replica_export_import_and_store_version,
-            api_sessions_keep_their_sealed_secret
+            api_sessions_keep_their_sealed_secret,
+            session_context_round_trip_in_the_session_transaction
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

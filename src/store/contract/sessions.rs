@@ -109,6 +109,47 @@ pub fn api_sessions_keep_their_sealed_secret(s: &dyn Store) {
     assert_eq!(s.get_role_session("h-ASIAUSER").unwrap().revoked, Some(20));
 }
 
+/// See the suite's cases list: what an API session carries beyond its row (migration
+/// 12) is written with the session in one transaction (a failed issue writes none),
+/// read back whole, and absent for a session that carries nothing.
+pub fn session_context_round_trip_in_the_session_transaction(s: &dyn Store) {
+    sts_world(s);
+    let ev = AuditEvent::default();
+    let c = SessionContext {
+        source_identity: Some("alice@corp".into()),
+        tags: vec![Tag {
+            key: "team".into(),
+            value: "web ops/é".into(),
+        }],
+        transitive_tag_keys: vec!["team".into()],
+        policy_arns: vec!["arn:aws:iam::123456789012:policy/p".into()],
+    };
+    issue_role_session_with(s, &session("ASIACTX"), None, Some(&c), &ev)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.role_session_context("ASIACTX").unwrap(), Some(c.clone()));
+    issue_role_session_with(
+        s,
+        &session("ASIANONE"),
+        None,
+        Some(&SessionContext::default()),
+        &ev,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.role_session_context("ASIANONE").unwrap(), None);
+    assert_eq!(s.role_session_context("ASIAGHOST").unwrap(), None);
+    // A failed issue (the session id taken) writes no context either.
+    let other = SessionContext {
+        source_identity: Some("mallory".into()),
+        ..SessionContext::default()
+    };
+    let again = RoleSession {
+        token_hash: "h-other".into(),
+        ..session("ASIACTX")
+    };
+    assert!(issue_role_session_with(s, &again, None, Some(&other), &ev).is_err());
+    assert_eq!(s.role_session_context("ASIACTX").unwrap(), Some(c));
+}
+
 /// See the suite's cases list.
 pub fn session_policy_round_trip_and_mfa_update(s: &dyn Store) {
     sts_world(s);

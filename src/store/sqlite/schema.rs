@@ -377,5 +377,16 @@ pub(crate) const V11: &str = r#"
 ALTER TABLE role_sessions ADD COLUMN secret_sealed BLOB;
 "#;
 
+/// Migration 12 (iamd STS): what an API role session carries beyond its row, as one
+/// JSON document (`store::SessionContext`): `AssumeRole`'s `SourceIdentity`, session
+/// `Tags`, `TransitiveTagKeys` and managed session policies (`PolicyArns`), kept for the
+/// session's decisions and passed on by role chaining.
+pub(crate) const V12: &str = r#"
+CREATE TABLE IF NOT EXISTS role_session_context (
+  session_id TEXT PRIMARY KEY REFERENCES role_sessions(session_id) ON DELETE CASCADE,
+  document TEXT NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];

@@ -97,6 +97,36 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    fn put_role_session_context(&self, session_id: &str, c: &SessionContext) -> Result<()> {
+        let doc = serde_json::to_string(c)
+            .map_err(|e| StoreError::Database(format!("session context: {e}")))?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO role_session_context (session_id, document) VALUES (?1, ?2)",
+                params![session_id, doc],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn role_session_context(&self, session_id: &str) -> Result<Option<SessionContext>> {
+        let doc: Option<String> = self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT document FROM role_session_context WHERE session_id = ?1",
+                    [session_id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
+        doc.map(|d| {
+            serde_json::from_str(&d).map_err(|e| {
+                StoreError::Database(format!("session {session_id}: stored context: {e}"))
+            })
+        })
+        .transpose()
+    }
+
     fn set_role_session_mfa(&self, session_id: &str, t: i64) -> Result<()> {
         self.write(|tx| {
             if tx.execute(

@@ -1,0 +1,513 @@
+//! The host's offline state (`/var/lib/pam-iam/offline.db`, root, 0600, the agent's
+//! own SQLite file, not the store's schema): the offline material `iamd` handed this
+//! host after online logins, the watermarks, the offline failure counts, the time of the
+//! last sync with a server, and the journal of what was decided offline (audit rows,
+//! spent steps, failures) for the server to merge on reconnect.
+//!
+//! The offline rules ([`Offline::decide`]), applied only when no server can be reached:
+//! deny when offline logins are off (`offline_max_age = 0`), when no server ever
+//! answered, when the local clock is earlier than the last sync or that sync is older
+//! than `offline_max_age`, when this host holds no unexpired material for the user, and
+//! in `mode=code` (the material opens with the password). Otherwise the password must
+//! unlock the material (one argon2id) and the code must match a step above both the
+//! last-synced and the local watermark, which then moves to it. Failures count against
+//! the host's offline limit (the one lockout rule, [`LockState::after_failure`], with
+//! lower settings than a fleet's), each answered after a delay. Every offline decision
+//! is journaled, in order, in the same transaction as its state change.
+
+use pam_iam::credentials::offline::{self, Held, Material};
+use pam_iam::credentials::{LockState, LockoutSettings};
+use pam_iam::fleet::proto::LoginRequest;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The delay before answering an offline failure (on top of libpam's `fail_delay`).
+pub const FAIL_DELAY: Duration = Duration::from_secs(2);
+
+/// The TOTP steps either side of now accepted offline (as online).
+const WINDOW: i64 = 1;
+
+/// The state file's format (`PRAGMA user_version`).
+const FORMAT: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS material (
+  user TEXT PRIMARY KEY,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+  user TEXT PRIMARY KEY,
+  synced_watermark INTEGER NOT NULL DEFAULT -1,
+  local_watermark INTEGER NOT NULL DEFAULT -1,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_failure INTEGER,
+  locked_until INTEGER
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('login', 'failure', 'deny')),
+  serial TEXT,
+  step INTEGER,
+  reason TEXT NOT NULL,
+  service TEXT,
+  rhost TEXT,
+  tty TEXT,
+  shipped INTEGER NOT NULL DEFAULT 0
+);
+";
+
+/// How the offline rules decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// Proven offline.
+    Allow {
+        /// Audit text.
+        reason: String,
+        /// A code was verified.
+        mfa: bool,
+    },
+    /// Refused offline.
+    Deny {
+        /// Audit text.
+        reason: String,
+    },
+}
+
+/// What a journal row records (the `kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Allowed.
+    Login,
+    /// Refused after a credential was checked (counted toward the lockout).
+    Failure,
+    /// Refused before any credential was checked (audited only).
+    Deny,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Login => "login",
+            Kind::Failure => "failure",
+            Kind::Deny => "deny",
+        }
+    }
+}
+
+/// The offline state.
+pub struct Offline {
+    db: Mutex<Connection>,
+    /// This host (the credential's name): material of another host is never used.
+    host: String,
+    /// Seconds material and replica stay usable offline (0: never offline).
+    pub max_age: i64,
+    /// The host's offline lockout.
+    lockout: LockoutSettings,
+    /// Before answering a failure.
+    delay: Duration,
+}
+
+fn db_err(e: rusqlite::Error) -> String {
+    format!("the offline state: {e}")
+}
+
+impl Offline {
+    /// Open (create, 0600) the state file.
+    ///
+    /// # Errors
+    /// The file cannot be opened or made, or is of a newer format.
+    pub fn open(
+        path: &Path,
+        host: &str,
+        max_age: i64,
+        lockout: LockoutSettings,
+    ) -> Result<Offline, String> {
+        let at = |e: std::io::Error| format!("{}: {e}", path.display());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(at)?;
+        }
+        // Made 0600 before SQLite writes a byte (its journal files take the same mode).
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(at)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(at)?;
+        let c = Connection::open(path).map_err(db_err)?;
+        // The pragma, not `Connection::busy_timeout` (which links a symbol Debian 12's
+        // SQLite lacks).
+        c.pragma_update(None, "busy_timeout", 5000)
+            .map_err(db_err)?;
+        let format: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db_err)?;
+        if format > FORMAT {
+            return Err(format!(
+                "{} is of format {format}, newer than this agent's {FORMAT}: upgrade the agent or move the file away",
+                path.display()
+            ));
+        }
+        c.execute_batch(SCHEMA).map_err(db_err)?;
+        c.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))
+            .map_err(db_err)?;
+        Ok(Offline {
+            db: Mutex::new(c),
+            host: host.to_string(),
+            max_age,
+            lockout,
+            delay: FAIL_DELAY,
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, String> {
+        self.db
+            .lock()
+            .map_err(|_| "the offline state lock is poisoned".to_string())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
+        f(&*self.conn()?).map_err(db_err)
+    }
+
+    /// A server confirmed the replica current at `now` (the host's clock). Kept as the
+    /// maximum: a clock turned back never moves the last sync back with it.
+    pub fn note_sync(&self, now: i64) {
+        if let Err(e) = self.with(|c| {
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES ('last_sync', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)",
+                [now],
+            )
+        }) {
+            crate::log(&format!("cannot note the sync: {e}"));
+        }
+    }
+
+    fn last_sync(&self) -> Result<Option<i64>, String> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'last_sync'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// The material held for `user` (an unreadable row counts as none).
+    pub fn material(&self, user: &str) -> Result<Option<Material>, String> {
+        let body: Option<String> = self.with(|c| {
+            c.query_row("SELECT body FROM material WHERE user = ?1", [user], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    /// What an online login tells the server this host holds for `user`.
+    pub fn held(&self, user: &str) -> Option<Held> {
+        self.material(user).ok().flatten().map(|m| m.held())
+    }
+
+    /// After an online success: keep new material (only if it is for this host and
+    /// user, and whole), the last-synced watermark, and clear the offline failures.
+    ///
+    /// # Errors
+    /// The state file cannot be written.
+    pub fn online_success(
+        &self,
+        user: &str,
+        material: Option<Material>,
+        watermark: Option<i64>,
+    ) -> Result<(), String> {
+        let mut c = self.conn()?;
+        let tx = c.transaction().map_err(db_err)?;
+        if let Some(m) = material {
+            if m.host != self.host || m.user != user {
+                return Err(format!(
+                    "refusing offline material for {}@{} on host {} for user {user}",
+                    m.user, m.host, self.host
+                ));
+            }
+            let body = serde_json::to_string(&m).map_err(|e| e.to_string())?;
+            tx.execute(
+                "INSERT INTO material(user, body) VALUES (?1, ?2)
+                 ON CONFLICT(user) DO UPDATE SET body = ?2",
+                params![user, body],
+            )
+            .map_err(db_err)?;
+        }
+        tx.execute(
+            "INSERT INTO state(user, synced_watermark) VALUES (?1, ?2)
+             ON CONFLICT(user) DO UPDATE SET synced_watermark = max(synced_watermark, ?2),
+               failures = 0, last_failure = NULL, locked_until = NULL",
+            params![user, watermark.unwrap_or(-1)],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    /// A server said `user` is not an IAM user (any more): drop its material.
+    pub fn forget(&self, user: &str) {
+        if let Err(e) = self.with(|c| c.execute("DELETE FROM material WHERE user = ?1", [user])) {
+            crate::log(&format!(
+                "cannot drop the offline material of {user:?}: {e}"
+            ));
+        }
+    }
+
+    /// The prompts offline: a user with material gets those of its device; any other
+    /// user of the replica is asked for a code (and then refused without material).
+    pub fn prompts(&self, user: &str, known: bool) -> (bool, bool) {
+        match self.material(user).ok().flatten() {
+            Some(m) => (true, m.serial.is_some()),
+            None => (known, known),
+        }
+    }
+
+    /// Decide a login of a user the replica knows, while no server can be reached.
+    ///
+    /// # Errors
+    /// The state file failed (the login is refused).
+    pub fn decide(&self, l: &LoginRequest, now: i64) -> Result<Decided, String> {
+        let m = match self.usable_material(&l.user, now)? {
+            Ok(m) => m,
+            Err(why) => return self.deny(l, now, &why),
+        };
+        let Some(password) = l.password.as_deref() else {
+            return self.deny(
+                l,
+                now,
+                "mode=code cannot be decided offline (the offline material opens with the password)",
+            );
+        };
+        let lock = self.lock_state(&l.user)?;
+        if lock.is_locked(now) {
+            let until = lock.locked_until.unwrap_or(now);
+            return self.fail(l, now, &format!("locked offline until {until}"));
+        }
+        let key = match offline::unlock(&m, password) {
+            Ok(Some(k)) => k,
+            Ok(None) => return self.fail(l, now, "wrong password"),
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some(serial) = m.serial.clone() else {
+            return self.succeed(l, now, None, "password");
+        };
+        let (synced, local) = self.watermarks(&l.user)?;
+        let above = synced.max(local).max(m.watermark);
+        let code = l.code.as_deref().map_or("", |c| c.as_str());
+        match offline::match_code(&m, &key, code, now, WINDOW, above) {
+            Some(step) => self.succeed(
+                l,
+                now,
+                Some((&serial, step)),
+                "password + verification code",
+            ),
+            None => self.fail(l, now, "wrong or already used verification code"),
+        }
+    }
+
+    /// The user's material if the rules let it be used at `now`, or why not.
+    fn usable_material(&self, user: &str, now: i64) -> Result<Result<Material, String>, String> {
+        if self.max_age <= 0 {
+            return Ok(Err(
+                "offline logins are off on this host (offline_max_age = 0)".into(),
+            ));
+        }
+        let Some(last) = self.last_sync()? else {
+            return Ok(Err("no server has ever answered this host".into()));
+        };
+        if now < last {
+            return Ok(Err(format!(
+                "the local clock ({now}) is earlier than the last sync ({last})"
+            )));
+        }
+        if now - last > self.max_age {
+            return Ok(Err(format!(
+                "the replica is older than offline_max_age ({} s since the last sync, at most {})",
+                now - last,
+                self.max_age
+            )));
+        }
+        let Some(m) = self.material(user)? else {
+            return Ok(Err(
+                "this host holds no offline material for the user (no online login here within offline_max_age)"
+                    .into(),
+            ));
+        };
+        if m.host != self.host || m.user != user {
+            return Ok(Err(format!(
+                "the offline material held for the user is for {}@{}, not this host",
+                m.user, m.host
+            )));
+        }
+        if now >= m.expires_at || now - m.issued_at > self.max_age {
+            return Ok(Err(format!(
+                "the offline material of the user expired (issued at {}, usable until {})",
+                m.issued_at,
+                m.expires_at.min(m.issued_at + self.max_age)
+            )));
+        }
+        Ok(Ok(m))
+    }
+
+    fn lock_state(&self, user: &str) -> Result<LockState, String> {
+        self.with(|c| read_lock(c, user))
+    }
+
+    fn watermarks(&self, user: &str) -> Result<(i64, i64), String> {
+        Ok(self
+            .with(|c| {
+                c.query_row(
+                    "SELECT synced_watermark, local_watermark FROM state WHERE user = ?1",
+                    [user],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+            })?
+            .unwrap_or((-1, -1)))
+    }
+
+    /// Refuse before any credential was checked: journaled, not counted.
+    fn deny(&self, l: &LoginRequest, now: i64, why: &str) -> Result<Decided, String> {
+        let c = self.conn()?;
+        journal(&c, l, now, Kind::Deny, None, &format!("offline: {why}")).map_err(db_err)?;
+        Ok(Decided::Deny { reason: why.into() })
+    }
+
+    /// The success: the step spent (only if it is still above both watermarks and the
+    /// user was not locked meanwhile, checked in the same statement), the failures
+    /// cleared and the journal row, in one transaction.
+    fn succeed(
+        &self,
+        l: &LoginRequest,
+        now: i64,
+        spent: Option<(&str, i64)>,
+        how: &str,
+    ) -> Result<Decided, String> {
+        let settled = {
+            let mut c = self.conn()?;
+            let tx = c.transaction().map_err(db_err)?;
+            tx.execute("INSERT OR IGNORE INTO state(user) VALUES (?1)", [&l.user])
+                .map_err(db_err)?;
+            // A step must still be above both watermarks at this moment (a concurrent
+            // login may have spent it), and a lock reached meanwhile wins.
+            let changed = match spent {
+                Some((_, step)) => tx.execute(
+                    "UPDATE state SET local_watermark = ?2, failures = 0, last_failure = NULL,
+                       locked_until = NULL
+                     WHERE user = ?1 AND local_watermark < ?2 AND synced_watermark < ?2
+                       AND (locked_until IS NULL OR locked_until <= ?3)",
+                    params![l.user, step, now],
+                ),
+                None => tx.execute(
+                    "UPDATE state SET failures = 0, last_failure = NULL, locked_until = NULL
+                     WHERE user = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
+                    params![l.user, now],
+                ),
+            }
+            .map_err(db_err)?;
+            if changed == 1 {
+                let reason = format!("offline: {how}");
+                journal(&tx, l, now, Kind::Login, spent, &reason).map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+            }
+            changed == 1
+        };
+        if settled {
+            Ok(Decided::Allow {
+                reason: how.into(),
+                mfa: spent.is_some(),
+            })
+        } else {
+            self.fail(
+                l,
+                now,
+                "verification code already used, or locked during this login",
+            )
+        }
+    }
+
+    /// Count a failure (the one lockout rule with the host's offline settings), journal
+    /// it in the same transaction, and answer after the delay.
+    fn fail(&self, l: &LoginRequest, now: i64, reason: &str) -> Result<Decided, String> {
+        let why = {
+            let mut c = self.conn()?;
+            let tx = c.transaction().map_err(db_err)?;
+            let before = read_lock(&tx, &l.user).map_err(db_err)?;
+            let after = before.after_failure(&self.lockout, now);
+            tx.execute(
+                "INSERT INTO state(user, failures, last_failure, locked_until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(user) DO UPDATE SET failures = ?2, last_failure = ?3, locked_until = ?4",
+                params![l.user, after.failed_attempts, after.last_failure, after.locked_until],
+            )
+            .map_err(db_err)?;
+            let why = match after.locked_until {
+                Some(until) if !before.is_locked(now) => {
+                    format!("{reason}; locked offline until {until}")
+                }
+                _ => reason.to_string(),
+            };
+            journal(&tx, l, now, Kind::Failure, None, &format!("offline: {why}"))
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            why
+        };
+        std::thread::sleep(self.delay);
+        Ok(Decided::Deny { reason: why })
+    }
+}
+
+/// A user's offline failure count and lock (none yet: the default).
+fn read_lock(c: &Connection, user: &str) -> rusqlite::Result<LockState> {
+    Ok(c.query_row(
+        "SELECT failures, last_failure, locked_until FROM state WHERE user = ?1",
+        [user],
+        |r| {
+            Ok(LockState {
+                failed_attempts: r.get(0)?,
+                last_failure: r.get(1)?,
+                locked_until: r.get(2)?,
+            })
+        },
+    )
+    .optional()?
+    .unwrap_or_default())
+}
+
+/// Append one decision to the journal.
+fn journal(
+    c: &Connection,
+    l: &LoginRequest,
+    now: i64,
+    kind: Kind,
+    spent: Option<(&str, i64)>,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO journal(time, user, kind, serial, step, reason, service, rhost, tty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            now,
+            l.user,
+            kind.as_str(),
+            spent.map(|(s, _)| s),
+            spent.map(|(_, s)| s),
+            reason,
+            l.service,
+            l.rhost,
+            l.tty
+        ],
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests;

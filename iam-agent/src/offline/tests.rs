@@ -1,0 +1,159 @@
+use super::*;
+use pam_iam::credentials::HashParams;
+use pam_iam::credentials::offline::IssueDevice;
+use pam_iam::credentials::totp::StepCodes;
+use zeroize::Zeroizing;
+
+const CHEAP: HashParams = HashParams {
+    memory_kib: 1024,
+    iterations: 1,
+    parallelism: 1,
+};
+const SEED: &[u8] = b"12345678901234567890";
+const NOW: i64 = 1_700_000_010;
+const DAY: i64 = 86_400;
+
+fn state(dir: &tempfile::TempDir) -> Offline {
+    let mut o = Offline::open(
+        &dir.path().join("offline.db"),
+        "web-a",
+        3 * DAY,
+        LockoutSettings {
+            max_failed_attempts: 3,
+            lockout_duration_seconds: 900,
+        },
+    )
+    .unwrap();
+    o.delay = Duration::ZERO;
+    o
+}
+
+fn issued(o: &Offline) {
+    let dev = IssueDevice {
+        serial: "arn:aws:iam::1:mfa/alice",
+        seed: SEED,
+        watermark: NOW / 30,
+    };
+    let m = offline::issue("pw", "alice", "web-a", &CHEAP, Some(&dev), NOW, 3 * DAY).unwrap();
+    o.online_success("alice", Some(m), Some(NOW / 30)).unwrap();
+    o.note_sync(NOW);
+}
+
+fn login(password: &str, t: i64) -> LoginRequest {
+    LoginRequest {
+        user: "alice".into(),
+        password: Some(Zeroizing::new(password.into())),
+        code: Some(Zeroizing::new(
+            StepCodes::new(SEED)
+                .unwrap()
+                .at(t / 30)
+                .unwrap()
+                .to_string(),
+        )),
+        service: Some("sshd".into()),
+        rhost: None,
+        tty: None,
+        code_only: false,
+    }
+}
+
+fn kinds(o: &Offline) -> Vec<String> {
+    o.with(|c| {
+        let mut st = c.prepare("SELECT kind FROM journal ORDER BY seq")?;
+        st.query_map([], |r| r.get(0))?.collect()
+    })
+    .unwrap()
+}
+
+fn allowed(d: &Decided) -> bool {
+    matches!(d, Decided::Allow { .. })
+}
+
+#[test]
+fn a_fresh_code_once_and_every_decision_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued(&o);
+    let t = NOW + 60;
+    assert!(allowed(&o.decide(&login("pw", t), t).unwrap()));
+    // replayed
+    assert!(!allowed(&o.decide(&login("pw", t), t + 5).unwrap()));
+    // the step spent online at issue
+    assert!(!allowed(&o.decide(&login("pw", NOW), NOW + 1).unwrap()));
+    assert_eq!(kinds(&o), ["login", "failure", "failure"]);
+    let mode = std::fs::metadata(dir.path().join("offline.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_stale_sync_a_clock_turned_back_expired_or_missing_material_deny_unconsidered() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    // No sync, no material.
+    let t = NOW + 60;
+    assert!(!allowed(&o.decide(&login("pw", t), t).unwrap()));
+    issued(&o);
+    // Clock before the last sync.
+    assert!(!allowed(
+        &o.decide(&login("pw", NOW - 60), NOW - 60).unwrap()
+    ));
+    // A sync older than offline_max_age.
+    let late = NOW + 3 * DAY + 60;
+    assert!(!allowed(&o.decide(&login("pw", late), late).unwrap()));
+    // A note_sync never moves the last sync back.
+    o.note_sync(NOW - 1000);
+    assert!(!allowed(
+        &o.decide(&login("pw", NOW - 60), NOW - 60).unwrap()
+    ));
+    // Fresh sync, but the material is past offline_max_age: denied too.
+    o.note_sync(late);
+    assert!(!allowed(&o.decide(&login("pw", late), late).unwrap()));
+    // None of these counted.
+    assert_eq!(o.lock_state("alice").unwrap().failed_attempts, 0);
+    assert_eq!(kinds(&o), ["deny", "deny", "deny", "deny", "deny"]);
+}
+
+#[test]
+fn three_failures_lock_offline_and_an_online_success_clears_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued(&o);
+    let t = NOW + 60;
+    for _ in 0..3 {
+        assert!(!allowed(&o.decide(&login("nope", t), t).unwrap()));
+    }
+    let d = o.decide(&login("pw", t), t).unwrap();
+    assert!(
+        matches!(&d, Decided::Deny { reason } if reason.contains("locked offline")),
+        "{d:?}"
+    );
+    // after the lock
+    let later = t + 901;
+    assert!(allowed(&o.decide(&login("pw", later), later).unwrap()));
+    for _ in 0..3 {
+        o.decide(&login("nope", later), later).unwrap();
+    }
+    o.online_success("alice", None, None).unwrap();
+    let t2 = later + 60;
+    assert!(allowed(&o.decide(&login("pw", t2), t2).unwrap()));
+}
+
+#[test]
+fn material_for_another_host_or_user_is_refused_and_code_only_is_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    let m = offline::issue("pw", "alice", "web-b", &CHEAP, None, NOW, DAY).unwrap();
+    assert!(o.online_success("alice", Some(m), None).is_err());
+    let m = offline::issue("pw", "alice", "web-a", &CHEAP, None, NOW, DAY).unwrap();
+    assert!(o.online_success("bob", Some(m), None).is_err());
+    assert!(o.material("alice").unwrap().is_none());
+    issued(&o);
+    let mut l = login("pw", NOW + 60);
+    l.password = None;
+    l.code_only = true;
+    assert!(!allowed(&o.decide(&l, NOW + 60).unwrap()));
+    assert_eq!(kinds(&o), ["deny"]);
+}
