@@ -531,10 +531,10 @@ async fn host_replica(
     };
     let result = match result {
         Ok((caller, Pulled::Unchanged(v))) => {
-            // Wait for another version, then take the snapshot.
+            // Wait for a newer version (the watcher may lag the read), then snapshot.
             let wait = Duration::from_secs(pull.wait).min(st.longest_wait);
             let moved = matches!(
-                tokio::time::timeout(wait, changes.wait_for(|x| *x != 0 && *x != v)).await,
+                tokio::time::timeout(wait, changes.wait_for(|x| *x > v)).await,
                 Ok(Ok(_))
             );
             if !moved {
