@@ -11,6 +11,7 @@
 //!   long polls against one `iamd`, nothing changing: that `iamd`'s CPU (utime+stime
 //!   from /proc, % of one core) and the PostgreSQL transactions per second on the store's
 //!   database (pg_stat_database xact_commit + xact_rollback) over SECONDS, twice.
+//! - `login PAIRS` and `rate SECONDS CLIENTS ROUNDS`: see `fleet_bench/logins.rs`.
 
 #[path = "../../tests/support/mod.rs"]
 #[allow(unused)]
@@ -18,6 +19,9 @@ mod support;
 
 #[path = "../tests/fleet_harness/mod.rs"]
 mod fleet_harness;
+
+#[path = "fleet_bench/logins.rs"]
+mod logins;
 
 use fleet_harness::{Fleet, Host, Options};
 use std::io::{Read, Write};
@@ -46,9 +50,11 @@ fn main() {
             args.iter().any(|m| m == "sqlite"),
         ),
         Some("idle") => idle(num(1, 1000), num(2, 60) as u64),
+        Some("login") => logins::login_ab(num(1, 100)),
+        Some("rate") => logins::rate(num(1, 10) as u64, num(2, 8), num(3, 5)),
         _ => {
             eprintln!(
-                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] [sqlite] | idle HOSTS SECONDS"
+                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] [sqlite] | idle HOSTS SECONDS | login PAIRS | rate SECONDS CLIENTS ROUNDS"
             );
             std::process::exit(2);
         }
@@ -375,11 +381,17 @@ fn idle(hosts: usize, seconds: u64) {
             std::thread::Builder::new()
                 .stack_size(256 << 10)
                 .spawn(move || {
-                    // A first snapshot, as an agent's start makes; then idle long polls.
+                    // A first snapshot, as an agent's start makes; then idle long polls,
+                    // the first one shorter by host so that the polls spread over the
+                    // wait as agents started at different times do (not all at once).
                     let mut since = None;
                     let mut counted = false;
+                    let mut first_wait = 1 + (i as u64 * IDLE_WAIT) / hosts as u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let wait = if since.is_some() { IDLE_WAIT } else { 0 };
+                        let wait = match since {
+                            None => 0,
+                            Some(_) => std::mem::replace(&mut first_wait, IDLE_WAIT),
+                        };
                         match pull(port, &c, since, wait) {
                             Some((200, v)) => {
                                 since = Some(v);
@@ -409,8 +421,9 @@ fn idle(hosts: usize, seconds: u64) {
         "{hosts} clients past their first snapshot after {:?}",
         t.elapsed()
     );
-    // Let the start-up burst settle, then measure idle windows.
-    std::thread::sleep(Duration::from_secs(5));
+    // Let the start-up burst and the first, shorter polls pass, then measure idle
+    // windows.
+    std::thread::sleep(Duration::from_secs(IDLE_WAIT + 5));
     for w in 0..2 {
         let (c0, x0, a0, t0) = (
             cpu_seconds(pid),
@@ -422,10 +435,11 @@ fn idle(hosts: usize, seconds: u64) {
         let el = t0.elapsed().as_secs_f64();
         let (c1, x1, a1) = (cpu_seconds(pid), xacts(&f), answers.load(Ordering::Relaxed));
         println!(
-            "idle window {w}: {hosts} hosts in long polls against one iamd for {el:.0} s: iamd CPU {:.1}% of one core, PostgreSQL {:.1} transactions/s, {:.1} answers/s to the hosts",
+            "idle window {w}: {hosts} hosts in long polls ({IDLE_WAIT} s) against one iamd for {el:.0} s: iamd CPU {:.2}% of one core, PostgreSQL {:.1} transactions/s, {:.1} answers/s to the hosts; load {}",
             100.0 * (c1 - c0) / el,
             (x1 - x0) as f64 / el,
-            (a1 - a0) as f64 / el
+            (a1 - a0) as f64 / el,
+            logins::load()
         );
     }
     stop.store(true, Ordering::Relaxed);

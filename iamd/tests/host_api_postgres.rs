@@ -97,44 +97,19 @@ fn users_in(replica: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
-    let Some(server) = pam_iam_postgres::testing::shared() else {
-        return;
-    };
-    let db = server.fresh_db().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("secrets.key");
-    iam(&db, &key, &["create-user", "--user-name", "early"]);
-    let creds = dir.path().join("web1.json");
-    iam(
-        &db,
-        &key,
-        &[
-            "create-host-credentials",
-            "--host-name",
-            "web1",
-            "--credentials-file",
-            creds.to_str().unwrap(),
-        ],
-    );
-    let c: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
-    let (key_id, secret) = (
-        c["AccessKeyId"].as_str().unwrap().to_string(),
-        c["SecretAccessKey"].as_str().unwrap().to_string(),
-    );
+/// `iamd` over `db` on a free loopback port, listening.
+fn start_iamd(db: &str, key: &Path, dir: &Path) -> (Proc, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let log = std::fs::File::create(dir.path().join("iamd.log")).unwrap();
-    let _iamd = Proc(
+    let log = std::fs::File::create(dir.join("iamd.log")).unwrap();
+    let p = Proc(
         Command::new(bin("iamd"))
-            .args(["--db", &db, "--http", "--listen"])
+            .args(["--db", db, "--http", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
-            .env("PAM_IAM_SECRETS_KEY", &key)
+            .env("PAM_IAM_SECRETS_KEY", key)
             .env("PAM_IAM_USERDB", "off")
             .stdout(Stdio::null())
             .stderr(log)
@@ -146,10 +121,46 @@ fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "iamd did not listen: {}",
-            std::fs::read_to_string(dir.path().join("iamd.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("iamd.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (p, port)
+}
+
+/// Host credentials for `host`, issued with `iam` into a file: (key id, secret).
+fn host_credentials(db: &str, key: &Path, dir: &Path, host: &str) -> (String, String) {
+    let creds = dir.join(format!("{host}.json"));
+    iam(
+        db,
+        key,
+        &[
+            "create-host-credentials",
+            "--host-name",
+            host,
+            "--credentials-file",
+            creds.to_str().unwrap(),
+        ],
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    (
+        c["AccessKeyId"].as_str().unwrap().to_string(),
+        c["SecretAccessKey"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    iam(&db, &key, &["create-user", "--user-name", "early"]);
+    let (key_id, secret) = host_credentials(&db, &key, dir.path(), "web1");
+    let (_iamd, port) = start_iamd(&db, &key, dir.path());
 
     // First pull: the whole view at the current version.
     let (status, first) = pull(port, &key_id, &secret, "");
@@ -183,4 +194,89 @@ fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
     let mut users = users_in(&woke);
     users.sort();
     assert_eq!(users, ["early", "late"]);
+}
+
+/// PostgreSQL runs a transaction again on a serialization failure: `iam
+/// create-host-credentials` runs side by side (the store version row makes them
+/// conflict) each succeed, and each file holds the credential the store keeps.
+#[test]
+fn host_credentials_issued_side_by_side_on_postgresql_all_succeed() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    iam(&db, &key, &["create-user", "--user-name", "first"]);
+    let (db, key, d) = (&db, &key, dir.path());
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            s.spawn(move || {
+                for i in 0..4 {
+                    let file = d.join(format!("h{t}-{i}.json"));
+                    iam(
+                        db,
+                        key,
+                        &[
+                            "create-host-credentials",
+                            "--host-name",
+                            &format!("h{t}-{i}"),
+                            "--credentials-file",
+                            file.to_str().unwrap(),
+                        ],
+                    );
+                }
+            });
+        }
+    });
+    let listed: serde_json::Value =
+        serde_json::from_str(&iam(db, key, &["list-host-credentials"])).unwrap();
+    let listed = listed["HostCredentials"].as_array().unwrap();
+    assert_eq!(listed.len(), 24, "{listed:?}");
+    for c in listed {
+        let host = c["HostName"].as_str().unwrap();
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(format!("{host}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(file["AccessKeyId"], c["AccessKeyId"], "{host}");
+    }
+}
+
+/// iamd's version watcher reads the store every 100 ms, so right after a commit it may
+/// still hold the version before it. A long poll made then, `since` the new version,
+/// waits for a newer one: it does not answer the snapshot it was just given again (an
+/// agent would pull that same snapshot over and over until the watcher caught up).
+#[test]
+fn a_long_poll_right_after_a_commit_waits_for_a_newer_version() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    let (key_id, secret) = host_credentials(&db, &key, dir.path(), "web1");
+    let (_iamd, port) = start_iamd(&db, &key, dir.path());
+    // The watcher starts with the first long poll.
+    let (_, first) = pull(port, &key_id, &secret, "wait=0");
+    let v0 = first["StoreVersion"].as_i64().unwrap();
+    let _ = pull(port, &key_id, &secret, &format!("since={v0}&wait=1"));
+    for i in 0..5 {
+        iam(&db, &key, &["create-user", "--user-name", &format!("u{i}")]);
+        let (_, now) = pull(port, &key_id, &secret, "wait=0");
+        let v = now["StoreVersion"].as_i64().unwrap();
+        let t = Instant::now();
+        let (status, again) = pull(port, &key_id, &secret, &format!("since={v}&wait=2"));
+        assert_eq!(status, 200, "{again}");
+        assert!(
+            again["Unchanged"] == true && again["StoreVersion"] == v,
+            "try {i}: a poll since {v} answered at once ({:?}) with version {}: {}",
+            t.elapsed(),
+            again["StoreVersion"],
+            if again["Replica"].is_null() {
+                "no replica"
+            } else {
+                "the same snapshot again"
+            }
+        );
+    }
 }

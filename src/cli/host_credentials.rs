@@ -75,10 +75,13 @@ pub(super) fn create(ctx: &Ctx, host: &str, file: Option<&Path>) -> Out {
     let hash = credentials::sha256_hex(secret.as_bytes());
     let acct = ctx.store.account_id()?;
     let mut file_err = None;
+    let mut written = false;
     // The file is written inside the transaction: when it cannot be, nothing is stored.
+    // A store may run the body again (PostgreSQL, on a serialization failure): the file
+    // of an earlier run holds the same credential and is kept, not written twice.
     let c = crate::store::atomically(ctx.store, |s| {
         let c = s.create_host_credential(host, &id, &hash, &sealed, ctx.now)?;
-        if let Some(path) = file {
+        if let (Some(path), false) = (file, written) {
             let mut v = credential_json(&acct, &c);
             v["SecretAccessKey"] = json!(secret.as_str());
             let body = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&v).unwrap_or_default());
@@ -88,11 +91,16 @@ pub(super) fn create(ctx: &Ctx, host: &str, file: Option<&Path>) -> Out {
                     "the credentials file could not be written".into(),
                 ));
             }
+            written = true;
         }
         Ok(c)
     });
     if let Some(e) = file_err {
         return Err(e);
+    }
+    // Nothing stored: the file written for it names a credential that does not exist.
+    if let (Err(_), Some(path), true) = (&c, file, written) {
+        let _ = std::fs::remove_file(path);
     }
     let c = c?;
     let mut v = credential_json(&acct, &c);
