@@ -168,7 +168,19 @@ fn populate(s: &dyn Store) {
         secret_sealed: None,
         host: None,
     };
-    issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
+    let context = SessionContext {
+        source_identity: Some("alice-src".into()),
+        tags: vec![tag("team", "ops")],
+        ..Default::default()
+    };
+    issue_role_session_with(
+        s,
+        &sess,
+        Some("{\"d\":1}"),
+        Some(&context),
+        &AuditEvent::default(),
+    )
+    .unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();
     s.create_host_credential("web1", "HKIAWEB1", "h", b"sealed-host", 13)
         .unwrap();
