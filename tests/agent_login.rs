@@ -10,34 +10,15 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::sandbox::{Sandbox, free_port};
 use support::store::Iam;
 use support::totp;
+use support::{Proc, wait_until};
 
 const PASSWORD: &str = "alice-Passw0rd";
-
-/// A child killed (by its PID) on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 struct World {
     sb: Sandbox,
@@ -734,4 +715,49 @@ fn pam_iam_offline_is_true_offline_and_a_password_change_is_refused() {
         "{out}\n{}",
         w.sb.syslog()
     );
+}
+
+/// Password expiry in fleet mode: the replica holds no login profile, so `account` used
+/// to skip the age check; now `iamd`'s online login answer carries the expiry facts and
+/// `account` applies the same rule as on a local store.
+#[test]
+fn an_expired_password_is_enforced_by_account_in_agent_mode() {
+    require_root!();
+    let w = World::new();
+    let policy = |extra: &[&str]| {
+        let mut args = vec!["update-account-password-policy", "--max-password-age", "1"];
+        args.extend_from_slice(extra);
+        let o = w.iam_cli(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    policy(&[]);
+    // alice's password was set two days ago.
+    let c = rusqlite::Connection::open(w.sb.db()).unwrap();
+    c.execute(
+        "UPDATE login_profiles SET changed = changed - 2 * 86400",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    totp::wait_for_fresh_step(8);
+    let out = w.login("web-a", &[PASSWORD, &totp::code(&w.seed, 0)]);
+    assert!(!out.ok(), "{out}");
+    assert!(
+        out.stderr
+            .contains("You are required to change your password immediately"),
+        "{out}"
+    );
+    let log = w.sb.syslog();
+    assert!(
+        log.contains("authenticate allow user=\"alice\"")
+            && log.contains("change_required user=\"alice\"")
+            && log.contains("password expired"),
+        "{log}"
+    );
+    // HardExpiry: the account is expired, not to be changed by the user.
+    policy(&["--hard-expiry"]);
+    // The next step's code (the first one is spent; the window accepts one step ahead).
+    let out = w.login("web-b", &[PASSWORD, &totp::code(&w.seed, 30)]);
+    assert!(!out.ok(), "{out}");
+    assert!(out.stderr.contains("Your password has expired"), "{out}");
 }

@@ -37,6 +37,7 @@ fn session(id: &str, user: &str, role: &str, issued: i64, expires: i64) -> RoleS
         role_id: None,
         user_id: None,
         secret_sealed: None,
+        host: None,
     }
 }
 

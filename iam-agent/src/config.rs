@@ -50,6 +50,11 @@ pub struct Config {
     /// Pause before trying again when every server is down or refused.
     #[serde(default = "default_retry")]
     pub retry_seconds: u64,
+    /// Offline, role sessions (sudo) are honoured until their expiry but at most this
+    /// long after the last answer from a server: a revocation cannot reach a host that
+    /// is cut off, so this bounds how long a revoked session may still work there.
+    #[serde(default = "default_session_cap")]
+    pub offline_session_cap_seconds: u64,
 }
 
 fn default_credentials() -> PathBuf {
@@ -78,6 +83,10 @@ fn default_wait() -> u64 {
 }
 fn default_retry() -> u64 {
     2
+}
+/// One hour.
+fn default_session_cap() -> u64 {
+    3600
 }
 
 /// A server of the list: where to connect and what the `Host` header says.

@@ -8,6 +8,7 @@ mod client;
 mod config;
 mod offline;
 mod serve;
+mod sessions;
 
 use clap::Parser;
 use client::Answer;
@@ -105,9 +106,7 @@ fn run(args: &Args) -> Result<(), String> {
             let s = &servers[k];
             match client::pull(s, &creds, since, wait, now()) {
                 Ok(Answer::Snapshot(r)) => {
-                    shared
-                        .online
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    shared.contact();
                     if r.host != creds.host {
                         return Err(format!(
                             "{} sent the view of host {}, not {}: refusing it",
@@ -122,6 +121,9 @@ fn run(args: &Args) -> Result<(), String> {
                                 r.store_version, s.url
                             ));
                             since = Some(r.store_version);
+                            shared
+                                .replica_version
+                                .store(r.store_version, std::sync::atomic::Ordering::SeqCst);
                         }
                         Err(e) => log(&format!(
                             "cannot write the replica (keeping the old one): {e}"
@@ -133,9 +135,7 @@ fn run(args: &Args) -> Result<(), String> {
                 }
                 Ok(Answer::Unchanged) => {
                     synced(&offline_state);
-                    shared
-                        .online
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    shared.contact();
                     current = k;
                     answered = true;
                     break;

@@ -17,7 +17,7 @@ use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -29,6 +29,12 @@ pub struct Shared {
     pub online: AtomicBool,
     /// Connections being served.
     busy: AtomicUsize,
+    /// The store version of the replica on disk (0: none yet).
+    pub replica_version: AtomicI64,
+    /// Unix seconds of the last answer from a server (0: none since the start).
+    pub last_contact: AtomicI64,
+    /// Unix seconds of the agent's start.
+    pub started: i64,
 }
 
 impl Shared {
@@ -38,23 +44,36 @@ impl Shared {
             current: AtomicUsize::new(0),
             online: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
+            replica_version: AtomicI64::new(0),
+            last_contact: AtomicI64::new(0),
+            started: crate::now(),
         }
+    }
+
+    /// A server answered now.
+    pub fn contact(&self) {
+        self.online.store(true, Ordering::SeqCst);
+        self.last_contact.store(crate::now(), Ordering::SeqCst);
     }
 }
 
 /// The most connections served at once (each is a PAM conversation's few calls).
 const MAX_BUSY: usize = 64;
+/// How long a refused caller's request is waited for.
+const REFUSED_READ: Duration = Duration::from_millis(200);
 /// A caller that sends nothing for this long is dropped.
 const CALLER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a connection needs.
-struct Ctx {
+pub(crate) struct Ctx {
     servers: Vec<Server>,
     creds: HostCredentials,
     replica: PathBuf,
     sts_helper: Option<PathBuf>,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     offline: Arc<Offline>,
+    /// Seconds role sessions are honoured offline after the last contact.
+    pub(crate) session_cap: u64,
 }
 
 /// Bind the socket (root's, in a root-owned 0755 directory; the socket itself 0666 so
@@ -87,6 +106,7 @@ pub fn start(
         sts_helper: cfg.sts_helper.clone(),
         shared,
         offline,
+        session_cap: cfg.offline_session_cap_seconds,
     });
     std::thread::Builder::new()
         .name("agent-socket".into())
@@ -160,8 +180,9 @@ fn serve_one(ctx: &Ctx, mut conn: UnixStream) {
             }
         }
         Some((pid, uid)) => {
-            // The request is read (and dropped) first, so the caller gets the refusal
-            // rather than a broken pipe while it is still sending.
+            // The request is read (briefly, and dropped) before the refusal, so a caller
+            // still writing it gets the answer rather than a broken pipe.
+            let _ = conn.set_read_timeout(Some(REFUSED_READ));
             let _ = proto::read_frame::<_, serde_json::Value>(&mut conn);
             crate::log(&format!(
                 "refused a caller on the socket: pid {pid} uid {uid} is neither root nor the iam-sts helper"
@@ -199,6 +220,8 @@ fn answer(ctx: &Ctx, req: Request) -> Answer {
             }
         }
         Request::Login(l) => login(ctx, &l),
+        Request::AssumeRole(a) => crate::sessions::assume(ctx, &a),
+        Request::SessionWindow => crate::sessions::window(ctx),
     }
 }
 
@@ -274,6 +297,7 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
                     mfa: v["Mfa"] == true,
                     offline: false,
                     auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
+                    expiry: serde_json::from_value(v["Expiry"].clone()).unwrap_or(None),
                 }
             }
             Some("Deny") => Answer::Deny {
@@ -306,6 +330,8 @@ fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
             mfa,
             offline: true,
             auth_time: crate::now(),
+            // The offline material carries no expiry facts yet: not decided offline.
+            expiry: None,
         },
         Ok(Decided::Deny { reason }) => Answer::Deny {
             reason,
@@ -316,7 +342,7 @@ fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
 }
 
 /// How a call to the servers went.
-enum Forwarded {
+pub(crate) enum Forwarded {
     /// A 200 answer.
     Answer(serde_json::Value),
     /// A refusal or a server error: final, never decided offline.
@@ -327,7 +353,7 @@ enum Forwarded {
 
 /// Call the servers from the current one on; a 5xx moves to the next server (its store
 /// may be down) but, if no server does better, is final.
-fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
+pub(crate) fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
     let n = ctx.servers.len();
     let first = ctx.shared.current.load(Ordering::SeqCst);
     let mut server_error = None;
@@ -336,7 +362,7 @@ fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
         let s = &ctx.servers[k];
         match client::post(s, &ctx.creds, path, body, crate::now()) {
             Ok((status, v)) => {
-                ctx.shared.online.store(true, Ordering::SeqCst);
+                ctx.shared.contact();
                 ctx.shared.current.store(k, Ordering::SeqCst);
                 let why = format!(
                     "{} answered HTTP {status} {}: {}",

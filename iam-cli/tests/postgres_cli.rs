@@ -167,8 +167,21 @@ fn populate(s: &dyn Store) {
         role_id: None,
         user_id: None,
         secret_sealed: None,
+        host: None,
     };
-    issue_role_session(s, &sess, Some("{\"d\":1}"), &AuditEvent::default()).unwrap();
+    let context = SessionContext {
+        source_identity: Some("alice-src".into()),
+        tags: vec![tag("team", "ops")],
+        ..Default::default()
+    };
+    issue_role_session_with(
+        s,
+        &sess,
+        Some("{\"d\":1}"),
+        Some(&context),
+        &AuditEvent::default(),
+    )
+    .unwrap();
     s.tag_host("web1", &[tag("env", "prod")]).unwrap();
     s.create_host_credential("web1", "HKIAWEB1", "h", b"sealed-host", 13)
         .unwrap();
@@ -192,6 +205,28 @@ fn populate(s: &dyn Store) {
     s.put_password_policy(&PasswordPolicy::default()).unwrap();
     s.put_credential_report("user,arn\n", 110).unwrap();
     s.set_sts_min_session_duration(Some(5)).unwrap();
+    let spent = |host: &str, offline| SpentStep {
+        serial: "arn:aws:iam::123456789012:mfa/alice".into(),
+        step: 4242,
+        host: host.into(),
+        user: "alice".into(),
+        time: 120,
+        offline,
+    };
+    s.record_spent_step(&spent("web1", true)).unwrap();
+    s.set_journal_position("web1", "0123456789abcdef0123456789abcdef", 7, 121)
+        .unwrap();
+    s.record_replay_incident(&ReplayIncident {
+        id: 0,
+        time: 122,
+        user: "alice".into(),
+        serial: "arn:aws:iam::123456789012:mfa/alice".into(),
+        step: 4242,
+        first: spent("web2", false),
+        second: spent("web1", true),
+        action: "audit".into(),
+    })
+    .unwrap();
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "idle_timeout",
     "body_timeout",
     "on_replay",
+    "store_timeout",
 ];
 
 /// Inclusive bounds of the numeric settings (flags and file alike).
@@ -113,6 +114,8 @@ pub struct Partial {
     pub body_timeout: Option<u64>,
     /// What a replay incident does besides being audited.
     pub on_replay: Option<OnReplay>,
+    /// Seconds a request may wait for the store.
+    pub store_timeout: Option<u64>,
 }
 
 /// The settings iamd runs with.
@@ -142,6 +145,10 @@ pub struct Config {
     /// What a replay incident found in a host's journal does besides being recorded
     /// and audited (`audit`, `lock`, `lock-and-revoke-sessions`).
     pub on_replay: OnReplay,
+    /// A request whose store has not answered for this long (a frozen or unreachable
+    /// PostgreSQL server), or that no store thread took up within it, is answered 503
+    /// `ServiceUnavailable`.
+    pub store_timeout: Duration,
 }
 
 /// Read the file at `path`. A missing file is no settings when `explicit` is false (the
@@ -229,6 +236,7 @@ pub fn parse(path: &str, text: &str) -> Result<Partial, ConfigError> {
                 let v: String = typed(value, "a string").map_err(bad)?;
                 p.on_replay = Some(OnReplay::parse(&v).map_err(bad)?);
             }
+            "store_timeout" => p.store_timeout = Some(count(value, TIMEOUT_SECS)?),
             _ => {
                 return Err(ConfigError::UnknownKey {
                     path: path.to_string(),
@@ -314,6 +322,7 @@ impl Config {
             idle_timeout: secs(flags.idle_timeout, file.idle_timeout, 60),
             body_timeout: secs(flags.body_timeout, file.body_timeout, 10),
             on_replay: flags.on_replay.or(file.on_replay).unwrap_or_default(),
+            store_timeout: secs(flags.store_timeout, file.store_timeout, 10),
         })
     }
 }
@@ -344,6 +353,7 @@ header_timeout = 5
 idle_timeout = 30
 body_timeout = 7
 on_replay = "lock-and-revoke-sessions"
+store_timeout = 4
 "#,
         )
         .unwrap();
@@ -353,6 +363,7 @@ on_replay = "lock-and-revoke-sessions"
         assert_eq!(c.db, "/var/lib/pam-iam/iam.db");
         assert_eq!(c.max_connections, 100);
         assert_eq!(c.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.store_timeout, Duration::from_secs(4));
         assert!(c.tls.is_some());
         assert_eq!(c.on_replay, OnReplay::LockAndRevokeSessions);
         assert_eq!(parse("f", "# nothing\n").unwrap(), Partial::default());

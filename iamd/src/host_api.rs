@@ -16,6 +16,7 @@
 use crate::service::{ApiError, HttpRequest};
 use crate::sigv4::{self, Authorization, Received, SigError};
 use pam_iam::audit::Decision;
+use pam_iam::credentials::ExpiryFacts;
 use pam_iam::credentials::{offline, sealed};
 use pam_iam::fleet::proto::JournalBatch;
 use pam_iam::fleet::reconnect::{self, JournalError, OnReplay};
@@ -363,6 +364,20 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
     };
     let decided = (|| {
         let user = login_user(store, &body.user)?;
+        // The password's expiry facts for the host's `account` (its replica has no login
+        // profile); only for a user with a password.
+        let expiry = match user.as_ref().filter(|u| u.password_hash.is_some()) {
+            Some(u) => {
+                let p = store.get_password_policy()?.unwrap_or_default();
+                Some(ExpiryFacts::new(
+                    p.max_password_age,
+                    p.hard_expiry,
+                    u.password_last_changed,
+                    u.password_reset_required,
+                ))
+            }
+            None => None,
+        };
         let crypto = RealCrypto {
             params: store.hash_params()?,
         };
@@ -375,9 +390,9 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             password: body.password.as_ref().map(|p| p.as_str()),
             code: body.code.as_ref().map(|c| c.as_str()),
         };
-        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now)
+        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now).map(|v| (v, expiry))
     })();
-    let verdict = match decided {
+    let (verdict, expiry) = match decided {
         Ok(v) => v,
         Err(e) => return refused(Some(caller), &backend_error(&e)),
     };
@@ -393,8 +408,7 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             json!({ "Decision": "Deny", "Reason": reason }),
         ),
         Verdict::Allowed { reason, mfa } => {
-            let mut a =
-                json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now });
+            let mut a = json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now, "Expiry": expiry });
             // The login stands whatever happens to its offline material (the code is
             // spent): a failed issue only leaves the host without new material.
             match offline_material(store, &caller.host, &body, now) {

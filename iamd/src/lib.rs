@@ -5,8 +5,10 @@
 pub mod config;
 pub mod conn;
 pub mod host_api;
+pub mod host_sts;
 pub mod operations;
 pub mod paging;
+pub mod pool;
 pub mod query;
 pub mod resource;
 pub mod server;

@@ -75,6 +75,10 @@ struct Args {
     /// iam unlock-user), lock-and-revoke-sessions [default: audit].
     #[arg(long, value_name = "ACTION", value_parser = parse_on_replay)]
     on_replay: Option<OnReplay>,
+    /// Seconds a request may wait for the store (a frozen or unreachable PostgreSQL
+    /// server) before it is answered 503 ServiceUnavailable [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    store_timeout: Option<u64>,
 }
 
 fn parse_on_replay(s: &str) -> Result<OnReplay, String> {
@@ -98,6 +102,7 @@ impl Args {
             idle_timeout: self.idle_timeout,
             body_timeout: self.body_timeout,
             on_replay: self.on_replay,
+            store_timeout: self.store_timeout,
         }
     }
 }
@@ -140,14 +145,7 @@ fn run(cfg: Config) -> Result<(), String> {
         .secrets_key
         .clone()
         .unwrap_or_else(|| opts.location.default_secrets_key());
-    let state = iamd::server::state(
-        &opts,
-        key,
-        cfg.workers,
-        cfg.body_timeout,
-        cfg.idle_timeout,
-        cfg.on_replay,
-    )?;
+    let state = iamd::server::state(&opts, key, &cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

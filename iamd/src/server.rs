@@ -1,8 +1,8 @@
-//! The HTTP side: axum routes (`POST /` for IAM and STS, `GET /healthz`), a pool of store
-//! threads (each with its own store connection; every store call is blocking and runs
-//! there, never on the async runtime), a batching audit writer, and Prometheus metrics.
+//! The HTTP side: axum routes (`POST /` for IAM and STS, `GET /healthz`) over the pool of
+//! store threads (`pool`), a batching audit writer, and Prometheus metrics.
 
-use crate::host_api::{self, MAX_LOGIN_BODY};
+use crate::host_api;
+use crate::pool::{Pool, spawn_with_store};
 use crate::service::{self, ApiError, Env, HttpRequest, Reply};
 use crate::xml;
 use axum::Router;
@@ -23,86 +23,6 @@ use zeroize::Zeroizing;
 /// Largest request body: a 131,072-character policy URL-encoded (up to 3 bytes per
 /// character) plus the other members.
 pub const MAX_BODY: usize = 3 * 131_072 + 16 * 1024;
-
-type Job = Box<dyn FnOnce(&dyn Store) + Send>;
-
-/// Store threads: each opens its own store and runs jobs from one queue.
-pub struct Pool {
-    tx: Mutex<mpsc::Sender<Job>>,
-}
-
-impl Pool {
-    /// Start `n` threads on the store at `opts`.
-    ///
-    /// # Errors
-    /// The first thread's open error (bad location, permissions, schema).
-    pub fn start(opts: &OpenOptions, n: usize) -> Result<Pool, store::StoreError> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..n.max(1) {
-            let rx = Arc::clone(&rx);
-            spawn_with_store(opts, format!("iamd-store-{i}"), move |store| {
-                loop {
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    // A panicking job answers nothing (its caller sees a 500) and the
-                    // thread goes on serving.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store)));
-                }
-            })?;
-        }
-        Ok(Pool { tx: Mutex::new(tx) })
-    }
-
-    fn send(&self, job: Job) {
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send(job);
-        }
-    }
-
-    /// Run `f` on a store thread and wait for it without blocking the runtime.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (otx, orx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |s| {
-            let _ = otx.send(f(s));
-        });
-        self.tx.lock().ok()?.send(job).ok()?;
-        orx.await.ok()
-    }
-}
-
-/// Start thread `name` that opens its own store (a store is not `Send`: it is made and
-/// used on one thread) and runs `body` with it; the open error is returned here.
-fn spawn_with_store(
-    opts: &OpenOptions,
-    name: String,
-    body: impl FnOnce(&dyn Store) + Send + 'static,
-) -> Result<(), store::StoreError> {
-    let opts = opts.clone();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(8 << 20)
-        .spawn(move || match store::open(&opts) {
-            Ok(store) => {
-                let _ = ready_tx.send(Ok(()));
-                body(&*store);
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-            }
-        })
-        .map_err(|e| store::StoreError::Database(format!("cannot start a store thread: {e}")))?;
-    ready_rx
-        .recv()
-        .map_err(|_| store::StoreError::Database("a store thread died at start".into()))?
-}
 
 /// The audit trail writer: rows and key uses batched into one transaction.
 pub struct AuditWriter {
@@ -298,22 +218,19 @@ pub struct AppState {
 pub fn state(
     opts: &OpenOptions,
     secrets_key_path: PathBuf,
-    workers: usize,
-    body_timeout: Duration,
-    idle_timeout: Duration,
-    on_replay: pam_iam::fleet::reconnect::OnReplay,
+    cfg: &crate::config::Config,
 ) -> Result<Arc<AppState>, String> {
     let opts = &OpenOptions {
         secrets_key: secrets_key_path.clone(),
         ..opts.clone()
     };
-    let pool = Pool::start(opts, workers).map_err(|e| e.to_string())?;
+    let pool = Pool::start(opts, cfg.workers, cfg.store_timeout).map_err(|e| e.to_string())?;
     let audit = AuditWriter::start(opts).map_err(|e| e.to_string())?;
     let key = pam_iam::credentials::key_file::load_or_create(&secrets_key_path)?;
     let (tx, rx) = mpsc::channel();
-    pool.send(Box::new(move |s| {
+    pool.send(move |s| {
         let _ = tx.send(s.unsealed_access_keys());
-    }));
+    });
     if let Ok(Ok(keys)) = rx.recv() {
         if let Some(w) = pam_iam::cli::rotation_warning(&keys) {
             eprintln!("iamd: warning: {w}");
@@ -331,9 +248,9 @@ pub fn state(
             .map(std::path::Path::to_path_buf),
         version: tokio::sync::watch::Sender::new(0),
         watching: std::sync::Once::new(),
-        body_timeout,
-        longest_wait: longest_wait(idle_timeout),
-        on_replay,
+        body_timeout: cfg.body_timeout,
+        longest_wait: longest_wait(cfg.idle_timeout),
+        on_replay: cfg.on_replay,
     }))
 }
 
@@ -358,6 +275,7 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route(host_api::REPLICA_PATH, get(host_replica))
         .route(host_api::PROMPTS_PATH, post(host_prompts))
         .route(host_api::LOGIN_PATH, post(host_login))
+        .route(crate::host_sts::ASSUME_PATH, post(host_assume))
         .route(host_api::JOURNAL_PATH, post(host_journal))
         .with_state(state)
 }
@@ -377,10 +295,17 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// `GET /healthz`: 200 once a store thread reads the schema version; 503 (at once, or
+/// within the store bound) when the store is unavailable or not answering.
 async fn healthz(State(st): State<Arc<AppState>>) -> Response {
     match st.pool.run(|s| s.schema_version().is_ok()).await {
-        Some(true) => (StatusCode::OK, "ok\n").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response(),
+        Ok(true) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response(),
+        Err(u) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not ready: {}\n", ApiError::from(u).message),
+        )
+            .into_response(),
     }
 }
 
@@ -454,7 +379,7 @@ async fn api(
     let key = Arc::clone(&st.secrets_key);
     let key_path = st.secrets_key_path.clone();
     let store_path = st.store_path.clone();
-    let reply: Option<Reply> = st
+    let reply = st
         .pool
         .run(move |s| {
             let env = Env {
@@ -466,11 +391,9 @@ async fn api(
             service::handle(s, &env, &http)
         })
         .await;
-    let Some(reply) = reply else {
-        return error(
-            ApiError::new("ServiceFailure", "the request failed inside the server"),
-            "-",
-        );
+    let reply: Reply = match reply {
+        Ok(r) => r,
+        Err(u) => return error(u.into(), "-"),
     };
     let key_use = reply
         .key_used
@@ -535,7 +458,7 @@ fn watch_versions(st: &Arc<AppState>) {
         let st = Arc::clone(st);
         tokio::spawn(async move {
             loop {
-                if let Some(Ok(v)) = st.pool.run(|s| s.store_version()).await {
+                if let Ok(Ok(v)) = st.pool.run(|s| s.store_version()).await {
                     st.version.send_if_modified(|old| {
                         let changed = *old != v;
                         *old = v;
@@ -604,11 +527,8 @@ async fn host_replica(
         )
         .await;
     let result = match first {
-        None => Err((
-            None,
-            ApiError::new("ServiceFailure", "the request failed inside the server"),
-        )),
-        Some(r) => r,
+        Err(u) => Err((None, u.into())),
+        Ok(r) => r,
     };
     let result = match result {
         Ok((caller, Pulled::Unchanged(v))) => {
@@ -637,7 +557,7 @@ async fn host_replica(
                 })
                 .await;
             let after_wait = match after_wait {
-                Some(Err(pam_iam::store::StoreError::NoSuchEntity(_))) => {
+                Ok(Err(pam_iam::store::StoreError::NoSuchEntity(_))) => {
                     let e: ApiError = crate::sigv4::SigError::UnknownKey.into();
                     st.audit.send(
                         Some(host_api::audit(
@@ -655,12 +575,9 @@ async fn host_replica(
                 other => other,
             };
             match after_wait {
-                Some(Ok(r)) => Ok((caller, Pulled::Snapshot(Box::new(r)))),
-                Some(Err(e)) => Err((Some(caller), e.into())),
-                None => Err((
-                    Some(caller),
-                    ApiError::new("ServiceFailure", "the request failed inside the server"),
-                )),
+                Ok(Ok(r)) => Ok((caller, Pulled::Snapshot(Box::new(r)))),
+                Ok(Err(e)) => Err((Some(caller), e.into())),
+                Err(u) => Err((Some(caller), u.into())),
             }
         }
         other => other,
@@ -709,8 +626,15 @@ async fn host_prompts(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let serve = host_api::serve_prompts;
-    host_post(st, peer, req, "host:Prompts", MAX_LOGIN_BODY, serve).await
+    host_post(
+        st,
+        peer,
+        req,
+        "host:Prompts",
+        host_api::MAX_LOGIN_BODY,
+        host_api::serve_prompts,
+    )
+    .await
 }
 
 /// `POST /host/v1/login`: a host's login verified on a store thread (argon2id there too).
@@ -719,8 +643,15 @@ async fn host_login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let serve = host_api::serve_login;
-    host_post(st, peer, req, "host:VerifyLogin", MAX_LOGIN_BODY, serve).await
+    host_post(
+        st,
+        peer,
+        req,
+        "host:VerifyLogin",
+        host_api::MAX_LOGIN_BODY,
+        host_api::serve_login,
+    )
+    .await
 }
 
 /// `POST /host/v1/journal`: a host's offline journal merged on a store thread.
@@ -737,6 +668,23 @@ async fn host_journal(
         "host:ShipJournal",
         host_api::MAX_JOURNAL_BODY,
         move |s, key, http, now| host_api::serve_journal(s, key, http, now, on_replay),
+    )
+    .await
+}
+
+/// `POST /host/v1/assume-role`: a host's `iam-sts assume-role` (see [`crate::host_sts`]).
+async fn host_assume(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    host_post(
+        st,
+        peer,
+        req,
+        "host:AssumeRole",
+        host_api::MAX_LOGIN_BODY,
+        crate::host_sts::serve_assume,
     )
     .await
 }
@@ -772,9 +720,12 @@ async fn host_post(
             out
         })
         .await;
-    let Some(served) = served else {
-        let e = ApiError::new("ServiceFailure", "the request failed inside the server");
-        return json_response(e.status, &host_api::error_body(&e));
+    let served = match served {
+        Ok(s) => s,
+        Err(u) => {
+            let e = ApiError::from(u);
+            return json_response(e.status, &host_api::error_body(&e));
+        }
     };
     let code = served.body["Error"]["Code"].as_str().map(str::to_string);
     if let (None, Some(c)) = (&served.caller, &code) {

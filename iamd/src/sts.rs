@@ -403,6 +403,7 @@ fn get_session_token(
         role_id: None,
         user_id: user.map(|u| u.user_id.clone()),
         secret_sealed: minted.secret_sealed.clone(),
+        host: None,
     };
     let event = Event {
         decision: Decision::Allow,
@@ -482,6 +483,7 @@ fn assume_role(
         keeping: Keeping::Api {
             secrets_key: env.secrets_key,
         },
+        host: None,
     };
     let b = backend(store);
     let out = assume::assume_role_as(&b, &user, env.now, prior_mfa, &issuer, &args, &mut |_| None)

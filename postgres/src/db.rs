@@ -45,6 +45,13 @@ pub(crate) fn g<'r, T: FromSql<'r>>(r: &'r Row, i: usize) -> Result<T> {
         .map_err(|e| StoreError::Database(format!("unexpected column {i}: {e}")))
 }
 
+impl Drop for Db<'_> {
+    fn drop(&mut self) {
+        // Whatever was sent has been answered (or has failed) by now.
+        crate::watch::answered();
+    }
+}
+
 /// SQLSTATEs after which the same transaction, run again, may succeed.
 const RETRYABLE: [&str; 2] = ["40001", "40P01"];
 
@@ -77,18 +84,20 @@ impl<'a> Db<'a> {
         explain(&e, self.target)
     }
 
-    fn trip(&self) {
-        crate::watch::progress();
+    /// A round trip starts (refused once a watchdog gave up waiting: see `watch`).
+    fn trip(&self) -> Result<()> {
+        crate::watch::progress(self.target.describe())?;
         self.trips.set(self.trips.get() + 1);
+        Ok(())
     }
 
     fn prep(&mut self, sql: &str) -> Result<Statement> {
-        self.trip();
+        self.trip()?;
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
         // Preparing is a round trip of its own, once per statement and connection.
-        self.trip();
+        self.trip()?;
         let s = self.c.prepare(sql).map_err(|e| self.err(e))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
@@ -120,7 +129,7 @@ impl<'a> Db<'a> {
 
     /// Statements without parameters (DDL, transaction control).
     pub(crate) fn exec_batch(&mut self, sql: &str) -> Result<()> {
-        self.trip();
+        self.trip()?;
         self.c.batch_execute(sql).map_err(|e| self.err(e))
     }
 
@@ -132,7 +141,7 @@ impl<'a> Db<'a> {
             Iso::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         crate::watch::begin(self.target.describe());
-        self.trip();
+        self.trip()?;
         let msgs = self.c.simple_query(sql).map_err(|e| self.err(e))?;
         self.xid.set(msgs.iter().find_map(|m| match m {
             SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
@@ -144,8 +153,11 @@ impl<'a> Db<'a> {
     /// `COMMIT`. When the answer is lost (the server went away), a new connection asks
     /// the server whether the transaction committed, so the caller is told which.
     pub(crate) fn commit(&mut self) -> Result<()> {
-        self.trip();
-        crate::watch::commit_sent();
+        self.trips.set(self.trips.get() + 1);
+        if let Err(e) = crate::watch::commit_sent() {
+            self.rollback();
+            return Err(e);
+        }
         let out = match self.c.batch_execute("COMMIT") {
             Ok(()) => {
                 self.xid.set(None);

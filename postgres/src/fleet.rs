@@ -8,24 +8,13 @@
 use crate::db::{Db, g};
 use crate::hosts::STORE_VERSION;
 use crate::snapshot::{Param, advance_identities, quoted, value};
+use pam_iam::store::Result;
 use pam_iam::store::replica::{self, REPLICA_TABLES, Replica, ReplicaTable, RowFilter};
-use pam_iam::store::snapshot::TABLES;
-use pam_iam::store::{Result, StoreError};
 use postgres::types::ToSql;
 
 /// The advisory lock the version stamp holds until COMMIT ("pam-vers" in ASCII; the
 /// same number as in migration 9).
 const VERSION_LOCK: i64 = 0x7061_6d2d_7665_7273;
-
-fn columns(table: &str) -> Result<&'static [&'static str]> {
-    TABLES
-        .iter()
-        .find(|(t, _)| *t == table)
-        .map(|(_, c)| *c)
-        .ok_or_else(|| {
-            StoreError::Database(format!("replicated table {table} is not in the schema"))
-        })
-}
 
 /// `host`'s view, read in the caller's snapshot.
 pub(crate) fn export(db: &mut Db<'_>, account_id: &str, host: &str) -> Result<Replica> {
@@ -34,18 +23,21 @@ pub(crate) fn export(db: &mut Db<'_>, account_id: &str, host: &str) -> Result<Re
     let schema_version = crate::migrate::version(db)?;
     let mut tables = Vec::with_capacity(REPLICA_TABLES.len());
     for (name, filter) in REPLICA_TABLES {
-        let cols = columns(name)?;
+        let cols = replica::columns(name)?;
         let order = (1..=cols.len())
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let select = format!("SELECT {} FROM \"{name}\"", quoted(cols));
+        let select = format!(
+            "SELECT {} FROM \"{name}\"{}",
+            quoted(&cols),
+            replica::where_clause(*filter, "$1")
+        );
         let rows = match filter {
             RowFilter::All => db.rows(&format!("{select} ORDER BY {order}"), &[])?,
-            RowFilter::ThisHost => db.rows(
-                &format!("{select} WHERE host = $1 ORDER BY {order}"),
-                &[&host],
-            )?,
+            RowFilter::ThisHost | RowFilter::ThisHostsSessions => {
+                db.rows(&format!("{select} ORDER BY {order}"), &[&host])?
+            }
         };
         let rows = rows
             .iter()

@@ -23,7 +23,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_sealed_mfa_seeds.sql"),
     include_str!("../migrations/0011_api_session_secrets.sql"),
     include_str!("../migrations/0012_session_context.sql"),
-    include_str!("../migrations/0013_fleet_spent_steps.sql"),
+    include_str!("../migrations/0013_host_role_sessions.sql"),
+    include_str!("../migrations/0014_fleet_spent_steps.sql"),
 ];
 
 /// The migration whose SQL [`migrate`] completes by sealing the plain seeds.

@@ -1,5 +1,5 @@
 //! Fleet reconnect in PostgreSQL: accepted MFA steps, hosts' journal positions and
-//! replay incidents (migration 13).
+//! replay incidents (migration 14).
 
 use super::*;
 use postgres::Row;

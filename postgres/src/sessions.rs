@@ -2,7 +2,7 @@
 
 use super::*;
 
-const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id, secret_sealed";
+const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id, secret_sealed, host";
 
 fn session_row(r: &postgres::Row) -> Result<RoleSession> {
     Ok(RoleSession {
@@ -19,6 +19,7 @@ fn session_row(r: &postgres::Row) -> Result<RoleSession> {
         role_id: g(r, 10)?,
         user_id: g(r, 11)?,
         secret_sealed: g(r, 12)?,
+        host: g(r, 13)?,
     })
 }
 
@@ -26,8 +27,8 @@ impl SessionStore for PgStore {
     fn create_role_session(&self, s: &RoleSession) -> Result<()> {
         self.write(Iso::ReadCommitted, |db| {
             db.exec(
-                &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
-                &[&s.session_id, &s.user_name, &s.role_name, &s.session_name, &s.token_hash, &s.issued, &s.expires, &s.scope, &s.revoked, &s.mfa_time, &s.role_id, &s.user_id, &s.secret_sealed],
+                &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
+                &[&s.session_id, &s.user_name, &s.role_name, &s.session_name, &s.token_hash, &s.issued, &s.expires, &s.scope, &s.revoked, &s.mfa_time, &s.role_id, &s.user_id, &s.secret_sealed, &s.host],
             )?;
             Ok(())
         })

@@ -328,6 +328,29 @@ impl Server {
         }
     }
 
+    /// Sends `sig` to the postmaster and every backend (its children): SIGSTOP freezes
+    /// the whole server while its kernel keeps the TCP connections open, SIGCONT
+    /// resumes it.
+    pub fn signal_all(&self, sig: i32) {
+        let Some(pid) = self.pid() else { return };
+        let children = Command::new("pgrep")
+            .args(["-P", &pid.to_string()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let pids = std::iter::once(pid).chain(
+            children
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok()),
+        );
+        for p in pids {
+            // SAFETY: kill has no memory preconditions; p is this cluster's process.
+            unsafe {
+                libc::kill(p, sig);
+            }
+        }
+    }
+
     /// Stops the server (fast shutdown, by PID) and removes its directory.
     pub fn stop(&self) {
         self.signal_and_wait(libc::SIGINT);

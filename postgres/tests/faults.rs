@@ -145,14 +145,14 @@ fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
             e,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 13
+                supported: 14
             }
         ),
         "{e}"
     );
     assert_eq!(
         e.to_string(),
-        "store schema version 99 is newer than this program supports (13)"
+        "store schema version 99 is newer than this program supports (14)"
     );
 }
 
@@ -456,26 +456,6 @@ fn iam_bin() -> std::path::PathBuf {
     bin
 }
 
-fn signal_cluster(server: &testing::Server, sig: i32) {
-    let pid = server.pid().expect("postmaster pid");
-    let out = std::process::Command::new("pgrep")
-        .args(["-P", &pid.to_string()])
-        .output()
-        .unwrap();
-    let mut pids = vec![pid];
-    pids.extend(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.trim().parse::<i32>().ok()),
-    );
-    for p in pids {
-        // SAFETY: kill has no memory preconditions; p is this cluster's process.
-        unsafe {
-            libc::kill(p, sig);
-        }
-    }
-}
-
 /// A server frozen mid-statement (SIGSTOP of the postmaster and its backends while the
 /// write waits inside its transaction): `iam` ends within PAM_IAM_DB_TIMEOUT with one
 /// line naming host:port and saying the change was not committed; after SIGCONT the
@@ -532,7 +512,7 @@ fn a_frozen_server_ends_the_command_within_the_timeout_saying_not_committed() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    signal_cluster(&server, libc::SIGSTOP);
+    server.signal_all(libc::SIGSTOP);
     let mut done = None;
     while t.elapsed() < Duration::from_secs(15) {
         if let Some(st) = child.try_wait().unwrap() {
@@ -546,7 +526,7 @@ fn a_frozen_server_ends_the_command_within_the_timeout_saying_not_committed() {
         let _ = child.kill();
     }
     let _ = child.wait();
-    signal_cluster(&server, libc::SIGCONT);
+    server.signal_all(libc::SIGCONT);
     server
         .psql(
             "postgres",

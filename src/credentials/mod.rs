@@ -16,7 +16,7 @@ pub mod totp;
 
 pub use lockout::{LockState, LockoutSettings};
 pub use password::{HashParams, hash_password, verify_dummy, verify_password};
-pub use password_policy::{PasswordPolicy, PasswordState, PolicyViolation};
+pub use password_policy::{ExpiryFacts, PasswordPolicy, PasswordState, PolicyViolation};
 
 /// Errors of the credential primitives; all of them mean "do not grant".
 #[derive(Debug, thiserror::Error)]

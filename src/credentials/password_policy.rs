@@ -61,6 +61,57 @@ pub enum PasswordState {
     HardExpired,
 }
 
+/// The facts a login's `account` decides password age on: from the store (local mode),
+/// or carried by `iamd`'s answer to an online login (fleet mode: the replica holds no
+/// login profile).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ExpiryFacts {
+    /// Unix time the password expires at (`MaxPasswordAge` after its last change).
+    pub expires_at: Option<i64>,
+    /// `HardExpiry`: an expired password cannot be changed by the user.
+    pub hard_expiry: bool,
+    /// The administrator asked for a new password at next sign-in.
+    pub reset_required: bool,
+}
+
+impl ExpiryFacts {
+    /// The facts of a password changed at `changed` under `max_age_days`/`hard_expiry`.
+    pub fn new(
+        max_age_days: Option<u32>,
+        hard_expiry: bool,
+        changed: Option<i64>,
+        reset_required: bool,
+    ) -> ExpiryFacts {
+        ExpiryFacts {
+            expires_at: match (max_age_days, changed) {
+                (Some(d), Some(c)) if d > 0 => Some(c.saturating_add(i64::from(d) * 86_400)),
+                _ => None,
+            },
+            hard_expiry,
+            reset_required,
+        }
+    }
+
+    /// Past its expiry at `now`.
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    /// What a login at `now` must do (a reset the administrator asked for is a change,
+    /// even under `HardExpiry`).
+    pub fn state(&self, now: i64) -> PasswordState {
+        let expired = self.expired(now);
+        if expired && self.hard_expiry && !self.reset_required {
+            PasswordState::HardExpired
+        } else if expired || self.reset_required {
+            PasswordState::MustChange
+        } else {
+            PasswordState::Valid
+        }
+    }
+}
+
 const SYMBOLS: &str = "!@#$%^&*()_+-=[]{}|'";
 
 impl PasswordPolicy {
@@ -130,7 +181,13 @@ impl PasswordPolicy {
 
     /// What a login at `now` must do about a password set at `changed`.
     pub fn state(&self, changed: i64, reset_required: bool, now: i64) -> PasswordState {
-        let expired = self.expires_at(changed).is_some_and(|t| now >= t);
+        let expired = ExpiryFacts::new(
+            self.max_password_age,
+            self.hard_expiry,
+            Some(changed),
+            reset_required,
+        )
+        .expired(now);
         if expired && self.hard_expiry {
             PasswordState::HardExpired
         } else if expired || reset_required {

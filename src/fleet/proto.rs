@@ -23,6 +23,53 @@ pub enum Request {
     Login(LoginRequest),
     /// Is `iamd` reachable now (for `account` after a publickey-only login)?
     Status,
+    /// A new role session for this host (`iam-sts assume-role`), issued by `iamd`.
+    AssumeRole(AssumeRequest),
+    /// Until when this host honours the role sessions its replica holds (sudo).
+    SessionWindow,
+}
+
+/// `iam-sts assume-role` in fleet mode: the arguments, the caller (the real uid's name,
+/// as the setuid helper found it) and the terminal scope the session is bound to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeRequest {
+    /// IAM (= Linux) user name of the caller.
+    pub user: String,
+    /// `--role-arn`.
+    pub role_arn: String,
+    /// `--role-session-name`.
+    pub session_name: String,
+    /// `--duration-seconds`.
+    pub duration: Option<i64>,
+    /// `--serial-number`.
+    pub serial: Option<String>,
+    /// `--token-code`, or the code typed at the prompt.
+    pub code: Option<Zeroizing<String>>,
+    /// `--policy` (JSON).
+    pub policy: Option<String>,
+    /// The terminal scope's key (`TerminalScope::key`), which sudo on this host matches.
+    pub scope: String,
+    /// The terminal scope for people, for the audit trail.
+    pub tty: String,
+}
+
+/// A role session `iamd` issued for this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumedRole {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The secret access key (shown once; the store keeps only a hash).
+    pub secret_access_key: Zeroizing<String>,
+    /// The session token (shown once).
+    pub session_token: Zeroizing<String>,
+    /// Unix seconds.
+    pub expiration: i64,
+    /// `AROA…:SESSION`.
+    pub assumed_role_id: String,
+    /// The assumed-role ARN.
+    pub arn: String,
 }
 
 /// A login's answers and items.
@@ -66,6 +113,10 @@ pub enum Answer {
         offline: bool,
         /// Unix seconds of the authentication.
         auth_time: i64,
+        /// The password's expiry facts (`iamd` online; offline the material's, if it
+        /// has them), for `account`; `None` for a user without a password.
+        #[serde(default)]
+        expiry: Option<crate::credentials::ExpiryFacts>,
     },
     /// Refused (final: never retried offline).
     Deny {
@@ -86,6 +137,25 @@ pub enum Answer {
     Status {
         /// `iamd` answered the last call.
         online: bool,
+    },
+    /// [`Request::AssumeRole`] issued.
+    Assumed(AssumedRole),
+    /// [`Request::AssumeRole`] refused (final): the message starts with the AWS code.
+    Refused {
+        /// `AccessDenied`, `ValidationError`, … or `ServiceUnavailable` (offline).
+        code: String,
+        /// What to tell the caller.
+        message: String,
+        /// When a code would change the answer: the caller's MFA device, to ask for it.
+        mfa_serial: Option<String>,
+    },
+    /// [`Request::SessionWindow`].
+    SessionWindow {
+        /// `iamd` answered the last call.
+        online: bool,
+        /// Offline: role sessions count only before this time (the last contact with
+        /// `iamd` plus the agent's offline session cap). `None` online.
+        until: Option<i64>,
     },
 }
 

@@ -8,6 +8,7 @@ use super::handler::{PamCode, PamHandler, Priority};
 use super::options::Options;
 use crate::audit::Decision;
 use crate::authz::{Principal, Request, Target};
+use crate::credentials::{ExpiryFacts, PasswordState};
 use crate::fleet::conf::AgentConf;
 use crate::fleet::{client, proto};
 
@@ -112,23 +113,33 @@ pub fn acct_mgmt<H: PamHandler>(
         return PamCode::PermDenied;
     }
 
-    // Password age: only for users who have a password.
-    if user.password_hash.is_some() {
-        let rules = match backend.expiry_rules() {
-            Ok(r) => r,
-            Err(e) => return fail(h, &e),
-        };
-        let expired = match (rules.max_password_age_days, user.password_last_changed) {
-            (Some(days), Some(changed)) if days > 0 => now >= changed + i64::from(days) * 86_400,
-            _ => false,
-        };
-        if expired && rules.hard_expiry && !user.password_reset_required {
+    // Password age, for users who have a password: the store's facts, or in fleet mode
+    // (the replica holds no login profile) those `iamd`'s login answer carried (none
+    // after a publickey-only login: not decided then).
+    let expiry = match agent {
+        Some(_) => facts.and_then(|f| f.expiry),
+        None if user.password_hash.is_some() => {
+            let rules = match backend.expiry_rules() {
+                Ok(r) => r,
+                Err(e) => return fail(h, &e),
+            };
+            Some(ExpiryFacts::new(
+                rules.max_password_age_days,
+                rules.hard_expiry,
+                user.password_last_changed,
+                user.password_reset_required,
+            ))
+        }
+        None => None,
+    };
+    match expiry.map(|e| (e, e.state(now))) {
+        Some((_, PasswordState::HardExpired)) => {
             report(h, Decision::Deny, "password expired (HardExpiry)");
             h.error("Your password has expired; ask an administrator to reset it.");
             return PamCode::AcctExpired;
         }
-        if expired || user.password_reset_required {
-            let why = if user.password_reset_required {
+        Some((e, PasswordState::MustChange)) => {
+            let why = if e.reset_required {
                 "password reset required"
             } else {
                 "password expired"
@@ -137,6 +148,7 @@ pub fn acct_mgmt<H: PamHandler>(
             h.error("You are required to change your password immediately.");
             return PamCode::NewAuthtokReqd;
         }
+        _ => {}
     }
 
     if !report(h, Decision::Allow, &reason) {

@@ -105,6 +105,7 @@ pub fn authenticate<H: PamHandler>(
             auth_time: now,
             mfa,
             offline: false,
+            expiry: None,
         },
     ) {
         return store_error(h, backend, &items, now, &e);
@@ -348,11 +349,13 @@ pub fn authenticate_via_agent<H: PamHandler>(
             mfa,
             offline,
             auth_time,
+            expiry,
         } => {
             let facts = AuthFacts {
                 auth_time,
                 mfa,
                 offline,
+                expiry,
             };
             if let Err(e) = hand_over(h, backend, &items, facts) {
                 return store_error(h, backend, &items, now, &e);
@@ -387,7 +390,11 @@ pub fn authenticate_via_agent<H: PamHandler>(
             }
             unavailable(h, &reason)
         }
-        other @ (proto::Answer::Prompts { .. } | proto::Answer::Status { .. }) => {
+        proto::Answer::Assumed(_) => unavailable(h, "unexpected agent answer (a role session)"),
+        other @ (proto::Answer::Prompts { .. }
+        | proto::Answer::Status { .. }
+        | proto::Answer::Refused { .. }
+        | proto::Answer::SessionWindow { .. }) => {
             unavailable(h, &format!("unexpected agent answer {other:?}"))
         }
     }

@@ -1,4 +1,5 @@
-//! Facts `auth` hands to `account` (did this login use MFA, and when).
+//! Facts `auth` hands to `account` (did this login use MFA, and when; in fleet mode also
+//! the password's expiry facts `iamd` answered with).
 //!
 //! sshd runs keyboard-interactive `auth` in a forked child, so `pam_set_data` cannot be
 //! relied on. The facts travel as a PAM environment value sealed with an HMAC-SHA256
@@ -21,6 +22,45 @@ pub struct AuthFacts {
     pub mfa: bool,
     /// Fleet mode: decided by the agent while `iamd` was unreachable.
     pub offline: bool,
+    /// Fleet mode: the password's expiry facts from the login's answer.
+    pub expiry: Option<crate::credentials::ExpiryFacts>,
+}
+
+/// Expiry facts as one sealed field: `-`, or `EXPIRES.HR` (EXPIRES a number or `n`,
+/// H and R the hard-expiry and reset-required bits).
+fn expiry_field(e: Option<crate::credentials::ExpiryFacts>) -> String {
+    match e {
+        None => "-".into(),
+        Some(e) => format!(
+            "{}.{}{}",
+            e.expires_at.map_or("n".into(), |t| t.to_string()),
+            u8::from(e.hard_expiry),
+            u8::from(e.reset_required)
+        ),
+    }
+}
+
+fn parse_expiry(s: &str) -> Option<Option<crate::credentials::ExpiryFacts>> {
+    if s == "-" {
+        return Some(None);
+    }
+    let (t, bits) = s.split_once('.')?;
+    let expires_at = match t {
+        "n" => None,
+        t => Some(t.parse().ok()?),
+    };
+    let (hard_expiry, reset_required) = match bits {
+        "00" => (false, false),
+        "01" => (false, true),
+        "10" => (true, false),
+        "11" => (true, true),
+        _ => return None,
+    };
+    Some(Some(crate::credentials::ExpiryFacts {
+        expires_at,
+        hard_expiry,
+        reset_required,
+    }))
 }
 
 /// The login these facts belong to.
@@ -39,16 +79,23 @@ fn flags(f: AuthFacts) -> u8 {
     u8::from(f.mfa) | (u8::from(f.offline) << 1)
 }
 
-fn mac(key: &[u8], b: &Binding<'_>, auth_time: i64, flags: u8) -> Option<Hmac<Sha256>> {
+/// The MAC of v1 (`expiry` = `None`) or v2 (with the expiry field) values.
+fn mac(
+    key: &[u8],
+    b: &Binding<'_>,
+    auth_time: i64,
+    flags: u8,
+    expiry: Option<&str>,
+) -> Option<Hmac<Sha256>> {
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
-    for part in [
-        "pam-iam-auth-v1",
-        b.user,
-        b.service,
-        b.rhost,
-        &auth_time.to_string(),
-        &flags.to_string(),
-    ] {
+    let (version, expiry) = match expiry {
+        None => ("pam-iam-auth-v1", None),
+        Some(e) => ("pam-iam-auth-v2", Some(e)),
+    };
+    let (t, f) = (auth_time.to_string(), flags.to_string());
+    let mut parts = vec![version, b.user, b.service, b.rhost, t.as_str(), f.as_str()];
+    parts.extend(expiry);
+    for part in parts {
         m.update(&(part.len() as u64).to_be_bytes());
         m.update(part.as_bytes());
     }
@@ -60,11 +107,12 @@ pub fn seal(key: &[u8], b: &Binding<'_>, facts: AuthFacts) -> Option<String> {
     if key.is_empty() {
         return None;
     }
-    let tag = mac(key, b, facts.auth_time, flags(facts))?
+    let expiry = expiry_field(facts.expiry);
+    let tag = mac(key, b, facts.auth_time, flags(facts), Some(&expiry))?
         .finalize()
         .into_bytes();
     Some(format!(
-        "v1:{}:{}:{}",
+        "v2:{}:{}:{expiry}:{}",
         facts.auth_time,
         flags(facts),
         hex(&tag)
@@ -77,18 +125,25 @@ pub fn open(key: &[u8], b: &Binding<'_>, value: &str, now: i64, max_age: i64) ->
     if key.is_empty() {
         return None;
     }
-    let mut it = value.split(':');
-    let (v, t, m, tag) = (it.next()?, it.next()?, it.next()?, it.next()?);
-    if v != "v1" || it.next().is_some() {
-        return None;
-    }
+    let parts: Vec<&str> = value.split(':').collect();
+    let (t, m, expiry_text, tag) = match parts.as_slice() {
+        ["v1", t, m, tag] => (*t, *m, None, *tag),
+        ["v2", t, m, e, tag] => (*t, *m, Some(*e), *tag),
+        _ => return None,
+    };
+    let expiry = match expiry_text {
+        None => None,
+        Some(e) => parse_expiry(e)?,
+    };
     let auth_time: i64 = t.parse().ok()?;
     let flags: u8 = match m {
         "0" | "1" | "2" | "3" => m.parse().ok()?,
         _ => return None,
     };
     let tag = unhex(tag)?;
-    mac(key, b, auth_time, flags)?.verify_slice(&tag).ok()?;
+    mac(key, b, auth_time, flags, expiry_text)?
+        .verify_slice(&tag)
+        .ok()?;
     if auth_time > now + 5 || now - auth_time > max_age {
         return None;
     }
@@ -96,6 +151,7 @@ pub fn open(key: &[u8], b: &Binding<'_>, value: &str, now: i64, max_age: i64) ->
         auth_time,
         mfa: flags & 1 != 0,
         offline: flags & 2 != 0,
+        expiry,
     })
 }
 
@@ -116,6 +172,7 @@ mod tests {
             auth_time: 1000,
             mfa: true,
             offline: false,
+            expiry: None,
         };
         let v = seal(&key, &B, facts).unwrap();
         assert_eq!(open(&key, &B, &v, 1010, 600), Some(facts));
@@ -134,6 +191,27 @@ mod tests {
         // flipped MFA bit, garbage
         let forged = v.replacen(":1:", ":0:", 1);
         assert_eq!(open(&key, &B, &forged, 1010, 600), None);
+        // Expiry facts (fleet mode) are sealed too; a v1 value of before still opens.
+        let exp = AuthFacts {
+            expiry: Some(crate::credentials::ExpiryFacts {
+                expires_at: Some(900),
+                hard_expiry: false,
+                reset_required: true,
+            }),
+            ..facts
+        };
+        let ve = seal(&key, &B, exp).unwrap();
+        assert_eq!(open(&key, &B, &ve, 1010, 600), Some(exp));
+        assert_eq!(
+            open(&key, &B, &ve.replacen(".01:", ".00:", 1), 1010, 600),
+            None
+        );
+        let tag = mac(&key, &B, 1000, 1, None)
+            .unwrap()
+            .finalize()
+            .into_bytes();
+        let v1 = format!("v1:1000:1:{}", hex(&tag));
+        assert_eq!(open(&key, &B, &v1, 1010, 600), Some(facts));
         // the offline bit is sealed too
         let off = AuthFacts {
             offline: true,
@@ -145,7 +223,14 @@ mod tests {
             open(&key, &B, &v2.replacen(":3:", ":1:", 1), 1010, 600),
             None
         );
-        for junk in ["", "v1", "v1:1000:1:zz", "v2:1000:1:00", &format!("{v}:x")] {
+        for junk in [
+            "",
+            "v1",
+            "v1:1000:1:zz",
+            "v2:1000:1:00",
+            "v2:1000:1:x.00:00",
+            &format!("{v}:x"),
+        ] {
             assert_eq!(open(&key, &B, junk, 1010, 600), None, "{junk}");
         }
         assert_eq!(seal(b"", &B, facts), None);

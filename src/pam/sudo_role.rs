@@ -6,8 +6,11 @@
 
 use super::handler::{Echo, PamCode, PamHandler, Priority};
 use super::options::Options;
+use crate::fleet::conf::{self, HostMode};
+use crate::fleet::{client, proto};
 use crate::sts::scope;
 use crate::sts::sudo::{SudoOutcome, SudoRequest, sudo_decision_at};
+use std::path::Path;
 
 /// Decide one sudo `auth` (`auth = true`, may ask for a TOTP code) or `account`.
 pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) -> PamCode {
@@ -20,6 +23,38 @@ pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) ->
             return PamCode::SystemErr;
         }
     };
+    // Fleet mode: the replica holds this host's role sessions; the agent says until when
+    // they count (always online; offline up to its cap).
+    let (db, offline, honour_until) = match conf::load(Path::new(&opts.conf)) {
+        Ok(HostMode::Local) => (opts.db.clone(), None, None),
+        Ok(HostMode::Agent(a)) => match client::call(&a, &proto::Request::SessionWindow) {
+            Ok(proto::Answer::SessionWindow { online, until }) => {
+                (a.replica.display().to_string(), Some(!online), until)
+            }
+            Ok(_) => {
+                h.syslog(
+                    Priority::Err,
+                    &format!("sudo {phase}: iam-agent gave an unexpected answer to SessionWindow"),
+                );
+                return PamCode::SystemErr;
+            }
+            Err(e) => {
+                h.syslog(Priority::Err, &format!("sudo {phase}: {e}"));
+                h.error_always(
+                    "sudo through your role session is unavailable right now: iam-agent cannot be reached (the administrator finds why in syslog)",
+                );
+                return if auth {
+                    PamCode::SystemErr
+                } else {
+                    PamCode::AuthinfoUnavail
+                };
+            }
+        },
+        Err(e) => {
+            h.syslog(Priority::Err, &format!("sudo {phase}: {e}"));
+            return PamCode::ServiceErr;
+        }
+    };
     let req = SudoRequest {
         user: caller.name.clone(),
         scope,
@@ -28,8 +63,10 @@ pub fn decide<H: PamHandler>(h: &mut H, opts: &Options, auth: bool, now: i64) ->
         rhost: h.rhost(),
         now,
         may_prompt: auth,
+        offline,
+        honour_until,
     };
-    let outcome = sudo_decision_at(&opts.db, opts.host.as_deref(), &req, &mut |msg: &str| {
+    let outcome = sudo_decision_at(&db, opts.host.as_deref(), &req, &mut |msg: &str| {
         h.prompt(Echo::Off, msg).ok()
     });
     match outcome {

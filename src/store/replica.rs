@@ -1,9 +1,12 @@
 //! Fleet mode's host view of the store: what a host may know, and nothing else. A
 //! replica is a full snapshot of the tables listed in [`REPLICA_TABLES`] (users, groups,
 //! policies, roles, tags, SSH public keys, Linux id allocations for userdb records) and
-//! of this host's own tags, at one store version. Tables holding password hashes, TOTP
-//! seeds, recovery codes, access-key or host-credential secrets, role-session tokens,
-//! lockout state or the audit trail are never in the list, so no backend can export them.
+//! of this host's own tags and of the role sessions issued for this host (fleet mode's
+//! `iam-sts`, with their session policies), at one store version. Tables holding password
+//! hashes, TOTP seeds, recovery codes, access-key or host-credential secrets, lockout
+//! state or the audit trail are never in the list, so no backend can export them; of a
+//! role session only its token hash goes (the sealed secret column of API sessions is
+//! never exported, [`OMITTED_COLUMNS`], and such sessions belong to no host anyway).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,42 @@ pub enum RowFilter {
     All,
     /// Only rows whose `host` column is the requesting host.
     ThisHost,
+    /// Only rows of the requesting host's role sessions (by `session_id`).
+    ThisHostsSessions,
+}
+
+/// Columns of replicated tables a replica never carries.
+pub const OMITTED_COLUMNS: &[(&str, &str)] = &[("role_sessions", "secret_sealed")];
+
+/// The columns of replicated `table` a replica carries, in the schema's order (both
+/// backends export exactly these).
+///
+/// # Errors
+/// A table the snapshot schema does not know.
+pub fn columns(table: &str) -> super::Result<Vec<&'static str>> {
+    let all = super::snapshot::TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| {
+            super::StoreError::Database(format!("replicated table {table} is not in the schema"))
+        })?;
+    Ok(all
+        .iter()
+        .copied()
+        .filter(|c| !OMITTED_COLUMNS.contains(&(table, *c)))
+        .collect())
+}
+
+/// The `WHERE` clause of a filter, `param` being the host's placeholder (`?1`, `$1`).
+pub fn where_clause(filter: RowFilter, param: &str) -> String {
+    match filter {
+        RowFilter::All => String::new(),
+        RowFilter::ThisHost => format!(" WHERE host = {param}"),
+        RowFilter::ThisHostsSessions => format!(
+            " WHERE session_id IN (SELECT session_id FROM role_sessions WHERE host = {param})"
+        ),
+    }
 }
 
 /// The tables a replica carries, parents before children (the order rows are inserted).
@@ -35,6 +74,8 @@ pub const REPLICA_TABLES: &[(&str, RowFilter)] = &[
     ("ssh_keys", RowFilter::All),
     ("id_allocations", RowFilter::All),
     ("host_tags", RowFilter::ThisHost),
+    ("role_sessions", RowFilter::ThisHost),
+    ("role_session_policies", RowFilter::ThisHostsSessions),
 ];
 
 /// One table of a snapshot: its columns and rows (integers, text, reals or null).

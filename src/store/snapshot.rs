@@ -157,6 +157,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "role_id",
             "user_id",
             "secret_sealed",
+            "host",
         ],
     ),
     ("role_session_policies", &["session_id", "document"]),

@@ -484,7 +484,7 @@ pub trait HostStore {
     }
 }
 
-/// Fleet mode's record of accepted MFA steps and of hosts' journals (migration 13):
+/// Fleet mode's record of accepted MFA steps and of hosts' journals (migration 14):
 /// what reconnect ([`crate::fleet::reconnect`]) merges. The defaults refuse, like
 /// [`HostStore`]'s fleet methods.
 pub trait ReconnectStore {

@@ -445,6 +445,9 @@ pub struct RoleSession {
     /// checked; `token_hash` is then the SHA-256 of the session token alone. `None` for
     /// terminal-bound sessions (iam-sts), which are never usable over the API.
     pub secret_sealed: Option<Vec<u8>>,
+    /// Fleet mode: the host the session was issued for (iam-sts → iam-agent → iamd);
+    /// that host's replica carries it, so sudo there decides on it. `None` elsewhere.
+    pub host: Option<String>,
 }
 
 /// Whose credentials a [`RoleSession`] carries.

@@ -89,6 +89,9 @@ pub struct Issuer<'k> {
     pub rhost: Option<String>,
     /// How the credentials are kept.
     pub keeping: Keeping<'k>,
+    /// Fleet mode: the host the session is for (the host credential's, never one a
+    /// request names); only that host's replica carries it.
+    pub host: Option<String>,
 }
 
 impl Issuer<'_> {
@@ -100,6 +103,7 @@ impl Issuer<'_> {
             tty: Some(scope.describe()),
             rhost: None,
             keeping: Keeping::Terminal,
+            host: None,
         }
     }
 }
@@ -164,22 +168,32 @@ pub fn assume_role(
         Ok(o) => return Ok(o),
         Err(e) => e,
     };
-    let rec = Event {
-        time: ctx.now,
+    let _ = b.audit(&refusal_event(&ctx.user, ctx.now, args, &e, &issuer));
+    Err(e)
+}
+
+/// The audit event of a refused assume-role (an allowed one is written with its session).
+pub fn refusal_event(
+    user: &str,
+    now: i64,
+    args: &AssumeRoleArgs,
+    e: &StsError,
+    issuer: &Issuer<'_>,
+) -> Event {
+    Event {
+        time: now,
         action: "sts:AssumeRole".to_string(),
-        user: ctx.user.clone(),
+        user: user.to_string(),
         decision: if e.code() == "AccessDenied" {
             Decision::Deny
         } else {
             Decision::Error
         },
         reason: format!("{} as {:?}: {e}", args.role_arn, args.session_name),
-        service: "iam-sts".to_string(),
-        rhost: None,
-        tty: Some(ctx.scope.describe()),
-    };
-    let _ = b.audit(&rec);
-    Err(e)
+        service: issuer.service.to_string(),
+        rhost: issuer.rhost.clone(),
+        tty: issuer.tty.clone(),
+    }
 }
 
 /// Assumes a role for IAM user `caller` at `now` and stores the session with its audit
@@ -381,6 +395,7 @@ pub fn assume_role_as(
         role_id: Some(role.id.clone()),
         user_id: Some(user.id.clone()),
         secret_sealed,
+        host: issuer.host.clone(),
     };
     let arn = crate::arn::assumed_role(&account, &role.name, &args.session_name);
     let audit = Event {

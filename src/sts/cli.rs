@@ -14,9 +14,11 @@ use super::assume::{self, AssumeRoleArgs, CallContext};
 use super::error::StsError;
 use super::harden::{self, Inherited};
 use super::scope::CallerFacts;
-use super::{backend, sessions};
+use super::{backend, fleet, sessions};
 use crate::cli::args::Output;
 use crate::cli::output;
+use crate::fleet::conf::{DEFAULT_CONF, HostMode};
+use std::path::Path;
 
 /// Where the store lives.
 pub const DEFAULT_DB: &str = "/var/lib/pam-iam/iam.db";
@@ -133,7 +135,8 @@ fn execute(
     inherited: Inherited,
     cli: Cli,
 ) -> Result<serde_json::Value, StsError> {
-    let db = match (cli.db, facts.uid) {
+    let explicit = cli.db.is_some() || inherited.db_override.is_some();
+    let db = match (cli.db.clone(), facts.uid) {
         (Some(_), uid) if uid != 0 => return Err(StsError::DbNotAllowed),
         (Some(p), _) => p,
         (None, _) => inherited
@@ -145,28 +148,35 @@ fn execute(
         scope: facts.scope?,
         now: now(),
     };
+    // The host's mode (read while still the caller's real uid: the file must be root's).
+    // In fleet mode the store is iamd's: new sessions come through the agent, the other
+    // commands read this host's replica. A root caller's --db or PAM_IAM_DB still names
+    // a local store.
+    let agent = match (explicit, crate::fleet::conf::load(Path::new(DEFAULT_CONF))) {
+        (true, _) | (false, Ok(HostMode::Local)) => None,
+        (false, Ok(HostMode::Agent(a))) => Some(a),
+        (false, Err(e)) => return Err(StsError::Internal(e.to_string())),
+    };
     // Fully root from here on: the caller can no longer stop or slow the helper while it
-    // holds the store's write lock.
+    // holds the store's write lock (or waits for the agent).
     harden::become_root()?;
+    if let Some(a) = &agent {
+        if let Command::AssumeRole { .. } = &cli.cmd {
+            return assume_args(cli.cmd)
+                .and_then(|args| fleet::assume_role(a, &ctx, &args, &mut prompt_tty))
+                .map(|o| o.to_json());
+        }
+        if let Command::RevokeSession { .. } = &cli.cmd {
+            return Err(StsError::Remote(
+                "ServiceFailure: in fleet mode role sessions are revoked at iamd (an administrator runs iam revoke-role-session --access-key-id ID, or aws iam … against iamd); the revocation reaches this host with the next sync".to_string(),
+            ));
+        }
+    }
+    let db = agent.map_or(db, |a| a.replica.display().to_string());
     let backend = backend::Backend::open(&db, true, None)?;
     match cli.cmd {
-        Command::AssumeRole {
-            role_arn,
-            role_session_name,
-            duration_seconds,
-            serial_number,
-            token_code,
-            policy,
-        } => {
-            let args = AssumeRoleArgs {
-                role_arn,
-                session_name: role_session_name,
-                duration: duration_seconds,
-                serial: serial_number,
-                code: token_code.map(Zeroizing::new),
-                policy,
-                ..AssumeRoleArgs::default()
-            };
+        cmd @ Command::AssumeRole { .. } => {
+            let args = assume_args(cmd)?;
             let out = assume::assume_role(&backend, &ctx, &args, &mut prompt_tty)?;
             Ok(out.to_json())
         }
@@ -175,6 +185,29 @@ fn execute(
         Command::RevokeSession { access_key_id } => {
             sessions::revoke_session(&backend, &ctx, access_key_id.as_deref())
         }
+    }
+}
+
+/// The arguments of `assume-role`.
+fn assume_args(cmd: Command) -> Result<AssumeRoleArgs, StsError> {
+    match cmd {
+        Command::AssumeRole {
+            role_arn,
+            role_session_name,
+            duration_seconds,
+            serial_number,
+            token_code,
+            policy,
+        } => Ok(AssumeRoleArgs {
+            role_arn,
+            session_name: role_session_name,
+            duration: duration_seconds,
+            serial: serial_number,
+            code: token_code.map(Zeroizing::new),
+            policy,
+            ..AssumeRoleArgs::default()
+        }),
+        _ => Err(StsError::Internal("not assume-role".to_string())),
     }
 }
 

@@ -71,6 +71,9 @@ pub enum StsError {
     /// The random generator or another internal part failed.
     #[error("ServiceFailure: {0}")]
     Internal(String),
+    /// Fleet mode: the refusal `iamd` (or the agent) gave, its AWS code first.
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl From<AuthzError> for StsError {

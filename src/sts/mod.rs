@@ -8,6 +8,7 @@ pub mod assume;
 pub mod backend;
 pub mod cli;
 pub mod error;
+pub mod fleet;
 pub mod harden;
 pub mod model;
 pub mod passed;

@@ -32,6 +32,12 @@ pub struct SudoRequest {
     pub now: i64,
     /// The decision may ask for a TOTP code (auth phase), not in the account phase.
     pub may_prompt: bool,
+    /// Fleet mode: whether the host decides offline (`pam-iam:Offline`); `None` on a
+    /// local store.
+    pub offline: Option<bool>,
+    /// Fleet mode, offline: sessions count only before this time (the agent's last
+    /// contact with iamd plus its offline session cap).
+    pub honour_until: Option<i64>,
 }
 
 /// What PAM makes of the decision.
@@ -125,6 +131,20 @@ fn decide(
         return Ok(no_session(&account, &all, &key, req.now));
     };
     let session_arn = crate::arn::assumed_role(&account, &session.role_name, &session.session_name);
+    if let Some(until) = req.honour_until.filter(|u| req.now >= *u) {
+        return Ok(deny(
+            format!(
+                "{session_arn} ({}): offline, and role sessions are honoured offline only until {}",
+                session.session_id,
+                crate::time::iso8601(until)
+            ),
+            format!(
+                "this host cannot reach iamd, and your role session {} is honoured offline only until {} (a revocation could not reach this host); sudo works again once the host is back online",
+                session.session_name,
+                crate::time::iso8601(until)
+            ),
+        ));
+    }
 
     let mut current = session.session.clone();
     let mut asked = false;
@@ -141,7 +161,7 @@ fn decide(
                 .clone()
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok()),
             now: req.now,
-            offline: None,
+            offline: req.offline,
             call: crate::authz::CallFacts::default(),
             assume: crate::authz::AssumeFacts::default(),
         };
@@ -294,6 +314,8 @@ mod tests {
             rhost: None,
             now,
             may_prompt: false,
+            offline: None,
+            honour_until: None,
         }
     }
 

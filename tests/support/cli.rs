@@ -59,20 +59,28 @@ impl Cli {
     pub fn new() -> Cli {
         match backend() {
             Backend::Sqlite => Cli::sqlite(),
-            Backend::Postgres => {
-                let server = pam_iam_postgres::testing::shared().expect(
-                    "PAM_IAM_TEST_BACKEND=postgres needs PostgreSQL 15 (apt-get install postgresql)",
-                );
-                let name = server.fresh_db_name().unwrap();
-                let dir = tempfile::tempdir().unwrap();
-                Cli {
-                    db: dir.path().join("not-a-sqlite-store"),
-                    tmp: Some(dir),
-                    location: server.url(&name),
-                    pg: Some((server.port, name)),
-                }
-            }
+            Backend::Postgres => Cli::postgres_on(pam_iam_postgres::testing::shared().expect(
+                "PAM_IAM_TEST_BACKEND=postgres needs PostgreSQL 15 (apt-get install postgresql)",
+            )),
         }
+    }
+
+    /// A fresh database on `server` whatever the backend switch says: for tests about
+    /// PostgreSQL itself (a server of their own to stop or to hold).
+    pub fn postgres_on(server: &pam_iam_postgres::testing::Server) -> Cli {
+        let name = server.fresh_db_name().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        Cli {
+            db: dir.path().join("not-a-sqlite-store"),
+            tmp: Some(dir),
+            location: server.url(&name),
+            pg: Some((server.port, name)),
+        }
+    }
+
+    /// The PostgreSQL database's name, when the store is one.
+    pub fn pg_database(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, n)| n.as_str())
     }
 
     /// A temporary SQLite store whatever the backend switch says: for tests about the

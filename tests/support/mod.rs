@@ -301,3 +301,24 @@ fn kill_group(pgid: i32) {
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
 }
+
+/// A child killed (by its PID) on drop.
+pub struct Proc(pub std::process::Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `f` every 20 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}

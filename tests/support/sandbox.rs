@@ -178,6 +178,20 @@ impl Sandbox {
         self
     }
 
+    /// An overlay /etc (upper layer `etc-upper/` in the sandbox, where a test writes the
+    /// files /etc should gain, such as /etc/pam-iam/pam_iam.conf) that otherwise is the
+    /// machine's: its /etc/userdb is empty and its nsswitch.conf a copy of the real one.
+    pub fn etc_overlay(&mut self) -> &mut Self {
+        for d in ["userdb", "etc-upper", "etc-work"] {
+            std::fs::create_dir_all(self.path(d)).unwrap();
+            std::fs::set_permissions(self.path(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let ns = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+        self.write("nsswitch.conf", &ns, 0o644);
+        self.etc_overlay = true;
+        self
+    }
+
     /// The records directory of [`Sandbox::etc_userdb`] (seen as /etc/userdb).
     pub fn userdb(&self) -> PathBuf {
         self.path("userdb")

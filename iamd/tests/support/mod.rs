@@ -95,9 +95,22 @@ impl Server {
         Server::start_full(venv, account, &[])
     }
 
+    /// The same on `store` (e.g. [`Cli::postgres_on`] a server of the test's own).
+    pub fn start_on(venv: PathBuf, store: Cli, extra: &[&str]) -> (Server, Key) {
+        Server::start_full_on(venv, store, None, extra)
+    }
+
     fn start_full(venv: PathBuf, account: Option<&str>, extra: &[&str]) -> (Server, Key) {
+        Server::start_full_on(venv, Cli::new(), account, extra)
+    }
+
+    fn start_full_on(
+        venv: PathBuf,
+        store: Cli,
+        account: Option<&str>,
+        extra: &[&str],
+    ) -> (Server, Key) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Cli::new();
         let out = store
             .cmd(&["create-access-key"])
             .env("PAM_IAM_USERDB", "off")

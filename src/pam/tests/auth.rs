@@ -121,7 +121,8 @@ fn recovery_code_once() {
         Some(authfacts::AuthFacts {
             auth_time: NOW,
             mfa: true,
-            offline: false
+            offline: false,
+            expiry: None
         })
     );
     assert_eq!(

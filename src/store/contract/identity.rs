@@ -304,6 +304,7 @@ pub fn roles_tags_hosts_audit_sessions_ids(s: &dyn Store) {
         role_id: Some("AROAX".into()),
         user_id: Some("AIDAX".into()),
         secret_sealed: None,
+        host: None,
     };
     s.create_role_session(&sess).unwrap();
     assert_eq!(s.get_role_session("th").unwrap(), sess);

@@ -1,4 +1,4 @@
-//! Contract cases of fleet reconnect (migration 13): accepted MFA steps, hosts' journal
+//! Contract cases of fleet reconnect (migration 14): accepted MFA steps, hosts' journal
 //! positions, replay incidents, and a journal merged through `fleet::reconnect::apply`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -289,6 +289,7 @@ pub fn a_journal_merges_once_in_order_and_reveals_a_replay(s: &dyn Store) {
             role_id: None,
             user_id: None,
             secret_sealed: None,
+            host: None,
         })
         .unwrap();
     }

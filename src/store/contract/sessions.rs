@@ -44,6 +44,7 @@ fn session(id: &str) -> RoleSession {
         role_id: None,
         user_id: None,
         secret_sealed: None,
+        host: None,
     }
 }
 
@@ -228,4 +229,62 @@ pub fn min_duration_setting_is_bounded(s: &dyn Store) {
     s.set_sts_min_session_duration(None)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.sts_min_session_duration().ok(), Some(None));
+}
+
+/// Fleet mode (migration 13): a role session issued for a host rides that host's
+/// replica only, with its session policy and without the sealed-secret column; issuing
+/// or revoking it moves the store version (so the revocation reaches the host by the
+/// normal sync), while sessions of no host leave the version alone.
+pub fn host_sessions_ride_their_hosts_replica_only(s: &dyn Store) {
+    let v0 = s.store_version().unwrap();
+    s.create_role_session(&session("ASIALOCAL")).unwrap();
+    assert_eq!(
+        s.store_version().unwrap(),
+        v0,
+        "a session of no host is not replicated: the version stays"
+    );
+    let mut h = session("ASIAWEB1");
+    h.host = Some("web1".into());
+    crate::store::issue_role_session(s, &h, Some(DOC), &AuditEvent::default()).unwrap();
+    let v1 = s.store_version().unwrap();
+    assert!(v1 > v0, "a host's session moves the version ({v0} -> {v1})");
+    let table = |r: &super::replica::Replica, n: &str| {
+        r.tables.iter().find(|t| t.name == n).unwrap().clone()
+    };
+    let r = s.export_replica("web1").unwrap();
+    let sessions = table(&r, "role_sessions");
+    assert!(
+        !sessions.columns.iter().any(|c| c == "secret_sealed"),
+        "{:?}",
+        sessions.columns
+    );
+    let id = sessions
+        .columns
+        .iter()
+        .position(|c| c == "session_id")
+        .unwrap();
+    assert_eq!(sessions.rows.len(), 1, "only web1's session");
+    assert_eq!(sessions.rows[0][id], serde_json::json!("ASIAWEB1"));
+    assert_eq!(table(&r, "role_session_policies").rows.len(), 1);
+    let other = s.export_replica("db1").unwrap();
+    assert!(table(&other, "role_sessions").rows.is_empty());
+    assert!(table(&other, "role_session_policies").rows.is_empty());
+
+    s.revoke_role_session("ASIAWEB1", 50).unwrap();
+    let v2 = s.store_version().unwrap();
+    assert!(v2 > v1, "a revocation moves the version");
+    s.revoke_role_session("ASIALOCAL", 50).unwrap();
+    assert_eq!(s.store_version().unwrap(), v2);
+    let revoked = s.export_replica("web1").unwrap();
+    // A replica store holds exactly the host's sessions, revocation included.
+    s.import_replica(&revoked).unwrap();
+    let held = s.list_role_sessions(Some("alice"), None).unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].session_id, "ASIAWEB1");
+    assert_eq!(held[0].host.as_deref(), Some("web1"));
+    assert_eq!(held[0].revoked, Some(50));
+    assert_eq!(
+        s.role_session_policy("ASIAWEB1").unwrap().as_deref(),
+        Some(DOC)
+    );
 }

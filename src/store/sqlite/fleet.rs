@@ -122,16 +122,18 @@ impl SqliteStore {
             let schema_version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             let mut tables = Vec::with_capacity(REPLICA_TABLES.len());
             for (name, filter) in REPLICA_TABLES {
-                let sql = match filter {
-                    RowFilter::All => format!("SELECT * FROM {name}"),
-                    RowFilter::ThisHost => format!("SELECT * FROM {name} WHERE host = ?1"),
-                };
+                let cols = replica::columns(name)?;
+                let sql = format!(
+                    "SELECT {} FROM {name}{}",
+                    cols.join(", "),
+                    replica::where_clause(*filter, "?1")
+                );
                 let mut st = tx.prepare(&sql)?;
-                let columns: Vec<String> = st.column_names().map(str::to_string).collect();
+                let columns: Vec<String> = cols.iter().map(|c| (*c).to_string()).collect();
                 let n = columns.len();
                 let mut q = match filter {
                     RowFilter::All => st.query([])?,
-                    RowFilter::ThisHost => st.query([host])?,
+                    RowFilter::ThisHost | RowFilter::ThisHostsSessions => st.query([host])?,
                 };
                 let mut rows = Vec::new();
                 while let Some(r) = q.next()? {

@@ -1,5 +1,5 @@
 //! Fleet reconnect in SQLite: accepted MFA steps, hosts' journal positions and replay
-//! incidents (migration 13).
+//! incidents (migration 14).
 
 use super::*;
 

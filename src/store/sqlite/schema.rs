@@ -388,11 +388,24 @@ CREATE TABLE IF NOT EXISTS role_session_context (
 );
 "#;
 
-/// Migration 13 (fleet reconnect): every accepted TOTP step per (device, step, host),
+/// Migration 13 (fleet role sessions): a session issued for a host in fleet mode
+/// (iam-sts → iam-agent → iamd) names that host; that host's replica carries it (token
+/// hash, never a secret), and a change to it moves the store version like every
+/// replicated change, so a revocation reaches the host by the normal sync. Sessions of
+/// no host (local iam-sts, iamd's API sessions) leave the version alone.
+pub(crate) const V13: &str = r#"
+ALTER TABLE role_sessions ADD COLUMN host TEXT;
+CREATE INDEX role_sessions_host ON role_sessions(host) WHERE host IS NOT NULL;
+CREATE TRIGGER store_version_role_sessions_insert AFTER INSERT ON role_sessions WHEN NEW.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_sessions_update AFTER UPDATE ON role_sessions WHEN NEW.host IS NOT NULL OR OLD.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_role_sessions_delete AFTER DELETE ON role_sessions WHEN OLD.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+"#;
+
+/// Migration 14 (fleet reconnect): every accepted TOTP step per (device, step, host),
 /// online or from a host's offline journal, kept for the longest offline window; the
 /// highest entry applied of each host's journal; and the replay incidents found (one
 /// (device, step) accepted twice). None of it is replicated to hosts.
-pub(crate) const V13: &str = r#"
+pub(crate) const V14: &str = r#"
 CREATE TABLE mfa_spent_steps (
   serial TEXT NOT NULL,
   step INTEGER NOT NULL,
@@ -427,4 +440,4 @@ CREATE TABLE replay_incidents (
 "#;
 
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];

@@ -17,6 +17,7 @@ pub(super) fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession
         role_id: r.get(10)?,
         user_id: r.get(11)?,
         secret_sealed: r.get(12)?,
+        host: r.get(13)?,
     })
 }
 
@@ -24,13 +25,13 @@ pub(super) fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleSession
 /// same transaction).
 pub(super) fn insert_role_session(tx: &Connection, s: &RoleSession) -> Result<()> {
     tx.execute(
-        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time, s.role_id, s.user_id, s.secret_sealed],
+        &format!("INSERT INTO role_sessions ({SESSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        params![s.session_id, s.user_name, s.role_name, s.session_name, s.token_hash, s.issued, s.expires, s.scope, s.revoked, s.mfa_time, s.role_id, s.user_id, s.secret_sealed, s.host],
     )?;
     Ok(())
 }
 
-pub(super) const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id, secret_sealed";
+pub(super) const SESSION_COLS: &str = "session_id, user_name, role_name, session_name, token_hash, issued, expires, scope, revoked, mfa_time, role_id, user_id, secret_sealed, host";
 
 impl SessionStore for SqliteStore {
     fn create_role_session(&self, s: &RoleSession) -> Result<()> {

@@ -1,4 +1,4 @@
--- Migration 13 (twin of SQLite's V13, fleet reconnect): every accepted TOTP step per
+-- Migration 14 (twin of SQLite's V14, fleet reconnect): every accepted TOTP step per
 -- (device, step, host), online or from a host's offline journal, kept for the longest
 -- offline window; the highest entry applied of each host's journal; and the replay
 -- incidents found (one (device, step) accepted twice). None of it is replicated.

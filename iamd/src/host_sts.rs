@@ -1,0 +1,160 @@
+//! `POST /host/v1/assume-role`: `iam-sts assume-role` on a host in fleet mode. The
+//! setuid helper asks its agent, the agent signs this call with the host credential, and
+//! the session is issued here by the same `sts::assume::assume_role_as` that iam-sts runs
+//! on a local store (identity and trust policy, duration, session policy, the one
+//! second-factor check with its watermark and lockout). The session is bound to the
+//! caller's terminal scope and to the credential's host, never to a host the body names:
+//! only that host's replica carries it (token hash only), so only sudo there honours it.
+//!
+//! Answers `{"Decision":"Allow","AccessKeyId":…,"StoreVersion":V}` (V: a store version
+//! that includes the session, for the agent to wait for in its replica), or
+//! `{"Decision":"Deny","Code":…,"Message":…,"MfaSerial":…}`; a store outage is a 503.
+
+use crate::host_api::{self, Served};
+use crate::service::{ApiError, HttpRequest};
+use pam_iam::store::Store;
+use pam_iam::sts::assume::{self, AssumeRoleArgs, Issuer, Keeping};
+use pam_iam::sts::backend::Backend;
+use pam_iam::sts::error::StsError;
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// The endpoint.
+pub const ASSUME_PATH: &str = "/host/v1/assume-role";
+
+/// The body the agent sends: the helper's arguments, caller and terminal scope.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeBody {
+    /// The Linux (= IAM) user the setuid helper found as the real uid.
+    #[serde(rename = "User")]
+    pub user: String,
+    /// `--role-arn`.
+    #[serde(rename = "RoleArn")]
+    pub role_arn: String,
+    /// `--role-session-name`.
+    #[serde(rename = "RoleSessionName")]
+    pub session_name: String,
+    /// `--duration-seconds`.
+    #[serde(rename = "DurationSeconds", default)]
+    pub duration: Option<i64>,
+    /// `--serial-number`.
+    #[serde(rename = "SerialNumber", default)]
+    pub serial: Option<String>,
+    /// The code.
+    #[serde(rename = "TokenCode", default)]
+    pub code: Option<Zeroizing<String>>,
+    /// `--policy`.
+    #[serde(rename = "Policy", default)]
+    pub policy: Option<String>,
+    /// The terminal scope key sudo on the host matches.
+    #[serde(rename = "Scope")]
+    pub scope: String,
+    /// The terminal scope for people.
+    #[serde(rename = "Tty", default)]
+    pub tty: Option<String>,
+}
+
+/// Serve one assume-role of a host (on a store thread).
+pub fn serve_assume(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+    let caller = match host_api::authenticate(store, secrets_key, req, now) {
+        Ok(c) => c,
+        Err(e) => return answer(None, e.status, host_api::error_body(&e)),
+    };
+    let body: AssumeBody = match serde_json::from_slice(&req.body) {
+        Ok(b) => b,
+        Err(e) => {
+            let e = ApiError::new(
+                "InvalidParameterValue",
+                format!("the request body is not the expected JSON: {e}"),
+            );
+            return answer(Some(caller), e.status, host_api::error_body(&e));
+        }
+    };
+    let issuer = Issuer {
+        service: "iam-sts",
+        scope: body.scope.clone(),
+        tty: Some(format!(
+            "host/{}: {}",
+            caller.host,
+            body.tty.as_deref().unwrap_or("")
+        )),
+        rhost: None,
+        keeping: Keeping::Terminal,
+        host: Some(caller.host.clone()),
+    };
+    let args = AssumeRoleArgs {
+        role_arn: body.role_arn.clone(),
+        session_name: body.session_name.clone(),
+        duration: body.duration,
+        serial: body.serial.clone(),
+        code: body.code.clone(),
+        policy: body.policy.clone(),
+        ..AssumeRoleArgs::default()
+    };
+    let b = Backend::borrowing(store, caller.host.clone());
+    match assume::assume_role_as(&b, &body.user, now, None, &issuer, &args, &mut |_| None) {
+        Ok(out) => {
+            let version = match store.store_version() {
+                Ok(v) => v,
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    return answer(Some(caller), e.status, host_api::error_body(&e));
+                }
+            };
+            answer(
+                Some(caller),
+                200,
+                json!({
+                    "Decision": "Allow",
+                    "AccessKeyId": out.access_key_id,
+                    "SecretAccessKey": out.secret_access_key,
+                    "SessionToken": out.session_token,
+                    "Expiration": out.expiration,
+                    "AssumedRoleId": out.assumed_role_id,
+                    "Arn": out.arn,
+                    "StoreVersion": version,
+                }),
+            )
+        }
+        // The store could not answer: not a decision (the agent may try another server).
+        Err(StsError::Store(e)) => {
+            let e = ApiError {
+                status: 503,
+                code: "ServiceUnavailable".into(),
+                message: e.to_string(),
+            };
+            answer(Some(caller), e.status, host_api::error_body(&e))
+        }
+        Err(e) => {
+            let mfa_serial = match &e {
+                StsError::MfaRequired { serial } => Some(serial.clone()),
+                _ => None,
+            };
+            let rec = assume::refusal_event(&body.user, now, &args, &e, &issuer);
+            if let Err(err) = store.append_audit(&rec) {
+                let err = ApiError::from(err);
+                return answer(Some(caller), err.status, host_api::error_body(&err));
+            }
+            answer(
+                Some(caller),
+                200,
+                json!({
+                    "Decision": "Deny",
+                    "Code": e.code(),
+                    "Message": e.to_string(),
+                    "MfaSerial": mfa_serial,
+                }),
+            )
+        }
+    }
+}
+
+fn answer(caller: Option<host_api::HostCaller>, status: u16, body: serde_json::Value) -> Served {
+    Served {
+        status,
+        body,
+        caller,
+    }
+}
