@@ -208,8 +208,8 @@ pub struct Options {
     pub sqlite: bool,
     /// Print each `iam` and `aws` command before running it (the demo).
     pub show: bool,
-    /// The agents' `offline_max_age` (seconds), with each host's own `offline` state
-    /// file beside its replica; `None` leaves both to the agent's defaults.
+    /// The agents' `offline_max_age` (seconds); `None` leaves the agent's default. Each
+    /// host always has its own `offline` state file beside its replica.
     pub offline_max_age: Option<i64>,
 }
 
@@ -258,6 +258,8 @@ pub struct Host {
     pub credentials: PathBuf,
     /// Its replica.
     pub replica: PathBuf,
+    /// Its agent's offline state (material, watermarks, journal).
+    pub offline: PathBuf,
     /// The socket its agent serves.
     pub socket: PathBuf,
     /// agent.toml.
@@ -647,6 +649,8 @@ impl Fleet {
         let upstream: Vec<u16> = self.servers.iter().map(|s| s.port).collect();
         let relay_ports: Vec<u16> = upstream.iter().map(|_| free_port()).collect();
         let replica = dir.join("replica.db");
+        // Always the host's own offline state, whatever the agent's default.
+        let offline = dir.join("offline.db");
         let socket = dir.join("agent.sock");
         let config = dir.join("agent.toml");
         let pam_conf = dir.join("pam_iam.conf");
@@ -666,16 +670,16 @@ impl Fleet {
         std::fs::write(
             &config,
             format!(
-                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nsocket = {:?}\nwait_seconds = {}\nretry_seconds = 1\n{}",
+                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nsocket = {:?}\noffline = {:?}\nwait_seconds = {}\nretry_seconds = 1\n{}",
                 servers.join(", "),
                 credentials,
                 replica,
                 socket,
+                offline,
                 self.opts.wait_seconds,
-                self.opts.offline_max_age.map_or(String::new(), |age| format!(
-                    "offline = {:?}\noffline_max_age = {age}\n",
-                    dir.join("offline.db")
-                )),
+                self.opts
+                    .offline_max_age
+                    .map_or(String::new(), |age| format!("offline_max_age = {age}\n")),
             ),
         )
         .unwrap();
@@ -685,6 +689,7 @@ impl Fleet {
             dir,
             credentials,
             replica,
+            offline,
             socket,
             config,
             pam_conf,
