@@ -761,3 +761,48 @@ fn an_expired_password_is_enforced_by_account_in_agent_mode() {
     assert!(!out.ok(), "{out}");
     assert!(out.stderr.contains("Your password has expired"), "{out}");
 }
+
+/// Offline, `account` enforces the password's age too: an offline login carries the
+/// expiry facts of the user's last online login on this host, so a password that
+/// expires while the host is cut off must be changed (at iamd) before the login passes.
+#[test]
+fn a_password_expiring_while_the_host_is_cut_off_is_enforced_offline() {
+    require_root!();
+    let mut w = World::new();
+    let o = w.iam_cli(&["update-account-password-policy", "--max-password-age", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    totp::wait_for_fresh_step(8);
+    let t = support::now();
+    // alice's password expires 15 s from now (a day's age less 15 s).
+    let c = rusqlite::Connection::open(w.sb.db()).unwrap();
+    c.execute("UPDATE login_profiles SET changed = ?1", [t - 86_400 + 15])
+        .unwrap();
+    drop(c);
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "still valid online: {out}\n{}", w.sb.syslog());
+    w.partition();
+    // Past the expiry, at the next step.
+    let next = (t.div_euclid(30) + 1) * 30;
+    while support::now() < next.max(t + 16) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mark = w.sb.syslog().len();
+    let out = w.login(
+        "web-a",
+        &[PASSWORD, &totp::code_at(&w.seed, support::now())],
+    );
+    assert!(!out.ok(), "{out}");
+    assert!(
+        out.stderr
+            .contains("You are required to change your password immediately"),
+        "{out}"
+    );
+    let log = w.syslog_since(mark);
+    assert!(
+        log.contains("authenticate allow user=\"alice\"")
+            && log.contains("offline: password + verification code")
+            && log.contains("change_required user=\"alice\"")
+            && log.contains("password expired"),
+        "{log}"
+    );
+}

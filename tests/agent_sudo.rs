@@ -28,7 +28,7 @@ struct Fleet {
     w: World,
     port: u16,
     iamd: Option<Proc>,
-    _agent: Proc,
+    agent: std::sync::Mutex<Proc>,
 }
 
 impl Fleet {
@@ -50,7 +50,7 @@ impl Fleet {
         let mut f = Fleet {
             port,
             iamd: None,
-            _agent: Proc(Command::new("true").spawn().unwrap()),
+            agent: std::sync::Mutex::new(Proc(Command::new("true").spawn().unwrap())),
             w,
         };
         f.start_iamd();
@@ -65,7 +65,7 @@ impl Fleet {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let replica = dir.join("replica.db");
         let socket = f.w.sb.path("run/agent.sock");
-        let cfg = f.w.sb.write(
+        f.w.sb.write(
             "agent.toml",
             &format!(
                 "servers = [\"http://127.0.0.1:{port}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\nwait_seconds = 5\nretry_seconds = 1\noffline_session_cap_seconds = {cap}\n"
@@ -83,16 +83,7 @@ impl Fleet {
             ),
             0o644,
         );
-        let log = std::fs::File::create(f.w.sb.path("agent.log")).unwrap();
-        f._agent = Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        f.start_agent();
         let log = f.w.sb.path("agent.log");
         wait_until(Duration::from_secs(30), "the replica", || {
             std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
@@ -103,6 +94,26 @@ impl Fleet {
         std::fs::create_dir_all(&flags).unwrap();
         std::fs::set_permissions(&flags, std::fs::Permissions::from_mode(0o1777)).unwrap();
         f
+    }
+
+    /// (Re)starts the agent (its log appended to), once the previous one has exited.
+    fn start_agent(&self) {
+        let mut agent = self.agent.lock().unwrap();
+        *agent = Proc(Command::new("true").spawn().unwrap());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.w.sb.path("agent.log"))
+            .unwrap();
+        *agent = Proc(
+            Command::new(support::bin("iam-agent"))
+                .arg("--config")
+                .arg(self.w.sb.path("agent.toml"))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
     }
 
     fn server_db(&self) -> PathBuf {
@@ -325,10 +336,14 @@ fn assume_online_then_sudo_and_a_revoked_session_is_refused_after_the_sync() {
     assert!(log.contains("sudo auth: user \"alice\" allowed"), "{log}");
 }
 
+/// Offline: a new session refused in one line, an existing one honoured until the
+/// agent's cap counted from its last contact with `iamd`, also after the agent is
+/// restarted while the host is cut off (the last contact is kept in offline.db), and
+/// refused past it.
 #[test]
 fn offline_a_new_session_is_refused_and_an_existing_one_works_until_the_cap() {
     require_root!();
-    let cap = 12;
+    let cap = 20;
     let mut f = Fleet::new(cap);
     let sts = f.w.sts();
     let script = format!(
@@ -349,6 +364,13 @@ fn offline_a_new_session_is_refused_and_an_existing_one_works_until_the_cap() {
         let cut = Instant::now();
         wait_until(Duration::from_secs(20), "the agent offline", || {
             fr.agent_log().contains("every server is down")
+        });
+        // The agent restarted while the host is cut off: the cap still counts from the
+        // last contact before the restart.
+        let socket = fr.w.sb.path("run/agent.sock");
+        fr.start_agent();
+        wait_until(Duration::from_secs(20), "the agent restarted", || {
+            fr.agent_log().matches("serving").count() == 2 && socket.exists()
         });
         fr.set_flag("offline");
         fr.wait_flag("tried");
