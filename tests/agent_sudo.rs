@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::agent;
 use support::sandbox::free_port;
 use support::sts::{ALICE, SUDO, World, db_path};
 use support::{Outcome, Proc, wait_until};
@@ -83,21 +84,7 @@ impl Fleet {
             ),
             0o644,
         );
-        let log = std::fs::File::create(f.w.sb.path("agent.log")).unwrap();
-        f._agent = Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let log = f.w.sb.path("agent.log");
-        wait_until(Duration::from_secs(30), "the replica", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
-                && socket.exists()
-        });
+        f._agent = agent::spawn_agent(&cfg, &f.w.sb.path("agent.log"), &socket);
         // Flags the terminal's script and the test hand each other.
         let flags = f.w.sb.path("flags");
         std::fs::create_dir_all(&flags).unwrap();
@@ -114,23 +101,8 @@ impl Fleet {
     }
 
     fn start_iamd(&mut self) {
-        let log = std::fs::File::create(self.w.sb.path("iamd.log")).unwrap();
-        let p = Proc(
-            Command::new(support::bin("iamd"))
-                .args(["--db", self.server_db().to_str().unwrap(), "--http"])
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{}", self.port))
-                .env("PAM_IAM_USERDB", "off")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let port = self.port;
-        wait_until(Duration::from_secs(30), "iamd listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        self.iamd = Some(p);
+        let log = self.w.sb.path("iamd.log");
+        self.iamd = Some(agent::spawn_iamd(&self.server_db(), self.port, &log));
     }
 
     fn iam(&self, args: &[&str]) -> std::process::Output {
