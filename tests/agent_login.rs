@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::agent;
 use support::sandbox::{Sandbox, free_port};
 use support::store::Iam;
 use support::totp;
@@ -83,22 +84,8 @@ impl World {
     }
 
     fn start_iamd(&mut self) {
-        let log = std::fs::File::create(self.sb.path("iamd.log")).unwrap();
-        let p = Proc(
-            Command::new(support::bin("iamd"))
-                .args(["--db", &self.sb.db(), "--http", "--listen"])
-                .arg(format!("127.0.0.1:{}", self.port))
-                .env("PAM_IAM_USERDB", "off")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let port = self.port;
-        wait_until(Duration::from_secs(30), "iamd healthy", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        self.iamd = Some(p);
+        let log = self.sb.path("iamd.log");
+        self.iamd = Some(agent::spawn_iamd(self.sb.db().as_ref(), self.port, &log));
     }
 
     /// Host credentials, agent.toml, pam_iam.conf and a running agent for `host`; waits
@@ -136,21 +123,18 @@ impl World {
             ),
             0o644,
         );
-        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        self.agents.push(Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        ));
-        let log = dir.join("agent.log");
-        wait_until(Duration::from_secs(30), "the replica", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
-                && socket.exists()
-        });
+        self.agents
+            .push(agent::spawn_agent(&cfg, &dir.join("agent.log"), &socket));
+    }
+
+    /// Waits until `host`'s replica carries every change committed so far.
+    fn synced(&self, host: &str) {
+        let log = self.sb.path(&format!("{host}/agent.log"));
+        agent::wait_for_replica(
+            self.sb.db().as_ref(),
+            &log,
+            &format!("the replica of {host}"),
+        );
     }
 
     fn replica(&self, host: &str) -> PathBuf {
@@ -279,17 +263,7 @@ fn pam_iam_offline_is_false_online_and_gates_the_account_decision() {
         "deny-online",
         deny_offline,
     );
-    // Wait for the replica of web-a to carry it.
-    let before = w
-        .agent_log("web-a")
-        .matches("replica at store version")
-        .count();
-    wait_until(Duration::from_secs(20), "the policy on web-a", || {
-        w.agent_log("web-a")
-            .matches("replica at store version")
-            .count()
-            > before
-    });
+    w.synced("web-a");
     totp::wait_for_fresh_step(5);
     let out = w.login("web-a", &[PASSWORD, &totp::code(&w.seed, 0)]);
     assert!(!out.ok(), "{out}");
@@ -678,16 +652,7 @@ fn pam_iam_offline_is_true_offline_and_a_password_change_is_refused() {
         "deny-offline",
         deny_offline,
     );
-    let before = w
-        .agent_log("web-a")
-        .matches("replica at store version")
-        .count();
-    wait_until(Duration::from_secs(20), "the policy on web-a", || {
-        w.agent_log("web-a")
-            .matches("replica at store version")
-            .count()
-            > before
-    });
+    w.synced("web-a");
     totp::wait_for_fresh_step(10);
     let t = support::now();
     let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::agent;
 use support::sandbox::free_port;
 use support::sts::{ALICE, SUDO, World, db_path};
 use support::{Outcome, Proc, wait_until};
@@ -65,7 +66,7 @@ impl Fleet {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let replica = dir.join("replica.db");
         let socket = f.w.sb.path("run/agent.sock");
-        f.w.sb.write(
+        let cfg = f.w.sb.write(
             "agent.toml",
             &format!(
                 "servers = [\"http://127.0.0.1:{port}\"]\ncredentials = {creds:?}\nreplica = {replica:?}\nsocket = {socket:?}\nwait_seconds = 5\nretry_seconds = 1\noffline_session_cap_seconds = {cap}\n"
@@ -83,12 +84,8 @@ impl Fleet {
             ),
             0o644,
         );
-        f.start_agent();
-        let log = f.w.sb.path("agent.log");
-        wait_until(Duration::from_secs(30), "the replica", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
-                && socket.exists()
-        });
+        f.agent =
+            std::sync::Mutex::new(agent::spawn_agent(&cfg, &f.w.sb.path("agent.log"), &socket));
         // Flags the terminal's script and the test hand each other.
         let flags = f.w.sb.path("flags");
         std::fs::create_dir_all(&flags).unwrap();
@@ -96,24 +93,11 @@ impl Fleet {
         f
     }
 
-    /// (Re)starts the agent (its log appended to), once the previous one has exited.
-    fn start_agent(&self) {
-        let mut agent = self.agent.lock().unwrap();
-        *agent = Proc(Command::new("true").spawn().unwrap());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.w.sb.path("agent.log"))
-            .unwrap();
-        *agent = Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(self.w.sb.path("agent.toml"))
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+    /// Restarts the agent (the old one killed first), its log appended to.
+    fn restart_agent(&self) {
+        let mut a = self.agent.lock().unwrap();
+        *a = Proc(Command::new("true").spawn().unwrap());
+        *a = agent::respawn_agent(&self.w.sb.path("agent.toml"), &self.w.sb.path("agent.log"));
     }
 
     fn server_db(&self) -> PathBuf {
@@ -125,23 +109,8 @@ impl Fleet {
     }
 
     fn start_iamd(&mut self) {
-        let log = std::fs::File::create(self.w.sb.path("iamd.log")).unwrap();
-        let p = Proc(
-            Command::new(support::bin("iamd"))
-                .args(["--db", self.server_db().to_str().unwrap(), "--http"])
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{}", self.port))
-                .env("PAM_IAM_USERDB", "off")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let port = self.port;
-        wait_until(Duration::from_secs(30), "iamd listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        self.iamd = Some(p);
+        let log = self.w.sb.path("iamd.log");
+        self.iamd = Some(agent::spawn_iamd(&self.server_db(), self.port, &log));
     }
 
     fn iam(&self, args: &[&str]) -> std::process::Output {
@@ -367,10 +336,9 @@ fn offline_a_new_session_is_refused_and_an_existing_one_works_until_the_cap() {
         });
         // The agent restarted while the host is cut off: the cap still counts from the
         // last contact before the restart.
-        let socket = fr.w.sb.path("run/agent.sock");
-        fr.start_agent();
+        fr.restart_agent();
         wait_until(Duration::from_secs(20), "the agent restarted", || {
-            fr.agent_log().matches("serving").count() == 2 && socket.exists()
+            fr.agent_log().matches("serving").count() == 2
         });
         fr.set_flag("offline");
         fr.wait_flag("tried");
