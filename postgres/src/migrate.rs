@@ -24,6 +24,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_api_session_secrets.sql"),
     include_str!("../migrations/0012_session_context.sql"),
     include_str!("../migrations/0013_host_role_sessions.sql"),
+    include_str!("../migrations/0014_login_writes_keep_the_version.sql"),
 ];
 
 /// The migration whose SQL [`migrate`] completes by sealing the plain seeds.

@@ -85,7 +85,8 @@ macro_rules! store_contract_suite {
             replica_export_import_and_store_version,
             api_sessions_keep_their_sealed_secret,
             session_context_round_trip_in_the_session_transaction,
-            host_sessions_ride_their_hosts_replica_only
+            host_sessions_ride_their_hosts_replica_only,
+            a_login_moves_no_store_version
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
