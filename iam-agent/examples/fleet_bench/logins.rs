@@ -410,10 +410,7 @@ pub fn rate(secs: u64, clients: usize, rounds: usize) {
         let v0 = store_version(&f);
         let (sr, bad) = with_pg_waits(&f, || server_rate(port, &c, clients, secs as f64));
         assert_eq!(bad, 0, "every login is allowed");
-        eprintln!(
-            "round {r}: store version {v0} -> {}",
-            store_version(&f)
-        );
+        eprintln!("round {r}: store version {v0} -> {}", store_version(&f));
         eprintln!(
             "round {r}: {cores} threads hashing {hr:.1}/s; iamd {sr:.1} logins/s from {clients} clients ({:.0}% of the limit, {:.0}% of the hashing threads); load {}",
             100.0 * sr / limit,
@@ -484,10 +481,17 @@ fn with_pg_waits<T>(f: &Fleet, work: impl FnOnce() -> T) -> T {
         "SHOW jit",
         "SET plan_cache_mode = force_generic_plan; PREPARE q(text) AS SELECT u.pk, u.name, u.user_id, u.path, u.created, p.arn, u.password_last_used, (SELECT coalesce(json_agg(json_build_array(t.key, t.value) ORDER BY t.key), '[]')::text FROM user_tags t WHERE t.user_pk = u.pk), l.hash, l.reset_required, l.created, l.changed, l.user_pk IS NOT NULL, f.failed_attempts, f.last_failure, f.locked_until, d.serial, d.seed_sealed, d.watermark FROM users u LEFT JOIN policies p ON p.pk = u.boundary_pk LEFT JOIN login_profiles l ON l.user_pk = u.pk LEFT JOIN login_failures f ON f.user_pk = u.pk LEFT JOIN mfa_devices d ON d.user_pk = u.pk AND d.enabled IS NOT NULL WHERE u.name = $1; EXPLAIN ANALYZE EXECUTE q('u000')",
     ] {
-        eprintln!("  {}", primary.psql("iam", q).unwrap_or_else(|e| e).trim().replace('\n', "\n  "));
+        eprintln!(
+            "  {}",
+            primary
+                .psql("iam", q)
+                .unwrap_or_else(|e| e)
+                .trim()
+                .replace('\n', "\n  ")
+        );
     }
     let mut by: Vec<_> = counts.into_iter().collect();
-    by.sort_by(|a, b| b.1.cmp(&a.1));
+    by.sort_by_key(|e| std::cmp::Reverse(e.1));
     for (l, n) in by.iter().take(15) {
         eprintln!("  pg wait {n:5} × {l}");
     }

@@ -327,13 +327,15 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     };
     // A password-only login settled, as `pam::verify` does it.
     assert_eq!(
-        s.settle_success("alice", &Proof::Nothing, true, 10).unwrap(),
+        s.settle_success("alice", &Proof::Nothing, true, 10)
+            .unwrap(),
         Settled::Accepted
     );
     assert_eq!(s.get_user("alice").unwrap().password_last_used, Some(10));
     same("a password login (PasswordLastUsed)");
     assert!(matches!(
-        s.admit_attempt("alice", 11_000, &Throttle::DEFAULT).unwrap(),
+        s.admit_attempt("alice", 11_000, &Throttle::DEFAULT)
+            .unwrap(),
         Admission::Admitted { .. }
     ));
     same("a second-factor admission (throttle)");
@@ -345,7 +347,15 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
         s.settle_success("alice", &totp, true, 12).unwrap(),
         Settled::Accepted
     );
-    assert_eq!(s.auth_info("alice").unwrap().unwrap().mfa.unwrap().watermark, 51);
+    assert_eq!(
+        s.auth_info("alice")
+            .unwrap()
+            .unwrap()
+            .mfa
+            .unwrap()
+            .watermark,
+        51
+    );
     same("a code login (watermark)");
     assert_eq!(
         s.settle_success("alice", &Proof::Recovery { code_hash: "a" }, true, 13)
@@ -354,7 +364,12 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     );
     same("a recovery-code login");
     s.record_failure("alice", 14).unwrap();
-    assert!(s.record_failure("alice", 15).unwrap().locked_until.is_some());
+    assert!(
+        s.record_failure("alice", 15)
+            .unwrap()
+            .locked_until
+            .is_some()
+    );
     same("failures and the lock they reach");
     s.unlock_user("alice").unwrap();
     s.lock_user_until("alice", 100).unwrap();
