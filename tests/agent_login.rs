@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::agent;
 use support::sandbox::{Sandbox, free_port};
 use support::store::Iam;
 use support::totp;
@@ -83,22 +84,8 @@ impl World {
     }
 
     fn start_iamd(&mut self) {
-        let log = std::fs::File::create(self.sb.path("iamd.log")).unwrap();
-        let p = Proc(
-            Command::new(support::bin("iamd"))
-                .args(["--db", &self.sb.db(), "--http", "--listen"])
-                .arg(format!("127.0.0.1:{}", self.port))
-                .env("PAM_IAM_USERDB", "off")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let port = self.port;
-        wait_until(Duration::from_secs(30), "iamd healthy", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        self.iamd = Some(p);
+        let log = self.sb.path("iamd.log");
+        self.iamd = Some(agent::spawn_iamd(self.sb.db().as_ref(), self.port, &log));
     }
 
     /// Host credentials, agent.toml, pam_iam.conf and a running agent for `host`; waits
@@ -136,21 +123,18 @@ impl World {
             ),
             0o644,
         );
-        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        self.agents.push(Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        ));
-        let log = dir.join("agent.log");
-        wait_until(Duration::from_secs(30), "the replica", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
-                && socket.exists()
-        });
+        self.agents
+            .push(agent::spawn_agent(&cfg, &dir.join("agent.log"), &socket));
+    }
+
+    /// Waits until `host`'s replica carries every change committed so far.
+    fn synced(&self, host: &str) {
+        let log = self.sb.path(&format!("{host}/agent.log"));
+        agent::wait_for_replica(
+            self.sb.db().as_ref(),
+            &log,
+            &format!("the replica of {host}"),
+        );
     }
 
     fn replica(&self, host: &str) -> PathBuf {
@@ -279,17 +263,7 @@ fn pam_iam_offline_is_false_online_and_gates_the_account_decision() {
         "deny-online",
         deny_offline,
     );
-    // Wait for the replica of web-a to carry it.
-    let before = w
-        .agent_log("web-a")
-        .matches("replica at store version")
-        .count();
-    wait_until(Duration::from_secs(20), "the policy on web-a", || {
-        w.agent_log("web-a")
-            .matches("replica at store version")
-            .count()
-            > before
-    });
+    w.synced("web-a");
     totp::wait_for_fresh_step(5);
     let out = w.login("web-a", &[PASSWORD, &totp::code(&w.seed, 0)]);
     assert!(!out.ok(), "{out}");
@@ -678,16 +652,7 @@ fn pam_iam_offline_is_true_offline_and_a_password_change_is_refused() {
         "deny-offline",
         deny_offline,
     );
-    let before = w
-        .agent_log("web-a")
-        .matches("replica at store version")
-        .count();
-    wait_until(Duration::from_secs(20), "the policy on web-a", || {
-        w.agent_log("web-a")
-            .matches("replica at store version")
-            .count()
-            > before
-    });
+    w.synced("web-a");
     totp::wait_for_fresh_step(10);
     let t = support::now();
     let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
@@ -760,4 +725,49 @@ fn an_expired_password_is_enforced_by_account_in_agent_mode() {
     let out = w.login("web-b", &[PASSWORD, &totp::code(&w.seed, 30)]);
     assert!(!out.ok(), "{out}");
     assert!(out.stderr.contains("Your password has expired"), "{out}");
+}
+
+/// Offline, `account` enforces the password's age too: an offline login carries the
+/// expiry facts of the user's last online login on this host, so a password that
+/// expires while the host is cut off must be changed (at iamd) before the login passes.
+#[test]
+fn a_password_expiring_while_the_host_is_cut_off_is_enforced_offline() {
+    require_root!();
+    let mut w = World::new();
+    let o = w.iam_cli(&["update-account-password-policy", "--max-password-age", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    totp::wait_for_fresh_step(8);
+    let t = support::now();
+    // alice's password expires 15 s from now (a day's age less 15 s).
+    let c = rusqlite::Connection::open(w.sb.db()).unwrap();
+    c.execute("UPDATE login_profiles SET changed = ?1", [t - 86_400 + 15])
+        .unwrap();
+    drop(c);
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "still valid online: {out}\n{}", w.sb.syslog());
+    w.partition();
+    // Past the expiry, at the next step.
+    let next = (t.div_euclid(30) + 1) * 30;
+    while support::now() < next.max(t + 16) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mark = w.sb.syslog().len();
+    let out = w.login(
+        "web-a",
+        &[PASSWORD, &totp::code_at(&w.seed, support::now())],
+    );
+    assert!(!out.ok(), "{out}");
+    assert!(
+        out.stderr
+            .contains("You are required to change your password immediately"),
+        "{out}"
+    );
+    let log = w.syslog_since(mark);
+    assert!(
+        log.contains("authenticate allow user=\"alice\"")
+            && log.contains("offline: password + verification code")
+            && log.contains("change_required user=\"alice\"")
+            && log.contains("password expired"),
+        "{log}"
+    );
 }

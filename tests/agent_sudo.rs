@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::agent;
 use support::sandbox::free_port;
 use support::sts::{ALICE, SUDO, World, db_path};
 use support::{Outcome, Proc, wait_until};
@@ -28,7 +29,7 @@ struct Fleet {
     w: World,
     port: u16,
     iamd: Option<Proc>,
-    _agent: Proc,
+    agent: std::sync::Mutex<Proc>,
 }
 
 impl Fleet {
@@ -50,7 +51,7 @@ impl Fleet {
         let mut f = Fleet {
             port,
             iamd: None,
-            _agent: Proc(Command::new("true").spawn().unwrap()),
+            agent: std::sync::Mutex::new(Proc(Command::new("true").spawn().unwrap())),
             w,
         };
         f.start_iamd();
@@ -83,26 +84,20 @@ impl Fleet {
             ),
             0o644,
         );
-        let log = std::fs::File::create(f.w.sb.path("agent.log")).unwrap();
-        f._agent = Proc(
-            Command::new(support::bin("iam-agent"))
-                .arg("--config")
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let log = f.w.sb.path("agent.log");
-        wait_until(Duration::from_secs(30), "the replica", || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("replica at store version"))
-                && socket.exists()
-        });
+        f.agent =
+            std::sync::Mutex::new(agent::spawn_agent(&cfg, &f.w.sb.path("agent.log"), &socket));
         // Flags the terminal's script and the test hand each other.
         let flags = f.w.sb.path("flags");
         std::fs::create_dir_all(&flags).unwrap();
         std::fs::set_permissions(&flags, std::fs::Permissions::from_mode(0o1777)).unwrap();
         f
+    }
+
+    /// Restarts the agent (the old one killed first), its log appended to.
+    fn restart_agent(&self) {
+        let mut a = self.agent.lock().unwrap();
+        *a = Proc(Command::new("true").spawn().unwrap());
+        *a = agent::respawn_agent(&self.w.sb.path("agent.toml"), &self.w.sb.path("agent.log"));
     }
 
     fn server_db(&self) -> PathBuf {
@@ -114,23 +109,8 @@ impl Fleet {
     }
 
     fn start_iamd(&mut self) {
-        let log = std::fs::File::create(self.w.sb.path("iamd.log")).unwrap();
-        let p = Proc(
-            Command::new(support::bin("iamd"))
-                .args(["--db", self.server_db().to_str().unwrap(), "--http"])
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{}", self.port))
-                .env("PAM_IAM_USERDB", "off")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let port = self.port;
-        wait_until(Duration::from_secs(30), "iamd listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        self.iamd = Some(p);
+        let log = self.w.sb.path("iamd.log");
+        self.iamd = Some(agent::spawn_iamd(&self.server_db(), self.port, &log));
     }
 
     fn iam(&self, args: &[&str]) -> std::process::Output {
@@ -325,10 +305,14 @@ fn assume_online_then_sudo_and_a_revoked_session_is_refused_after_the_sync() {
     assert!(log.contains("sudo auth: user \"alice\" allowed"), "{log}");
 }
 
+/// Offline: a new session refused in one line, an existing one honoured until the
+/// agent's cap counted from its last contact with `iamd`, also after the agent is
+/// restarted while the host is cut off (the last contact is kept in offline.db), and
+/// refused past it.
 #[test]
 fn offline_a_new_session_is_refused_and_an_existing_one_works_until_the_cap() {
     require_root!();
-    let cap = 12;
+    let cap = 20;
     let mut f = Fleet::new(cap);
     let sts = f.w.sts();
     let script = format!(
@@ -349,6 +333,12 @@ fn offline_a_new_session_is_refused_and_an_existing_one_works_until_the_cap() {
         let cut = Instant::now();
         wait_until(Duration::from_secs(20), "the agent offline", || {
             fr.agent_log().contains("every server is down")
+        });
+        // The agent restarted while the host is cut off: the cap still counts from the
+        // last contact before the restart.
+        fr.restart_agent();
+        wait_until(Duration::from_secs(20), "the agent restarted", || {
+            fr.agent_log().matches("serving").count() == 2
         });
         fr.set_flag("offline");
         fr.wait_flag("tried");

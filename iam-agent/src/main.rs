@@ -70,6 +70,11 @@ fn run(args: &Args) -> Result<(), String> {
             cfg.offline_max_age,
             cfg.offline_lockout(),
         )?);
+        // The cap on role sessions offline counts from the last contact before a restart.
+        shared.last_contact.store(
+            off.last_contact()?.unwrap_or(0),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         serve::start(
             &cfg,
             creds,

@@ -16,11 +16,12 @@
 //! is journaled, in order, in the same transaction as its state change.
 
 use pam_iam::credentials::offline::{self, Held, Material};
-use pam_iam::credentials::{LockState, LockoutSettings};
+use pam_iam::credentials::{ExpiryFacts, LockState, LockoutSettings};
 use pam_iam::fleet::proto::LoginRequest;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ pub const FAIL_DELAY: Duration = Duration::from_secs(2);
 
 /// The TOTP steps either side of now accepted offline (as online).
 const WINDOW: i64 = 1;
+
+/// The last contact with a server is written at most this often (seconds): a restart
+/// then measures the offline session cap from at most this much earlier, never later.
+const CONTACT_EVERY: i64 = 10;
 
 /// The state file's format (`PRAGMA user_version`).
 const FORMAT: i64 = 1;
@@ -47,6 +52,10 @@ CREATE TABLE IF NOT EXISTS state (
   locked_until INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TABLE IF NOT EXISTS expiry (
+  user TEXT PRIMARY KEY,
+  facts TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   time INTEGER NOT NULL,
@@ -71,6 +80,9 @@ pub enum Decided {
         reason: String,
         /// A code was verified.
         mfa: bool,
+        /// The password's expiry facts of the user's last online login here, for
+        /// `account` (the one rule, [`ExpiryFacts::state`]).
+        expiry: ExpiryFacts,
     },
     /// Refused offline.
     Deny {
@@ -111,6 +123,8 @@ pub struct Offline {
     lockout: LockoutSettings,
     /// Before answering a failure.
     delay: Duration,
+    /// The last contact written to the file (Unix seconds).
+    contact_written: AtomicI64,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -163,6 +177,7 @@ impl Offline {
             max_age,
             lockout,
             delay: FAIL_DELAY,
+            contact_written: AtomicI64::new(0),
         })
     }
 
@@ -188,6 +203,41 @@ impl Offline {
         }) {
             crate::log(&format!("cannot note the sync: {e}"));
         }
+    }
+
+    /// A server answered at `now` (any answer: a login's, a refusal, a pull): kept, as a
+    /// maximum, so the offline session cap and the clock rule count from the real last
+    /// contact after the agent restarts. Written at most every [`CONTACT_EVERY`] s.
+    pub fn note_contact(&self, now: i64) {
+        let written = self.contact_written.load(Ordering::SeqCst);
+        if now >= written && now - written < CONTACT_EVERY {
+            return;
+        }
+        match self.with(|c| {
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES ('last_contact', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)",
+                [now],
+            )
+        }) {
+            Ok(_) => self.contact_written.store(now, Ordering::SeqCst),
+            Err(e) => crate::log(&format!("cannot note the contact: {e}")),
+        }
+    }
+
+    /// The last time a server answered this host, as kept across restarts (a sync is a
+    /// contact too); `None` when no server ever did.
+    ///
+    /// # Errors
+    /// The state file cannot be read.
+    pub fn last_contact(&self) -> Result<Option<i64>, String> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT max(value) FROM meta WHERE key IN ('last_contact', 'last_sync')",
+                [],
+                |r| r.get(0),
+            )
+        })
     }
 
     fn last_sync(&self) -> Result<Option<i64>, String> {
@@ -216,7 +266,9 @@ impl Offline {
     }
 
     /// After an online success: keep new material (only if it is for this host and
-    /// user, and whole), the last-synced watermark, and clear the offline failures.
+    /// user, and whole), the last-synced watermark and the password's expiry facts the
+    /// server answered (`None`: it sent none, so none is kept), and clear the offline
+    /// failures.
     ///
     /// # Errors
     /// The state file cannot be written.
@@ -225,6 +277,7 @@ impl Offline {
         user: &str,
         material: Option<Material>,
         watermark: Option<i64>,
+        expiry: Option<&ExpiryFacts>,
     ) -> Result<(), String> {
         let mut c = self.conn()?;
         let tx = c.transaction().map_err(db_err)?;
@@ -250,7 +303,30 @@ impl Offline {
             params![user, watermark.unwrap_or(-1)],
         )
         .map_err(db_err)?;
+        match expiry {
+            Some(e) => {
+                let facts = serde_json::to_string(e).map_err(|e| e.to_string())?;
+                tx.execute(
+                    "INSERT INTO expiry(user, facts) VALUES (?1, ?2)
+                     ON CONFLICT(user) DO UPDATE SET facts = ?2",
+                    params![user, facts],
+                )
+            }
+            None => tx.execute("DELETE FROM expiry WHERE user = ?1", [user]),
+        }
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)
+    }
+
+    /// The expiry facts kept for `user` (an unreadable row counts as none).
+    fn expiry(&self, user: &str) -> Result<Option<ExpiryFacts>, String> {
+        let facts: Option<String> = self.with(|c| {
+            c.query_row("SELECT facts FROM expiry WHERE user = ?1", [user], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        Ok(facts.and_then(|f| serde_json::from_str(&f).ok()))
     }
 
     /// A server said `user` is not an IAM user (any more): drop its material.
@@ -280,6 +356,14 @@ impl Offline {
             Ok(m) => m,
             Err(why) => return self.deny(l, now, &why),
         };
+        // Without them `account` could not enforce the password's age offline.
+        let Some(expiry) = self.expiry(&l.user)? else {
+            return self.deny(
+                l,
+                now,
+                "this host holds no password-expiry facts for the user (log in online once)",
+            );
+        };
         let Some(password) = l.password.as_deref() else {
             return self.deny(
                 l,
@@ -298,7 +382,7 @@ impl Offline {
             Err(e) => return Err(e.to_string()),
         };
         let Some(serial) = m.serial.clone() else {
-            return self.succeed(l, now, None, "password");
+            return self.succeed(l, now, None, "password", expiry);
         };
         let (synced, local) = self.watermarks(&l.user)?;
         let above = synced.max(local).max(m.watermark);
@@ -309,6 +393,7 @@ impl Offline {
                 now,
                 Some((&serial, step)),
                 "password + verification code",
+                expiry,
             ),
             None => self.fail(l, now, "wrong or already used verification code"),
         }
@@ -391,6 +476,7 @@ impl Offline {
         now: i64,
         spent: Option<(&str, i64)>,
         how: &str,
+        expiry: ExpiryFacts,
     ) -> Result<Decided, String> {
         let settled = {
             let mut c = self.conn()?;
@@ -425,6 +511,7 @@ impl Offline {
             Ok(Decided::Allow {
                 reason: how.into(),
                 mfa: spent.is_some(),
+                expiry,
             })
         } else {
             self.fail(

@@ -9,6 +9,7 @@ use crate::client;
 use crate::config::{Config, HostCredentials, Server};
 use crate::offline::{Decided, Offline};
 use iamd::host_api;
+use pam_iam::credentials::ExpiryFacts;
 use pam_iam::credentials::offline::{Held, Material};
 use pam_iam::fleet::proto::{self, Answer, LoginRequest, Request};
 use serde::Serialize;
@@ -53,7 +54,7 @@ impl Shared {
     /// A server answered now.
     pub fn contact(&self) {
         self.online.store(true, Ordering::SeqCst);
-        self.last_contact.store(crate::now(), Ordering::SeqCst);
+        self.last_contact.fetch_max(crate::now(), Ordering::SeqCst);
     }
 }
 
@@ -286,10 +287,14 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
                         }
                     },
                 };
-                if let Err(e) =
-                    ctx.offline
-                        .online_success(&l.user, material, v["Watermark"].as_i64())
-                {
+                let expiry: Option<ExpiryFacts> =
+                    serde_json::from_value(v["Expiry"].clone()).unwrap_or(None);
+                if let Err(e) = ctx.offline.online_success(
+                    &l.user,
+                    material,
+                    v["Watermark"].as_i64(),
+                    expiry.as_ref(),
+                ) {
                     crate::log(&format!("cannot keep the offline material: {e}"));
                 }
                 Answer::Allow {
@@ -297,7 +302,7 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
                     mfa: v["Mfa"] == true,
                     offline: false,
                     auth_time: v["AuthTime"].as_i64().unwrap_or_else(crate::now),
-                    expiry: serde_json::from_value(v["Expiry"].clone()).unwrap_or(None),
+                    expiry,
                 }
             }
             Some("Deny") => Answer::Deny {
@@ -325,13 +330,16 @@ fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
         return Answer::Unknown;
     }
     match ctx.offline.decide(l, crate::now()) {
-        Ok(Decided::Allow { reason, mfa }) => Answer::Allow {
+        Ok(Decided::Allow {
+            reason,
+            mfa,
+            expiry,
+        }) => Answer::Allow {
             reason,
             mfa,
             offline: true,
             auth_time: crate::now(),
-            // The offline material carries no expiry facts yet: not decided offline.
-            expiry: None,
+            expiry: Some(expiry),
         },
         Ok(Decided::Deny { reason }) => Answer::Deny {
             reason,
@@ -363,6 +371,7 @@ pub(crate) fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
         match client::post(s, &ctx.creds, path, body, crate::now()) {
             Ok((status, v)) => {
                 ctx.shared.contact();
+                ctx.offline.note_contact(crate::now());
                 ctx.shared.current.store(k, Ordering::SeqCst);
                 let why = format!(
                     "{} answered HTTP {status} {}: {}",

@@ -116,16 +116,21 @@ fn wait_for_replica(ctx: &Ctx, version: i64) {
     }
 }
 
-/// Until when sessions count: `None` online, else the last contact plus the cap (the
-/// agent's start when it has not reached `iamd` since: nothing is honoured then).
+/// Until when sessions count: `None` online, else the last contact with `iamd` (kept
+/// in offline.db across restarts) plus the cap. Nothing is honoured when no server ever
+/// answered this host (the agent's start then) or when the local clock is earlier than
+/// that contact (now: a clock turned back must not stretch the cap).
 pub fn until(ctx: &Ctx) -> Option<i64> {
     if ctx.shared.online.load(Ordering::SeqCst) {
         return None;
     }
     let last = ctx.shared.last_contact.load(Ordering::SeqCst);
     let cap = i64::try_from(ctx.session_cap).unwrap_or(i64::MAX);
+    let now = crate::now();
     Some(if last == 0 {
         ctx.shared.started
+    } else if now < last {
+        now
     } else {
         last.saturating_add(cap)
     })

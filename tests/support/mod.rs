@@ -11,6 +11,7 @@
 //! - [`store`]: a store set up through the store's own API;
 //! - [`cli`]: the `iam` CLI driven as an administrator would;
 //! - [`sts`]: the role-session world (setuid `iam-sts`, real sudo);
+//! - [`agent`]: fleet mode on one machine (`iamd` on a SQLite store, `iam-agent`s);
 //! - [`totp`]: codes from oathtool, an independent TOTP implementation.
 //!
 //! ```ignore
@@ -28,6 +29,7 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod cli;
 pub mod sandbox;
 pub mod ssh;

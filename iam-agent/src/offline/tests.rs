@@ -35,7 +35,13 @@ fn issued(o: &Offline) {
         watermark: NOW / 30,
     };
     let m = offline::issue("pw", "alice", "web-a", &CHEAP, Some(&dev), NOW, 3 * DAY).unwrap();
-    o.online_success("alice", Some(m), Some(NOW / 30)).unwrap();
+    o.online_success(
+        "alice",
+        Some(m),
+        Some(NOW / 30),
+        Some(&ExpiryFacts::default()),
+    )
+    .unwrap();
     o.note_sync(NOW);
 }
 
@@ -136,7 +142,8 @@ fn three_failures_lock_offline_and_an_online_success_clears_them() {
     for _ in 0..3 {
         o.decide(&login("nope", later), later).unwrap();
     }
-    o.online_success("alice", None, None).unwrap();
+    o.online_success("alice", None, None, Some(&ExpiryFacts::default()))
+        .unwrap();
     let t2 = later + 60;
     assert!(allowed(&o.decide(&login("pw", t2), t2).unwrap()));
 }
@@ -146,9 +153,9 @@ fn material_for_another_host_or_user_is_refused_and_code_only_is_denied() {
     let dir = tempfile::tempdir().unwrap();
     let o = state(&dir);
     let m = offline::issue("pw", "alice", "web-b", &CHEAP, None, NOW, DAY).unwrap();
-    assert!(o.online_success("alice", Some(m), None).is_err());
+    assert!(o.online_success("alice", Some(m), None, None).is_err());
     let m = offline::issue("pw", "alice", "web-a", &CHEAP, None, NOW, DAY).unwrap();
-    assert!(o.online_success("bob", Some(m), None).is_err());
+    assert!(o.online_success("bob", Some(m), None, None).is_err());
     assert!(o.material("alice").unwrap().is_none());
     issued(&o);
     let mut l = login("pw", NOW + 60);
@@ -156,4 +163,57 @@ fn material_for_another_host_or_user_is_refused_and_code_only_is_denied() {
     l.code_only = true;
     assert!(!allowed(&o.decide(&l, NOW + 60).unwrap()));
     assert_eq!(kinds(&o), ["deny"]);
+}
+
+#[test]
+fn an_offline_allow_carries_the_last_online_expiry_facts_and_none_kept_denies() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued(&o);
+    let facts = ExpiryFacts {
+        expires_at: Some(NOW + 30),
+        hard_expiry: true,
+        reset_required: false,
+    };
+    o.online_success("alice", None, None, Some(&facts)).unwrap();
+    let t = NOW + 60;
+    match o.decide(&login("pw", t), t).unwrap() {
+        Decided::Allow { expiry, .. } => {
+            assert_eq!(expiry, facts);
+            assert_eq!(
+                expiry.state(t),
+                pam_iam::credentials::PasswordState::HardExpired
+            );
+        }
+        d => panic!("{d:?}"),
+    }
+    // An online answer without facts leaves none: offline then denies, uncounted.
+    o.online_success("alice", None, None, None).unwrap();
+    let t = NOW + 120;
+    let d = o.decide(&login("pw", t), t).unwrap();
+    assert!(
+        matches!(&d, Decided::Deny { reason } if reason.contains("password-expiry facts")),
+        "{d:?}"
+    );
+    assert_eq!(kinds(&o), ["login", "deny"]);
+}
+
+#[test]
+fn the_last_contact_survives_a_reopen_and_never_moves_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    assert_eq!(o.last_contact().unwrap(), None);
+    o.note_contact(NOW);
+    // Within CONTACT_EVERY nothing is written; later it is.
+    o.note_contact(NOW + 1);
+    assert_eq!(o.last_contact().unwrap(), Some(NOW));
+    o.note_contact(NOW + CONTACT_EVERY);
+    drop(o);
+    let o = state(&dir);
+    assert_eq!(o.last_contact().unwrap(), Some(NOW + CONTACT_EVERY));
+    // A clock turned back never moves it back; a later sync counts as a contact.
+    o.note_contact(NOW - 1000);
+    assert_eq!(o.last_contact().unwrap(), Some(NOW + CONTACT_EVERY));
+    o.note_sync(NOW + 100);
+    assert_eq!(o.last_contact().unwrap(), Some(NOW + 100));
 }
