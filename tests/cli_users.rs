@@ -901,8 +901,8 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 14,
-        "every migration applied (14: MFA steps spent per host, journals, replay incidents)"
+        v, 15,
+        "every migration applied (15: a login moves no store version)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

@@ -150,6 +150,7 @@ impl Target {
         if config.get_application_name().is_none() {
             config.application_name("pam-iam");
         }
+        config.options(&session_options(config.get_options()));
         let describe = describe(&config);
         let mut t = Target {
             config,
@@ -426,9 +427,33 @@ fn tls_refusal(msg: &str) -> Option<String> {
     Some(reason.trim_end_matches(':').to_string())
 }
 
+/// The server settings of every store session, before the URL's own `options=` (which
+/// win). JIT off: the store runs only short statements by key, where compiling never
+/// pays, and a planner's estimate gone wrong on a tiny table (a generic plan after
+/// autovacuum analyzed `users`, costed in millions) made PostgreSQL spend over a second
+/// of CPU compiling each login's user lookup.
+fn session_options(url_options: Option<&str>) -> String {
+    match url_options {
+        Some(o) if !o.trim().is_empty() => format!("-c jit=off {o}"),
+        _ => "-c jit=off".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_session_runs_without_jit_unless_the_url_says_otherwise() {
+        let t = Target::parse("postgres://u@h/iam?sslmode=disable").unwrap();
+        assert_eq!(t.config.get_options(), Some("-c jit=off"));
+        let t = Target::parse("postgres://u@h/iam?options=-c%20jit%3Don").unwrap();
+        assert_eq!(
+            t.config.get_options(),
+            Some("-c jit=off -c jit=on"),
+            "the URL's own options come last and win"
+        );
+    }
 
     #[test]
     fn passfile_fields_unescape() {

@@ -257,17 +257,7 @@ impl LoginProfileStore for PgStore {
     /// enabled device.
     fn auth_info(&self, user: &str) -> Result<Option<AuthInfo>> {
         self.read1(|db| {
-            let sql = format!(
-                "SELECT {}, l.hash, l.reset_required, l.created, l.changed, l.user_pk IS NOT NULL,
-                        f.failed_attempts, f.last_failure, f.locked_until,
-                        d.serial, d.seed_sealed, d.watermark
-                 {USER_FROM} LEFT JOIN login_profiles l ON l.user_pk = u.pk
-                 LEFT JOIN login_failures f ON f.user_pk = u.pk
-                 LEFT JOIN mfa_devices d ON d.user_pk = u.pk AND d.enabled IS NOT NULL
-                 WHERE u.name = $1",
-                Self::user_select()
-            );
-            let Some(r) = db.opt(&sql, &[&user])? else {
+            let Some(r) = db.opt(&auth_info_sql(), &[&user])? else {
                 return Ok(None);
             };
             let (_, u) = self.user_row(&r, 0)?;
@@ -333,6 +323,22 @@ impl LoginProfileStore for PgStore {
             found(n, rules::no_password_policy)
         })
     }
+}
+
+/// The login's lookup of a user by name (`$1`): row and tags, login profile, failure
+/// state, enabled device. Each to-one join is `LATERAL … LIMIT 1` (see [`USER_FROM`]).
+pub(crate) fn auth_info_sql() -> String {
+    format!(
+        "SELECT {}, l.hash, l.reset_required, l.created, l.changed, l.user_pk IS NOT NULL,
+                f.failed_attempts, f.last_failure, f.locked_until,
+                d.serial, d.seed_sealed, d.watermark
+         {USER_FROM}
+         LEFT JOIN LATERAL (SELECT * FROM login_profiles WHERE user_pk = u.pk LIMIT 1) l ON true
+         LEFT JOIN LATERAL (SELECT * FROM login_failures WHERE user_pk = u.pk LIMIT 1) f ON true
+         LEFT JOIN LATERAL (SELECT * FROM mfa_devices WHERE user_pk = u.pk AND enabled IS NOT NULL LIMIT 1) d ON true
+         WHERE u.name = $1",
+        PgStore::user_select()
+    )
 }
 
 impl LockoutStore for PgStore {

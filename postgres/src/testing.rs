@@ -460,6 +460,11 @@ pub fn fresh_store() -> Option<(String, Box<dyn pam_iam::store::Store>)> {
     Some((url, store))
 }
 
+/// The SQL of the login's user lookup (`$1` = the user name), for plan tests.
+pub fn login_lookup_sql() -> String {
+    crate::login::auth_info_sql()
+}
+
 /// The SQL of the first `n` migrations (an older store's schema, for migration tests;
 /// the schema table and account row are the caller's).
 pub fn migrations_sql(n: usize) -> String {

@@ -74,7 +74,12 @@ pub(crate) fn put_tags(db: &mut Db<'_>, target: TagTarget, pk: i64, tags: &[Tag]
 
 pub(crate) const USER_COLS: &str =
     "u.pk, u.name, u.user_id, u.path, u.created, p.arn, u.password_last_used";
-pub(crate) const USER_FROM: &str = "FROM users u LEFT JOIN policies p ON p.pk = u.boundary_pk";
+/// A user's row and its boundary's ARN. Each to-one join of a user's lookups is a
+/// `LATERAL … LIMIT 1` by key: its estimate is one row whatever the statistics, where a
+/// plain join on a table never analyzed (no autovacuum yet on a small store) beside an
+/// analyzed `users` multiplied the estimate to a million rows and the cost past JIT's
+/// threshold (a second of compilation per login; see `conninfo`).
+pub(crate) const USER_FROM: &str = "FROM users u LEFT JOIN LATERAL (SELECT arn FROM policies WHERE pk = u.boundary_pk LIMIT 1) p ON true";
 
 impl PgStore {
     /// A user from the [`USER_COLS`] columns starting at `at`, tags JSON at `at + 7`.

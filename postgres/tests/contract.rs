@@ -215,7 +215,7 @@ fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     // The store's key: sealed.
     std::fs::write(&key_path, key).unwrap();
     let s = pam_iam_postgres::open(&opts).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 14);
+    assert_eq!(s.schema_version().unwrap(), 15);
     let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!(alice.seed.as_slice(), SEED);
     assert_eq!(
@@ -255,4 +255,55 @@ fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     std::fs::remove_file(&key_path).unwrap();
     let e = s.auth_info("alice").err().unwrap().to_string();
     assert!(e.contains("is missing"), "{e}");
+}
+
+/// The login's user lookup plans as one row whatever the statistics: on a small store
+/// where autovacuum has analyzed `users` (every login writes it) but not the tables
+/// joined to it, plain joins multiplied the generic plan's estimate to ~1M rows and its
+/// cost to ~12M, past JIT's thresholds (a second of compilation per login). Planner
+/// estimates are deterministic given the statistics, so this checks the plan, not time.
+#[test]
+fn the_login_lookup_plans_one_row_whatever_the_statistics() {
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let name = server.fresh_db_name().unwrap();
+    let s = pam_iam_postgres::PgStore::open(&server.options(&server.url(&name))).unwrap();
+    for i in 0..8 {
+        let u = format!("u{i}");
+        s.create_user(
+            &NewUser {
+                name: u.clone(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        s.create_login_profile(&u, "h", false, 1).unwrap();
+    }
+    let plan = |analyze: &str| -> serde_json::Value {
+        let out = server
+            .psql(
+                &name,
+                &format!(
+                    "{analyze} SET plan_cache_mode = force_generic_plan; PREPARE q(text) AS {}; EXPLAIN (FORMAT JSON) EXECUTE q('u0')",
+                    pam_iam_postgres::testing::login_lookup_sql()
+                ),
+            )
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["Plan"].clone()
+    };
+    for analyze in ["", "ANALYZE users;", "ANALYZE;"] {
+        let p = plan(analyze);
+        let (rows, cost) = (
+            p["Plan Rows"].as_f64().unwrap(),
+            p["Total Cost"].as_f64().unwrap(),
+        );
+        assert!(
+            rows <= 1.0 && cost < 1000.0,
+            "after {analyze:?}: the generic plan estimates {rows} rows at cost {cost}: {p}"
+        );
+    }
 }

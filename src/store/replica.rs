@@ -21,8 +21,14 @@ pub enum RowFilter {
     ThisHostsSessions,
 }
 
-/// Columns of replicated tables a replica never carries.
-pub const OMITTED_COLUMNS: &[(&str, &str)] = &[("role_sessions", "secret_sealed")];
+/// Columns of replicated tables a replica never carries: a secret, and what a login
+/// writes (a user's password last use: no host decides on it, and carrying it would
+/// make every login a new store version that every host pulls; migration 15 keeps its
+/// writes from moving the version).
+pub const OMITTED_COLUMNS: &[(&str, &str)] = &[
+    ("role_sessions", "secret_sealed"),
+    ("users", "password_last_used"),
+];
 
 /// The columns of replicated `table` a replica carries, in the schema's order (both
 /// backends export exactly these).

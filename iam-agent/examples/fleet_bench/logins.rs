@@ -407,8 +407,10 @@ pub fn rate(secs: u64, clients: usize, rounds: usize) {
     let mut hashed = Vec::new();
     for r in 0..rounds {
         let hr = hash_rate(&phc, cores, secs as f64);
-        let (sr, bad) = server_rate(port, &c, clients, secs as f64);
+        let v0 = store_version(&f);
+        let (sr, bad) = with_pg_waits(&f, || server_rate(port, &c, clients, secs as f64));
         assert_eq!(bad, 0, "every login is allowed");
+        eprintln!("round {r}: store version {v0} -> {}", store_version(&f));
         eprintln!(
             "round {r}: {cores} threads hashing {hr:.1}/s; iamd {sr:.1} logins/s from {clients} clients ({:.0}% of the limit, {:.0}% of the hashing threads); load {}",
             100.0 * sr / limit,
@@ -429,6 +431,71 @@ pub fn rate(secs: u64, clients: usize, rounds: usize) {
         100.0 * pct(&served, 0.5) / pct(&hashed, 0.5),
     );
     drop(host);
+}
+
+/// The store's version now (the PostgreSQL primary's `store_version`).
+fn store_version(f: &Fleet) -> String {
+    let (primary, _) = f.pg.as_ref().unwrap();
+    primary
+        .psql("iam", "SELECT max(version) FROM store_version")
+        .unwrap_or_else(|e| e)
+        .trim()
+        .to_string()
+}
+
+/// Run `work`; with `BENCH_FLEET_PGWAITS` set, sample what the store's PostgreSQL
+/// backends wait on meanwhile (every 100 ms) and print the counts after (diagnosis only).
+fn with_pg_waits<T>(f: &Fleet, work: impl FnOnce() -> T) -> T {
+    if std::env::var_os("BENCH_FLEET_PGWAITS").is_none() {
+        return work();
+    }
+    let (primary, _) = f.pg.as_ref().unwrap();
+    let stop = AtomicBool::new(false);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let out = std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(o) = primary.psql(
+                    "iam",
+                    "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') || ' ' || state || ' ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 50) || CASE WHEN wait_event IS NULL THEN ' pid ' || pid || ' for ' || (now() - query_start)::text || ' ' || regexp_replace(query, '\\s+', ' ', 'g') ELSE '' END FROM pg_stat_activity WHERE datname = 'iam' AND state <> 'idle' AND pid <> pg_backend_pid()",
+                ) {
+                    seen.extend(o.lines().map(str::to_string));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        let out = work();
+        stop.store(true, Ordering::Relaxed);
+        for l in sampler.join().unwrap() {
+            *counts.entry(l).or_default() += 1;
+        }
+        out
+    });
+    for q in [
+        "SELECT relname || ' live ' || n_live_tup || ' dead ' || n_dead_tup || ' hot ' || n_tup_hot_upd || ' upd ' || n_tup_upd FROM pg_stat_user_tables WHERE relname IN ('users', 'login_failures', 'store_version', 'audit_events')",
+        "SELECT 'xmin ' || coalesce(backend_xmin::text, '-') || ' ' || coalesce(state, '-') || ' since ' || coalesce((now() - xact_start)::text, '-') || ' ' || coalesce(application_name, '') || ' ' || left(query, 40) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL ORDER BY xact_start LIMIT 5",
+        "SELECT 'slot ' || slot_name || ' xmin ' || coalesce(xmin::text, '-') FROM pg_replication_slots",
+        "SELECT 'standby feedback xmin ' || coalesce(backend_xmin::text, '-') FROM pg_stat_replication",
+        "SHOW jit",
+        "SET plan_cache_mode = force_generic_plan; PREPARE q(text) AS SELECT u.pk, u.name, u.user_id, u.path, u.created, p.arn, u.password_last_used, (SELECT coalesce(json_agg(json_build_array(t.key, t.value) ORDER BY t.key), '[]')::text FROM user_tags t WHERE t.user_pk = u.pk), l.hash, l.reset_required, l.created, l.changed, l.user_pk IS NOT NULL, f.failed_attempts, f.last_failure, f.locked_until, d.serial, d.seed_sealed, d.watermark FROM users u LEFT JOIN policies p ON p.pk = u.boundary_pk LEFT JOIN login_profiles l ON l.user_pk = u.pk LEFT JOIN login_failures f ON f.user_pk = u.pk LEFT JOIN mfa_devices d ON d.user_pk = u.pk AND d.enabled IS NOT NULL WHERE u.name = $1; EXPLAIN ANALYZE EXECUTE q('u000')",
+    ] {
+        eprintln!(
+            "  {}",
+            primary
+                .psql("iam", q)
+                .unwrap_or_else(|e| e)
+                .trim()
+                .replace('\n', "\n  ")
+        );
+    }
+    let mut by: Vec<_> = counts.into_iter().collect();
+    by.sort_by_key(|e| std::cmp::Reverse(e.1));
+    for (l, n) in by.iter().take(15) {
+        eprintln!("  pg wait {n:5} × {l}");
+    }
+    out
 }
 
 /// The load average now (1, 5, 15 minutes).

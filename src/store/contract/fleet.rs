@@ -295,3 +295,108 @@ pub fn replica_export_import_and_store_version(s: &dyn Store) {
     assert!(s.import_replica(&bad).is_err());
     assert_eq!(s.export_replica("web1").unwrap(), before);
 }
+
+/// A login's writes take no store version (migration 15): the watermark, a recovery
+/// code, failures and a lock, the factor throttle, the password's last use, the audit
+/// row and the last use of a key are in no replica, so no host pulls anything after a
+/// login; a change a replica carries (a user's path) still moves the version, and the
+/// replica never carries the password's last use.
+pub fn a_login_moves_no_store_version(s: &dyn Store) {
+    user(s, "alice");
+    s.create_login_profile("alice", "hash", false, 1).unwrap();
+    s.create_access_key("alice", "AKIAALICE", "h", 1).unwrap();
+    s.create_host_credential("web1", "HKIAWEB1", "hash", b"sealed", 1)
+        .unwrap();
+    let d = s
+        .create_virtual_mfa_device("alice", "/", &[7u8; 20], 1)
+        .unwrap();
+    s.enable_mfa_device("alice", &d.serial_number, 50, &["a".into()], 1)
+        .unwrap();
+    s.put_lockout_settings(&crate::credentials::lockout::LockoutSettings {
+        max_failed_attempts: 2,
+        lockout_duration_seconds: 60,
+    })
+    .unwrap();
+    let v = s.store_version().unwrap();
+    let same = |what: &str| {
+        assert_eq!(
+            s.store_version().unwrap(),
+            v,
+            "{what} moves no store version"
+        );
+    };
+    // A password-only login settled, as `pam::verify` does it.
+    assert_eq!(
+        s.settle_success("alice", &Proof::Nothing, true, 10)
+            .unwrap(),
+        Settled::Accepted
+    );
+    assert_eq!(s.get_user("alice").unwrap().password_last_used, Some(10));
+    same("a password login (PasswordLastUsed)");
+    assert!(matches!(
+        s.admit_attempt("alice", 11_000, &Throttle::DEFAULT)
+            .unwrap(),
+        Admission::Admitted { .. }
+    ));
+    same("a second-factor admission (throttle)");
+    let totp = Proof::Totp {
+        serial: &d.serial_number,
+        step: 51,
+    };
+    assert_eq!(
+        s.settle_success("alice", &totp, true, 12).unwrap(),
+        Settled::Accepted
+    );
+    assert_eq!(
+        s.auth_info("alice")
+            .unwrap()
+            .unwrap()
+            .mfa
+            .unwrap()
+            .watermark,
+        51
+    );
+    same("a code login (watermark)");
+    assert_eq!(
+        s.settle_success("alice", &Proof::Recovery { code_hash: "a" }, true, 13)
+            .unwrap(),
+        Settled::Accepted
+    );
+    same("a recovery-code login");
+    s.record_failure("alice", 14).unwrap();
+    assert!(
+        s.record_failure("alice", 15)
+            .unwrap()
+            .locked_until
+            .is_some()
+    );
+    same("failures and the lock they reach");
+    s.unlock_user("alice").unwrap();
+    s.lock_user_until("alice", 100).unwrap();
+    s.unlock_user("alice").unwrap();
+    same("a lock and an unlock");
+    s.append_audit(&AuditEvent {
+        time: 16,
+        user: "alice".into(),
+        service: "sshd".into(),
+        action: "authenticate".into(),
+        decision: crate::audit::Decision::Allow,
+        ..Default::default()
+    })
+    .unwrap();
+    s.record_access_key_use("AKIAALICE", "iam", 17).unwrap();
+    s.record_host_credential_use("HKIAWEB1", 18).unwrap();
+    same("the audit row and the last use of keys");
+    let users = s.export_replica("web1").unwrap();
+    let users = users.tables.iter().find(|t| t.name == "users").unwrap();
+    assert!(
+        !users.columns.iter().any(|c| c == "password_last_used"),
+        "a replica does not carry the password's last use: {:?}",
+        users.columns
+    );
+    s.update_user("alice", None, Some("/ops/")).unwrap();
+    assert!(
+        s.store_version().unwrap() > v,
+        "a change a replica carries still moves the version"
+    );
+}

@@ -90,7 +90,8 @@ macro_rules! store_contract_suite {
             host_sessions_ride_their_hosts_replica_only,
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
-            a_journal_merges_once_in_order_and_reveals_a_replay
+            a_journal_merges_once_in_order_and_reveals_a_replay,
+            a_login_moves_no_store_version
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

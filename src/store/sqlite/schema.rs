@@ -439,5 +439,17 @@ CREATE TABLE replay_incidents (
 );
 "#;
 
+/// Migration 15: a login's writes take no store version. A password login sets
+/// `users.password_last_used`, and V8's update trigger on `users` fired for any column,
+/// so each login moved the version and every host pulled a whole snapshot. It now fires
+/// only for the columns a replica carries (`replica::columns`; `password_last_used` is
+/// no longer replicated). A login's other writes are in tables no replica carries.
+pub(crate) const V15: &str = r#"
+DROP TRIGGER store_version_users_update;
+CREATE TRIGGER store_version_users_update AFTER UPDATE OF pk, name, user_id, path, created, boundary_pk ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15,
+];
