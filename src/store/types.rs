@@ -480,6 +480,18 @@ impl RoleSession {
 /// The store's name for the one audit event type, [`crate::audit::Event`].
 pub use crate::audit::Event as AuditEvent;
 
+/// A use of an access key (a user's or the root user's) to note as its last use: what
+/// [`AccessKeyStore::record_access_key_use`] takes one at a time, batched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The key id.
+    pub key_id: String,
+    /// The service it signed for (`iam`, `sts`).
+    pub service: String,
+    /// Unix seconds.
+    pub time: i64,
+}
+
 /// Filter for `list_audit`.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
