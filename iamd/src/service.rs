@@ -338,9 +338,11 @@ fn authenticate(
         .ok_or(SigError::UnknownKey)?;
     sigv4::verify(rx, auth, amz, &secret)?;
     if cred.root {
-        Ok(Caller::Root)
-    } else {
-        Ok(Caller::User(store.get_user(&cred.key.user_name)?))
+        return Ok(Caller::Root);
+    }
+    match cred.user {
+        Some(u) => Ok(Caller::User(u)),
+        None => Ok(Caller::User(store.get_user(&cred.key.user_name)?)),
     }
 }
 

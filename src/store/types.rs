@@ -192,6 +192,9 @@ pub struct KeyCredential {
     pub root: bool,
     /// `credentials::sealed` bytes, bound to the key id.
     pub sealed_secret: Option<Vec<u8>>,
+    /// The user the key belongs to, read with it (`None` for a root key): whom a
+    /// request signed with it acts as, without another read.
+    pub user: Option<User>,
 }
 
 /// An SSH public key of a user.

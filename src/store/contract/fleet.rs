@@ -107,6 +107,21 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     assert!(!c.root);
     assert_eq!(c.key.user_name, "bob");
     assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    s.tag(
+        TagTarget::User,
+        "bob",
+        &[Tag {
+            key: "team".into(),
+            value: "ops".into(),
+        }],
+    )
+    .unwrap();
+    let c = s.access_key_credential("AKIAB").unwrap();
+    assert_eq!(
+        c.user,
+        Some(s.get_user("bob").unwrap()),
+        "read with its user"
+    );
     s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
         .unwrap();
     s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)
@@ -120,6 +135,7 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     let c = s.access_key_credential("AKIAR1").unwrap();
     assert!(c.root);
     assert_eq!(c.key.user_name, "");
+    assert_eq!(c.user, None);
     assert_eq!(s.list_root_access_keys().unwrap().len(), 2);
     assert!(
         s.list_access_keys("bob").unwrap().len() == 1,
