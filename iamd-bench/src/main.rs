@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use iamd_bench::check::Action;
 use iamd_bench::load::{self, Stats, Target};
 use iamd_bench::seed;
-use iamd_bench::servers::{self, Programs, Running};
+use iamd_bench::servers::{self, PgLink, Programs, Running};
 use iamd_bench::sign::Key;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,7 +32,8 @@ enum Cmd {
     /// Start the servers, seed each the same way, and run every case on each in turn
     /// (A B C A B C …), then print the medians.
     Compare {
-        /// Servers: iamd-sqlite, iamd-postgres, moto.
+        /// Servers: iamd-sqlite, iamd-postgres (over its Unix socket),
+        /// iamd-postgres-tcp (over loopback TCP), moto.
         #[arg(
             long,
             value_delimiter = ',',
@@ -125,6 +126,16 @@ impl RunArgs {
     }
 }
 
+/// The scheduling-group nice scripts/bench-iamd gave this run (`BENCH_AUTOGROUP_NICE`),
+/// which the PostgreSQL processes (each its own session) must be given too.
+fn autogroup_nice() -> Option<i32> {
+    std::env::var("BENCH_AUTOGROUP_NICE")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The 1-minute load average.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -136,7 +147,7 @@ fn load_average() -> String {
 fn line(name: &str, action: Action, clients: usize, round: usize, s: &Stats, cpu_us: Option<f64>) {
     let cpu = cpu_us.map_or_else(|| "-".into(), |c| format!("{c:.0}"));
     println!(
-        "{:<9} clients={clients:<3} round={round} {name:<13} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  errors {}  reconnects {}  server CPU {cpu} µs/req  load {}",
+        "{:<9} clients={clients:<3} round={round} {name:<17} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  errors {}  reconnects {}  server CPU {cpu} µs/req  load {}",
         action.name(),
         s.rate(),
         s.quantile_ms(0.5),
@@ -185,7 +196,8 @@ fn compare(
     for t in targets {
         let s = match t.as_str() {
             "iamd-sqlite" => servers::iamd_sqlite(programs, iamd_args)?,
-            "iamd-postgres" => servers::iamd_postgres(programs, iamd_args)?,
+            "iamd-postgres" => servers::iamd_postgres(programs, iamd_args, PgLink::Socket)?,
+            "iamd-postgres-tcp" => servers::iamd_postgres(programs, iamd_args, PgLink::Tcp)?,
             "moto" => servers::moto(programs)?,
             other => return Err(format!("unknown target {other:?}")),
         };
@@ -199,6 +211,9 @@ fn compare(
             s.addr,
             s.pid()
         );
+        if let Some(nice) = autogroup_nice() {
+            s.set_postgres_autogroup(nice)?;
+        }
         servers.push((s, key));
     }
     let duration = Duration::from_secs_f64(run.seconds);

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 /// A server under load.
 pub struct Running {
-    /// Its name in the figures (`iamd-sqlite`, `iamd-postgres`, `moto`).
+    /// Its name in the figures (`iamd-sqlite`, `iamd-postgres`, `iamd-postgres-tcp`,
+    /// `moto`).
     pub name: &'static str,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -44,20 +45,46 @@ impl Running {
     /// children: the backends serving iamd, the WAL writer, …).
     pub fn cpu_seconds(&self) -> Option<f64> {
         let mut total = cpu_of(self.child.id())?.0;
-        if let Some(pm) = self.postgres.as_ref().and_then(testing::Server::pid) {
-            let pm = u32::try_from(pm).ok()?;
-            for e in std::fs::read_dir("/proc").ok()?.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                    continue;
-                };
-                if let Some((cpu, ppid)) = cpu_of(pid) {
-                    if pid == pm || ppid == pm {
-                        total += cpu;
-                    }
-                }
-            }
+        for pid in self.postgres_pids() {
+            total += cpu_of(pid)?.0;
         }
         Some(total)
+    }
+
+    /// The processes of its PostgreSQL cluster: the postmaster and its children (the
+    /// backends serving iamd, the WAL writer, …); none for the other servers.
+    fn postgres_pids(&self) -> Vec<u32> {
+        let Some(pm) = self
+            .postgres
+            .as_ref()
+            .and_then(testing::Server::pid)
+            .and_then(|p| u32::try_from(p).ok())
+        else {
+            return Vec::new();
+        };
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+            .filter(|&pid| pid == pm || cpu_of(pid).is_some_and(|(_, ppid)| ppid == pm))
+            .collect()
+    }
+
+    /// Puts the PostgreSQL processes in the measured run's scheduling group weight:
+    /// each PostgreSQL process calls `setsid()`, so it is an autogroup of its own at
+    /// nice 0 and a run raised with `BENCH_AUTOGROUP_NICE` would leave the database
+    /// competing with other sessions' builds while iamd does not. Backends started
+    /// later (none in a run: iamd keeps its connections) are not covered.
+    ///
+    /// # Errors
+    /// A process whose autogroup cannot be set (not root).
+    pub fn set_postgres_autogroup(&self, nice: i32) -> Result<(), String> {
+        for pid in self.postgres_pids() {
+            std::fs::write(format!("/proc/{pid}/autogroup"), nice.to_string())
+                .map_err(|e| format!("/proc/{pid}/autogroup: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Its stderr so far.
@@ -208,12 +235,21 @@ pub fn iamd_sqlite(p: &Programs, extra: &[String]) -> Result<Running, String> {
     iamd("iamd-sqlite", p, dir, &db, extra, None)
 }
 
-/// iamd on a fresh throwaway PostgreSQL 15 cluster (loopback, `fsync=off` as in the
-/// tests; as the `postgres` user when run as root).
+/// How iamd reaches its PostgreSQL cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgLink {
+    /// The cluster's Unix socket, as iamd on the database's own host would connect.
+    Socket,
+    /// TCP over loopback (`127.0.0.1`), as to a database elsewhere.
+    Tcp,
+}
+
+/// iamd on a fresh throwaway PostgreSQL 15 cluster (`fsync=off` as in the tests; as the
+/// `postgres` user when run as root), reached over `link`.
 ///
 /// # Errors
 /// PostgreSQL missing or not starting, or iamd not starting.
-pub fn iamd_postgres(p: &Programs, extra: &[String]) -> Result<Running, String> {
+pub fn iamd_postgres(p: &Programs, extra: &[String], link: PgLink) -> Result<Running, String> {
     if !Path::new(testing::BIN).join("initdb").exists() {
         return Err(format!(
             "PostgreSQL 15 is not installed ({}): apt-get install postgresql",
@@ -221,9 +257,23 @@ pub fn iamd_postgres(p: &Programs, extra: &[String]) -> Result<Running, String> 
         ));
     }
     let pg = testing::Server::start()?;
-    let url = pg.url("iam");
+    let (name, url) = match link {
+        PgLink::Tcp => ("iamd-postgres-tcp", pg.url("iam")),
+        PgLink::Socket => {
+            let socket_dir = pg
+                .dir
+                .to_str()
+                .ok_or("a temporary path that is not UTF-8")?
+                .replace('%', "%25")
+                .replace('/', "%2F");
+            (
+                "iamd-postgres",
+                format!("postgres://postgres@{socket_dir}:{}/iam", pg.port),
+            )
+        }
+    };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    iamd("iamd-postgres", p, dir, &url, extra, Some(pg))
+    iamd(name, p, dir, &url, extra, Some(pg))
 }
 
 /// moto's server (`moto_server`), which checks no signature and enforces no policy.

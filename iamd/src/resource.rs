@@ -93,14 +93,19 @@ pub fn resource(store: &dyn Store, account: &str, q: &QueryRequest, caller: &Cal
         );
     }
     if let Some(u) = s("UserName") {
-        return store.get_user(&u).map_or_else(
-            |_| Resource::arn(arn::user(account, "/", &u)),
-            |u| Resource {
-                arn: u.arn,
-                tags: u.tags,
-                boundary: u.permissions_boundary,
-            },
-        );
+        let me = caller.user().filter(|me| me.name == u).cloned();
+        // The caller itself was read a moment ago to check the signature.
+        return me
+            .map(Ok)
+            .unwrap_or_else(|| store.get_user(&u))
+            .map_or_else(
+                |_| Resource::arn(arn::user(account, "/", &u)),
+                |u| Resource {
+                    arn: u.arn,
+                    tags: u.tags,
+                    boundary: u.permissions_boundary,
+                },
+            );
     }
     if SELF_OPERATIONS.contains(&a) {
         return Resource::arn(match caller {

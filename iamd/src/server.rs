@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pam_iam::store::{self, AuditEvent, OpenOptions, Store};
+use pam_iam::store::{self, AuditEvent, KeyUse, OpenOptions, Store};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,13 +24,14 @@ use zeroize::Zeroizing;
 /// character) plus the other members.
 pub const MAX_BODY: usize = 3 * 131_072 + 16 * 1024;
 
-/// The audit trail writer: rows and key uses batched into one transaction.
+/// The audit trail writer: rows and key uses batched into one transaction (a fixed few
+/// round trips per batch, `Store::append_audit_batch`).
 pub struct AuditWriter {
     tx: Mutex<mpsc::Sender<AuditItem>>,
 }
 
-/// An audit row and/or a key use (key id, service, time) to note.
-type AuditItem = (Option<AuditEvent>, Option<(String, &'static str, i64)>);
+/// An audit row and/or a key use to note.
+type AuditItem = (Option<AuditEvent>, Option<KeyUse>);
 
 impl AuditWriter {
     /// Start the writer thread with its own store.
@@ -48,33 +49,21 @@ impl AuditWriter {
                         Err(_) => break,
                     }
                 }
-                let mut uses: HashMap<String, (&'static str, i64)> = HashMap::new();
-                for (_, u) in &batch {
-                    if let Some((k, s, t)) = u {
-                        uses.insert(k.clone(), (s, *t));
-                    }
-                }
-                let r = store::atomically(store, |s| {
-                    for (e, _) in &batch {
-                        if let Some(e) = e {
-                            s.append_audit(e)?;
-                        }
-                    }
-                    for (k, (svc, t)) in &uses {
-                        // A key deleted meanwhile has no use to note.
-                        let _ = s.record_access_key_use(k, svc, *t);
-                    }
-                    Ok(())
-                });
-                if let Err(e) = r {
-                    eprintln!("iamd: {} audit rows could not be written: {e}", batch.len());
+                let (events, uses): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let events: Vec<AuditEvent> = events.into_iter().flatten().collect();
+                let uses: Vec<KeyUse> = uses.into_iter().flatten().collect();
+                if let Err(e) = store.append_audit_batch(&events, &uses) {
+                    eprintln!(
+                        "iamd: {} audit rows could not be written: {e}",
+                        events.len()
+                    );
                 }
             }
         })?;
         Ok(AuditWriter { tx: Mutex::new(tx) })
     }
 
-    fn send(&self, e: Option<AuditEvent>, key: Option<(String, &'static str, i64)>) {
+    fn send(&self, e: Option<AuditEvent>, key: Option<KeyUse>) {
         if let Ok(tx) = self.tx.lock() {
             let _ = tx.send((e, key));
         }
@@ -395,11 +384,16 @@ async fn api(
         Ok(r) => r,
         Err(u) => return error(u.into(), "-"),
     };
-    let key_use = reply
-        .key_used
-        .clone()
-        .filter(|_| reply.result.is_ok())
-        .map(|(k, s)| (k, s, now()));
+    let key_use =
+        reply
+            .key_used
+            .clone()
+            .filter(|_| reply.result.is_ok())
+            .map(|(key_id, service)| KeyUse {
+                key_id,
+                service: service.into(),
+                time: now(),
+            });
     st.audit.send(reply.audit, key_use);
     let ns = reply.service.namespace();
     match reply.result {

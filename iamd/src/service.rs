@@ -158,6 +158,16 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The IAM user behind the credentials, as read to authenticate them (`None` for
+    /// root and role sessions).
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::User(u) => Some(u),
+            Caller::Temporary(t) => t.user.as_ref(),
+            Caller::Root => None,
+        }
+    }
+
     /// The principal the decision core evaluates, the MFA time behind the credentials,
     /// and the ARN denials name; `None` for the account root user.
     fn principal(&self) -> Option<(Principal, Option<i64>, String)> {
@@ -328,9 +338,11 @@ fn authenticate(
         .ok_or(SigError::UnknownKey)?;
     sigv4::verify(rx, auth, amz, &secret)?;
     if cred.root {
-        Ok(Caller::Root)
-    } else {
-        Ok(Caller::User(store.get_user(&cred.key.user_name)?))
+        return Ok(Caller::Root);
+    }
+    match cred.user {
+        Some(u) => Ok(Caller::User(u)),
+        None => Ok(Caller::User(store.get_user(&cred.key.user_name)?)),
     }
 }
 
@@ -391,12 +403,7 @@ fn iam_operation(
     }
     if q.action == "ChangePassword" {
         // The caller's own password, whoever the request names.
-        let u = match caller {
-            Caller::User(u) => Some(u),
-            Caller::Temporary(t) => t.user.as_ref(),
-            Caller::Root => None,
-        };
-        let Some(u) = u else {
+        let Some(u) = caller.user() else {
             return Err(ApiError::new(
                 "InvalidUserType",
                 "ChangePassword changes an IAM user's own password; the root user and role sessions have none here",
@@ -482,6 +489,7 @@ fn authorize(
         rhost: audit.rhost.clone(),
         mfa_time,
         call,
+        user: caller.user().cloned(),
         ..Request::new(
             principal,
             action,

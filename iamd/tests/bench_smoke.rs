@@ -60,6 +60,7 @@ fn the_load_generator_gets_only_good_answers_from_iamd_on_postgres() {
     if !pam_iam_postgres::testing::available() {
         return;
     }
-    let s = servers::iamd_postgres(&programs(), &[]).unwrap();
+    // Over the cluster's Unix socket, as the benchmark runs it.
+    let s = servers::iamd_postgres(&programs(), &[], servers::PgLink::Socket).unwrap();
     one_second_of_each_call_and_a_wrong_secret(&s);
 }

@@ -130,23 +130,34 @@ impl AccessKeyStore for PgStore {
     }
 
     fn access_key_credential(&self, key_id: &str) -> Result<KeyCredential> {
+        // The key and its user (with tags and boundary) in one statement: an API
+        // request's first read.
+        let sql = format!(
+            "SELECT k.key_id, coalesce(u.name, ''), k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed, k.root, {}
+             FROM (SELECT key_id, user_pk, status, created, last_used, last_used_service, secret_sealed, false AS root
+                     FROM access_keys WHERE key_id = $1
+                   UNION ALL
+                   SELECT key_id, NULL, status, created, last_used, last_used_service, secret_sealed, true
+                     FROM root_access_keys WHERE key_id = $1) k
+             LEFT JOIN users u ON u.pk = k.user_pk LEFT JOIN policies p ON p.pk = u.boundary_pk",
+            Self::user_select()
+        );
         self.read1(|db| {
-            let r = db.opt(
-                "SELECT k.key_id, u.name, k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed, false
-                 FROM access_keys k JOIN users u ON u.pk = k.user_pk WHERE k.key_id = $1
-                 UNION ALL
-                 SELECT key_id, '', status, created, last_used, last_used_service, secret_sealed, true
-                 FROM root_access_keys WHERE key_id = $1",
-                &[&key_id],
-            )?;
-            match r {
-                Some(r) => Ok(KeyCredential {
-                    key: key_row(&r)?,
-                    sealed_secret: g(&r, 6)?,
-                    root: g(&r, 7)?,
-                }),
-                None => Err(rules::no_such_access_key(key_id)),
-            }
+            let r = db.opt(&sql, &[&key_id])?;
+            let Some(r) = r else {
+                return Err(rules::no_such_access_key(key_id));
+            };
+            let root: bool = g(&r, 7)?;
+            let user = match g::<Option<i64>>(&r, 8)? {
+                Some(_) if !root => Some(self.user_row(&r, 8)?.1),
+                _ => None,
+            };
+            Ok(KeyCredential {
+                key: key_row(&r)?,
+                sealed_secret: g(&r, 6)?,
+                root,
+                user,
+            })
         })
     }
 

@@ -14,6 +14,40 @@ impl AuditStore for PgStore {
         })
     }
 
+    fn append_audit_batch(&self, events: &[AuditEvent], uses: &[KeyUse]) -> Result<()> {
+        if events.is_empty() && uses.is_empty() {
+            return Ok(());
+        }
+        let col = |f: fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
+            events.iter().map(f).collect()
+        };
+        let times: Vec<i64> = events.iter().map(|e| e.time).collect();
+        let (user, service, rhost, tty) = (
+            col(|e| Some(&e.user)),
+            col(|e| Some(&e.service)),
+            col(|e| e.rhost.as_deref()),
+            col(|e| e.tty.as_deref()),
+        );
+        let (action, decision, reason) = (
+            col(|e| Some(&e.action)),
+            col(|e| Some(e.decision.as_str())),
+            col(|e| Some(&e.reason)),
+        );
+        let key_ids: Vec<&str> = uses.iter().map(|u| u.key_id.as_str()).collect();
+        let services: Vec<&str> = uses.iter().map(|u| u.service.as_str()).collect();
+        let used: Vec<i64> = uses.iter().map(|u| u.time).collect();
+        self.write(Iso::ReadCommitted, |db| {
+            db.exec(
+                AUDIT_BATCH,
+                &[
+                    &times, &user, &service, &rhost, &tty, &action, &decision, &reason, &key_ids,
+                    &services, &used,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
         self.read1(|db| {
             let limit: Option<i64> = f.limit.map(i64::from);
@@ -45,3 +79,22 @@ impl AuditStore for PgStore {
         })
     }
 }
+
+/// One statement for an audit batch (a single round trip inside its transaction): the
+/// rows in order, then each key's latest use on whichever key table holds it.
+const AUDIT_BATCH: &str = "WITH e AS (
+    INSERT INTO audit_events (time, \"user\", service, rhost, tty, action, decision, reason)
+    SELECT t, u, s, r, y, a, d, w
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           WITH ORDINALITY AS x(t, u, s, r, y, a, d, w, n)
+     ORDER BY n
+  ), uses AS (
+    SELECT DISTINCT ON (id) id, svc, t
+      FROM unnest($9::text[], $10::text[], $11::bigint[]) WITH ORDINALITY AS x(id, svc, t, n)
+     ORDER BY id, t DESC, n DESC
+  ), k AS (
+    UPDATE access_keys SET last_used = uses.t, last_used_service = uses.svc
+      FROM uses WHERE access_keys.key_id = uses.id
+  )
+  UPDATE root_access_keys SET last_used = uses.t, last_used_service = uses.svc
+    FROM uses WHERE root_access_keys.key_id = uses.id";

@@ -61,9 +61,10 @@ fn policies_where(
 const DEFAULT_DOC: &str =
     "JOIN policy_versions v ON v.policy_pk = p.pk AND v.version = p.default_version";
 
-/// One statement for a principal's whole policy set: rows of (group order, part, order,
-/// group name, name, arn, document); part 0 inline, 1 attached, 2 the boundary, 3 a
-/// marker that the principal exists.
+/// One statement for a principal's whole policy set: rows of (part, group name, name,
+/// arn, document); part 0 inline, 1 attached, 2 the boundary, 3 a marker that the
+/// principal exists. Plain joins, no window or sort (ordered in [`policy_set`]): the
+/// executor's start-up of a larger plan was most of its cost per API call.
 fn policy_set_sql(kind: PrincipalKind) -> String {
     let (table, inline, attached) = match kind {
         PrincipalKind::Role => ("roles", "role_inline", "role_attached"),
@@ -71,50 +72,78 @@ fn policy_set_sql(kind: PrincipalKind) -> String {
     };
     let mut sql = format!(
         "WITH me AS (SELECT pk, boundary_pk FROM {table} WHERE name = $1)
-         SELECT 0::bigint, 0, row_number() OVER (ORDER BY i.name), NULL::text COLLATE \"C\", i.name COLLATE \"C\", NULL::text COLLATE \"C\", i.document
-           FROM {inline} i WHERE i.owner_pk = (SELECT pk FROM me)
+         SELECT 0, NULL::text COLLATE \"C\", i.name COLLATE \"C\", NULL::text COLLATE \"C\", i.document
+           FROM me JOIN {inline} i ON i.owner_pk = me.pk
          UNION ALL
-         SELECT 0, 1, row_number() OVER (ORDER BY p.name), NULL, p.name COLLATE \"C\", p.arn, v.document
-           FROM {attached} a JOIN policies p ON p.pk = a.policy_pk {DEFAULT_DOC} WHERE a.owner_pk = (SELECT pk FROM me)
+         SELECT 1, NULL, p.name, p.arn, v.document
+           FROM me JOIN {attached} a ON a.owner_pk = me.pk JOIN policies p ON p.pk = a.policy_pk {DEFAULT_DOC}
          UNION ALL
-         SELECT -1, 2, 0, NULL, p.name COLLATE \"C\", p.arn, v.document FROM me JOIN policies p ON p.pk = me.boundary_pk {DEFAULT_DOC}
+         SELECT 2, NULL, p.name, p.arn, v.document FROM me JOIN policies p ON p.pk = me.boundary_pk {DEFAULT_DOC}
          UNION ALL
-         SELECT -2, 3, 0, NULL, NULL, NULL, NULL FROM me"
+         SELECT 3, NULL, NULL, NULL, NULL FROM me"
     );
     if kind == PrincipalKind::User {
         sql.push_str(&format!(
             "
          UNION ALL
-         SELECT gs.gord, 0, row_number() OVER (PARTITION BY gs.pk ORDER BY i.name), gs.name, i.name COLLATE \"C\", NULL, i.document
-           FROM (SELECT g.pk, g.name COLLATE \"C\" AS name, row_number() OVER (ORDER BY g.name) AS gord
-                 FROM groups g JOIN group_members m ON m.group_pk = g.pk WHERE m.user_pk = (SELECT pk FROM me)) gs
-           JOIN group_inline i ON i.owner_pk = gs.pk
+         SELECT 0, g.name, i.name, NULL, i.document
+           FROM me JOIN group_members m ON m.user_pk = me.pk JOIN groups g ON g.pk = m.group_pk
+           JOIN group_inline i ON i.owner_pk = g.pk
          UNION ALL
-         SELECT gs.gord, 1, row_number() OVER (PARTITION BY gs.pk ORDER BY p.name), gs.name, p.name COLLATE \"C\", p.arn, v.document
-           FROM (SELECT g.pk, g.name COLLATE \"C\" AS name, row_number() OVER (ORDER BY g.name) AS gord
-                 FROM groups g JOIN group_members m ON m.group_pk = g.pk WHERE m.user_pk = (SELECT pk FROM me)) gs
-           JOIN group_attached a ON a.owner_pk = gs.pk JOIN policies p ON p.pk = a.policy_pk {DEFAULT_DOC}"
+         SELECT 1, g.name, p.name, p.arn, v.document
+           FROM me JOIN group_members m ON m.user_pk = me.pk JOIN groups g ON g.pk = m.group_pk
+           JOIN group_attached a ON a.owner_pk = g.pk JOIN policies p ON p.pk = a.policy_pk {DEFAULT_DOC}"
         ));
     }
-    sql.push_str("\n         ORDER BY 1, 2, 3");
     sql
 }
 
+/// One row of [`policy_set_sql`].
+struct SetRow {
+    part: i32,
+    group: Option<String>,
+    name: Option<String>,
+    arn: Option<String>,
+    document: Option<String>,
+}
+
 fn policy_set(db: &mut Db<'_>, kind: PrincipalKind, name: &str) -> Result<PrincipalPolicies> {
-    let rows = db.rows(&policy_set_sql(kind), &[&name])?;
+    let mut rows = db
+        .rows(&policy_set_sql(kind), &[&name])?
+        .iter()
+        .map(|r| {
+            Ok(SetRow {
+                part: g(r, 0)?,
+                group: g(r, 1)?,
+                name: g(r, 2)?,
+                arn: g(r, 3)?,
+                document: g(r, 4)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The principal's own policies first (inline, then attached, each by name), then
+    // each group's by group name in the same way: names compare as bytes (COLLATE "C").
+    rows.sort_by(|a, b| {
+        (a.group.is_some(), &a.group, a.part, &a.name).cmp(&(
+            b.group.is_some(),
+            &b.group,
+            b.part,
+            &b.name,
+        ))
+    });
     let mut out = PrincipalPolicies::default();
     let mut exists = false;
-    for r in &rows {
-        let part: i32 = g(r, 1)?;
-        let group: Option<String> = g(r, 3)?;
-        if part == 3 {
+    for r in rows {
+        if r.part == 3 {
             exists = true;
             continue;
         }
-        let pname: String = g(r, 4)?;
-        let arn: Option<String> = g(r, 5)?;
-        let document: String = g(r, 6)?;
-        let origin = match (part, group) {
+        let (Some(pname), Some(document)) = (r.name, r.document) else {
+            return Err(StoreError::Database(
+                "a policy row without name or document".into(),
+            ));
+        };
+        let origin = match (r.part, r.group) {
             (2, _) => PolicyOrigin::Boundary,
             (0, None) => PolicyOrigin::Inline,
             (0, Some(gn)) => PolicyOrigin::GroupInline(gn),
@@ -122,12 +151,12 @@ fn policy_set(db: &mut Db<'_>, kind: PrincipalKind, name: &str) -> Result<Princi
             (_, Some(gn)) => PolicyOrigin::GroupAttached(gn),
         };
         let p = ApplicablePolicy {
-            source: arn.unwrap_or_else(|| pname.clone()),
+            source: r.arn.unwrap_or_else(|| pname.clone()),
             name: pname,
             origin,
             document,
         };
-        if part == 2 {
+        if r.part == 2 {
             out.boundary = Some(p);
         } else {
             out.identity.push(p);

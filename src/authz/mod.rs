@@ -55,6 +55,9 @@ pub struct Request {
     pub call: CallFacts,
     /// What an `AssumeRole` call passes (empty for everything else).
     pub assume: AssumeFacts,
+    /// The principal's user as the caller read it a moment ago (iamd, to check the
+    /// signature): used instead of reading it again, when its name is the principal's.
+    pub user: Option<User>,
 }
 
 /// The condition keys of an API call beyond the principal's: what the call sets and the
@@ -102,6 +105,7 @@ impl Request {
             offline: None,
             call: CallFacts::default(),
             assume: AssumeFacts::default(),
+            user: None,
         }
     }
 }
@@ -188,7 +192,10 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
     let mut managed = Vec::new();
     let (caller, kind, policies, session_policy) = match &req.principal {
         Principal::User(name) => {
-            let u = store.get_user(name)?;
+            let u = match &req.user {
+                Some(u) if u.name == *name => u.clone(),
+                _ => store.get_user(name)?,
+            };
             (
                 Caller::user(&u),
                 PrincipalKind::User,
@@ -637,6 +644,7 @@ mod tests {
             offline: None,
             call: CallFacts::default(),
             assume: AssumeFacts::default(),
+            user: None,
         };
         let c = build_context(
             &alice(),

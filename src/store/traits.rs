@@ -536,6 +536,10 @@ fn no_fleet() -> StoreError {
 pub trait AuditStore {
     /// Append one event.
     fn append_audit(&self, e: &AuditEvent) -> Result<()>;
+    /// Append `events` in order and note `uses` (the latest per key; a key deleted
+    /// meanwhile is skipped), all in one transaction: the API server's audit batch, in
+    /// a fixed few round trips however many requests it covers.
+    fn append_audit_batch(&self, events: &[AuditEvent], uses: &[KeyUse]) -> Result<()>;
     /// Events matching a filter, oldest first.
     fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
 }

@@ -192,6 +192,9 @@ pub struct KeyCredential {
     pub root: bool,
     /// `credentials::sealed` bytes, bound to the key id.
     pub sealed_secret: Option<Vec<u8>>,
+    /// The user the key belongs to, read with it (`None` for a root key): whom a
+    /// request signed with it acts as, without another read.
+    pub user: Option<User>,
 }
 
 /// An SSH public key of a user.
@@ -479,6 +482,18 @@ impl RoleSession {
 
 /// The store's name for the one audit event type, [`crate::audit::Event`].
 pub use crate::audit::Event as AuditEvent;
+
+/// A use of an access key (a user's or the root user's) to note as its last use: what
+/// [`AccessKeyStore::record_access_key_use`] takes one at a time, batched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The key id.
+    pub key_id: String,
+    /// The service it signed for (`iam`, `sts`).
+    pub service: String,
+    /// Unix seconds.
+    pub time: i64,
+}
 
 /// Filter for `list_audit`.
 #[derive(Debug, Clone, Default)]

@@ -164,6 +164,7 @@ fn decide(
             offline: req.offline,
             call: crate::authz::CallFacts::default(),
             assume: crate::authz::AssumeFacts::default(),
+            user: None,
         };
         let v = b.authorize(&q)?;
         if v.allowed {

@@ -23,6 +23,7 @@ fn account_allows_and_passes_every_fact() {
             offline: None,
             call: Default::default(),
             assume: Default::default(),
+            user: None,
         }
     );
     let a = w.last_audit();

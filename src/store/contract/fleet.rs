@@ -107,6 +107,21 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     assert!(!c.root);
     assert_eq!(c.key.user_name, "bob");
     assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    s.tag(
+        TagTarget::User,
+        "bob",
+        &[Tag {
+            key: "team".into(),
+            value: "ops".into(),
+        }],
+    )
+    .unwrap();
+    let c = s.access_key_credential("AKIAB").unwrap();
+    assert_eq!(
+        c.user,
+        Some(s.get_user("bob").unwrap()),
+        "read with its user"
+    );
     s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
         .unwrap();
     s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)
@@ -120,6 +135,7 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     let c = s.access_key_credential("AKIAR1").unwrap();
     assert!(c.root);
     assert_eq!(c.key.user_name, "");
+    assert_eq!(c.user, None);
     assert_eq!(s.list_root_access_keys().unwrap().len(), 2);
     assert!(
         s.list_access_keys("bob").unwrap().len() == 1,
@@ -158,6 +174,49 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
             .collect::<Vec<_>>(),
         [("AKIAOLD", "bob")]
     );
+}
+
+/// The API server's audit batch: rows appended in order with every field, each key's
+/// latest use noted (a user's key and a root key alike), a deleted key skipped, and an
+/// empty batch a no-op.
+pub fn audit_batch_appends_in_order_and_notes_latest_key_uses(s: &dyn Store) {
+    user(s, "bob");
+    s.create_access_key("bob", "AKIAB", "h", 1).unwrap();
+    s.create_root_access_key("AKIAR", "h", b"sealed", 1)
+        .unwrap();
+    s.append_audit_batch(&[], &[]).unwrap();
+    let events: Vec<AuditEvent> = (0..3)
+        .map(|i| AuditEvent {
+            time: 10 + i,
+            user: format!("u{i}"),
+            service: "iamd".into(),
+            rhost: Some(format!("10.0.0.{i}")),
+            tty: (i == 1).then(|| "pts/1".into()),
+            action: "iam:GetUser".into(),
+            decision: crate::audit::Decision::Allow,
+            reason: format!("r{i}"),
+        })
+        .collect();
+    let used = |k: &str, svc: &str, t: i64| KeyUse {
+        key_id: k.into(),
+        service: svc.into(),
+        time: t,
+    };
+    let uses = [
+        used("AKIAB", "iam", 12),
+        used("AKIAR", "sts", 11),
+        used("AKIAB", "sts", 13),
+        used("AKIAB", "iam", 12),
+        used("AKIAGONE", "iam", 13),
+    ];
+    s.append_audit_batch(&events, &uses).unwrap();
+    assert_eq!(s.list_audit(&AuditFilter::default()).unwrap(), events);
+    let last = |k: &str| {
+        let c = s.access_key_credential(k).unwrap().key;
+        (c.last_used_date, c.last_used_service)
+    };
+    assert_eq!(last("AKIAB"), (Some(13), Some("sts".into())));
+    assert_eq!(last("AKIAR"), (Some(11), Some("sts".into())));
 }
 
 /// Host credentials (migration 8): one per host, its sealed secret, use, deletion.

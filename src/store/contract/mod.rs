@@ -82,6 +82,7 @@ macro_rules! store_contract_suite {
             min_duration_setting_is_bounded,
             atomically_is_all_or_nothing,
             root_keys_and_sealed_secrets,
+            audit_batch_appends_in_order_and_notes_latest_key_uses,
             mfa_seeds_are_sealed_at_rest,
             host_credentials_round_trip,
             replica_export_import_and_store_version,

@@ -137,6 +137,7 @@ impl AccessKeyStore for SqliteStore {
                         key: access_key_row(r)?,
                         root,
                         sealed_secret: r.get(6)?,
+                        user: None,
                     })
                 }
             };
@@ -147,7 +148,14 @@ impl AccessKeyStore for SqliteStore {
                 )?
                 .query_row([key_id], row(false))
                 .optional()?;
-            if let Some(c) = user {
+            if let Some(mut c) = user {
+                let name = c.key.user_name.clone();
+                c.user = Some(self.one_user(
+                    tx,
+                    "u.name = ?1",
+                    Value::Text(name.clone()),
+                    &format!("name {name}"),
+                )?);
                 return Ok(c);
             }
             tx.prepare_cached(&format!(

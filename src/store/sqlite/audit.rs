@@ -14,6 +14,35 @@ impl AuditStore for SqliteStore {
         })
     }
 
+    fn append_audit_batch(&self, events: &[AuditEvent], uses: &[KeyUse]) -> Result<()> {
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for e in events {
+                ins.execute(params![e.time, e.user, e.service, e.rhost, e.tty, e.action, e.decision.as_str(), e.reason])?;
+            }
+            let mut latest: Vec<&KeyUse> = Vec::new();
+            for u in uses {
+                match latest.iter_mut().find(|l| l.key_id == u.key_id) {
+                    Some(l) if l.time <= u.time => *l = u,
+                    Some(_) => {}
+                    None => latest.push(u),
+                }
+            }
+            for table in ["access_keys", "root_access_keys"] {
+                let mut up = tx.prepare_cached(&format!(
+                    "UPDATE {table} SET last_used = ?1, last_used_service = ?2 WHERE key_id = ?3"
+                ))?;
+                for u in &latest {
+                    up.execute(params![u.time, u.service, u.key_id])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
         self.read(|tx| {
             let limit = f.limit.map_or(-1, i64::from);
