@@ -1,6 +1,7 @@
 //! One signed pull from one `iamd` (plain HTTP/1.1 on loopback, `Connection: close`):
 //! a transport failure (no connection, timeout, a broken answer) is told apart from an
-//! answer, because only the former moves the agent to the next server.
+//! answer, because only the former makes the host offline (a server error answer moves
+//! the agent to the next server, but the host stays online).
 
 use crate::config::{HostCredentials, Server};
 use iamd::host_api;
@@ -16,6 +17,15 @@ pub enum Answer {
     Snapshot(Box<Replica>),
     /// Nothing changed while the server waited.
     Unchanged,
+    /// The server answered but cannot serve now (HTTP 5xx: its store is down): another
+    /// server may, and the host is online all the same (only a transport failure is
+    /// offline).
+    ServerError {
+        /// HTTP status.
+        status: u16,
+        /// Message.
+        message: String,
+    },
     /// The server refused (revoked credential, bad signature, …): final, not retried
     /// elsewhere.
     Refused {
@@ -175,15 +185,31 @@ fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
         return Ok(Answer::Snapshot(Box::new(r)));
     }
     if status >= 500 {
-        // The server is up but cannot serve (its store is down): try another.
-        return Err(format!(
-            "HTTP {status}: {}",
-            v["Error"]["Message"].as_str().unwrap_or("")
-        ));
+        return Ok(Answer::ServerError {
+            status,
+            message: v["Error"]["Message"].as_str().unwrap_or("").to_string(),
+        });
     }
     Ok(Answer::Refused {
         status,
         code: v["Error"]["Code"].as_str().unwrap_or("?").to_string(),
         message: v["Error"]["Message"].as_str().unwrap_or("").to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_is_an_answer_and_only_garbage_is_a_transport_failure() {
+        let raw = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 62\r\n\r\n{\"Error\":{\"Code\":\"ServiceFailure\",\"Message\":\"store down\"}}";
+        match parse_answer(raw) {
+            Ok(Answer::ServerError { status, message }) => {
+                assert_eq!((status, message.as_str()), (503, "store down"));
+            }
+            other => panic!("a 5xx is an answer: {other:?}"),
+        }
+        assert!(parse_answer(b"HTTP/1.1 503 Service Unavailable\r\n").is_err());
+    }
 }

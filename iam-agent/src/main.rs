@@ -106,6 +106,7 @@ fn run(args: &Args) -> Result<(), String> {
             cfg.wait_seconds
         };
         let mut answered = false;
+        let mut server_error = false;
         for i in 0..servers.len() {
             let k = (current + i) % servers.len();
             let s = &servers[k];
@@ -150,7 +151,9 @@ fn run(args: &Args) -> Result<(), String> {
                     code,
                     message,
                 }) => {
-                    // An answer is final: every server shares the store and says the same.
+                    // An answer is final: every server shares the store and says the same
+                    // (and the host is online: it was answered).
+                    shared.contact();
                     log(&format!(
                         "refused by {} (HTTP {status} {code}: {message}); keeping the replica at version {}",
                         s.url,
@@ -163,6 +166,20 @@ fn run(args: &Args) -> Result<(), String> {
                     answered = true;
                     break;
                 }
+                Ok(Answer::ServerError { status, message }) => {
+                    // An answer: this host is online (only a transport failure is
+                    // offline), though this server cannot serve now; another may.
+                    shared.contact();
+                    if let Some(o) = &offline_state {
+                        o.note_contact(now());
+                    }
+                    log(&format!(
+                        "{} answered HTTP {status} ({message}); online, keeping the replica at version {}",
+                        s.url,
+                        since.map_or("none".into(), |v| v.to_string())
+                    ));
+                    server_error = true;
+                }
                 Err(e) => log(&format!("server unreachable: {e}")),
             }
         }
@@ -174,13 +191,15 @@ fn run(args: &Args) -> Result<(), String> {
             };
         }
         if !answered {
-            shared
-                .online
-                .store(false, std::sync::atomic::Ordering::SeqCst);
-            log(&format!(
-                "every server is down; keeping the replica at version {}",
-                since.map_or("none".into(), |v| v.to_string())
-            ));
+            if !server_error {
+                shared
+                    .online
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                log(&format!(
+                    "every server is down; keeping the replica at version {}",
+                    since.map_or("none".into(), |v| v.to_string())
+                ));
+            }
             std::thread::sleep(Duration::from_secs(cfg.retry_seconds.max(1)));
         }
     }
