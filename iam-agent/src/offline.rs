@@ -580,7 +580,7 @@ fn covers(m: &Material, device: Option<&ReplicaMfaDevice>) -> Result<(), String>
         )),
         (Some(held), Some(d)) if held == d.serial_number && d.enable_date <= m.issued_at => Ok(()),
         (held, Some(d)) => Err(format!(
-            "the user enabled MFA device {} at {}, which this host's offline material does not cover (issued at {} for {}; log in online once)",
+            "the user has MFA device {} enabled (since {}) that this host's offline material does not cover (issued at {} for {}; log in online once)",
             d.serial_number,
             d.enable_date,
             m.issued_at,
