@@ -36,6 +36,9 @@ const WINDOW: i64 = 1;
 /// then measures the offline session cap from at most this much earlier, never later.
 const CONTACT_EVERY: i64 = 10;
 
+/// Material past its use is dropped at most this often (seconds), on a sync.
+const PRUNE_EVERY: i64 = 3600;
+
 /// The state file's format (`PRAGMA user_version`).
 const FORMAT: i64 = 1;
 
@@ -126,6 +129,8 @@ pub struct Offline {
     delay: Duration,
     /// The last contact written to the file (Unix seconds).
     contact_written: AtomicI64,
+    /// The last prune of unusable material (Unix seconds, 0: none yet).
+    pruned_at: AtomicI64,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -179,6 +184,7 @@ impl Offline {
             lockout,
             delay: FAIL_DELAY,
             contact_written: AtomicI64::new(0),
+            pruned_at: AtomicI64::new(0),
         })
     }
 
@@ -204,6 +210,47 @@ impl Offline {
         }) {
             crate::log(&format!("cannot note the sync: {e}"));
         }
+        let pruned = self.pruned_at.load(Ordering::SeqCst);
+        if now < pruned || now - pruned >= PRUNE_EVERY {
+            self.pruned_at.store(now, Ordering::SeqCst);
+            if let Err(e) = self.prune(now) {
+                crate::log(&format!("cannot drop unusable offline material: {e}"));
+            }
+        }
+    }
+
+    /// Drop the material no offline login can use at `now` any more (expired, issued
+    /// more than `offline_max_age` ago, or unreadable) with its user's expiry facts, so
+    /// offline.db does not keep, for every user who ever logged in here, a password
+    /// verifier and code tags a thief could still search; how many were dropped.
+    ///
+    /// # Errors
+    /// The state file cannot be read or written.
+    pub fn prune(&self, now: i64) -> Result<usize, String> {
+        let mut c = self.conn()?;
+        let tx = c.transaction().map_err(db_err)?;
+        let rows: Vec<(String, String)> = {
+            let mut st = tx
+                .prepare("SELECT user, body FROM material")
+                .map_err(db_err)?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(Iterator::collect)
+                .map_err(db_err)?
+        };
+        let mut dropped = 0;
+        for (user, body) in rows {
+            let usable = serde_json::from_str::<Material>(&body)
+                .is_ok_and(|m| now < m.expires_at && now - m.issued_at <= self.max_age);
+            if !usable {
+                tx.execute("DELETE FROM material WHERE user = ?1", [&user])
+                    .map_err(db_err)?;
+                tx.execute("DELETE FROM expiry WHERE user = ?1", [&user])
+                    .map_err(db_err)?;
+                dropped += 1;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(dropped)
     }
 
     /// A server answered at `now` (any answer: a login's, a refusal, a pull): kept, as a

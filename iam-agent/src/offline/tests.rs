@@ -297,3 +297,22 @@ fn the_last_contact_survives_a_reopen_and_never_moves_back() {
     o.note_sync(NOW + 100);
     assert_eq!(o.last_contact().unwrap(), Some(NOW + 100));
 }
+
+#[test]
+fn material_past_its_use_is_pruned_on_a_sync_and_usable_material_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued(&o);
+    // Usable: kept.
+    assert_eq!(o.prune(NOW + DAY).unwrap(), 0);
+    assert!(o.material("alice").unwrap().is_some());
+    // Past offline_max_age (3 days): a sync drops it and its expiry facts.
+    o.note_sync(NOW + 3 * DAY + 1);
+    assert!(o.material("alice").unwrap().is_none());
+    assert!(o.expiry("alice").unwrap().is_none());
+    // An unreadable row is dropped too; the next sync within the hour does not prune.
+    o.with(|c| c.execute("INSERT INTO material(user, body) VALUES ('bob', '{')", []))
+        .unwrap();
+    o.note_sync(NOW + 3 * DAY + 60);
+    assert_eq!(o.prune(NOW + 3 * DAY + 60).unwrap(), 1);
+}
