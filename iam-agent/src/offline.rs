@@ -13,7 +13,9 @@
 //! last-synced and the local watermark, which then moves to it. Failures count against
 //! the host's offline limit (the one lockout rule, [`LockState::after_failure`], with
 //! lower settings than a fleet's), each answered after a delay. Every offline decision
-//! is journaled, in order, in the same transaction as its state change.
+//! is journaled, in order, in the same transaction as its state change; the journal is
+//! shipped to `iamd` once a server answers again ([`crate::ship`], its position in
+//! offline.db: [`journal`]).
 
 use pam_iam::credentials::offline::{self, Held, Material};
 use pam_iam::credentials::{ExpiryFacts, LockState, LockoutSettings};
@@ -21,7 +23,7 @@ use pam_iam::fleet::proto::LoginRequest;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -125,6 +127,9 @@ pub struct Offline {
     delay: Duration,
     /// The last contact written to the file (Unix seconds).
     contact_written: AtomicI64,
+    /// The journal may hold entries the server has not acknowledged (set with each
+    /// entry written, cleared by the shipper once it found none left).
+    journal_pending: AtomicBool,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -171,6 +176,7 @@ impl Offline {
         c.execute_batch(SCHEMA).map_err(db_err)?;
         c.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))
             .map_err(db_err)?;
+        let pending = journal::init(&c).map_err(db_err)?;
         Ok(Offline {
             db: Mutex::new(c),
             host: host.to_string(),
@@ -178,6 +184,7 @@ impl Offline {
             lockout,
             delay: FAIL_DELAY,
             contact_written: AtomicI64::new(0),
+            journal_pending: AtomicBool::new(pending),
         })
     }
 
@@ -464,6 +471,7 @@ impl Offline {
     fn deny(&self, l: &LoginRequest, now: i64, why: &str) -> Result<Decided, String> {
         let c = self.conn()?;
         journal(&c, l, now, Kind::Deny, None, &format!("offline: {why}")).map_err(db_err)?;
+        self.journal_pending.store(true, Ordering::SeqCst);
         Ok(Decided::Deny { reason: why.into() })
     }
 
@@ -504,6 +512,7 @@ impl Offline {
                 let reason = format!("offline: {how}");
                 journal(&tx, l, now, Kind::Login, spent, &reason).map_err(db_err)?;
                 tx.commit().map_err(db_err)?;
+                self.journal_pending.store(true, Ordering::SeqCst);
             }
             changed == 1
         };
@@ -545,6 +554,7 @@ impl Offline {
             journal(&tx, l, now, Kind::Failure, None, &format!("offline: {why}"))
                 .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
+            self.journal_pending.store(true, Ordering::SeqCst);
             why
         };
         std::thread::sleep(self.delay);
@@ -595,6 +605,8 @@ fn journal(
     )
     .map(|_| ())
 }
+
+pub mod journal;
 
 #[cfg(test)]
 mod tests;
