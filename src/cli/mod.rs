@@ -318,7 +318,7 @@ mod tests {
                 reads += usize::from(want == Some(Effect::Read));
                 assert_eq!(effect_of(sub), want, "{name}");
             }
-            assert_eq!(reads, 42);
+            assert_eq!(reads, 43);
         };
         std::thread::Builder::new()
             .stack_size(32 << 20)

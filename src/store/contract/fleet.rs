@@ -401,6 +401,7 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     let totp = Proof::Totp {
         serial: &d.serial_number,
         step: 51,
+        host: "",
     };
     assert_eq!(
         s.settle_success("alice", &totp, true, 12).unwrap(),
