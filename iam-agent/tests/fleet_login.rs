@@ -633,11 +633,7 @@ fn offline_failures_reach_the_fleet_lockout_and_a_journal_shipped_again_adds_not
         log.matches(" shipped to ").count() > shipped_before
     });
     let log = f.hosts[0].agent_log();
-    let again = log
-        .lines()
-        .filter(|l| l.contains(" shipped to "))
-        .last()
-        .unwrap();
+    let again = log.lines().rfind(|l| l.contains(" shipped to ")).unwrap();
     assert!(
         again.contains("entries 1..3 ") && again.contains(": 0 applied"),
         "{log}"
