@@ -189,7 +189,6 @@ fn main() {
             last_line(&h.agent_log(), " shipped to ")
         ));
     }
-    println!("\x1b[2m$ iam list-audit-events --user-name alice   # the offline rows\x1b[0m");
     for r in f
         .audit(Some("alice"))
         .iter()
