@@ -750,7 +750,7 @@ fn lockout_policy_and_unlock() {
             .unwrap()
             .as_secs() as i64;
         for _ in 0..3 {
-            s.record_failure("alice", now).unwrap();
+            s.record_failure("alice", now, None).unwrap();
         }
     }
     let st = iam.ok(&["get-user-lockout-status", "--user-name", "alice"]);

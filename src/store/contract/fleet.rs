@@ -386,14 +386,14 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     };
     // A password-only login settled, as `pam::verify` does it.
     assert_eq!(
-        s.settle_success("alice", &Proof::Nothing, true, 10)
+        s.settle_success("alice", &Proof::Nothing, true, 10, None)
             .unwrap(),
         Settled::Accepted
     );
     assert_eq!(s.get_user("alice").unwrap().password_last_used, Some(10));
     same("a password login (PasswordLastUsed)");
     assert!(matches!(
-        s.admit_attempt("alice", 11_000, &Throttle::DEFAULT)
+        s.admit_attempt("alice", 11_000, &Throttle::DEFAULT, None)
             .unwrap(),
         Admission::Admitted { .. }
     ));
@@ -404,7 +404,7 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
         host: "",
     };
     assert_eq!(
-        s.settle_success("alice", &totp, true, 12).unwrap(),
+        s.settle_success("alice", &totp, true, 12, None).unwrap(),
         Settled::Accepted
     );
     assert_eq!(
@@ -418,14 +418,14 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     );
     same("a code login (watermark)");
     assert_eq!(
-        s.settle_success("alice", &Proof::Recovery { code_hash: "a" }, true, 13)
+        s.settle_success("alice", &Proof::Recovery { code_hash: "a" }, true, 13, None)
             .unwrap(),
         Settled::Accepted
     );
     same("a recovery-code login");
-    s.record_failure("alice", 14).unwrap();
+    s.record_failure("alice", 14, None).unwrap();
     assert!(
-        s.record_failure("alice", 15)
+        s.record_failure("alice", 15, None)
             .unwrap()
             .locked_until
             .is_some()
