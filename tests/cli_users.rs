@@ -750,7 +750,7 @@ fn lockout_policy_and_unlock() {
             .unwrap()
             .as_secs() as i64;
         for _ in 0..3 {
-            s.record_failure("alice", now).unwrap();
+            s.record_failure("alice", now, None).unwrap();
         }
     }
     let st = iam.ok(&["get-user-lockout-status", "--user-name", "alice"]);
@@ -901,8 +901,8 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 15,
-        "every migration applied (15: a login moves no store version)"
+        v, 16,
+        "every migration applied (16: the replica's view of enabled MFA devices)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

@@ -427,7 +427,7 @@ fn a_probing_client_cannot_tell_users_apart() {
     w.iam.mfa("dave");
     for locked in ["carol", "dave"] {
         for _ in 0..MAX_FAILURES {
-            w.iam.store.record_failure(locked, now()).unwrap();
+            w.iam.store.record_failure(locked, now(), None).unwrap();
         }
     }
     let stack = |opt: &str| {

@@ -97,6 +97,7 @@ fn populate(s: &dyn Store) {
         },
         true,
         42,
+        None,
     )
     .unwrap();
     s.put_lockout_settings(&LockoutSettings {
@@ -104,11 +105,12 @@ fn populate(s: &dyn Store) {
         lockout_duration_seconds: 60,
     })
     .unwrap();
-    s.record_failure("bob", 50).unwrap();
+    s.record_failure("bob", 50, None).unwrap();
     s.admit_attempt(
         "bob",
         50_000,
         &pam_iam::credentials::second_factor::Throttle::DEFAULT,
+        None,
     )
     .unwrap();
     s.create_access_key("alice", "AKIAEXAMPLE1", "secret-hash", 60)

@@ -136,6 +136,7 @@ fn a_hundred_concurrent_watermark_advances_have_one_winner_per_step() {
                                     },
                                     false,
                                     2,
+                                    None,
                                 )
                                 .unwrap_or_else(|e| panic!("{e}"));
                             (step, r == Settled::Accepted)

@@ -348,8 +348,9 @@ pub fn serve_prompts(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, n
 }
 
 /// `POST /host/v1/login`: the answers verified by the one login check of the product
-/// (`pam::verify`, as the local module runs it), and the `authenticate` audit row
-/// written before the answer, attributed to the credential's host. Answers
+/// (`pam::verify`, as the local module runs it), and the `authenticate` audit row,
+/// attributed to the credential's host, written in the transaction that decides (an
+/// Allow's with the settle that spends the code). Answers
 /// `{"Decision":"Allow","Reason":…,"Mfa":…,"AuthTime":…,"Watermark":…}` (plus
 /// `"Offline"`: new offline material for this host, when due), `{"Decision":"Deny",…}`
 /// or `{"Decision":"Unknown"}`; a store failure is a 5xx (never a decision).
@@ -361,6 +362,18 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
     let body: LoginBody = match serde_json::from_slice(&req.body) {
         Ok(b) => b,
         Err(e) => return refused(Some(caller), &bad_body(&e)),
+    };
+    // The `authenticate` row of a decision, attributed to the credential's host; the
+    // store writes it with the decision (verify::verify).
+    let record = |decision: Decision, reason: &str| AuditEvent {
+        time: now,
+        user: body.user.clone(),
+        service: body.service.clone().unwrap_or_default(),
+        rhost: body.rhost.clone(),
+        tty: body.tty.clone(),
+        action: "authenticate".into(),
+        decision,
+        reason: format!("host/{}: {reason}", caller.host),
     };
     let decided = (|| {
         let user = login_user(store, &body.user)?;
@@ -390,27 +403,49 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             password: body.password.as_ref().map(|p| p.as_str()),
             code: body.code.as_ref().map(|c| c.as_str()),
         };
-        verify::verify(store, &crypto, &rules, user.as_ref(), &presented, now).map(|v| (v, expiry))
+        verify::verify(
+            store,
+            &crypto,
+            &rules,
+            user.as_ref(),
+            &presented,
+            now,
+            &record,
+        )
+        .map(|v| (v, expiry))
     })();
     let (verdict, expiry) = match decided {
         Ok(v) => v,
         Err(e) => return refused(Some(caller), &backend_error(&e)),
     };
-    let (decision, reason, answer) = match &verdict {
+    // The row a decision left unwritten (an unknown user's, a denial whose failure could
+    // not be counted), written now.
+    let (unwritten, answer) = match &verdict {
         Verdict::Unknown => (
-            Decision::Deny,
-            "not an IAM user".to_string(),
+            Some(record(Decision::Deny, "not an IAM user")),
             json!({ "Decision": "Unknown" }),
         ),
-        Verdict::Denied { reason, .. } => (
-            Decision::Deny,
-            reason.clone(),
+        Verdict::Denied { reason, uncounted } => (
+            uncounted.as_ref().map(|_| record(Decision::Deny, reason)),
             json!({ "Decision": "Deny", "Reason": reason }),
         ),
+        // Nothing spent or recorded: a 5xx, so the host asks again (here or on another
+        // server) and the same code is still good.
+        Verdict::Unrecorded { error, .. } => {
+            let e = ApiError {
+                status: 503,
+                code: "ServiceUnavailable".into(),
+                message: format!(
+                    "the login's audit row could not be written, nothing was spent: {error}"
+                ),
+            };
+            return refused(Some(caller), &e);
+        }
         Verdict::Allowed { reason, mfa } => {
             let mut a = json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now, "Expiry": expiry });
             // The login stands whatever happens to its offline material (the code is
-            // spent): a failed issue only leaves the host without new material.
+            // spent, its audit row written): a failed issue only leaves the host without
+            // new material.
             match offline_material(store, &caller.host, &body, now) {
                 Ok((watermark, material)) => {
                     a["Watermark"] = json!(watermark);
@@ -420,22 +455,14 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
                 }
                 Err(e) => a["OfflineError"] = json!(e.to_string()),
             }
-            (Decision::Allow, (*reason).to_string(), a)
+            (None, a)
         }
     };
-    let row = AuditEvent {
-        time: now,
-        user: body.user.clone(),
-        service: body.service.clone().unwrap_or_default(),
-        rhost: body.rhost.clone(),
-        tty: body.tty.clone(),
-        action: "authenticate".into(),
-        decision,
-        reason: format!("host/{}: {reason}", caller.host),
-    };
-    // No answer without its audit row: an Allow that cannot be recorded is a 5xx.
-    if let Err(e) = store.append_audit(&row) {
-        return refused(Some(caller), &ApiError::from(e));
+    // No answer without its audit row.
+    if let Some(row) = unwritten {
+        if let Err(e) = store.append_audit(&row) {
+            return refused(Some(caller), &ApiError::from(e));
+        }
     }
     Served {
         status: 200,

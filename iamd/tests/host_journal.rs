@@ -424,3 +424,63 @@ fn a_host_ships_only_its_own_journal_under_its_own_name() {
     );
     assert_eq!(offline_rows(&s).len(), 2);
 }
+
+/// Issue 14: the audit table refuses writes (a trigger raising an error, as a table
+/// that cannot be written fails). A login with the right answers is then a 5xx that
+/// spent nothing, so the host asking again (here, or another server on the same store)
+/// gets the same code accepted, not refused as a replay; the trail has exactly that
+/// one `authenticate` row.
+#[test]
+fn a_login_whose_audit_row_cannot_be_written_is_a_5xx_and_the_same_code_works_again() {
+    let s = server(&[]);
+    let (serial, seed) = alice(&s);
+    let web = host(&s, "web-01");
+    let watermark = || {
+        s.store
+            .sql(&format!(
+                "SELECT watermark FROM mfa_devices WHERE serial = '{serial}'"
+            ))
+            .trim()
+            .to_string()
+    };
+    let before = watermark();
+    let (refuse, allow) = if s.store.is_postgres() {
+        (
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'the audit table refuses writes'; END $$;
+             CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events
+               FOR EACH ROW EXECUTE FUNCTION refuse_audit();",
+            "DROP TRIGGER refuse_audit ON audit_events; DROP FUNCTION refuse_audit();",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events
+             BEGIN SELECT RAISE(ABORT, 'the audit table refuses writes'); END",
+            "DROP TRIGGER refuse_audit",
+        )
+    };
+    let code = totp_at(&seed, now());
+    s.store.sql(refuse);
+    let body = json!({ "User": "alice", "Password": PASSWORD, "Code": code, "Service": "sshd" });
+    let (status, v) = host_post(s.port, &web, LOGIN, &body.to_string());
+    assert!((500..600).contains(&status), "{status} {v}");
+    assert!(
+        v["Error"]["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nothing was spent"),
+        "{v}"
+    );
+    assert_eq!(watermark(), before, "the code is not spent");
+    s.store.sql(allow);
+
+    let v = login(&s, &web, &code);
+    assert_eq!(v["Decision"], "Allow", "{v}");
+    assert_ne!(watermark(), before);
+    let rows: Vec<Value> = audit(&s)
+        .into_iter()
+        .filter(|e| e["Action"] == "authenticate")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["Decision"], "allow", "{rows:#?}");
+}

@@ -2,16 +2,42 @@
 
 use super::*;
 
+/// Append one event in the open transaction (a login's row goes with the step that
+/// decides it).
+pub(crate) fn insert_event(db: &mut Db<'_>, e: &AuditEvent) -> Result<()> {
+    db.exec(
+        "INSERT INTO audit_events (time, \"user\", service, rhost, tty, action, decision, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &e.time,
+            &e.user,
+            &e.service,
+            &e.rhost,
+            &e.tty,
+            &e.action,
+            &e.decision.as_str(),
+            &e.reason,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes the row `audit` makes of a step's answer in the step's transaction; the
+/// answer.
+pub(crate) fn with_row<T>(
+    db: &mut Db<'_>,
+    audit: pam_iam::credentials::second_factor::Record<'_, T>,
+    out: T,
+) -> Result<T> {
+    if let Some(row) = audit.and_then(|f| f(&out)) {
+        insert_event(db, &row)?;
+    }
+    Ok(out)
+}
+
 impl AuditStore for PgStore {
     fn append_audit(&self, e: &AuditEvent) -> Result<()> {
-        self.write(Iso::ReadCommitted, |db| {
-            db.exec(
-                "INSERT INTO audit_events (time, \"user\", service, rhost, tty, action, decision, reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&e.time, &e.user, &e.service, &e.rhost, &e.tty, &e.action, &e.decision.as_str(), &e.reason],
-            )?;
-            Ok(())
-        })
+        self.write(Iso::ReadCommitted, |db| insert_event(db, e))
     }
 
     fn append_audit_batch(&self, events: &[AuditEvent], uses: &[KeyUse]) -> Result<()> {

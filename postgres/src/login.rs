@@ -6,7 +6,7 @@
 //! rule exists once.
 
 use super::*;
-use pam_iam::credentials::second_factor::{Admission, Proof, Settled, Slot, Throttle};
+use pam_iam::credentials::second_factor::{Admission, Proof, Record, Settled, Slot, Throttle};
 use users::USER_FROM;
 use zeroize::Zeroizing;
 
@@ -341,6 +341,88 @@ pub(crate) fn auth_info_sql() -> String {
     )
 }
 
+/// The admission of a second-factor attempt, in the caller's transaction.
+fn admit_step(db: &mut Db<'_>, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission> {
+    let pk = user_pk(db, user)?;
+    if let Some(until) = refuse_if_locked(db, pk, now_ms.div_euclid(1000))? {
+        return Ok(Admission::Locked { until });
+    }
+    for _ in 0..CAS_ATTEMPTS {
+        let next: Option<i64> = match db.opt(
+            "SELECT next_free_ms FROM factor_throttle WHERE user_pk = $1",
+            &[&pk],
+        )? {
+            Some(r) => Some(g(&r, 0)?),
+            None => None,
+        };
+        match throttle.slot(next, now_ms) {
+            Slot::Take {
+                wait_ms,
+                next_free_ms,
+            } => {
+                // Taken only if nobody took the slot meanwhile.
+                let n = match next {
+                    Some(old) => db.exec(
+                        "UPDATE factor_throttle SET next_free_ms = $2 WHERE user_pk = $1 AND next_free_ms = $3",
+                        &[&pk, &next_free_ms, &old],
+                    )?,
+                    None => db.exec(
+                        "INSERT INTO factor_throttle (user_pk, next_free_ms) VALUES ($1, $2) ON CONFLICT (user_pk) DO NOTHING",
+                        &[&pk, &next_free_ms],
+                    )?,
+                };
+                if n == 1 {
+                    return Ok(Admission::Admitted { wait_ms });
+                }
+            }
+            Slot::Refuse { retry_after_ms } => {
+                return Ok(Admission::Throttled { retry_after_ms });
+            }
+        }
+    }
+    Err(contended())
+}
+
+/// The settle of a success, in the caller's transaction.
+fn settle_step(
+    db: &mut Db<'_>,
+    user: &str,
+    proof: &Proof<'_>,
+    password_login: bool,
+    now: i64,
+) -> Result<Settled> {
+    let pk = user_pk(db, user)?;
+    if let Some(until) = refuse_if_locked(db, pk, now)? {
+        return Ok(Settled::Locked { until });
+    }
+    let spent = match proof {
+        Proof::Nothing => 1,
+        // Only the user's own enabled device, and only above its watermark: of
+        // racing logins with the same step, exactly one changes the row.
+        Proof::Totp { serial, step, .. } => db.exec(
+            "UPDATE mfa_devices SET watermark = $1
+             WHERE serial = $2 AND user_pk = $3 AND enabled IS NOT NULL AND watermark < $1",
+            &[step, serial, &pk],
+        )?,
+        Proof::Recovery { code_hash } => db.exec(
+            "UPDATE recovery_codes SET used = $1 WHERE user_pk = $2 AND code_hash = $3 AND used IS NULL",
+            &[&now, &pk, code_hash],
+        )?,
+    };
+    if spent == 0 {
+        return Ok(Settled::Spent(count_failure(db, pk, now)?));
+    }
+    if let Proof::Totp { serial, step, host } = proof {
+        crate::reconnect::record_step(db, &spent_online(user, serial, *step, host, now))?;
+    }
+    db.exec(
+        "WITH cleared AS (DELETE FROM login_failures WHERE user_pk = $1)
+         UPDATE users SET password_last_used = $2 WHERE pk = $1 AND $3",
+        &[&pk, &now, &password_login],
+    )?;
+    Ok(Settled::Accepted)
+}
+
 impl LockoutStore for PgStore {
     fn get_lockout_settings(&self) -> Result<LockoutSettings> {
         self.read1(lockout_settings)
@@ -358,53 +440,29 @@ impl LockoutStore for PgStore {
         })
     }
 
-    fn record_failure(&self, user: &str, now: i64) -> Result<LockState> {
+    fn record_failure(
+        &self,
+        user: &str,
+        now: i64,
+        audit: Record<'_, LockState>,
+    ) -> Result<LockState> {
         self.write(Iso::ReadCommitted, |db| {
             let pk = user_pk(db, user)?;
-            count_failure(db, pk, now)
+            let state = count_failure(db, pk, now)?;
+            crate::audit::with_row(db, audit, state)
         })
     }
 
-    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission> {
+    fn admit_attempt(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &Throttle,
+        audit: Record<'_, Admission>,
+    ) -> Result<Admission> {
         self.write(Iso::ReadCommitted, |db| {
-            let pk = user_pk(db, user)?;
-            if let Some(until) = refuse_if_locked(db, pk, now_ms.div_euclid(1000))? {
-                return Ok(Admission::Locked { until });
-            }
-            for _ in 0..CAS_ATTEMPTS {
-                let next: Option<i64> = match db.opt(
-                    "SELECT next_free_ms FROM factor_throttle WHERE user_pk = $1",
-                    &[&pk],
-                )? {
-                    Some(r) => Some(g(&r, 0)?),
-                    None => None,
-                };
-                match throttle.slot(next, now_ms) {
-                    Slot::Take {
-                        wait_ms,
-                        next_free_ms,
-                    } => {
-                        // Taken only if nobody took the slot meanwhile.
-                        let n = match next {
-                            Some(old) => db.exec(
-                                "UPDATE factor_throttle SET next_free_ms = $2 WHERE user_pk = $1 AND next_free_ms = $3",
-                                &[&pk, &next_free_ms, &old],
-                            )?,
-                            None => db.exec(
-                                "INSERT INTO factor_throttle (user_pk, next_free_ms) VALUES ($1, $2) ON CONFLICT (user_pk) DO NOTHING",
-                                &[&pk, &next_free_ms],
-                            )?,
-                        };
-                        if n == 1 {
-                            return Ok(Admission::Admitted { wait_ms });
-                        }
-                    }
-                    Slot::Refuse { retry_after_ms } => {
-                        return Ok(Admission::Throttled { retry_after_ms });
-                    }
-                }
-            }
-            Err(contended())
+            let admission = admit_step(db, user, now_ms, throttle)?;
+            crate::audit::with_row(db, audit, admission)
         })
     }
 
@@ -414,38 +472,11 @@ impl LockoutStore for PgStore {
         proof: &Proof<'_>,
         password_login: bool,
         now: i64,
+        audit: Record<'_, Settled>,
     ) -> Result<Settled> {
         self.write(Iso::ReadCommitted, |db| {
-            let pk = user_pk(db, user)?;
-            if let Some(until) = refuse_if_locked(db, pk, now)? {
-                return Ok(Settled::Locked { until });
-            }
-            let spent = match proof {
-                Proof::Nothing => 1,
-                // Only the user's own enabled device, and only above its watermark: of
-                // racing logins with the same step, exactly one changes the row.
-                Proof::Totp { serial, step, .. } => db.exec(
-                    "UPDATE mfa_devices SET watermark = $1
-                     WHERE serial = $2 AND user_pk = $3 AND enabled IS NOT NULL AND watermark < $1",
-                    &[step, serial, &pk],
-                )?,
-                Proof::Recovery { code_hash } => db.exec(
-                    "UPDATE recovery_codes SET used = $1 WHERE user_pk = $2 AND code_hash = $3 AND used IS NULL",
-                    &[&now, &pk, code_hash],
-                )?,
-            };
-            if spent == 0 {
-                return Ok(Settled::Spent(count_failure(db, pk, now)?));
-            }
-            if let Proof::Totp { serial, step, host } = proof {
-                crate::reconnect::record_step(db, &spent_online(user, serial, *step, host, now))?;
-            }
-            db.exec(
-                "WITH cleared AS (DELETE FROM login_failures WHERE user_pk = $1)
-                 UPDATE users SET password_last_used = $2 WHERE pk = $1 AND $3",
-                &[&pk, &now, &password_login],
-            )?;
-            Ok(Settled::Accepted)
+            let settled = settle_step(db, user, proof, password_login, now)?;
+            crate::audit::with_row(db, audit, settled)
         })
     }
 

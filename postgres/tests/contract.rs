@@ -4,10 +4,28 @@
 use pam_iam::store::contract::Fixture;
 
 fn pg_fixture() -> Option<Fixture> {
-    let (_, store) = pam_iam_postgres::testing::fresh_store()?;
+    let (url, store) = pam_iam_postgres::testing::fresh_store()?;
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .unwrap_or_default()
+        .to_string();
     Some(Fixture {
         store,
         keep: Box::new(()),
+        refuse_audit: Box::new(move |refuse| {
+            let sql = if refuse {
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+                   $$ BEGIN RAISE EXCEPTION 'the audit table refuses writes (test fault)'; END $$;
+                 CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events
+                   FOR EACH ROW EXECUTE FUNCTION refuse_audit();"
+            } else {
+                "DROP TRIGGER refuse_audit ON audit_events; DROP FUNCTION refuse_audit();"
+            };
+            let server = pam_iam_postgres::testing::shared().expect("the shared server");
+            server.psql(&db, sql).unwrap_or_else(|e| panic!("{e}"));
+        }),
     })
 }
 
@@ -215,7 +233,7 @@ fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     // The store's key: sealed.
     std::fs::write(&key_path, key).unwrap();
     let s = pam_iam_postgres::open(&opts).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 15);
+    assert_eq!(s.schema_version().unwrap(), 16);
     let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!(alice.seed.as_slice(), SEED);
     assert_eq!(

@@ -320,13 +320,16 @@ fn change_password(ctx: &Ctx, user: &str, old: &str, new: &str) -> Out {
         ));
     }
     if !credentials::verify_password(old.as_bytes(), &lp.password_hash) {
-        ctx.store.count_failure(user, ctx.now)?;
+        ctx.store.count_failure(user, ctx.now, None)?;
         return Err(CliError::new(
             "AccessDenied",
             format!("The current password of user {user} is incorrect"),
         ));
     }
-    match ctx.store.settle(user, &Proof::Nothing, false, ctx.now)? {
+    match ctx
+        .store
+        .settle(user, &Proof::Nothing, false, ctx.now, None)?
+    {
         Settled::Accepted => {}
         Settled::Locked { until } => return Err(locked(until)),
         Settled::Spent(_) => {

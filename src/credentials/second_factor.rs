@@ -24,6 +24,15 @@ use std::time::Duration;
 
 use super::lockout::LockState;
 use super::{recovery, totp};
+use crate::audit::Event as AuditEvent;
+
+/// The audit row of a store step's result, built inside the transaction that decides
+/// the result and written there, so a decision and its audit row commit together or
+/// not at all ("no answer without its audit row", and no spent code without it either).
+/// `None` from the closure: this result has no row (an admitted attempt decides
+/// nothing yet); `None` for the whole: the caller writes its row elsewhere (iam-sts,
+/// with the session it issues).
+pub type Record<'a, T> = Option<&'a dyn Fn(&T) -> Option<AuditEvent>>;
 
 /// The prompt for a TOTP or recovery code, the same at every caller (the contract
 /// fixes it).
@@ -159,33 +168,48 @@ pub trait FactorStore {
     type Error;
 
     /// One write transaction: if `user` is locked at `now_ms`, count the attempt as a
-    /// failure and answer `Locked`; else take a slot under `throttle`.
+    /// failure and answer `Locked`; else take a slot under `throttle`. The row `audit`
+    /// makes of the answer is written in the same transaction.
     ///
     /// # Errors
-    /// The store failed; nothing changed.
-    fn admit(&self, user: &str, now_ms: i64, throttle: &Throttle)
-    -> Result<Admission, Self::Error>;
+    /// The store failed; nothing changed (and no row was written).
+    fn admit(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &Throttle,
+        audit: Record<'_, Admission>,
+    ) -> Result<Admission, Self::Error>;
 
     /// Count one failure under the lockout rule ([`LockState::after_failure`]); the
-    /// state after.
+    /// state after. The row `audit` makes of that state is written in the same
+    /// transaction.
     ///
     /// # Errors
-    /// The store failed; nothing changed.
-    fn count_failure(&self, user: &str, now: i64) -> Result<LockState, Self::Error>;
+    /// The store failed; nothing changed (and no row was written).
+    fn count_failure(
+        &self,
+        user: &str,
+        now: i64,
+        audit: Record<'_, LockState>,
+    ) -> Result<LockState, Self::Error>;
 
     /// One write transaction (`BEGIN IMMEDIATE`): if `user` is locked at `now`, count a
     /// failure and answer `Locked`; else spend `proof` (or count a failure and answer
     /// `Spent` when it is already spent), clear the failures and, for a login with a
-    /// password, note the password's last use.
+    /// password, note the password's last use; and write the row `audit` makes of the
+    /// answer. All of it commits together: a row that cannot be written leaves the proof
+    /// unspent (the same code is accepted again).
     ///
     /// # Errors
-    /// The store failed; nothing changed.
+    /// The store failed; nothing changed (and no row was written).
     fn settle(
         &self,
         user: &str,
         proof: &Proof<'_>,
         password_login: bool,
         now: i64,
+        audit: Record<'_, Settled>,
     ) -> Result<Settled, Self::Error>;
 }
 
@@ -247,6 +271,10 @@ pub struct Attempt<'a> {
     /// The host the attempt is made on (its name in `host/NAME`): an accepted step is
     /// recorded as spent there.
     pub host: &'a str,
+    /// The audit row of each outcome, written by the store in the transaction that
+    /// decides it (`None`: the caller audits elsewhere, as iam-sts does with the
+    /// session it issues).
+    pub record: Option<&'a dyn Fn(&Outcome) -> AuditEvent>,
 }
 
 /// How a check went. Every failure but `Throttled` was counted toward lockout.
@@ -314,15 +342,16 @@ fn check<S: FactorStore + ?Sized>(
     pacing: &dyn Pacing,
     a: &Attempt<'_>,
 ) -> Result<Outcome, S::Error> {
-    match store.admit(a.user, pacing.now_ms(), &Throttle::DEFAULT)? {
-        Admission::Locked { until } => return Ok(Outcome::Locked { until }),
-        Admission::Throttled { retry_after_ms } => {
-            return Ok(Outcome::Throttled { retry_after_ms });
-        }
-        Admission::Admitted { wait_ms } if wait_ms > 0 => {
+    let row = |o: Outcome| a.record.map(|r| r(&o));
+    let admitted = |adm: &Admission| admission_outcome(*adm).and_then(row);
+    let admission = store.admit(a.user, pacing.now_ms(), &Throttle::DEFAULT, Some(&admitted))?;
+    if let Some(decided) = admission_outcome(admission) {
+        return Ok(decided);
+    }
+    if let Admission::Admitted { wait_ms } = admission {
+        if wait_ms > 0 {
             pacing.sleep(Duration::from_millis(wait_ms.unsigned_abs()));
         }
-        Admission::Admitted { .. } => {}
     }
     let now = pacing.now_ms().div_euclid(1000);
     let answer = a.answer.trim();
@@ -341,19 +370,35 @@ fn check<S: FactorStore + ?Sized>(
                 },
                 Outcome::Totp,
             ),
-            None => return failed(store, a.user, now, Outcome::Wrong),
+            None => return failed(store, a, now, Outcome::Wrong),
         }
     } else if recovery::looks_like_code(answer) {
         hash = recovery::hash(answer);
         (Proof::Recovery { code_hash: &hash }, Outcome::Recovery)
     } else {
-        return failed(store, a.user, now, Outcome::Wrong);
+        return failed(store, a, now, Outcome::Wrong);
     };
-    Ok(match store.settle(a.user, &proof, a.password_login, now)? {
+    let settled_row = |s: &Settled| row(settled_outcome(*s, found, now));
+    let settled = store.settle(a.user, &proof, a.password_login, now, Some(&settled_row))?;
+    Ok(settled_outcome(settled, found, now))
+}
+
+/// The outcome an admission decides (`None`: admitted, the code is checked next).
+fn admission_outcome(adm: Admission) -> Option<Outcome> {
+    match adm {
+        Admission::Locked { until } => Some(Outcome::Locked { until }),
+        Admission::Throttled { retry_after_ms } => Some(Outcome::Throttled { retry_after_ms }),
+        Admission::Admitted { .. } => None,
+    }
+}
+
+/// The outcome of a settle of the proof `found` stood for.
+fn settled_outcome(s: Settled, found: Outcome, now: i64) -> Outcome {
+    match s {
         Settled::Accepted => found,
         Settled::Locked { until } => Outcome::Locked { until },
         Settled::Spent(state) => after_failure(state, now, spent_as(found)),
-    })
+    }
 }
 
 fn spent_as(found: Outcome) -> Outcome {
@@ -364,15 +409,16 @@ fn spent_as(found: Outcome) -> Outcome {
     }
 }
 
-/// Count the failure; report `Locked` when the user is locked after it, so a wrong code
-/// and a right one look the same once the lock is in place.
+/// Count the failure (with its audit row); report `Locked` when the user is locked
+/// after it, so a wrong code and a right one look the same once the lock is in place.
 fn failed<S: FactorStore + ?Sized>(
     store: &S,
-    user: &str,
+    a: &Attempt<'_>,
     now: i64,
     outcome: Outcome,
 ) -> Result<Outcome, S::Error> {
-    let state = store.count_failure(user, now)?;
+    let row = |st: &LockState| a.record.map(|r| r(&after_failure(*st, now, outcome)));
+    let state = store.count_failure(a.user, now, Some(&row))?;
     Ok(after_failure(state, now, outcome))
 }
 
@@ -405,6 +451,8 @@ pub(crate) mod memory {
         pub recovery: RefCell<HashMap<String, Vec<String>>>,
         pub password_used: RefCell<HashMap<String, i64>>,
         pub admissions: Cell<u32>,
+        /// The audit rows the steps wrote.
+        pub audit: RefCell<Vec<AuditEvent>>,
     }
 
     impl MemoryFactors {
@@ -429,6 +477,12 @@ pub(crate) mod memory {
                 .or_default()
                 .push(recovery::hash(code));
         }
+        fn write<T>(&self, audit: Record<'_, T>, out: T) -> T {
+            if let Some(row) = audit.and_then(|f| f(&out)) {
+                self.audit.borrow_mut().push(row);
+            }
+            out
+        }
         fn fail(&self, user: &str, now: i64) -> LockState {
             let next = self
                 .lock(user)
@@ -440,17 +494,50 @@ pub(crate) mod memory {
 
     impl FactorStore for MemoryFactors {
         type Error = Infallible;
-        fn admit(&self, user: &str, now_ms: i64, t: &Throttle) -> Result<Admission, Infallible> {
+        fn admit(
+            &self,
+            user: &str,
+            now_ms: i64,
+            t: &Throttle,
+            audit: Record<'_, Admission>,
+        ) -> Result<Admission, Infallible> {
+            let out = self.admit_step(user, now_ms, t);
+            Ok(self.write(audit, out))
+        }
+        fn count_failure(
+            &self,
+            user: &str,
+            now: i64,
+            audit: Record<'_, LockState>,
+        ) -> Result<LockState, Infallible> {
+            let out = self.fail(user, now);
+            Ok(self.write(audit, out))
+        }
+        fn settle(
+            &self,
+            user: &str,
+            proof: &Proof<'_>,
+            password_login: bool,
+            now: i64,
+            audit: Record<'_, Settled>,
+        ) -> Result<Settled, Infallible> {
+            let out = self.settle_step(user, proof, password_login, now);
+            Ok(self.write(audit, out))
+        }
+    }
+
+    impl MemoryFactors {
+        fn admit_step(&self, user: &str, now_ms: i64, t: &Throttle) -> Admission {
             self.admissions.set(self.admissions.get() + 1);
             let now = now_ms.div_euclid(1000);
             if self.lock(user).is_locked(now) {
                 let st = self.fail(user, now);
-                return Ok(Admission::Locked {
+                return Admission::Locked {
                     until: st.locked_until.unwrap_or(now),
-                });
+                };
             }
             let next = self.slots.borrow().get(user).copied();
-            Ok(match t.slot(next, now_ms) {
+            match t.slot(next, now_ms) {
                 Slot::Take {
                     wait_ms,
                     next_free_ms,
@@ -461,23 +548,20 @@ pub(crate) mod memory {
                     Admission::Admitted { wait_ms }
                 }
                 Slot::Refuse { retry_after_ms } => Admission::Throttled { retry_after_ms },
-            })
+            }
         }
-        fn count_failure(&self, user: &str, now: i64) -> Result<LockState, Infallible> {
-            Ok(self.fail(user, now))
-        }
-        fn settle(
+        fn settle_step(
             &self,
             user: &str,
             proof: &Proof<'_>,
             password_login: bool,
             now: i64,
-        ) -> Result<Settled, Infallible> {
+        ) -> Settled {
             if self.lock(user).is_locked(now) {
                 let st = self.fail(user, now);
-                return Ok(Settled::Locked {
+                return Settled::Locked {
                     until: st.locked_until.unwrap_or(now),
-                });
+                };
             }
             let spent = match proof {
                 Proof::Nothing => true,
@@ -499,7 +583,7 @@ pub(crate) mod memory {
                 }
             };
             if !spent {
-                return Ok(Settled::Spent(self.fail(user, now)));
+                return Settled::Spent(self.fail(user, now));
             }
             self.locks.borrow_mut().remove(user);
             if password_login {
@@ -507,7 +591,7 @@ pub(crate) mod memory {
                     .borrow_mut()
                     .insert(user.to_string(), now);
             }
-            Ok(Settled::Accepted)
+            Settled::Accepted
         }
     }
 

@@ -347,7 +347,7 @@ fn merge_failure(tx: &dyn Store, user: &str, time: i64) -> store::Result<()> {
         return Ok(());
     };
     let at = state.last_failure.map_or(time, |t| t.max(time));
-    tx.record_failure(user, at).map(|_| ())
+    tx.record_failure(user, at, None).map(|_| ())
 }
 
 #[cfg(test)]

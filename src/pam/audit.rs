@@ -63,20 +63,26 @@ pub fn report<H: PamHandler>(h: &mut H, backend: Option<&Backend>, rec: &Event) 
             true
         }
         Err(e) => {
-            let mut unaudited = rec.clone();
-            if rec.decision == Decision::Allow {
-                unaudited.decision = Decision::Deny;
-                unaudited.reason = format!(
-                    "cannot write the audit trail, so not allowing ({}): {e}",
-                    rec.reason
-                );
-            } else {
-                unaudited.reason = format!("{}; not in the audit trail: {e}", rec.reason);
-            }
-            h.syslog(Priority::Err, &line(&unaudited));
+            report_unwritten(h, rec, &e);
             false
         }
     }
+}
+
+/// The one syslog line of a decision whose audit row could not be written (`rec`):
+/// an Allow reads as the denial it became, and says why.
+pub fn report_unwritten<H: PamHandler>(h: &mut H, rec: &Event, e: &dyn std::fmt::Display) {
+    let mut unaudited = rec.clone();
+    if rec.decision == Decision::Allow {
+        unaudited.decision = Decision::Deny;
+        unaudited.reason = format!(
+            "cannot write the audit trail, so not allowing ({}): {e}",
+            rec.reason
+        );
+    } else {
+        unaudited.reason = format!("{}; not in the audit trail: {e}", rec.reason);
+    }
+    h.syslog(Priority::Err, &line(&unaudited));
 }
 
 /// Report a store failure: one syslog line; the store's audit table too, unless the

@@ -3,7 +3,8 @@
 //!
 //! Read top to bottom: who is it → ask → verify the password → the second factor
 //! (`credentials::second_factor`, shared with iam-sts and sudo) → settle the success in
-//! one store transaction that re-checks the lock → hand facts to `account`.
+//! one store transaction that re-checks the lock and writes the audit row → hand facts
+//! to `account`.
 
 use zeroize::Zeroizing;
 
@@ -56,6 +57,13 @@ pub fn authenticate<H: PamHandler>(
         Ok(a) => a,
         Err(code) => return code,
     };
+    // The key sealing the facts for `account`, read before the answers are settled: an
+    // Allow committed with its audit row is then always handed over (only pam_putenv
+    // can fail after it).
+    let key = match user.as_ref().map(|_| backend.auth_mac_key()).transpose() {
+        Ok(k) => k,
+        Err(e) => return store_error(h, backend, &items, now, &e),
+    };
     let presented = Presented {
         password: answers.password.as_ref().map(|p| p.as_str()),
         code: answers.code.as_ref().map(|c| c.as_str()),
@@ -67,6 +75,8 @@ pub fn authenticate<H: PamHandler>(
         window: opts.window,
         host: &host,
     };
+    // The decision's audit row, written by the store with the decision.
+    let record = |d: Decision, reason: &str| items.record(now, "authenticate", d, reason);
     let verdict = match verify::verify(
         backend.store(),
         crypto,
@@ -74,6 +84,7 @@ pub fn authenticate<H: PamHandler>(
         user.as_ref(),
         &presented,
         now,
+        &record,
     ) {
         Ok(v) => v,
         Err(e) => return store_error(h, backend, &items, now, &e),
@@ -89,34 +100,39 @@ pub fn authenticate<H: PamHandler>(
             return PamCode::UserUnknown;
         }
         Verdict::Denied { reason, uncounted } => {
+            // Written with the counted failure, unless that failed: then tried alone.
+            let unwritten = uncounted.is_some();
             if let Some(why) = uncounted {
                 h.syslog(Priority::Err, &why);
             }
-            return refuse(h, opts, Some(backend), &items, now, &reason);
+            let target = unwritten.then_some(backend);
+            return refuse(h, opts, target, &items, now, &reason);
+        }
+        Verdict::Unrecorded { reason, error } => {
+            // Nothing was spent or recorded: one line saying deny and why.
+            audit::report_unwritten(h, &record(Decision::Allow, reason), &error);
+            return PamCode::SystemErr;
         }
         Verdict::Allowed { reason, mfa } => (reason, mfa),
     };
 
-    if let Err(e) = hand_over(
-        h,
-        backend,
-        &items,
-        AuthFacts {
-            auth_time: now,
-            mfa,
-            offline: false,
-            expiry: None,
-        },
-    ) {
+    let facts = AuthFacts {
+        auth_time: now,
+        mfa,
+        offline: false,
+        expiry: None,
+    };
+    let handed = match &key {
+        Some(k) => hand_over(h, k, &items, facts),
+        None => Err(BackendError::Internal(
+            "an allowed login without a user".into(),
+        )),
+    };
+    if let Err(e) = handed {
         return store_error(h, backend, &items, now, &e);
     }
-    if !audit::report(
-        h,
-        Some(backend),
-        &items.record(now, "authenticate", Decision::Allow, reason),
-    ) {
-        return PamCode::SystemErr;
-    }
+    // Already in the store's audit trail (with the settle): the syslog line.
+    audit::report(h, None, &record(Decision::Allow, reason));
     PamCode::Success
 }
 
@@ -220,20 +236,20 @@ fn get_password<H: PamHandler>(h: &mut H, opts: &Options) -> Result<Secret, PamC
     Ok(pw)
 }
 
-/// Seal this login's facts into the PAM environment for `account`.
+/// Seal this login's facts with `key` ([`Backend::auth_mac_key`]) into the PAM
+/// environment for `account`.
 fn hand_over<H: PamHandler>(
     h: &mut H,
-    backend: &Backend,
+    key: &[u8],
     items: &LoginItems,
     facts: AuthFacts,
 ) -> Result<(), BackendError> {
-    let key = backend.auth_mac_key()?;
     let binding = Binding {
         user: &items.user,
         service: items.service.as_deref().unwrap_or(""),
         rhost: items.rhost.as_deref().unwrap_or(""),
     };
-    let sealed = authfacts::seal(&key, &binding, facts)
+    let sealed = authfacts::seal(key, &binding, facts)
         .ok_or_else(|| BackendError::Internal("empty authentication key".into()))?;
     h.putenv(authfacts::ENV_NAME, Some(&sealed))
         .map_err(|c| BackendError::Internal(format!("pam_putenv: {}", c.name())))
@@ -357,7 +373,10 @@ pub fn authenticate_via_agent<H: PamHandler>(
                 offline,
                 expiry,
             };
-            if let Err(e) = hand_over(h, backend, &items, facts) {
+            if let Err(e) = backend
+                .auth_mac_key()
+                .and_then(|key| hand_over(h, &key, &items, facts))
+            {
                 return store_error(h, backend, &items, now, &e);
             }
             let how = if offline { "offline: " } else { "iamd: " };

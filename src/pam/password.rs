@@ -80,15 +80,18 @@ pub fn chauthtok<H: PamHandler>(
             Err(c) => return c,
         };
         if !crypto.verify_password(&phc, &old) {
-            let _ = backend.store().count_failure(&user.name, now);
+            // The failure and its audit row in one transaction; if that fails, the row
+            // is tried on its own.
+            let rec = items.record(now, "chauthtok", Decision::Deny, "wrong current password");
+            let row = |_: &crate::credentials::LockState| Some(rec.clone());
+            let counted = backend
+                .store()
+                .count_failure(&user.name, now, Some(&row))
+                .is_ok();
             if opts.fail_delay_usec > 0 {
                 h.fail_delay(opts.fail_delay_usec);
             }
-            audit::report(
-                h,
-                Some(backend),
-                &items.record(now, "chauthtok", Decision::Deny, "wrong current password"),
-            );
+            audit::report(h, (!counted).then_some(backend), &rec);
             return PamCode::AuthtokRecoveryErr;
         }
         // The right current password is a successful authentication: settled as a login
@@ -96,7 +99,7 @@ pub fn chauthtok<H: PamHandler>(
         // user while this one waited at the prompt).
         match backend
             .store()
-            .settle(&user.name, &Proof::Nothing, false, now)
+            .settle(&user.name, &Proof::Nothing, false, now, None)
             .map_err(BackendError::from)
         {
             Ok(Settled::Accepted) => {}

@@ -3,6 +3,7 @@
 //! steps and only has to make `atomically` all-or-nothing.
 
 use super::*;
+use crate::credentials::second_factor::Record;
 
 /// Records an issued role session, its `--policy` session policy and its audit event in
 /// one transaction: no session exists without its limiting policy or its audit row,
@@ -121,12 +122,18 @@ impl crate::credentials::second_factor::FactorStore for dyn Store + '_ {
         user: &str,
         now_ms: i64,
         throttle: &crate::credentials::second_factor::Throttle,
+        audit: Record<'_, crate::credentials::second_factor::Admission>,
     ) -> Result<crate::credentials::second_factor::Admission> {
-        self.admit_attempt(user, now_ms, throttle)
+        self.admit_attempt(user, now_ms, throttle, audit)
     }
 
-    fn count_failure(&self, user: &str, now: i64) -> Result<LockState> {
-        self.record_failure(user, now)
+    fn count_failure(
+        &self,
+        user: &str,
+        now: i64,
+        audit: Record<'_, LockState>,
+    ) -> Result<LockState> {
+        self.record_failure(user, now, audit)
     }
 
     fn settle(
@@ -135,8 +142,9 @@ impl crate::credentials::second_factor::FactorStore for dyn Store + '_ {
         proof: &crate::credentials::second_factor::Proof<'_>,
         password_login: bool,
         now: i64,
+        audit: Record<'_, crate::credentials::second_factor::Settled>,
     ) -> Result<crate::credentials::second_factor::Settled> {
-        self.settle_success(user, proof, password_login, now)
+        self.settle_success(user, proof, password_login, now, audit)
     }
 }
 

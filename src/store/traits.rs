@@ -5,7 +5,7 @@
 //! seconds passed in by the caller.
 
 use super::*;
-use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
+use crate::credentials::second_factor::{Admission, Proof, Record, Settled, Throttle};
 
 /// The account itself: its id, schema version, hashing parameters, summary counts and the stored credential report.
 pub trait AccountStore {
@@ -99,22 +99,36 @@ pub trait LockoutStore {
     fn get_lockout_settings(&self) -> Result<LockoutSettings>;
     /// Change lockout settings.
     fn put_lockout_settings(&self, s: &LockoutSettings) -> Result<()>;
-    /// Count one failed login and lock per the settings, atomically.
-    fn record_failure(&self, user: &str, now: i64) -> Result<LockState>;
+    /// Count one failed login and lock per the settings, atomically, with the audit row
+    /// `audit` makes of the state after (in the same transaction).
+    fn record_failure(
+        &self,
+        user: &str,
+        now: i64,
+        audit: Record<'_, LockState>,
+    ) -> Result<LockState>;
     /// Admit one second-factor attempt (see `credentials::second_factor::FactorStore`):
     /// refuse and count it when the user is locked, else take a slot of the per-user
-    /// rate limit, atomically.
-    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission>;
+    /// rate limit, atomically, with the audit row `audit` makes of the answer.
+    fn admit_attempt(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &Throttle,
+        audit: Record<'_, Admission>,
+    ) -> Result<Admission>;
     /// A successful authentication, atomically (`BEGIN IMMEDIATE`): refused and counted
     /// when the user is locked at `now`; else spend `proof` (refused and counted when it
     /// is already spent), clear failures and, for a password login, note
-    /// `PasswordLastUsed`.
+    /// `PasswordLastUsed`; and the audit row `audit` makes of the answer. One
+    /// transaction: a row that cannot be written leaves the proof unspent.
     fn settle_success(
         &self,
         user: &str,
         proof: &Proof<'_>,
         password_login: bool,
         now: i64,
+        audit: Record<'_, Settled>,
     ) -> Result<Settled>;
     /// Clear failures and any lock (`iam unlock-user`).
     fn unlock_user(&self, user: &str) -> Result<()>;
@@ -480,6 +494,14 @@ pub trait HostStore {
     /// refer to replicated ones, such as access keys or login profiles).
     fn import_replica(&self, r: &super::replica::Replica) -> Result<()> {
         let _ = r;
+        Err(no_fleet())
+    }
+    /// In a host's replica: the MFA device `user` has enabled at the server (from the
+    /// replica-only `replica_mfa_devices`, migration 16), which the agent's offline
+    /// rules compare with the material they hold. `None` on a server's own store, where
+    /// that table stays empty.
+    fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
+        let _ = user;
         Err(no_fleet())
     }
 }

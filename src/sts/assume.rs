@@ -588,6 +588,9 @@ pub fn verify_mfa(
         window: totp::LOGIN_WINDOW,
         password_login: false,
         host: &host,
+        // An allowed session is audited with the session it issues, a refusal by
+        // assume_role's caller.
+        record: None,
     };
     // The check writes the store: let it finish before a signal ends the program.
     let outcome = {

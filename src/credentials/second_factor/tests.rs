@@ -18,6 +18,7 @@ fn attempt(answer: &str) -> Attempt<'_> {
         window: totp::LOGIN_WINDOW,
         password_login: false,
         host: "web-01",
+        record: None,
     }
 }
 
@@ -210,7 +211,8 @@ fn a_lock_reached_while_waiting_wins_over_a_right_code() {
     let clock = FakeClock::at(T0);
     let good = code(SEED, T0);
     for _ in 0..3 {
-        s.count_failure("alice", T0).unwrap_or_else(|e| match e {});
+        s.count_failure("alice", T0, None)
+            .unwrap_or_else(|e| match e {});
     }
     let got = s
         .settle(
@@ -222,6 +224,7 @@ fn a_lock_reached_while_waiting_wins_over_a_right_code() {
             },
             true,
             T0,
+            None,
         )
         .unwrap_or_else(|e| match e {});
     assert!(matches!(got, Settled::Locked { .. }), "{got:?}");
@@ -276,4 +279,67 @@ fn a_patient_user_waits_instead_of_being_refused() {
         clock.slept.borrow().as_slice(),
         [Duration::from_millis(400)]
     );
+}
+
+#[test]
+fn every_outcome_writes_its_one_audit_row_in_the_step_that_decides_it() {
+    let row = |o: &Outcome| AuditEvent {
+        time: T0,
+        user: "alice".into(),
+        service: "test".into(),
+        rhost: None,
+        tty: None,
+        action: "authenticate".into(),
+        decision: if o.accepted() {
+            crate::audit::Decision::Allow
+        } else {
+            crate::audit::Decision::Deny
+        },
+        reason: o.reason(),
+    };
+    let recorded = |s: &MemoryFactors, clock: &FakeClock, answer: &str| -> Outcome {
+        let before = s.audit.borrow().len();
+        let a = Attempt {
+            record: Some(&row),
+            ..attempt(answer)
+        };
+        let o = verify(s, clock, &a).unwrap_or_else(|e| match e {});
+        let rows = s.audit.borrow();
+        assert_eq!(rows.len(), before + 1, "one row for {o:?}");
+        assert_eq!(rows[before].reason, o.reason());
+        o
+    };
+    let s = MemoryFactors::with_lockout(0, 60);
+    let clock = FakeClock::at(T0);
+    let good = code(SEED, T0);
+    assert_eq!(recorded(&s, &clock, "000000"), Outcome::Wrong);
+    assert_eq!(recorded(&s, &clock, "not a code"), Outcome::Wrong);
+    clock.advance_ms(1000);
+    assert_eq!(recorded(&s, &clock, &good), Outcome::Totp);
+    clock.advance_ms(1000);
+    assert_eq!(recorded(&s, &clock, &good), Outcome::Replayed);
+    // Attempts at one instant from parallel processes: the third is throttled.
+    let outcomes: Vec<Outcome> = (0..3)
+        .map(|_| recorded(&s, &FakeClock::at(T0 + 2), "000000"))
+        .collect();
+    assert!(
+        matches!(outcomes[2], Outcome::Throttled { .. }),
+        "{outcomes:?}"
+    );
+    // Locked by this failure, then refused at admission.
+    let s = MemoryFactors::with_lockout(1, 900);
+    let clock = FakeClock::at(T0);
+    assert!(matches!(
+        recorded(&s, &clock, "000000"),
+        Outcome::Locked { .. }
+    ));
+    clock.advance_ms(1000);
+    assert!(matches!(
+        recorded(&s, &clock, &good),
+        Outcome::Locked { .. }
+    ));
+    // A caller that audits elsewhere (iam-sts) leaves no row.
+    let s = MemoryFactors::default();
+    assert_eq!(run(&s, &FakeClock::at(T0), &good), Outcome::Totp);
+    assert!(s.audit.borrow().is_empty());
 }

@@ -378,3 +378,54 @@ fn an_allow_that_cannot_be_audited_is_one_deny_line() {
         pam.log
     );
 }
+
+#[test]
+fn an_allow_that_cannot_be_audited_spends_nothing_so_the_same_code_works_again() {
+    let w = World::new();
+    w.temp.sql(
+        "CREATE TRIGGER full BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    let code = code_at(NOW);
+    let (rc, pam) = w.auth("alice", &["alice-pw", &code], NOW);
+    assert_eq!(rc, PamCode::SystemErr);
+    assert_eq!(pam.log.len(), 1, "{:?}", pam.log);
+    assert!(
+        pam.log[0].starts_with("authenticate deny user=\"alice\"")
+            && pam.log[0].contains(
+                "cannot write the audit trail, so not allowing (password + verification code)"
+            ),
+        "{:?}",
+        pam.log
+    );
+    assert!(!pam.env.contains_key(authfacts::ENV_NAME));
+    assert_eq!(w.watermark("alice"), -1, "the code is not spent");
+    assert_eq!(w.password_last_used("alice"), None);
+    // The same answers once the trail can be written again: one allow, one row.
+    w.temp.sql("DROP TRIGGER full");
+    let (rc, _) = w.auth("alice", &["alice-pw", &code], NOW);
+    assert_eq!(rc, PamCode::Success);
+    let rows = w.store().list_audit(&AuditFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].decision, rows[0].reason.as_str()),
+        (Decision::Allow, "password + verification code")
+    );
+}
+
+#[test]
+fn a_wrong_password_is_counted_with_its_audit_row_or_not_at_all() {
+    let w = World::new();
+    w.temp.sql(
+        "CREATE TRIGGER full BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    let (rc, pam) = w.auth("bob", &["nope"], NOW);
+    assert_eq!(rc, PamCode::AuthErr);
+    assert_eq!(w.failures("bob"), 0, "{:?}", pam.log);
+    w.temp.sql("DROP TRIGGER full");
+    let (rc, _) = w.auth("bob", &["nope"], NOW);
+    assert_eq!(rc, PamCode::AuthErr);
+    assert_eq!(w.failures("bob"), 1);
+    let rows = w.store().list_audit(&AuditFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].reason, "wrong password");
+}

@@ -198,7 +198,7 @@ impl Crypto for FakeCrypto {
     fn verify_password(&self, phc: &str, password: &str) -> bool {
         if let Some(user) = self.locked_by_others.borrow().as_deref() {
             for _ in 0..LOCK_AFTER {
-                self.others.record_failure(user, NOW).unwrap();
+                self.others.record_failure(user, NOW, None).unwrap();
             }
         }
         credentials::verify_password(password.as_bytes(), phc)

@@ -75,8 +75,8 @@ pub fn password_history_and_lockout(s: &dyn Store) {
         lockout_duration_seconds: 60,
     })
     .unwrap();
-    assert!(!s.record_failure("alice", 100).unwrap().is_locked(100));
-    let st = s.record_failure("alice", 101).unwrap();
+    assert!(!s.record_failure("alice", 100, None).unwrap().is_locked(100));
+    let st = s.record_failure("alice", 101, None).unwrap();
     assert_eq!(st.locked_until, Some(161));
     assert!(s.auth_info("alice").unwrap().unwrap().lock.is_locked(120));
     s.unlock_user("alice").unwrap();
@@ -102,7 +102,7 @@ pub fn mfa_watermark_and_recovery_codes(s: &dyn Store) {
         host: "web-01",
     };
     let rc = |code_hash| Proof::Recovery { code_hash };
-    let settle = |p: &Proof<'_>| s.settle_success("alice", p, false, 3).unwrap();
+    let settle = |p: &Proof<'_>| s.settle_success("alice", p, false, 3, None).unwrap();
     let spent = |n| {
         Settled::Spent(LockState {
             failed_attempts: n,
@@ -121,7 +121,7 @@ pub fn mfa_watermark_and_recovery_codes(s: &dyn Store) {
     // Another user's device is not this user's proof.
     user(s, "bob");
     assert_eq!(
-        s.settle_success("bob", &totp(99), false, 3).unwrap(),
+        s.settle_success("bob", &totp(99), false, 3, None).unwrap(),
         Settled::Spent(LockState {
             failed_attempts: 1,
             last_failure: Some(3),
@@ -371,18 +371,18 @@ pub fn a_locked_user_is_refused_and_counted_at_admission_and_at_success(s: &dyn 
     .unwrap();
     let t = Throttle::DEFAULT;
     assert_eq!(
-        s.admit_attempt("alice", 100_000, &t).unwrap(),
+        s.admit_attempt("alice", 100_000, &t, None).unwrap(),
         Admission::Admitted { wait_ms: 0 }
     );
-    s.record_failure("alice", 100).unwrap();
-    s.record_failure("alice", 100).unwrap();
+    s.record_failure("alice", 100, None).unwrap();
+    s.record_failure("alice", 100, None).unwrap();
     // Each refusal while locked counts and extends the lock (the one lockout rule).
     assert_eq!(
-        s.admit_attempt("alice", 110_000, &t).unwrap(),
+        s.admit_attempt("alice", 110_000, &t, None).unwrap(),
         Admission::Locked { until: 170 }
     );
     assert_eq!(
-        s.settle_success("alice", &Proof::Nothing, true, 120)
+        s.settle_success("alice", &Proof::Nothing, true, 120, None)
             .unwrap(),
         Settled::Locked { until: 180 }
     );
@@ -391,18 +391,18 @@ pub fn a_locked_user_is_refused_and_counted_at_admission_and_at_success(s: &dyn 
     assert_eq!(s.get_user("alice").unwrap().password_last_used, None);
     // After the lock: admitted again, and a success clears the count.
     assert_eq!(
-        s.admit_attempt("alice", 181_000, &t).unwrap(),
+        s.admit_attempt("alice", 181_000, &t, None).unwrap(),
         Admission::Admitted { wait_ms: 0 }
     );
     assert_eq!(
-        s.settle_success("alice", &Proof::Nothing, true, 181)
+        s.settle_success("alice", &Proof::Nothing, true, 181, None)
             .unwrap(),
         Settled::Accepted
     );
     assert_eq!(s.lock_state("alice").unwrap(), LockState::default());
     // The throttle slot survives the success (it is not part of the lockout state).
     assert_eq!(
-        s.admit_attempt("alice", 181_100, &t).unwrap(),
+        s.admit_attempt("alice", 181_100, &t, None).unwrap(),
         Admission::Admitted { wait_ms: 400 }
     );
 }

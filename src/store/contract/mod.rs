@@ -9,10 +9,12 @@
 use super::*;
 use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 
+mod audit_tx;
 mod fleet;
 mod identity;
 mod reconnect;
 mod sessions;
+pub use audit_tx::*;
 pub use fleet::*;
 pub use identity::*;
 pub use reconnect::*;
@@ -27,6 +29,11 @@ pub struct Fixture {
     /// Dropped after the store: removes what the store lived in.
     #[allow(dead_code)]
     pub keep: Box<dyn std::any::Any>,
+    /// A fault in the database itself: from `refuse_audit(true)` on, every insert into
+    /// the audit table fails there (a trigger raising an error, as a table that cannot
+    /// be written fails), until `refuse_audit(false)`. For the cases proving that a
+    /// decision and its audit row commit together.
+    pub refuse_audit: Box<dyn Fn(bool)>,
 }
 
 /// What a factory returns: a [`Fixture`], or `Option<Fixture>` for a backend that may be
@@ -92,8 +99,23 @@ macro_rules! store_contract_suite {
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay,
-            a_login_moves_no_store_version
+            a_login_moves_no_store_version,
+            replica_carries_enabled_mfa_devices_without_seeds
         );
+        $crate::store_contract_suite!(@fixture_cases $make;
+            a_settle_whose_audit_row_fails_spends_nothing_and_a_settle_that_commits_leaves_one_row,
+            a_failure_whose_audit_row_fails_counts_nothing
+        );
+    };
+    (@fixture_cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                if let Some(fixture) = $crate::store::contract::IntoFixture::into_fixture($make()) {
+                    $crate::store::contract::$case(&fixture);
+                }
+            }
+        )*
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
         $(

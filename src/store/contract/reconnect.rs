@@ -130,12 +130,12 @@ pub fn an_accepted_code_is_recorded_as_spent_by_the_settle(s: &dyn Store) {
         host,
     };
     assert_eq!(
-        s.settle_success("alice", &totp(STEP, "web-02"), true, NOW)
+        s.settle_success("alice", &totp(STEP, "web-02"), true, NOW, None)
             .unwrap(),
         Settled::Accepted
     );
     assert!(matches!(
-        s.settle_success("alice", &totp(STEP, "web-03"), true, NOW)
+        s.settle_success("alice", &totp(STEP, "web-03"), true, NOW, None)
             .unwrap(),
         Settled::Spent(_)
     ));
@@ -198,6 +198,7 @@ pub fn a_journal_merges_once_in_order_and_reveals_a_replay(s: &dyn Store) {
         },
         true,
         NOW - 200,
+        None,
     )
     .unwrap();
     let first = batch(vec![

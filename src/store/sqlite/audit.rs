@@ -2,16 +2,38 @@
 
 use super::*;
 
+/// Append one event in the open transaction (a login's row goes with the step that
+/// decides it).
+pub(super) fn insert_event(tx: &Connection, e: &AuditEvent) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        e.time,
+        e.user,
+        e.service,
+        e.rhost,
+        e.tty,
+        e.action,
+        e.decision.as_str(),
+        e.reason
+    ])?;
+    Ok(())
+}
+
+/// Writes the row `audit` makes of a step's answer in the step's transaction; the
+/// answer.
+pub(super) fn with_row<T>(tx: &Connection, audit: Record<'_, T>, out: T) -> Result<T> {
+    if let Some(row) = audit.and_then(|f| f(&out)) {
+        insert_event(tx, &row)?;
+    }
+    Ok(out)
+}
+
 impl AuditStore for SqliteStore {
     fn append_audit(&self, e: &AuditEvent) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO audit_events (time, user, service, rhost, tty, action, decision, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![e.time, e.user, e.service, e.rhost, e.tty, e.action, e.decision.as_str(), e.reason],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| insert_event(tx, e))
     }
 
     fn append_audit_batch(&self, events: &[AuditEvent], uses: &[KeyUse]) -> Result<()> {

@@ -208,6 +208,76 @@ impl LoginProfileStore for SqliteStore {
     }
 }
 
+/// The admission of a second-factor attempt, in the caller's transaction.
+fn admit_step(tx: &Connection, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission> {
+    let pk = user_pk(tx, user)?;
+    if let Some(until) = refuse_if_locked(tx, pk, now_ms.div_euclid(1000))? {
+        return Ok(Admission::Locked { until });
+    }
+    let next: Option<i64> = tx
+        .query_row(
+            "SELECT next_free_ms FROM factor_throttle WHERE user_pk = ?1",
+            [pk],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match throttle.slot(next, now_ms) {
+        Slot::Take {
+            wait_ms,
+            next_free_ms,
+        } => {
+            tx.execute(
+                "INSERT INTO factor_throttle (user_pk, next_free_ms) VALUES (?1, ?2)
+                 ON CONFLICT DO UPDATE SET next_free_ms = excluded.next_free_ms",
+                params![pk, next_free_ms],
+            )?;
+            Admission::Admitted { wait_ms }
+        }
+        Slot::Refuse { retry_after_ms } => Admission::Throttled { retry_after_ms },
+    })
+}
+
+/// The settle of a success, in the caller's transaction.
+fn settle_step(
+    tx: &Connection,
+    user: &str,
+    proof: &Proof<'_>,
+    password_login: bool,
+    now: i64,
+) -> Result<Settled> {
+    let pk = user_pk(tx, user)?;
+    if let Some(until) = refuse_if_locked(tx, pk, now)? {
+        return Ok(Settled::Locked { until });
+    }
+    let spent = match proof {
+        Proof::Nothing => 1,
+        // Only the user's own enabled device, and only above its watermark.
+        Proof::Totp { serial, step, .. } => tx.execute(
+            "UPDATE mfa_devices SET watermark = ?1
+             WHERE serial = ?2 AND user_pk = ?3 AND enabled IS NOT NULL AND watermark < ?1",
+            params![step, serial, pk],
+        )?,
+        Proof::Recovery { code_hash } => tx.execute(
+            "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
+            params![now, pk, code_hash],
+        )?,
+    };
+    if spent == 0 {
+        return Ok(Settled::Spent(count_failure(tx, pk, now)?));
+    }
+    if let Proof::Totp { serial, step, host } = proof {
+        super::reconnect::record_step(tx, &spent_online(user, serial, *step, host, now))?;
+    }
+    tx.execute("DELETE FROM login_failures WHERE user_pk = ?1", [pk])?;
+    if password_login {
+        tx.execute(
+            "UPDATE users SET password_last_used = ?1 WHERE pk = ?2",
+            params![now, pk],
+        )?;
+    }
+    Ok(Settled::Accepted)
+}
+
 impl LockoutStore for SqliteStore {
     fn get_lockout_settings(&self) -> Result<LockoutSettings> {
         lockout_settings(&self.conn)
@@ -225,40 +295,29 @@ impl LockoutStore for SqliteStore {
         })
     }
 
-    fn record_failure(&self, user: &str, now: i64) -> Result<LockState> {
+    fn record_failure(
+        &self,
+        user: &str,
+        now: i64,
+        audit: Record<'_, LockState>,
+    ) -> Result<LockState> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;
-            count_failure(tx, pk, now)
+            let state = count_failure(tx, pk, now)?;
+            super::audit::with_row(tx, audit, state)
         })
     }
 
-    fn admit_attempt(&self, user: &str, now_ms: i64, throttle: &Throttle) -> Result<Admission> {
+    fn admit_attempt(
+        &self,
+        user: &str,
+        now_ms: i64,
+        throttle: &Throttle,
+        audit: Record<'_, Admission>,
+    ) -> Result<Admission> {
         self.write(|tx| {
-            let pk = user_pk(tx, user)?;
-            if let Some(until) = refuse_if_locked(tx, pk, now_ms.div_euclid(1000))? {
-                return Ok(Admission::Locked { until });
-            }
-            let next: Option<i64> = tx
-                .query_row(
-                    "SELECT next_free_ms FROM factor_throttle WHERE user_pk = ?1",
-                    [pk],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(match throttle.slot(next, now_ms) {
-                Slot::Take {
-                    wait_ms,
-                    next_free_ms,
-                } => {
-                    tx.execute(
-                        "INSERT INTO factor_throttle (user_pk, next_free_ms) VALUES (?1, ?2)
-                         ON CONFLICT DO UPDATE SET next_free_ms = excluded.next_free_ms",
-                        params![pk, next_free_ms],
-                    )?;
-                    Admission::Admitted { wait_ms }
-                }
-                Slot::Refuse { retry_after_ms } => Admission::Throttled { retry_after_ms },
-            })
+            let admission = admit_step(tx, user, now_ms, throttle)?;
+            super::audit::with_row(tx, audit, admission)
         })
     }
 
@@ -268,42 +327,13 @@ impl LockoutStore for SqliteStore {
         proof: &Proof<'_>,
         password_login: bool,
         now: i64,
+        audit: Record<'_, Settled>,
     ) -> Result<Settled> {
         self.write(|tx| {
-            let pk = user_pk(tx, user)?;
-            if let Some(until) = refuse_if_locked(tx, pk, now)? {
-                return Ok(Settled::Locked { until });
-            }
-            let spent = match proof {
-                Proof::Nothing => 1,
-                // Only the user's own enabled device, and only above its watermark.
-                Proof::Totp { serial, step, .. } => tx.execute(
-                    "UPDATE mfa_devices SET watermark = ?1
-                     WHERE serial = ?2 AND user_pk = ?3 AND enabled IS NOT NULL AND watermark < ?1",
-                    params![step, serial, pk],
-                )?,
-                Proof::Recovery { code_hash } => tx.execute(
-                    "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
-                    params![now, pk, code_hash],
-                )?,
-            };
-            if spent == 0 {
-                return Ok(Settled::Spent(count_failure(tx, pk, now)?));
-            }
-            if let Proof::Totp { serial, step, host } = proof {
-                super::reconnect::record_step(tx, &spent_online(user, serial, *step, host, now))?;
-            }
-            tx.execute("DELETE FROM login_failures WHERE user_pk = ?1", [pk])?;
-            if password_login {
-                tx.execute(
-                    "UPDATE users SET password_last_used = ?1 WHERE pk = ?2",
-                    params![now, pk],
-                )?;
-            }
-            Ok(Settled::Accepted)
+            let settled = settle_step(tx, user, proof, password_login, now)?;
+            super::audit::with_row(tx, audit, settled)
         })
     }
-
     fn unlock_user(&self, user: &str) -> Result<()> {
         self.write(|tx| {
             let pk = user_pk(tx, user)?;

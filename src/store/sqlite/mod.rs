@@ -32,7 +32,7 @@ use migrate::migrate;
 use users::*;
 
 use super::*;
-use crate::credentials::second_factor::{Admission, Proof, Settled, Slot, Throttle};
+use crate::credentials::second_factor::{Admission, Proof, Record, Settled, Slot, Throttle};
 use crate::credentials::{HashParams, LockState, LockoutSettings, PasswordPolicy, ids};
 use rusqlite::types::Value;
 use rusqlite::{

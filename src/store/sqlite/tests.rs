@@ -13,10 +13,22 @@ const LATEST: i64 = super::schema::MIGRATIONS.len() as i64;
 /// A fresh store in its own temporary directory.
 fn fixture() -> Fixture {
     let dir = super::safe_open::private_tempdir();
-    let store = open_path(&dir.path().join("iam.db"), OpenMode::ReadWrite).unwrap();
+    let path = dir.path().join("iam.db");
+    let store = open_path(&path, OpenMode::ReadWrite).unwrap();
     Fixture {
         store,
         keep: Box::new(dir),
+        refuse_audit: Box::new(move |refuse| {
+            let sql = if refuse {
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events
+                 BEGIN SELECT RAISE(ABORT, 'the audit table refuses writes (test fault)'); END"
+            } else {
+                "DROP TRIGGER refuse_audit"
+            };
+            rusqlite::Connection::open(&path)
+                .and_then(|c| c.execute_batch(sql))
+                .unwrap();
+        }),
     }
 }
 
@@ -173,7 +185,8 @@ fn migrates_v1_fixture() {
         PolicyOrigin::GroupAttached("ops".into())
     );
     assert_eq!(
-        s.settle_success("alice", &Proof::Nothing, true, 5).unwrap(),
+        s.settle_success("alice", &Proof::Nothing, true, 5, None)
+            .unwrap(),
         Settled::Accepted
     );
     assert_eq!(s.get_user("alice").unwrap().password_last_used, Some(5));
@@ -232,17 +245,18 @@ fn concurrent_connections_are_serialised() {
                 let s = open_path(&db, OpenMode::ReadWrite).unwrap();
                 let (mut accepted, mut admitted) = (0, 0);
                 for step in 11..=30 {
-                    s.record_failure("bob", 100).unwrap();
+                    s.record_failure("bob", 100, None).unwrap();
                     let p = Proof::Totp {
                         serial: &serial,
                         step,
                         host: "web-01",
                     };
-                    if s.settle_success("alice", &p, false, 100).unwrap() == Settled::Accepted {
+                    if s.settle_success("alice", &p, false, 100, None).unwrap() == Settled::Accepted
+                    {
                         accepted += 1;
                     }
                     let a = s
-                        .admit_attempt("carol", 100_000, &Throttle::DEFAULT)
+                        .admit_attempt("carol", 100_000, &Throttle::DEFAULT, None)
                         .unwrap();
                     if matches!(a, Admission::Admitted { .. }) {
                         admitted += 1;
@@ -284,17 +298,20 @@ fn migrates_v4_fixture() {
     assert_eq!(s.lock_state("alice").unwrap().failed_attempts, 2);
     let t = Throttle::DEFAULT;
     assert_eq!(
-        s.admit_attempt("alice", 1_700_000_200_000, &t).unwrap(),
+        s.admit_attempt("alice", 1_700_000_200_000, &t, None)
+            .unwrap(),
         Admission::Admitted { wait_ms: 0 }
     );
     assert_eq!(
-        s.admit_attempt("alice", 1_700_000_200_000, &t).unwrap(),
+        s.admit_attempt("alice", 1_700_000_200_000, &t, None)
+            .unwrap(),
         Admission::Admitted { wait_ms: 500 }
     );
-    let st = s.record_failure("alice", 1_700_000_200).unwrap();
+    let st = s.record_failure("alice", 1_700_000_200, None).unwrap();
     assert_eq!(st.locked_until, Some(1_700_001_100), "third failure locks");
     assert_eq!(
-        s.admit_attempt("alice", 1_700_000_201_000, &t).unwrap(),
+        s.admit_attempt("alice", 1_700_000_201_000, &t, None)
+            .unwrap(),
         Admission::Locked {
             until: 1_700_001_101
         }
