@@ -771,3 +771,70 @@ fn a_password_expiring_while_the_host_is_cut_off_is_enforced_offline() {
         "{log}"
     );
 }
+
+/// Offline material covers the MFA device the user had at its issue. The replica shows
+/// the devices users have enabled (serial, date, no seed), so offline a host refuses
+/// material that a device enabled since would bypass (bob logged in with his password
+/// alone, then enrolled a device) and material for a device no longer enabled (alice's,
+/// deactivated at the server): both denied, journalled as `deny`, never counted.
+#[test]
+fn offline_refuses_material_that_does_not_cover_the_users_current_mfa_device() {
+    require_root!();
+    let mut w = World::new();
+    w.sb.user("bob", 2002);
+    w.iam.user("bob", Some(PASSWORD));
+    w.iam.store.add_user_to_group("web", "bob").unwrap();
+    w.synced("web-a");
+    totp::wait_for_fresh_step(15);
+    let t = support::now();
+    let bob = |w: &World, answers: &[&str]| {
+        w.sb.pamtester("web-a", "bob", &["authenticate", "acct_mgmt"], answers)
+    };
+    let out = bob(&w, &[PASSWORD]);
+    assert!(
+        out.ok(),
+        "bob online, password only: {out}\n{}",
+        w.sb.syslog()
+    );
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t)]);
+    assert!(out.ok(), "alice online: {out}\n{}", w.sb.syslog());
+    // At the server: bob enrolls a device, alice's is deactivated.
+    let (bob_seed, _) = w.iam.mfa("bob");
+    let serial = w.iam.store.list_mfa_devices("alice").unwrap()[0]
+        .serial_number
+        .clone();
+    w.iam.store.deactivate_mfa_device("alice", &serial).unwrap();
+    w.synced("web-a");
+    let c = rusqlite::Connection::open(w.replica("web-a")).unwrap();
+    let seen: Vec<String> = c
+        .prepare("SELECT serial FROM replica_mfa_devices")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(seen.len(), 1, "bob's device only: {seen:?}");
+    drop(c);
+
+    w.partition();
+    let mark = w.sb.syslog().len();
+    let out = bob(&w, &[PASSWORD, &totp::code_at(&bob_seed, t)]);
+    assert!(!out.ok(), "bob offline past his new device: {out}");
+    assert!(
+        w.syslog_since(mark)
+            .contains("that this host's offline material does not cover"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    let mark = w.sb.syslog().len();
+    let out = w.login("web-a", &[PASSWORD, &totp::code_at(&w.seed, t + 30)]);
+    assert!(!out.ok(), "alice offline with a deactivated device: {out}");
+    assert!(
+        w.syslog_since(mark)
+            .contains("is no longer enabled for the user"),
+        "{}",
+        w.syslog_since(mark)
+    );
+    let kinds: Vec<String> = w.journal("web-a").into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(kinds, ["deny", "deny"]);
+}

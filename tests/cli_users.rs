@@ -901,8 +901,8 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 15,
-        "every migration applied (15: a login moves no store version)"
+        v, 16,
+        "every migration applied (16: the replica's view of enabled MFA devices)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

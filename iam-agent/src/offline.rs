@@ -20,6 +20,7 @@
 use pam_iam::credentials::offline::{self, Held, Material};
 use pam_iam::credentials::{ExpiryFacts, LockState, LockoutSettings};
 use pam_iam::fleet::proto::LoginRequest;
+use pam_iam::store::ReplicaMfaDevice;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -354,15 +355,25 @@ impl Offline {
         }
     }
 
-    /// Decide a login of a user the replica knows, while no server can be reached.
+    /// Decide a login of a user the replica knows, while no server can be reached;
+    /// `device` is the MFA device the replica shows the user enabled
+    /// ([`pam_iam::store::HostStore::replica_mfa_device`]).
     ///
     /// # Errors
     /// The state file failed (the login is refused).
-    pub fn decide(&self, l: &LoginRequest, now: i64) -> Result<Decided, String> {
+    pub fn decide(
+        &self,
+        l: &LoginRequest,
+        now: i64,
+        device: Option<&ReplicaMfaDevice>,
+    ) -> Result<Decided, String> {
         let m = match self.usable_material(&l.user, now)? {
             Ok(m) => m,
             Err(why) => return self.deny(l, now, &why),
         };
+        if let Err(why) = covers(&m, device) {
+            return self.deny(l, now, &why);
+        }
         // Without them `account` could not enforce the password's age offline.
         let Some(expiry) = self.expiry(&l.user)? else {
             return self.deny(
@@ -559,6 +570,32 @@ impl Offline {
         };
         std::thread::sleep(self.delay);
         Ok(Decided::Deny { reason: why })
+    }
+}
+
+/// Whether material `m` covers `device`, the MFA device the replica shows its user
+/// enabled: the material must be for that very device, enabled no later than the
+/// material was made (both the server's clock), or for no device when the user has
+/// none. Otherwise codes of a lost device would still open the host offline after the
+/// user re-enrolled, and a device enabled since would be bypassed by password-only
+/// material; a device deactivated at the server leaves no second factor to check.
+///
+/// # Errors
+/// Why the material does not cover the user's device (the login is denied).
+fn covers(m: &Material, device: Option<&ReplicaMfaDevice>) -> Result<(), String> {
+    match (m.serial.as_deref(), device) {
+        (None, None) => Ok(()),
+        (Some(serial), None) => Err(format!(
+            "the MFA device of this host's offline material ({serial}) is no longer enabled for the user"
+        )),
+        (Some(held), Some(d)) if held == d.serial_number && d.enable_date <= m.issued_at => Ok(()),
+        (held, Some(d)) => Err(format!(
+            "the user has MFA device {} enabled (since {}) that this host's offline material does not cover (issued at {} for {}; log in online once)",
+            d.serial_number,
+            d.enable_date,
+            m.issued_at,
+            held.unwrap_or("no device")
+        )),
     }
 }
 

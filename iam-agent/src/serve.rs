@@ -333,11 +333,19 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
 /// A login decided by the offline rules ([`crate::offline`]); a user the replica does
 /// not know is not an IAM user, offline as online.
 fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
-    if !replica_has_user(&ctx.replica, &l.user) {
-        ctx.offline.forget(&l.user);
-        return Answer::Unknown;
-    }
-    let decided = ctx.offline.decide(l, crate::now());
+    let device = match replica_user(&ctx.replica, &l.user) {
+        None => {
+            ctx.offline.forget(&l.user);
+            return Answer::Unknown;
+        }
+        Some(Ok(device)) => device,
+        Some(Err(e)) => {
+            return Answer::Error {
+                reason: format!("cannot read the user's MFA device in the replica: {e}"),
+            };
+        }
+    };
+    let decided = ctx.offline.decide(l, crate::now(), device.as_ref());
     // Journaled: shipped once a server answers again.
     ctx.shipper.kick();
     match decided {
@@ -415,13 +423,33 @@ pub(crate) fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
     }
 }
 
-/// Whether the replica knows `user` (the prompts offline for a user without material).
-fn replica_has_user(replica: &Path, user: &str) -> bool {
+/// The replica, read-only.
+fn open_replica(replica: &Path) -> pam_iam::store::Result<Box<dyn pam_iam::store::Store>> {
     let opts = pam_iam::store::OpenOptions {
         insecure_ok: std::env::var(pam_iam::store::ENV_INSECURE).is_ok_and(|v| v == "1"),
         ..pam_iam::store::OpenOptions::new(replica, pam_iam::store::OpenMode::ReadOnly)
     };
     pam_iam::store::open(&opts)
+}
+
+/// Whether the replica knows `user` (the prompts offline for a user without material).
+fn replica_has_user(replica: &Path, user: &str) -> bool {
+    open_replica(replica)
         .and_then(|s| s.auth_info(user))
         .is_ok_and(|u| u.is_some())
+}
+
+/// The replica's view of `user` for an offline login: `None` when it does not know the
+/// user (or cannot be read: as [`replica_has_user`]), else the MFA device it shows the
+/// user enabled, or why that cannot be read (the login is then refused, never allowed
+/// on material that might not cover the user's device).
+fn replica_user(
+    replica: &Path,
+    user: &str,
+) -> Option<Result<Option<pam_iam::store::ReplicaMfaDevice>, String>> {
+    let s = open_replica(replica).ok()?;
+    if !s.auth_info(user).is_ok_and(|u| u.is_some()) {
+        return None;
+    }
+    Some(s.replica_mfa_device(user).map_err(|e| e.to_string()))
 }

@@ -29,8 +29,9 @@ pub(crate) fn export(db: &mut Db<'_>, account_id: &str, host: &str) -> Result<Re
             .collect::<Vec<_>>()
             .join(", ");
         let select = format!(
-            "SELECT {} FROM \"{name}\"{}",
+            "SELECT {} FROM {}{}",
             quoted(&cols),
+            replica::source(name),
             replica::where_clause(*filter, "$1")
         );
         let rows = match filter {

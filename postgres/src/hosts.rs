@@ -138,6 +138,22 @@ impl HostStore for PgStore {
     fn import_replica(&self, r: &Replica) -> Result<()> {
         self.write(Iso::Serializable, |db| crate::fleet::import(db, r))
     }
+
+    fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
+        self.read1(|db| {
+            db.opt(
+                "SELECT d.serial, d.enabled FROM replica_mfa_devices d JOIN users u ON u.pk = d.user_pk WHERE u.name = $1",
+                &[&user],
+            )?
+            .map(|r| {
+                Ok(ReplicaMfaDevice {
+                    serial_number: g(&r, 0)?,
+                    enable_date: g(&r, 1)?,
+                })
+            })
+            .transpose()
+        })
+    }
 }
 
 /// The newest store version a statement's snapshot holds (migration 9).

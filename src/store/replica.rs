@@ -21,6 +21,24 @@ pub enum RowFilter {
     ThisHostsSessions,
 }
 
+/// Replica-only tables: empty on a server's store, filled in a host's replica from a
+/// query over the server's own tables, so a host learns facts of a table it may not
+/// hold (the MFA devices users have enabled, without their seeds). Name, columns, query.
+pub const REPLICA_ONLY: &[(&str, &[&str], &str)] = &[(
+    "replica_mfa_devices",
+    &["serial", "user_pk", "enabled"],
+    "SELECT serial, user_pk, enabled FROM mfa_devices WHERE user_pk IS NOT NULL AND enabled IS NOT NULL",
+)];
+
+/// What an export selects `table`'s rows from: the table itself, or the query of a
+/// [`REPLICA_ONLY`] table (valid SQL on both backends).
+pub fn source(table: &str) -> String {
+    match REPLICA_ONLY.iter().find(|(t, _, _)| *t == table) {
+        Some((t, _, query)) => format!("({query}) AS {t}"),
+        None => format!("\"{table}\""),
+    }
+}
+
 /// Columns of replicated tables a replica never carries: a secret, and what a login
 /// writes (a user's password last use: no host decides on it, and carrying it would
 /// make every login a new store version that every host pulls; migration 15 keeps its
@@ -36,6 +54,9 @@ pub const OMITTED_COLUMNS: &[(&str, &str)] = &[
 /// # Errors
 /// A table the snapshot schema does not know.
 pub fn columns(table: &str) -> super::Result<Vec<&'static str>> {
+    if let Some((_, cols, _)) = REPLICA_ONLY.iter().find(|(t, _, _)| *t == table) {
+        return Ok(cols.to_vec());
+    }
     let all = super::snapshot::TABLES
         .iter()
         .find(|(t, _)| *t == table)
@@ -66,6 +87,7 @@ pub const REPLICA_TABLES: &[(&str, RowFilter)] = &[
     ("policies", RowFilter::All),
     ("policy_versions", RowFilter::All),
     ("users", RowFilter::All),
+    ("replica_mfa_devices", RowFilter::All),
     ("user_tags", RowFilter::All),
     ("groups", RowFilter::All),
     ("group_members", RowFilter::All),

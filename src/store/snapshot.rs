@@ -203,8 +203,9 @@ pub const TABLES: &[(&str, &[&str])] = &[
 ];
 
 /// Tables a store derives and never copies: the fleet store version (migration 8) starts
-/// afresh in the target, whose agents resync fully.
-pub const DERIVED_TABLES: &[&str] = &["store_version"];
+/// afresh in the target, whose agents resync fully; a replica's view of the enabled MFA
+/// devices (migration 16) is empty on a server and comes with each replica.
+pub const DERIVED_TABLES: &[&str] = &["store_version", "replica_mfa_devices"];
 
 /// Whether `name` is a table of the schema (copied or derived).
 pub fn known_table(name: &str) -> bool {

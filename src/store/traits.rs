@@ -496,6 +496,14 @@ pub trait HostStore {
         let _ = r;
         Err(no_fleet())
     }
+    /// In a host's replica: the MFA device `user` has enabled at the server (from the
+    /// replica-only `replica_mfa_devices`, migration 16), which the agent's offline
+    /// rules compare with the material they hold. `None` on a server's own store, where
+    /// that table stays empty.
+    fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
+        let _ = user;
+        Err(no_fleet())
+    }
 }
 
 /// Fleet mode's record of accepted MFA steps and of hosts' journals (migration 14):

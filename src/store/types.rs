@@ -151,6 +151,17 @@ pub struct MfaDevice {
     pub create_date: i64,
 }
 
+/// What a host's replica knows of a user's enabled MFA device (migration 16): enough
+/// for the offline rules to refuse material made before the device was enabled, or for
+/// another device, and nothing of its seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaMfaDevice {
+    /// Serial number (ARN).
+    pub serial_number: String,
+    /// When it was enabled (Unix seconds, the server's clock).
+    pub enable_date: i64,
+}
+
 /// Seed and replay watermark of a device.
 #[derive(Debug, Clone)]
 pub struct MfaSecret {

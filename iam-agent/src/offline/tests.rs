@@ -45,6 +45,14 @@ fn issued(o: &Offline) {
     o.note_sync(NOW);
 }
 
+/// The device the replica shows alice enabled: the one of her material, enabled before.
+fn device() -> ReplicaMfaDevice {
+    ReplicaMfaDevice {
+        serial_number: "arn:aws:iam::1:mfa/alice".into(),
+        enable_date: NOW - 100,
+    }
+}
+
 fn login(password: &str, t: i64) -> LoginRequest {
     LoginRequest {
         user: "alice".into(),
@@ -81,11 +89,18 @@ fn a_fresh_code_once_and_every_decision_journaled() {
     let o = state(&dir);
     issued(&o);
     let t = NOW + 60;
-    assert!(allowed(&o.decide(&login("pw", t), t).unwrap()));
+    assert!(allowed(
+        &o.decide(&login("pw", t), t, Some(&device())).unwrap()
+    ));
     // replayed
-    assert!(!allowed(&o.decide(&login("pw", t), t + 5).unwrap()));
+    assert!(!allowed(
+        &o.decide(&login("pw", t), t + 5, Some(&device())).unwrap()
+    ));
     // the step spent online at issue
-    assert!(!allowed(&o.decide(&login("pw", NOW), NOW + 1).unwrap()));
+    assert!(!allowed(
+        &o.decide(&login("pw", NOW), NOW + 1, Some(&device()))
+            .unwrap()
+    ));
     assert_eq!(kinds(&o), ["login", "failure", "failure"]);
     let mode = std::fs::metadata(dir.path().join("offline.db"))
         .unwrap()
@@ -100,23 +115,31 @@ fn a_stale_sync_a_clock_turned_back_expired_or_missing_material_deny_unconsidere
     let o = state(&dir);
     // No sync, no material.
     let t = NOW + 60;
-    assert!(!allowed(&o.decide(&login("pw", t), t).unwrap()));
+    assert!(!allowed(
+        &o.decide(&login("pw", t), t, Some(&device())).unwrap()
+    ));
     issued(&o);
     // Clock before the last sync.
     assert!(!allowed(
-        &o.decide(&login("pw", NOW - 60), NOW - 60).unwrap()
+        &o.decide(&login("pw", NOW - 60), NOW - 60, Some(&device()))
+            .unwrap()
     ));
     // A sync older than offline_max_age.
     let late = NOW + 3 * DAY + 60;
-    assert!(!allowed(&o.decide(&login("pw", late), late).unwrap()));
+    assert!(!allowed(
+        &o.decide(&login("pw", late), late, Some(&device())).unwrap()
+    ));
     // A note_sync never moves the last sync back.
     o.note_sync(NOW - 1000);
     assert!(!allowed(
-        &o.decide(&login("pw", NOW - 60), NOW - 60).unwrap()
+        &o.decide(&login("pw", NOW - 60), NOW - 60, Some(&device()))
+            .unwrap()
     ));
     // Fresh sync, but the material is past offline_max_age: denied too.
     o.note_sync(late);
-    assert!(!allowed(&o.decide(&login("pw", late), late).unwrap()));
+    assert!(!allowed(
+        &o.decide(&login("pw", late), late, Some(&device())).unwrap()
+    ));
     // None of these counted.
     assert_eq!(o.lock_state("alice").unwrap().failed_attempts, 0);
     assert_eq!(kinds(&o), ["deny", "deny", "deny", "deny", "deny"]);
@@ -129,23 +152,80 @@ fn three_failures_lock_offline_and_an_online_success_clears_them() {
     issued(&o);
     let t = NOW + 60;
     for _ in 0..3 {
-        assert!(!allowed(&o.decide(&login("nope", t), t).unwrap()));
+        assert!(!allowed(
+            &o.decide(&login("nope", t), t, Some(&device())).unwrap()
+        ));
     }
-    let d = o.decide(&login("pw", t), t).unwrap();
+    let d = o.decide(&login("pw", t), t, Some(&device())).unwrap();
     assert!(
         matches!(&d, Decided::Deny { reason } if reason.contains("locked offline")),
         "{d:?}"
     );
     // after the lock
     let later = t + 901;
-    assert!(allowed(&o.decide(&login("pw", later), later).unwrap()));
+    assert!(allowed(
+        &o.decide(&login("pw", later), later, Some(&device()))
+            .unwrap()
+    ));
     for _ in 0..3 {
-        o.decide(&login("nope", later), later).unwrap();
+        o.decide(&login("nope", later), later, Some(&device()))
+            .unwrap();
     }
     o.online_success("alice", None, None, Some(&ExpiryFacts::default()))
         .unwrap();
     let t2 = later + 60;
-    assert!(allowed(&o.decide(&login("pw", t2), t2).unwrap()));
+    assert!(allowed(
+        &o.decide(&login("pw", t2), t2, Some(&device())).unwrap()
+    ));
+}
+
+#[test]
+fn material_not_covering_the_users_current_device_denies_unconsidered() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued(&o);
+    let t = NOW + 60;
+    let deny = |d: Option<&ReplicaMfaDevice>, t: i64, why: &str| {
+        let got = o.decide(&login("pw", t), t, d).unwrap();
+        assert!(
+            matches!(&got, Decided::Deny { reason } if reason.contains(why)),
+            "{d:?}: {got:?}"
+        );
+    };
+    // Deactivated at the server.
+    deny(None, t, "is no longer enabled for the user");
+    // Another device enrolled since.
+    let other = ReplicaMfaDevice {
+        serial_number: "arn:aws:iam::1:mfa/alice2".into(),
+        enable_date: NOW + 30,
+    };
+    deny(Some(&other), t, "does not cover");
+    // The same serial re-enabled after the material was made.
+    let again = ReplicaMfaDevice {
+        enable_date: NOW + 1,
+        ..device()
+    };
+    deny(Some(&again), t, "does not cover");
+    // Enabled at the second of the issue: covered.
+    let same = ReplicaMfaDevice {
+        enable_date: NOW,
+        ..device()
+    };
+    assert!(allowed(&o.decide(&login("pw", t), t, Some(&same)).unwrap()));
+    // Password-only material while the user has a device now.
+    let m = offline::issue("pw", "alice", "web-a", &CHEAP, None, NOW, DAY).unwrap();
+    o.online_success("alice", Some(m), None, Some(&ExpiryFacts::default()))
+        .unwrap();
+    deny(Some(&device()), t + 30, "does not cover");
+    // ... and without one it is the user's whole sign-in.
+    assert!(allowed(
+        &o.decide(&login("pw", t + 30), t + 30, None).unwrap()
+    ));
+    assert_eq!(o.lock_state("alice").unwrap().failed_attempts, 0);
+    assert_eq!(
+        kinds(&o),
+        ["deny", "deny", "deny", "login", "deny", "login"]
+    );
 }
 
 #[test]
@@ -161,7 +241,7 @@ fn material_for_another_host_or_user_is_refused_and_code_only_is_denied() {
     let mut l = login("pw", NOW + 60);
     l.password = None;
     l.code_only = true;
-    assert!(!allowed(&o.decide(&l, NOW + 60).unwrap()));
+    assert!(!allowed(&o.decide(&l, NOW + 60, Some(&device())).unwrap()));
     assert_eq!(kinds(&o), ["deny"]);
 }
 
@@ -177,7 +257,7 @@ fn an_offline_allow_carries_the_last_online_expiry_facts_and_none_kept_denies() 
     };
     o.online_success("alice", None, None, Some(&facts)).unwrap();
     let t = NOW + 60;
-    match o.decide(&login("pw", t), t).unwrap() {
+    match o.decide(&login("pw", t), t, Some(&device())).unwrap() {
         Decided::Allow { expiry, .. } => {
             assert_eq!(expiry, facts);
             assert_eq!(
@@ -190,7 +270,7 @@ fn an_offline_allow_carries_the_last_online_expiry_facts_and_none_kept_denies() 
     // An online answer without facts leaves none: offline then denies, uncounted.
     o.online_success("alice", None, None, None).unwrap();
     let t = NOW + 120;
-    let d = o.decide(&login("pw", t), t).unwrap();
+    let d = o.decide(&login("pw", t), t, Some(&device())).unwrap();
     assert!(
         matches!(&d, Decided::Deny { reason } if reason.contains("password-expiry facts")),
         "{d:?}"

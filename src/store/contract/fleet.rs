@@ -460,3 +460,67 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
         "a change a replica carries still moves the version"
     );
 }
+
+/// The replica learns each user's enabled MFA device (serial, user, enable date) and
+/// nothing of its seed: enabling and deactivating a device move the store version, a
+/// watermark raised by a login does not, and an imported replica holds the same view
+/// and answers which device a user has enabled.
+pub fn replica_carries_enabled_mfa_devices_without_seeds(s: &dyn Store) {
+    user(s, "alice");
+    let devices = |r: &super::replica::Replica| {
+        r.tables
+            .iter()
+            .find(|t| t.name == "replica_mfa_devices")
+            .unwrap()
+            .clone()
+    };
+    let seed = b"12345678901234567890";
+    let d = s.create_virtual_mfa_device("alice", "/", seed, 5).unwrap();
+    let v0 = s.store_version().unwrap();
+    assert!(
+        devices(&s.export_replica("web1").unwrap()).rows.is_empty(),
+        "an unassigned device is no one's"
+    );
+    s.enable_mfa_device("alice", &d.serial_number, -1, &[], 7)
+        .unwrap();
+    let v1 = s.store_version().unwrap();
+    assert!(v1 > v0, "enabling a device moves the version");
+    let r = s.export_replica("web1").unwrap();
+    let t = devices(&r);
+    assert_eq!(t.columns, ["serial", "user_pk", "enabled"]);
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(t.rows[0][0], serde_json::json!(d.serial_number));
+    assert_eq!(t.rows[0][2], serde_json::json!(7));
+    assert!(
+        !serde_json::to_string(&r)
+            .unwrap()
+            .contains("12345678901234567890"),
+        "no seed in a replica"
+    );
+    assert!(s.raise_totp_watermark(&d.serial_number, 100).unwrap());
+    assert_eq!(
+        s.store_version().unwrap(),
+        v1,
+        "a login's watermark leaves the version alone"
+    );
+    s.deactivate_mfa_device("alice", &d.serial_number).unwrap();
+    assert!(s.store_version().unwrap() > v1, "deactivating moves it");
+    assert!(devices(&s.export_replica("web1").unwrap()).rows.is_empty());
+    assert_eq!(
+        s.replica_mfa_device("alice").unwrap(),
+        None,
+        "a server's own store holds no replica view"
+    );
+    // A replica holding the view imports (the table is one a replica carries), and
+    // answers the offline rules' question.
+    s.import_replica(&r).unwrap();
+    assert_eq!(s.store_version().unwrap(), r.store_version);
+    assert_eq!(
+        s.replica_mfa_device("alice").unwrap(),
+        Some(crate::store::ReplicaMfaDevice {
+            serial_number: d.serial_number.clone(),
+            enable_date: 7,
+        })
+    );
+    assert_eq!(s.replica_mfa_device("nobody").unwrap(), None);
+}

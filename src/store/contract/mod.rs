@@ -99,7 +99,8 @@ macro_rules! store_contract_suite {
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay,
-            a_login_moves_no_store_version
+            a_login_moves_no_store_version,
+            replica_carries_enabled_mfa_devices_without_seeds
         );
         $crate::store_contract_suite!(@fixture_cases $make;
             a_settle_whose_audit_row_fails_spends_nothing_and_a_settle_that_commits_leaves_one_row,

@@ -124,8 +124,9 @@ impl SqliteStore {
             for (name, filter) in REPLICA_TABLES {
                 let cols = replica::columns(name)?;
                 let sql = format!(
-                    "SELECT {} FROM {name}{}",
+                    "SELECT {} FROM {}{}",
                     cols.join(", "),
+                    replica::source(name),
                     replica::where_clause(*filter, "?1")
                 );
                 let mut st = tx.prepare(&sql)?;

@@ -81,4 +81,21 @@ impl HostStore for SqliteStore {
     fn import_replica(&self, r: &crate::store::replica::Replica) -> Result<()> {
         self.fleet_import(r)
     }
+
+    fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT d.serial, d.enabled FROM replica_mfa_devices d JOIN users u ON u.pk = d.user_pk WHERE u.name = ?1",
+                    [user],
+                    |r| {
+                        Ok(ReplicaMfaDevice {
+                            serial_number: r.get(0)?,
+                            enable_date: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
 }

@@ -449,7 +449,25 @@ DROP TRIGGER store_version_users_update;
 CREATE TRIGGER store_version_users_update AFTER UPDATE OF pk, name, user_id, path, created, boundary_pk ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
 "#;
 
+/// Migration 16 (fleet offline logins): a host's replica learns which MFA device each
+/// user has enabled (serial and enable date, never the seed), so the agent refuses an
+/// offline login whose material was made before the user's current device, or for a
+/// device no longer enabled. `replica_mfa_devices` stays empty on a server's store; an
+/// export fills it from `mfa_devices` ([`crate::store::replica::REPLICA_ONLY`]).
+/// Enabling, deactivating or deleting an assigned device moves the store version; a
+/// login's watermark update does not.
+pub(crate) const V16: &str = r#"
+CREATE TABLE replica_mfa_devices (
+  serial TEXT PRIMARY KEY,
+  user_pk INTEGER NOT NULL UNIQUE REFERENCES users(pk) ON DELETE CASCADE,
+  enabled INTEGER NOT NULL
+);
+CREATE TRIGGER store_version_mfa_devices_insert AFTER INSERT ON mfa_devices WHEN NEW.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_mfa_devices_update AFTER UPDATE OF serial, user_pk, enabled ON mfa_devices WHEN OLD.serial IS NOT NEW.serial OR OLD.user_pk IS NOT NEW.user_pk OR OLD.enabled IS NOT NEW.enabled BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER store_version_mfa_devices_delete AFTER DELETE ON mfa_devices WHEN OLD.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
 pub(crate) const MIGRATIONS: &[&str] = &[
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16,
 ];
