@@ -168,7 +168,8 @@ fn main() {
     }
     let took = f.wait_all(Duration::from_secs(60), "carol", |h| h.has_user("carol"));
     note(&format!("both replicas have carol again after {took:?}"));
-    // The journals arrive with the next call each agent makes; give them a moment.
+    // Each agent ships its journal once a server answers it again (its own thread,
+    // woken by the first answered pull): the journals arrive within seconds.
     let t = Instant::now();
     let incidents = loop {
         let found: Vec<_> = f
@@ -176,22 +177,44 @@ fn main() {
             .into_iter()
             .filter(|r| r.action == pam_iam::fleet::reconnect::REPLAY_ACTION)
             .collect();
-        if !found.is_empty() || t.elapsed() > Duration::from_secs(30) {
+        if !found.is_empty() || t.elapsed() > Duration::from_secs(60) {
             break found;
         }
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(200));
     };
+    for h in &f.hosts {
+        note(&format!(
+            "{}'s agent: {}",
+            h.name,
+            last_line(&h.agent_log(), " shipped to ")
+        ));
+    }
+    for r in f
+        .audit(Some("alice"))
+        .iter()
+        .filter(|r| r.reason.contains(" offline (journal entry "))
+    {
+        note(&format!("{} {}: {}", r.action, r.decision, r.reason));
+    }
     println!(
         "\x1b[2m$ iam list-audit-events --user-name alice   # the {:?} rows\x1b[0m",
         pam_iam::fleet::reconnect::REPLAY_ACTION
     );
-    if incidents.is_empty() {
-        note(
-            "no replay incident reported (this build decides no login offline, or ships no journal yet)",
-        );
-    }
     for r in &incidents {
         note(&r.reason);
+    }
+    println!("\x1b[2m$ iam list-replay-incidents\x1b[0m");
+    let listed = f.iam_out(&["list-replay-incidents"]);
+    print!("{}", indent(&String::from_utf8_lossy(&listed.stdout)));
+    println!();
+    if incidents.is_empty() {
+        for h in &f.hosts {
+            eprintln!("{}'s agent log:\n{}", h.name, h.agent_log());
+        }
+        eprintln!(
+            "demo-fleet: no replay incident within 60 s of the reconnect: the journals did not arrive"
+        );
+        std::process::exit(1);
     }
 
     bold("9. The PostgreSQL primary is killed (kill -9), the standby promoted, and iamd #0 killed");

@@ -131,6 +131,22 @@ pub fn post(
     body: &[u8],
     now: i64,
 ) -> Result<(u16, serde_json::Value), Transport> {
+    post_within(server, creds, path, body, now, LOGIN_TIMEOUT)
+}
+
+/// [`post`] waiting up to `timeout` for the answer (a journal batch of 500 entries is
+/// one store transaction that may take longer than a login).
+///
+/// # Errors
+/// As [`post`], with `timeout`.
+pub fn post_within(
+    server: &Server,
+    creds: &HostCredentials,
+    path: &str,
+    body: &[u8],
+    now: i64,
+    timeout: Duration,
+) -> Result<(u16, serde_json::Value), Transport> {
     let headers = host_api::sign_post(
         &server.authority,
         path,
@@ -145,7 +161,7 @@ pub fn post(
         &format!("POST {path} HTTP/1.1\r\n"),
         &headers,
         body,
-        LOGIN_TIMEOUT,
+        timeout,
     )?;
     split_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
 }

@@ -9,6 +9,7 @@ mod config;
 mod offline;
 mod serve;
 mod sessions;
+mod ship;
 
 use clap::Parser;
 use client::Answer;
@@ -62,6 +63,7 @@ fn run(args: &Args) -> Result<(), String> {
     let servers = cfg.server_list();
     let shared = std::sync::Arc::new(serve::Shared::new());
     let mut offline_state = None;
+    let mut shipper = None;
     if !args.once {
         let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
         let off = std::sync::Arc::new(offline::Offline::open(
@@ -75,17 +77,31 @@ fn run(args: &Args) -> Result<(), String> {
             off.last_contact()?.unwrap_or(0),
             std::sync::atomic::Ordering::SeqCst,
         );
+        let ship = ship::Shipper::start(
+            servers.clone(),
+            HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?,
+            std::sync::Arc::clone(&off),
+            std::sync::Arc::clone(&shared),
+            Duration::from_secs(cfg.retry_seconds),
+        )?;
         serve::start(
             &cfg,
             creds,
             std::sync::Arc::clone(&shared),
             std::sync::Arc::clone(&off),
+            std::sync::Arc::clone(&ship),
         )?;
         offline_state = Some(off);
+        shipper = Some(ship);
     }
+    // A pull answered: the replica is current, and the journal can go.
     let synced = |off: &Option<std::sync::Arc<offline::Offline>>| {
         if let Some(o) = off {
             o.note_sync(now());
+        }
+        if let Some(s) = &shipper {
+            s.resume();
+            s.kick();
         }
     };
     log(&format!(

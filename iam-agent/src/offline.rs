@@ -13,7 +13,9 @@
 //! last-synced and the local watermark, which then moves to it. Failures count against
 //! the host's offline limit (the one lockout rule, [`LockState::after_failure`], with
 //! lower settings than a fleet's), each answered after a delay. Every offline decision
-//! is journaled, in order, in the same transaction as its state change.
+//! is journaled, in order, in the same transaction as its state change; the journal is
+//! shipped to `iamd` once a server answers again ([`crate::ship`], its position in
+//! offline.db: [`journal`]).
 
 use pam_iam::credentials::offline::{self, Held, Material};
 use pam_iam::credentials::{ExpiryFacts, LockState, LockoutSettings};
@@ -22,7 +24,7 @@ use pam_iam::store::ReplicaMfaDevice;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -131,6 +133,9 @@ pub struct Offline {
     contact_written: AtomicI64,
     /// The last prune of unusable material (Unix seconds, 0: none yet).
     pruned_at: AtomicI64,
+    /// The journal may hold entries the server has not acknowledged (set with each
+    /// entry written, cleared by the shipper once it found none left).
+    journal_pending: AtomicBool,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -177,6 +182,7 @@ impl Offline {
         c.execute_batch(SCHEMA).map_err(db_err)?;
         c.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))
             .map_err(db_err)?;
+        let pending = journal::init(&c).map_err(db_err)?;
         Ok(Offline {
             db: Mutex::new(c),
             host: host.to_string(),
@@ -185,6 +191,7 @@ impl Offline {
             delay: FAIL_DELAY,
             contact_written: AtomicI64::new(0),
             pruned_at: AtomicI64::new(0),
+            journal_pending: AtomicBool::new(pending),
         })
     }
 
@@ -522,6 +529,7 @@ impl Offline {
     fn deny(&self, l: &LoginRequest, now: i64, why: &str) -> Result<Decided, String> {
         let c = self.conn()?;
         journal(&c, l, now, Kind::Deny, None, &format!("offline: {why}")).map_err(db_err)?;
+        self.journal_pending.store(true, Ordering::SeqCst);
         Ok(Decided::Deny { reason: why.into() })
     }
 
@@ -562,6 +570,7 @@ impl Offline {
                 let reason = format!("offline: {how}");
                 journal(&tx, l, now, Kind::Login, spent, &reason).map_err(db_err)?;
                 tx.commit().map_err(db_err)?;
+                self.journal_pending.store(true, Ordering::SeqCst);
             }
             changed == 1
         };
@@ -603,6 +612,7 @@ impl Offline {
             journal(&tx, l, now, Kind::Failure, None, &format!("offline: {why}"))
                 .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
+            self.journal_pending.store(true, Ordering::SeqCst);
             why
         };
         std::thread::sleep(self.delay);
@@ -679,6 +689,8 @@ fn journal(
     )
     .map(|_| ())
 }
+
+pub mod journal;
 
 #[cfg(test)]
 mod tests;

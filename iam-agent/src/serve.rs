@@ -8,6 +8,7 @@
 use crate::client;
 use crate::config::{Config, HostCredentials, Server};
 use crate::offline::{Decided, Offline};
+use crate::ship::Shipper;
 use iamd::host_api;
 use pam_iam::credentials::ExpiryFacts;
 use pam_iam::credentials::offline::{Held, Material};
@@ -73,6 +74,8 @@ pub(crate) struct Ctx {
     sts_helper: Option<PathBuf>,
     pub(crate) shared: Arc<Shared>,
     offline: Arc<Offline>,
+    /// Ships the offline journal (woken by every answer and offline decision).
+    pub(crate) shipper: Arc<Shipper>,
     /// Seconds role sessions are honoured offline after the last contact.
     pub(crate) session_cap: u64,
 }
@@ -87,6 +90,7 @@ pub fn start(
     creds: HostCredentials,
     shared: Arc<Shared>,
     offline: Arc<Offline>,
+    shipper: Arc<Shipper>,
 ) -> Result<(), String> {
     let path = &cfg.socket;
     if let Some(dir) = path.parent() {
@@ -107,6 +111,7 @@ pub fn start(
         sts_helper: cfg.sts_helper.clone(),
         shared,
         offline,
+        shipper,
         session_cap: cfg.offline_session_cap_seconds,
     });
     std::thread::Builder::new()
@@ -250,6 +255,9 @@ struct LoginBodyOut<'a> {
 }
 
 fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
+    // The server decides knowing what this host decided offline (its failures counted,
+    // its codes spent), unless that takes long.
+    ctx.shipper.before_online();
     let out = LoginBodyOut {
         user: &l.user,
         password: l.password.as_deref().map(String::as_str),
@@ -337,7 +345,10 @@ fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
             };
         }
     };
-    match ctx.offline.decide(l, crate::now(), device.as_ref()) {
+    let decided = ctx.offline.decide(l, crate::now(), device.as_ref());
+    // Journaled: shipped once a server answers again.
+    ctx.shipper.kick();
+    match decided {
         Ok(Decided::Allow {
             reason,
             mfa,
@@ -380,6 +391,9 @@ pub(crate) fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
             Ok((status, v)) => {
                 ctx.shared.contact();
                 ctx.offline.note_contact(crate::now());
+                if ctx.offline.journal_pending() {
+                    ctx.shipper.kick();
+                }
                 ctx.shared.current.store(k, Ordering::SeqCst);
                 let why = format!(
                     "{} answered HTTP {status} {}: {}",

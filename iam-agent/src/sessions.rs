@@ -58,6 +58,11 @@ pub fn assume(ctx: &Ctx, a: &AssumeRequest) -> Answer {
             reason: format!("cannot encode the request: {e}"),
         };
     }
+    if a.code.is_some() {
+        // The code is checked by the server's one second-factor check: with this host's
+        // offline steps merged first.
+        ctx.shipper.before_online();
+    }
     match forward(ctx, host_sts::ASSUME_PATH, &body) {
         Forwarded::Answer(mut v) => match v["Decision"].as_str() {
             Some("Allow") => {

@@ -13,7 +13,9 @@
 //! Offline (a partitioned host), proves: a user who logged in there before gets in with
 //! password + a fresh code, one who never did is denied, a replayed code is refused
 //! locally; on reconnect the journal arrives and a code accepted offline on two hosts
-//! is a replay incident; a replica older than `offline_max_age` denies.
+//! is a replay incident; a replica older than `offline_max_age` denies; failures
+//! counted offline reach the fleet lockout, shipped by an agent restarted while cut
+//! off, and a journal shipped again (its acknowledgment lost) adds no row.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -370,7 +372,6 @@ fn offline_fleet(max_age: i64, users: &[&str]) -> Option<(Fleet, Vec<String>)> {
 }
 
 #[test]
-#[ignore = "waits for the offline rules (branch offline) and reconnect on main"]
 fn a_partitioned_host_lets_in_only_who_logged_in_there_before_with_a_fresh_code() {
     require_root!();
     let Some((mut f, seeds)) = offline_fleet(3600, &["alice", "bob"]) else {
@@ -436,7 +437,6 @@ fn a_partitioned_host_lets_in_only_who_logged_in_there_before_with_a_fresh_code(
 }
 
 #[test]
-#[ignore = "waits for the offline rules (branch offline) and reconnect on main"]
 fn on_reconnect_the_journal_arrives_and_a_code_accepted_offline_on_two_hosts_is_a_replay_incident()
 {
     require_root!();
@@ -510,7 +510,6 @@ fn on_reconnect_the_journal_arrives_and_a_code_accepted_offline_on_two_hosts_is_
 }
 
 #[test]
-#[ignore = "waits for the offline rules (branch offline) and reconnect on main"]
 fn a_replica_older_than_offline_max_age_denies() {
     require_root!();
     // Material covers the steps up to offline_max_age ahead: 40 s covers the next one.
@@ -545,4 +544,121 @@ fn a_replica_older_than_offline_max_age_denies() {
         log.contains("the replica is older than offline_max_age"),
         "{log}"
     );
+}
+
+#[test]
+fn offline_failures_reach_the_fleet_lockout_and_a_journal_shipped_again_adds_nothing() {
+    require_root!();
+    let Some((mut f, seeds)) = offline_fleet(3600, &["alice"]) else {
+        return;
+    };
+    let alice = &seeds[0];
+    f.iam(&[
+        "update-account-lockout-policy",
+        "--max-failed-attempts",
+        "3",
+        "--lockout-duration-seconds",
+        "600",
+    ]);
+    let boxes = sandboxes(&f, &[("alice", 2001)]);
+    totp::wait_for_fresh_step(20);
+    let step = support::now() / 30;
+    let code_of = |s: i64| totp::code_at(alice, s * 30);
+    let out = login(&boxes[0], "alice", &[PASSWORD, &code_of(step)], "online");
+    assert_eq!(classify(&out), Login::Allowed, "{out}");
+
+    // web-01 cut off: two wrong passwords (under the host's offline limit of 3) and a
+    // login with the next step's code, all decided and journaled there.
+    f.hosts[0].partition();
+    for tag in ["off-wrong-1", "off-wrong-2"] {
+        let out = login(
+            &boxes[0],
+            "alice",
+            &["not-her-password", &code_of(step + 1)],
+            tag,
+        );
+        assert_eq!(classify(&out), Login::Denied, "{out}");
+    }
+    let out = login(
+        &boxes[0],
+        "alice",
+        &[PASSWORD, &code_of(step + 1)],
+        "off-ok",
+    );
+    assert_eq!(
+        classify(&out),
+        Login::Allowed,
+        "{out}\n{}",
+        f.hosts[0].agent_log()
+    );
+    // The agent restarts while still cut off: the journal waits in offline.db.
+    f.hosts[0].stop_agent();
+    f.hosts[0].start_agent();
+    let tags = ["off-wrong-1", "off-wrong-2", "off-ok"];
+    let once = |f: &Fleet| {
+        let rows = authenticate_rows(f, "alice");
+        tags.iter()
+            .map(|t| rows.iter().filter(|r| r.rhost == *t).count())
+            .collect::<Vec<usize>>()
+    };
+    assert_eq!(once(&f), [0, 0, 0], "nothing arrives while cut off");
+    f.hosts[0].reconnect();
+    wait_until(
+        Duration::from_secs(60),
+        "web-01's journal on the store",
+        || once(&f) == [1, 1, 1],
+    );
+    let failed = |f: &Fleet| {
+        let st = f.iam(&["get-user-lockout-status", "--user-name", "alice"]);
+        (
+            st["LockoutStatus"]["FailedAttempts"].as_i64(),
+            st["LockoutStatus"]["Locked"] == true,
+        )
+    };
+    assert_eq!(failed(&f), (Some(2), false), "the offline failures counted");
+
+    // The acknowledgment lost (offline.db put back to nothing shipped, the agent
+    // restarted): the whole journal goes again and the server applies none of it.
+    f.hosts[0].stop_agent();
+    let db = rusqlite::Connection::open(&f.hosts[0].offline).unwrap();
+    db.execute_batch(
+        "UPDATE meta SET value = 0 WHERE key = 'journal_ack'; UPDATE journal SET shipped = 0",
+    )
+    .unwrap();
+    drop(db);
+    let shipped_before = f.hosts[0].agent_log().matches(" shipped to ").count();
+    f.hosts[0].start_agent();
+    wait_until(Duration::from_secs(60), "the journal shipped again", || {
+        let log = f.hosts[0].agent_log();
+        log.matches(" shipped to ").count() > shipped_before
+    });
+    let log = f.hosts[0].agent_log();
+    let again = log.lines().rfind(|l| l.contains(" shipped to ")).unwrap();
+    assert!(
+        again.contains("entries 1..3 ") && again.contains(": 0 applied"),
+        "{log}"
+    );
+    assert_eq!(once(&f), [1, 1, 1], "no row twice");
+    assert_eq!(failed(&f), (Some(2), false), "no failure counted twice");
+    assert!(
+        !f.audit(Some("alice"))
+            .iter()
+            .any(|r| r.action == pam_iam::fleet::reconnect::REPLAY_ACTION),
+        "a resent code is no replay: {:?}",
+        f.audit(Some("alice"))
+    );
+
+    // One wrong password online on web-02 makes three: alice is locked fleet-wide, and
+    // the right password with a fresh code is refused.
+    let out = login(
+        &boxes[1],
+        "alice",
+        &["not-her-password", &code_of(step + 2)],
+        "on-wrong",
+    );
+    assert_eq!(classify(&out), Login::Denied, "{out}");
+    assert_eq!(failed(&f), (Some(3), true));
+    let fresh = code_of((step + 2).max(support::now() / 30));
+    let out = login(&boxes[1], "alice", &[PASSWORD, &fresh], "locked");
+    assert_eq!(classify(&out), Login::Denied, "{out}");
 }

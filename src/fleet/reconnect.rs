@@ -25,8 +25,8 @@ pub const SPENT_STEPS_KEPT: i64 = 30 * 86_400;
 /// The end of a lock that only `iam unlock-user` lifts (9999-12-31T23:59:59Z).
 pub const LOCKED_UNTIL_UNLOCKED: i64 = 253_402_300_799;
 
-/// The most characters of a journal id or an entry's text field.
-const MAX_TEXT: usize = 1024;
+/// The most bytes of an entry's text field (the agent cuts longer ones to it).
+pub const MAX_TEXT: usize = 1024;
 
 /// What `iamd` does about a replay incident besides recording and auditing it
 /// (`iamd.toml` `on_replay`).
