@@ -347,7 +347,9 @@ fn populated(f: &Fleet) -> Vec<String> {
 }
 
 /// Tables a replica may fill (the rest must be empty): store::replica's list, plus the
-/// account row and the version.
+/// account row, the version and the replica-only list of enabled MFA devices (serial and
+/// enable date, so offline logins can refuse material older than the device; never the
+/// seed, which stays in `mfa_devices`, empty here).
 const MAY_HOLD: &[&str] = &[
     "account",
     "store_version",
@@ -368,6 +370,7 @@ const MAY_HOLD: &[&str] = &[
     "ssh_keys",
     "id_allocations",
     "host_tags",
+    "replica_mfa_devices",
 ];
 
 #[test]
@@ -417,6 +420,10 @@ fn replica_holds_only_what_a_host_may_know() {
         ("SELECT count(*) FROM user_inline", "inline policy"),
         ("SELECT count(*) FROM roles WHERE name = 'ops'", "role"),
         ("SELECT count(*) FROM ssh_keys", "SSH key"),
+        (
+            "SELECT count(*) FROM replica_mfa_devices",
+            "enabled MFA device (serial and date)",
+        ),
         ("SELECT count(*) FROM user_tags", "user tag"),
         (
             "SELECT count(*) FROM host_tags WHERE host = 'web-01'",
