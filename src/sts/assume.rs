@@ -570,12 +570,10 @@ pub fn verify_mfa(
             user.name
         )));
     };
-    if let Some(s) = serial {
-        if s != device {
-            return Err(StsError::Mfa(format!(
-                "--serial-number {s} is not your MFA device (yours is {device})"
-            )));
-        }
+    if let Some(s) = serial.filter(|s| *s != device) {
+        return Err(StsError::Mfa(format!(
+            "--serial-number {s} is not your MFA device (yours is {device})"
+        )));
     }
     let host = b.host_name()?;
     let attempt = Attempt {
@@ -588,9 +586,7 @@ pub fn verify_mfa(
         window: totp::LOGIN_WINDOW,
         password_login: false,
         host: &host,
-        // An allowed session is audited with the session it issues, a refusal by
-        // assume_role's caller.
-        record: None,
+        record: None, // audited with the session it issues (a refusal: by the caller)
     };
     // The check writes the store: let it finish before a signal ends the program.
     let outcome = {
