@@ -338,6 +338,13 @@ pub fn signed_call(port: u16, key: &Key, service: &str, body: &str) -> (u16, Str
         auth.scope(),
         body.len()
     );
+    let (status, out) = exchange(port, &req);
+    (status, out, started.elapsed())
+}
+
+/// One request on a fresh loopback connection (`Connection: close`): the status and the
+/// whole answer as received.
+fn exchange(port: u16, req: &str) -> (u16, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     c.write_all(req.as_bytes()).unwrap();
@@ -348,7 +355,7 @@ pub fn signed_call(port: u16, key: &Key, service: &str, body: &str) -> (u16, Str
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, out, started.elapsed())
+    (status, out)
 }
 
 /// A `POST` of a JSON body to the host API (`path`), signed with a host credential (or
@@ -379,16 +386,7 @@ pub fn host_post(port: u16, key: &Key, path: &str, body: &str) -> (u16, serde_js
         "content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     ));
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    c.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let (status, out) = exchange(port, &req);
     let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     let json = match (body.find('{'), body.rfind('}')) {
         (Some(a), Some(b)) => serde_json::from_str(&body[a..=b]).unwrap_or_default(),
