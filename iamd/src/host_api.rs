@@ -425,21 +425,21 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             Some(record(Decision::Deny, "not an IAM user")),
             json!({ "Decision": "Unknown" }),
         ),
-        Verdict::Denied { reason, uncounted } => (
-            uncounted.as_ref().map(|_| record(Decision::Deny, reason)),
-            json!({ "Decision": "Deny", "Reason": reason }),
-        ),
+        // A failure that could not be counted: its row is tried alone, and the answer is
+        // the 5xx a proven login gets when its settle fails, so a store fault does not
+        // tell a right password from a wrong one without counting either.
+        Verdict::Denied {
+            reason,
+            uncounted: Some(why),
+        } => {
+            let _ = store.append_audit(&record(Decision::Deny, reason));
+            return refused(Some(caller), &uncounted(why));
+        }
+        Verdict::Denied { reason, .. } => (None, json!({ "Decision": "Deny", "Reason": reason })),
         // Nothing spent or recorded: a 5xx, so the host asks again (here or on another
         // server) and the same code is still good.
         Verdict::Unrecorded { error, .. } => {
-            let e = ApiError {
-                status: 503,
-                code: "ServiceUnavailable".into(),
-                message: format!(
-                    "the login's audit row could not be written, nothing was spent: {error}"
-                ),
-            };
-            return refused(Some(caller), &e);
+            return refused(Some(caller), &uncounted(error));
         }
         Verdict::Allowed { reason, mfa } => {
             let mut a = json!({ "Decision": "Allow", "Reason": reason, "Mfa": mfa, "AuthTime": now, "Expiry": expiry });
@@ -468,6 +468,16 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
         status: 200,
         body: answer,
         caller: Some(caller),
+    }
+}
+
+/// The 503 of a login decided but not written (nothing spent, counted or recorded): the
+/// host asks again, here or on another server.
+fn uncounted(error: &str) -> ApiError {
+    ApiError {
+        status: 503,
+        code: "ServiceUnavailable".into(),
+        message: format!("the login could not be recorded, nothing was spent or counted: {error}"),
     }
 }
 

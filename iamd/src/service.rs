@@ -11,7 +11,8 @@ use crate::resource::{call_facts, resource};
 use crate::sigv4::{self, Received, SigError};
 use pam_iam::arn;
 use pam_iam::audit::Decision;
-use pam_iam::authz::{self, CallFacts, Principal, Request, Target};
+use pam_iam::authz::own_password::{self, NoAccountPolicy};
+use pam_iam::authz::{CallFacts, Principal, Request, Target};
 use pam_iam::cli::api::{self, ArgValue};
 use pam_iam::credentials::sealed;
 use pam_iam::store::{AuditEvent, SessionOf, Store, StoreError, User};
@@ -497,19 +498,14 @@ fn authorize(
             audit.time,
         )
     };
-    let v = authz::authorize(store, &req).map_err(|e| {
-        ApiError::new(
-            "ServiceFailure",
-            format!("the request could not be authorized: {e}"),
-        )
-    })?;
-    if !v.allowed && !v.explicit_deny && users_may_change_passwords(store, &req)? {
-        audit.decision = Decision::Allow;
-        audit
-            .reason
-            .push_str("; allowed by the account password policy (AllowUsersToChangePassword)");
-        return Ok(());
-    }
+    let v =
+        own_password::authorize_with_account_policy(store, &req, NoAccountPolicy::GrantsNothing)
+            .map_err(|e| {
+                ApiError::new(
+                    "ServiceFailure",
+                    format!("the request could not be authorized: {e}"),
+                )
+            })?;
     audit.decision = if v.allowed {
         Decision::Allow
     } else {
@@ -532,22 +528,6 @@ fn authorize(
             "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {why}"
         ),
     ))
-}
-
-/// AWS's `AllowUsersToChangePassword`: a custom account password policy with it set
-/// lets every IAM user call `iam:ChangePassword` on itself and
-/// `iam:GetAccountPasswordPolicy` without an identity policy (an explicit deny still
-/// refuses). No custom policy, or the flag off: only identity policies decide.
-fn users_may_change_passwords(store: &dyn Store, req: &Request) -> Result<bool, ApiError> {
-    let authz::Principal::User(_) = &req.principal else {
-        return Ok(false);
-    };
-    if req.action != "iam:ChangePassword" && req.action != "iam:GetAccountPasswordPolicy" {
-        return Ok(false);
-    }
-    Ok(store
-        .get_password_policy()?
-        .is_some_and(|p| p.allow_users_to_change_password))
 }
 
 #[cfg(test)]

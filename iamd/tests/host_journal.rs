@@ -472,6 +472,19 @@ fn a_login_whose_audit_row_cannot_be_written_is_a_5xx_and_the_same_code_works_ag
         "{v}"
     );
     assert_eq!(watermark(), before, "the code is not spent");
+    // A wrong password under the same fault gets the same answer, and counts nothing:
+    // the fault is no oracle for the password.
+    let failures = || {
+        s.store.sql(
+            "SELECT COALESCE(SUM(f.failed_attempts), 0) FROM login_failures f JOIN users u ON u.pk = f.user_pk WHERE u.name = 'alice'",
+        )
+    };
+    let counted = failures();
+    let wrong =
+        json!({ "User": "alice", "Password": "not-the-password", "Code": code, "Service": "sshd" });
+    let (wrong_status, w) = host_post(s.port, &web, LOGIN, &wrong.to_string());
+    assert_eq!(wrong_status, status, "{w}");
+    assert_eq!(failures(), counted);
     s.store.sql(allow);
 
     let v = login(&s, &web, &code);

@@ -15,6 +15,7 @@ use crate::store::{
     Tag, TagTarget, User,
 };
 
+pub mod own_password;
 pub mod session;
 
 /// Who asks.

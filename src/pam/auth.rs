@@ -100,13 +100,16 @@ pub fn authenticate<H: PamHandler>(
             return PamCode::UserUnknown;
         }
         Verdict::Denied { reason, uncounted } => {
-            // Written with the counted failure, unless that failed: then tried alone.
-            let unwritten = uncounted.is_some();
-            if let Some(why) = uncounted {
-                h.syslog(Priority::Err, &why);
-            }
-            let target = unwritten.then_some(backend);
-            return refuse(h, opts, target, &items, now, &reason);
+            // Written with the counted failure, unless that failed: then tried alone,
+            // and the answer is the one a proven login gets when its settle fails
+            // (PAM_SYSTEM_ERR), so a store fault that only refuses writes does not tell
+            // a right password from a wrong one without counting either.
+            let Some(why) = uncounted else {
+                return refuse(h, opts, None, &items, now, &reason);
+            };
+            h.syslog(Priority::Err, &why);
+            refuse(h, opts, Some(backend), &items, now, &reason);
+            return PamCode::SystemErr;
         }
         Verdict::Unrecorded { reason, error } => {
             // Nothing was spent or recorded: one line saying deny and why.

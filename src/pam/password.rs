@@ -6,6 +6,8 @@ use super::backend::{Backend, BackendError, Crypto};
 use super::handler::{Echo, PamCode, PamHandler, Priority, Secret};
 use super::options::Options;
 use crate::audit::Decision;
+use crate::authz::own_password::{self, NoAccountPolicy};
+use crate::authz::{Principal, Request, Target};
 use crate::credentials::second_factor::{FactorStore, Proof, Settled};
 
 /// Prompts, as passwd(1) users know them.
@@ -16,6 +18,9 @@ pub const NEW_PROMPT: &str = "New password: ";
 pub const RETYPE_PROMPT: &str = "Retype new password: ";
 /// Shown to a locked user who tries to change the password.
 pub const LOCKED: &str = "Your IAM account is locked after too many failed attempts; try again later or ask an administrator (iam unlock-user).";
+
+/// Shown to a user whose policies do not let them change their own password.
+pub const NOT_ALLOWED: &str = "You may not change your IAM password: no policy of yours allows iam:ChangePassword and the account password policy does not allow users to change their passwords; ask an administrator";
 
 /// Which of libpam's two chauthtok passes this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +60,31 @@ pub fn chauthtok<H: PamHandler>(
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
         return refuse_locked(h, backend, &items, now, until);
     }
+    // A user changing their own password (root setting someone's is an administrator):
+    // the one rule of who may, as iamd's ChangePassword decides it.
+    let own = expired || !h.caller_is_root();
+    if own {
+        match may_change_own(backend, &user.name, now) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                h.error(&format!("{NOT_ALLOWED} ({why})."));
+                audit::report(
+                    h,
+                    Some(backend),
+                    &items.record(now, "chauthtok", Decision::Deny, &why),
+                );
+                return PamCode::PermDenied;
+            }
+            Err(e) => return report_err(h, &e),
+        }
+    }
     if pass == Pass::Prelim {
         return PamCode::Success;
     }
 
     // The current password: asked of users, not of root running passwd for someone,
     // and always for the forced change at login (as pam_unix does).
-    if expired || !h.caller_is_root() {
+    if own {
         let Some(phc) = user.password_hash.clone() else {
             audit::report(
                 h,
@@ -144,6 +167,26 @@ pub fn chauthtok<H: PamHandler>(
         h.syslog(Priority::Err, "password changed but not audited");
     }
     PamCode::Success
+}
+
+/// Why the user may not change their own password (`None`: they may), by the one rule
+/// (`authz::own_password`); an account with no custom password policy lets them.
+fn may_change_own(backend: &Backend, name: &str, now: i64) -> Result<Option<String>, BackendError> {
+    let store = backend.store();
+    let u = store.get_user(name)?;
+    let arn = crate::arn::user(&store.account_id()?, &u.path, &u.name);
+    let req = Request {
+        user: Some(u),
+        ..Request::new(
+            Principal::User(name.to_string()),
+            "iam:ChangePassword",
+            Target::Arn(arn),
+            now,
+        )
+    };
+    let v =
+        own_password::authorize_with_account_policy(store, &req, NoAccountPolicy::LetsUsersChange)?;
+    Ok((!v.allowed).then(|| format!("iam:ChangePassword: {}", v.reason)))
 }
 
 /// A locked user may not change the password, whether the lock was there before the

@@ -102,3 +102,61 @@ fn change_refusals() {
     let mut pam = FakePam::new("root", &[]);
     assert_eq!(chauthtok(&w, &mut pam, false), PamCode::UserUnknown);
 }
+
+#[test]
+fn changing_your_own_password_follows_the_account_policy_and_your_policies() {
+    let w = World::new();
+    let set_allow = |allow: bool| {
+        w.store()
+            .put_password_policy(&PasswordPolicy {
+                allow_users_to_change_password: allow,
+                ..PasswordPolicy::default()
+            })
+            .unwrap();
+    };
+    let own_change = |current: &str, new: &str| {
+        let mut pam = FakePam::new("bob", &[current, new, new]);
+        pam.root = false;
+        (chauthtok(&w, &mut pam, false), pam)
+    };
+    // The account policy says users may not: refused before any prompt, and audited.
+    set_allow(false);
+    let (rc, pam) = own_change("bob-pw", "new-password-1");
+    assert_eq!(rc, PamCode::PermDenied);
+    assert!(pam.prompts.is_empty(), "{:?}", pam.prompts);
+    assert!(pam.messages[0].starts_with(crate::pam::password::NOT_ALLOWED));
+    assert!(w.last_audit().reason.starts_with("iam:ChangePassword: "));
+    // The forced change at login follows the same rule.
+    w.require_reset("bob");
+    let mut pam = FakePam::new("bob", &["bob-pw", "new-password-1", "new-password-1"]);
+    assert_eq!(chauthtok(&w, &mut pam, true), PamCode::PermDenied);
+    // Root setting bob's password is an administrator, not bob.
+    let mut pam = FakePam::new("bob", &["root-set-pw-1", "root-set-pw-1"]);
+    assert_eq!(chauthtok(&w, &mut pam, false), PamCode::Success);
+    // A policy of bob's allowing it (AWS's IAMUserChangePassword) is enough.
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ChangePassword","Resource":"arn:aws:iam::*:user/${aws:username}"}]}"#;
+    w.store()
+        .put_inline_policy(PrincipalKind::User, "bob", "self", allow)
+        .unwrap();
+    assert_eq!(
+        own_change("root-set-pw-1", "new-password-2").0,
+        PamCode::Success
+    );
+    // The account policy allowing it, and an explicit deny of bob's refusing it.
+    w.store()
+        .delete_inline_policy(PrincipalKind::User, "bob", "self")
+        .unwrap();
+    set_allow(true);
+    assert_eq!(
+        own_change("new-password-2", "new-password-3").0,
+        PamCode::Success
+    );
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:ChangePassword","Resource":"*"}]}"#;
+    w.store()
+        .put_inline_policy(PrincipalKind::User, "bob", "no", deny)
+        .unwrap();
+    assert_eq!(
+        own_change("new-password-3", "new-password-4").0,
+        PamCode::PermDenied
+    );
+}
