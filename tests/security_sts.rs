@@ -364,3 +364,51 @@ fn every_iam_sts_command_takes_output_json_text_table() {
     }
     assert!(out.stdout.contains("BAD=2"), "{out}");
 }
+
+/// `aws sts assume-role`'s newer members, as iam-sts flags: managed session policies and
+/// an external id pass; session tags and a source identity need `sts:TagSession` /
+/// `sts:SetSourceIdentity`, which the `admin` role's trust policy does not grant; bad
+/// shorthand and a policy of another account are refused before anything is issued.
+#[test]
+fn assume_role_takes_the_aws_cli_members_and_checks_them() {
+    require_root!();
+    let w = World::new();
+    let acct = &w.account;
+    let cases = [
+        (
+            "PASS",
+            format!(
+                "--external-id ext-1 --policy-arns arn=arn:aws:iam::aws:policy/ReadOnlyAccess arn=arn:aws:iam::{acct}:policy/ops"
+            ),
+        ),
+        (
+            "TAGS",
+            "--tags Key=team,Value=ops Key=cc,Value= --transitive-tag-keys team".into(),
+        ),
+        ("SOURCE", "--source-identity alice-ops".into()),
+        ("SHORTHAND", "--tags team".into()),
+        (
+            "OTHER",
+            "--policy-arns arn=arn:aws:iam::999999999999:policy/ops".into(),
+        ),
+    ];
+    let cmd: Vec<String> = cases
+        .iter()
+        .map(|(tag, extra)| {
+            w.assume("admin", &format!("{extra} 2>&1"))
+                .replace("ASSUME=", &format!("{tag}="))
+        })
+        .collect();
+    let out = w.run(&World::term(ALICE, &cmd.join("; ")));
+    assert!(out.stdout.contains("PASS=0"), "{out}");
+    assert!(out.stdout.contains("\"PackedPolicySize\""), "{out}");
+    for (tag, why) in [
+        ("TAGS", "sts:TagSession"),
+        ("SOURCE", "sts:SetSourceIdentity"),
+        ("SHORTHAND", "give Key=K,Value=V"),
+        ("OTHER", "is not a managed policy ARN of account"),
+    ] {
+        assert!(!out.stdout.contains(&format!("{tag}=0")), "{tag}: {out}");
+        assert!(out.stdout.contains(why), "{tag} {why}: {out}");
+    }
+}

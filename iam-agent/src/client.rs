@@ -1,13 +1,14 @@
-//! One signed pull from one `iamd` (plain HTTP/1.1 on loopback, `Connection: close`):
-//! a transport failure (no connection, timeout, a broken answer) is told apart from an
-//! answer, because only the former makes the host offline (a server error answer moves
-//! the agent to the next server, but the host stays online).
+//! One signed call to one `iamd` (HTTP/1.1, `Connection: close`, over TLS for
+//! `https://` servers, plain on loopback): a transport failure (no connection, a failed
+//! TLS handshake, timeout, a broken answer) is told apart from an answer, because only
+//! the former makes the host offline (a server error answer moves the agent to the next
+//! server, but the host stays online).
 
 use crate::config::{HostCredentials, Server};
 use iamd::host_api;
 use pam_iam::store::replica::Replica;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// What a server answered.
@@ -81,6 +82,78 @@ pub fn pull(
     parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
 }
 
+/// A connection to a server: plain (loopback) or TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(c) => c.read(buf),
+            Conn::Tls(c) => c.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(c) => c.write(buf),
+            Conn::Tls(c) => c.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(c) => c.flush(),
+            Conn::Tls(c) => c.flush(),
+        }
+    }
+}
+
+/// A TCP connection to the server (each of its addresses in turn, [`CONNECT_TIMEOUT`]
+/// each), with `timeout` for every read and write, then the TLS handshake for `https://`.
+fn connect(server: &Server, timeout: Duration) -> Result<Conn, Transport> {
+    let addrs: Vec<std::net::SocketAddr> = (server.host.as_str(), server.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Transport(format!(
+                "{}: cannot resolve {}: {e}",
+                server.url, server.host
+            ))
+        })?
+        .collect();
+    let mut last = None;
+    let mut tcp = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
+            Ok(c) => {
+                tcp = Some(c);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let Some(tcp) = tcp else {
+        return Err(Transport(format!(
+            "{}: {}",
+            server.url,
+            last.map_or("no address".to_string(), |e| e.to_string())
+        )));
+    };
+    let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
+    tcp.set_read_timeout(Some(timeout)).map_err(io)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(io)?;
+    match &server.tls {
+        None => Ok(Conn::Plain(tcp)),
+        Some(trust) => trust
+            .connect(&server.url, &server.host, tcp)
+            .map(|s| Conn::Tls(Box::new(s)))
+            .map_err(Transport),
+    }
+}
+
 /// One request (`head` is the request line) and the raw answer, `Connection: close`.
 fn exchange(
     server: &Server,
@@ -89,15 +162,8 @@ fn exchange(
     body: &[u8],
     read_timeout: Duration,
 ) -> Result<Vec<u8>, Transport> {
-    let addr: std::net::SocketAddr = server
-        .authority
-        .parse()
-        .map_err(|_| Transport(format!("{}: not IP:PORT", server.url)))?;
-    let mut c = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-        .map_err(|e| Transport(format!("{}: {e}", server.url)))?;
+    let mut c = connect(server, read_timeout)?;
     let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
-    c.set_read_timeout(Some(read_timeout)).map_err(io)?;
-    c.set_write_timeout(Some(read_timeout)).map_err(io)?;
     let mut req = head.to_string();
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -111,9 +177,59 @@ fn exchange(
     req.push_str("connection: close\r\n\r\n");
     c.write_all(req.as_bytes()).map_err(io)?;
     c.write_all(body).map_err(io)?;
+    c.flush().map_err(io)?;
+    read_answer(&mut c).map_err(io)
+}
+
+/// The raw answer: up to the end of its `content-length` body (so a TLS peer that
+/// closes without `close_notify` after a whole answer is no failure), else to the end
+/// of the stream; at most [`MAX_ANSWER`] bytes.
+fn read_answer(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
-    c.take(MAX_ANSWER).read_to_end(&mut raw).map_err(io)?;
-    Ok(raw)
+    let mut buf = vec![0u8; 64 << 10];
+    let mut total: Option<usize> = None;
+    let mut scanned = 0usize;
+    loop {
+        if total.is_none() {
+            // Look for the end of the headers in what arrived since the last look.
+            let from = scanned.saturating_sub(3);
+            if let Some(i) = raw[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let end = from + i + 4;
+                total = content_length(&raw[..end]).map(|n| end.saturating_add(n));
+                if total.is_none() {
+                    // No length: read to the end of the stream.
+                    total = Some(usize::MAX);
+                }
+            }
+            scanned = raw.len();
+        }
+        if let Some(t) = total
+            && raw.len() >= t
+        {
+            raw.truncate(t);
+            return Ok(raw);
+        }
+        if raw.len() as u64 > MAX_ANSWER {
+            return Err(std::io::Error::other("the answer is too large"));
+        }
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The `content-length` of a header block.
+fn content_length(head: &[u8]) -> Option<usize> {
+    String::from_utf8_lossy(head).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())
+            .flatten()
+    })
 }
 
 /// How long a login call may take at one server (argon2id, a wait for an attempt slot).
@@ -227,5 +343,27 @@ mod tests {
             other => panic!("a 5xx is an answer: {other:?}"),
         }
         assert!(parse_answer(b"HTTP/1.1 503 Service Unavailable\r\n").is_err());
+    }
+
+    #[test]
+    fn an_answer_ends_at_its_length_and_a_cut_one_is_incomplete() {
+        struct Cut<'a>(&'a [u8]);
+        impl Read for Cut<'_> {
+            // Hands out 7 bytes at a time, then an unclean end (a TLS peer gone
+            // without close_notify).
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                let n = self.0.len().min(7).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n{\"Unchanged\":true}";
+        let raw = read_answer(&mut Cut(whole)).unwrap();
+        assert!(matches!(parse_answer(&raw), Ok(Answer::Unchanged)));
+        assert!(read_answer(&mut Cut(&whole[..whole.len() - 1])).is_err());
     }
 }

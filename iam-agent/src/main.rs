@@ -10,6 +10,7 @@ mod offline;
 mod serve;
 mod sessions;
 mod ship;
+mod tls;
 
 use clap::Parser;
 use client::Answer;

@@ -7,6 +7,7 @@
 use crate::serve::{Ctx, Forwarded, forward};
 use iamd::host_sts;
 use pam_iam::fleet::proto::{Answer, AssumeRequest, AssumedRole, RevokeRequest};
+use pam_iam::sts::passed::Passed;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -33,6 +34,10 @@ struct AssumeBodyOut<'a> {
     code: Option<&'a str>,
     #[serde(rename = "Policy", skip_serializing_if = "Option::is_none")]
     policy: Option<&'a str>,
+    #[serde(rename = "ExternalId", skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    #[serde(rename = "Passed", skip_serializing_if = "Passed::is_empty")]
+    passed: &'a Passed,
     #[serde(rename = "Scope")]
     scope: &'a str,
     #[serde(rename = "Tty")]
@@ -49,6 +54,8 @@ pub fn assume(ctx: &Ctx, a: &AssumeRequest) -> Answer {
         serial: a.serial.as_deref(),
         code: a.code.as_deref().map(String::as_str),
         policy: a.policy.as_deref(),
+        external_id: a.external_id.as_deref(),
+        passed: &a.passed,
         scope: &a.scope,
         tty: &a.tty,
     };

@@ -1,7 +1,11 @@
-//! The load: N clients, each on its own kept-alive HTTP/1 connection, each sending its
-//! next request as soon as the last is answered, for a fixed time. Every request is
-//! signed anew (fresh `X-Amz-Date`); latency is measured from the request's first byte
-//! handed to the connection to the last byte of the answer, signing excluded.
+//! The load: N clients, each on its own kept-alive HTTP/1 connection, for a fixed time.
+//! Closed loop (the default): each sends its next request as soon as the last is
+//! answered, so the figures are the server's most and the latency its queue at that
+//! load. Open loop (`--rate R`): the clients together send R requests a second on a
+//! fixed schedule, and a request's latency runs from when it was due, so a server that
+//! falls behind is charged for the wait (no coordinated omission). Every request is
+//! signed anew (fresh `X-Amz-Date`); latency ends at the last byte of the answer,
+//! signing excluded.
 
 use crate::check::{self, Action};
 use crate::sign::{Key, Signer};
@@ -149,20 +153,44 @@ pub(crate) async fn one(
     }
 }
 
+/// When a client's requests are due: `None`, each as soon as the last is answered; else
+/// the first at `first` and then one every `every`.
+#[derive(Clone, Copy)]
+struct Schedule {
+    first: Instant,
+    every: Option<Duration>,
+}
+
+impl Schedule {
+    fn due(&self, n: u64) -> Option<Instant> {
+        let every = self.every?;
+        Some(self.first + every.mul_f64(n as f64))
+    }
+}
+
 async fn client(
     sender: Sender,
     target: Arc<Target>,
     signer: Arc<Signer>,
     action: Action,
     deadline: Instant,
+    schedule: Schedule,
 ) -> ClientOut {
     let body = Bytes::from(action.body());
     let mut out = ClientOut::default();
     let mut conn = Some(sender);
     let mut n = 0u64;
     while Instant::now() < deadline {
+        let due = schedule.due(n);
+        if let Some(at) = due {
+            if at >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(at.into()).await;
+        }
         match one(&mut conn, target.addr, &signer, &body).await {
             Ok((status, answer, took, connected)) => {
+                let took = due.map_or(took, |at| at.elapsed());
                 out.micros
                     .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
                 out.connects += u64::from(connected);
@@ -177,6 +205,7 @@ async fn client(
             }
             Err(e) => {
                 out.error(e);
+                n += 1;
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -204,7 +233,8 @@ pub(crate) fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, String>
 
 /// Run `clients` concurrent clients calling `action` on `target` for `duration`, on a
 /// tokio runtime of `threads` threads (1: one thread, the least CPU taken from a server
-/// on the same machine).
+/// on the same machine); with `rate`, the clients together offer that many requests a
+/// second (open loop), each client its share, evenly staggered.
 ///
 /// # Errors
 /// A client could not connect at the start, or the runtime could not be built.
@@ -214,6 +244,7 @@ pub fn run(
     clients: usize,
     duration: Duration,
     threads: usize,
+    rate: Option<f64>,
 ) -> Result<Stats, String> {
     let rt = runtime(threads)?;
     let target = Arc::new(target.clone());
@@ -225,15 +256,26 @@ pub fn run(
         }
         let start = Instant::now();
         let deadline = start + duration;
+        // Each client's requests are `clients / rate` apart; client i starts i/rate in.
+        let every = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(clients as f64 / r));
         let tasks: Vec<_> = senders
             .into_iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
+                let schedule = Schedule {
+                    first: start
+                        + every.map_or(Duration::ZERO, |e| e.mul_f64(i as f64 / clients as f64)),
+                    every,
+                };
                 tokio::spawn(client(
                     s,
                     Arc::clone(&target),
                     Arc::clone(&signer),
                     action,
                     deadline,
+                    schedule,
                 ))
             })
             .collect();

@@ -115,6 +115,10 @@ struct RunArgs {
     /// Runs of each case on each server.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Open loop: the clients together offer this many requests a second (latency from
+    /// when each was due); without it each client sends as soon as it is answered.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Load generator threads (1 takes the least CPU from the server).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -185,12 +189,15 @@ fn compare(
 ) -> Result<u64, String> {
     let actions = run.actions()?;
     println!(
-        "# iamd-bench compare: {} core(s), load average {} at start, {} s per run, {} rounds, generator threads {}",
+        "# iamd-bench compare: {} core(s), load average {} at start, {} s per run, {} rounds, generator threads {}, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average(),
         run.seconds,
         run.rounds,
-        run.threads
+        run.threads,
+        run.rate.map_or("closed loop".to_string(), |r| format!(
+            "open loop at {r} req/s offered"
+        ))
     );
     let mut servers: Vec<(Running, Key)> = Vec::new();
     for t in targets {
@@ -239,8 +246,9 @@ fn compare(
                         key: key.clone(),
                     };
                     let before = s.cpu_seconds();
-                    let stats = load::run(&target, action, clients, duration, run.threads)
-                        .map_err(|e| format!("{}: {e}", s.name))?;
+                    let stats =
+                        load::run(&target, action, clients, duration, run.threads, run.rate)
+                            .map_err(|e| format!("{}: {e}", s.name))?;
                     let cpu_us = match (before, s.cpu_seconds()) {
                         (Some(a), Some(b)) if stats.requests > 0 => {
                             Some((b - a) * 1e6 / stats.requests as f64)
@@ -340,6 +348,7 @@ fn main() -> ExitCode {
                             c,
                             Duration::from_secs_f64(run.seconds),
                             run.threads,
+                            run.rate,
                         )?;
                         line(&target.addr.to_string(), action, c, round, &s, None);
                         errors += s.errors;

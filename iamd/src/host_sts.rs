@@ -23,6 +23,7 @@ use pam_iam::store::Store;
 use pam_iam::sts::assume::{self, AssumeRoleArgs, Issuer, Keeping};
 use pam_iam::sts::backend::Backend;
 use pam_iam::sts::error::StsError;
+use pam_iam::sts::passed::Passed;
 use pam_iam::sts::sessions::{self, Revoker};
 use serde::Deserialize;
 use serde_json::json;
@@ -140,6 +141,12 @@ pub struct AssumeBody {
     /// `--policy`.
     #[serde(rename = "Policy", default)]
     pub policy: Option<String>,
+    /// `--external-id`.
+    #[serde(rename = "ExternalId", default)]
+    pub external_id: Option<String>,
+    /// `--source-identity`, `--tags`, `--transitive-tag-keys`, `--policy-arns`.
+    #[serde(rename = "Passed", default)]
+    pub passed: Passed,
     /// The terminal scope key sudo on the host matches.
     #[serde(rename = "Scope")]
     pub scope: String,
@@ -183,6 +190,8 @@ pub fn serve_assume(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, no
         serial: body.serial.clone(),
         code: body.code.clone(),
         policy: body.policy.clone(),
+        external_id: body.external_id.clone(),
+        passed: body.passed.clone(),
         ..AssumeRoleArgs::default()
     };
     let b = Backend::borrowing(store, caller.host.clone());

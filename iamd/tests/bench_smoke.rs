@@ -27,7 +27,7 @@ fn one_second_of_each_call_and_a_wrong_secret(s: &Running) {
     let key = seed::seed(&admin, PAGE).unwrap_or_else(|e| panic!("{e}\n{}", s.log()));
     let target = Target { addr: s.addr, key };
     for (action, clients) in [(Action::GetUser, 4), (Action::ListUsers, 2)] {
-        let st = load::run(&target, action, clients, Duration::from_secs(1), 1).unwrap();
+        let st = load::run(&target, action, clients, Duration::from_secs(1), 1, None).unwrap();
         assert_eq!(
             st.errors,
             0,
@@ -38,9 +38,30 @@ fn one_second_of_each_call_and_a_wrong_secret(s: &Running) {
         assert!(st.requests > 0, "{action:?}: no answer");
         assert_eq!(st.reconnects, 0, "iamd keeps connections alive");
     }
+    // Open loop: 5 clients offering 100 requests a second send about 100 in a second,
+    // not as many as they can.
+    let st = load::run(
+        &target,
+        Action::GetUser,
+        5,
+        Duration::from_secs(1),
+        1,
+        Some(100.0),
+    )
+    .unwrap();
+    assert_eq!(st.errors, 0, "{:?}", st.first_error);
+    assert!((90..=100).contains(&st.requests), "paced: {st:?}");
     let mut wrong = target.clone();
     wrong.key.secret.push('x');
-    let st = load::run(&wrong, Action::GetUser, 1, Duration::from_millis(200), 1).unwrap();
+    let st = load::run(
+        &wrong,
+        Action::GetUser,
+        1,
+        Duration::from_millis(200),
+        1,
+        None,
+    )
+    .unwrap();
     assert!(st.requests > 0 && st.errors == st.requests, "{st:?}");
     let e = st.first_error.unwrap();
     assert!(

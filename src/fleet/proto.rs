@@ -65,6 +65,12 @@ pub struct AssumeRequest {
     pub code: Option<Zeroizing<String>>,
     /// `--policy` (JSON).
     pub policy: Option<String>,
+    /// `--external-id`.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// `--source-identity`, `--tags`, `--transitive-tag-keys`, `--policy-arns`.
+    #[serde(default)]
+    pub passed: crate::sts::passed::Passed,
     /// The terminal scope's key (`TerminalScope::key`), which sudo on this host matches.
     pub scope: String,
     /// The terminal scope for people, for the audit trail.

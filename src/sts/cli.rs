@@ -13,11 +13,13 @@ use zeroize::Zeroizing;
 use super::assume::{self, AssumeRoleArgs, CallContext};
 use super::error::StsError;
 use super::harden::{self, Inherited};
+use super::passed::Passed;
 use super::scope::CallerFacts;
 use super::{backend, fleet, sessions};
 use crate::cli::args::Output;
 use crate::cli::output;
 use crate::fleet::conf::{DEFAULT_CONF, HostMode};
+use crate::store::Tag;
 use std::path::Path;
 
 /// Where the store lives.
@@ -39,6 +41,8 @@ struct Cli {
     cmd: Command,
 }
 
+// One command is parsed per run: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Assume a role for this terminal session (then `sudo` works through it).
@@ -61,6 +65,21 @@ enum Command {
         /// A session policy (JSON) that further limits the session.
         #[arg(long)]
         policy: Option<String>,
+        /// Managed session policies that further limit the session: `arn=ARN` …
+        #[arg(long, num_args = 1.., value_parser = policy_arn)]
+        policy_arns: Vec<String>,
+        /// The value the role's trust policy asks for in `sts:ExternalId`.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// A source identity that stays with the session and any it assumes.
+        #[arg(long)]
+        source_identity: Option<String>,
+        /// Session tags: `Key=K,Value=V` …
+        #[arg(long, num_args = 1.., value_parser = session_tag)]
+        tags: Vec<Tag>,
+        /// Keys of the session tags that pass on to sessions this one assumes.
+        #[arg(long, num_args = 1..)]
+        transitive_tag_keys: Vec<String>,
     },
     /// Who you are to IAM here: the role session of this terminal, else your IAM user.
     GetCallerIdentity,
@@ -196,6 +215,11 @@ fn assume_args(cmd: Command) -> Result<AssumeRoleArgs, StsError> {
             serial_number,
             token_code,
             policy,
+            policy_arns,
+            external_id,
+            source_identity,
+            tags,
+            transitive_tag_keys,
         } => Ok(AssumeRoleArgs {
             role_arn,
             session_name: role_session_name,
@@ -203,10 +227,39 @@ fn assume_args(cmd: Command) -> Result<AssumeRoleArgs, StsError> {
             serial: serial_number,
             code: token_code.map(Zeroizing::new),
             policy,
+            external_id,
+            passed: Passed {
+                source_identity,
+                tags,
+                transitive_tag_keys,
+                policy_arns,
+            },
             ..AssumeRoleArgs::default()
         }),
         _ => Err(StsError::Internal("not assume-role".to_string())),
     }
+}
+
+/// `--policy-arns arn=ARN` (the AWS CLI's shorthand for `PolicyDescriptorType`).
+fn policy_arn(s: &str) -> Result<String, String> {
+    s.strip_prefix("arn=")
+        .filter(|a| !a.is_empty() && !a.contains(','))
+        .map(str::to_string)
+        .ok_or_else(|| format!("{s:?}: give arn=ARN"))
+}
+
+/// `--tags Key=K,Value=V` (the AWS CLI's shorthand for `Tag`; the value may be empty).
+fn session_tag(s: &str) -> Result<Tag, String> {
+    let bad = || format!("{s:?}: give Key=K,Value=V");
+    let (k, v) = s.split_once(",Value=").ok_or_else(bad)?;
+    let key = k
+        .strip_prefix("Key=")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(bad)?;
+    Ok(Tag {
+        key: key.to_string(),
+        value: v.to_string(),
+    })
 }
 
 /// Unix seconds now; the only clock of iam-sts.

@@ -39,6 +39,8 @@ pub fn assume_role(
             serial: serial.clone(),
             code: code.clone(),
             policy: args.policy.clone(),
+            external_id: args.external_id.clone(),
+            passed: args.passed.clone(),
             scope: ctx.scope.key(),
             tty: ctx.scope.describe(),
         });

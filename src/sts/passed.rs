@@ -13,16 +13,22 @@ pub const MAX_TAGS: usize = 50;
 /// Most managed session policies one call passes.
 pub const MAX_POLICY_ARNS: usize = 10;
 
-/// What the call passes.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// What the call passes (in AWS's member names when it travels: fleet mode's
+/// `iam-sts` → agent → iamd).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct Passed {
     /// `SourceIdentity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_identity: Option<String>,
     /// `Tags`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     /// `TransitiveTagKeys`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
-    /// `PolicyArns`.
+    /// `PolicyArns` (their ARNs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policy_arns: Vec<String>,
 }
 

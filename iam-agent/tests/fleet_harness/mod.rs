@@ -18,6 +18,8 @@
 
 #![allow(dead_code)]
 
+pub mod tls;
+
 use crate::support;
 use pam_iam_postgres::testing::Server as Pg;
 use serde_json::Value;
@@ -169,6 +171,18 @@ pub fn healthy(port: u16) -> bool {
     .is_some_and(|s| s.starts_with("HTTP/1.1 200"))
 }
 
+/// Whether an `iamd` serving TLS answers `/healthz` on `port` (liveness only: the
+/// certificate is not checked here, a test may have given it a wrong one on purpose).
+pub fn healthy_tls(port: u16) -> bool {
+    Command::new("curl")
+        .args(["-ksf", "--max-time", "5", "-o", "/dev/null"])
+        .arg(format!("https://127.0.0.1:{port}/healthz"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// An access key (the account's root key, for the AWS CLI).
 #[derive(Debug, Clone)]
 pub struct Key {
@@ -211,6 +225,11 @@ pub struct Options {
     /// The agents' `offline_max_age` (seconds); `None` leaves the agent's default. Each
     /// host always has its own `offline` state file beside its replica.
     pub offline_max_age: Option<i64>,
+    /// TLS: each `iamd` serves a certificate for 127.0.0.1 signed by a CA made in the
+    /// fleet's directory ([`tls`], openssl); the agents use `https://` and that CA as
+    /// `ca_file`, the AWS CLI its `--ca-bundle` (the relays carry the TLS bytes as they
+    /// are).
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -223,6 +242,7 @@ impl Default for Options {
             sqlite: false,
             show: false,
             offline_max_age: None,
+            tls: false,
         }
     }
 }
@@ -495,6 +515,9 @@ pub struct Fleet {
     pub servers: Vec<Iamd>,
     /// The hosts.
     pub hosts: Vec<Host>,
+    /// With [`Options::tls`]: the CA (each host's `ca_file`) and the certificate the
+    /// servers start with (a test may put another one here, then restart a server).
+    pub tls: Option<(tls::Ca, tls::ServerCert)>,
     opts: Options,
 }
 
@@ -553,7 +576,14 @@ impl Fleet {
         } else {
             PathBuf::from(SECRETS_KEY)
         };
+        let tls = opts.tls.then(|| {
+            let d = dir.path().join("tls");
+            let ca = tls::make_ca(&d, "fleet");
+            let cert = tls::issue(&ca, &d, "iamd", "IP:127.0.0.1");
+            (ca, cert)
+        });
         let mut f = Fleet {
+            tls,
             dir,
             pg,
             url,
@@ -593,18 +623,33 @@ impl Fleet {
             .append(true)
             .open(&log)
             .unwrap();
+        let mut cmd = Command::new(support::bin("iamd"));
+        cmd.args(["--db", &self.url, "--secrets-key"])
+            .arg(&self.secrets_key)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        match &self.tls {
+            Some((_, c)) => cmd
+                .arg("--tls-cert")
+                .arg(&c.cert)
+                .arg("--tls-key")
+                .arg(&c.key),
+            None => cmd.arg("--http"),
+        };
         let mut p = Proc::spawn(
-            Command::new(support::bin("iamd"))
-                .args(["--db", &self.url, "--http", "--secrets-key"])
-                .arg(&self.secrets_key)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .env("PAM_IAM_USERDB", "off")
+            cmd.env("PAM_IAM_USERDB", "off")
                 .stdout(Stdio::null())
                 .stderr(out),
         );
         let t0 = Instant::now();
-        while !healthy(port) {
+        let up = |port| {
+            if self.tls.is_some() {
+                healthy_tls(port)
+            } else {
+                healthy(port)
+            }
+        };
+        while !up(port) {
             assert!(
                 p.running() && t0.elapsed() < Duration::from_secs(30),
                 "iamd did not become healthy: {}",
@@ -663,14 +708,18 @@ impl Fleet {
             ),
         )
         .unwrap();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         let servers: Vec<String> = relay_ports
             .iter()
-            .map(|p| format!("\"http://127.0.0.1:{p}\""))
+            .map(|p| format!("\"{scheme}://127.0.0.1:{p}\""))
             .collect();
+        let ca_file = self.tls.as_ref().map_or(String::new(), |(ca, _)| {
+            format!("ca_file = {:?}\n", ca.cert)
+        });
         std::fs::write(
             &config,
             format!(
-                "servers = [{}]\ncredentials = {:?}\nreplica = {:?}\nsocket = {:?}\noffline = {:?}\nwait_seconds = {}\nretry_seconds = 1\n{}",
+                "servers = [{}]\n{ca_file}credentials = {:?}\nreplica = {:?}\nsocket = {:?}\noffline = {:?}\nwait_seconds = {}\nretry_seconds = 1\n{}",
                 servers.join(", "),
                 credentials,
                 replica,
@@ -742,6 +791,10 @@ impl Fleet {
     pub fn aws(&self, server: usize, args: &[&str]) -> Option<Output> {
         let venv = aws_venv()?;
         self.show("aws", args);
+        let (scheme, bundle) = match &self.tls {
+            Some((ca, _)) => ("https", vec!["--ca-bundle".into(), ca.cert.clone()]),
+            None => ("http", vec![]),
+        };
         Some(
             Command::new(venv.join("bin/aws"))
                 .env_clear()
@@ -753,7 +806,11 @@ impl Fleet {
                 .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
                 .env("AWS_MAX_ATTEMPTS", "1")
                 .arg("--endpoint-url")
-                .arg(format!("http://127.0.0.1:{}", self.servers[server].port))
+                .arg(format!(
+                    "{scheme}://127.0.0.1:{}",
+                    self.servers[server].port
+                ))
+                .args(bundle)
                 .args(["--output", "json"])
                 .args(args)
                 .output()
