@@ -48,13 +48,17 @@ fn main() {
             num(2, 20),
             args.iter().any(|m| m == "light"),
             args.iter().any(|m| m == "sqlite"),
+            args.iter()
+                .find_map(|a| a.strip_prefix("users="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
         ),
         Some("idle") => idle(num(1, 1000), num(2, 60) as u64),
         Some("login") => logins::login_ab(num(1, 100)),
         Some("rate") => logins::rate(num(1, 10) as u64, num(2, 8), num(3, 5)),
         _ => {
             eprintln!(
-                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] [sqlite] | idle HOSTS SECONDS | login PAIRS | rate SECONDS CLIENTS ROUNDS"
+                "usage: bench_fleet propagation HOSTS CHANGES [agents|light] [sqlite] [users=N] | idle HOSTS SECONDS | login PAIRS | rate SECONDS CLIENTS ROUNDS"
             );
             std::process::exit(2);
         }
@@ -82,6 +86,29 @@ fn pull(port: u16, c: &Creds, since: Option<i64>, wait: u64) -> Option<(u16, i64
         Some(v) => format!("since={v}&wait={wait}"),
         None => "wait=0".into(),
     };
+    let (status, body) = pull_raw(port, c, &query, wait)?;
+    Some((status, body_version(&body)?))
+}
+
+/// The `StoreVersion` of an answer's body.
+fn body_version(body: &str) -> Option<i64> {
+    let i = body.find("\"StoreVersion\":")? + "\"StoreVersion\":".len();
+    body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+/// The `StoreId` of a full answer (servers with deltas send it; older ones do not).
+fn body_store_id(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v["StoreId"].as_str().map(str::to_string)
+}
+
+/// One signed pull with `query`: the status and the body.
+fn pull_raw(port: u16, c: &Creds, query: &str, wait: u64) -> Option<(u16, String)> {
     let authority = format!("127.0.0.1:{port}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -90,7 +117,7 @@ fn pull(port: u16, c: &Creds, since: Option<i64>, wait: u64) -> Option<(u16, i64
     let h = iamd::host_api::sign_get(
         &authority,
         iamd::host_api::REPLICA_PATH,
-        &query,
+        query,
         &c.key_id,
         c.secret.as_bytes(),
         now,
@@ -110,14 +137,7 @@ fn pull(port: u16, c: &Creds, since: Option<i64>, wait: u64) -> Option<(u16, i64
     let text = String::from_utf8_lossy(&raw);
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let body = text.split_once("\r\n\r\n")?.1;
-    let i = body.find("\"StoreVersion\":")? + "\"StoreVersion\":".len();
-    let v = body[i..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '-')
-        .collect::<String>()
-        .parse()
-        .ok()?;
-    Some((status, v))
+    Some((status, body.to_string()))
 }
 
 /// The store version now, as a fresh pull of `probe` sees it.
@@ -158,7 +178,47 @@ fn logged_version(h: &Host, off: &mut u64, best: &mut i64) -> i64 {
     *best
 }
 
-fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
+/// `users` more users (two tags and a Linux id each) and a policy for every ten, made
+/// with the CLI four at a time: a store of some size, so a full snapshot weighs what an
+/// account's does.
+fn seed(f: &Fleet, users: usize) {
+    let t = Instant::now();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= users {
+                        break;
+                    }
+                    f.iam(&[
+                        "create-user",
+                        "--user-name",
+                        &format!("u{i:05}"),
+                        "--path",
+                        "/staff/",
+                        "--tags",
+                        &format!("Key=team,Value=team-{}", i % 17),
+                        &format!("Key=site,Value=site-{}", i % 5),
+                    ]);
+                    if i % 10 == 0 {
+                        f.iam(&[
+                            "create-policy",
+                            "--policy-name",
+                            &format!("p{i:05}"),
+                            "--policy-document",
+                            &LOGIN.replace("\"*\"", &format!("\"arn:aws:iam::*:host/web-{i}\"")),
+                        ]);
+                    }
+                }
+            });
+        }
+    });
+    eprintln!("seeded {users} users in {:?}", t.elapsed());
+}
+
+fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool, users: usize) {
     let t_setup = Instant::now();
     let mut f = Fleet::start(Options {
         hosts,
@@ -172,6 +232,7 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
     let probe_host = f.add_host("bench-probe");
     let probe = creds(&probe_host);
     let port = f.servers[0].port;
+    seed(&f, users);
     f.iam(&["create-user", "--user-name", "alice"]);
     let arn = f.iam(&[
         "create-policy",
@@ -242,6 +303,15 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
     eprintln!("every host current (version {v0}) after {:?}", t.elapsed());
     let mut all_ms = Vec::new();
     let mut cli_ms = Vec::new();
+    // What one host is sent for one change: the probe pulls since the version before
+    // the change (with the store id when the server sent one: then a delta may come),
+    // and a full snapshot for comparison. The servers' CPU over the changes.
+    let (_, full0) = pull_raw(port, &probe, "wait=0", 0).expect("probe pull");
+    let store_id = body_store_id(&full0);
+    let pids: Vec<i32> = f.servers.iter().filter_map(|s| s.pid()).collect();
+    let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let mut pulled = Vec::new();
+    let mut prev = v0;
     for k in 0..changes {
         std::thread::sleep(Duration::from_millis(300));
         let verb = if k % 2 == 0 {
@@ -253,6 +323,14 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
         f.iam(&[verb, "--user-name", "alice", "--policy-arn", &arn]);
         cli_ms.push(t0.elapsed().as_secs_f64() * 1e3);
         let v = version_now(port, &probe);
+        let q = match &store_id {
+            Some(id) => format!("since={prev}&wait=0&store={id}"),
+            None => format!("since={prev}&wait=0"),
+        };
+        if let Some((200, body)) = pull_raw(port, &probe, &q, 0) {
+            pulled.push(body.len());
+        }
+        prev = v;
         let mut done = vec![None; hosts];
         while done.iter().any(Option::is_none) {
             for (i, d) in done.iter_mut().enumerate() {
@@ -276,6 +354,18 @@ fn propagation(hosts: usize, changes: usize, light: bool, sqlite: bool) {
         );
         all_ms.extend(round);
     }
+    let cpu = pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu0;
+    let (_, full1) = pull_raw(port, &probe, "wait=0", 0).expect("probe pull");
+    pulled.sort_unstable();
+    println!(
+        "bytes per pull for one policy change: median {} (min {}, max {}; a full snapshot is {} bytes); iamd CPU (both servers) {:.1} ms per change across {hosts} hosts ({:.2} s over {changes} changes)",
+        pulled.get(pulled.len() / 2).copied().unwrap_or(0),
+        pulled.first().copied().unwrap_or(0),
+        pulled.last().copied().unwrap_or(0),
+        full1.len(),
+        1e3 * cpu / changes as f64,
+        cpu
+    );
     stop.store(true, Ordering::Relaxed);
     all_ms.sort_by(f64::total_cmp);
     cli_ms.sort_by(f64::total_cmp);

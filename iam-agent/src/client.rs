@@ -6,7 +6,7 @@
 
 use crate::config::{HostCredentials, Server};
 use iamd::host_api;
-use pam_iam::store::replica::Replica;
+use pam_iam::store::replica::{Replica, ReplicaDelta};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -14,8 +14,11 @@ use std::time::Duration;
 /// What a server answered.
 #[derive(Debug)]
 pub enum Answer {
-    /// The host's view at a new version.
-    Snapshot(Box<Replica>),
+    /// The host's view at a new version, and the identity of the store it is of (none
+    /// from a server older than deltas).
+    Snapshot(Box<Replica>, Option<String>),
+    /// The tables changed since the version held, of the store named.
+    Delta(Box<ReplicaDelta>, String),
     /// Nothing changed while the server waited.
     Unchanged,
     /// The server answered but cannot serve now (HTTP 5xx: its store is down): another
@@ -53,7 +56,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest answer read (a replica of a big account is a few MB).
 const MAX_ANSWER: u64 = 256 << 20;
 
-/// Pull once: `since` is the version held (none: a full snapshot now).
+/// Pull once: `since` is the version held (none: a full snapshot now), `store` the
+/// store it is of (then the server may answer with a delta).
 ///
 /// # Errors
 /// [`Transport`] when the server is down, slow beyond `wait` + 10 s, or answers garbage.
@@ -61,12 +65,14 @@ pub fn pull(
     server: &Server,
     creds: &HostCredentials,
     since: Option<i64>,
+    store: Option<&str>,
     wait: u64,
     now: i64,
 ) -> Result<Answer, Transport> {
-    let query = match since {
-        Some(v) => format!("since={v}&wait={wait}"),
-        None => "wait=0".to_string(),
+    let query = match (since, store) {
+        (Some(v), Some(id)) => format!("since={v}&store={id}&wait={wait}"),
+        (Some(v), None) => format!("since={v}&wait={wait}"),
+        (None, _) => "wait=0".to_string(),
     };
     let headers = host_api::sign_get(
         &server.authority,
@@ -312,9 +318,23 @@ fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
         if v["Unchanged"] == true {
             return Ok(Answer::Unchanged);
         }
+        let store = v["StoreId"].as_str().map(str::to_string);
+        if !v["Delta"].is_null() {
+            let d = ReplicaDelta {
+                from_version: v["FromVersion"]
+                    .as_i64()
+                    .ok_or("a delta without FromVersion")?,
+                replica: serde_json::from_value(v["Delta"].clone())
+                    .map_err(|e| format!("delta: {e}"))?,
+            };
+            return Ok(Answer::Delta(
+                Box::new(d),
+                store.ok_or("a delta without StoreId")?,
+            ));
+        }
         let r: Replica =
             serde_json::from_value(v["Replica"].clone()).map_err(|e| format!("replica: {e}"))?;
-        return Ok(Answer::Snapshot(Box::new(r)));
+        return Ok(Answer::Snapshot(Box::new(r), store));
     }
     if status >= 500 {
         return Ok(Answer::ServerError {

@@ -140,8 +140,10 @@ fn run(args: &Args) -> Result<(), String> {
         cfg.socket.display()
     ));
     // The first pull after a start is always a full snapshot: the version a replica
-    // holds says nothing about which store it came from.
+    // holds says nothing about which store it came from. Then the store's identity from
+    // that answer goes with each pull, and the server may answer with a delta.
     let mut since: Option<i64> = None;
+    let mut store_id: Option<String> = None;
     let mut current = 0usize;
     loop {
         let wait = if args.once || since.is_none() {
@@ -154,8 +156,51 @@ fn run(args: &Args) -> Result<(), String> {
         for i in 0..servers.len() {
             let k = (current + i) % servers.len();
             let s = &servers[k];
-            match client::pull(s, &creds, since, wait, now()) {
-                Ok(Answer::Snapshot(r)) => {
+            match client::pull(s, &creds, since, store_id.as_deref(), wait, now()) {
+                Ok(Answer::Delta(d, id)) => {
+                    shared.contact();
+                    if d.replica.host != creds.host {
+                        return Err(format!(
+                            "{} sent the view of host {}, not {}: refusing it",
+                            s.url, d.replica.host, creds.host
+                        ));
+                    }
+                    // Applied in one transaction; any failure leaves the replica as it
+                    // was and the next pull is a full snapshot, at once.
+                    let applied = if store_id.as_deref() == Some(id.as_str()) {
+                        replica.apply_replica_delta(&d).map_err(|e| e.to_string())
+                    } else {
+                        Err(format!("a delta of store {id}, not of the one held"))
+                    };
+                    match applied {
+                        Ok(()) => {
+                            synced(&offline_state);
+                            log(&format!(
+                                "replica at store version {} from {} (delta from {}: {} table(s))",
+                                d.replica.store_version,
+                                s.url,
+                                d.from_version,
+                                d.replica.tables.len()
+                            ));
+                            since = Some(d.replica.store_version);
+                            shared.replica_version.store(
+                                d.replica.store_version,
+                                std::sync::atomic::Ordering::SeqCst,
+                            );
+                        }
+                        Err(e) => {
+                            log(&format!(
+                                "cannot apply the delta (keeping the old replica, resyncing fully): {e}"
+                            ));
+                            since = None;
+                            store_id = None;
+                        }
+                    }
+                    current = k;
+                    answered = true;
+                    break;
+                }
+                Ok(Answer::Snapshot(r, id)) => {
                     shared.contact();
                     if r.host != creds.host {
                         return Err(format!(
@@ -171,6 +216,7 @@ fn run(args: &Args) -> Result<(), String> {
                                 r.store_version, s.url
                             ));
                             since = Some(r.store_version);
+                            store_id = id;
                             shared
                                 .replica_version
                                 .store(r.store_version, std::sync::atomic::Ordering::SeqCst);

@@ -349,10 +349,12 @@ fn populated(f: &Fleet) -> Vec<String> {
 /// Tables a replica may fill (the rest must be empty): store::replica's list, plus the
 /// account row, the version and the replica-only list of enabled MFA devices (serial and
 /// enable date, so offline logins can refuse material older than the device; never the
-/// seed, which stays in `mfa_devices`, empty here).
+/// seed, which stays in `mfa_devices`, empty here), and the replica file's own random
+/// store identity (migration 17; the change log, `store_changes`, stays empty).
 const MAY_HOLD: &[&str] = &[
     "account",
     "store_version",
+    "store_identity",
     "policies",
     "policy_versions",
     "users",

@@ -130,6 +130,81 @@ fn a_partitioned_host_keeps_its_replica_and_catches_up_on_reconnect() {
     eprintln!("caught up {d:?} after the relay came back");
 }
 
+/// Deltas through real `iamd` and agents (migration 17): a connected host takes each
+/// change as a delta of the tables it changed; a host cut off while more versions went
+/// by than the change log keeps gets a full snapshot when it is back, and holds exactly
+/// the view the other host holds.
+#[test]
+fn hosts_take_deltas_and_one_behind_the_pruned_log_resyncs_fully() {
+    require_root!();
+    let mut f = Fleet::start(Options::default());
+    f.iam(&["create-user", "--user-name", "before"]);
+    f.wait_all(Duration::from_secs(20), "the first user", |h| {
+        h.has_user("before")
+    });
+    f.iam(&["create-user", "--user-name", "small"]);
+    f.wait_all(Duration::from_secs(20), "the second user", |h| {
+        h.has_user("small")
+    });
+    for h in &f.hosts {
+        assert!(
+            h.agent_log().contains("(delta from"),
+            "{}: a change comes as a delta\n{}",
+            h.name,
+            h.agent_log()
+        );
+    }
+    f.hosts[0].partition();
+    f.iam(&["create-user", "--user-name", "during"]);
+    // More versions than the change log keeps: one transaction each.
+    let n = pam_iam::store::replica::CHANGE_LOG_VERSIONS + 150;
+    let sql: String = (0..n)
+        .map(|i| {
+            format!("BEGIN; INSERT INTO host_tags (host, key, value) VALUES ('elsewhere', 'k{i}', 'v'); COMMIT; ")
+        })
+        .collect();
+    let (primary, _) = f.pg.as_ref().unwrap();
+    primary.psql("iam", &sql).unwrap();
+    f.iam(&["create-user", "--user-name", "last"]);
+    fleet_harness::wait_until(
+        Duration::from_secs(20),
+        "web-02 to see the last user",
+        || f.hosts[1].has_user("last"),
+    );
+    let log_before = f.hosts[0].agent_log().len();
+    f.hosts[0].reconnect();
+    let a = &f.hosts[0];
+    // The replica is written before the agent logs it.
+    fleet_harness::wait_until(Duration::from_secs(30), "the catch-up", || {
+        a.has_user("last") && a.agent_log()[log_before..].contains("replica at store version")
+    });
+    let caught_up = a.agent_log()[log_before..].to_string();
+    let line = caught_up
+        .lines()
+        .find(|l| l.starts_with("iam-agent: replica at store version"))
+        .unwrap_or_else(|| panic!("no sync logged:\n{caught_up}"));
+    assert!(
+        !line.contains("(delta"),
+        "a host behind the change log resyncs fully: {line}"
+    );
+    let b = &f.hosts[1];
+    assert_eq!(a.replica_version(), b.replica_version());
+    for sql in [
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM user_tags",
+        "SELECT count(*) FROM host_tags",
+        "SELECT count(*) FROM store_changes",
+    ] {
+        let count = |h: &Host| h.query(sql, |r| r.get::<_, i64>(0));
+        assert_eq!(count(a), count(b), "{sql}");
+    }
+    assert_eq!(
+        a.query("SELECT count(*) FROM store_changes", |r| r.get::<_, i64>(0)),
+        Some(0),
+        "a replica keeps no change log"
+    );
+}
+
 #[test]
 fn a_revoked_host_credential_is_refused_and_the_other_hosts_go_on() {
     require_root!();

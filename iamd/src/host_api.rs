@@ -3,10 +3,15 @@
 //! The host is whoever the credential belongs to, never a name the request carries; a
 //! host credential opens only this API and a user's or root key never opens it.
 //!
-//! `GET /host/v1/replica?since=V&wait=S`: the host's view of the store
+//! `GET /host/v1/replica?since=V&wait=S[&store=ID]`: the host's view of the store
 //! ([`pam_iam::store::replica`]) when the store version is not `V`; otherwise the
 //! request waits up to `S` seconds (at most [`MAX_WAIT_SECS`]) for a change and answers
-//! `{"StoreVersion":V,"Unchanged":true}` if none came.
+//! `{"StoreVersion":V,"Unchanged":true}` if none came. The view is
+//! `{"StoreVersion","StoreId","Replica"}` (whole), or, for a host naming the `StoreId`
+//! it holds `V` of (`store=ID`) and within the change log,
+//! `{"StoreVersion","StoreId","FromVersion":V,"Delta"}`: the tables changed since `V`
+//! (migration 17). A host that sends no `store` (an agent older than deltas) always gets
+//! the whole view, as before.
 //!
 //! `POST /host/v1/journal` ([`JOURNAL_PATH`]): the host's offline journal
 //! ([`pam_iam::fleet::proto::JournalBatch`]) merged by [`pam_iam::fleet::reconnect`];
@@ -22,7 +27,7 @@ use pam_iam::fleet::proto::JournalBatch;
 use pam_iam::fleet::reconnect::{self, JournalError, OnReplay};
 use pam_iam::pam::backend::{BackendError, RealCrypto, login_user};
 use pam_iam::pam::verify::{self, Presented, Rules, Verdict};
-use pam_iam::store::replica::Replica;
+use pam_iam::store::replica::{Exported, Pulled};
 use pam_iam::store::{AuditEvent, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,12 +68,25 @@ pub struct HostCaller {
 }
 
 /// A pull's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pull {
     /// The version the agent holds (`None`: it holds none).
     pub since: Option<i64>,
     /// Seconds to wait for a change.
     pub wait: u64,
+    /// The `StoreId` the agent's version is of (`None`: an agent that takes only whole
+    /// views).
+    pub store: Option<String>,
+}
+
+impl Pull {
+    /// What the host holds, when it can take a delta (it named the store and a version).
+    pub fn held(&self) -> Option<pam_iam::store::replica::Held> {
+        Some(pam_iam::store::replica::Held {
+            store_id: self.store.clone()?,
+            version: self.since?,
+        })
+    }
 }
 
 /// Parse `since` and `wait`; any other parameter (a host name above all) is refused.
@@ -79,6 +97,7 @@ pub fn parse_pull(query: &str) -> Result<Pull, ApiError> {
     let mut p = Pull {
         since: None,
         wait: 0,
+        store: None,
     };
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         let bad = || {
@@ -90,11 +109,19 @@ pub fn parse_pull(query: &str) -> Result<Pull, ApiError> {
         match k.as_ref() {
             "since" => p.since = Some(v.parse().map_err(|_| bad())?),
             "wait" => p.wait = v.parse::<u64>().map_err(|_| bad())?.min(MAX_WAIT_SECS),
+            "store"
+                if !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                p.store = Some(v.into_owned());
+            }
+            "store" => return Err(bad()),
             _ => {
                 return Err(ApiError::new(
                     "InvalidParameterValue",
                     format!(
-                        "the host API takes only since and wait, not {k:?}: a host is known by its credential"
+                        "the host API takes only since, wait and store, not {k:?}: a host is known by its credential"
                     ),
                 ));
             }
@@ -183,9 +210,19 @@ pub fn key_hint(req: &HttpRequest) -> String {
         .map_or_else(|| "-".into(), |a| a.access_key)
 }
 
-/// The answer to a pull.
-pub fn snapshot_body(r: &Replica) -> Value {
-    json!({ "StoreVersion": r.store_version, "Replica": r })
+/// The answer to a pull: the whole view, or the tables changed since the host's version.
+pub fn snapshot_body(p: &Pulled) -> Value {
+    match &p.exported {
+        Exported::Full(r) => {
+            json!({ "StoreVersion": r.store_version, "StoreId": p.store_id, "Replica": r })
+        }
+        Exported::Delta(d) => json!({
+            "StoreVersion": d.replica.store_version,
+            "StoreId": p.store_id,
+            "FromVersion": d.from_version,
+            "Delta": d.replica,
+        }),
+    }
 }
 
 /// The answer when nothing changed.

@@ -17,4 +17,5 @@ pub mod service;
 pub mod sigv4;
 pub mod sts;
 pub mod sts_members;
+pub mod watch;
 pub mod xml;

@@ -189,6 +189,9 @@ pub struct AppState {
     pub version: tokio::sync::watch::Sender<i64>,
     /// Whether the watcher runs (it starts with the first long poll).
     pub watching: std::sync::Once,
+    /// The PostgreSQL store's URL, for the watcher's listening connection
+    /// ([`crate::watch`]); `None` on SQLite.
+    pub listen_url: Option<String>,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
     /// The longest a host API long poll waits: below the connection idle timeout, so
@@ -237,6 +240,10 @@ pub fn state(
             .map(std::path::Path::to_path_buf),
         version: tokio::sync::watch::Sender::new(0),
         watching: std::sync::Once::new(),
+        listen_url: match &opts.location {
+            pam_iam::store::Location::Postgres(url) => Some(url.clone()),
+            pam_iam::store::Location::Sqlite(_) => None,
+        },
         body_timeout: cfg.body_timeout,
         longest_wait: longest_wait(cfg.idle_timeout),
         on_replay: cfg.on_replay,
@@ -251,10 +258,6 @@ pub fn longest_wait(idle: Duration) -> Duration {
     let margin = (idle / 2).min(Duration::from_secs(5));
     Duration::from_secs(host_api::MAX_WAIT_SECS).min(idle - margin)
 }
-
-/// How often the watcher reads the store version (every `iamd` sharing a store sees
-/// every writer's changes this way).
-const VERSION_POLL: Duration = Duration::from_millis(100);
 
 /// The API router.
 pub fn api_router(state: Arc<AppState>) -> Router {
@@ -446,26 +449,6 @@ fn http_request(parts: &axum::http::request::Parts, body: &[u8], peer: SocketAdd
     }
 }
 
-/// Start the store-version watcher once: it publishes each new version to the waiting
-/// pulls.
-fn watch_versions(st: &Arc<AppState>) {
-    st.watching.call_once(|| {
-        let st = Arc::clone(st);
-        tokio::spawn(async move {
-            loop {
-                if let Ok(Ok(v)) = st.pool.run(|s| s.store_version()).await {
-                    st.version.send_if_modified(|old| {
-                        let changed = *old != v;
-                        *old = v;
-                        changed
-                    });
-                }
-                tokio::time::sleep(VERSION_POLL).await;
-            }
-        });
-    });
-}
-
 fn json_response(status: u16, v: &serde_json::Value) -> Response {
     let mut r = Response::new(Body::from(v.to_string()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -478,7 +461,7 @@ fn json_response(status: u16, v: &serde_json::Value) -> Response {
 
 /// What a store thread answers a pull with.
 enum Pulled {
-    Snapshot(Box<pam_iam::store::replica::Replica>),
+    Snapshot(Box<pam_iam::store::replica::Pulled>),
     Unchanged(i64),
 }
 
@@ -496,10 +479,13 @@ async fn host_replica(
         Ok(p) => p,
         Err(e) => return json_response(e.status, &host_api::error_body(&e)),
     };
-    watch_versions(&st);
+    crate::watch::start(&st);
     let mut changes = st.version.subscribe();
     let key = Arc::clone(&st.secrets_key);
     let req2 = http.clone();
+    let held = pull.held();
+    let held2 = held.clone();
+    let (since, wait_secs) = (pull.since, pull.wait);
     let first = st
         .pool
         .run(
@@ -511,10 +497,12 @@ async fn host_replica(
                     host_api::authenticate(s, &key, &req2, now()).map_err(|e| (None, e))?;
                 let pulled = (|| {
                     let v = s.store_version()?;
-                    if pull.since == Some(v) && pull.wait > 0 {
+                    if since == Some(v) && wait_secs > 0 {
                         return Ok(Pulled::Unchanged(v));
                     }
-                    Ok(Pulled::Snapshot(Box::new(s.export_replica(&caller.host)?)))
+                    Ok(Pulled::Snapshot(Box::new(
+                        s.export_replica_since(&caller.host, held2.as_ref())?,
+                    )))
                 })()
                 .map_err(|e: pam_iam::store::StoreError| (Some(caller.clone()), e.into()))?;
                 Ok((caller, pulled))
@@ -528,7 +516,7 @@ async fn host_replica(
     let result = match result {
         Ok((caller, Pulled::Unchanged(v))) => {
             // Wait for a newer version (the watcher may lag the read), then snapshot.
-            let wait = Duration::from_secs(pull.wait).min(st.longest_wait);
+            let wait = Duration::from_secs(wait_secs).min(st.longest_wait);
             let moved = matches!(
                 tokio::time::timeout(wait, changes.wait_for(|x| *x > v)).await,
                 Ok(Ok(_))
@@ -544,7 +532,7 @@ async fn host_replica(
             let after_wait = st
                 .pool
                 .run(move |s| match s.host_credential(&key_id) {
-                    Ok(_) => s.export_replica(&host),
+                    Ok(_) => s.export_replica_since(&host, held.as_ref()),
                     Err(pam_iam::store::StoreError::NoSuchEntity(_)) => {
                         Err(pam_iam::store::StoreError::NoSuchEntity(String::new()))
                     }
@@ -591,8 +579,13 @@ async fn host_replica(
                 )),
                 None,
             );
+            // A full view is "OK" as before; a delta is counted apart.
+            let outcome = match r.exported {
+                pam_iam::store::replica::Exported::Full(_) => "OK",
+                pam_iam::store::replica::Exported::Delta(_) => "Delta",
+            };
             st.metrics
-                .observe("host:GetReplica", "OK", started.elapsed());
+                .observe("host:GetReplica", outcome, started.elapsed());
             json_response(200, &body)
         }
         Ok((_, Pulled::Unchanged(v))) => json_response(200, &host_api::unchanged_body(v)),

@@ -196,6 +196,103 @@ fn host_replica_long_poll_wakes_on_a_postgresql_commit() {
     assert_eq!(users, ["early", "late"]);
 }
 
+/// Deltas and the version listener (migration 17): a pull naming the store it holds a
+/// version of gets only the tables changed since (an old agent's pull, without `store`,
+/// still the whole view); a long poll is woken by the commit's notification; with the
+/// listener's connection killed, a long poll still wakes on the next commit (the
+/// watcher polls until the listener is back), and the listener comes back.
+#[test]
+fn a_pull_naming_its_store_gets_a_delta_and_wakes_after_the_listener_is_killed() {
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let (name, db) = {
+        let name = server.fresh_db_name().unwrap();
+        let url = server.url(&name);
+        (name, url)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secrets.key");
+    iam(&db, &key, &["create-user", "--user-name", "early"]);
+    let (key_id, secret) = host_credentials(&db, &key, dir.path(), "web1");
+    let (_iamd, port) = start_iamd(&db, &key, dir.path());
+    let (_, first) = pull(port, &key_id, &secret, "");
+    let store = first["StoreId"].as_str().unwrap().to_string();
+    let v = first["StoreVersion"].as_i64().unwrap();
+    let long_poll = |since: i64| {
+        let (key_id, secret, store) = (key_id.clone(), secret.clone(), store.clone());
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let r = pull(
+                port,
+                &key_id,
+                &secret,
+                &format!("since={since}&store={store}&wait=30"),
+            );
+            (r, t.elapsed())
+        })
+    };
+    let waiter = long_poll(v);
+    std::thread::sleep(Duration::from_millis(1500));
+    iam(
+        &db,
+        &key,
+        &[
+            "tag-user",
+            "--user-name",
+            "early",
+            "--tags",
+            "Key=k,Value=v",
+        ],
+    );
+    let ((status, delta), waited) = waiter.join().unwrap();
+    assert_eq!(status, 200, "{delta}");
+    assert!(waited < Duration::from_secs(20), "woken ({waited:?})");
+    assert_eq!(delta["FromVersion"], v, "{delta}");
+    assert!(delta["Replica"].is_null(), "{delta}");
+    let names: Vec<&str> = delta["Delta"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["user_tags"]);
+    let v2 = delta["StoreVersion"].as_i64().unwrap();
+    // An agent without `store`: the whole view, as before.
+    let (_, old) = pull(port, &key_id, &secret, &format!("since={v}&wait=1"));
+    assert_eq!(users_in(&old), ["early"], "{old}");
+    // The listener's connection killed.
+    let listeners = |what: &str| {
+        server
+            .psql(
+                &name,
+                &format!(
+                    "SELECT count({what}) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{}'",
+                    pam_iam_postgres::listen::APPLICATION_NAME
+                ),
+            )
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(listeners("pg_terminate_backend(pid)"), "1", "one listener");
+    let waiter = long_poll(v2);
+    std::thread::sleep(Duration::from_millis(1500));
+    iam(&db, &key, &["create-user", "--user-name", "late"]);
+    let ((status, woke), waited) = waiter.join().unwrap();
+    assert_eq!(status, 200, "{woke}");
+    assert!(
+        waited < Duration::from_secs(20),
+        "woken after the listener was killed ({waited:?}): {woke}"
+    );
+    assert_eq!(woke["FromVersion"], v2, "{woke}");
+    let t = Instant::now();
+    while listeners("*") != "1" {
+        assert!(t.elapsed() < Duration::from_secs(10), "the listener is back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// PostgreSQL runs a transaction again on a serialization failure: `iam
 /// create-host-credentials` runs side by side (the store version row makes them
 /// conflict) each succeed, and each file holds the credential the store keeps.

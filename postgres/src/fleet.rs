@@ -9,7 +9,9 @@ use crate::db::{Db, g};
 use crate::hosts::STORE_VERSION;
 use crate::snapshot::{Param, advance_identities, quoted, value};
 use pam_iam::store::Result;
-use pam_iam::store::replica::{self, REPLICA_TABLES, Replica, ReplicaTable, RowFilter};
+use pam_iam::store::replica::{
+    self, Exported, Held, Pulled, REPLICA_TABLES, Replica, ReplicaDelta, ReplicaTable, RowFilter,
+};
 use postgres::types::ToSql;
 
 /// The advisory lock the version stamp holds until COMMIT ("pam-vers" in ASCII; the
@@ -18,11 +20,51 @@ const VERSION_LOCK: i64 = 0x7061_6d2d_7665_7273;
 
 /// `host`'s view, read in the caller's snapshot.
 pub(crate) fn export(db: &mut Db<'_>, account_id: &str, host: &str) -> Result<Replica> {
+    let names: Vec<&str> = REPLICA_TABLES.iter().map(|(t, _)| *t).collect();
+    export_tables(db, account_id, host, &names)
+}
+
+/// `host`'s view for a host holding `held`, read in the caller's snapshot: the change
+/// rows of every version the snapshot holds are in it (they commit with their version,
+/// migration 17), so the tables changed since `held` are exactly those it names.
+pub(crate) fn export_since(
+    db: &mut Db<'_>,
+    account_id: &str,
+    host: &str,
+    held: Option<&Held>,
+) -> Result<Pulled> {
+    let r = db.one("SELECT store_id FROM store_identity WHERE id = 1", &[])?;
+    let store_id: String = g(&r, 0)?;
+    let r = db.one(STORE_VERSION, &[])?;
+    let current: i64 = g(&r, 0)?;
+    let exported = match replica::delta_base(held, &store_id, current) {
+        Some(from) => {
+            let changed = db
+                .rows(
+                    "SELECT DISTINCT tbl::text FROM store_changes WHERE version > $1",
+                    &[&from],
+                )?
+                .iter()
+                .map(|r| g::<String>(r, 0))
+                .collect::<Result<Vec<_>>>()?;
+            let names = replica::delta_tables(&changed);
+            Exported::Delta(ReplicaDelta {
+                from_version: from,
+                replica: export_tables(db, account_id, host, &names)?,
+            })
+        }
+        None => Exported::Full(export(db, account_id, host)?),
+    };
+    Ok(Pulled { store_id, exported })
+}
+
+/// The tables `names` of `host`'s view (in [`REPLICA_TABLES`] order).
+fn export_tables(db: &mut Db<'_>, account_id: &str, host: &str, names: &[&str]) -> Result<Replica> {
     let r = db.one(STORE_VERSION, &[])?;
     let store_version: i64 = g(&r, 0)?;
     let schema_version = crate::migrate::version(db)?;
-    let mut tables = Vec::with_capacity(REPLICA_TABLES.len());
-    for (name, filter) in REPLICA_TABLES {
+    let mut tables = Vec::with_capacity(names.len());
+    for (name, filter) in REPLICA_TABLES.iter().filter(|(t, _)| names.contains(t)) {
         let cols = replica::columns(name)?;
         let order = (1..=cols.len())
             .map(|i| i.to_string())
@@ -107,6 +149,13 @@ pub(crate) fn import(db: &mut Db<'_>, r: &Replica) -> Result<()> {
         &[&r.account_id],
     )?;
     db.exec("SELECT pg_advisory_xact_lock($1)", &[&VERSION_LOCK])?;
+    // The store now holds another store's view: its change log no longer describes its
+    // versions, and a host holding one of its versions must not be sent a delta.
+    db.exec("DELETE FROM store_changes", &[])?;
+    db.exec(
+        "UPDATE store_identity SET store_id = replace(gen_random_uuid()::text, '-', '')",
+        &[],
+    )?;
     db.exec("DELETE FROM store_version", &[])?;
     db.exec(
         "INSERT INTO store_version (version) VALUES ($1)",

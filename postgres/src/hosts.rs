@@ -139,6 +139,14 @@ impl HostStore for PgStore {
         self.write(Iso::Serializable, |db| crate::fleet::import(db, r))
     }
 
+    fn export_replica_since(
+        &self,
+        host: &str,
+        held: Option<&pam_iam::store::replica::Held>,
+    ) -> Result<pam_iam::store::replica::Pulled> {
+        self.read(|db| crate::fleet::export_since(db, &self.account_id, host, held))
+    }
+
     fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
         self.read1(|db| {
             db.opt(

@@ -17,6 +17,7 @@ mod fleet;
 mod groups;
 mod hosts;
 mod linux_ids;
+pub mod listen;
 mod login;
 mod mfa;
 mod migrate;

@@ -150,6 +150,118 @@ fn store_versions_follow_commit_order() {
     assert_eq!(tags.rows.len(), 1);
 }
 
+/// Deltas keep commit order (migration 17): a change made before a pull but committed
+/// after it is in the next delta, though its table was written before the version the
+/// host holds was taken; the change log of a store is pruned as versions go by, and the
+/// version bump notifies listeners at commit (not before).
+#[test]
+fn a_delta_never_skips_a_change_committed_late_and_the_log_is_pruned() {
+    use pam_iam::store::replica::{CHANGE_LOG_VERSIONS, Exported, Held};
+    use pam_iam::store::*;
+    let Some(server) = pam_iam_postgres::testing::shared() else {
+        return;
+    };
+    let db = server.fresh_db_name().unwrap();
+    let url = server.url(&db);
+    let open = || {
+        pam_iam_postgres::PgStore::open(&OpenOptions::new(url.as_str(), OpenMode::ReadWrite))
+            .unwrap()
+    };
+    let (writer, reader) = (open(), open());
+    let connect = || {
+        postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname={db}",
+                server.port
+            ),
+            postgres::NoTls,
+        )
+        .unwrap()
+    };
+    let mut listener = connect();
+    listener
+        .batch_execute("LISTEN pam_iam_store_version")
+        .unwrap();
+    let first = reader.export_replica_since("web1", None).unwrap();
+    let mut slow = connect();
+    let mut tx = slow.transaction().unwrap();
+    tx.batch_execute("INSERT INTO host_tags (host, key, value) VALUES ('web1', 'early', 'v')")
+        .unwrap();
+    writer
+        .create_user(
+            &NewUser {
+                name: "late".into(),
+                path: "/".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let held = |p: &replica::Pulled| Held {
+        store_id: p.store_id.clone(),
+        version: p.store_version(),
+    };
+    let mid = reader
+        .export_replica_since("web1", Some(&held(&first)))
+        .unwrap();
+    let Exported::Delta(d) = &mid.exported else {
+        panic!("a delta");
+    };
+    let names: Vec<&str> = d.replica.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["users"], "the slow change is not committed yet");
+    use postgres::fallible_iterator::FallibleIterator;
+    let notified: Vec<String> = listener
+        .notifications()
+        .timeout_iter(std::time::Duration::from_millis(500))
+        .map(|n| Ok(n.payload().to_string()))
+        .collect()
+        .unwrap();
+    assert_eq!(
+        notified,
+        [mid.store_version().to_string()],
+        "one notice, at commit"
+    );
+    tx.commit().unwrap();
+    let late = reader
+        .export_replica_since("web1", Some(&held(&mid)))
+        .unwrap();
+    let Exported::Delta(d) = &late.exported else {
+        panic!("a delta");
+    };
+    assert!(late.store_version() > mid.store_version());
+    let tags = d.replica.tables.iter().find(|t| t.name == "host_tags");
+    assert_eq!(
+        tags.map(|t| t.rows.len()),
+        Some(1),
+        "the change committed late is in the delta: {d:?}"
+    );
+    // The log is pruned: it holds about the versions it keeps, not every one.
+    let rows = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT count(*) FROM store_changes", &[])
+            .unwrap()
+            .get(0)
+    };
+    let mut c = connect();
+    for i in 0..CHANGE_LOG_VERSIONS + 250 {
+        c.batch_execute(&format!(
+            "INSERT INTO host_tags (host, key, value) VALUES ('web1', 'k{i}', 'v')"
+        ))
+        .unwrap();
+    }
+    let n = rows(&mut c);
+    assert!(
+        n > 0 && n <= CHANGE_LOG_VERSIONS + 100,
+        "{n} change rows kept for {CHANGE_LOG_VERSIONS} versions"
+    );
+    let old = reader
+        .export_replica_since("web1", Some(&held(&late)))
+        .unwrap();
+    assert!(
+        matches!(old.exported, Exported::Full(_)),
+        "behind the log: full"
+    );
+}
+
 /// A schema-9 store (plain seeds, one access key sealed under `key`) in a fresh database
 /// of the shared server; its name.
 fn schema_9_store(server: &pam_iam_postgres::testing::Server, key: &[u8]) -> String {
@@ -233,7 +345,7 @@ fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     // The store's key: sealed.
     std::fs::write(&key_path, key).unwrap();
     let s = pam_iam_postgres::open(&opts).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 16);
+    assert_eq!(s.schema_version().unwrap(), 17);
     let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!(alice.seed.as_slice(), SEED);
     assert_eq!(

@@ -145,14 +145,14 @@ fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
             e,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 16
+                supported: 17
             }
         ),
         "{e}"
     );
     assert_eq!(
         e.to_string(),
-        "store schema version 99 is newer than this program supports (16)"
+        "store schema version 99 is newer than this program supports (17)"
     );
 }
 

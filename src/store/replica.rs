@@ -132,6 +132,89 @@ pub struct Replica {
     pub tables: Vec<ReplicaTable>,
 }
 
+/// How many store versions the change log (`store_changes`, migration 17) keeps: a
+/// host holding a version at least this far behind the store's is sent a full
+/// snapshot. Each version that is a multiple of 100 prunes what fell out (see the
+/// migration); the same rule on both backends.
+pub const CHANGE_LOG_VERSIONS: i64 = 1000;
+
+/// What a host holds, as it tells the server: the store's identity and the version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The `store_identity` of the store the replica came from.
+    pub store_id: String,
+    /// The store version the replica is at.
+    pub version: i64,
+}
+
+/// The tables a host needs resent after the change log named `changed` (tables of the
+/// server's schema), in [`REPLICA_TABLES`] order: a replicated table itself; the MFA
+/// devices for the replica-only table derived from them; a role session change also
+/// resends the session policies (written in the session's transaction, and filtered by
+/// the sessions: [`RowFilter::ThisHostsSessions`]). Anything else (the account row: its
+/// id rides every answer) resends nothing.
+pub fn delta_tables<S: AsRef<str>>(changed: &[S]) -> Vec<&'static str> {
+    let hit = |t: &str| changed.iter().any(|c| c.as_ref() == t);
+    REPLICA_TABLES
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| match *t {
+            "replica_mfa_devices" => hit("mfa_devices"),
+            "role_session_policies" => hit("role_sessions") || hit(t),
+            t => hit(t),
+        })
+        .collect()
+}
+
+/// Whether a host holding `held` may be sent a delta from a store `store_id` at
+/// `current`: the same store, not ahead of it, and within the change log. `Some(from)`
+/// is the version the delta starts after.
+pub fn delta_base(held: Option<&Held>, store_id: &str, current: i64) -> Option<i64> {
+    let h = held?;
+    (h.store_id == store_id && h.version <= current && h.version >= current - CHANGE_LOG_VERSIONS)
+        .then_some(h.version)
+}
+
+/// A host's changed tables since one version: each table listed is sent whole (this
+/// host's rows of it), every other table is as the host holds it. Applying it to a
+/// replica at `from_version` gives exactly the full snapshot at `store_version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaDelta {
+    /// The version the delta applies to (the host's).
+    pub from_version: i64,
+    /// The changed tables at the new version (`store_version` inside), in
+    /// [`REPLICA_TABLES`] order; `host`, `account_id`, `schema_version` as a snapshot's.
+    pub replica: Replica,
+}
+
+/// What a pull is answered with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exported {
+    /// The whole view.
+    Full(Replica),
+    /// The tables changed since the host's version.
+    Delta(ReplicaDelta),
+}
+
+/// An export and the identity of the store it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pulled {
+    /// `store_identity` (migration 17).
+    pub store_id: String,
+    /// The answer.
+    pub exported: Exported,
+}
+
+impl Pulled {
+    /// The store version the answer brings the host to.
+    pub fn store_version(&self) -> i64 {
+        match &self.exported {
+            Exported::Full(r) => r.store_version,
+            Exported::Delta(d) => d.replica.store_version,
+        }
+    }
+}
+
 /// The filter of a replicated table, `None` for a table a replica never carries.
 pub fn filter_of(table: &str) -> Option<RowFilter> {
     REPLICA_TABLES

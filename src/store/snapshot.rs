@@ -204,8 +204,15 @@ pub const TABLES: &[(&str, &[&str])] = &[
 
 /// Tables a store derives and never copies: the fleet store version (migration 8) starts
 /// afresh in the target, whose agents resync fully; a replica's view of the enabled MFA
-/// devices (migration 16) is empty on a server and comes with each replica.
-pub const DERIVED_TABLES: &[&str] = &["store_version", "replica_mfa_devices"];
+/// devices (migration 16) is empty on a server and comes with each replica; the change
+/// log of the store versions and the store's identity (migration 17) belong to the
+/// source store (the target has its own, so no host applies a delta of one to the other).
+pub const DERIVED_TABLES: &[&str] = &[
+    "store_version",
+    "replica_mfa_devices",
+    "store_changes",
+    "store_identity",
+];
 
 /// Whether `name` is a table of the schema (copied or derived).
 pub fn known_table(name: &str) -> bool {

@@ -502,6 +502,26 @@ pub trait HostStore {
         let _ = r;
         Err(no_fleet())
     }
+    /// `host`'s view for a pull from a host holding `held` (migration 17), in one
+    /// snapshot: the tables changed since `held` when it is of this store and within the
+    /// change log ([`super::replica::delta_base`]), else the whole view.
+    fn export_replica_since(
+        &self,
+        host: &str,
+        held: Option<&super::replica::Held>,
+    ) -> Result<super::replica::Pulled> {
+        let _ = (host, held);
+        Err(no_fleet())
+    }
+    /// In an agent's replica (SQLite): apply `d` in one transaction, row by row (rows of
+    /// the listed tables the delta lacks deleted, changed ones updated, new ones
+    /// inserted; other tables untouched), and set the store version to the delta's. The
+    /// replica must be at `d.from_version`; any error leaves it as it was (the agent then
+    /// resyncs fully).
+    fn apply_replica_delta(&self, d: &super::replica::ReplicaDelta) -> Result<()> {
+        let _ = d;
+        Err(no_fleet())
+    }
     /// In a host's replica: the MFA device `user` has enabled at the server (from the
     /// replica-only `replica_mfa_devices`, migration 16), which the agent's offline
     /// rules compare with the material they hold. `None` on a server's own store, where

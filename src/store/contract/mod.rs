@@ -10,11 +10,13 @@ use super::*;
 use crate::credentials::second_factor::{Admission, Proof, Settled, Throttle};
 
 mod audit_tx;
+mod deltas;
 mod fleet;
 mod identity;
 mod reconnect;
 mod sessions;
 pub use audit_tx::*;
+pub use deltas::*;
 pub use fleet::*;
 pub use identity::*;
 pub use reconnect::*;
@@ -101,7 +103,9 @@ macro_rules! store_contract_suite {
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay,
             a_login_moves_no_store_version,
-            replica_carries_enabled_mfa_devices_without_seeds
+            replica_carries_enabled_mfa_devices_without_seeds,
+            deltas_rebuild_exactly_the_full_snapshot,
+            a_host_behind_the_change_log_gets_a_full_snapshot
         );
         $crate::store_contract_suite!(@fixture_cases $make;
             a_settle_whose_audit_row_fails_spends_nothing_and_a_settle_that_commits_leaves_one_row,

@@ -2,7 +2,9 @@
 //! exported from (and imported into) the tables [`crate::store::replica`] lists.
 
 use super::*;
-use crate::store::replica::{self, REPLICA_TABLES, Replica, ReplicaTable, RowFilter};
+use crate::store::replica::{
+    self, Exported, Held, Pulled, REPLICA_TABLES, Replica, ReplicaDelta, ReplicaTable, RowFilter,
+};
 use crate::store::snapshot;
 
 fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential> {
@@ -15,7 +17,7 @@ fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential
 }
 
 /// A SQLite value as the value both backends export (no replicated column is real).
-fn stored(v: Value, table: &str) -> Result<snapshot::Value> {
+pub(super) fn stored(v: Value, table: &str) -> Result<snapshot::Value> {
     Ok(match v {
         Value::Null => snapshot::Value::Null,
         Value::Integer(i) => snapshot::Value::Int(i),
@@ -115,51 +117,91 @@ impl SqliteStore {
 
     pub(super) fn fleet_export(&self, host: &str) -> Result<Replica> {
         self.read(|tx| {
-            let store_version: i64 =
+            let names: Vec<&str> = REPLICA_TABLES.iter().map(|(t, _)| *t).collect();
+            self.export_tables(tx, host, &names)
+        })
+    }
+
+    /// The view of `host` holding the tables `names` (in [`REPLICA_TABLES`] order), at
+    /// the version read in the caller's transaction.
+    fn export_tables(&self, tx: &Connection, host: &str, names: &[&str]) -> Result<Replica> {
+        let store_version: i64 =
+            tx.query_row("SELECT version FROM store_version WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        let schema_version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut tables = Vec::with_capacity(names.len());
+        for (name, filter) in REPLICA_TABLES.iter().filter(|(t, _)| names.contains(t)) {
+            let cols = replica::columns(name)?;
+            let sql = format!(
+                "SELECT {} FROM {}{}",
+                cols.join(", "),
+                replica::source(name),
+                replica::where_clause(*filter, "?1")
+            );
+            let mut st = tx.prepare(&sql)?;
+            let columns: Vec<String> = cols.iter().map(|c| (*c).to_string()).collect();
+            let n = columns.len();
+            let mut q = match filter {
+                RowFilter::All => st.query([])?,
+                RowFilter::ThisHost | RowFilter::ThisHostsSessions => st.query([host])?,
+            };
+            let mut rows = Vec::new();
+            while let Some(r) = q.next()? {
+                let mut row = Vec::with_capacity(n);
+                for i in 0..n {
+                    row.push(replica::to_json(
+                        stored(r.get::<_, Value>(i)?, name)?,
+                        name,
+                    )?);
+                }
+                rows.push(row);
+            }
+            tables.push(ReplicaTable {
+                name: (*name).to_string(),
+                columns,
+                rows,
+            });
+        }
+        Ok(Replica {
+            account_id: self.account_id.clone(),
+            schema_version,
+            store_version,
+            host: host.to_string(),
+            tables,
+        })
+    }
+
+    pub(super) fn fleet_export_since(&self, host: &str, held: Option<&Held>) -> Result<Pulled> {
+        self.read(|tx| {
+            let store_id: String = tx.query_row(
+                "SELECT store_id FROM store_identity WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )?;
+            let current: i64 =
                 tx.query_row("SELECT version FROM store_version WHERE id = 1", [], |r| {
                     r.get(0)
                 })?;
-            let schema_version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            let mut tables = Vec::with_capacity(REPLICA_TABLES.len());
-            for (name, filter) in REPLICA_TABLES {
-                let cols = replica::columns(name)?;
-                let sql = format!(
-                    "SELECT {} FROM {}{}",
-                    cols.join(", "),
-                    replica::source(name),
-                    replica::where_clause(*filter, "?1")
-                );
-                let mut st = tx.prepare(&sql)?;
-                let columns: Vec<String> = cols.iter().map(|c| (*c).to_string()).collect();
-                let n = columns.len();
-                let mut q = match filter {
-                    RowFilter::All => st.query([])?,
-                    RowFilter::ThisHost | RowFilter::ThisHostsSessions => st.query([host])?,
-                };
-                let mut rows = Vec::new();
-                while let Some(r) = q.next()? {
-                    let mut row = Vec::with_capacity(n);
-                    for i in 0..n {
-                        row.push(replica::to_json(
-                            stored(r.get::<_, Value>(i)?, name)?,
-                            name,
-                        )?);
-                    }
-                    rows.push(row);
+            let exported = match replica::delta_base(held, &store_id, current) {
+                Some(from) => {
+                    let mut st =
+                        tx.prepare("SELECT DISTINCT tbl FROM store_changes WHERE version > ?1")?;
+                    let changed = st
+                        .query_map([from], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let names = replica::delta_tables(&changed);
+                    Exported::Delta(ReplicaDelta {
+                        from_version: from,
+                        replica: self.export_tables(tx, host, &names)?,
+                    })
                 }
-                tables.push(ReplicaTable {
-                    name: (*name).to_string(),
-                    columns,
-                    rows,
-                });
-            }
-            Ok(Replica {
-                account_id: self.account_id.clone(),
-                schema_version,
-                store_version,
-                host: host.to_string(),
-                tables,
-            })
+                None => {
+                    let names: Vec<&str> = REPLICA_TABLES.iter().map(|(t, _)| *t).collect();
+                    Exported::Full(self.export_tables(tx, host, &names)?)
+                }
+            };
+            Ok(Pulled { store_id, exported })
         })
     }
 
@@ -201,6 +243,14 @@ impl SqliteStore {
             tx.execute(
                 "UPDATE store_version SET version = ?1 WHERE id = 1",
                 [r.store_version],
+            )?;
+            // The rows' own version triggers logged their tables: a replica keeps no log.
+            // It holds another store's view now: a host holding one of its own versions
+            // must not be sent a delta of it.
+            tx.execute("DELETE FROM store_changes", [])?;
+            tx.execute(
+                "UPDATE store_identity SET store_id = lower(hex(randomblob(16)))",
+                [],
             )?;
             Ok(())
         })

@@ -82,6 +82,18 @@ impl HostStore for SqliteStore {
         self.fleet_import(r)
     }
 
+    fn export_replica_since(
+        &self,
+        host: &str,
+        held: Option<&crate::store::replica::Held>,
+    ) -> Result<crate::store::replica::Pulled> {
+        self.fleet_export_since(host, held)
+    }
+
+    fn apply_replica_delta(&self, d: &crate::store::replica::ReplicaDelta) -> Result<()> {
+        self.fleet_apply_delta(d)
+    }
+
     fn replica_mfa_device(&self, user: &str) -> Result<Option<ReplicaMfaDevice>> {
         self.read(|tx| {
             Ok(tx

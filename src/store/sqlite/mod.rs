@@ -7,6 +7,7 @@
 mod access_keys;
 mod account;
 mod audit;
+mod delta;
 mod fleet;
 mod groups;
 mod hosts;

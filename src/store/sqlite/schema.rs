@@ -467,7 +467,148 @@ CREATE TRIGGER store_version_mfa_devices_update AFTER UPDATE OF serial, user_pk,
 CREATE TRIGGER store_version_mfa_devices_delete AFTER DELETE ON mfa_devices WHEN OLD.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; END;
 "#;
 
+/// Migration 17 (fleet deltas): which replicated tables each store version changed
+/// (`store_changes`, one row per row-level bump: every version trigger also logs its
+/// table), so a host holding version V is sent only the tables changed since
+/// ([`crate::store::replica::delta_tables`]); the log keeps the last
+/// [`crate::store::replica::CHANGE_LOG_VERSIONS`] versions (the prune trigger), a host
+/// further behind gets a full snapshot. `store_identity` names this store (random, made
+/// here, never copied by migrate-store): a delta only goes to a replica of this store.
+pub(crate) const V17: &str = r#"
+CREATE TABLE store_changes (
+  version INTEGER NOT NULL,
+  tbl TEXT NOT NULL,
+  PRIMARY KEY (version, tbl)
+) WITHOUT ROWID;
+CREATE TABLE store_identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  store_id TEXT NOT NULL
+);
+INSERT INTO store_identity (id, store_id) VALUES (1, lower(hex(randomblob(16))));
+CREATE TRIGGER store_changes_prune AFTER UPDATE OF version ON store_version WHEN NEW.version % 100 = 0 BEGIN DELETE FROM store_changes WHERE version <= NEW.version - 1000; END;
+DROP TRIGGER store_version_users_insert;
+CREATE TRIGGER store_version_users_insert AFTER INSERT ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'users' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_users_update;
+CREATE TRIGGER store_version_users_update AFTER UPDATE OF pk, name, user_id, path, created, boundary_pk ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'users' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_users_delete;
+CREATE TRIGGER store_version_users_delete AFTER DELETE ON users BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'users' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_tags_insert;
+CREATE TRIGGER store_version_user_tags_insert AFTER INSERT ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_tags_update;
+CREATE TRIGGER store_version_user_tags_update AFTER UPDATE ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_tags_delete;
+CREATE TRIGGER store_version_user_tags_delete AFTER DELETE ON user_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_groups_insert;
+CREATE TRIGGER store_version_groups_insert AFTER INSERT ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'groups' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_groups_update;
+CREATE TRIGGER store_version_groups_update AFTER UPDATE ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'groups' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_groups_delete;
+CREATE TRIGGER store_version_groups_delete AFTER DELETE ON groups BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'groups' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_members_insert;
+CREATE TRIGGER store_version_group_members_insert AFTER INSERT ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_members' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_members_update;
+CREATE TRIGGER store_version_group_members_update AFTER UPDATE ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_members' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_members_delete;
+CREATE TRIGGER store_version_group_members_delete AFTER DELETE ON group_members BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_members' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policies_insert;
+CREATE TRIGGER store_version_policies_insert AFTER INSERT ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policies' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policies_update;
+CREATE TRIGGER store_version_policies_update AFTER UPDATE ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policies' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policies_delete;
+CREATE TRIGGER store_version_policies_delete AFTER DELETE ON policies BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policies' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policy_versions_insert;
+CREATE TRIGGER store_version_policy_versions_insert AFTER INSERT ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policy_versions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policy_versions_update;
+CREATE TRIGGER store_version_policy_versions_update AFTER UPDATE ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policy_versions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_policy_versions_delete;
+CREATE TRIGGER store_version_policy_versions_delete AFTER DELETE ON policy_versions BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'policy_versions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_roles_insert;
+CREATE TRIGGER store_version_roles_insert AFTER INSERT ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'roles' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_roles_update;
+CREATE TRIGGER store_version_roles_update AFTER UPDATE ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'roles' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_roles_delete;
+CREATE TRIGGER store_version_roles_delete AFTER DELETE ON roles BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'roles' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_tags_insert;
+CREATE TRIGGER store_version_role_tags_insert AFTER INSERT ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_tags_update;
+CREATE TRIGGER store_version_role_tags_update AFTER UPDATE ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_tags_delete;
+CREATE TRIGGER store_version_role_tags_delete AFTER DELETE ON role_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_attached_insert;
+CREATE TRIGGER store_version_user_attached_insert AFTER INSERT ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_attached_update;
+CREATE TRIGGER store_version_user_attached_update AFTER UPDATE ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_attached_delete;
+CREATE TRIGGER store_version_user_attached_delete AFTER DELETE ON user_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_attached_insert;
+CREATE TRIGGER store_version_group_attached_insert AFTER INSERT ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_attached_update;
+CREATE TRIGGER store_version_group_attached_update AFTER UPDATE ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_attached_delete;
+CREATE TRIGGER store_version_group_attached_delete AFTER DELETE ON group_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_attached_insert;
+CREATE TRIGGER store_version_role_attached_insert AFTER INSERT ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_attached_update;
+CREATE TRIGGER store_version_role_attached_update AFTER UPDATE ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_attached_delete;
+CREATE TRIGGER store_version_role_attached_delete AFTER DELETE ON role_attached BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_attached' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_inline_insert;
+CREATE TRIGGER store_version_user_inline_insert AFTER INSERT ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_inline_update;
+CREATE TRIGGER store_version_user_inline_update AFTER UPDATE ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_user_inline_delete;
+CREATE TRIGGER store_version_user_inline_delete AFTER DELETE ON user_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'user_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_inline_insert;
+CREATE TRIGGER store_version_group_inline_insert AFTER INSERT ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_inline_update;
+CREATE TRIGGER store_version_group_inline_update AFTER UPDATE ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_group_inline_delete;
+CREATE TRIGGER store_version_group_inline_delete AFTER DELETE ON group_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'group_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_inline_insert;
+CREATE TRIGGER store_version_role_inline_insert AFTER INSERT ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_inline_update;
+CREATE TRIGGER store_version_role_inline_update AFTER UPDATE ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_inline_delete;
+CREATE TRIGGER store_version_role_inline_delete AFTER DELETE ON role_inline BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_inline' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_host_tags_insert;
+CREATE TRIGGER store_version_host_tags_insert AFTER INSERT ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'host_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_host_tags_update;
+CREATE TRIGGER store_version_host_tags_update AFTER UPDATE ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'host_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_host_tags_delete;
+CREATE TRIGGER store_version_host_tags_delete AFTER DELETE ON host_tags BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'host_tags' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_ssh_keys_insert;
+CREATE TRIGGER store_version_ssh_keys_insert AFTER INSERT ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'ssh_keys' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_ssh_keys_update;
+CREATE TRIGGER store_version_ssh_keys_update AFTER UPDATE ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'ssh_keys' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_ssh_keys_delete;
+CREATE TRIGGER store_version_ssh_keys_delete AFTER DELETE ON ssh_keys BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'ssh_keys' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_id_allocations_insert;
+CREATE TRIGGER store_version_id_allocations_insert AFTER INSERT ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'id_allocations' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_id_allocations_update;
+CREATE TRIGGER store_version_id_allocations_update AFTER UPDATE ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'id_allocations' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_id_allocations_delete;
+CREATE TRIGGER store_version_id_allocations_delete AFTER DELETE ON id_allocations BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'id_allocations' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_account_insert;
+CREATE TRIGGER store_version_account_insert AFTER INSERT ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'account' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_account_update;
+CREATE TRIGGER store_version_account_update AFTER UPDATE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'account' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_account_delete;
+CREATE TRIGGER store_version_account_delete AFTER DELETE ON account BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'account' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_sessions_insert;
+CREATE TRIGGER store_version_role_sessions_insert AFTER INSERT ON role_sessions WHEN NEW.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_sessions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_sessions_update;
+CREATE TRIGGER store_version_role_sessions_update AFTER UPDATE ON role_sessions WHEN NEW.host IS NOT NULL OR OLD.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_sessions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_role_sessions_delete;
+CREATE TRIGGER store_version_role_sessions_delete AFTER DELETE ON role_sessions WHEN OLD.host IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'role_sessions' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_mfa_devices_insert;
+CREATE TRIGGER store_version_mfa_devices_insert AFTER INSERT ON mfa_devices WHEN NEW.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'mfa_devices' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_mfa_devices_update;
+CREATE TRIGGER store_version_mfa_devices_update AFTER UPDATE OF serial, user_pk, enabled ON mfa_devices WHEN OLD.serial IS NOT NEW.serial OR OLD.user_pk IS NOT NEW.user_pk OR OLD.enabled IS NOT NEW.enabled BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'mfa_devices' FROM store_version WHERE id = 1; END;
+DROP TRIGGER store_version_mfa_devices_delete;
+CREATE TRIGGER store_version_mfa_devices_delete AFTER DELETE ON mfa_devices WHEN OLD.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'mfa_devices' FROM store_version WHERE id = 1; END;
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
 pub(crate) const MIGRATIONS: &[&str] = &[
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17,
 ];
