@@ -8,7 +8,8 @@
 //! server whose certificate is for another name, are refused at the handshake: the
 //! agent logs which server and why, nothing reaches the server (no audit row), and the
 //! login follows the offline rules (a user without offline material on the host is
-//! denied, one with it gets in with a fresh code, decided offline).
+//! denied, one with it gets in with a fresh code, decided offline); so is an expired
+//! certificate; with a valid one again the same agent is back online by itself.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -177,7 +178,25 @@ fn a_login_goes_over_tls_and_a_certificate_the_agent_cannot_verify_makes_the_hos
     let out = login(&sb, "bob", &[PASSWORD, &totp::code(&bob, 30)], "bob-name");
     assert_eq!(classify(&out), Login::Denied, "{out}");
 
-    // Neither refused server heard of bob's attempts: they never left the host.
+    // The right name, but expired (signed by the right CA three days ago).
+    let expired = tls::issue_backdated(&ca, &f.path("tls"), "expired", "IP:127.0.0.1", "-3d");
+    f.tls.as_mut().unwrap().1 = expired;
+    f.kill_iamd(0);
+    f.restart_iamd(0);
+    wait_log(
+        &f.hosts[0],
+        &format!("https://127.0.0.1:{tap_port}: TLS handshake failed: its certificate has expired"),
+    );
+    let out = login(
+        &sb,
+        "bob",
+        &[PASSWORD, &totp::code(&bob, 60)],
+        "bob-expired",
+    );
+    assert_eq!(classify(&out), Login::Denied, "{out}");
+
+    // No refused server heard of these attempts: they never left the host (its
+    // journal holds them).
     let rows = f.audit(Some("bob"));
     assert!(
         rows.iter().all(|r| !r.rhost.starts_with("bob-")),
@@ -186,5 +205,51 @@ fn a_login_goes_over_tls_and_a_certificate_the_agent_cannot_verify_makes_the_hos
     assert!(
         f.audit(Some("alice")).iter().all(|r| r.rhost != "alice-ca"),
         "decided offline"
+    );
+
+    // A valid certificate again: the same agent is back online by itself, and bob's
+    // login is decided by iamd (only the certificates were wrong).
+    let good = tls::issue(&ca, &f.path("tls"), "iamd-again", "IP:127.0.0.1");
+    f.tls.as_mut().unwrap().1 = good;
+    let synced = f.hosts[0]
+        .agent_log()
+        .matches("replica at store version")
+        .count();
+    f.kill_iamd(0);
+    f.restart_iamd(0);
+    wait_until(Duration::from_secs(20), "the agent back online", || {
+        f.hosts[0]
+            .agent_log()
+            .matches("replica at store version")
+            .count()
+            > synced
+    });
+    totp::wait_for_fresh_step(10);
+    let out = login(&sb, "bob", &[PASSWORD, &totp::code(&bob, 0)], "online-bob");
+    assert_eq!(
+        classify(&out),
+        Login::Allowed,
+        "{out}\n{}",
+        f.hosts[0].agent_log()
+    );
+    assert!(
+        f.audit(Some("bob"))
+            .iter()
+            .any(|r| r.rhost == "online-bob" && r.decision == "allow"),
+        "decided by iamd"
+    );
+
+    // Once online, the journal brings the host's offline decisions to the store.
+    wait_until(Duration::from_secs(20), "the journal shipped", || {
+        f.audit(Some("bob"))
+            .iter()
+            .any(|r| r.rhost == "bob-expired")
+    });
+    let rows = f.audit(Some("bob"));
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.rhost.starts_with("bob-") && r.decision == "allow"),
+        "{rows:?}"
     );
 }

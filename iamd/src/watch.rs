@@ -59,7 +59,7 @@ fn ms(d: Duration) -> i64 {
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| ms(d))
+        .map_or(0, ms)
 }
 
 /// The version read from the store: authoritative (it may also go down, a store

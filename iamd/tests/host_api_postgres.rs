@@ -288,7 +288,10 @@ fn a_pull_naming_its_store_gets_a_delta_and_wakes_after_the_listener_is_killed()
     assert_eq!(woke["FromVersion"], v2, "{woke}");
     let t = Instant::now();
     while listeners("*") != "1" {
-        assert!(t.elapsed() < Duration::from_secs(10), "the listener is back");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the listener is back"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

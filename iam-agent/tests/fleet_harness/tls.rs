@@ -48,6 +48,19 @@ pub fn make_ca(dir: &Path, name: &str) -> Ca {
 /// # Panics
 /// When openssl fails.
 pub fn issue(ca: &Ca, dir: &Path, name: &str, san: &str) -> ServerCert {
+    issue_at(ca, dir, name, san, "")
+}
+
+/// [`issue`] with openssl's clock moved by `faketime` (`-3d`: signed three days ago,
+/// so expired since yesterday, the certificate being valid for two days).
+///
+/// # Panics
+/// When openssl or faketime fails.
+pub fn issue_backdated(ca: &Ca, dir: &Path, name: &str, san: &str, shift: &str) -> ServerCert {
+    issue_at(ca, dir, name, san, &format!("faketime -f '{shift}' "))
+}
+
+fn issue_at(ca: &Ca, dir: &Path, name: &str, san: &str, clock: &str) -> ServerCert {
     let c = ServerCert {
         cert: dir.join(format!("{name}.crt")),
         key: dir.join(format!("{name}.key")),
@@ -64,7 +77,7 @@ pub fn issue(ca: &Ca, dir: &Path, name: &str, san: &str) -> ServerCert {
     super::sh(&format!(
         "set -e\nopenssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
          -keyout {key} -out {csr} -subj '/CN={name}' 2>&1\n\
-         openssl x509 -req -in {csr} -CA {cacert} -CAkey {cakey} -CAcreateserial \
+         {clock}openssl x509 -req -in {csr} -CA {cacert} -CAkey {cakey} -CAcreateserial \
          -out {cert} -days 2 -extfile {ext} 2>&1",
         key = c.key.display(),
         csr = csr.display(),
