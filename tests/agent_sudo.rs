@@ -7,8 +7,10 @@
 //!
 //! Proves: assume-role online (issued by iamd, bound to this terminal and host) then
 //! sudo; a code-protected role through the agent; a revocation at the server refused on
-//! the host after the sync; offline, a new session refused in one line while an existing
-//! one works until the agent's offline cap, then is refused.
+//! the host after the sync; `iam-sts revoke-session` on the host revoking the caller's
+//! own session at iamd (sudo refuses it at once) but not another user's; offline, a new
+//! session refused in one line while an existing one works until the agent's offline
+//! cap, then is refused.
 //!
 //! Runs as root; skipped with a message otherwise (a failure when CI=true).
 
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use support::agent;
 use support::sandbox::free_port;
-use support::sts::{ALICE, SUDO, World, db_path};
+use support::sts::{ALICE, BOB, SUDO, World, db_path};
 use support::{Outcome, Proc, wait_until};
 
 /// The role-session world of `support::sts` with its store moved to the server.
@@ -303,6 +305,119 @@ fn assume_online_then_sudo_and_a_revoked_session_is_refused_after_the_sync() {
     // sudo's decisions were made on the replica, online.
     let log = f.w.sb.syslog();
     assert!(log.contains("sudo auth: user \"alice\" allowed"), "{log}");
+}
+
+/// `iam-sts revoke-session` on a host in agent mode: revoked at iamd by the local rule
+/// (the caller's own sessions only), audited there, and held by the replica before the
+/// helper returns, so the next sudo is refused; another user's session id is refused and
+/// that session keeps working.
+#[test]
+fn revoke_session_on_the_host_revokes_only_the_callers_own_session_at_iamd() {
+    require_root!();
+    let f = Fleet::new(3600);
+    let sts = f.w.sts();
+    let bob = f.w.run(&World::term(
+        BOB,
+        &format!("{}; {SUDO}", f.w.assume("admin", "")),
+    ));
+    assert!(bob.stdout.contains("ASSUME=0"), "{}", f.diag(&bob));
+    let bob_id = bob
+        .stdout
+        .split("\"AccessKeyId\": \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let own = format!(
+        "ID=$({sts} list-sessions | sed -n 's/.*\"AccessKeyId\": \"\\(ASIA[^\"]*\\)\".*/\\1/p' | head -1); echo OWNID=$ID"
+    );
+    let script = format!(
+        "{}; {SUDO}; {sts} revoke-session --access-key-id {bob_id}; echo OTHER=$?; {own}; {sts} revoke-session --access-key-id $ID; echo OWN=$?; {SUDO}",
+        f.w.assume("admin", ""),
+    );
+    let out = f.w.run(&World::term(ALICE, &script));
+    let diag = || f.diag(&out);
+    assert!(out.stdout.contains("ASSUME=0"), "{}", diag());
+    assert!(
+        sudo_ran(&out, 1),
+        "sudo right after assume-role: {}",
+        diag()
+    );
+    assert!(out.stdout.contains("OTHER=1"), "bob's session: {}", diag());
+    assert!(
+        out.stdout
+            .contains("NoSuchEntity: you have no role session"),
+        "{}",
+        diag()
+    );
+    let alice_id = out
+        .stdout
+        .split("OWNID=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(alice_id.starts_with("ASIA"), "{}", diag());
+    assert!(out.stdout.contains("OWN=0"), "{}", diag());
+    assert!(out.stdout.contains("RevokedAccessKeyIds"), "{}", diag());
+    assert!(
+        !sudo_ran(&out, 2),
+        "sudo right after revoke-session: {}",
+        diag()
+    );
+
+    // At the server: alice's session revoked, bob's not; both requests audited there,
+    // attributed to the host.
+    let store = pam_iam::store::open(&pam_iam::store::OpenOptions::new(
+        f.server_db(),
+        pam_iam::store::OpenMode::ReadOnly,
+    ))
+    .unwrap();
+    let sessions = store.list_role_sessions(None, None).unwrap();
+    let revoked = |id: &str| {
+        sessions
+            .iter()
+            .find(|s| s.session_id == id)
+            .map(|s| s.revoked.is_some())
+    };
+    assert_eq!(revoked(&alice_id), Some(true), "{sessions:?}");
+    assert_eq!(revoked(&bob_id), Some(false), "{sessions:?}");
+    let events = store.list_audit(&Default::default()).unwrap();
+    let revokes: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "sts:RevokeSession" && e.user == "alice")
+        .collect();
+    assert_eq!(revokes.len(), 2, "{events:?}");
+    assert!(
+        revokes
+            .iter()
+            .any(|e| e.decision == "allow" && e.reason.contains(&alice_id)),
+        "{events:?}"
+    );
+    assert!(
+        revokes
+            .iter()
+            .any(|e| e.decision == "deny" && e.reason.contains(&bob_id)),
+        "{events:?}"
+    );
+    assert!(
+        revokes.iter().all(|e| e
+            .tty
+            .as_deref()
+            .is_some_and(|t| t.starts_with("host/web-a: tty"))),
+        "{events:?}"
+    );
+    // On the host, the replica holds both: alice's revoked, bob's still live.
+    let live = |id: &str| {
+        count(
+            &f.replica(),
+            &format!(
+                "SELECT count(*) FROM role_sessions WHERE session_id = '{id}' AND revoked IS NULL"
+            ),
+        )
+    };
+    assert_eq!(live(&alice_id), 0);
+    assert_eq!(live(&bob_id), 1);
 }
 
 /// Offline: a new session refused in one line, an existing one honoured until the

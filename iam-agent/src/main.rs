@@ -30,7 +30,16 @@ struct Args {
     /// Pull once (no waiting) and exit: 0 when the replica is current.
     #[arg(long)]
     once: bool,
+    /// Check the configuration and the host credentials file, then exit: 0 when the
+    /// agent could start, 78 (what the unit does not restart on) when not.
+    #[arg(long, conflicts_with = "once")]
+    check: bool,
 }
+
+/// The exit status for a configuration the agent cannot start with (EX_CONFIG): the
+/// systemd unit does not restart on it, so a host without a usable agent.toml or
+/// credentials file stays stopped with the reason in the journal, not in a loop.
+const EXIT_CONFIG: u8 = 78;
 
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
@@ -44,6 +53,24 @@ pub(crate) fn log(msg: &str) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Checked before anything starts, so a broken file is told apart from a failure
+    // later on (which the unit restarts).
+    let checked = Config::load(&args.config)
+        .and_then(|c| HostCredentials::load(&c.credentials).map(|h| (c.servers.len(), h.host)));
+    match checked {
+        Err(e) => {
+            log(&e.to_string());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Ok((servers, host)) if args.check => {
+            println!(
+                "{}: host {host}, {servers} server(s): the agent can start",
+                args.config.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Ok(_) => {}
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

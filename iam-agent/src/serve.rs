@@ -228,6 +228,7 @@ fn answer(ctx: &Ctx, req: Request) -> Answer {
         Request::Login(l) => login(ctx, &l),
         Request::AssumeRole(a) => crate::sessions::assume(ctx, &a),
         Request::SessionWindow => crate::sessions::window(ctx),
+        Request::RevokeSession(r) => crate::sessions::revoke(ctx, &r),
     }
 }
 

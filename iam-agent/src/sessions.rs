@@ -6,7 +6,7 @@
 
 use crate::serve::{Ctx, Forwarded, forward};
 use iamd::host_sts;
-use pam_iam::fleet::proto::{Answer, AssumeRequest, AssumedRole};
+use pam_iam::fleet::proto::{Answer, AssumeRequest, AssumedRole, RevokeRequest};
 use pam_iam::sts::passed::Passed;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -102,6 +102,52 @@ pub fn assume(ctx: &Ctx, a: &AssumeRequest) -> Answer {
             code: "ServiceUnavailable".into(),
             message: format!(
                 "ServiceUnavailable: iamd cannot be reached from this host and new role sessions are issued only online (fleet mode); role sessions you already have keep working here until {}",
+                window_text(ctx)
+            ),
+            mfa_serial: None,
+        },
+    }
+}
+
+/// `iam-sts revoke-session`: revoked at `iamd` (its one rule: the caller's own sessions
+/// of this host), refused offline. The answer waits (bounded) until the replica holds
+/// the revocation, so sudo here refuses the session as soon as the helper returns.
+pub fn revoke(ctx: &Ctx, r: &RevokeRequest) -> Answer {
+    let body = serde_json::json!({
+        "User": r.user,
+        "AccessKeyId": r.access_key_id,
+        "Tty": r.tty,
+    })
+    .to_string();
+    match forward(ctx, host_sts::REVOKE_PATH, body.as_bytes()) {
+        Forwarded::Answer(v) => match v["Decision"].as_str() {
+            Some("Allow") => {
+                wait_for_replica(ctx, v["StoreVersion"].as_i64().unwrap_or(0));
+                Answer::Revoked {
+                    access_key_ids: v["RevokedAccessKeyIds"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                }
+            }
+            Some("Deny") => Answer::Refused {
+                code: v["Code"].as_str().unwrap_or("AccessDenied").to_string(),
+                message: v["Message"].as_str().unwrap_or("").to_string(),
+                mfa_serial: None,
+            },
+            _ => Answer::Error {
+                reason: format!("iamd answered an unknown decision: {v}"),
+            },
+        },
+        Forwarded::Final(reason) => Answer::Error { reason },
+        Forwarded::Unreachable => Answer::Refused {
+            code: "ServiceUnavailable".into(),
+            message: format!(
+                "ServiceUnavailable: iamd cannot be reached from this host and role sessions are revoked only at iamd (fleet mode); try again once it is back (an offline host honours sessions until {})",
                 window_text(ctx)
             ),
             mfa_serial: None,

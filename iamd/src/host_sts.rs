@@ -9,20 +9,112 @@
 //! Answers `{"Decision":"Allow","AccessKeyId":…,"StoreVersion":V}` (V: a store version
 //! that includes the session, for the agent to wait for in its replica), or
 //! `{"Decision":"Deny","Code":…,"Message":…,"MfaSerial":…}`; a store outage is a 503.
+//!
+//! `POST /host/v1/revoke-session`: `iam-sts revoke-session` on such a host, by the one
+//! rule of a local store (`sts::sessions::revoke_own`: the caller's own sessions only),
+//! confined to the sessions issued for the credential's host. Answers
+//! `{"Decision":"Allow","RevokedAccessKeyIds":[…],"StoreVersion":V}` or a Deny as above;
+//! each revocation and each refusal is audited here (`sts:RevokeSession`).
 
 use crate::host_api::{self, Served};
 use crate::service::{ApiError, HttpRequest};
+use pam_iam::audit::{Decision, Event};
 use pam_iam::store::Store;
 use pam_iam::sts::assume::{self, AssumeRoleArgs, Issuer, Keeping};
 use pam_iam::sts::backend::Backend;
 use pam_iam::sts::error::StsError;
 use pam_iam::sts::passed::Passed;
+use pam_iam::sts::sessions::{self, Revoker};
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
 /// The endpoint.
 pub const ASSUME_PATH: &str = "/host/v1/assume-role";
+/// The revocation endpoint.
+pub const REVOKE_PATH: &str = "/host/v1/revoke-session";
+
+/// The body the agent sends for `iam-sts revoke-session`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// The Linux (= IAM) user the setuid helper found as the real uid.
+    #[serde(rename = "User")]
+    pub user: String,
+    /// `--access-key-id` (`None`: all the caller's active sessions of this host).
+    #[serde(rename = "AccessKeyId", default)]
+    pub access_key_id: Option<String>,
+    /// The terminal scope for people.
+    #[serde(rename = "Tty", default)]
+    pub tty: Option<String>,
+}
+
+/// Serve one revoke-session of a host (on a store thread).
+pub fn serve_revoke(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+    let caller = match host_api::authenticate(store, secrets_key, req, now) {
+        Ok(c) => c,
+        Err(e) => return answer(None, e.status, host_api::error_body(&e)),
+    };
+    let body: RevokeBody = match serde_json::from_slice(&req.body) {
+        Ok(b) => b,
+        Err(e) => {
+            let e = ApiError::new(
+                "InvalidParameterValue",
+                format!("the request body is not the expected JSON: {e}"),
+            );
+            return answer(Some(caller), e.status, host_api::error_body(&e));
+        }
+    };
+    let who = Revoker {
+        user: &body.user,
+        now,
+        tty: format!(
+            "host/{}: {}",
+            caller.host,
+            body.tty.as_deref().unwrap_or("")
+        ),
+        host: Some(&caller.host),
+    };
+    let b = Backend::borrowing(store, caller.host.clone());
+    let result = sessions::revoke_own(&b, &who, body.access_key_id.as_deref());
+    let outcome = match result {
+        Ok(v) => store.store_version().map(|version| {
+            json!({
+                "Decision": "Allow",
+                "RevokedAccessKeyIds": v["RevokedAccessKeyIds"],
+                "StoreVersion": version,
+            })
+        }),
+        // The store could not answer: not a decision (the agent may try another server).
+        Err(StsError::Store(e)) => Err(e),
+        Err(e) => {
+            let rec = Event {
+                time: now,
+                action: "sts:RevokeSession".to_string(),
+                user: body.user.clone(),
+                decision: Decision::Deny,
+                reason: e.to_string(),
+                service: "iam-sts".to_string(),
+                rhost: None,
+                tty: Some(who.tty.clone()),
+            };
+            store
+                .append_audit(&rec)
+                .map(|()| json!({ "Decision": "Deny", "Code": e.code(), "Message": e.to_string() }))
+        }
+    };
+    match outcome {
+        Ok(v) => answer(Some(caller), 200, v),
+        Err(e) => {
+            let e = ApiError {
+                status: 503,
+                code: "ServiceUnavailable".into(),
+                message: e.to_string(),
+            };
+            answer(Some(caller), e.status, host_api::error_body(&e))
+        }
+    }
+}
 
 /// The body the agent sends: the helper's arguments, caller and terminal scope.
 #[derive(Deserialize)]

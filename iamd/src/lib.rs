@@ -9,6 +9,7 @@ pub mod host_sts;
 pub mod operations;
 pub mod paging;
 pub mod pool;
+pub mod prune;
 pub mod query;
 pub mod resource;
 pub mod server;

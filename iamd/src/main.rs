@@ -166,6 +166,7 @@ fn run(cfg: Config) -> Result<(), String> {
             cfg.idle_timeout,
             Arc::clone(&state.metrics.conns),
         );
+        iamd::prune::start(Arc::clone(&state));
         let app =
             iamd::server::api_router(state).into_make_service_with_connect_info::<SocketAddr>();
         eprintln!(

@@ -268,6 +268,7 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route(host_api::PROMPTS_PATH, post(host_prompts))
         .route(host_api::LOGIN_PATH, post(host_login))
         .route(crate::host_sts::ASSUME_PATH, post(host_assume))
+        .route(crate::host_sts::REVOKE_PATH, post(host_revoke))
         .route(host_api::JOURNAL_PATH, post(host_journal))
         .with_state(state)
 }
@@ -672,6 +673,25 @@ async fn host_assume(
         "host:AssumeRole",
         host_api::MAX_LOGIN_BODY,
         crate::host_sts::serve_assume,
+    )
+    .await
+}
+
+/// `POST /host/v1/revoke-session`: a host's `iam-sts revoke-session` (see
+/// [`crate::host_sts`]).
+async fn host_revoke(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let serve = crate::host_sts::serve_revoke;
+    host_post(
+        st,
+        peer,
+        req,
+        "host:RevokeSession",
+        host_api::MAX_LOGIN_BODY,
+        serve,
     )
     .await
 }

@@ -76,6 +76,16 @@ impl SessionStore for PgStore {
         })
     }
 
+    fn prune_host_sessions(&self, expired_before: i64) -> Result<u64> {
+        self.write(Iso::ReadCommitted, |db| {
+            // Their policies and contexts go by ON DELETE CASCADE.
+            db.exec(
+                "DELETE FROM role_sessions WHERE host IS NOT NULL AND expires < $1",
+                &[&expired_before],
+            )
+        })
+    }
+
     fn put_role_session_policy(&self, session_id: &str, document: &str) -> Result<()> {
         self.write(Iso::ReadCommitted, |db| {
             db.exec(

@@ -27,6 +27,23 @@ pub enum Request {
     AssumeRole(AssumeRequest),
     /// Until when this host honours the role sessions its replica holds (sudo).
     SessionWindow,
+    /// `iam-sts revoke-session`: revoke the caller's own role session(s) of this host at
+    /// `iamd` (online only).
+    RevokeSession(RevokeRequest),
+}
+
+/// `iam-sts revoke-session` in fleet mode: the caller (the real uid's name, as the
+/// setuid helper found it), which session (`None`: all the caller's active ones on this
+/// host) and the terminal for the audit trail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// IAM (= Linux) user name of the caller.
+    pub user: String,
+    /// `--access-key-id`.
+    pub access_key_id: Option<String>,
+    /// The terminal scope for people, for the audit trail.
+    pub tty: String,
 }
 
 /// `iam-sts assume-role` in fleet mode: the arguments, the caller (the real uid's name,
@@ -146,7 +163,8 @@ pub enum Answer {
     },
     /// [`Request::AssumeRole`] issued.
     Assumed(AssumedRole),
-    /// [`Request::AssumeRole`] refused (final): the message starts with the AWS code.
+    /// [`Request::AssumeRole`] or [`Request::RevokeSession`] refused (final): the message
+    /// starts with the AWS code.
     Refused {
         /// `AccessDenied`, `ValidationError`, … or `ServiceUnavailable` (offline).
         code: String,
@@ -154,6 +172,12 @@ pub enum Answer {
         message: String,
         /// When a code would change the answer: the caller's MFA device, to ask for it.
         mfa_serial: Option<String>,
+    },
+    /// [`Request::RevokeSession`] done at `iamd` (and, when the agent answers, held by
+    /// this host's replica, at most a few seconds later).
+    Revoked {
+        /// The sessions revoked.
+        access_key_ids: Vec<String>,
     },
     /// [`Request::SessionWindow`].
     SessionWindow {

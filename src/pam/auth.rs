@@ -416,6 +416,7 @@ pub fn authenticate_via_agent<H: PamHandler>(
         other @ (proto::Answer::Prompts { .. }
         | proto::Answer::Status { .. }
         | proto::Answer::Refused { .. }
+        | proto::Answer::Revoked { .. }
         | proto::Answer::SessionWindow { .. }) => {
             unavailable(h, &format!("unexpected agent answer {other:?}"))
         }

@@ -19,6 +19,12 @@ pub const MAX_GROUPS_PER_USER: i64 = 10;
 /// Retired password hashes kept per user (AWS's maximum PasswordReusePrevention).
 pub const PASSWORD_HISTORY_KEPT: i64 = 24;
 
+/// How long a role session issued for a host (fleet mode) is kept past its expiry
+/// before `iamd` deletes it (`SessionStore::prune_host_sessions`): a day, so
+/// `iam list-role-sessions --all` still shows yesterday's sessions while the replicas
+/// do not grow with every session ever issued.
+pub const HOST_SESSIONS_KEPT: i64 = 86_400;
+
 type Result<T> = std::result::Result<T, StoreError>;
 
 fn nse(msg: String) -> StoreError {

@@ -414,6 +414,12 @@ pub trait SessionStore {
     ) -> Result<Vec<RoleSession>>;
     /// Revoke a session by id.
     fn revoke_role_session(&self, session_id: &str, now: i64) -> Result<()>;
+    /// Deletes the role sessions issued for hosts (fleet mode) that expired before
+    /// `expired_before`, with their session policies; returns how many. They ride their
+    /// host's replica until then, so without this every snapshot would grow with every
+    /// session ever issued. `iamd` runs it periodically
+    /// ([`super::rules::HOST_SESSIONS_KEPT`] after expiry).
+    fn prune_host_sessions(&self, expired_before: i64) -> Result<u64>;
     /// Stores the `--policy` session policy of a session (compose with
     /// [`SessionStore::create_role_session`] through [`super::issue_role_session`]).
     fn put_role_session_policy(&self, session_id: &str, document: &str) -> Result<()>;

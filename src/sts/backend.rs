@@ -326,11 +326,13 @@ impl<'s> Backend<'s> {
         Ok(out)
     }
 
-    /// Mark a session revoked; false when the user has no such session.
+    /// Mark a session revoked; false when the user has no such session (with `host`:
+    /// none issued for that host).
     pub fn revoke_session(
         &self,
         user: &str,
         access_key_id: &str,
+        host: Option<&str>,
         now: i64,
     ) -> Result<bool, StsError> {
         let mine = self
@@ -338,7 +340,9 @@ impl<'s> Backend<'s> {
             .list_role_sessions(Some(user), None)
             .map_err(store_err)?
             .iter()
-            .any(|s| s.session_id == access_key_id);
+            .any(|s| {
+                s.session_id == access_key_id && (host.is_none() || s.host.as_deref() == host)
+            });
         if !mine {
             return Ok(false);
         }

@@ -185,10 +185,8 @@ fn execute(
                 .and_then(|args| fleet::assume_role(a, &ctx, &args, &mut prompt_tty))
                 .map(|o| o.to_json());
         }
-        if let Command::RevokeSession { .. } = &cli.cmd {
-            return Err(StsError::Remote(
-                "ServiceFailure: in fleet mode role sessions are revoked at iamd (an administrator runs iam revoke-role-session --access-key-id ID, or aws iam … against iamd); the revocation reaches this host with the next sync".to_string(),
-            ));
+        if let Command::RevokeSession { access_key_id } = &cli.cmd {
+            return fleet::revoke_session(a, &ctx, access_key_id.as_deref());
         }
     }
     let db = agent.map_or(db, |a| a.replica.display().to_string());

@@ -3,6 +3,8 @@
 //! over its Unix socket (`fleet::client`, blocking std I/O), the agent forwards it to
 //! `iamd`, and `iamd` issues the session with the same `assume::assume_role_as` as a
 //! local store, bound to this terminal and this host. Offline, new sessions are refused.
+//! `revoke-session` goes the same way to `iamd`, which applies the local store's one rule
+//! (`sessions::revoke_own`) to the sessions of this host.
 
 use zeroize::Zeroizing;
 
@@ -12,7 +14,7 @@ use super::model::AssumeRoleOutput;
 use crate::credentials::second_factor::CODE_PROMPT;
 use crate::fleet::client;
 use crate::fleet::conf::AgentConf;
-use crate::fleet::proto::{Answer, AssumeRequest, Request};
+use crate::fleet::proto::{Answer, AssumeRequest, Request, RevokeRequest};
 
 /// Assume a role through the agent. When `iamd` answers that a code would change the
 /// answer and none was given, the code is asked for once at the terminal and the request
@@ -76,5 +78,33 @@ pub fn assume_role(
                 )));
             }
         }
+    }
+}
+
+/// `revoke-session` through the agent: the caller's own session (or all of them) of
+/// this host, revoked at `iamd`. The same JSON as on a local store.
+///
+/// # Errors
+/// The refusal `iamd` gave (another user's session is `NoSuchEntity`), offline, or the
+/// agent unreachable.
+pub fn revoke_session(
+    conf: &AgentConf,
+    ctx: &CallContext,
+    access_key_id: Option<&str>,
+) -> Result<serde_json::Value, StsError> {
+    let req = Request::RevokeSession(RevokeRequest {
+        user: ctx.user.clone(),
+        access_key_id: access_key_id.map(str::to_string),
+        tty: ctx.scope.describe(),
+    });
+    match client::call(conf, &req).map_err(|e| StsError::Remote(format!("ServiceFailure: {e}")))? {
+        Answer::Revoked { access_key_ids } => {
+            Ok(serde_json::json!({ "RevokedAccessKeyIds": access_key_ids }))
+        }
+        Answer::Refused { message, .. } => Err(StsError::Remote(message)),
+        Answer::Error { reason } => Err(StsError::Remote(format!("ServiceFailure: {reason}"))),
+        other => Err(StsError::Internal(format!(
+            "iam-agent gave an answer that is not about a revocation: {other:?}"
+        ))),
     }
 }

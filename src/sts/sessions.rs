@@ -77,21 +77,58 @@ pub fn list_sessions(b: &Backend, ctx: &CallContext, all: bool) -> Result<Value,
     Ok(json!({ "Sessions": list }))
 }
 
-/// Revokes one of the caller's own sessions (by access key id, or all of them).
+/// Revokes one of the caller's own sessions (by access key id, or all of them), on this
+/// store (`iam-sts revoke-session` on a local store).
 pub fn revoke_session(
     b: &Backend,
     ctx: &CallContext,
     access_key_id: Option<&str>,
 ) -> Result<Value, StsError> {
-    if b.user(&ctx.user)?.is_none() {
-        return Err(StsError::NotIamUser(ctx.user.clone()));
+    let who = Revoker {
+        user: &ctx.user,
+        now: ctx.now,
+        tty: ctx.scope.describe(),
+        host: None,
+    };
+    revoke_own(b, &who, access_key_id)
+}
+
+/// Who revokes: the one rule of `revoke-session` takes it from iam-sts on a local store
+/// and from `iamd` serving a host in fleet mode (`POST /host/v1/revoke-session`).
+pub struct Revoker<'a> {
+    /// The caller: only this IAM user's sessions can be revoked.
+    pub user: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+    /// The terminal, for the audit trail (`host/NAME: …` in fleet mode).
+    pub tty: String,
+    /// Fleet mode: the host the request came from (the credential's). Only sessions
+    /// issued for that host are the caller's there; `None` on a local store.
+    pub host: Option<&'a str>,
+}
+
+/// The one rule of `revoke-session`: the caller's own sessions only (on a host in fleet
+/// mode, those issued for that host), each revocation audited. With no id, every active
+/// session of the caller (there).
+///
+/// # Errors
+/// [`StsError::NotIamUser`], [`StsError::NoSuchSession`] for an id that is not the
+/// caller's (another user's included), or the store's failure.
+pub fn revoke_own(
+    b: &Backend,
+    who: &Revoker<'_>,
+    access_key_id: Option<&str>,
+) -> Result<Value, StsError> {
+    if b.user(who.user)?.is_none() {
+        return Err(StsError::NotIamUser(who.user.to_string()));
     }
     let targets: Vec<String> = match access_key_id {
         Some(id) => vec![id.to_string()],
         None => b
-            .sessions_of(&ctx.user, Some(ctx.now))?
+            .sessions_of(who.user, Some(who.now))?
             .into_iter()
-            .filter(|s| s.active(ctx.now))
+            .filter(|s| s.active(who.now))
+            .filter(|s| who.host.is_none() || s.session.host.as_deref() == who.host)
             .map(|s| s.session.session_id)
             .collect(),
     };
@@ -99,20 +136,20 @@ pub fn revoke_session(
     for id in targets {
         let done = {
             let _hold = SignalGuard::block();
-            b.revoke_session(&ctx.user, &id, ctx.now)?
+            b.revoke_session(who.user, &id, who.host, who.now)?
         };
         if !done {
             return Err(StsError::NoSuchSession(id));
         }
         b.audit(&Event {
-            time: ctx.now,
+            time: who.now,
             action: "sts:RevokeSession".to_string(),
-            user: ctx.user.clone(),
+            user: who.user.to_string(),
             decision: Decision::Allow,
             reason: format!("revoked own role session {id}"),
             service: "iam-sts".to_string(),
             rhost: None,
-            tty: Some(ctx.scope.describe()),
+            tty: Some(who.tty.clone()),
         })?;
         revoked.push(id);
     }
@@ -183,5 +220,26 @@ mod tests {
         assert_eq!(v["RevokedAccessKeyIds"][0], id.as_str());
         let v = list_sessions(&f, &ctx("alice"), true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["Sessions"][0]["Status"], "Revoked");
+    }
+
+    #[test]
+    fn a_host_revokes_only_the_sessions_issued_for_it() {
+        let f = World::new();
+        // A session of no host (a local store's): not alice's on host web-a.
+        let id = assume(&f);
+        let on = |host| Revoker {
+            user: "alice",
+            now: ctx("alice").now,
+            tty: "host/web-a: tty".to_string(),
+            host: Some(host),
+        };
+        assert!(matches!(
+            revoke_own(&f, &on("web-a"), Some(&id)),
+            Err(StsError::NoSuchSession(_))
+        ));
+        let v = revoke_own(&f, &on("web-a"), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["RevokedAccessKeyIds"].as_array().map(Vec::len), Some(0));
+        let v = list_sessions(&f, &ctx("alice"), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["Sessions"][0]["Status"], "Active");
     }
 }

@@ -386,7 +386,7 @@ mod tests {
         let f = World::new();
         assume(&f, "alice", "admin", None);
         let id = f.sessions()[0].session_id.clone();
-        assert_eq!(f.revoke_session("alice", &id, 1050).ok(), Some(true));
+        assert_eq!(f.revoke_session("alice", &id, None, 1050).ok(), Some(true));
         match run(&f, &req("alice", 34816, 1100)) {
             SudoOutcome::Denied { message, .. } => {
                 assert!(message.contains("revoked"), "{message}")

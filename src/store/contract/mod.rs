@@ -98,6 +98,7 @@ macro_rules! store_contract_suite {
             api_sessions_keep_their_sealed_secret,
             session_context_round_trip_in_the_session_transaction,
             host_sessions_ride_their_hosts_replica_only,
+            expired_host_sessions_are_pruned_with_their_policies,
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay,

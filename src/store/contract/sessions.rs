@@ -288,3 +288,46 @@ pub fn host_sessions_ride_their_hosts_replica_only(s: &dyn Store) {
         Some(DOC)
     );
 }
+
+/// Expired host sessions are deleted by `prune_host_sessions` (iamd runs it), with their
+/// session policies, and leave the host's replica; live, just-expired and local
+/// sessions stay.
+pub fn expired_host_sessions_are_pruned_with_their_policies(s: &dyn Store) {
+    let host = |id: &str, expires: i64| {
+        let mut h = session(id);
+        h.host = Some("web1".into());
+        h.expires = expires;
+        h
+    };
+    let old = host("ASIAOLD", 500);
+    crate::store::issue_role_session(s, &old, Some(DOC), &AuditEvent::default()).unwrap();
+    s.create_role_session(&host("ASIANEW", 2000)).unwrap();
+    let mut local = session("ASIALOCAL");
+    local.expires = 500;
+    s.create_role_session(&local).unwrap();
+    let v0 = s.store_version().unwrap();
+    assert_eq!(
+        s.prune_host_sessions(400).unwrap(),
+        0,
+        "not expired before 400"
+    );
+    assert_eq!(s.prune_host_sessions(1000).unwrap(), 1);
+    assert!(s.store_version().unwrap() > v0, "the replicas hear of it");
+    let ids: Vec<String> = s
+        .list_role_sessions(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.session_id)
+        .collect();
+    assert!(ids.contains(&"ASIANEW".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"ASIALOCAL".to_string()),
+        "a local session stays: {ids:?}"
+    );
+    assert!(!ids.contains(&"ASIAOLD".to_string()), "{ids:?}");
+    assert_eq!(s.role_session_policy("ASIAOLD").unwrap(), None);
+    let r = s.export_replica("web1").unwrap();
+    let t = r.tables.iter().find(|t| t.name == "role_sessions").unwrap();
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(s.prune_host_sessions(1000).unwrap(), 0, "once");
+}

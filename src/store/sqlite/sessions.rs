@@ -76,6 +76,17 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    fn prune_host_sessions(&self, expired_before: i64) -> Result<u64> {
+        self.write(|tx| {
+            // Their policies and contexts go by ON DELETE CASCADE.
+            let n = tx.execute(
+                "DELETE FROM role_sessions WHERE host IS NOT NULL AND expires < ?1",
+                params![expired_before],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
     fn put_role_session_policy(&self, session_id: &str, document: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
