@@ -49,21 +49,38 @@ pub struct RevokeBody {
     pub tty: Option<String>,
 }
 
-/// Serve one revoke-session of a host (on a store thread).
-pub fn serve_revoke(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+/// The calling host and its request's JSON body, or the answer refusing them.
+fn authenticated<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    secrets_key: &[u8],
+    req: &HttpRequest,
+    now: i64,
+) -> Result<(host_api::HostCaller, T), Box<Served>> {
     let caller = match host_api::authenticate(store, secrets_key, req, now) {
         Ok(c) => c,
-        Err(e) => return answer(None, e.status, host_api::error_body(&e)),
+        Err(e) => return Err(Box::new(answer(None, e.status, host_api::error_body(&e)))),
     };
-    let body: RevokeBody = match serde_json::from_slice(&req.body) {
-        Ok(b) => b,
+    match serde_json::from_slice(&req.body) {
+        Ok(b) => Ok((caller, b)),
         Err(e) => {
             let e = ApiError::new(
                 "InvalidParameterValue",
                 format!("the request body is not the expected JSON: {e}"),
             );
-            return answer(Some(caller), e.status, host_api::error_body(&e));
+            Err(Box::new(answer(
+                Some(caller),
+                e.status,
+                host_api::error_body(&e),
+            )))
         }
+    }
+}
+
+/// Serve one revoke-session of a host (on a store thread).
+pub fn serve_revoke(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
+    let (caller, body) = match authenticated::<RevokeBody>(store, secrets_key, req, now) {
+        Ok(x) => x,
+        Err(refused) => return *refused,
     };
     let who = Revoker {
         user: &body.user,
@@ -157,19 +174,9 @@ pub struct AssumeBody {
 
 /// Serve one assume-role of a host (on a store thread).
 pub fn serve_assume(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now: i64) -> Served {
-    let caller = match host_api::authenticate(store, secrets_key, req, now) {
-        Ok(c) => c,
-        Err(e) => return answer(None, e.status, host_api::error_body(&e)),
-    };
-    let body: AssumeBody = match serde_json::from_slice(&req.body) {
-        Ok(b) => b,
-        Err(e) => {
-            let e = ApiError::new(
-                "InvalidParameterValue",
-                format!("the request body is not the expected JSON: {e}"),
-            );
-            return answer(Some(caller), e.status, host_api::error_body(&e));
-        }
+    let (caller, body) = match authenticated::<AssumeBody>(store, secrets_key, req, now) {
+        Ok(x) => x,
+        Err(refused) => return *refused,
     };
     let issuer = Issuer {
         service: "iam-sts",
