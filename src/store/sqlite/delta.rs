@@ -7,7 +7,7 @@
 //! takes its children with it here as it did there (and those tables changed too, so
 //! they are in the delta as well).
 
-use super::fleet::stored;
+use super::fleet::{sql_values, stamp_replica, stored};
 use super::*;
 use crate::store::replica::{self, REPLICA_TABLES, ReplicaDelta, ReplicaTable};
 use std::collections::HashMap;
@@ -90,13 +90,6 @@ fn plan<'a>(tx: &Connection, t: &'a ReplicaTable) -> Result<Plan<'a>> {
         existing,
         received,
     })
-}
-
-fn sql_values<'v>(
-    vals: impl Iterator<Item = &'v serde_json::Value>,
-) -> Result<Vec<rusqlite::types::Value>> {
-    vals.map(|v| Ok(super::snapshot::sql_value(&replica::from_json(v)?)))
-        .collect()
 }
 
 impl SqliteStore {
@@ -188,16 +181,7 @@ impl SqliteStore {
                     insert.execute(rusqlite::params_from_iter(sql_values(row.iter())?))?;
                 }
             }
-            tx.execute(
-                "UPDATE account SET account_id = ?1 WHERE id = 1",
-                [&r.account_id],
-            )?;
-            tx.execute(
-                "UPDATE store_version SET version = ?1 WHERE id = 1",
-                [r.store_version],
-            )?;
-            tx.execute("DELETE FROM store_changes", [])?;
-            Ok(())
+            stamp_replica(tx, &r.account_id, r.store_version)
         })
     }
 }

@@ -17,6 +17,29 @@ fn host_credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostCredential
 }
 
 /// A SQLite value as the value both backends export (no replicated column is real).
+/// A replica row's JSON values as SQLite values.
+pub(super) fn sql_values<'v>(
+    vals: impl Iterator<Item = &'v serde_json::Value>,
+) -> Result<Vec<rusqlite::types::Value>> {
+    vals.map(|v| Ok(super::snapshot::sql_value(&replica::from_json(v)?)))
+        .collect()
+}
+
+/// A replica written (whole or by a delta) is at the server's account and version; the
+/// rows' own version triggers logged their tables, and a replica keeps no log.
+pub(super) fn stamp_replica(tx: &Connection, account_id: &str, version: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE account SET account_id = ?1 WHERE id = 1",
+        [account_id],
+    )?;
+    tx.execute(
+        "UPDATE store_version SET version = ?1 WHERE id = 1",
+        [version],
+    )?;
+    tx.execute("DELETE FROM store_changes", [])?;
+    Ok(())
+}
+
 pub(super) fn stored(v: Value, table: &str) -> Result<snapshot::Value> {
     Ok(match v {
         Value::Null => snapshot::Value::Null,
@@ -229,25 +252,12 @@ impl SqliteStore {
                     cols.join(", ")
                 ))?;
                 for row in &t.rows {
-                    let vals = row
-                        .iter()
-                        .map(|v| Ok(super::snapshot::sql_value(&replica::from_json(v)?)))
-                        .collect::<Result<Vec<_>>>()?;
-                    st.execute(rusqlite::params_from_iter(vals))?;
+                    st.execute(rusqlite::params_from_iter(sql_values(row.iter())?))?;
                 }
             }
-            tx.execute(
-                "UPDATE account SET account_id = ?1 WHERE id = 1",
-                [&r.account_id],
-            )?;
-            tx.execute(
-                "UPDATE store_version SET version = ?1 WHERE id = 1",
-                [r.store_version],
-            )?;
-            // The rows' own version triggers logged their tables: a replica keeps no log.
+            stamp_replica(tx, &r.account_id, r.store_version)?;
             // It holds another store's view now: a host holding one of its own versions
             // must not be sent a delta of it.
-            tx.execute("DELETE FROM store_changes", [])?;
             tx.execute(
                 "UPDATE store_identity SET store_id = lower(hex(randomblob(16)))",
                 [],
