@@ -214,20 +214,8 @@ pub fn deltas_rebuild_exactly_the_full_snapshot(s: &dyn Store) {
     );
     // Role sessions: this host's issued, another host's, one of no host, a revocation.
     let session = |id: &str, host: Option<&str>| RoleSession {
-        session_id: id.into(),
-        user_name: "alice".into(),
-        role_name: "admin".into(),
-        session_name: "s".into(),
-        token_hash: format!("h-{id}"),
-        issued: 10,
-        expires: 1000,
-        scope: "tty:b:1:2:3".into(),
-        revoked: None,
-        mfa_time: None,
-        role_id: None,
-        user_id: None,
-        secret_sealed: None,
         host: host.map(str::to_string),
+        ..super::sessions::session(id)
     };
     crate::store::issue_role_session(
         s,

@@ -29,7 +29,8 @@ fn sts_world(s: &dyn Store) {
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-fn session(id: &str) -> RoleSession {
+/// alice's `admin` session `id` of no host, issued at 10, expiring at 1000.
+pub(super) fn session(id: &str) -> RoleSession {
     RoleSession {
         session_id: id.into(),
         user_name: "alice".into(),
