@@ -901,8 +901,8 @@ fn sqlite_schema_v1_store_migrates_on_open() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 17,
-        "every migration applied (17: the change log of the store versions, for deltas)"
+        v, 18,
+        "every migration applied (18: what an agent's replica is of, for resuming)"
     );
     // New features work on the migrated store.
     iam.ok(&["generate-credential-report"]);

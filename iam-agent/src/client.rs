@@ -57,7 +57,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_ANSWER: u64 = 256 << 20;
 
 /// Pull once: `since` is the version held (none: a full snapshot now), `store` the
-/// store it is of (then the server may answer with a delta).
+/// store it is of (then the server may answer with a delta). With the answer, its size
+/// in bytes (headers and body, as received), which the agent logs.
 ///
 /// # Errors
 /// [`Transport`] when the server is down, slow beyond `wait` + 10 s, or answers garbage.
@@ -68,7 +69,7 @@ pub fn pull(
     store: Option<&str>,
     wait: u64,
     now: i64,
-) -> Result<Answer, Transport> {
+) -> Result<(Answer, usize), Transport> {
     let query = match (since, store) {
         (Some(v), Some(id)) => format!("since={v}&store={id}&wait={wait}"),
         (Some(v), None) => format!("since={v}&wait={wait}"),
@@ -85,7 +86,9 @@ pub fn pull(
     .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
     let head = format!("GET {}?{query} HTTP/1.1\r\n", host_api::REPLICA_PATH);
     let raw = exchange(server, &head, &headers, b"", Duration::from_secs(wait + 10))?;
-    parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+    parse_answer(&raw)
+        .map(|a| (a, raw.len()))
+        .map_err(|e| Transport(format!("{}: {e}", server.url)))
 }
 
 /// A connection to a server: plain (loopback) or TLS.

@@ -7,6 +7,7 @@
 mod client;
 mod config;
 mod offline;
+mod resume;
 mod serve;
 mod sessions;
 mod ship;
@@ -88,8 +89,14 @@ fn run(args: &Args) -> Result<(), String> {
         ..OpenOptions::new(cfg.replica.as_path(), OpenMode::ReadWrite)
     };
     let replica = store::open(&opts).map_err(|e| format!("the replica: {e}"))?;
+    // Before the socket is served: a kept replica is resumed from, or emptied.
+    let resumed = resume::at_start(&*replica, &creds)?;
     let servers = cfg.server_list();
     let shared = std::sync::Arc::new(serve::Shared::new());
+    shared.replica_version.store(
+        resumed.as_ref().map_or(0, |h| h.version),
+        std::sync::atomic::Ordering::SeqCst,
+    );
     let mut offline_state = None;
     let mut shipper = None;
     if !args.once {
@@ -139,14 +146,18 @@ fn run(args: &Args) -> Result<(), String> {
         servers.len(),
         cfg.socket.display()
     ));
-    // The first pull after a start is always a full snapshot: the version a replica
-    // holds says nothing about which store it came from. Then the store's identity from
-    // that answer goes with each pull, and the server may answer with a delta.
-    let mut since: Option<i64> = None;
-    let mut store_id: Option<String> = None;
+    // The store's identity and the version held go with each pull (from the kept
+    // replica's origin after a start, see `resume`), and the server may answer with a
+    // delta. The first pull after a start does not wait: until a server answers, the
+    // host is offline and the last sync is the one offline.db kept.
+    let (mut since, mut store_id) = match resumed {
+        Some(h) => (Some(h.version), Some(h.store_id)),
+        None => (None, None),
+    };
+    let mut confirmed = false;
     let mut current = 0usize;
     loop {
-        let wait = if args.once || since.is_none() {
+        let wait = if args.once || since.is_none() || !confirmed {
             0
         } else {
             cfg.wait_seconds
@@ -157,7 +168,7 @@ fn run(args: &Args) -> Result<(), String> {
             let k = (current + i) % servers.len();
             let s = &servers[k];
             match client::pull(s, &creds, since, store_id.as_deref(), wait, now()) {
-                Ok(Answer::Delta(d, id)) => {
+                Ok((Answer::Delta(d, id), bytes)) => {
                     shared.contact();
                     if d.replica.host != creds.host {
                         return Err(format!(
@@ -176,12 +187,13 @@ fn run(args: &Args) -> Result<(), String> {
                         Ok(()) => {
                             synced(&offline_state);
                             log(&format!(
-                                "replica at store version {} from {} (delta from {}: {} table(s))",
+                                "replica at store version {} from {} (delta from {}: {} table(s), {bytes} bytes)",
                                 d.replica.store_version,
                                 s.url,
                                 d.from_version,
                                 d.replica.tables.len()
                             ));
+                            confirmed = true;
                             since = Some(d.replica.store_version);
                             shared.replica_version.store(
                                 d.replica.store_version,
@@ -200,7 +212,7 @@ fn run(args: &Args) -> Result<(), String> {
                     answered = true;
                     break;
                 }
-                Ok(Answer::Snapshot(r, id)) => {
+                Ok((Answer::Snapshot(r, id), bytes)) => {
                     shared.contact();
                     if r.host != creds.host {
                         return Err(format!(
@@ -208,13 +220,28 @@ fn run(args: &Args) -> Result<(), String> {
                             s.url, r.host, creds.host
                         ));
                     }
-                    match replica.import_replica(&r) {
+                    if let (Some(held), Some(new)) = (&store_id, &id)
+                        && held != new
+                    {
+                        log(&format!(
+                            "{} is of store {new}, the replica was of store {held}: the whole view replaces it",
+                            s.url
+                        ));
+                    }
+                    // The origin goes with it, so a restart resumes from it (none from
+                    // a server older than deltas: then a restart pulls the whole view).
+                    let written = match &id {
+                        Some(new) => replica.import_replica_of(&r, new, &creds.key_id),
+                        None => replica.import_replica(&r),
+                    };
+                    match written {
                         Ok(()) => {
                             synced(&offline_state);
                             log(&format!(
-                                "replica at store version {} from {}",
+                                "replica at store version {} from {} (whole view, {bytes} bytes)",
                                 r.store_version, s.url
                             ));
+                            confirmed = true;
                             since = Some(r.store_version);
                             store_id = id;
                             shared
@@ -229,18 +256,22 @@ fn run(args: &Args) -> Result<(), String> {
                     answered = true;
                     break;
                 }
-                Ok(Answer::Unchanged) => {
+                Ok((Answer::Unchanged, _)) => {
+                    confirmed = true;
                     synced(&offline_state);
                     shared.contact();
                     current = k;
                     answered = true;
                     break;
                 }
-                Ok(Answer::Refused {
-                    status,
-                    code,
-                    message,
-                }) => {
+                Ok((
+                    Answer::Refused {
+                        status,
+                        code,
+                        message,
+                    },
+                    _,
+                )) => {
                     // An answer is final: every server shares the store and says the same
                     // (and the host is online: it was answered).
                     shared.contact();
@@ -256,7 +287,7 @@ fn run(args: &Args) -> Result<(), String> {
                     answered = true;
                     break;
                 }
-                Ok(Answer::ServerError { status, message }) => {
+                Ok((Answer::ServerError { status, message }, _)) => {
                     // An answer: this host is online (only a transport failure is
                     // offline), though this server cannot serve now; another may.
                     shared.contact();

@@ -350,11 +350,13 @@ fn populated(f: &Fleet) -> Vec<String> {
 /// account row, the version and the replica-only list of enabled MFA devices (serial and
 /// enable date, so offline logins can refuse material older than the device; never the
 /// seed, which stays in `mfa_devices`, empty here), and the replica file's own random
-/// store identity (migration 17; the change log, `store_changes`, stays empty).
+/// store identity (migration 17; the change log, `store_changes`, stays empty), and what
+/// the replica is of (migration 18: the server store's id, host, key id, versions).
 const MAY_HOLD: &[&str] = &[
     "account",
     "store_version",
     "store_identity",
+    "replica_origin",
     "policies",
     "policy_versions",
     "users",

@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_login_writes_keep_the_version.sql"),
     include_str!("../migrations/0016_replica_mfa_devices.sql"),
     include_str!("../migrations/0017_store_changes.sql"),
+    include_str!("../migrations/0018_replica_origin.sql"),
 ];
 
 /// The migration whose SQL [`migrate`] completes by sealing the plain seeds.

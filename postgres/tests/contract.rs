@@ -345,7 +345,7 @@ fn migration_10_seals_plain_seeds_and_a_dump_holds_no_secret() {
     // The store's key: sealed.
     std::fs::write(&key_path, key).unwrap();
     let s = pam_iam_postgres::open(&opts).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 17);
+    assert_eq!(s.schema_version().unwrap(), 18);
     let alice = s.auth_info("alice").unwrap().unwrap().mfa.unwrap();
     assert_eq!(alice.seed.as_slice(), SEED);
     assert_eq!(

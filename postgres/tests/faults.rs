@@ -145,7 +145,7 @@ fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
             e,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 17
+                supported: 18
             }
         ),
         "{e}"

@@ -147,6 +147,136 @@ pub struct Held {
     pub version: i64,
 }
 
+/// What an agent's replica is of (migration 18, `replica_origin`): the store it was
+/// pulled from (that store's `store_identity`), the host and host credential it was
+/// pulled for, and the store and schema versions it was last written at. Recorded with
+/// each full snapshot an agent writes (a delta moves the version), so a restarted agent
+/// can ask for a delta from where it stopped ([`resume`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaOrigin {
+    /// The server store's `store_identity`.
+    pub store_id: String,
+    /// The host the view is of.
+    pub host: String,
+    /// The host credential's key id the view was pulled with.
+    pub key_id: String,
+    /// The store version written last (by a snapshot or a delta).
+    pub store_version: i64,
+    /// The replica's schema version when the snapshot was written.
+    pub schema_version: i64,
+}
+
+/// Why a kept replica cannot be resumed from: the agent then empties it (nothing is
+/// decided on it) and pulls the whole view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresumable {
+    /// No origin recorded: a new replica, one written before migration 18, or one whose
+    /// server sent no store identity.
+    NoOrigin,
+    /// Pulled for another host (the host was renamed or its credentials replaced).
+    OtherHost {
+        /// The replica's host.
+        held: String,
+        /// This host's credential's.
+        this: String,
+    },
+    /// Pulled with another host credential: it may be of another store.
+    OtherCredential {
+        /// The replica's key id.
+        held: String,
+        /// This host's.
+        this: String,
+    },
+    /// Its store version moved since the agent wrote it (written by something else).
+    Changed {
+        /// The version the agent wrote.
+        written: i64,
+        /// The version it holds.
+        holds: i64,
+    },
+    /// Migrated since it was written: a replica-only table it gained is not filled.
+    Schema {
+        /// The schema version it was written under.
+        written: i64,
+        /// Its schema version now.
+        now: i64,
+    },
+}
+
+impl std::fmt::Display for Unresumable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresumable::NoOrigin => f.write_str(
+                "the replica records no origin (new, or written before this version of the agent)",
+            ),
+            Unresumable::OtherHost { held, this } => write!(
+                f,
+                "the replica is of host {held}, and this host's credentials are for {this} (host renamed or credentials replaced)"
+            ),
+            Unresumable::OtherCredential { held, this } => write!(
+                f,
+                "the replica was pulled with host credential {held}, and this host's is {this} (credentials replaced: the replica may be of another store)"
+            ),
+            Unresumable::Changed { written, holds } => write!(
+                f,
+                "the agent wrote the replica at store version {written}, and it holds {holds} (changed by something else)"
+            ),
+            Unresumable::Schema { written, now } => write!(
+                f,
+                "the replica was written under schema version {written} and is at {now} now (migrated: what the migration added is not in it)"
+            ),
+        }
+    }
+}
+
+/// Whether an agent whose credential is `key_id` for `host` may resume from its kept
+/// replica, whose origin is `origin` and which holds store version `holds` under schema
+/// version `schema`: then what to tell the server it holds (its next pull may be a
+/// delta; the server answers the whole view when its store is another or its change
+/// log no longer reaches that far). The replica was then exactly the host's view at
+/// that version when last written, so the offline rules may decide on it, counting
+/// from the last sync the agent kept (never the restart).
+///
+/// # Errors
+/// Why not ([`Unresumable`]).
+pub fn resume(
+    origin: Option<&ReplicaOrigin>,
+    host: &str,
+    key_id: &str,
+    holds: i64,
+    schema: i64,
+) -> Result<Held, Unresumable> {
+    let o = origin.ok_or(Unresumable::NoOrigin)?;
+    if o.host != host {
+        return Err(Unresumable::OtherHost {
+            held: o.host.clone(),
+            this: host.to_string(),
+        });
+    }
+    if o.key_id != key_id {
+        return Err(Unresumable::OtherCredential {
+            held: o.key_id.clone(),
+            this: key_id.to_string(),
+        });
+    }
+    if o.store_version != holds {
+        return Err(Unresumable::Changed {
+            written: o.store_version,
+            holds,
+        });
+    }
+    if o.schema_version != schema {
+        return Err(Unresumable::Schema {
+            written: o.schema_version,
+            now: schema,
+        });
+    }
+    Ok(Held {
+        store_id: o.store_id.clone(),
+        version: holds,
+    })
+}
+
 /// The tables a host needs resent after the change log named `changed` (tables of the
 /// server's schema), in [`REPLICA_TABLES`] order: a replicated table itself; the MFA
 /// devices for the replica-only table derived from them; a role session change also
@@ -309,4 +439,42 @@ pub fn check_schema(store: i64, replica: i64) -> super::Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_resumes_only_when_it_is_this_hosts_this_credentials_and_untouched() {
+        let o = ReplicaOrigin {
+            store_id: "s1".into(),
+            host: "web-01".into(),
+            key_id: "HKIA1".into(),
+            store_version: 42,
+            schema_version: 18,
+        };
+        let held = resume(Some(&o), "web-01", "HKIA1", 42, 18).unwrap();
+        assert_eq!((held.store_id.as_str(), held.version), ("s1", 42));
+        assert_eq!(
+            resume(None, "web-01", "HKIA1", 42, 18),
+            Err(Unresumable::NoOrigin)
+        );
+        assert!(matches!(
+            resume(Some(&o), "web-09", "HKIA1", 42, 18),
+            Err(Unresumable::OtherHost { .. })
+        ));
+        assert!(matches!(
+            resume(Some(&o), "web-01", "HKIA2", 42, 18),
+            Err(Unresumable::OtherCredential { .. })
+        ));
+        assert!(matches!(
+            resume(Some(&o), "web-01", "HKIA1", 43, 18),
+            Err(Unresumable::Changed { .. })
+        ));
+        assert!(matches!(
+            resume(Some(&o), "web-01", "HKIA1", 42, 19),
+            Err(Unresumable::Schema { .. })
+        ));
+    }
 }

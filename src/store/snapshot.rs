@@ -206,12 +206,14 @@ pub const TABLES: &[(&str, &[&str])] = &[
 /// afresh in the target, whose agents resync fully; a replica's view of the enabled MFA
 /// devices (migration 16) is empty on a server and comes with each replica; the change
 /// log of the store versions and the store's identity (migration 17) belong to the
-/// source store (the target has its own, so no host applies a delta of one to the other).
+/// source store (the target has its own, so no host applies a delta of one to the other);
+/// what an agent's replica is of (migration 18, SQLite only) belongs to that replica.
 pub const DERIVED_TABLES: &[&str] = &[
     "store_version",
     "replica_mfa_devices",
     "store_changes",
     "store_identity",
+    "replica_origin",
 ];
 
 /// Whether `name` is a table of the schema (copied or derived).

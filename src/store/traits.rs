@@ -502,6 +502,24 @@ pub trait HostStore {
         let _ = r;
         Err(no_fleet())
     }
+    /// In an agent's replica (SQLite): [`Self::import_replica`], recording in the same
+    /// transaction what it is of (migration 18: the store `store_id`, `r`'s host, the
+    /// credential `key_id`, the versions), so the agent can resume from it after a
+    /// restart ([`super::replica::resume`]). `import_replica` records no origin.
+    fn import_replica_of(
+        &self,
+        r: &super::replica::Replica,
+        store_id: &str,
+        key_id: &str,
+    ) -> Result<()> {
+        let _ = (r, store_id, key_id);
+        Err(no_fleet())
+    }
+    /// In an agent's replica (SQLite): what it is of, as last recorded
+    /// ([`Self::import_replica_of`], the version moved by each delta), or `None`.
+    fn replica_origin(&self) -> Result<Option<super::replica::ReplicaOrigin>> {
+        Err(no_fleet())
+    }
     /// `host`'s view for a pull from a host holding `held` (migration 17), in one
     /// snapshot: the tables changed since `held` when it is of this store and within the
     /// change log ([`super::replica::delta_base`]), else the whole view.

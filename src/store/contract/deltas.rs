@@ -1,8 +1,9 @@
 //! Fleet deltas (migration 17): a replica kept by deltas is exactly the replica a full
 //! snapshot gives, after every kind of change; a host not holding this store's recent
-//! versions gets a full snapshot.
+//! versions gets a full snapshot; a replica records what it is of (migration 18), so a
+//! restarted agent resumes from it.
 
-use super::replica::{CHANGE_LOG_VERSIONS, Exported, Held, Pulled};
+use super::replica::{CHANGE_LOG_VERSIONS, Exported, Held, Pulled, Unresumable, resume};
 use super::*;
 use std::path::{Path, PathBuf};
 
@@ -358,4 +359,58 @@ pub fn a_host_behind_the_change_log_gets_a_full_snapshot(s: &dyn Store) {
     let e = replica.apply_replica_delta(d).unwrap_err().to_string();
     assert!(e.contains("full snapshot is needed"), "{e}");
     assert_eq!(dump(&path), before);
+}
+
+/// A replica written with [`Store::import_replica_of`] records the server store, host,
+/// credential and versions it is of (migration 18), a delta moves its version, and
+/// [`resume`] then names exactly what the agent holds; a replica written by anything
+/// else (a write of its own, an import that records nothing) is not resumed from.
+pub fn a_replica_records_its_origin_and_resumes_only_untouched(s: &dyn Store) {
+    let dir = Dir::new();
+    let path = dir.0.join("r.db");
+    let replica = open_path(&path, OpenMode::ReadWrite).unwrap();
+    assert_eq!(replica.replica_origin().unwrap(), None, "a new replica");
+    let first = s.export_replica_since("web1", None).unwrap();
+    let Exported::Full(r) = &first.exported else {
+        panic!("a host holding nothing gets a full snapshot");
+    };
+    replica
+        .import_replica_of(r, &first.store_id, "HKIATEST")
+        .unwrap();
+    let schema = replica.schema_version().unwrap();
+    let o = replica.replica_origin().unwrap().expect("recorded");
+    assert_eq!(
+        (o.store_id.as_str(), o.host.as_str(), o.key_id.as_str()),
+        (first.store_id.as_str(), "web1", "HKIATEST")
+    );
+    assert_eq!(
+        (o.store_version, o.schema_version),
+        (r.store_version, schema)
+    );
+    user(s, "resumed");
+    let p = s.export_replica_since("web1", Some(&held(&first))).unwrap();
+    let Exported::Delta(d) = &p.exported else {
+        panic!("a host just behind gets a delta");
+    };
+    replica.apply_replica_delta(d).unwrap();
+    let holds = replica.store_version().unwrap();
+    assert_eq!(holds, p.store_version());
+    let o = replica.replica_origin().unwrap().unwrap();
+    assert_eq!(o.store_version, holds, "a delta moves the recorded version");
+    let h = resume(Some(&o), "web1", "HKIATEST", holds, schema).unwrap();
+    assert_eq!(h, held(&p));
+    // What the server answers the resumed agent: a delta from there (nothing new).
+    let again = s.export_replica_since("web1", Some(&h)).unwrap();
+    assert!(matches!(again.exported, Exported::Delta(_)));
+    // A write to the replica by something else moves its version, not its origin.
+    user(&*replica, "local");
+    let moved = replica.store_version().unwrap();
+    let o = replica.replica_origin().unwrap();
+    assert!(matches!(
+        resume(o.as_ref(), "web1", "HKIATEST", moved, schema),
+        Err(Unresumable::Changed { .. })
+    ));
+    // An import that records no origin clears it.
+    replica.import_replica(r).unwrap();
+    assert_eq!(replica.replica_origin().unwrap(), None);
 }

@@ -105,7 +105,8 @@ macro_rules! store_contract_suite {
             a_login_moves_no_store_version,
             replica_carries_enabled_mfa_devices_without_seeds,
             deltas_rebuild_exactly_the_full_snapshot,
-            a_host_behind_the_change_log_gets_a_full_snapshot
+            a_host_behind_the_change_log_gets_a_full_snapshot,
+            a_replica_records_its_origin_and_resumes_only_untouched
         );
         $crate::store_contract_suite!(@fixture_cases $make;
             a_settle_whose_audit_row_fails_spends_nothing_and_a_settle_that_commits_leaves_one_row,

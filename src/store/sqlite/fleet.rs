@@ -26,7 +26,8 @@ pub(super) fn sql_values<'v>(
 }
 
 /// A replica written (whole or by a delta) is at the server's account and version; the
-/// rows' own version triggers logged their tables, and a replica keeps no log.
+/// rows' own version triggers logged their tables, and a replica keeps no log. Its
+/// recorded origin (migration 18) moves to the version too: a delta is of the same store.
 pub(super) fn stamp_replica(tx: &Connection, account_id: &str, version: i64) -> Result<()> {
     tx.execute(
         "UPDATE account SET account_id = ?1 WHERE id = 1",
@@ -37,6 +38,10 @@ pub(super) fn stamp_replica(tx: &Connection, account_id: &str, version: i64) -> 
         [version],
     )?;
     tx.execute("DELETE FROM store_changes", [])?;
+    tx.execute(
+        "UPDATE replica_origin SET store_version = ?1 WHERE id = 1",
+        [version],
+    )?;
     Ok(())
 }
 
@@ -228,7 +233,28 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn fleet_import(&self, r: &Replica) -> Result<()> {
+    pub(super) fn fleet_origin(&self) -> Result<Option<replica::ReplicaOrigin>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT store_id, host, key_id, store_version, schema_version FROM replica_origin WHERE id = 1",
+                    [],
+                    |r| {
+                        Ok(replica::ReplicaOrigin {
+                            store_id: r.get(0)?,
+                            host: r.get(1)?,
+                            key_id: r.get(2)?,
+                            store_version: r.get(3)?,
+                            schema_version: r.get(4)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    /// The replica made `r`; `origin` (store id, key id) recorded with it, or none.
+    pub(super) fn fleet_import(&self, r: &Replica, origin: Option<(&str, &str)>) -> Result<()> {
         self.write(|tx| {
             let schema: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
             replica::check_schema(schema, r.schema_version)?;
@@ -262,6 +288,13 @@ impl SqliteStore {
                 "UPDATE store_identity SET store_id = lower(hex(randomblob(16)))",
                 [],
             )?;
+            tx.execute("DELETE FROM replica_origin", [])?;
+            if let Some((store_id, key_id)) = origin {
+                tx.execute(
+                    "INSERT INTO replica_origin (id, store_id, host, key_id, store_version, schema_version) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                    params![store_id, r.host, key_id, r.store_version, schema],
+                )?;
+            }
             Ok(())
         })
     }

@@ -79,7 +79,20 @@ impl HostStore for SqliteStore {
     }
 
     fn import_replica(&self, r: &crate::store::replica::Replica) -> Result<()> {
-        self.fleet_import(r)
+        self.fleet_import(r, None)
+    }
+
+    fn import_replica_of(
+        &self,
+        r: &crate::store::replica::Replica,
+        store_id: &str,
+        key_id: &str,
+    ) -> Result<()> {
+        self.fleet_import(r, Some((store_id, key_id)))
+    }
+
+    fn replica_origin(&self) -> Result<Option<crate::store::replica::ReplicaOrigin>> {
+        self.fleet_origin()
     }
 
     fn export_replica_since(

@@ -608,7 +608,25 @@ DROP TRIGGER store_version_mfa_devices_delete;
 CREATE TRIGGER store_version_mfa_devices_delete AFTER DELETE ON mfa_devices WHEN OLD.user_pk IS NOT NULL BEGIN UPDATE store_version SET version = version + 1 WHERE id = 1; INSERT INTO store_changes (version, tbl) SELECT version, 'mfa_devices' FROM store_version WHERE id = 1; END;
 "#;
 
+/// Migration 18 (fleet resume): what an agent's replica is of, so a restarted agent asks
+/// for a delta from the version it holds instead of the whole view, and never decides on
+/// a replica pulled for another host, with another host credential (perhaps of another
+/// store), changed outside the agent or left by another schema
+/// ([`crate::store::replica::resume`]). One row, written with each full snapshot an agent
+/// writes, its version moved with each delta; empty on a server's store (derived, never
+/// copied by migrate-store). PostgreSQL's migration 18 is a no-op: replicas are SQLite.
+pub(crate) const V18: &str = r#"
+CREATE TABLE replica_origin (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  store_id TEXT NOT NULL,
+  host TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  store_version INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL
+);
+"#;
+
 /// All migrations in order; `user_version` = how many are applied.
 pub(crate) const MIGRATIONS: &[&str] = &[
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18,
 ];
