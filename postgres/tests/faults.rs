@@ -152,7 +152,7 @@ fn a_newer_schema_is_refused_as_sqlite_refuses_it() {
     );
     assert_eq!(
         e.to_string(),
-        "store schema version 99 is newer than this program supports (17)"
+        "store schema version 99 is newer than this program supports (18)"
     );
 }
 
