@@ -10,19 +10,21 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use support::{Key, Server, signed_call};
+use support::{Key, Server, free_port, signed_call};
 
 const ALLOW_GET_USER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
 const DENY_GET_USER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:GetUser","Resource":"*"}]}"#;
+/// The inline policy that lets alice call `GetUser`.
+const PUT_ALLOW: [&str; 7] = [
+    "put-user-policy",
+    "--user-name",
+    "alice",
+    "--policy-name",
+    "allow",
+    "--policy-document",
+    ALLOW_GET_USER,
+];
 const ALLOW_LIST_USERS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}"#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `iamd_policy_cache_{name}_total` from `/metrics`.
 fn counter(port: u16, name: &str) -> u64 {
@@ -72,18 +74,7 @@ fn a_kept_policy_set_is_never_used_after_any_change_another_writer_makes() {
         &["--metrics-listen", &listen],
     );
     iam(&s, &["create-user", "--user-name", "alice"]);
-    iam(
-        &s,
-        &[
-            "put-user-policy",
-            "--user-name",
-            "alice",
-            "--policy-name",
-            "allow",
-            "--policy-document",
-            ALLOW_GET_USER,
-        ],
-    );
+    iam(&s, &PUT_ALLOW);
     let k = iam(&s, &["create-access-key", "--user-name", "alice"]);
     let key = Key {
         id: k["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
@@ -185,15 +176,7 @@ fn a_kept_policy_set_is_never_used_after_any_change_another_writer_makes() {
                 "--policy-name",
                 "allow",
             ],
-            vec![
-                "put-user-policy",
-                "--user-name",
-                "alice",
-                "--policy-name",
-                "allow",
-                "--policy-document",
-                ALLOW_GET_USER,
-            ],
+            PUT_ALLOW.to_vec(),
         ),
         (
             "membership of a denying group",
