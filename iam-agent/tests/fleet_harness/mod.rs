@@ -316,7 +316,13 @@ impl Host {
     pub fn drop_packets(&mut self) {
         self.partition();
         for &p in &self.relay_ports {
-            let l = backlog_zero_listener(p);
+            // The relay's forked children, killed with it, may hold its socket a moment.
+            let mut l = None;
+            wait_until(Duration::from_secs(10), "the relay port free", || {
+                l = backlog_zero_listener(p);
+                l.is_some()
+            });
+            let l = l.unwrap();
             let filler = TcpStream::connect(("127.0.0.1", p)).expect("fill the queue");
             self.droppers.push((l, filler));
         }
@@ -509,8 +515,8 @@ pub fn login(
 }
 
 /// A listener on 127.0.0.1:`port` with a backlog of 0 (std's has 128): one queued
-/// connection fills it.
-fn backlog_zero_listener(port: u16) -> std::net::TcpListener {
+/// connection fills it. `None` while the port is still in use.
+fn backlog_zero_listener(port: u16) -> Option<std::net::TcpListener> {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a descriptor this function owns; on success it is
     // handed to a TcpListener, which closes it.
@@ -538,14 +544,17 @@ fn backlog_zero_listener(port: u16) -> std::net::TcpListener {
             (&raw const addr).cast(),
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
         );
-        assert_eq!(r, 0, "bind {port}: {}", std::io::Error::last_os_error());
+        let l = std::net::TcpListener::from_raw_fd(fd);
+        if r != 0 {
+            return None;
+        }
         assert_eq!(
             libc::listen(fd, 0),
             0,
             "listen: {}",
             std::io::Error::last_os_error()
         );
-        std::net::TcpListener::from_raw_fd(fd)
+        Some(l)
     }
 }
 
