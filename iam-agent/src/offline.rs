@@ -41,8 +41,9 @@ const CONTACT_EVERY: i64 = 10;
 /// Material past its use is dropped at most this often (seconds), on a sync.
 const PRUNE_EVERY: i64 = 3600;
 
-/// The state file's format (`PRAGMA user_version`).
-const FORMAT: i64 = 1;
+/// The state file's format (`PRAGMA user_version`): 2 added `journal_overflow` (an
+/// agent of format 1 would not ship its counts, so it refuses the file).
+const FORMAT: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS material (
@@ -75,6 +76,12 @@ CREATE TABLE IF NOT EXISTS journal (
   tty TEXT,
   shipped INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS journal_overflow (
+  user TEXT PRIMARY KEY,
+  attempts INTEGER NOT NULL,
+  first INTEGER NOT NULL,
+  last INTEGER NOT NULL
+);
 ";
 
 /// How the offline rules decided.
@@ -93,6 +100,12 @@ pub enum Decided {
     /// Refused offline.
     Deny {
         /// Audit text.
+        reason: String,
+    },
+    /// Refused without a journal row: the journal holds `journal_max_entries` rows not
+    /// yet shipped (the attempt is counted in `journal_overflow`).
+    Full {
+        /// For the agent's log.
         reason: String,
     },
 }
@@ -136,6 +149,10 @@ pub struct Offline {
     /// The journal may hold entries the server has not acknowledged (set with each
     /// entry written, cleared by the shipper once it found none left).
     journal_pending: AtomicBool,
+    /// The most rows the journal holds (agent.toml `journal_max_entries`).
+    pub journal_max: i64,
+    /// The last share of the bound (percent) warned of.
+    journal_warned: AtomicI64,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -192,6 +209,8 @@ impl Offline {
             contact_written: AtomicI64::new(0),
             pruned_at: AtomicI64::new(0),
             journal_pending: AtomicBool::new(pending),
+            journal_max: journal::DEFAULT_MAX_ENTRIES,
+            journal_warned: AtomicI64::new(0),
         })
     }
 
@@ -414,6 +433,10 @@ impl Offline {
         now: i64,
         device: Option<&ReplicaMfaDevice>,
     ) -> Result<Decided, String> {
+        // No row can be written: refused before anything is checked.
+        if let Some(full) = self.journal_full(l, now)? {
+            return Ok(full);
+        }
         let m = match self.usable_material(&l.user, now)? {
             Ok(m) => m,
             Err(why) => return self.deny(l, now, &why),
@@ -528,8 +551,20 @@ impl Offline {
     /// Refuse before any credential was checked: journaled, not counted.
     fn deny(&self, l: &LoginRequest, now: i64, why: &str) -> Result<Decided, String> {
         let c = self.conn()?;
-        journal(&c, l, now, Kind::Deny, None, &format!("offline: {why}")).map_err(db_err)?;
-        self.journal_pending.store(true, Ordering::SeqCst);
+        let r = journal(
+            &c,
+            self.journal_max,
+            l,
+            now,
+            Kind::Deny,
+            None,
+            &format!("offline: {why}"),
+        );
+        drop(c);
+        let Some(waiting) = Self::written(r)? else {
+            return self.refused_full(l, now);
+        };
+        self.journal_filling(waiting);
         Ok(Decided::Deny { reason: why.into() })
     }
 
@@ -568,9 +603,18 @@ impl Offline {
             .map_err(db_err)?;
             if changed == 1 {
                 let reason = format!("offline: {how}");
-                journal(&tx, l, now, Kind::Login, spent, &reason).map_err(db_err)?;
-                tx.commit().map_err(db_err)?;
-                self.journal_pending.store(true, Ordering::SeqCst);
+                let r = journal(&tx, self.journal_max, l, now, Kind::Login, spent, &reason);
+                if r.is_ok() {
+                    tx.commit().map_err(db_err)?;
+                } else {
+                    // Full (or failed): nothing spent, the login is not allowed.
+                    drop(tx);
+                }
+                drop(c);
+                let Some(waiting) = Self::written(r)? else {
+                    return self.refused_full(l, now);
+                };
+                self.journal_filling(waiting);
             }
             changed == 1
         };
@@ -609,10 +653,26 @@ impl Offline {
                 }
                 _ => reason.to_string(),
             };
-            journal(&tx, l, now, Kind::Failure, None, &format!("offline: {why}"))
-                .map_err(db_err)?;
-            tx.commit().map_err(db_err)?;
-            self.journal_pending.store(true, Ordering::SeqCst);
+            let r = journal(
+                &tx,
+                self.journal_max,
+                l,
+                now,
+                Kind::Failure,
+                None,
+                &format!("offline: {why}"),
+            );
+            if r.is_ok() {
+                tx.commit().map_err(db_err)?;
+            } else {
+                // Full (or failed): the failure is not counted either.
+                drop(tx);
+            }
+            drop(c);
+            let Some(waiting) = Self::written(r)? else {
+                return self.refused_full(l, now);
+            };
+            self.journal_filling(waiting);
             why
         };
         std::thread::sleep(self.delay);
@@ -663,31 +723,35 @@ fn read_lock(c: &Connection, user: &str) -> rusqlite::Result<LockState> {
     .unwrap_or_default())
 }
 
-/// Append one decision to the journal.
+/// Append one decision to the journal, unless `max` rows wait already (text cut to
+/// what the server takes); the rows waiting before it.
 fn journal(
     c: &Connection,
+    max: i64,
     l: &LoginRequest,
     now: i64,
     kind: Kind,
     spent: Option<(&str, i64)>,
     reason: &str,
-) -> rusqlite::Result<()> {
+) -> Result<i64, journal::Unwritten> {
+    let waiting = journal::room(c, max)?;
+    let clip = |s: Option<&String>| s.cloned().map(journal::clip);
     c.execute(
         "INSERT INTO journal(time, user, kind, serial, step, reason, service, rhost, tty)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             now,
-            l.user,
+            journal::clip(l.user.clone()),
             kind.as_str(),
-            spent.map(|(s, _)| s),
+            spent.map(|(s, _)| journal::clip(s.to_string())),
             spent.map(|(_, s)| s),
-            reason,
-            l.service,
-            l.rhost,
-            l.tty
+            journal::clip(reason.to_string()),
+            clip(l.service.as_ref()),
+            clip(l.rhost.as_ref()),
+            clip(l.tty.as_ref())
         ],
-    )
-    .map(|_| ())
+    )?;
+    Ok(waiting)
 }
 
 pub mod journal;
