@@ -347,8 +347,11 @@ fn with_answer(password: &str, answer: &str) -> LoginRequest {
     }
 }
 
-/// The journal's (kind, serial, step, recovery) rows.
-fn spends(o: &Offline) -> Vec<(String, Option<String>, Option<i64>, Option<String>)> {
+/// A journal row's kind, serial, step and recovery code.
+type Spent = (String, Option<String>, Option<i64>, Option<String>);
+
+/// The journal's rows.
+fn spends(o: &Offline) -> Vec<Spent> {
     o.with(|c| {
         let mut st = c.prepare("SELECT kind, serial, step, recovery FROM journal ORDER BY seq")?;
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?

@@ -392,7 +392,10 @@ pub fn a_recovery_code_spent_offline_is_spent_fleet_wide_and_a_second_use_is_an_
     let got =
         reconnect::apply(s, "web-01", &batch(vec![used(1, &a)]), NOW, OnReplay::Audit).unwrap();
     assert_eq!((got.ack, got.incidents.len()), (1, 0));
-    assert_eq!(s.unused_recovery_hashes("alice").unwrap(), [b.clone()]);
+    assert_eq!(
+        s.unused_recovery_hashes("alice").unwrap(),
+        std::slice::from_ref(&b)
+    );
     let online = |hash: &str, host: &str| {
         s.settle_success(
             "alice",
