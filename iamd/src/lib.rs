@@ -8,6 +8,7 @@ pub mod host_api;
 pub mod host_sts;
 pub mod operations;
 pub mod paging;
+pub mod policy_cache;
 pub mod pool;
 pub mod prune;
 pub mod query;

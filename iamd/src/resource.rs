@@ -110,7 +110,7 @@ pub fn resource(store: &dyn Store, account: &str, q: &QueryRequest, caller: &Cal
     if SELF_OPERATIONS.contains(&a) {
         return Resource::arn(match caller {
             Caller::Root => arn::root(account),
-            Caller::User(u) => u.arn.clone(),
+            Caller::User(u, _) => u.arn.clone(),
             Caller::Temporary(t) => t.arn.clone(),
         });
     }

@@ -30,6 +30,10 @@ pub struct AuditWriter {
     tx: Mutex<mpsc::Sender<AuditItem>>,
 }
 
+/// How long the audit writer waits for more rows after one arrives: a transaction's
+/// fixed round trips shared by more calls, for a row written at most this much later.
+const AUDIT_LINGER: Duration = Duration::from_millis(2);
+
 /// An audit row and/or a key use to note.
 type AuditItem = (Option<AuditEvent>, Option<KeyUse>);
 
@@ -42,9 +46,12 @@ impl AuditWriter {
         let (tx, rx) = mpsc::channel::<AuditItem>();
         spawn_with_store(opts, "iamd-audit".into(), move |store| {
             while let Ok(first) = rx.recv() {
+                // Rows that come within AUDIT_LINGER of the first share its transaction.
+                let until = Instant::now() + AUDIT_LINGER;
                 let mut batch = vec![first];
                 while batch.len() < 512 {
-                    match rx.try_recv() {
+                    let left = until.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(left) {
                         Ok(x) => batch.push(x),
                         Err(_) => break,
                     }
@@ -199,6 +206,8 @@ pub struct AppState {
     pub longest_wait: Duration,
     /// What a replay incident found in a host's journal does besides being audited.
     pub on_replay: pam_iam::fleet::reconnect::OnReplay,
+    /// Users' policy sets, kept per store version.
+    pub policies: crate::policy_cache::PolicyCache,
 }
 
 /// Build the shared state: store threads, audit writer, the secrets key (created when
@@ -247,6 +256,7 @@ pub fn state(
         body_timeout: cfg.body_timeout,
         longest_wait: longest_wait(cfg.idle_timeout),
         on_replay: cfg.on_replay,
+        policies: crate::policy_cache::PolicyCache::default(),
     }))
 }
 
@@ -283,7 +293,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(),
+        st.metrics.render() + &st.policies.render(),
     )
         .into_response()
 }
@@ -372,6 +382,7 @@ async fn api(
     let key = Arc::clone(&st.secrets_key);
     let key_path = st.secrets_key_path.clone();
     let store_path = st.store_path.clone();
+    let state = Arc::clone(&st);
     let reply = st
         .pool
         .run(move |s| {
@@ -380,6 +391,7 @@ async fn api(
                 secrets_key_path: &key_path,
                 store_path: store_path.as_deref(),
                 now: now(),
+                policies: &state.policies,
             };
             service::handle(s, &env, &http)
         })

@@ -152,8 +152,9 @@ pub struct HttpRequest {
 pub enum Caller {
     /// The account root user (a root access key): allowed everything.
     Root,
-    /// An IAM user.
-    User(User),
+    /// An IAM user, and the store version its access key was read at (what its kept
+    /// policy set must be of: [`crate::policy_cache`]).
+    User(User, i64),
     /// Temporary (`ASIA…`) credentials from `GetSessionToken` or `AssumeRole`.
     Temporary(Box<crate::sts::Temporary>),
 }
@@ -163,7 +164,7 @@ impl Caller {
     /// root and role sessions).
     pub fn user(&self) -> Option<&User> {
         match self {
-            Caller::User(u) => Some(u),
+            Caller::User(u, _) => Some(u),
             Caller::Temporary(t) => t.user.as_ref(),
             Caller::Root => None,
         }
@@ -174,7 +175,7 @@ impl Caller {
     fn principal(&self) -> Option<(Principal, Option<i64>, String)> {
         match self {
             Caller::Root => None,
-            Caller::User(u) => Some((Principal::User(u.name.clone()), None, u.arn.clone())),
+            Caller::User(u, _) => Some((Principal::User(u.name.clone()), None, u.arn.clone())),
             Caller::Temporary(t) => t.principal().map(|(p, m)| (p, m, t.arn.clone())),
         }
     }
@@ -205,6 +206,8 @@ pub struct Env<'a> {
     pub store_path: Option<&'a Path>,
     /// Unix seconds now.
     pub now: i64,
+    /// Users' policy sets, kept per store version.
+    pub policies: &'a crate::policy_cache::PolicyCache,
 }
 
 /// Handle one request on a store thread.
@@ -260,7 +263,7 @@ pub fn handle(store: &dyn Store, env: &Env<'_>, req: &HttpRequest) -> Reply {
         let caller = authenticate(store, env, &rx, &auth, &amz)?;
         audit.user = match &caller {
             Caller::Root => "root".into(),
-            Caller::User(u) => u.name.clone(),
+            Caller::User(u, _) => u.name.clone(),
             Caller::Temporary(t) => t.audit_user(),
         };
         if let Caller::Temporary(t) = &caller {
@@ -342,8 +345,11 @@ fn authenticate(
         return Ok(Caller::Root);
     }
     match cred.user {
-        Some(u) => Ok(Caller::User(u)),
-        None => Ok(Caller::User(store.get_user(&cred.key.user_name)?)),
+        Some(u) => Ok(Caller::User(u, cred.version)),
+        None => Ok(Caller::User(
+            store.get_user(&cred.key.user_name)?,
+            cred.version,
+        )),
     }
 }
 
@@ -385,7 +391,7 @@ fn iam_operation(
     let mut root_self = false;
     if SELF_OPERATIONS.contains(&q.action.as_str()) && q.scalar("UserName").is_none() {
         let me = match caller {
-            Caller::User(u) => Some(u),
+            Caller::User(u, _) => Some(u),
             Caller::Temporary(t) if t.session.of() != SessionOf::Role => t.user.as_ref(),
             Caller::Temporary(_) => {
                 return Err(ApiError::new(
@@ -439,7 +445,7 @@ fn iam_operation(
     }
     audit.reason.push_str(&format!("resource {resource}"));
     let action = format!("iam:{}", q.action);
-    authorize(store, caller, &action, &resource, facts, audit)?;
+    authorize(store, env, caller, &action, &resource, facts, audit)?;
     if root_self && q.action == "GetUser" {
         return Ok(Some(
             json!({"User": {"UserId": account, "Arn": arn::root(&account)}}),
@@ -475,6 +481,7 @@ fn forget_passwords(q: &mut QueryRequest) {
 /// Decide through the one decision core; root is allowed everything, as AWS root.
 fn authorize(
     store: &dyn Store,
+    env: &Env<'_>,
     caller: &Caller,
     action: &str,
     resource: &str,
@@ -486,11 +493,20 @@ fn authorize(
         audit.reason.push_str("; root user");
         return Ok(());
     };
+    let user_policies = match caller {
+        Caller::User(u, version) => Some(
+            env.policies
+                .get(store, &u.name, *version)
+                .map_err(ApiError::from)?,
+        ),
+        _ => None,
+    };
     let req = Request {
         rhost: audit.rhost.clone(),
         mfa_time,
         call,
         user: caller.user().cloned(),
+        user_policies,
         ..Request::new(
             principal,
             action,

@@ -192,7 +192,7 @@ pub fn call(
             let account = store.account_id()?;
             let (arn, id) = match caller {
                 Caller::Root => (arn::root(&account), account.clone()),
-                Caller::User(u) => (u.arn.clone(), u.user_id.clone()),
+                Caller::User(u, _) => (u.arn.clone(), u.user_id.clone()),
                 Caller::Temporary(t) => match t.session.of() {
                     SessionOf::Role => {
                         let id = format!(
@@ -319,7 +319,7 @@ fn get_session_token(
     let b = backend(store);
     let (user, max, default) = match caller {
         Caller::Root => (None, ROOT_MAX, ROOT_MAX),
-        Caller::User(u) => (Some(u), USER_MAX, USER_DEFAULT),
+        Caller::User(u, _) => (Some(u), USER_MAX, USER_DEFAULT),
         Caller::Temporary(t) => {
             return Err(ApiError::new(
                 "AccessDenied",
@@ -433,7 +433,7 @@ fn assume_role(
     audited: &mut bool,
 ) -> Result<Option<Value>, ApiError> {
     let (user, prior_mfa, from_session) = match caller {
-        Caller::User(u) => (u.name.clone(), None, None),
+        Caller::User(u, _) => (u.name.clone(), None, None),
         Caller::Temporary(t) if t.session.of() == SessionOf::User => {
             (t.session.user_name.clone(), t.session.mfa_time, None)
         }

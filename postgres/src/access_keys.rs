@@ -130,10 +130,10 @@ impl AccessKeyStore for PgStore {
     }
 
     fn access_key_credential(&self, key_id: &str) -> Result<KeyCredential> {
-        // The key and its user (with tags and boundary) in one statement: an API
-        // request's first read.
+        // The key, its user (with tags and boundary) and the store version in one
+        // statement: an API request's first read.
         let sql = format!(
-            "SELECT k.key_id, coalesce(u.name, ''), k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed, k.root, {}
+            "SELECT k.key_id, coalesce(u.name, ''), k.status, k.created, k.last_used, k.last_used_service, k.secret_sealed, k.root, ({STORE_VERSION}), {}
              FROM (SELECT key_id, user_pk, status, created, last_used, last_used_service, secret_sealed, false AS root
                      FROM access_keys WHERE key_id = $1
                    UNION ALL
@@ -148,8 +148,8 @@ impl AccessKeyStore for PgStore {
                 return Err(rules::no_such_access_key(key_id));
             };
             let root: bool = g(&r, 7)?;
-            let user = match g::<Option<i64>>(&r, 8)? {
-                Some(_) if !root => Some(self.user_row(&r, 8)?.1),
+            let user = match g::<Option<i64>>(&r, 9)? {
+                Some(_) if !root => Some(self.user_row(&r, 9)?.1),
                 _ => None,
             };
             Ok(KeyCredential {
@@ -157,6 +157,7 @@ impl AccessKeyStore for PgStore {
                 sealed_secret: g(&r, 6)?,
                 root,
                 user,
+                version: g(&r, 8)?,
             })
         })
     }

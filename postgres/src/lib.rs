@@ -34,6 +34,7 @@ pub mod watch;
 pub mod testing;
 
 use db::{Db, Iso, g};
+use hosts::STORE_VERSION;
 use pam_iam::store::rules;
 use pam_iam::store::*;
 use postgres::Client;

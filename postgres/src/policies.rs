@@ -505,6 +505,14 @@ impl PolicyStore for PgStore {
         self.read1(|db| policy_set(db, PrincipalKind::User, user))
     }
 
+    fn versioned_user_policies(&self, user: &str) -> Result<(PrincipalPolicies, i64)> {
+        // Two statements in one REPEATABLE READ snapshot; only a cache miss runs it.
+        self.read(|db| {
+            let version = g(&db.one(STORE_VERSION, &[])?, 0)?;
+            Ok((policy_set(db, PrincipalKind::User, user)?, version))
+        })
+    }
+
     fn role_policies(&self, role: &str) -> Result<PrincipalPolicies> {
         self.read1(|db| policy_set(db, PrincipalKind::Role, role))
     }

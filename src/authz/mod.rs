@@ -3,6 +3,7 @@
 //! Used by the PAM module (`host:Login`, `host:Sudo`), iam-sts and iam-authorized-keys.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::arn;
 use crate::time::iso8601;
@@ -11,8 +12,8 @@ use crate::policy::{
     self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Source, SourceType,
 };
 use crate::store::{
-    ApplicablePolicy, PolicyOrigin, PrincipalKind, RoleSession, SessionContext, Store, StoreError,
-    Tag, TagTarget, User,
+    ApplicablePolicy, PolicyOrigin, PrincipalKind, PrincipalPolicies, RoleSession, SessionContext,
+    Store, StoreError, Tag, TagTarget, User,
 };
 
 pub mod own_password;
@@ -59,6 +60,10 @@ pub struct Request {
     /// The principal's user as the caller read it a moment ago (iamd, to check the
     /// signature): used instead of reading it again, when its name is the principal's.
     pub user: Option<User>,
+    /// That user's policy set as the caller holds it (iamd's cache, kept for the store
+    /// version its credential was read at): used with [`Request::user`] instead of
+    /// reading the policies again.
+    pub user_policies: Option<Arc<PrincipalPolicies>>,
 }
 
 /// The condition keys of an API call beyond the principal's: what the call sets and the
@@ -107,6 +112,7 @@ impl Request {
             call: CallFacts::default(),
             assume: AssumeFacts::default(),
             user: None,
+            user_policies: None,
         }
     }
 }
@@ -193,16 +199,14 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
     let mut managed = Vec::new();
     let (caller, kind, policies, session_policy) = match &req.principal {
         Principal::User(name) => {
-            let u = match &req.user {
-                Some(u) if u.name == *name => u.clone(),
-                _ => store.get_user(name)?,
+            let (u, policies) = match (&req.user, &req.user_policies) {
+                (Some(u), Some(p)) if u.name == *name => (u.clone(), Arc::clone(p)),
+                (Some(u), None) if u.name == *name => {
+                    (u.clone(), Arc::new(store.user_policies(name)?))
+                }
+                _ => (store.get_user(name)?, Arc::new(store.user_policies(name)?)),
             };
-            (
-                Caller::user(&u),
-                PrincipalKind::User,
-                store.user_policies(name)?,
-                None,
-            )
+            (Caller::user(&u), PrincipalKind::User, policies, None)
         }
         Principal::Session(s) => {
             if let Some(why) = session::ended(store, s)? {
@@ -216,7 +220,7 @@ pub fn authorize(store: &dyn Store, req: &Request) -> Result<Verdict, AuthzError
             (
                 p,
                 PrincipalKind::Role,
-                store.role_policies(&s.role_name)?,
+                Arc::new(store.role_policies(&s.role_name)?),
                 doc,
             )
         }
@@ -646,6 +650,7 @@ mod tests {
             call: CallFacts::default(),
             assume: AssumeFacts::default(),
             user: None,
+            user_policies: None,
         };
         let c = build_context(
             &alice(),

@@ -103,6 +103,7 @@ pub fn acct_mgmt<H: PamHandler>(
         call: crate::authz::CallFacts::default(),
         assume: crate::authz::AssumeFacts::default(),
         user: None,
+        user_policies: None,
     };
     let decision = match backend.authorize(&req) {
         Ok(d) => d,

@@ -380,6 +380,9 @@ pub trait PolicyStore {
 
     /// A user's identity policies (inline, attached, and each group's) and boundary.
     fn user_policies(&self, user: &str) -> Result<PrincipalPolicies>;
+    /// [`PolicyStore::user_policies`] and the store version, read in one snapshot: what
+    /// a server may keep and reuse while the store stays at that version.
+    fn versioned_user_policies(&self, user: &str) -> Result<(PrincipalPolicies, i64)>;
     /// A role's identity policies and boundary.
     fn role_policies(&self, role: &str) -> Result<PrincipalPolicies>;
 }

@@ -206,6 +206,10 @@ pub struct KeyCredential {
     /// The user the key belongs to, read with it (`None` for a root key): whom a
     /// request signed with it acts as, without another read.
     pub user: Option<User>,
+    /// The store version of the snapshot the key and user were read in: a policy set
+    /// read at the same version is the one this snapshot holds (every change to what
+    /// decides a principal's policies takes a new, commit-ordered version).
+    pub version: i64,
 }
 
 /// An SSH public key of a user.

@@ -165,6 +165,7 @@ fn decide(
             call: crate::authz::CallFacts::default(),
             assume: crate::authz::AssumeFacts::default(),
             user: None,
+            user_policies: None,
         };
         let v = b.authorize(&q)?;
         if v.allowed {

@@ -24,6 +24,7 @@ fn account_allows_and_passes_every_fact() {
             call: Default::default(),
             assume: Default::default(),
             user: None,
+            user_policies: None,
         }
     );
     let a = w.last_audit();

@@ -107,6 +107,7 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
     assert!(!c.root);
     assert_eq!(c.key.user_name, "bob");
     assert_eq!(c.sealed_secret.as_deref(), Some(&b"sealed-b"[..]));
+    let before = c.version;
     s.tag(
         TagTarget::User,
         "bob",
@@ -122,6 +123,21 @@ pub fn root_keys_and_sealed_secrets(s: &dyn Store) {
         Some(s.get_user("bob").unwrap()),
         "read with its user"
     );
+    // Read at the store's version (what iamd keeps a policy set for), which a change
+    // to the user moved; the policy set and its version come from one snapshot too.
+    let now = s.store_version().unwrap();
+    assert!(
+        c.version > before && c.version == now,
+        "{before} {c:?} {now}"
+    );
+    assert_eq!(
+        s.versioned_user_policies("bob").unwrap(),
+        (s.user_policies("bob").unwrap(), now)
+    );
+    assert!(matches!(
+        s.versioned_user_policies("nobody"),
+        Err(StoreError::NoSuchEntity(_))
+    ));
     s.create_root_access_key("AKIAR1", "h", b"sealed-r", 2)
         .unwrap();
     s.create_root_access_key("AKIAR2", "h", b"sealed-r2", 3)

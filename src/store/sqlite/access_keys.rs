@@ -131,6 +131,7 @@ impl AccessKeyStore for SqliteStore {
 
     fn access_key_credential(&self, key_id: &str) -> Result<KeyCredential> {
         self.read(|tx| {
+            let version = store_version_in(tx)?;
             let row = |root: bool| {
                 move |r: &rusqlite::Row<'_>| {
                     Ok(KeyCredential {
@@ -138,6 +139,7 @@ impl AccessKeyStore for SqliteStore {
                         root,
                         sealed_secret: r.get(6)?,
                         user: None,
+                        version,
                     })
                 }
             };

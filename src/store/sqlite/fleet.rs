@@ -129,13 +129,7 @@ impl SqliteStore {
     }
 
     pub(super) fn fleet_store_version(&self) -> Result<i64> {
-        self.read(|tx| {
-            Ok(
-                tx.query_row("SELECT version FROM store_version WHERE id = 1", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
+        self.read(store_version_in)
     }
 
     pub(super) fn fleet_export(&self, host: &str) -> Result<Replica> {
@@ -265,4 +259,10 @@ impl SqliteStore {
             Ok(())
         })
     }
+}
+
+/// The store version, read in `tx`.
+pub(super) fn store_version_in(tx: &Connection) -> Result<i64> {
+    let mut st = tx.prepare_cached("SELECT version FROM store_version WHERE id = 1")?;
+    Ok(st.query_row([], |r| r.get(0))?)
 }

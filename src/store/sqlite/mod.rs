@@ -28,6 +28,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use fleet::store_version_in;
 use mfa::*;
 use migrate::migrate;
 use users::*;

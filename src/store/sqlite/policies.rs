@@ -55,6 +55,25 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// A user's policy set, read in `tx`.
+    fn user_policies_in(&self, tx: &Connection, user: &str) -> Result<PrincipalPolicies> {
+        let pk = user_pk(tx, user)?;
+        let mut identity = self.applicable(tx, PrincipalKind::User, pk, None)?;
+        let mut st = tx.prepare_cached(
+            "SELECT g.pk, g.name FROM groups g JOIN group_members m ON m.group_pk = g.pk WHERE m.user_pk = ?1 ORDER BY g.name",
+        )?;
+        let groups = st
+            .query_map([pk], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (gpk, gname) in groups {
+            identity.extend(self.applicable(tx, PrincipalKind::Group, gpk, Some(&gname))?);
+        }
+        Ok(PrincipalPolicies {
+            identity,
+            boundary: boundary_of(tx, "users", pk)?,
+        })
+    }
+
     pub(super) fn applicable(
         &self,
         tx: &Connection,
@@ -442,18 +461,11 @@ impl PolicyStore for SqliteStore {
     }
 
     fn user_policies(&self, user: &str) -> Result<PrincipalPolicies> {
-        self.read(|tx| {
-            let pk = user_pk(tx, user)?;
-            let mut identity = self.applicable(tx, PrincipalKind::User, pk, None)?;
-            let mut st = tx.prepare_cached(
-                "SELECT g.pk, g.name FROM groups g JOIN group_members m ON m.group_pk = g.pk WHERE m.user_pk = ?1 ORDER BY g.name",
-            )?;
-            let groups = st.query_map([pk], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            for (gpk, gname) in groups {
-                identity.extend(self.applicable(tx, PrincipalKind::Group, gpk, Some(&gname))?);
-            }
-            Ok(PrincipalPolicies { identity, boundary: boundary_of(tx, "users", pk)? })
-        })
+        self.read(|tx| self.user_policies_in(tx, user))
+    }
+
+    fn versioned_user_policies(&self, user: &str) -> Result<(PrincipalPolicies, i64)> {
+        self.read(|tx| Ok((self.user_policies_in(tx, user)?, store_version_in(tx)?)))
     }
 
     fn role_policies(&self, role: &str) -> Result<PrincipalPolicies> {
