@@ -42,9 +42,32 @@ pub enum Answer {
     },
 }
 
-/// The server could not be reached or gave no usable answer.
+/// The server could not be reached or gave no usable answer: why, and how far the call
+/// got.
 #[derive(Debug)]
-pub struct Transport(pub String);
+pub struct Transport(pub String, pub Reach);
+
+/// How far a failed call got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// No usable connection: the name did not resolve, the connection was refused or
+    /// timed out, or the TLS handshake failed. Any other call to that server now would
+    /// fail the same way.
+    Unreached,
+    /// Connected (and, for TLS, verified), but the exchange failed: a timeout waiting
+    /// for the answer, a broken or unreadable answer. The server may have acted on the
+    /// request.
+    Connected,
+}
+
+impl Transport {
+    fn unreached(msg: String) -> Transport {
+        Transport(msg, Reach::Unreached)
+    }
+    fn connected(msg: String) -> Transport {
+        Transport(msg, Reach::Connected)
+    }
+}
 
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,7 +75,15 @@ impl std::fmt::Display for Transport {
     }
 }
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection to a server may take to open (each of its addresses).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The connection timeout of an interactive call (a login, its prompts, the journal
+/// shipped before a login) to a server known to be down (see
+/// [`crate::serve::Shared::connect_timeout`]): a live server on a LAN answers a SYN in
+/// well under this, and the sync loop, which always waits [`CONNECT_TIMEOUT`], marks it
+/// up again as soon as it answers.
+pub const QUICK_CONNECT: Duration = Duration::from_millis(500);
 /// Largest answer read (a replica of a big account is a few MB).
 const MAX_ANSWER: u64 = 256 << 20;
 
@@ -82,10 +113,17 @@ pub fn pull(
         creds.secret.as_bytes(),
         now,
     )
-    .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
+    .map_err(|e| Transport::unreached(format!("cannot sign: {}", e.message)))?;
     let head = format!("GET {}?{query} HTTP/1.1\r\n", host_api::REPLICA_PATH);
-    let raw = exchange(server, &head, &headers, b"", Duration::from_secs(wait + 10))?;
-    parse_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+    let raw = exchange(
+        server,
+        &head,
+        &headers,
+        b"",
+        CONNECT_TIMEOUT,
+        Duration::from_secs(wait + 10),
+    )?;
+    parse_answer(&raw).map_err(|e| Transport::connected(format!("{}: {e}", server.url)))
 }
 
 /// A connection to a server: plain (loopback) or TLS.
@@ -118,13 +156,17 @@ impl Write for Conn {
     }
 }
 
-/// A TCP connection to the server (each of its addresses in turn, [`CONNECT_TIMEOUT`]
+/// A TCP connection to the server (each of its addresses in turn, `connect_timeout`
 /// each), with `timeout` for every read and write, then the TLS handshake for `https://`.
-fn connect(server: &Server, timeout: Duration) -> Result<Conn, Transport> {
+fn connect(
+    server: &Server,
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<Conn, Transport> {
     let addrs: Vec<std::net::SocketAddr> = (server.host.as_str(), server.port)
         .to_socket_addrs()
         .map_err(|e| {
-            Transport(format!(
+            Transport::unreached(format!(
                 "{}: cannot resolve {}: {e}",
                 server.url, server.host
             ))
@@ -133,7 +175,7 @@ fn connect(server: &Server, timeout: Duration) -> Result<Conn, Transport> {
     let mut last = None;
     let mut tcp = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(a, connect_timeout) {
             Ok(c) => {
                 tcp = Some(c);
                 break;
@@ -142,13 +184,13 @@ fn connect(server: &Server, timeout: Duration) -> Result<Conn, Transport> {
         }
     }
     let Some(tcp) = tcp else {
-        return Err(Transport(format!(
+        return Err(Transport::unreached(format!(
             "{}: {}",
             server.url,
             last.map_or("no address".to_string(), |e| e.to_string())
         )));
     };
-    let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
+    let io = |e: std::io::Error| Transport::unreached(format!("{}: {e}", server.url));
     tcp.set_read_timeout(Some(timeout)).map_err(io)?;
     tcp.set_write_timeout(Some(timeout)).map_err(io)?;
     match &server.tls {
@@ -156,7 +198,7 @@ fn connect(server: &Server, timeout: Duration) -> Result<Conn, Transport> {
         Some(trust) => trust
             .connect(&server.url, &server.host, tcp)
             .map(|s| Conn::Tls(Box::new(s)))
-            .map_err(Transport),
+            .map_err(Transport::unreached),
     }
 }
 
@@ -166,10 +208,11 @@ fn exchange(
     head: &str,
     headers: &[(String, String)],
     body: &[u8],
+    connect_timeout: Duration,
     read_timeout: Duration,
 ) -> Result<Vec<u8>, Transport> {
-    let mut c = connect(server, read_timeout)?;
-    let io = |e: std::io::Error| Transport(format!("{}: {e}", server.url));
+    let mut c = connect(server, connect_timeout, read_timeout)?;
+    let io = |e: std::io::Error| Transport::connected(format!("{}: {e}", server.url));
     let mut req = head.to_string();
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -241,32 +284,21 @@ fn content_length(head: &[u8]) -> Option<usize> {
 /// How long a login call may take at one server (argon2id, a wait for an attempt slot).
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A signed JSON `POST` of the host API: the status and JSON body of the answer.
+/// A signed JSON `POST` of the host API: the status and JSON body of the answer, with
+/// `connect` to open the connection and `timeout` for the answer ([`LOGIN_TIMEOUT`]
+/// for a login; a journal batch of 500 entries is one store transaction that may take
+/// longer).
 ///
 /// # Errors
-/// [`Transport`] when the server is down, slow beyond [`LOGIN_TIMEOUT`], or answers
+/// [`Transport`] when the server is down, slow beyond these timeouts, or answers
 /// something that is not JSON over HTTP.
-pub fn post(
-    server: &Server,
-    creds: &HostCredentials,
-    path: &str,
-    body: &[u8],
-    now: i64,
-) -> Result<(u16, serde_json::Value), Transport> {
-    post_within(server, creds, path, body, now, LOGIN_TIMEOUT)
-}
-
-/// [`post`] waiting up to `timeout` for the answer (a journal batch of 500 entries is
-/// one store transaction that may take longer than a login).
-///
-/// # Errors
-/// As [`post`], with `timeout`.
 pub fn post_within(
     server: &Server,
     creds: &HostCredentials,
     path: &str,
     body: &[u8],
     now: i64,
+    connect: Duration,
     timeout: Duration,
 ) -> Result<(u16, serde_json::Value), Transport> {
     let headers = host_api::sign_post(
@@ -277,15 +309,16 @@ pub fn post_within(
         creds.secret.as_bytes(),
         now,
     )
-    .map_err(|e| Transport(format!("cannot sign: {}", e.message)))?;
+    .map_err(|e| Transport::unreached(format!("cannot sign: {}", e.message)))?;
     let raw = exchange(
         server,
         &format!("POST {path} HTTP/1.1\r\n"),
         &headers,
         body,
+        connect,
         timeout,
     )?;
-    split_answer(&raw).map_err(|e| Transport(format!("{}: {e}", server.url)))
+    split_answer(&raw).map_err(|e| Transport::connected(format!("{}: {e}", server.url)))
 }
 
 /// Status and JSON body of a raw HTTP answer.

@@ -53,6 +53,12 @@ pub struct Config {
     /// How long such a lock lasts. Default 15 minutes.
     #[serde(default = "default_offline_lock_seconds")]
     pub offline_lock_seconds: i64,
+    /// The most rows offline.db's journal holds (each at most 6 KiB of text, typically
+    /// about 250 bytes). Rows are never dropped unshipped: at the bound, offline logins
+    /// are refused (the host fails closed) until a server takes the journal; a warning
+    /// is logged from 80% on. Default 100,000.
+    #[serde(default = "default_journal_max_entries")]
+    pub journal_max_entries: i64,
     /// How long one pull waits at the server for a change.
     #[serde(default = "default_wait")]
     pub wait_seconds: u64,
@@ -86,6 +92,9 @@ fn default_offline_max_failures() -> u32 {
 }
 fn default_offline_lock_seconds() -> i64 {
     900
+}
+fn default_journal_max_entries() -> i64 {
+    crate::offline::journal::DEFAULT_MAX_ENTRIES
 }
 fn default_wait() -> u64 {
     20
@@ -188,6 +197,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 path.into(),
                 "offline_max_failures and offline_lock_seconds must be positive: offline guessing needs a brake".into(),
+            ));
+        }
+        let max = crate::offline::journal::MAX_MAX_ENTRIES;
+        if !(1..=max).contains(&c.journal_max_entries) {
+            return Err(ConfigError::Invalid(
+                path.into(),
+                format!(
+                    "journal_max_entries = {} is out of range: 1 to {max} (at the bound offline logins are refused until the journal is shipped)",
+                    c.journal_max_entries
+                ),
             ));
         }
         Ok(c)

@@ -89,17 +89,19 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let replica = store::open(&opts).map_err(|e| format!("the replica: {e}"))?;
     let servers = cfg.server_list();
-    let shared = std::sync::Arc::new(serve::Shared::new());
+    let shared = std::sync::Arc::new(serve::Shared::new(servers.len()));
     let mut offline_state = None;
     let mut shipper = None;
     if !args.once {
         let creds = HostCredentials::load(&cfg.credentials).map_err(|e| e.to_string())?;
-        let off = std::sync::Arc::new(offline::Offline::open(
+        let mut off = offline::Offline::open(
             &cfg.offline_path(),
             &creds.host,
             cfg.offline_max_age,
             cfg.offline_lockout(),
-        )?);
+        )?;
+        off.journal_max = cfg.journal_max_entries;
+        let off = std::sync::Arc::new(off);
         // The cap on role sessions offline counts from the last contact before a restart.
         shared.last_contact.store(
             off.last_contact()?.unwrap_or(0),
@@ -156,7 +158,9 @@ fn run(args: &Args) -> Result<(), String> {
         for i in 0..servers.len() {
             let k = (current + i) % servers.len();
             let s = &servers[k];
-            match client::pull(s, &creds, since, store_id.as_deref(), wait, now()) {
+            let pulled = client::pull(s, &creds, since, store_id.as_deref(), wait, now());
+            shared.mark(k, pulled.as_ref().map(|_| ()).map_err(|e| e.1));
+            match pulled {
                 Ok(Answer::Delta(d, id)) => {
                     shared.contact();
                     if d.replica.host != creds.host {

@@ -43,10 +43,12 @@ const CONTACT_EVERY: i64 = 10;
 /// Material past its use is dropped at most this often (seconds), on a sync.
 const PRUNE_EVERY: i64 = 3600;
 
-/// The state file's format (`PRAGMA user_version`): 2 added the journal's `recovery`
-/// column and `recovery_spent` (a file of format 1 is brought to 2 on open; an agent
-/// of format 1 refuses a file of 2).
-const FORMAT: i64 = 2;
+/// The state file's format (`PRAGMA user_version`): 2 added `journal_overflow` (an
+/// agent of format 1 would not ship its counts, so it refuses the file); 3 added the
+/// journal's `recovery` column and `recovery_spent` (a file of format 1 or 2 gains them
+/// on open; an agent of format 2 would ship a recovery-code login as one without a
+/// code, so it refuses the file).
+const FORMAT: i64 = 3;
 
 /// How long a recovery code spent here stays refused here (seconds): past the life of
 /// any material that can hold it. Material is issued with the codes the server has not
@@ -92,6 +94,12 @@ CREATE TABLE IF NOT EXISTS recovery_spent (
   time INTEGER NOT NULL,
   PRIMARY KEY (user, code)
 );
+CREATE TABLE IF NOT EXISTS journal_overflow (
+  user TEXT PRIMARY KEY,
+  attempts INTEGER NOT NULL,
+  first INTEGER NOT NULL,
+  last INTEGER NOT NULL
+);
 ";
 
 /// What an offline login spent.
@@ -119,6 +127,12 @@ pub enum Decided {
     /// Refused offline.
     Deny {
         /// Audit text.
+        reason: String,
+    },
+    /// Refused without a journal row: the journal holds `journal_max_entries` rows not
+    /// yet shipped (the attempt is counted in `journal_overflow`).
+    Full {
+        /// For the agent's log.
         reason: String,
     },
 }
@@ -162,6 +176,10 @@ pub struct Offline {
     /// The journal may hold entries the server has not acknowledged (set with each
     /// entry written, cleared by the shipper once it found none left).
     journal_pending: AtomicBool,
+    /// The most rows the journal holds (agent.toml `journal_max_entries`).
+    pub journal_max: i64,
+    /// The last share of the bound (percent) warned of.
+    journal_warned: AtomicI64,
 }
 
 fn db_err(e: rusqlite::Error) -> String {
@@ -230,6 +248,8 @@ impl Offline {
             contact_written: AtomicI64::new(0),
             pruned_at: AtomicI64::new(0),
             journal_pending: AtomicBool::new(pending),
+            journal_max: journal::DEFAULT_MAX_ENTRIES,
+            journal_warned: AtomicI64::new(0),
         })
     }
 
@@ -457,6 +477,10 @@ impl Offline {
         now: i64,
         device: Option<&ReplicaMfaDevice>,
     ) -> Result<Decided, String> {
+        // No row can be written: refused before anything is checked.
+        if let Some(full) = self.journal_full(l, now)? {
+            return Ok(full);
+        }
         let m = match self.usable_material(&l.user, now)? {
             Ok(m) => m,
             Err(why) => return self.deny(l, now, &why),
@@ -578,8 +602,20 @@ impl Offline {
     /// Refuse before any credential was checked: journaled, not counted.
     fn deny(&self, l: &LoginRequest, now: i64, why: &str) -> Result<Decided, String> {
         let c = self.conn()?;
-        journal(&c, l, now, Kind::Deny, None, &format!("offline: {why}")).map_err(db_err)?;
-        self.journal_pending.store(true, Ordering::SeqCst);
+        let r = journal(
+            &c,
+            self.journal_max,
+            l,
+            now,
+            Kind::Deny,
+            None,
+            &format!("offline: {why}"),
+        );
+        drop(c);
+        let Some(waiting) = Self::written(r)? else {
+            return self.refused_full(l, now);
+        };
+        self.journal_filling(waiting);
         Ok(Decided::Deny { reason: why.into() })
     }
 
@@ -630,9 +666,26 @@ impl Offline {
             };
             if changed == 1 {
                 let reason = format!("offline: {how}");
-                journal(&tx, l, now, Kind::Login, spent.as_ref(), &reason).map_err(db_err)?;
-                tx.commit().map_err(db_err)?;
-                self.journal_pending.store(true, Ordering::SeqCst);
+                let r = journal(
+                    &tx,
+                    self.journal_max,
+                    l,
+                    now,
+                    Kind::Login,
+                    spent.as_ref(),
+                    &reason,
+                );
+                if r.is_ok() {
+                    tx.commit().map_err(db_err)?;
+                } else {
+                    // Full (or failed): nothing spent, the login is not allowed.
+                    drop(tx);
+                }
+                drop(c);
+                let Some(waiting) = Self::written(r)? else {
+                    return self.refused_full(l, now);
+                };
+                self.journal_filling(waiting);
             }
             changed == 1
         };
@@ -671,10 +724,26 @@ impl Offline {
                 }
                 _ => reason.to_string(),
             };
-            journal(&tx, l, now, Kind::Failure, None, &format!("offline: {why}"))
-                .map_err(db_err)?;
-            tx.commit().map_err(db_err)?;
-            self.journal_pending.store(true, Ordering::SeqCst);
+            let r = journal(
+                &tx,
+                self.journal_max,
+                l,
+                now,
+                Kind::Failure,
+                None,
+                &format!("offline: {why}"),
+            );
+            if r.is_ok() {
+                tx.commit().map_err(db_err)?;
+            } else {
+                // Full (or failed): the failure is not counted either.
+                drop(tx);
+            }
+            drop(c);
+            let Some(waiting) = Self::written(r)? else {
+                return self.refused_full(l, now);
+            };
+            self.journal_filling(waiting);
             why
         };
         std::thread::sleep(self.delay);
@@ -682,61 +751,24 @@ impl Offline {
     }
 }
 
-/// Whether material `m` covers `device`, the MFA device the replica shows its user
-/// enabled: the material must be for that very device, enabled no later than the
-/// material was made (both the server's clock), or for no device when the user has
-/// none. Otherwise codes of a lost device would still open the host offline after the
-/// user re-enrolled, and a device enabled since would be bypassed by password-only
-/// material; a device deactivated at the server leaves no second factor to check.
-///
-/// # Errors
-/// Why the material does not cover the user's device (the login is denied).
-fn covers(m: &Material, device: Option<&ReplicaMfaDevice>) -> Result<(), String> {
-    match (m.serial.as_deref(), device) {
-        (None, None) => Ok(()),
-        (Some(serial), None) => Err(format!(
-            "the MFA device of this host's offline material ({serial}) is no longer enabled for the user"
-        )),
-        (Some(held), Some(d)) if held == d.serial_number && d.enable_date <= m.issued_at => Ok(()),
-        (held, Some(d)) => Err(format!(
-            "the user has MFA device {} enabled (since {}) that this host's offline material does not cover (issued at {} for {}; log in online once)",
-            d.serial_number,
-            d.enable_date,
-            m.issued_at,
-            held.unwrap_or("no device")
-        )),
-    }
-}
-
-/// A user's offline failure count and lock (none yet: the default).
-fn read_lock(c: &Connection, user: &str) -> rusqlite::Result<LockState> {
-    Ok(c.query_row(
-        "SELECT failures, last_failure, locked_until FROM state WHERE user = ?1",
-        [user],
-        |r| {
-            Ok(LockState {
-                failed_attempts: r.get(0)?,
-                last_failure: r.get(1)?,
-                locked_until: r.get(2)?,
-            })
-        },
-    )
-    .optional()?
-    .unwrap_or_default())
-}
-
-/// Append one decision to the journal.
+/// Append one decision to the journal, unless `max` rows wait already (text cut to
+/// what the server takes); the rows waiting before it.
 fn journal(
     c: &Connection,
+    max: i64,
     l: &LoginRequest,
     now: i64,
     kind: Kind,
     spent: Option<&Spend<'_>>,
     reason: &str,
-) -> rusqlite::Result<()> {
+) -> Result<i64, journal::Unwritten> {
+    let waiting = journal::room(c, max)?;
+    let clip = |s: Option<&String>| s.cloned().map(journal::clip);
     let (serial, step, recovery) = match spent {
-        Some(Spend::Step(serial, step)) => (Some(*serial), Some(*step), None),
-        Some(Spend::Recovery(id)) => (None, None, Some(id.as_str())),
+        Some(Spend::Step(serial, step)) => {
+            (Some(journal::clip(serial.to_string())), Some(*step), None)
+        }
+        Some(Spend::Recovery(id)) => (None, None, Some(id.clone())),
         None => (None, None, None),
     };
     c.execute(
@@ -744,21 +776,23 @@ fn journal(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             now,
-            l.user,
+            journal::clip(l.user.clone()),
             kind.as_str(),
             serial,
             step,
             recovery,
-            reason,
-            l.service,
-            l.rhost,
-            l.tty
+            journal::clip(reason.to_string()),
+            clip(l.service.as_ref()),
+            clip(l.rhost.as_ref()),
+            clip(l.tty.as_ref())
         ],
-    )
-    .map(|_| ())
+    )?;
+    Ok(waiting)
 }
 
 pub mod journal;
+mod rules;
+use rules::{covers, read_lock};
 
 #[cfg(test)]
 mod tests;

@@ -37,11 +37,23 @@ pub struct Shared {
     pub last_contact: AtomicI64,
     /// Unix seconds of the agent's start.
     pub started: i64,
+    /// Per server (in the list's order): when (milliseconds since the agent's start,
+    /// plus one) the last call to it failed without a connection
+    /// ([`client::Reach::Unreached`]), with no answer since; 0 while it is up or not
+    /// tried yet. Set by any call that found it so (the sync loop, the shipper, a
+    /// login), cleared by any answer.
+    down_at: Vec<AtomicI64>,
+    /// The clock of `down_at`.
+    clock: std::time::Instant,
 }
 
+/// A server marked down counts as such for at most this long without a new failure
+/// (the sync loop tries it again every `retry_seconds` while every server is down).
+const DOWN_FOR: Duration = Duration::from_secs(30);
+
 impl Shared {
-    /// Nothing known yet.
-    pub fn new() -> Shared {
+    /// Nothing known yet, of `servers` servers.
+    pub fn new(servers: usize) -> Shared {
         Shared {
             current: AtomicUsize::new(0),
             online: AtomicBool::new(false),
@@ -49,6 +61,8 @@ impl Shared {
             replica_version: AtomicI64::new(0),
             last_contact: AtomicI64::new(0),
             started: crate::now(),
+            down_at: (0..servers).map(|_| AtomicI64::new(0)).collect(),
+            clock: std::time::Instant::now(),
         }
     }
 
@@ -56,6 +70,46 @@ impl Shared {
     pub fn contact(&self) {
         self.online.store(true, Ordering::SeqCst);
         self.last_contact.fetch_max(crate::now(), Ordering::SeqCst);
+    }
+
+    fn millis(&self) -> i64 {
+        i64::try_from(self.clock.elapsed().as_millis()).unwrap_or(i64::MAX) + 1
+    }
+
+    /// Server `k` answered (`up`), or a call to it failed with `reach`: a failure
+    /// without a connection marks it down (unless it is already), an answer up.
+    pub fn mark(&self, k: usize, outcome: Result<(), client::Reach>) {
+        let Some(d) = self.down_at.get(k) else {
+            return;
+        };
+        match outcome {
+            Ok(()) => d.store(0, Ordering::SeqCst),
+            Err(client::Reach::Unreached) => d.store(self.millis(), Ordering::SeqCst),
+            // It accepted the connection: not down (maybe slow).
+            Err(client::Reach::Connected) => {}
+        }
+    }
+
+    /// Whether server `k` is known to be down: the last call to it found no
+    /// connection, within [`DOWN_FOR`], and nothing answered since.
+    pub fn known_down(&self, k: usize) -> bool {
+        self.down_at.get(k).is_some_and(|d| {
+            let at = d.load(Ordering::SeqCst);
+            at != 0 && self.millis() - at < i64::try_from(DOWN_FOR.as_millis()).unwrap_or(0)
+        })
+    }
+
+    /// The connection timeout of an interactive call to server `k`: the short
+    /// [`client::QUICK_CONNECT`] when it is known to be down, so that on a partition
+    /// that drops packets each login does not wait the full [`client::CONNECT_TIMEOUT`]
+    /// per server again (the sync loop, always waiting the full timeout, marks it up
+    /// again once it answers).
+    pub fn connect_timeout(&self, k: usize) -> Duration {
+        if self.known_down(k) {
+            client::QUICK_CONNECT
+        } else {
+            client::CONNECT_TIMEOUT
+        }
     }
 }
 
@@ -256,9 +310,6 @@ struct LoginBodyOut<'a> {
 }
 
 fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
-    // The server decides knowing what this host decided offline (its failures counted,
-    // its codes spent), unless that takes long.
-    ctx.shipper.before_online();
     let out = LoginBodyOut {
         user: &l.user,
         password: l.password.as_deref().map(String::as_str),
@@ -280,7 +331,9 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
             reason: format!("cannot encode the login: {e}"),
         };
     }
-    match forward(ctx, host_api::LOGIN_PATH, &body) {
+    // The server decides knowing what this host decided offline (its failures counted,
+    // its codes spent): the journal goes first to the server the login goes to.
+    match forward_with(ctx, host_api::LOGIN_PATH, &body, true) {
         Forwarded::Answer(v) => match v["Decision"].as_str() {
             Some("Allow") => {
                 if let Some(e) = v["OfflineError"].as_str() {
@@ -323,6 +376,7 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
             Some("Deny") => Answer::Deny {
                 reason: v["Reason"].as_str().unwrap_or("").to_string(),
                 offline: false,
+                message: None,
             },
             Some("Unknown") => {
                 ctx.offline.forget(&l.user);
@@ -370,10 +424,20 @@ fn offline_login(ctx: &Ctx, l: &LoginRequest) -> Answer {
         Ok(Decided::Deny { reason }) => Answer::Deny {
             reason,
             offline: true,
+            message: None,
+        },
+        Ok(Decided::Full { reason }) => Answer::Deny {
+            reason,
+            offline: true,
+            message: Some(JOURNAL_FULL_MESSAGE.into()),
         },
         Err(reason) => Answer::Error { reason },
     }
 }
+
+/// What the user is told (PAM_ERROR_MSG) when an offline login is refused because the
+/// journal is full.
+pub const JOURNAL_FULL_MESSAGE: &str = "This host cannot reach iamd and its offline journal is full, so offline logins are refused here until the host is reconnected to iamd. Try again once the network is back, or log in on another host; tell your administrator (iam-agent's log says more).";
 
 /// How a call to the servers went.
 pub(crate) enum Forwarded {
@@ -388,13 +452,51 @@ pub(crate) enum Forwarded {
 /// Call the servers from the current one on; a 5xx moves to the next server (its store
 /// may be down) but, if no server does better, is final.
 pub(crate) fn forward(ctx: &Ctx, path: &str, body: &[u8]) -> Forwarded {
+    forward_with(ctx, path, body, false)
+}
+
+/// [`forward`]; with `journal_first` (a login, a role session with a code: the server's
+/// one second-factor check decides), while journal entries wait, each server is first
+/// sent the journal ([`Shipper::before_login`], within [`crate::ship::BEFORE_ONLINE`]
+/// of the call's start): a server that cannot be reached for it is not sent the call
+/// either (the journal's attempt was the call's), so a partition costs the call no more
+/// than it costs one without a journal; a server that took the journal decides with
+/// this host's offline codes spent and failures counted. A server known to be down is
+/// given [`client::QUICK_CONNECT`] to connect ([`Shared::connect_timeout`]).
+pub(crate) fn forward_with(ctx: &Ctx, path: &str, body: &[u8], journal_first: bool) -> Forwarded {
     let n = ctx.servers.len();
     let first = ctx.shared.current.load(Ordering::SeqCst);
     let mut server_error = None;
+    let deadline = std::time::Instant::now() + crate::ship::BEFORE_ONLINE;
     for i in 0..n {
         let k = (first + i) % n;
         let s = &ctx.servers[k];
-        match client::post(s, &ctx.creds, path, body, crate::now()) {
+        let connect = ctx.shared.connect_timeout(k);
+        if journal_first {
+            match ctx.shipper.before_login(k, connect, deadline) {
+                crate::ship::Probe::Shipped => {}
+                crate::ship::Probe::Unreached(e) => {
+                    crate::log(&format!("server unreachable: {e}"));
+                    continue;
+                }
+                crate::ship::Probe::NotYet(why) => crate::log(&format!(
+                    "the journal is not shipped yet ({why}): forwarding the call to {} anyway",
+                    s.url
+                )),
+            }
+        }
+        let answer = client::post_within(
+            s,
+            &ctx.creds,
+            path,
+            body,
+            crate::now(),
+            connect,
+            client::LOGIN_TIMEOUT,
+        );
+        ctx.shared
+            .mark(k, answer.as_ref().map(|_| ()).map_err(|e| e.1));
+        match answer {
             Ok((status, v)) => {
                 ctx.shared.contact();
                 ctx.offline.note_contact(crate::now());

@@ -4,7 +4,7 @@
 //! `iamd` plus `offline_session_cap_seconds`, so a revocation the host cannot hear of is
 //! honoured for a bounded time only).
 
-use crate::serve::{Ctx, Forwarded, forward};
+use crate::serve::{Ctx, Forwarded, forward, forward_with};
 use iamd::host_sts;
 use pam_iam::fleet::proto::{Answer, AssumeRequest, AssumedRole, RevokeRequest};
 use pam_iam::sts::passed::Passed;
@@ -65,12 +65,9 @@ pub fn assume(ctx: &Ctx, a: &AssumeRequest) -> Answer {
             reason: format!("cannot encode the request: {e}"),
         };
     }
-    if a.code.is_some() {
-        // The code is checked by the server's one second-factor check: with this host's
-        // offline steps merged first.
-        ctx.shipper.before_online();
-    }
-    match forward(ctx, host_sts::ASSUME_PATH, &body) {
+    // A code is checked by the server's one second-factor check: with this host's
+    // offline steps merged first.
+    match forward_with(ctx, host_sts::ASSUME_PATH, &body, a.code.is_some()) {
         Forwarded::Answer(mut v) => match v["Decision"].as_str() {
             Some("Allow") => {
                 let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();

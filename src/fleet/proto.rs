@@ -147,6 +147,10 @@ pub enum Answer {
         reason: String,
         /// Decided offline.
         offline: bool,
+        /// What to tell the user (PAM_ERROR_MSG) when the refusal is not about their
+        /// credentials and they can act on it (the host's offline journal is full).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// Not an IAM user.
     Unknown,
@@ -335,6 +339,17 @@ mod tests {
         let a = Answer::Deny {
             reason: "x".into(),
             offline: false,
+            message: None,
+        };
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &a).unwrap();
+        // Without a message the frame is the one an older module reads.
+        assert!(!String::from_utf8_lossy(&buf).contains("message"));
+        assert_eq!(read_frame::<_, Answer>(&mut buf.as_slice()).unwrap(), a);
+        let a = Answer::Deny {
+            reason: "x".into(),
+            offline: true,
+            message: Some("try later".into()),
         };
         let mut buf = Vec::new();
         write_frame(&mut buf, &a).unwrap();

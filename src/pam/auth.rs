@@ -395,7 +395,14 @@ pub fn authenticate_via_agent<H: PamHandler>(
             );
             PamCode::Success
         }
-        proto::Answer::Deny { reason, offline } => {
+        proto::Answer::Deny {
+            reason,
+            offline,
+            message,
+        } => {
+            if let Some(m) = message {
+                h.error(&m);
+            }
             let how = if offline { "offline: " } else { "iamd: " };
             refuse(h, opts, None, &items, now, &format!("{how}{reason}"))
         }

@@ -14,8 +14,19 @@
 //! Acknowledged rows are marked `shipped` and kept [`SHIPPED_KEPT`] for the host's own
 //! inspection, then deleted; `AUTOINCREMENT` never reuses a `seq`, so the numbering
 //! stays gapless and increasing.
+//!
+//! **The bound** (agent.toml `journal_max_entries`, default [`DEFAULT_MAX_ENTRIES`]):
+//! the rows not yet acknowledged never exceed it, and neither do all rows (shipped rows
+//! kept for inspection go first, oldest first, to make room). No row is ever dropped
+//! unshipped: once the bound is reached a new offline decision is refused without a row
+//! of its own (the host fails closed) and only counted per user in `journal_overflow`
+//! (at most one row per user the replica knows); once shipping made room again, each
+//! user's count becomes one `deny` row (how many attempts, first and last time), so the
+//! server's audit trail accounts for every attempt. A warning is logged from
+//! [`WARN_FROM`] % of the bound on, every [`WARN_STEP`] %.
 
-use super::{Offline, db_err};
+use super::{Decided, Offline, db_err};
+use pam_iam::fleet::proto::LoginRequest;
 use pam_iam::fleet::proto::{JournalEntry, JournalKind, MAX_JOURNAL_ENTRIES};
 use pam_iam::fleet::reconnect::MAX_TEXT;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -30,6 +41,114 @@ pub const SHIPPED_KEPT: i64 = 30 * 86_400;
 
 /// The most bytes of entries one batch carries (`iamd` reads a body of at most 1 MiB).
 pub const MAX_BATCH_BYTES: usize = 768 * 1024;
+
+/// The default bound of journal rows (agent.toml `journal_max_entries`): a host cut
+/// off for days at a login a minute writes a few thousand; each row is at most
+/// six text fields of [`MAX_TEXT`] bytes (cut when written, as the server would cut
+/// them), typically about 250 bytes, so the journal stays under 25 MB at the typical
+/// size.
+pub const DEFAULT_MAX_ENTRIES: i64 = 100_000;
+
+/// The largest `journal_max_entries` accepted.
+pub const MAX_MAX_ENTRIES: i64 = 10_000_000;
+
+/// The share of the bound (percent) from which each new row logs a warning ...
+pub const WARN_FROM: i64 = 80;
+/// ... once per this many percent more.
+pub const WARN_STEP: i64 = 5;
+
+/// Why a journal row was not written.
+#[derive(Debug)]
+pub(super) enum Unwritten {
+    /// The journal holds its bound of rows not yet acknowledged.
+    Full,
+    /// The state file failed.
+    Db(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Unwritten {
+    fn from(e: rusqlite::Error) -> Unwritten {
+        Unwritten::Db(e)
+    }
+}
+
+/// The rows not yet acknowledged by the server.
+pub(super) fn pending(c: &Connection) -> rusqlite::Result<i64> {
+    let (base, ack) = position(c)?;
+    c.query_row(
+        "SELECT count(*) FROM journal WHERE seq > ?1",
+        [base + ack],
+        |r| r.get(0),
+    )
+}
+
+/// Before a row is written: `Full` when `max` rows wait already; else shipped rows are
+/// deleted, oldest first, until the whole table holds fewer than `max`; the rows
+/// waiting.
+pub(super) fn room(c: &Connection, max: i64) -> Result<i64, Unwritten> {
+    let waiting = pending(c)?;
+    if waiting >= max {
+        return Err(Unwritten::Full);
+    }
+    let total: i64 = c.query_row("SELECT count(*) FROM journal", [], |r| r.get(0))?;
+    if total >= max {
+        c.execute(
+            "DELETE FROM journal WHERE seq IN
+               (SELECT seq FROM journal WHERE shipped = 1 ORDER BY seq LIMIT ?1)",
+            [total - max + 1],
+        )?;
+    }
+    Ok(waiting)
+}
+
+/// An attempt refused because the journal is full, counted for `user` (one row per
+/// user: bounded by the users the replica knows).
+pub(super) fn overflow(c: &Connection, user: &str, now: i64) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO journal_overflow(user, attempts, first, last) VALUES (?1, 1, ?2, ?2)
+         ON CONFLICT(user) DO UPDATE SET attempts = attempts + 1,
+           first = min(first, ?2), last = max(last, ?2)",
+        params![user, now],
+    )
+    .map(|_| ())
+}
+
+/// Once there is room for them, the attempts refused while the journal was full become
+/// one `deny` row per user (at the time of the last), so the server audits them; how
+/// many rows were written.
+pub(super) fn flush_overflow(c: &Connection, max: i64) -> rusqlite::Result<usize> {
+    let users: Vec<(String, i64, i64, i64)> = {
+        let mut st =
+            c.prepare("SELECT user, attempts, first, last FROM journal_overflow ORDER BY last")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let n = users.len() as i64;
+    if users.is_empty() || pending(c)? + n > max {
+        return Ok(0);
+    }
+    let total: i64 = c.query_row("SELECT count(*) FROM journal", [], |r| r.get(0))?;
+    if total + n > max {
+        c.execute(
+            "DELETE FROM journal WHERE seq IN
+               (SELECT seq FROM journal WHERE shipped = 1 ORDER BY seq LIMIT ?1)",
+            [total + n - max],
+        )?;
+    }
+    for (user, attempts, first, last) in &users {
+        let reason = format!(
+            "offline: {attempts} login attempt(s) from {} to {} refused on this host without a journal entry of their own: its journal was full (journal_max_entries = {max}) while no server could be reached",
+            pam_iam::time::iso8601(*first),
+            pam_iam::time::iso8601(*last)
+        );
+        c.execute(
+            "INSERT INTO journal(time, user, kind, reason) VALUES (?1, ?2, 'deny', ?3)",
+            params![last, clip(user.clone()), reason],
+        )?;
+    }
+    c.execute("DELETE FROM journal_overflow", [])?;
+    Ok(users.len())
+}
 
 /// The next entries to ship.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +233,7 @@ fn restart(c: &Connection, first_row: i64) -> rusqlite::Result<String> {
 }
 
 /// A text field cut to what the server accepts (at a character boundary).
-fn clip(mut s: String) -> String {
+pub(super) fn clip(mut s: String) -> String {
     if s.len() > MAX_TEXT {
         let mut end = MAX_TEXT;
         while !s.is_char_boundary(end) {
@@ -139,6 +258,73 @@ fn kind(s: &str) -> rusqlite::Result<JournalKind> {
 }
 
 impl Offline {
+    /// When the journal holds `journal_max_entries` rows not yet shipped: the attempt is
+    /// counted in `journal_overflow` and refused ([`Decided::Full`]).
+    ///
+    /// # Errors
+    /// The state file failed.
+    pub(super) fn journal_full(
+        &self,
+        l: &LoginRequest,
+        now: i64,
+    ) -> Result<Option<Decided>, String> {
+        let waiting = self.with(pending)?;
+        if waiting < self.journal_max {
+            return Ok(None);
+        }
+        self.refused_full(l, now).map(Some)
+    }
+
+    /// A row written (`Some`, with the rows waiting before it), or refused as full
+    /// (`None`).
+    ///
+    /// # Errors
+    /// The state file failed.
+    pub(super) fn written(r: Result<i64, Unwritten>) -> Result<Option<i64>, String> {
+        match r {
+            Ok(waiting) => Ok(Some(waiting)),
+            Err(Unwritten::Full) => Ok(None),
+            Err(Unwritten::Db(e)) => Err(db_err(e)),
+        }
+    }
+
+    /// Refuse `l` because the journal is full: counted for its user, logged, and
+    /// answered with [`Decided::Full`].
+    ///
+    /// # Errors
+    /// The state file failed.
+    pub(super) fn refused_full(&self, l: &LoginRequest, now: i64) -> Result<Decided, String> {
+        let waiting = self.with(|c| {
+            overflow(c, &l.user, now)?;
+            pending(c)
+        })?;
+        let reason = format!(
+            "the offline journal holds {waiting} entries not yet shipped, its bound (journal_max_entries = {}): offline logins are refused until a server takes the journal (the attempt is counted and shipped as part of one row for the user)",
+            self.journal_max
+        );
+        crate::log(&format!("offline login of {:?} refused: {reason}", l.user));
+        Ok(Decided::Full { reason })
+    }
+
+    /// A row was written with `waiting` rows before it: shipping is due, and from
+    /// [`WARN_FROM`] % of the bound on a warning is logged every [`WARN_STEP`] %.
+    pub(super) fn journal_filling(&self, waiting: i64) {
+        self.journal_pending.store(true, Ordering::SeqCst);
+        let now_waiting = waiting + 1;
+        let share = now_waiting.saturating_mul(100) / self.journal_max.max(1);
+        if share < WARN_FROM {
+            self.journal_warned.store(0, Ordering::SeqCst);
+            return;
+        }
+        let step = share - share % WARN_STEP;
+        if self.journal_warned.fetch_max(step, Ordering::SeqCst) < step {
+            crate::log(&format!(
+                "warning: the offline journal holds {now_waiting} entries not yet shipped, {share}% of journal_max_entries = {}: at the bound this host refuses offline logins until a server takes the journal (reconnect it to iamd)",
+                self.journal_max
+            ));
+        }
+    }
+
     /// Whether the journal may hold entries the server has not acknowledged.
     pub fn journal_pending(&self) -> bool {
         self.journal_pending.load(Ordering::SeqCst)
@@ -261,6 +447,7 @@ impl Offline {
             [now - SHIPPED_KEPT],
         )
         .map_err(db_err)?;
+        let flushed = flush_overflow(&tx, self.journal_max).map_err(db_err)?;
         let rest: bool = tx
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1)",
@@ -269,6 +456,11 @@ impl Offline {
             )
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
+        if flushed > 0 {
+            crate::log(&format!(
+                "the journal has room again: {flushed} row(s) account for the attempts refused while it was full"
+            ));
+        }
         Ok(Acked::Moved { rest })
     }
 }

@@ -454,7 +454,7 @@ fn a_code_spent_here_stays_refused_under_new_material_that_still_lists_it() {
 }
 
 #[test]
-fn a_format_1_state_file_gains_the_recovery_column_and_keeps_its_journal() {
+fn an_older_state_file_gains_the_recovery_column_and_keeps_its_journal() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("offline.db");
     {
@@ -476,5 +476,5 @@ fn a_format_1_state_file_gains_the_recovery_column_and_keeps_its_journal() {
     let format: i64 = o
         .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
         .unwrap();
-    assert_eq!(format, 2);
+    assert_eq!(format, 3);
 }

@@ -293,6 +293,9 @@ pub struct Host {
     pub relay_ports: Vec<u16>,
     upstream: Vec<u16>,
     relays: Vec<Proc>,
+    /// While [`Host::drop_packets`] holds the relay ports: their listeners and the
+    /// connections that fill their queues.
+    droppers: Vec<(std::net::TcpListener, TcpStream)>,
     agent: Option<Proc>,
 }
 
@@ -305,6 +308,34 @@ impl Host {
         self.relays.clear();
     }
 
+    /// Cut this host off by a partition that drops packets rather than refusing them:
+    /// its relays are killed and each relay port is held by a listener whose accept
+    /// queue (backlog 0) is filled by one connection and never served, so the kernel
+    /// drops every further SYN and the agent's connections time out, as behind a
+    /// firewall's DROP.
+    pub fn drop_packets(&mut self) {
+        self.partition();
+        for &p in &self.relay_ports {
+            // The relay's forked children, killed with it, may hold its socket a moment.
+            let mut l = None;
+            wait_until(Duration::from_secs(10), "the relay port free", || {
+                l = backlog_zero_listener(p);
+                l.is_some()
+            });
+            let l = l.unwrap();
+            let filler = TcpStream::connect(("127.0.0.1", p)).expect("fill the queue");
+            self.droppers.push((l, filler));
+        }
+        // Checked: a new connection is not accepted.
+        for &p in &self.relay_ports {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], p));
+            assert!(
+                TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+                "port {p} still accepts"
+            );
+        }
+    }
+
     /// Whether its relays run.
     pub fn connected(&self) -> bool {
         !self.relays.is_empty()
@@ -312,6 +343,7 @@ impl Host {
 
     /// Start its relays again, on the same ports.
     pub fn reconnect(&mut self) {
+        self.droppers.clear();
         assert!(self.relays.is_empty(), "{} is connected", self.name);
         for (&listen, &to) in self.relay_ports.iter().zip(&self.upstream) {
             self.relays.push(relay(listen, to));
@@ -480,6 +512,50 @@ pub fn login(
     );
     let _ = std::fs::remove_file(&input);
     out
+}
+
+/// A listener on 127.0.0.1:`port` with a backlog of 0 (std's has 128): one queued
+/// connection fills it. `None` while the port is still in use.
+fn backlog_zero_listener(port: u16) -> Option<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; on success it is
+    // handed to a TcpListener, which closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&raw const one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let r = libc::bind(
+            fd,
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        let l = std::net::TcpListener::from_raw_fd(fd);
+        if r != 0 {
+            return None;
+        }
+        assert_eq!(
+            libc::listen(fd, 0),
+            0,
+            "listen: {}",
+            std::io::Error::last_os_error()
+        );
+        Some(l)
+    }
 }
 
 /// A `socat` relay 127.0.0.1:`listen` → 127.0.0.1:`to`, one forked child per connection,
@@ -745,6 +821,7 @@ impl Fleet {
             relay_ports,
             upstream,
             relays: Vec::new(),
+            droppers: Vec::new(),
             agent: None,
         };
         h.reconnect();

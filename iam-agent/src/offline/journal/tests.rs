@@ -195,3 +195,114 @@ fn a_batch_is_bounded_and_its_texts_fit_the_server() {
     assert_eq!(b.entries.len(), 3);
     assert_eq!(b.entries[0].seq, MAX_JOURNAL_ENTRIES as i64 + 1);
 }
+
+fn attempt(user: &str) -> LoginRequest {
+    LoginRequest {
+        user: user.into(),
+        password: Some(zeroize::Zeroizing::new("pw".into())),
+        code: None,
+        service: Some("sshd".into()),
+        rhost: Some("10.0.0.7".into()),
+        tty: None,
+        code_only: false,
+    }
+}
+
+fn count(o: &Offline, sql: &str) -> i64 {
+    o.with(|c| c.query_row(sql, [], |r| r.get(0))).unwrap()
+}
+
+#[test]
+fn a_full_journal_refuses_offline_logins_counts_them_and_accounts_for_them_once_shipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = open(&dir.path().join("offline.db"));
+    o.journal_max = 3;
+    // No server ever answered: each attempt is a `deny`, journaled.
+    for _ in 0..3 {
+        let d = o.decide(&attempt("alice"), NOW, None).unwrap();
+        assert!(matches!(d, Decided::Deny { .. }), "{d:?}");
+    }
+    // The bound: refused without a row, counted per user.
+    for (user, t) in [("alice", NOW + 5), ("bob", NOW + 6), ("alice", NOW + 9)] {
+        let d = o.decide(&attempt(user), t, None).unwrap();
+        assert!(
+            matches!(&d, Decided::Full { reason } if reason.contains("journal_max_entries = 3")),
+            "{d:?}"
+        );
+    }
+    assert_eq!(count(&o, "SELECT count(*) FROM journal"), 3);
+    assert_eq!(
+        o.with(|c| c.query_row(
+            "SELECT attempts, first, last FROM journal_overflow WHERE user = 'alice'",
+            [],
+            |r| Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?
+            ))
+        ))
+        .unwrap(),
+        (2, NOW + 5, NOW + 9)
+    );
+    // Shipped and acknowledged: the counts become one `deny` row per user, next to ship.
+    let b = o.next_batch().unwrap().unwrap();
+    assert_eq!(b.entries.len(), 3);
+    assert_eq!(
+        o.journal_acked(&b, 3, NOW + 20).unwrap(),
+        Acked::Moved { rest: true }
+    );
+    assert_eq!(count(&o, "SELECT count(*) FROM journal_overflow"), 0);
+    let b = o.next_batch().unwrap().unwrap();
+    let got: Vec<(i64, &str, JournalKind, i64)> = b
+        .entries
+        .iter()
+        .map(|e| (e.seq, e.user.as_str(), e.kind, e.time))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (4, "bob", JournalKind::Deny, NOW + 6),
+            (5, "alice", JournalKind::Deny, NOW + 9)
+        ]
+    );
+    assert!(
+        b.entries[1].reason.contains("2 login attempt(s)")
+            && b.entries[1].reason.contains("journal was full"),
+        "{}",
+        b.entries[1].reason
+    );
+    // Room again: a new decision is journaled, and shipped rows make room for it (the
+    // table never holds more than the bound).
+    let d = o.decide(&attempt("alice"), NOW + 30, None).unwrap();
+    assert!(matches!(d, Decided::Deny { .. }), "{d:?}");
+    assert_eq!(count(&o, "SELECT count(*) FROM journal"), 3);
+    let d = o.decide(&attempt("alice"), NOW + 31, None).unwrap();
+    assert!(matches!(d, Decided::Full { .. }), "{d:?}");
+    let b = o.next_batch().unwrap().unwrap();
+    assert_eq!(b.entries.len(), 3);
+    o.journal_acked(&b, 6, NOW + 40).unwrap();
+    assert_eq!(count(&o, "SELECT count(*) FROM journal"), 3);
+    assert_eq!(
+        count(
+            &o,
+            "SELECT count(*) FROM journal WHERE shipped = 0 AND reason LIKE '%1 login attempt(s)%'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_warning_is_logged_from_80_percent_every_5_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = open(&dir.path().join("offline.db"));
+    o.journal_max = 20;
+    let mut warned = Vec::new();
+    for i in 0..20 {
+        let before = o.journal_warned.load(Ordering::SeqCst);
+        o.decide(&attempt("alice"), NOW + i, None).unwrap();
+        if o.journal_warned.load(Ordering::SeqCst) != before {
+            warned.push(i + 1);
+        }
+    }
+    assert_eq!(warned, [16, 17, 18, 19, 20]);
+}
