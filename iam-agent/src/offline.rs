@@ -10,14 +10,16 @@
 //! than `offline_max_age`, when this host holds no unexpired material for the user, and
 //! in `mode=code` (the material opens with the password). Otherwise the password must
 //! unlock the material (one argon2id) and the code must match a step above both the
-//! last-synced and the local watermark, which then moves to it. Failures count against
+//! last-synced and the local watermark, which then moves to it, or be one of the
+//! material's recovery codes not yet spent on this host, which is then spent here. Failures count against
 //! the host's offline limit (the one lockout rule, [`LockState::after_failure`], with
-//! lower settings than a fleet's), each answered after a delay. Every offline decision
+//! lower settings than a fleet's), each answered after a delay, recovery-code guesses
+//! as TOTP ones. Every offline decision
 //! is journaled, in order, in the same transaction as its state change; the journal is
 //! shipped to `iamd` once a server answers again ([`crate::ship`], its position in
 //! offline.db: [`journal`]).
 
-use pam_iam::credentials::offline::{self, Held, Material};
+use pam_iam::credentials::offline::{self, Held, Matched, Material};
 use pam_iam::credentials::{ExpiryFacts, LockState, LockoutSettings};
 use pam_iam::fleet::proto::LoginRequest;
 use pam_iam::store::ReplicaMfaDevice;
@@ -42,8 +44,17 @@ const CONTACT_EVERY: i64 = 10;
 const PRUNE_EVERY: i64 = 3600;
 
 /// The state file's format (`PRAGMA user_version`): 2 added `journal_overflow` (an
-/// agent of format 1 would not ship its counts, so it refuses the file).
-const FORMAT: i64 = 2;
+/// agent of format 1 would not ship its counts, so it refuses the file); 3 added the
+/// journal's `recovery` column and `recovery_spent` (a file of format 1 or 2 gains them
+/// on open; an agent of format 2 would ship a recovery-code login as one without a
+/// code, so it refuses the file).
+const FORMAT: i64 = 3;
+
+/// How long a recovery code spent here stays refused here (seconds): past the life of
+/// any material that can hold it. Material is issued with the codes the server has not
+/// seen spent, and lives at most [`offline::MAX_LIFETIME`]; a journal still unshipped a
+/// lifetime after the spend is the remaining gap (see docs/fleet.md).
+const RECOVERY_SPENT_KEPT: i64 = 2 * offline::MAX_LIFETIME;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS material (
@@ -74,7 +85,14 @@ CREATE TABLE IF NOT EXISTS journal (
   service TEXT,
   rhost TEXT,
   tty TEXT,
-  shipped INTEGER NOT NULL DEFAULT 0
+  shipped INTEGER NOT NULL DEFAULT 0,
+  recovery TEXT
+);
+CREATE TABLE IF NOT EXISTS recovery_spent (
+  user TEXT NOT NULL,
+  code TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (user, code)
 );
 CREATE TABLE IF NOT EXISTS journal_overflow (
   user TEXT PRIMARY KEY,
@@ -83,6 +101,15 @@ CREATE TABLE IF NOT EXISTS journal_overflow (
   last INTEGER NOT NULL
 );
 ";
+
+/// What an offline login spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Spend<'a> {
+    /// A TOTP step of a device (serial, step).
+    Step(&'a str, i64),
+    /// A recovery code, by its public id.
+    Recovery(String),
+}
 
 /// How the offline rules decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +224,18 @@ impl Offline {
             ));
         }
         c.execute_batch(SCHEMA).map_err(db_err)?;
+        // Format 1's journal has no `recovery` column.
+        let has: bool = c
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('journal') WHERE name = 'recovery'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        if !has {
+            c.execute_batch("ALTER TABLE journal ADD COLUMN recovery TEXT")
+                .map_err(db_err)?;
+        }
         c.execute_batch(&format!("PRAGMA user_version = {FORMAT}"))
             .map_err(db_err)?;
         let pending = journal::init(&c).map_err(db_err)?;
@@ -275,6 +314,11 @@ impl Offline {
                 dropped += 1;
             }
         }
+        tx.execute(
+            "DELETE FROM recovery_spent WHERE time < ?1",
+            [now - RECOVERY_SPENT_KEPT],
+        )
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         Ok(dropped)
     }
@@ -475,12 +519,19 @@ impl Offline {
         let (synced, local) = self.watermarks(&l.user)?;
         let above = synced.max(local).max(m.watermark);
         let code = l.code.as_deref().map_or("", |c| c.as_str());
-        match offline::match_code(&m, &key, code, now, WINDOW, above) {
-            Some(step) => self.succeed(
+        match offline::match_answer(&m, &key, code, now, WINDOW, above) {
+            Some(Matched::Step(step)) => self.succeed(
                 l,
                 now,
-                Some((&serial, step)),
+                Some(Spend::Step(&serial, step)),
                 "password + verification code",
+                expiry,
+            ),
+            Some(Matched::Recovery(id)) => self.succeed(
+                l,
+                now,
+                Some(Spend::Recovery(id)),
+                "password + recovery code",
                 expiry,
             ),
             None => self.fail(l, now, "wrong or already used verification code"),
@@ -569,13 +620,14 @@ impl Offline {
     }
 
     /// The success: the step spent (only if it is still above both watermarks and the
-    /// user was not locked meanwhile, checked in the same statement), the failures
-    /// cleared and the journal row, in one transaction.
+    /// user was not locked meanwhile, checked in the same statement) or the recovery
+    /// code (only if it was not spent here before), the failures cleared and the journal
+    /// row, in one transaction.
     fn succeed(
         &self,
         l: &LoginRequest,
         now: i64,
-        spent: Option<(&str, i64)>,
+        spent: Option<Spend<'_>>,
         how: &str,
         expiry: ExpiryFacts,
     ) -> Result<Decided, String> {
@@ -586,24 +638,43 @@ impl Offline {
                 .map_err(db_err)?;
             // A step must still be above both watermarks at this moment (a concurrent
             // login may have spent it), and a lock reached meanwhile wins.
-            let changed = match spent {
-                Some((_, step)) => tx.execute(
+            let changed = match &spent {
+                Some(Spend::Step(_, step)) => tx.execute(
                     "UPDATE state SET local_watermark = ?2, failures = 0, last_failure = NULL,
                        locked_until = NULL
                      WHERE user = ?1 AND local_watermark < ?2 AND synced_watermark < ?2
                        AND (locked_until IS NULL OR locked_until <= ?3)",
                     params![l.user, step, now],
                 ),
-                None => tx.execute(
+                Some(Spend::Recovery(_)) | None => tx.execute(
                     "UPDATE state SET failures = 0, last_failure = NULL, locked_until = NULL
                      WHERE user = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
                     params![l.user, now],
                 ),
             }
             .map_err(db_err)?;
+            // Not committed unless the code was unspent here (the failures stay).
+            let changed = match &spent {
+                Some(Spend::Recovery(id)) if changed == 1 => tx
+                    .execute(
+                        "INSERT INTO recovery_spent(user, code, time) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        params![l.user, id, now],
+                    )
+                    .map_err(db_err)?,
+                _ => changed,
+            };
             if changed == 1 {
                 let reason = format!("offline: {how}");
-                let r = journal(&tx, self.journal_max, l, now, Kind::Login, spent, &reason);
+                let r = journal(
+                    &tx,
+                    self.journal_max,
+                    l,
+                    now,
+                    Kind::Login,
+                    spent.as_ref(),
+                    &reason,
+                );
                 if r.is_ok() {
                     tx.commit().map_err(db_err)?;
                 } else {
@@ -628,7 +699,7 @@ impl Offline {
             self.fail(
                 l,
                 now,
-                "verification code already used, or locked during this login",
+                "verification or recovery code already used, or locked during this login",
             )
         }
     }
@@ -680,49 +751,6 @@ impl Offline {
     }
 }
 
-/// Whether material `m` covers `device`, the MFA device the replica shows its user
-/// enabled: the material must be for that very device, enabled no later than the
-/// material was made (both the server's clock), or for no device when the user has
-/// none. Otherwise codes of a lost device would still open the host offline after the
-/// user re-enrolled, and a device enabled since would be bypassed by password-only
-/// material; a device deactivated at the server leaves no second factor to check.
-///
-/// # Errors
-/// Why the material does not cover the user's device (the login is denied).
-fn covers(m: &Material, device: Option<&ReplicaMfaDevice>) -> Result<(), String> {
-    match (m.serial.as_deref(), device) {
-        (None, None) => Ok(()),
-        (Some(serial), None) => Err(format!(
-            "the MFA device of this host's offline material ({serial}) is no longer enabled for the user"
-        )),
-        (Some(held), Some(d)) if held == d.serial_number && d.enable_date <= m.issued_at => Ok(()),
-        (held, Some(d)) => Err(format!(
-            "the user has MFA device {} enabled (since {}) that this host's offline material does not cover (issued at {} for {}; log in online once)",
-            d.serial_number,
-            d.enable_date,
-            m.issued_at,
-            held.unwrap_or("no device")
-        )),
-    }
-}
-
-/// A user's offline failure count and lock (none yet: the default).
-fn read_lock(c: &Connection, user: &str) -> rusqlite::Result<LockState> {
-    Ok(c.query_row(
-        "SELECT failures, last_failure, locked_until FROM state WHERE user = ?1",
-        [user],
-        |r| {
-            Ok(LockState {
-                failed_attempts: r.get(0)?,
-                last_failure: r.get(1)?,
-                locked_until: r.get(2)?,
-            })
-        },
-    )
-    .optional()?
-    .unwrap_or_default())
-}
-
 /// Append one decision to the journal, unless `max` rows wait already (text cut to
 /// what the server takes); the rows waiting before it.
 fn journal(
@@ -731,20 +759,28 @@ fn journal(
     l: &LoginRequest,
     now: i64,
     kind: Kind,
-    spent: Option<(&str, i64)>,
+    spent: Option<&Spend<'_>>,
     reason: &str,
 ) -> Result<i64, journal::Unwritten> {
     let waiting = journal::room(c, max)?;
     let clip = |s: Option<&String>| s.cloned().map(journal::clip);
+    let (serial, step, recovery) = match spent {
+        Some(Spend::Step(serial, step)) => {
+            (Some(journal::clip(serial.to_string())), Some(*step), None)
+        }
+        Some(Spend::Recovery(id)) => (None, None, Some(id.clone())),
+        None => (None, None, None),
+    };
     c.execute(
-        "INSERT INTO journal(time, user, kind, serial, step, reason, service, rhost, tty)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO journal(time, user, kind, serial, step, recovery, reason, service, rhost, tty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             now,
             journal::clip(l.user.clone()),
             kind.as_str(),
-            spent.map(|(s, _)| journal::clip(s.to_string())),
-            spent.map(|(_, s)| s),
+            serial,
+            step,
+            recovery,
             journal::clip(reason.to_string()),
             clip(l.service.as_ref()),
             clip(l.rhost.as_ref()),
@@ -755,6 +791,8 @@ fn journal(
 }
 
 pub mod journal;
+mod rules;
+use rules::{covers, read_lock};
 
 #[cfg(test)]
 mod tests;

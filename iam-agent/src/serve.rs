@@ -342,7 +342,13 @@ fn login(ctx: &Ctx, l: &LoginRequest) -> Answer {
                 let material = match v.get("Offline") {
                     None => None,
                     Some(m) => match serde_json::from_value::<Material>(m.clone()) {
-                        Ok(m) => Some(m),
+                        Ok(mut m) => {
+                            // The recovery tags travel beside the material (older
+                            // agents would refuse them inside it).
+                            m.recovery = serde_json::from_value(v["OfflineRecovery"].clone())
+                                .unwrap_or_default();
+                            Some(m)
+                        }
                         Err(e) => {
                             crate::log(&format!("unreadable offline material: {e}"));
                             None

@@ -486,8 +486,15 @@ pub fn serve_login(store: &dyn Store, secrets_key: &[u8], req: &HttpRequest, now
             match offline_material(store, &caller.host, &body, now) {
                 Ok((watermark, material)) => {
                     a["Watermark"] = json!(watermark);
-                    if let Some(m) = material {
+                    if let Some(mut m) = material {
+                        // The recovery tags go beside the material: an agent older than
+                        // them refuses a material with a field it does not know, and
+                        // ignores an answer's.
+                        let recovery = std::mem::take(&mut m.recovery);
                         a["Offline"] = json!(m);
+                        if !recovery.is_empty() {
+                            a["OfflineRecovery"] = json!(recovery);
+                        }
                     }
                 }
                 Err(e) => a["OfflineError"] = json!(e.to_string()),
@@ -520,8 +527,9 @@ fn uncounted(error: &str) -> ApiError {
 
 /// After a success: the device's watermark now (the host's last-synced watermark) and,
 /// when the login had a password and what the host holds is stale, offline material
-/// bound to the credential's host ([`offline::issue`]: keyed tags of the coming steps,
-/// no seed). Costs one argon2id when it issues.
+/// bound to the credential's host ([`offline::issue`]: keyed tags of the coming steps
+/// and of the unused recovery codes, no seed, code or hash). Costs one argon2id when it
+/// issues.
 fn offline_material(
     store: &dyn Store,
     host: &str,
@@ -533,10 +541,17 @@ fn offline_material(
         .map_err(BackendError::from)?
         .ok_or_else(|| BackendError::Internal("the user vanished".into()))?;
     let watermark = info.mfa.as_ref().map_or(-1, |m| m.watermark);
+    // Read after this login's settle: a recovery code it spent is not among them.
+    let recovery = match &info.mfa {
+        Some(_) => store
+            .unused_recovery_hashes(&body.user)
+            .map_err(BackendError::from)?,
+        None => Vec::new(),
+    };
     let device_id = info
         .mfa
         .as_ref()
-        .map(|m| offline::device_id(&m.serial_number, &m.seed));
+        .map(|m| offline::basis(&m.serial_number, &m.seed, &recovery));
     let wanted = offline::should_issue(
         body.offline_held.as_ref(),
         device_id.as_deref(),
@@ -551,6 +566,7 @@ fn offline_material(
         serial: &m.serial_number,
         seed: &m.seed,
         watermark: m.watermark,
+        recovery: &recovery,
     });
     let params = store.hash_params().map_err(BackendError::from)?;
     let m = offline::issue(

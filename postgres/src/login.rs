@@ -404,7 +404,7 @@ fn settle_step(
              WHERE serial = $2 AND user_pk = $3 AND enabled IS NOT NULL AND watermark < $1",
             &[step, serial, &pk],
         )?,
-        Proof::Recovery { code_hash } => db.exec(
+        Proof::Recovery { code_hash, .. } => db.exec(
             "UPDATE recovery_codes SET used = $1 WHERE user_pk = $2 AND code_hash = $3 AND used IS NULL",
             &[&now, &pk, code_hash],
         )?,
@@ -412,8 +412,15 @@ fn settle_step(
     if spent == 0 {
         return Ok(Settled::Spent(count_failure(db, pk, now)?));
     }
-    if let Proof::Totp { serial, step, host } = proof {
-        crate::reconnect::record_step(db, &spent_online(user, serial, *step, host, now))?;
+    match proof {
+        Proof::Totp { serial, step, host } => {
+            crate::reconnect::record_step(db, &spent_online(user, serial, *step, host, now))?;
+        }
+        Proof::Recovery { code_hash, host } => {
+            let key = pam_iam::credentials::recovery::spent_key(code_hash);
+            crate::reconnect::record_step(db, &spent_online(user, &key, 0, host, now))?;
+        }
+        Proof::Nothing => {}
     }
     db.exec(
         "WITH cleared AS (DELETE FROM login_failures WHERE user_pk = $1)

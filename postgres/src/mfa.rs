@@ -238,4 +238,28 @@ impl MfaStore for PgStore {
             Ok(u32::try_from(n).unwrap_or(u32::MAX))
         })
     }
+
+    fn unused_recovery_hashes(&self, user: &str) -> Result<Vec<String>> {
+        self.read(|db| {
+            let pk = user_pk(db, user)?;
+            db.rows(
+                "SELECT code_hash FROM recovery_codes WHERE user_pk = $1 AND used IS NULL ORDER BY code_hash",
+                &[&pk],
+            )?
+            .iter()
+            .map(|r| g(r, 0))
+            .collect()
+        })
+    }
+
+    fn use_recovery_code(&self, user: &str, code_hash: &str, time: i64) -> Result<bool> {
+        self.write(Iso::ReadCommitted, |db| {
+            let pk = user_pk(db, user)?;
+            let n = db.exec(
+                "UPDATE recovery_codes SET used = $1 WHERE user_pk = $2 AND code_hash = $3 AND used IS NULL",
+                &[&time, &pk, &code_hash],
+            )?;
+            Ok(n == 1)
+        })
+    }
 }

@@ -55,7 +55,8 @@ pub enum HostCommand {
     /// List the hosts that have credentials (never the secrets).
     ListHostCredentials,
     /// List the replay incidents iamd found when hosts' offline journals arrived: one
-    /// MFA code (device and time step) accepted twice, with both hosts.
+    /// MFA code (device and time step) or one recovery code accepted twice, with both
+    /// hosts.
     ListReplayIncidents {
         /// Only incidents found since: RFC 3339 time, unix seconds, or an age like 7d.
         #[arg(long)]
@@ -114,16 +115,26 @@ fn list_replay_incidents(ctx: &Ctx, since: Option<i64>) -> Out {
         .list_replay_incidents(since)?
         .iter()
         .map(|i| {
-            json!({
+            let mut o = json!({
                 "IncidentId": i.id,
                 "FoundDate": iso8601(i.time),
                 "UserName": i.user,
-                "SerialNumber": i.serial,
-                "Step": i.step,
                 "First": side(&i.first),
                 "Second": side(&i.second),
                 "Action": i.action,
-            })
+            });
+            // A recovery code is kept among the spent factors under its public id.
+            match i
+                .serial
+                .strip_prefix(crate::credentials::recovery::SPENT_PREFIX)
+            {
+                Some(id) => o["RecoveryCode"] = json!(id),
+                None => {
+                    o["SerialNumber"] = json!(i.serial);
+                    o["Step"] = json!(i.step);
+                }
+            }
+            o
         })
         .collect();
     Ok(Some(json!({ "ReplayIncidents": list })))

@@ -11,12 +11,19 @@
 //!   password guess to test it;
 //! - for each coming TOTP step `s`, the tag `HMAC-SHA256(K, "totp" ‖ serial ‖ s ‖
 //!   code(s))` truncated to [`TAG_LEN`] bytes: without `K` the 10⁶ codes of a step cannot
-//!   be tried against its tag, so the material alone gives no code.
+//!   be tried against its tag, so the material alone gives no code;
+//! - for each of the user's unused recovery codes, the tag `HMAC-SHA256(K, "recovery"
+//!   ‖ host ‖ user ‖ SHA-256(code))` truncated to [`TAG_LEN`] bytes, in no particular
+//!   order and with no name: the server keeps only the codes' hashes and keys them
+//!   under `K`, so the host holds neither a code nor a hash it could be looked up by.
+//!   A code has 80 random bits: even with `K` (the password known) its tag gives no
+//!   code, unlike a TOTP step's 10⁶.
 //!
 //! Every HMAC input part is length-prefixed, so no two part lists collide. The host,
 //! offline, derives `K` from the typed password (one argon2id, [`unlock`]), compares
-//! the verifier in constant time, and looks for the typed code among the tags of the
-//! steps around now that lie above its watermarks ([`match_code`]).
+//! the verifier in constant time, and looks for the typed answer among the tags of the
+//! steps around now that lie above its watermarks, or among the recovery tags
+//! ([`match_answer`], the host's one offline second-factor check).
 
 use base64ct::{Base64, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
@@ -24,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::{CredError, HashParams, constant_time_eq, hex, random_fill, totp, unhex};
+use super::{CredError, HashParams, constant_time_eq, hex, random_fill, recovery, totp, unhex};
 
 /// Bytes of a step's tag.
 pub const TAG_LEN: usize = 16;
@@ -63,6 +70,11 @@ pub struct Material {
     pub tags: String,
     /// The device's replay watermark when the material was issued.
     pub watermark: i64,
+    /// The tags of the user's unused recovery codes at issue (hex, [`TAG_LEN`] bytes
+    /// each). `iamd` sends them beside the material (`"OfflineRecovery"`), so an agent
+    /// older than them still reads the material; absent in material made before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<String>,
     /// Unix seconds of the issue (the server's clock).
     pub issued_at: i64,
     /// Unix seconds after which the material is void.
@@ -99,6 +111,18 @@ pub struct IssueDevice<'a> {
     pub seed: &'a [u8],
     /// Its watermark now (the step just spent).
     pub watermark: i64,
+    /// The hashes of the user's unused recovery codes ([`recovery::hash`]).
+    pub recovery: &'a [String],
+}
+
+/// What one offline answer proved ([`match_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matched {
+    /// A TOTP code of this step.
+    Step(i64),
+    /// A recovery code, by its public name ([`recovery::public_id`]): the host spends it
+    /// under that name and journals it.
+    Recovery(String),
 }
 
 /// A public name of one device's seed: a hash, so it identifies the seed without
@@ -108,10 +132,28 @@ pub fn device_id(serial: &str, seed: &[u8]) -> String {
     hex(m.get(..16).unwrap_or_default())
 }
 
+/// What material is made for ([`Material::device`]): the device's seed and the set of
+/// the user's unused recovery codes. A code spent or replaced anywhere changes it, so
+/// the host's next online login for the user brings new material without that code.
+/// With no recovery code it is [`device_id`], the name of material made before
+/// recovery codes were accepted offline.
+pub fn basis(serial: &str, seed: &[u8], recovery_hashes: &[String]) -> String {
+    if recovery_hashes.is_empty() {
+        return device_id(serial, seed);
+    }
+    let mut sorted: Vec<&[u8]> = recovery_hashes.iter().map(String::as_bytes).collect();
+    sorted.sort_unstable();
+    let mut parts: Vec<&[u8]> = vec![b"device", serial.as_bytes(), b"recovery"];
+    parts.extend(sorted);
+    let m = mac(seed, &parts).unwrap_or_default();
+    hex(m.get(..16).unwrap_or_default())
+}
+
 /// Whether a successful online login should carry new material: the host asks for
 /// `lifetime` seconds (0: it never decides offline) and holds `held`; new material when
 /// it holds none, its half-life has passed, the password changed since (the old one
-/// must stop working offline), or the device is not the one it was made for.
+/// must stop working offline), or the device or recovery codes are not the ones it was
+/// made for (`device`: [`basis`]).
 pub fn should_issue(
     held: Option<&Held>,
     device: Option<&str>,
@@ -163,6 +205,7 @@ pub fn issue(
         first_step: 0,
         tags: String::new(),
         watermark: -1,
+        recovery: Vec::new(),
         issued_at: now,
         expires_at,
     };
@@ -180,10 +223,15 @@ pub fn issue(
             raw.extend_from_slice(&step_tag(&key, d.serial, step, &code)?);
         }
         material.serial = Some(d.serial.to_string());
-        material.device = Some(device_id(d.serial, d.seed));
         material.first_step = first;
         material.tags = Base64::encode_string(&raw);
         material.watermark = d.watermark;
+        material.recovery = d
+            .recovery
+            .iter()
+            .map(|h| recovery_tag(&key, host, user, h).map(|t| hex(&t)))
+            .collect::<Result<_, _>>()?;
+        material.device = Some(basis(d.serial, d.seed, d.recovery));
     }
     Ok(material)
 }
@@ -207,6 +255,35 @@ pub fn unlock(material: &Material, password: &str) -> Result<Option<Key>, CredEr
     let want = unhex(&material.verifier).unwrap_or_default();
     let got = verifier_tag(&key, &material.host, &material.user)?;
     Ok(constant_time_eq(&want, &got).then_some(Key(key)))
+}
+
+/// The host's one offline second-factor check: what `answer` proves with the material
+/// unlocked by `key`. Six digits are a TOTP code, matched as [`match_code`]; an answer
+/// shaped like a recovery code ([`recovery::looks_like_code`]) is matched against every
+/// recovery tag, in full (no early exit). `None`: it proves nothing. Whether the
+/// step or the code is still unspent on this host is the caller's (its watermarks and
+/// spent codes).
+pub fn match_answer(
+    material: &Material,
+    key: &Key,
+    answer: &str,
+    now: i64,
+    window: i64,
+    above: i64,
+) -> Option<Matched> {
+    let answer = answer.trim();
+    if !recovery::looks_like_code(answer) {
+        return match_code(material, key, answer, now, window, above).map(Matched::Step);
+    }
+    material.serial.as_ref()?;
+    let hash = Zeroizing::new(recovery::hash(answer));
+    let got = recovery_tag(&key.0, &material.host, &material.user, &hash).ok()?;
+    let mut found = false;
+    for t in &material.recovery {
+        let want = unhex(t).unwrap_or_default();
+        found |= constant_time_eq(&want, &got);
+    }
+    found.then(|| Matched::Recovery(recovery::public_id(&hash)))
 }
 
 /// The step of `code` among the material's tags within `window` steps of `now` and
@@ -279,6 +356,28 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> Result<Vec<u8>, CredError> {
 
 fn verifier_tag(key: &[u8; 32], host: &str, user: &str) -> Result<Vec<u8>, CredError> {
     mac(key, &[b"verifier", host.as_bytes(), user.as_bytes()])
+}
+
+fn recovery_tag(
+    key: &[u8; 32],
+    host: &str,
+    user: &str,
+    code_hash: &str,
+) -> Result<[u8; TAG_LEN], CredError> {
+    let full = mac(
+        key,
+        &[
+            b"recovery",
+            host.as_bytes(),
+            user.as_bytes(),
+            code_hash.as_bytes(),
+        ],
+    )?;
+    let mut t = [0u8; TAG_LEN];
+    for (d, b) in t.iter_mut().zip(&full) {
+        *d = *b;
+    }
+    Ok(t)
 }
 
 fn step_tag(

@@ -41,6 +41,38 @@ pub fn hash(code: &str) -> String {
     sha256_hex(norm.as_bytes())
 }
 
+/// A code's public name, for fleet mode: the host that spent a code offline tells
+/// `iamd` which one by this name (the journal's `RecoveryCode`), and the spend is kept
+/// under it. A hash of the stored hash under its own domain: it names one code and
+/// reveals nothing usable (the code has 80 random bits), and it is not the stored hash,
+/// so it opens no lookup of the store's `recovery_codes` on its own.
+pub fn public_id(code_hash: &str) -> String {
+    let full = sha256_hex(format!("pam-iam-recovery-code-id\0{code_hash}").as_bytes());
+    full.get(..32).unwrap_or_default().to_string()
+}
+
+/// The prefix of a recovery code's key among the spent second factors (the store's
+/// `mfa_spent_steps.serial`, with step 0), so a code accepted on two hosts is found as a
+/// replay incident exactly as a TOTP step is.
+pub const SPENT_PREFIX: &str = "recovery-code/";
+
+/// The spent-factor key ([`SPENT_PREFIX`] + [`public_id`]) of the code of `code_hash`.
+pub fn spent_key(code_hash: &str) -> String {
+    spent_key_of_id(&public_id(code_hash))
+}
+
+/// The spent-factor key of a code by its public id.
+pub fn spent_key_of_id(id: &str) -> String {
+    format!("{SPENT_PREFIX}{id}")
+}
+
+/// Whether `s` is a public id ([`public_id`]: 32 lowercase hex digits).
+pub fn is_public_id(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Whether a typed answer looks like a recovery code rather than a TOTP code.
 pub fn looks_like_code(answer: &str) -> bool {
     let n = answer.chars().filter(|c| c.is_ascii_alphanumeric()).count();
@@ -61,5 +93,18 @@ mod tests {
         assert_eq!(hash(c), hash(&c.to_uppercase().replace('-', " ")));
         assert!(looks_like_code(c));
         assert!(!looks_like_code("123456"));
+    }
+
+    #[test]
+    fn a_public_id_names_one_code_and_is_neither_the_code_nor_its_hash() {
+        let codes = generate().unwrap();
+        let h = hash(&codes[0]);
+        let id = public_id(&h);
+        assert!(is_public_id(&id), "{id}");
+        assert_eq!(id, public_id(&hash(&codes[0].to_uppercase())));
+        assert_ne!(id, public_id(&hash(&codes[1])));
+        assert!(!h.contains(&id) && !id.contains(codes[0].as_str()));
+        assert_eq!(spent_key(&h), format!("recovery-code/{id}"));
+        assert!(!is_public_id(&h) && !is_public_id("ABCDEF0123456789abcdef0123456789"));
     }
 }

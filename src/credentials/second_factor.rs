@@ -137,10 +137,13 @@ pub enum Proof<'a> {
         /// The host the login is on (its name in `host/NAME`).
         host: &'a str,
     },
-    /// A one-time recovery code, by hash ([`recovery::hash`]).
+    /// A one-time recovery code, by hash ([`recovery::hash`]), recorded as spent on
+    /// `host` (fleet mode's replay check: a code also accepted offline elsewhere).
     Recovery {
         /// SHA-256 hex of the normalized code.
         code_hash: &'a str,
+        /// The host the login is on (its name in `host/NAME`).
+        host: &'a str,
     },
 }
 
@@ -374,7 +377,13 @@ fn check<S: FactorStore + ?Sized>(
         }
     } else if recovery::looks_like_code(answer) {
         hash = recovery::hash(answer);
-        (Proof::Recovery { code_hash: &hash }, Outcome::Recovery)
+        (
+            Proof::Recovery {
+                code_hash: &hash,
+                host: a.host,
+            },
+            Outcome::Recovery,
+        )
     } else {
         return failed(store, a, now, Outcome::Wrong);
     };
@@ -574,7 +583,7 @@ pub(crate) mod memory {
                     }
                     ok
                 }
-                Proof::Recovery { code_hash } => {
+                Proof::Recovery { code_hash, .. } => {
                     let mut r = self.recovery.borrow_mut();
                     let codes = r.entry(user.to_string()).or_default();
                     let before = codes.len();

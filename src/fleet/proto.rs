@@ -229,6 +229,13 @@ pub struct JournalEntry {
     /// The TOTP time step accepted (with `serial`).
     #[serde(default)]
     pub step: Option<i64>,
+    /// The recovery code accepted instead of a TOTP code (a `login`), by its public
+    /// name ([`crate::credentials::recovery::public_id`]); never with `serial`/`step`.
+    /// Sent only when set, so the entries an older `iamd` knows are unchanged; one that
+    /// does not know this field refuses the batch (400, nothing applied) rather than
+    /// take the login for one without a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
     /// Audit text.
     pub reason: String,
     /// PAM_SERVICE.
@@ -246,7 +253,8 @@ pub struct JournalEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JournalKind {
-    /// A login allowed offline (with `serial` and `step` when a code was accepted).
+    /// A login allowed offline (with `serial` and `step` when a TOTP code was accepted,
+    /// `recovery_code` when a recovery code was).
     Login,
     /// A login refused offline on a wrong password or code, or while locked offline:
     /// counts toward the fleet's lockout.

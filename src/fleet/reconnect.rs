@@ -3,16 +3,19 @@
 //! once per (host, journal): a resent entry changes nothing, a skipped one refuses the
 //! batch. Each entry leaves its audit row (attributed to `host/NAME`, marked offline); an
 //! offline login's code raises its device's watermark (by maximum) and is recorded as a
-//! spent step; an offline failure counts under the one lockout rule (a `deny`, refused
-//! before any credential was checked, is audited only).
+//! spent step, an offline login's recovery code is spent at the server (so the online
+//! path refuses it from then on) and recorded as spent on the host; an offline failure
+//! counts under the one lockout rule (a `deny`, refused before any credential was
+//! checked, is audited only).
 //!
-//! A (device, step) accepted twice (offline on one host and online or offline on
-//! another) is a **replay incident**: recorded, audited naming both hosts, and, by
+//! A (device, step) or a recovery code accepted twice (offline on one host and online
+//! or offline on another) is a **replay incident**: recorded, audited naming both hosts, and, by
 //! `iamd`'s `on_replay`, the user locked until an administrator unlocks it and its role
 //! sessions revoked.
 
 use super::proto::{JournalBatch, JournalEntry, JournalKind, MAX_JOURNAL_ENTRIES};
 use crate::audit::Decision;
+use crate::credentials::recovery;
 use crate::store::{
     self, AuditEvent, ReplayIncident, SpentStep, Store, StoreError, absent_as_none,
 };
@@ -153,6 +156,18 @@ pub fn check(b: &JournalBatch) -> Result<(), JournalError> {
         if texts.iter().flatten().any(|t| t.len() > MAX_TEXT) {
             return bad(format!("{at}: a text field is longer than {MAX_TEXT}"));
         }
+        if let Some(id) = &e.recovery_code {
+            if e.kind != JournalKind::Login || e.serial.is_some() || e.step.is_some() {
+                return bad(format!(
+                    "{at}: a RecoveryCode comes only on a login, without Serial or Step"
+                ));
+            }
+            if !recovery::is_public_id(id) {
+                return bad(format!(
+                    "{at}: RecoveryCode is a code's public id (32 lowercase hex digits)"
+                ));
+            }
+        }
         match (e.kind, &e.serial, e.step) {
             (JournalKind::Login, Some(_), Some(s)) if s < 0 => {
                 return bad(format!("{at}: Step {s} is negative"));
@@ -250,6 +265,10 @@ fn apply_entry(
             };
             spend(tx, &spent, now, on_replay, incidents)
         }
+        (JournalKind::Login, None, None) if e.recovery_code.is_some() => {
+            let id = e.recovery_code.as_deref().unwrap_or_default();
+            spend_recovery(tx, host, e, id, now, on_replay, incidents)
+        }
         (JournalKind::Failure, _, _) => merge_failure(tx, &e.user, e.time.min(now)),
         // A login without a code, and a refusal before any credential was checked:
         // the audit row is all.
@@ -290,6 +309,42 @@ fn spend(
     Ok(())
 }
 
+/// Record an offline acceptance of a recovery code: spent at the server if it is still
+/// one of the user's unused codes (the online path refuses it from then on), recorded as
+/// spent on this host, and every earlier acceptance of it (online anywhere, offline on
+/// another host) is an incident.
+fn spend_recovery(
+    tx: &dyn Store,
+    host: &str,
+    e: &JournalEntry,
+    id: &str,
+    now: i64,
+    on_replay: OnReplay,
+    incidents: &mut Vec<ReplayIncident>,
+) -> store::Result<()> {
+    let unused = absent_as_none(tx.unused_recovery_hashes(&e.user))?.unwrap_or_default();
+    if let Some(h) = unused.iter().find(|h| recovery::public_id(h) == id) {
+        tx.use_recovery_code(&e.user, h, e.time.min(now))?;
+    }
+    let spent = SpentStep {
+        serial: recovery::spent_key_of_id(id),
+        step: 0,
+        host: host.to_string(),
+        user: e.user.clone(),
+        time: e.time,
+        offline: true,
+    };
+    spend(tx, &spent, now, on_replay, incidents)
+}
+
+/// What an incident's second factor was, for its audit row.
+fn factor(i: &ReplayIncident) -> String {
+    match i.serial.strip_prefix(recovery::SPENT_PREFIX) {
+        Some(id) => format!("recovery code {id} of {}", i.user),
+        None => format!("MFA device {} step {}", i.serial, i.step),
+    }
+}
+
 /// Record, audit and act on an incident.
 fn report(tx: &dyn Store, i: &ReplayIncident, on_replay: OnReplay, now: i64) -> store::Result<()> {
     let side = |s: &SpentStep| {
@@ -322,9 +377,8 @@ fn report(tx: &dyn Store, i: &ReplayIncident, on_replay: OnReplay, now: i64) -> 
         action: REPLAY_ACTION.into(),
         decision: Decision::Deny,
         reason: format!(
-            "replay incident: MFA device {} step {} accepted on {} and on {}{}",
-            i.serial,
-            i.step,
+            "replay incident: {} accepted on {} and on {}{}",
+            factor(i),
             side(&i.first),
             side(&i.second),
             if did.is_empty() {
@@ -362,6 +416,7 @@ mod tests {
             kind,
             serial: code.map(|c| c.0.to_string()),
             step: code.map(|c| c.1),
+            recovery_code: None,
             reason: "offline: password + verification code".into(),
             service: Some("sshd".into()),
             rhost: None,
@@ -420,6 +475,50 @@ mod tests {
             let e = check(&b).unwrap_err().to_string();
             assert!(e.contains(want), "{e:?} should say {want:?}");
         }
+    }
+
+    #[test]
+    fn a_recovery_code_comes_alone_on_a_login_as_a_public_id() {
+        let id = recovery::public_id(&recovery::hash("aaaa-bbbb-cccc-dddd"));
+        let with = |kind, code: Option<(&str, i64)>, rc: &str| {
+            batch(vec![JournalEntry {
+                recovery_code: Some(rc.to_string()),
+                ..entry(1, kind, code)
+            }])
+        };
+        assert!(check(&with(JournalKind::Login, None, &id)).is_ok());
+        for (b, want) in [
+            (with(JournalKind::Failure, None, &id), "only on a login"),
+            (
+                with(JournalKind::Login, Some(("s", 1)), &id),
+                "without Serial",
+            ),
+            (
+                with(JournalKind::Login, None, "aaaa-bbbb-cccc-dddd"),
+                "public id",
+            ),
+            (
+                with(
+                    JournalKind::Login,
+                    None,
+                    &recovery::hash("aaaa-bbbb-cccc-dddd"),
+                ),
+                "public id",
+            ),
+        ] {
+            let e = check(&b).unwrap_err().to_string();
+            assert!(e.contains(want), "{e:?} should say {want:?}");
+        }
+        // On the wire only when set: an entry without it is what an older iamd reads.
+        let plain = serde_json::to_string(&entry(1, JournalKind::Login, None)).unwrap();
+        assert!(!plain.contains("RecoveryCode"), "{plain}");
+        let b = with(JournalKind::Login, None, &id);
+        let text = serde_json::to_string(&b).unwrap();
+        assert!(
+            text.contains(&format!("\"RecoveryCode\":\"{id}\"")),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<JournalBatch>(&text).unwrap(), b);
     }
 
     #[test]

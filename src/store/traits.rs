@@ -180,6 +180,13 @@ pub trait MfaStore {
     fn replace_recovery_codes(&self, user: &str, hashes: &[String]) -> Result<()>;
     /// Unused recovery codes left.
     fn recovery_codes_left(&self, user: &str) -> Result<u32>;
+    /// The hashes of the user's unused recovery codes, in a stable order: `iamd` keys
+    /// offline material to them (fleet mode), never handing out the hashes themselves.
+    fn unused_recovery_hashes(&self, user: &str) -> Result<Vec<String>>;
+    /// Spend an unused code at `time` (a host's journal: it was accepted offline);
+    /// whether it was unused. No failure is counted and none cleared: the journal entry
+    /// is the decision, already made.
+    fn use_recovery_code(&self, user: &str, code_hash: &str, time: i64) -> Result<bool>;
 }
 
 /// Access keys (secret hashes only).

@@ -352,7 +352,7 @@ impl Offline {
         let rows = {
             let mut st = tx
                 .prepare(
-                    "SELECT seq, time, user, kind, serial, step, reason, service, rhost, tty
+                    "SELECT seq, time, user, kind, serial, step, reason, service, rhost, tty, recovery
                      FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )
                 .map_err(db_err)?;
@@ -366,6 +366,7 @@ impl Offline {
                         kind: kind(&r.get::<_, String>(3)?)?,
                         serial: r.get::<_, Option<String>>(4)?.map(clip),
                         step: r.get(5)?,
+                        recovery_code: r.get(10)?,
                         reason: clip(r.get(6)?),
                         service: r.get::<_, Option<String>>(7)?.map(clip),
                         rhost: r.get::<_, Option<String>>(8)?.map(clip),

@@ -33,6 +33,7 @@ fn issued(o: &Offline) {
         serial: "arn:aws:iam::1:mfa/alice",
         seed: SEED,
         watermark: NOW / 30,
+        recovery: &[],
     };
     let m = offline::issue("pw", "alice", "web-a", &CHEAP, Some(&dev), NOW, 3 * DAY).unwrap();
     o.online_success(
@@ -315,4 +316,165 @@ fn material_past_its_use_is_pruned_on_a_sync_and_usable_material_kept() {
         .unwrap();
     o.note_sync(NOW + 3 * DAY + 60);
     assert_eq!(o.prune(NOW + 3 * DAY + 60).unwrap(), 1);
+}
+
+const CODES: [&str; 2] = ["k7qm-2xhd-9fze-wq4p", "aaaa-bbbb-cccc-dddd"];
+
+/// Material for alice with the recovery codes `codes` unused at the server.
+fn issued_with_codes(o: &Offline, codes: &[&str], at: i64) {
+    let hashes: Vec<String> = codes.iter().map(|c| recovery::hash(c)).collect();
+    let dev = IssueDevice {
+        serial: "arn:aws:iam::1:mfa/alice",
+        seed: SEED,
+        watermark: at / 30,
+        recovery: &hashes,
+    };
+    let m = offline::issue("pw", "alice", "web-a", &CHEAP, Some(&dev), at, 3 * DAY).unwrap();
+    o.online_success(
+        "alice",
+        Some(m),
+        Some(at / 30),
+        Some(&ExpiryFacts::default()),
+    )
+    .unwrap();
+    o.note_sync(at);
+}
+
+fn with_answer(password: &str, answer: &str) -> LoginRequest {
+    LoginRequest {
+        code: Some(Zeroizing::new(answer.into())),
+        ..login(password, NOW)
+    }
+}
+
+/// A journal row's kind, serial, step and recovery code.
+type Spent = (String, Option<String>, Option<i64>, Option<String>);
+
+/// The journal's rows.
+fn spends(o: &Offline) -> Vec<Spent> {
+    o.with(|c| {
+        let mut st = c.prepare("SELECT kind, serial, step, recovery FROM journal ORDER BY seq")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect()
+    })
+    .unwrap()
+}
+
+use pam_iam::credentials::recovery;
+
+#[test]
+fn a_recovery_code_opens_once_offline_is_journaled_and_a_wrong_one_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued_with_codes(&o, &CODES, NOW);
+    let t = NOW + 60;
+    let d = o
+        .decide(&with_answer("pw", CODES[0]), t, Some(&device()))
+        .unwrap();
+    assert!(
+        matches!(&d, Decided::Allow { reason, mfa: true, .. } if reason == "password + recovery code"),
+        "{d:?}"
+    );
+    // The same code again, even as typed differently: spent here.
+    let again = with_answer("pw", &CODES[0].to_uppercase());
+    assert!(!allowed(&o.decide(&again, t + 1, Some(&device())).unwrap()));
+    // A code that is none of hers; the right code with a wrong password.
+    let wrong = with_answer("pw", "zzzz-zzzz-zzzz-zzzz");
+    assert!(!allowed(&o.decide(&wrong, t + 2, Some(&device())).unwrap()));
+    assert_eq!(o.lock_state("alice").unwrap().failed_attempts, 2);
+    let d = o
+        .decide(&with_answer("nope", CODES[1]), t + 3, Some(&device()))
+        .unwrap();
+    assert!(
+        matches!(&d, Decided::Deny { reason } if reason.contains("locked offline")),
+        "{d:?}"
+    );
+    // Locked at the host's limit: the other, unspent code is refused now.
+    assert!(!allowed(
+        &o.decide(&with_answer("pw", CODES[1]), t + 4, Some(&device()))
+            .unwrap()
+    ));
+    let id = recovery::public_id(&recovery::hash(CODES[0]));
+    let rows = spends(&o);
+    assert_eq!(rows[0], ("login".into(), None, None, Some(id.clone())));
+    assert!(
+        rows[1..].iter().all(|r| r.0 == "failure" && r.3.is_none()),
+        "{rows:?}"
+    );
+    // Shipped as the entry's RecoveryCode, without Serial or Step.
+    let b = o.next_batch().unwrap().unwrap();
+    assert_eq!(b.entries[0].recovery_code.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        (b.entries[0].serial.as_ref(), b.entries[0].step),
+        (None, None)
+    );
+    assert!(
+        pam_iam::fleet::reconnect::check(&pam_iam::fleet::proto::JournalBatch {
+            journal: b.journal.clone(),
+            entries: b.entries.clone(),
+        })
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_code_spent_here_stays_refused_under_new_material_that_still_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = state(&dir);
+    issued_with_codes(&o, &CODES, NOW);
+    let t = NOW + 60;
+    assert!(allowed(
+        &o.decide(&with_answer("pw", CODES[0]), t, Some(&device()))
+            .unwrap()
+    ));
+    // Online again before the journal reached the server: new material with both codes.
+    issued_with_codes(&o, &CODES, t + 10);
+    let t = t + 20;
+    assert!(!allowed(
+        &o.decide(&with_answer("pw", CODES[0]), t, Some(&device()))
+            .unwrap()
+    ));
+    assert!(allowed(
+        &o.decide(&with_answer("pw", CODES[1]), t + 1, Some(&device()))
+            .unwrap()
+    ));
+    // Material without the code (the server saw it spent): refused as none of hers.
+    issued_with_codes(&o, &CODES[1..], t + 10);
+    let t = t + 20;
+    assert!(!allowed(
+        &o.decide(&with_answer("pw", CODES[0]), t, Some(&device()))
+            .unwrap()
+    ));
+    // A prune keeps what is spent within its window.
+    o.prune(t).unwrap();
+    let kept: i64 = o
+        .with(|c| c.query_row("SELECT count(*) FROM recovery_spent", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(kept, 2);
+}
+
+#[test]
+fn an_older_state_file_gains_the_recovery_column_and_keeps_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("offline.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,
+               user TEXT NOT NULL, kind TEXT NOT NULL, serial TEXT, step INTEGER,
+               reason TEXT NOT NULL, service TEXT, rhost TEXT, tty TEXT,
+               shipped INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
+             INSERT INTO journal(time, user, kind, reason) VALUES (1, 'alice', 'deny', 'x');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let o = state(&dir);
+    let rows = spends(&o);
+    assert_eq!(rows, [("deny".into(), None, None, None)]);
+    let format: i64 = o
+        .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(format, 3);
 }

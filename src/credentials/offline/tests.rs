@@ -22,8 +22,117 @@ fn material(lifetime: i64) -> Material {
         serial: SERIAL,
         seed: SEED,
         watermark: NOW / totp::STEP,
+        recovery: &[],
     };
     issue("pw", "alice", "web-a", &CHEAP, Some(&dev), NOW, lifetime).unwrap()
+}
+
+const CODES: [&str; 3] = [
+    "k7qm-2xhd-9fze-wq4p",
+    "aaaa-bbbb-cccc-dddd",
+    "2345-6723-4567-2345",
+];
+
+/// Material for a user with two unused recovery codes (the first two of [`CODES`]).
+fn with_codes() -> (Material, Vec<String>) {
+    let hashes: Vec<String> = CODES[..2].iter().map(|c| recovery::hash(c)).collect();
+    let dev = IssueDevice {
+        serial: SERIAL,
+        seed: SEED,
+        watermark: NOW / totp::STEP,
+        recovery: &hashes,
+    };
+    let m = issue("pw", "alice", "web-a", &CHEAP, Some(&dev), NOW, 3600).unwrap();
+    (m, hashes)
+}
+
+#[test]
+fn each_unused_recovery_code_opens_the_material_once_named_by_its_public_id() {
+    let (m, hashes) = with_codes();
+    assert_eq!(m.recovery.len(), 2);
+    let k = unlock(&m, "pw").unwrap().unwrap();
+    let later = NOW + 600;
+    for (c, h) in CODES[..2].iter().zip(&hashes) {
+        assert_eq!(
+            match_answer(&m, &k, c, later, 1, -1),
+            Some(Matched::Recovery(recovery::public_id(h)))
+        );
+        // typed in capitals, with spaces for dashes: the same code
+        let typed = c.to_uppercase().replace('-', " ");
+        assert!(matches!(
+            match_answer(&m, &k, &typed, later, 1, -1),
+            Some(Matched::Recovery(_))
+        ));
+    }
+    // a code not among them, and a code under another material's key
+    assert_eq!(match_answer(&m, &k, CODES[2], later, 1, -1), None);
+    let (other, _) = with_codes();
+    let k2 = unlock(&other, "pw").unwrap().unwrap();
+    assert_eq!(match_answer(&m, &k2, CODES[0], later, 1, -1), None);
+    // six digits are still a TOTP code, in the same check
+    let c = code(later / 30);
+    assert_eq!(
+        match_answer(&m, &k, &c, later, 1, -1),
+        Some(Matched::Step(later / 30))
+    );
+    // material issued without recovery tags accepts no recovery code
+    let plain = material(3600);
+    let k = unlock(&plain, "pw").unwrap().unwrap();
+    assert_eq!(match_answer(&plain, &k, CODES[0], later, 1, -1), None);
+}
+
+#[test]
+fn the_recovery_tags_hold_no_code_hash_or_public_id_and_are_keyed_per_issue() {
+    let (m, hashes) = with_codes();
+    let text = serde_json::to_string(&m).unwrap();
+    for h in &hashes {
+        let id = recovery::public_id(h);
+        for needle in [h.as_str(), &h[..16], id.as_str()] {
+            assert!(!text.contains(needle), "{needle} in {text}");
+        }
+    }
+    for c in CODES {
+        assert!(
+            !text.to_lowercase().contains(&c.replace('-', "")[..8]),
+            "{c}"
+        );
+    }
+    let (again, _) = with_codes();
+    assert!(m.recovery.iter().all(|t| !again.recovery.contains(t)));
+    // Material without codes serialises as before (no "recovery" key).
+    assert!(
+        !serde_json::to_string(&material(60))
+            .unwrap()
+            .contains("recovery")
+    );
+}
+
+#[test]
+fn a_code_spent_or_replaced_changes_what_material_is_made_for() {
+    let (m, hashes) = with_codes();
+    let all = basis(SERIAL, SEED, &hashes);
+    assert_eq!(m.device.as_deref(), Some(all.as_str()));
+    let reversed: Vec<String> = hashes.iter().rev().cloned().collect();
+    assert_eq!(basis(SERIAL, SEED, &reversed), all, "order does not matter");
+    let one_spent = basis(SERIAL, SEED, &hashes[1..]);
+    assert_ne!(one_spent, all);
+    assert_eq!(basis(SERIAL, SEED, &[]), device_id(SERIAL, SEED));
+    // the host holding `all` gets new material once a code is spent anywhere
+    let held = m.held();
+    assert!(!should_issue(
+        Some(&held),
+        Some(&all),
+        None,
+        3 * 86_400,
+        NOW + 10
+    ));
+    assert!(should_issue(
+        Some(&held),
+        Some(&one_spent),
+        None,
+        3 * 86_400,
+        NOW + 10
+    ));
 }
 
 #[test]

@@ -434,8 +434,17 @@ pub fn a_login_moves_no_store_version(s: &dyn Store) {
     );
     same("a code login (watermark)");
     assert_eq!(
-        s.settle_success("alice", &Proof::Recovery { code_hash: "a" }, true, 13, None)
-            .unwrap(),
+        s.settle_success(
+            "alice",
+            &Proof::Recovery {
+                code_hash: "a",
+                host: "web-01",
+            },
+            true,
+            13,
+            None,
+        )
+        .unwrap(),
         Settled::Accepted
     );
     same("a recovery-code login");

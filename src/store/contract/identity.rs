@@ -101,7 +101,10 @@ pub fn mfa_watermark_and_recovery_codes(s: &dyn Store) {
         step,
         host: "web-01",
     };
-    let rc = |code_hash| Proof::Recovery { code_hash };
+    let rc = |code_hash| Proof::Recovery {
+        code_hash,
+        host: "web-01",
+    };
     let settle = |p: &Proof<'_>| s.settle_success("alice", p, false, 3, None).unwrap();
     let spent = |n| {
         Settled::Spent(LockState {
@@ -117,6 +120,17 @@ pub fn mfa_watermark_and_recovery_codes(s: &dyn Store) {
     assert_eq!(settle(&rc("a")), spent(1));
     assert_eq!(settle(&rc("zzz")), spent(2));
     assert_eq!(s.recovery_codes_left("alice").unwrap(), 1);
+    // The unused ones by hash (offline material), and a spend by hash (a journal's).
+    assert_eq!(s.unused_recovery_hashes("alice").unwrap(), ["b"]);
+    assert!(s.use_recovery_code("alice", "b", 4).unwrap());
+    assert!(!s.use_recovery_code("alice", "b", 5).unwrap(), "spent once");
+    assert!(!s.use_recovery_code("alice", "zzz", 5).unwrap());
+    assert!(s.unused_recovery_hashes("alice").unwrap().is_empty());
+    assert_eq!(
+        settle(&rc("b")),
+        spent(3),
+        "spent by the journal: refused online"
+    );
     assert_eq!(s.get_user("alice").unwrap().password_last_used, None);
     // Another user's device is not this user's proof.
     user(s, "bob");

@@ -102,6 +102,7 @@ macro_rules! store_contract_suite {
             spent_steps_journal_positions_and_incidents_round_trip,
             an_accepted_code_is_recorded_as_spent_by_the_settle,
             a_journal_merges_once_in_order_and_reveals_a_replay,
+            a_recovery_code_spent_offline_is_spent_fleet_wide_and_a_second_use_is_an_incident,
             a_login_moves_no_store_version,
             replica_carries_enabled_mfa_devices_without_seeds,
             deltas_rebuild_exactly_the_full_snapshot,

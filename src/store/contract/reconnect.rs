@@ -151,6 +151,7 @@ fn entry(seq: i64, kind: JournalKind, step: Option<i64>, serial: &str) -> Journa
         kind,
         serial: step.map(|_| serial.to_string()),
         step,
+        recovery_code: None,
         reason: match kind {
             JournalKind::Login => "offline: password + verification code".into(),
             _ => "offline: wrong password".into(),
@@ -357,4 +358,107 @@ pub fn a_journal_merges_once_in_order_and_reveals_a_replay(s: &dyn Store) {
         "web-03 replays both earlier acceptances"
     );
     assert!(!s.lock_state("alice").unwrap().is_locked(NOW));
+}
+
+/// See the suite's cases list: a journal's recovery code (by its public id) is spent at
+/// the server, the online path then refuses it, and each further acceptance of it (online
+/// before the journal came, offline on another host) is a replay incident.
+pub fn a_recovery_code_spent_offline_is_spent_fleet_wide_and_a_second_use_is_an_incident(
+    s: &dyn Store,
+) {
+    use crate::credentials::recovery;
+    user(s, "alice");
+    let d = s
+        .create_virtual_mfa_device("alice", "/", &[7u8; 20], 1)
+        .unwrap();
+    let (a, b) = (
+        recovery::hash("aaaa-bbbb-cccc-dddd"),
+        recovery::hash("eeee-ffff-gggg-hhhh"),
+    );
+    s.enable_mfa_device(
+        "alice",
+        &d.serial_number,
+        STEP - 10,
+        &[a.clone(), b.clone()],
+        2,
+    )
+    .unwrap();
+    let used = |seq: i64, hash: &str| JournalEntry {
+        recovery_code: Some(recovery::public_id(hash)),
+        reason: "offline: password + recovery code".into(),
+        ..entry(seq, JournalKind::Login, None, "")
+    };
+    // web-01 spent `a` offline: spent at the server, no incident.
+    let got =
+        reconnect::apply(s, "web-01", &batch(vec![used(1, &a)]), NOW, OnReplay::Audit).unwrap();
+    assert_eq!((got.ack, got.incidents.len()), (1, 0));
+    assert_eq!(
+        s.unused_recovery_hashes("alice").unwrap(),
+        std::slice::from_ref(&b)
+    );
+    let online = |hash: &str, host: &str| {
+        s.settle_success(
+            "alice",
+            &Proof::Recovery {
+                code_hash: hash,
+                host,
+            },
+            true,
+            NOW,
+            None,
+        )
+        .unwrap()
+    };
+    assert!(
+        matches!(online(&a, "web-02"), Settled::Spent(_)),
+        "refused online once the journal spent it"
+    );
+    // web-03 spent `a` offline too: an incident naming web-01 and web-03.
+    let other = JournalBatch {
+        journal: "other".into(),
+        entries: vec![used(1, &a)],
+    };
+    let got = reconnect::apply(s, "web-03", &other, NOW, OnReplay::Lock).unwrap();
+    assert_eq!(got.incidents.len(), 1);
+    let i = &got.incidents[0];
+    assert_eq!(i.serial, recovery::spent_key(&a));
+    assert_eq!(
+        (
+            i.first.host.as_str(),
+            i.first.offline,
+            i.second.host.as_str()
+        ),
+        ("web-01", true, "web-03")
+    );
+    assert_eq!(
+        s.lock_state("alice").unwrap().locked_until,
+        Some(LOCKED_UNTIL_UNLOCKED)
+    );
+    s.unlock_user("alice").unwrap();
+    // `b` used online on web-02 before web-01's journal of it arrives: an incident too.
+    assert_eq!(online(&b, "web-02"), Settled::Accepted);
+    let got =
+        reconnect::apply(s, "web-01", &batch(vec![used(2, &b)]), NOW, OnReplay::Audit).unwrap();
+    assert_eq!(got.incidents.len(), 1);
+    assert_eq!(
+        (
+            got.incidents[0].first.host.as_str(),
+            got.incidents[0].first.offline
+        ),
+        ("web-02", false)
+    );
+    assert_eq!(s.list_replay_incidents(None).unwrap().len(), 2);
+    let audit = s.list_audit(&AuditFilter::default()).unwrap();
+    let named = format!("recovery code {} of alice", recovery::public_id(&b));
+    let row = audit
+        .iter()
+        .find(|e| e.action == reconnect::REPLAY_ACTION && e.reason.contains(&named))
+        .expect("the incident's audit row");
+    assert!(
+        row.reason.contains("host/web-02 (online") && row.reason.contains("host/web-01 (offline"),
+        "{}",
+        row.reason
+    );
+    // The device's watermark is untouched by recovery codes.
+    assert_eq!(s.mfa_secret(&d.serial_number).unwrap().watermark, STEP - 10);
 }

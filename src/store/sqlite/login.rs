@@ -257,7 +257,7 @@ fn settle_step(
              WHERE serial = ?2 AND user_pk = ?3 AND enabled IS NOT NULL AND watermark < ?1",
             params![step, serial, pk],
         )?,
-        Proof::Recovery { code_hash } => tx.execute(
+        Proof::Recovery { code_hash, .. } => tx.execute(
             "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
             params![now, pk, code_hash],
         )?,
@@ -265,8 +265,15 @@ fn settle_step(
     if spent == 0 {
         return Ok(Settled::Spent(count_failure(tx, pk, now)?));
     }
-    if let Proof::Totp { serial, step, host } = proof {
-        super::reconnect::record_step(tx, &spent_online(user, serial, *step, host, now))?;
+    match proof {
+        Proof::Totp { serial, step, host } => {
+            super::reconnect::record_step(tx, &spent_online(user, serial, *step, host, now))?;
+        }
+        Proof::Recovery { code_hash, host } => {
+            let key = crate::credentials::recovery::spent_key(code_hash);
+            super::reconnect::record_step(tx, &spent_online(user, &key, 0, host, now))?;
+        }
+        Proof::Nothing => {}
     }
     tx.execute("DELETE FROM login_failures WHERE user_pk = ?1", [pk])?;
     if password_login {

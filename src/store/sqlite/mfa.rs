@@ -244,4 +244,28 @@ impl MfaStore for SqliteStore {
             )?)
         })
     }
+
+    fn unused_recovery_hashes(&self, user: &str) -> Result<Vec<String>> {
+        self.read(|tx| {
+            let pk = user_pk(tx, user)?;
+            let mut st = tx.prepare(
+                "SELECT code_hash FROM recovery_codes WHERE user_pk = ?1 AND used IS NULL ORDER BY code_hash",
+            )?;
+            let hashes = st
+                .query_map([pk], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(hashes)
+        })
+    }
+
+    fn use_recovery_code(&self, user: &str, code_hash: &str, time: i64) -> Result<bool> {
+        self.write(|tx| {
+            let pk = user_pk(tx, user)?;
+            let n = tx.execute(
+                "UPDATE recovery_codes SET used = ?1 WHERE user_pk = ?2 AND code_hash = ?3 AND used IS NULL",
+                params![time, pk, code_hash],
+            )?;
+            Ok(n == 1)
+        })
+    }
 }
