@@ -9,7 +9,9 @@
 //! agent logs which server and why, nothing reaches the server (no audit row), and the
 //! login follows the offline rules (a user without offline material on the host is
 //! denied, one with it gets in with a fresh code, decided offline); so is an expired
-//! certificate; with a valid one again the same agent is back online by itself.
+//! certificate; with a valid one again the same agent is back online by itself. A
+//! `ca_file` changed in place is read again at the next connection, without a restart,
+//! and checked again (owner, mode).
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -252,4 +254,80 @@ fn a_login_goes_over_tls_and_a_certificate_the_agent_cannot_verify_makes_the_hos
             .any(|r| r.rhost.starts_with("bob-") && r.decision == "allow"),
         "{rows:?}"
     );
+}
+
+/// Write `pem` as `path` (root, `mode`) by a rename, as an administrator's tools do.
+fn put_ca(path: &std::path::Path, pem: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("new");
+    std::fs::copy(pem, &tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_changed_ca_file_is_read_again_without_a_restart_and_checked_again() {
+    require_root!();
+    let mut f = Fleet::start(Options {
+        tls: true,
+        sqlite: true,
+        servers: 1,
+        hosts: 1,
+        ..Options::default()
+    });
+    // The host's own copy of the CA, as /etc/pam-iam/iamd-ca.pem would be.
+    let ca = f.tls.clone().unwrap().0;
+    let mine = f.hosts[0].dir.join("iamd-ca.pem");
+    put_ca(&mine, &ca.cert, 0o644);
+    reconfigure(
+        &mut f.hosts[0],
+        &format!("{:?}", ca.cert),
+        &format!("{mine:?}"),
+    );
+    f.iam(&["create-user", "--user-name", "carol"]);
+    wait_until(Duration::from_secs(20), "carol", || {
+        f.hosts[0].has_user("carol")
+    });
+
+    // Another CA put in its place: the next connection is refused at the handshake,
+    // without a restart, and nothing more reaches the replica.
+    let other = tls::make_ca(&f.path("tls"), "other");
+    put_ca(&mine, &other.cert, 0o644);
+    f.iam(&["create-user", "--user-name", "dave"]);
+    wait_log(
+        &f.hosts[0],
+        &format!(
+            "ca_file {} changed: its CA certificates are used from now on",
+            mine.display()
+        ),
+    );
+    wait_log(
+        &f.hosts[0],
+        &format!(
+            "TLS handshake failed: its certificate is not signed by a CA in ca_file {}",
+            mine.display()
+        ),
+    );
+    f.iam(&["create-user", "--user-name", "erin"]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!f.hosts[0].has_user("erin"), "{}", f.hosts[0].agent_log());
+
+    // The right CA, but writable by others: refused when read, so still offline.
+    put_ca(&mine, &ca.cert, 0o666);
+    wait_log(
+        &f.hosts[0],
+        &format!(
+            "ca_file changed and cannot be used: ca_file {} must be owned by uid 0 and writable by no one else",
+            mine.display()
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!f.hosts[0].has_user("erin"), "{}", f.hosts[0].agent_log());
+
+    // Its mode put right (the same bytes): read again, and the agent is back.
+    std::fs::set_permissions(&mine, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    wait_until(Duration::from_secs(20), "erin", || {
+        f.hosts[0].has_user("erin")
+    });
+    assert!(f.hosts[0].has_user("dave"));
 }
